@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// The scopex entry point: the only place that turns errors into exit codes and calls process.exit.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { exitCodeFor, InputError, OrderError, ScopexError } from '../errors.js';
+import { auditCommand } from './audit.js';
+import { withGlobals } from './common.js';
+import { batchCommand } from './batch.js';
+import { exportCommand } from './export.js';
+import { notifyCommand } from './notify.js';
+import { orderCommand } from './order.js';
+import { reportCommand } from './report.js';
+import { samplesCommand } from './samples.js';
+import { verifyCommand } from './verify.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes('--debug');
+  const json = argv.includes('--json');
+  try {
+    await withGlobals(yargs(argv))
+      .scriptName('scopex')
+      .usage('$0 <command> [options]\n\nHands over exactly the data an approved legal order names, sealed and signed.')
+      .command(samplesCommand)
+      .command(orderCommand)
+      .command(exportCommand)
+      .command(batchCommand)
+      .command(verifyCommand)
+      .command(auditCommand)
+      .command(reportCommand)
+      .command(notifyCommand)
+      .demandCommand(1, 'name a command (see scopex --help)')
+      .strict()
+      .recommendCommands()
+      .wrap(Math.min(110, process.stdout.columns || 100))
+      .fail((message, error) => {
+        if (error) throw error;
+        throw new InputError('USAGE', message ?? 'invalid usage (see --help)');
+      })
+      .exitProcess(false)
+      .help()
+      .alias('help', 'h')
+      .version()
+      .parseAsync();
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (error) {
+    return report(error, { debug, json });
+  }
+}
+
+function report(error: unknown, flags: { debug: boolean; json: boolean }): number {
+  const code = exitCodeFor(error);
+  const known = error instanceof ScopexError;
+  const message = known ? error.message : `internal error: ${error instanceof Error ? error.message : String(error)}`;
+  if (flags.json) {
+    const body: Record<string, unknown> = {
+      ok: false,
+      exitCode: code,
+      error: { code: known ? error.code : 'INTERNAL', message },
+    };
+    if (error instanceof OrderError) body['reasons'] = error.reasons;
+    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+  }
+  process.stderr.write(`scopex: ${message}\n`);
+  if (error instanceof OrderError && error.reasons.length > 1) {
+    for (const reason of error.reasons) process.stderr.write(`  - ${reason.message}\n`);
+  }
+  if (flags.debug && error instanceof Error) {
+    process.stderr.write(`${error.stack ?? ''}\n`);
+    let cause = error.cause;
+    while (cause instanceof Error) {
+      process.stderr.write(`caused by: ${cause.stack ?? cause.message}\n`);
+      cause = cause.cause;
+    }
+  } else if (!known) {
+    process.stderr.write('scopex: this is a bug; run again with --debug for details\n');
+  }
+  return code;
+}
+
+const exitCode = await main(hideBin(process.argv));
+process.exit(exitCode);

@@ -1,0 +1,12 @@
+// Placeholder until its issue lands: registers the command so --help lists it.
+import type { CommandModule } from 'yargs';
+import { ScopexError } from '../errors.js';
+import type { GlobalArgs } from './common.js';
+
+export const samplesCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'samples',
+  describe: 'not built yet',
+  handler: () => {
+    throw new ScopexError('NOT_BUILT', 'scopex samples is not built yet');
+  },
+};

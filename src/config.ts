@@ -1,0 +1,133 @@
+// The scopex config (config/scopex.json, or --config FILE): where the stores, keys, trust anchors and custody log are.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { InputError } from './errors.js';
+import { packageRoot } from './util/package-root.js';
+import { CATEGORIES, PROCESSES, type Category, type LegalProcess } from './order/schema.js';
+
+const relPath = z.string().min(1);
+
+export const configSchema = z.strictObject({
+  schema: z.literal('scopex.config/v1'),
+  /** Written into bag-info.txt as Source-Organization. */
+  organization: z.string().min(1),
+  /** Path to the legal-process rules (which process may compel which categories). */
+  legalProcess: relPath,
+  /** Root of the stores: directory.json, mail/, storage/, im/, subscriber/. */
+  stores: relPath,
+  keys: z.strictObject({ masterKey: relPath, dataKeys: relPath }),
+  /** Reviewer CA certificates (PEM) that approvals must chain to. */
+  reviewerCa: z.array(relPath).min(1),
+  /** The archive signer: certificate and private key (PEM). */
+  signer: z.strictObject({ certificate: relPath, key: relPath }),
+  custodyLog: relPath,
+  /** Set only in generated sample worlds: their keys and nonces come from a seeded generator. */
+  sampleWorld: z
+    .strictObject({ seed: z.string(), warning: z.string() })
+    .optional(),
+});
+export type ConfigFile = z.infer<typeof configSchema>;
+
+export const legalProcessSchema = z.strictObject({
+  schema: z.literal('scopex.legal-process/v1'),
+  permits: z.strictObject(
+    Object.fromEntries(PROCESSES.map((p) => [p, z.array(z.enum(CATEGORIES))])) as Record<
+      LegalProcess,
+      z.ZodArray<z.ZodEnum<{ [K in Category]: K }>>
+    >,
+  ),
+});
+export type LegalProcessRules = z.infer<typeof legalProcessSchema>;
+
+/** The config with every path made absolute, and the legal-process rules loaded. */
+export interface ScopexConfig {
+  file: string;
+  organization: string;
+  legalProcess: LegalProcessRules;
+  legalProcessFile: string;
+  storesRoot: string;
+  masterKeyFile: string;
+  dataKeysFile: string;
+  reviewerCaFiles: string[];
+  signerCertificateFile: string;
+  signerKeyFile: string;
+  custodyLogFile: string;
+  sampleWorld?: { seed: string; warning: string };
+}
+
+export function defaultConfigFile(): string {
+  return path.join(packageRoot(), 'config', 'scopex.json');
+}
+
+/** Reads a JSON file; a missing or malformed file is an InputError naming it. */
+export function readJsonFile(file: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new InputError('FILE_UNREADABLE', `cannot read ${what} ${file}: ${describeFsError(error)}`, { cause: error });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InputError('JSON_MALFORMED', `${what} ${file} is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+export function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a folder';
+    case 'ENOTDIR':
+      return 'a parent is not a folder';
+    default:
+      return code ?? (error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** Formats the first zod issue as "field: what was expected". */
+export function describeZodError(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid';
+  const field = issue.path.length > 0 ? issue.path.map(String).join('.') : '(top level)';
+  return `field ${field}: ${issue.message}`;
+}
+
+export function loadConfig(file: string = defaultConfigFile()): ScopexConfig {
+  const absolute = path.resolve(file);
+  const raw = readJsonFile(absolute, 'config');
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new InputError('CONFIG_INVALID', `config ${absolute}: ${describeZodError(parsed.error)}`);
+  }
+  const dir = path.dirname(absolute);
+  const at = (p: string) => path.resolve(dir, p);
+  const legalProcessFile = at(parsed.data.legalProcess);
+  const rulesRaw = readJsonFile(legalProcessFile, 'legal-process rules');
+  const rules = legalProcessSchema.safeParse(rulesRaw);
+  if (!rules.success) {
+    throw new InputError('CONFIG_INVALID', `legal-process rules ${legalProcessFile}: ${describeZodError(rules.error)}`);
+  }
+  const config: ScopexConfig = {
+    file: absolute,
+    organization: parsed.data.organization,
+    legalProcess: rules.data,
+    legalProcessFile,
+    storesRoot: at(parsed.data.stores),
+    masterKeyFile: at(parsed.data.keys.masterKey),
+    dataKeysFile: at(parsed.data.keys.dataKeys),
+    reviewerCaFiles: parsed.data.reviewerCa.map(at),
+    signerCertificateFile: at(parsed.data.signer.certificate),
+    signerKeyFile: at(parsed.data.signer.key),
+    custodyLogFile: at(parsed.data.custodyLog),
+  };
+  if (parsed.data.sampleWorld) config.sampleWorld = parsed.data.sampleWorld;
+  return config;
+}

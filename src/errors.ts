@@ -1,0 +1,98 @@
+// One error base class with string codes; one subclass per domain. Only src/cli/main.ts maps them to exit codes.
+
+export class ScopexError<Code extends string = string> extends Error {
+  readonly code: Code;
+
+  constructor(code: Code, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Bad flags, unreadable files, malformed JSON, schema violations, bad config: exit 2. */
+export type InputErrorCode =
+  | 'USAGE'
+  | 'FILE_UNREADABLE'
+  | 'JSON_MALFORMED'
+  | 'SCHEMA_VIOLATION'
+  | 'CONFIG_INVALID'
+  | 'OUTPUT_EXISTS';
+export class InputError extends ScopexError<InputErrorCode> {}
+
+/** The order is refused on legal or approval grounds: exit 3. */
+export type OrderErrorCode =
+  | 'ORDER_REFUSED'
+  | 'UNAPPROVED'
+  | 'APPROVAL_INVALID'
+  | 'APPROVAL_UNTRUSTED'
+  | 'EXPIRED'
+  | 'NOT_YET_VALID'
+  | 'CATEGORY_NOT_PERMITTED'
+  | 'BLANKET_TARGET'
+  | 'TARGET_UNRESOLVED'
+  | 'ENTERPRISE_REDIRECT';
+export class OrderError extends ScopexError<OrderErrorCode> {
+  /** Every reason the order was refused, not only the first. */
+  readonly reasons: readonly { code: OrderErrorCode; message: string }[];
+
+  constructor(reasons: readonly { code: OrderErrorCode; message: string }[], options?: { cause?: unknown }) {
+    const first = reasons[0] ?? { code: 'ORDER_REFUSED' as const, message: 'order refused' };
+    const message =
+      reasons.length <= 1 ? first.message : `${first.message} (and ${reasons.length - 1} more reason${reasons.length > 2 ? 's' : ''})`;
+    super(first.code, message, options);
+    this.reasons = reasons;
+  }
+}
+
+/** A source produced an item outside the order: exit 5. */
+export type ScopeErrorCode = 'OUT_OF_SCOPE';
+export class ScopeError extends ScopexError<ScopeErrorCode> {}
+
+/** An archive or a stored item failed an integrity or authenticity check: exit 4. */
+export type IntegrityErrorCode =
+  | 'VERIFY_FAILED'
+  | 'ITEM_AUTH_FAILED'
+  | 'ITEM_TRUNCATED'
+  | 'ITEM_FORMAT'
+  | 'AUDIT_LOG_BROKEN';
+export class IntegrityError extends ScopexError<IntegrityErrorCode> {}
+
+/** The key service could not provide a key or open an item. Never carries key material. */
+export type KeyErrorCode = 'MASTER_KEY_UNAVAILABLE' | 'DATA_KEY_UNAVAILABLE' | 'UNWRAP_FAILED' | 'CUSTOMER_HELD_KEY';
+export class KeyError extends ScopexError<KeyErrorCode> {}
+
+/** A store could not be read. */
+export type SourceErrorCode = 'UNKNOWN_ACCOUNT' | 'INDEX_CORRUPT' | 'ITEM_MISSING' | 'STORE_UNREADABLE';
+export class SourceError extends ScopexError<SourceErrorCode> {}
+
+/** A batch finished with at least one failed order: exit 6. */
+export type BatchErrorCode = 'BATCH_FAILED';
+export class BatchError extends ScopexError<BatchErrorCode> {}
+
+/** The operation was interrupted (Ctrl-C) and cleaned up. */
+export type AbortedErrorCode = 'ABORTED';
+export class AbortedError extends ScopexError<AbortedErrorCode> {}
+
+export const EXIT = {
+  ok: 0,
+  internal: 1,
+  input: 2,
+  refused: 3,
+  verification: 4,
+  scope: 5,
+  batch: 6,
+  interrupted: 130,
+} as const;
+
+/** The one mapping from an error to a process exit code (DESIGN.md, "Exit codes"). */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof InputError) return EXIT.input;
+  if (error instanceof OrderError) return EXIT.refused;
+  if (error instanceof IntegrityError) return EXIT.verification;
+  if (error instanceof ScopeError) return EXIT.scope;
+  if (error instanceof BatchError) return EXIT.batch;
+  if (error instanceof AbortedError) return EXIT.interrupted;
+  // Key and source failures are environment faults, not bugs, but the contract has no closer code than 1.
+  return EXIT.internal;
+}

@@ -1,0 +1,32 @@
+// The only boundary that holds keys: it opens stored items, and never hands a key to anyone.
+import type { Readable } from 'node:stream';
+
+/** Which store an item lives in; bound into every item's additional authenticated data. */
+export type StoreService = 'mail' | 'storage' | 'im' | 'subscriber';
+
+/** Where one encrypted item is, and which account and item it must authenticate as. */
+export interface ItemRef {
+  service: StoreService;
+  accountId: string;
+  itemId: string;
+  /** Absolute path of the encrypted blob. */
+  blobFile: string;
+}
+
+/** Whether the provider can decrypt an account's items, or only its customer can. */
+export type EncryptionState = 'provider-key' | 'customer-key';
+
+export interface KeyService {
+  /** 'customer-key' for tenants that hold their own keys; their items can only be delivered as stored. */
+  encryptionState(accountId: string): EncryptionState;
+  /**
+   * The plaintext of an item as a stream. The GCM tag is checked when the stream ends: a swapped, truncated or
+   * altered blob makes the stream fail with an IntegrityError naming the item, so consumers must treat the
+   * bytes as provisional until 'end'. Throws KeyError('CUSTOMER_HELD_KEY') for customer-key accounts.
+   */
+  openItem(ref: ItemRef): Readable;
+  /** The whole plaintext of a small item (at most maxBytes), authenticated before it is returned. */
+  readItem(ref: ItemRef, maxBytes: number): Promise<Buffer>;
+  /** The item exactly as stored (ciphertext with its header and tag), for customer-key accounts. */
+  openStored(ref: ItemRef): Readable;
+}

@@ -1,0 +1,135 @@
+// The key service over a master key file and a wrapped data-keys file (the sample world's key store).
+import type { KeyObject } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
+import { describeFsError, describeZodError, readJsonFile } from '../config.js';
+import { InputError, IntegrityError, KeyError, SourceError } from '../errors.js';
+import { unwrapDataKey, dataKeysSchema, type DataKeysFile } from './data-keys.js';
+import {
+  createItemDecryptor,
+  decryptItemBuffer,
+  describeItem,
+  HEADER_BYTES,
+  itemAad,
+  parseHeader,
+  TAG_BYTES,
+} from './item-crypto.js';
+import type { EncryptionState, ItemRef, KeyService } from './key-service.js';
+import { loadMasterKey } from './master-key.js';
+
+export interface LocalKeyServiceOptions {
+  masterKeyFile: string;
+  dataKeysFile: string;
+}
+
+export function createLocalKeyService(options: LocalKeyServiceOptions): KeyService {
+  if (!options.masterKeyFile) throw new InputError('CONFIG_INVALID', 'the key service needs a master key file');
+  if (!options.dataKeysFile) throw new InputError('CONFIG_INVALID', 'the key service needs a data-keys file');
+
+  const raw = readJsonFile(options.dataKeysFile, 'data-keys file');
+  const parsed = dataKeysSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new InputError('CONFIG_INVALID', `data-keys file ${options.dataKeysFile}: ${describeZodError(parsed.error)}`);
+  }
+  const accounts: DataKeysFile['accounts'] = parsed.data.accounts;
+  let master: KeyObject | undefined;
+  const dataKeys = new Map<string, KeyObject>();
+
+  function entry(accountId: string) {
+    const found = Object.hasOwn(accounts, accountId) ? accounts[accountId] : undefined;
+    if (!found) throw new KeyError('DATA_KEY_UNAVAILABLE', `no data key is on record for account ${accountId}`);
+    return found;
+  }
+
+  function dataKey(ref: ItemRef): KeyObject {
+    const cached = dataKeys.get(ref.accountId);
+    if (cached) return cached;
+    const found = entry(ref.accountId);
+    if (found.state === 'customer-key') {
+      throw new KeyError(
+        'CUSTOMER_HELD_KEY',
+        `account ${ref.accountId} belongs to a customer-key tenant: the provider cannot decrypt ${describeItem(ref)}`,
+      );
+    }
+    master ??= loadMasterKey(options.masterKeyFile);
+    const key = unwrapDataKey(master, ref.accountId, found.wrapped);
+    dataKeys.set(ref.accountId, key);
+    return key;
+  }
+
+  return {
+    encryptionState(accountId: string): EncryptionState {
+      return entry(accountId).state;
+    },
+
+    openItem(ref: ItemRef): Readable {
+      const key = dataKey(ref);
+      const what = describeItem(ref);
+      const out = new PassThrough();
+      void (async () => {
+        const handle = await open(ref.blobFile, 'r').catch((error: unknown) => {
+          throw missingBlob(ref, error);
+        });
+        let nonce: Buffer;
+        let tag: Buffer;
+        let size: number;
+        try {
+          size = (await handle.stat()).size;
+          const header = Buffer.alloc(HEADER_BYTES);
+          await handle.read(header, 0, HEADER_BYTES, 0);
+          nonce = parseHeader(header, size, what);
+          tag = Buffer.alloc(TAG_BYTES);
+          await handle.read(tag, 0, TAG_BYTES, size - TAG_BYTES);
+        } finally {
+          await handle.close();
+        }
+        const decryptor = createItemDecryptor(key, nonce, itemAad(ref.service, ref.accountId, ref.itemId), tag, what);
+        if (size === HEADER_BYTES + TAG_BYTES) {
+          decryptor.end();
+          pipeline(decryptor, out, () => undefined);
+          return;
+        }
+        const body = createReadStream(ref.blobFile, { start: HEADER_BYTES, end: size - TAG_BYTES - 1, highWaterMark: 1 << 20 });
+        pipeline(body, decryptor, out, (error) => {
+          if (error && !out.destroyed) out.destroy(error);
+        });
+      })().catch((error: unknown) => out.destroy(error as Error));
+      return out;
+    },
+
+    async readItem(ref: ItemRef, maxBytes: number): Promise<Buffer> {
+      const key = dataKey(ref);
+      const what = describeItem(ref);
+      const handle = await open(ref.blobFile, 'r').catch((error: unknown) => {
+        throw missingBlob(ref, error);
+      });
+      try {
+        const size = (await handle.stat()).size;
+        if (size - HEADER_BYTES - TAG_BYTES > maxBytes) {
+          throw new IntegrityError('ITEM_FORMAT', `${what} is larger than the ${maxBytes} bytes expected`);
+        }
+        const blob = Buffer.alloc(size);
+        await handle.read(blob, 0, size, 0);
+        return decryptItemBuffer(key, blob, itemAad(ref.service, ref.accountId, ref.itemId), what);
+      } finally {
+        await handle.close();
+      }
+    },
+
+    openStored(ref: ItemRef): Readable {
+      const stream = createReadStream(ref.blobFile, { highWaterMark: 1 << 20 });
+      const out = new PassThrough();
+      pipeline(stream, out, (error) => {
+        if (error) out.destroy(missingBlob(ref, error));
+      });
+      return out;
+    },
+  };
+}
+
+function missingBlob(ref: ItemRef, error: unknown): SourceError {
+  return new SourceError('ITEM_MISSING', `cannot read the blob of ${describeItem(ref)} (${ref.blobFile}): ${describeFsError(error)}`, {
+    cause: error,
+  });
+}

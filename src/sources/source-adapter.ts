@@ -1,0 +1,57 @@
+// The boundary every store sits behind: list an account's items in a time range, and say where each one is.
+import type { ItemRef, StoreService } from '../keys/key-service.js';
+
+/** An inclusive time window: an item is in it when from <= timestamp <= to (both ends included). */
+export interface TimeRange {
+  from: Date;
+  to: Date;
+}
+
+interface ItemBase {
+  accountId: string;
+  /** The store's id of the item, unique within the account and service. */
+  id: string;
+  /** ISO 8601 instant the item is dated by (mail: Date header; file: last modified; IM: sent; subscriber: as-of). */
+  timestamp: string;
+  /** Plaintext size in bytes, as the index records it. */
+  bytes: number;
+  /** The name the store gives the item; may be hostile (.., /, control characters): never a path as it is. */
+  name: string;
+  /** Where the key service finds the encrypted blob. */
+  ref: ItemRef;
+}
+
+export interface MailItem extends ItemBase {
+  kind: 'mail';
+  /** Mail the user encrypted end to end; delivered exactly as stored. */
+  userEncryption: 'smime' | 'pgp' | null;
+}
+
+export interface FileItem extends ItemBase {
+  kind: 'file';
+  created: string;
+  modified: string;
+}
+
+export interface ImItem extends ItemBase {
+  kind: 'im';
+  conversationId: string;
+  participants: string[];
+}
+
+export interface SubscriberItem extends ItemBase {
+  kind: 'subscriber';
+}
+
+export type SourceItem = MailItem | FileItem | ImItem | SubscriberItem;
+export type ItemKind = SourceItem['kind'];
+
+export interface SourceAdapter {
+  readonly service: StoreService;
+  /**
+   * The account's items whose timestamp lies in the range (both ends inclusive), in the store's index order.
+   * Reads only that account's index; an unknown account is a SourceError('UNKNOWN_ACCOUNT'); an account with no
+   * items yields nothing.
+   */
+  list(accountId: string, range: TimeRange, signal?: AbortSignal): AsyncIterable<SourceItem>;
+}
