@@ -91,7 +91,7 @@ export function createStoreWriter(options: StoreWriterOptions): StoreWriter {
           const { id, timestamp, name, ...rest } = entry;
           const line = `${JSON.stringify({ id, timestamp, bytes: size, name, ...rest })}\n`;
           const index = indexes.get(service)!;
-          if (!index.write(line)) await new Promise((resolve) => index.once('drain', resolve));
+          if (!index.write(line)) await new Promise<void>((resolve) => index.once('drain', () => resolve()));
         },
         async writeSubscriber(record) {
           const body = Buffer.from(`${JSON.stringify(record, null, 2)}\n`, 'utf8');
