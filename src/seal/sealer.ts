@@ -1,0 +1,57 @@
+// The sealing boundary: the pipeline hands payload and tag files to a BagSealer, which writes one signed
+// BagIt-in-ZIP archive (DESIGN.md "The sealed archive") atomically, or nothing at all.
+import type { Readable } from 'node:stream';
+
+export interface SealerOptions {
+  /** Folder of the archive: `<outDir>/<orderId>.zip`, with a single top folder `<orderId>/` inside. */
+  outDir: string;
+  orderId: string;
+  /** Overwrite an existing final archive; without it, an existing one is an InputError('OUTPUT_EXISTS'). */
+  force?: boolean;
+  /** bag-info.txt Source-Organization. */
+  organization: string;
+  /** PEM files: the archive signer's certificate and its private key (loaded into a KeyObject, never a string). */
+  signerCertificateFile: string;
+  signerKeyFile: string;
+  /** Bagging-Date, entry times and the CMS signing time; defaults to the time the sealer is created. */
+  now?: Date;
+  /** Aborting it aborts the sealer: the partial output is deleted and pending calls reject. */
+  signal?: AbortSignal;
+}
+
+export interface PayloadResult {
+  /** Path relative to the bag root, e.g. `data/acct-1/mail.content/m1.eml`. */
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface SealResult {
+  /** Absolute path of the final archive. */
+  archive: string;
+  /** SHA-256 (hex) and size of the archive file. */
+  sha256: string;
+  bytes: number;
+  payloadFiles: number;
+  payloadBytes: number;
+}
+
+export interface BagSealer {
+  /**
+   * Adds `data/<relPath>` (a path made by safe-names.ts: `/`-separated, safe segments). Resolves once archiver has
+   * consumed the entry, so awaiting each call keeps memory bounded. Hashes (SHA-256) while writing.
+   * Rejects (IntegrityError 'ITEM_FORMAT') an unsafe or duplicate path, and with the source's error if the body fails.
+   */
+  addPayload(relPath: string, body: Buffer | Readable): Promise<PayloadResult>;
+  /** Adds a tag file at the bag root (order.json, production.json); hashed into tagmanifest-sha256.txt. */
+  addTagFile(name: string, body: Buffer | Readable): Promise<PayloadResult>;
+  /**
+   * Writes bagit.txt, bag-info.txt, manifest-sha256.txt, tagmanifest-sha256.txt and signature.p7s, finalises the
+   * zip, fsyncs it and its folder, and renames `<orderId>.zip.partial` to `<orderId>.zip`.
+   */
+  seal(): Promise<SealResult>;
+  /** Deletes the partial output. Never hides the first error; safe to call twice or after seal failed. */
+  abort(reason?: unknown): Promise<void>;
+}
+
+export { createBagSealer } from './bag-sealer.js';
