@@ -1,0 +1,71 @@
+// The account directory read from stores/directory.json: which accounts an exact identifier names.
+import { z } from 'zod';
+import { describeZodError, readJsonFile } from '../config.js';
+import { InputError } from '../errors.js';
+import { TARGET_TYPES, type TargetType } from '../order/schema.js';
+import type { Account, AccountDirectory } from './account-directory.js';
+
+export interface FileDirectoryOptions {
+  /** Absolute path of directory.json (W/stores/directory.json). */
+  file: string;
+}
+
+/** Account ids become folder names in every store, so they are safe ASCII and never "." or "..". */
+export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export const directorySchema = z.strictObject({
+  schema: z.literal('scopex.directory/v1'),
+  accounts: z.array(
+    z.strictObject({
+      id: z.string().regex(ACCOUNT_ID_PATTERN, 'an account id of letters, digits, ".", "_" or "-" (at most 128)'),
+      tenant: z.string().min(1),
+      tenantType: z.enum(['consumer', 'enterprise', 'customer-key']),
+      identifiers: z.array(z.strictObject({ type: z.enum(TARGET_TYPES), value: z.string().min(1) })),
+    }),
+  ),
+});
+
+/** The form an identifier is compared in: emails ignore case and surrounding blanks, everything else is exact. */
+function comparable(type: TargetType, value: string): string {
+  return type === 'email' ? value.trim().toLowerCase() : value;
+}
+
+function key(type: TargetType, value: string): string {
+  return `${type}\n${comparable(type, value)}`;
+}
+
+export function createFileDirectory(options: FileDirectoryOptions): AccountDirectory {
+  if (!options.file) throw new InputError('CONFIG_INVALID', 'the account directory needs the path of directory.json');
+  const raw = readJsonFile(options.file, 'account directory');
+  const parsed = directorySchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new InputError('SCHEMA_VIOLATION', `account directory ${options.file}: ${describeZodError(parsed.error)}`);
+  }
+
+  const byId = new Map<string, Account>();
+  const byIdentifier = new Map<string, Account[]>();
+  for (const [index, account] of parsed.data.accounts.entries()) {
+    if (byId.has(account.id)) {
+      throw new InputError(
+        'SCHEMA_VIOLATION',
+        `account directory ${options.file}: field accounts.${index}.id: account id ${account.id} appears more than once, ids must be unique`,
+      );
+    }
+    byId.set(account.id, account);
+    const keys = new Set(account.identifiers.map((identifier) => key(identifier.type, identifier.value)));
+    for (const k of keys) {
+      const list = byIdentifier.get(k);
+      if (list) list.push(account);
+      else byIdentifier.set(k, [account]);
+    }
+  }
+
+  return {
+    resolve(target) {
+      return [...(byIdentifier.get(key(target.type, target.value)) ?? [])];
+    },
+    get(accountId) {
+      return byId.get(accountId);
+    },
+  };
+}

@@ -1,0 +1,40 @@
+// The mail store (W/stores/mail/<account>/index.jsonl + blobs/): RFC 5322 messages, encrypted at rest.
+import { z } from 'zod';
+import { indexLineSchema, listIndexedItems, requireRoot } from './jsonl-index.js';
+import type { MailItem, SourceAdapter } from './source-adapter.js';
+
+export interface MailAdapterOptions {
+  /** The mail store's folder (W/stores/mail). */
+  root: string;
+}
+
+export const mailIndexSchema = indexLineSchema.extend({
+  userEncryption: z.enum(['smime', 'pgp']).nullable(),
+});
+
+export function createMailAdapter(options: MailAdapterOptions): SourceAdapter {
+  const root = requireRoot(options, 'mail');
+  return {
+    service: 'mail',
+    list(accountId, range, signal) {
+      return listIndexedItems({
+        root,
+        service: 'mail',
+        accountId,
+        range,
+        signal,
+        schema: mailIndexSchema,
+        toItem: (entry, ref): MailItem => ({
+          kind: 'mail',
+          accountId,
+          id: entry.id,
+          timestamp: entry.timestamp,
+          bytes: entry.bytes,
+          name: entry.name,
+          userEncryption: entry.userEncryption,
+          ref,
+        }),
+      });
+    },
+  };
+}
