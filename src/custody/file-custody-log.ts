@@ -1,0 +1,301 @@
+// The custody log on disk: append-only JSON Lines, hash-chained, safe under concurrent appends in and across processes.
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { canonicalJson } from '../order/canonical.js';
+import { IntegrityError } from '../errors.js';
+import type { CustodyEvent, CustodyEventType, CustodyLog, CustodyRecord } from './custody-log.js';
+
+export interface FileCustodyLogOptions {
+  /** The log file (config.custodyLogFile). Its folder is created when missing. */
+  file: string;
+  /** The clock; tests pin it. */
+  now?: () => Date;
+  /** How long to wait for another writer's lock before giving up (default 30 s). */
+  lockTimeoutMs?: number;
+}
+
+/** The prevHash of the first record. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+export const CUSTODY_EVENT_TYPES: readonly CustodyEventType[] = [
+  'order.checked',
+  'order.refused',
+  'export.started',
+  'export.sealed',
+  'export.failed',
+  'scope.incident',
+  'archive.verified',
+  'notification.due',
+];
+
+/** A lock older than this is someone's crash, not someone's append (an append takes milliseconds). */
+const STALE_LOCK_MS = 30_000;
+/** The tail read starts with this many bytes and doubles until it holds a whole line. */
+const TAIL_CHUNK = 64 * 1024;
+/** A record line longer than this is not one scopex wrote. */
+const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+
+/** The log file's sidecar holding the last record's seq and hash, so that a truncated tail is caught too. */
+export function headFileFor(logFile: string): string {
+  return `${logFile}.head`;
+}
+
+export function lockFileFor(logFile: string): string {
+  return `${logFile}.lock`;
+}
+
+/** SHA-256 (hex) of the canonical JSON of a record without its `hash` field. */
+export function recordHash(record: Omit<CustodyRecord, 'hash'> | CustodyRecord): string {
+  const { seq, time, event, orderId, details, prevHash } = record;
+  return createHash('sha256').update(canonicalJson({ seq, time, event, orderId, details, prevHash }), 'utf8').digest('hex');
+}
+
+/** Appends within one process are serialized per file, whichever CustodyLog object makes them. */
+const queues = new Map<string, Promise<unknown>>();
+
+export function createFileCustodyLog(options: FileCustodyLogOptions): CustodyLog {
+  if (!options.file) throw new TypeError('createFileCustodyLog needs a file');
+  const file = path.resolve(options.file);
+  const now = options.now ?? (() => new Date());
+  const lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
+
+  return {
+    append(event: CustodyEvent): Promise<CustodyRecord> {
+      // Checked before queueing so that a bad call fails alone and never blocks the queue.
+      let details: Record<string, unknown>;
+      try {
+        details = sanitizeDetails(event);
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
+      }
+      const previous = queues.get(file) ?? Promise.resolve();
+      const next = previous.then(
+        () => appendLocked(file, { event: event.event, orderId: event.orderId, details }, now, lockTimeoutMs),
+        () => appendLocked(file, { event: event.event, orderId: event.orderId, details }, now, lockTimeoutMs),
+      );
+      queues.set(file, next);
+      void next.then(
+        () => {
+          if (queues.get(file) === next) queues.delete(file);
+        },
+        () => {
+          if (queues.get(file) === next) queues.delete(file);
+        },
+      );
+      return next;
+    },
+  };
+}
+
+const PRIVATE_KEY_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+
+/**
+ * The details become exactly what JSON keeps of them (so the stored line and the hashed value agree), and nothing
+ * that looks like a private key is ever written: such a call is a bug in the caller and fails loudly, without
+ * echoing the value.
+ */
+function sanitizeDetails(event: CustodyEvent): Record<string, unknown> {
+  if (!CUSTODY_EVENT_TYPES.includes(event.event)) throw new TypeError(`unknown custody event type ${String(event.event)}`);
+  if (typeof event.orderId !== 'string' || event.orderId.length === 0) throw new TypeError('a custody event needs an orderId');
+  const text = JSON.stringify(event.details ?? {});
+  if (PRIVATE_KEY_PEM.test(text)) {
+    throw new TypeError(`custody event ${event.event} for order ${event.orderId} carries what looks like a private key; it was not logged`);
+  }
+  const details = JSON.parse(text) as unknown;
+  if (details === null || typeof details !== 'object' || Array.isArray(details)) {
+    throw new TypeError('custody event details must be an object');
+  }
+  // Throws on anything canonical JSON cannot hold, before the record is built.
+  canonicalJson(details);
+  return details as Record<string, unknown>;
+}
+
+async function appendLocked(
+  file: string,
+  event: CustodyEvent,
+  now: () => Date,
+  lockTimeoutMs: number,
+): Promise<CustodyRecord> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const release = await acquireLock(lockFileFor(file), lockTimeoutMs);
+  try {
+    const handle = await fs.open(file, 'a+');
+    let record: CustodyRecord;
+    try {
+      const last = await readLastRecord(handle, file);
+      const unhashed = {
+        seq: last ? last.seq + 1 : 1,
+        time: now().toISOString(),
+        event: event.event,
+        orderId: event.orderId,
+        details: event.details,
+        prevHash: last ? last.hash : GENESIS_HASH,
+      };
+      record = { ...unhashed, hash: recordHash(unhashed) };
+      // One write of one whole line, in append mode, then flushed to the disk before anyone is told it happened.
+      await handle.write(`${JSON.stringify(record)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await writeHead(file, record);
+    return record;
+  } finally {
+    await release();
+  }
+}
+
+async function writeHead(file: string, record: CustodyRecord): Promise<void> {
+  const head = headFileFor(file);
+  const temp = `${head}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await fs.writeFile(temp, `${JSON.stringify({ seq: record.seq, hash: record.hash })}\n`);
+  await fs.rename(temp, head);
+}
+
+/** Reads only the end of the log: the last complete line, parsed and self-checked. */
+async function readLastRecord(handle: fs.FileHandle, file: string): Promise<CustodyRecord | null> {
+  const { size } = await handle.stat();
+  if (size === 0) return null;
+  let chunk = Math.min(TAIL_CHUNK, size);
+  for (;;) {
+    const start = size - chunk;
+    const buffer = Buffer.alloc(chunk);
+    const { bytesRead } = await handle.read(buffer, 0, chunk, start);
+    const text = buffer.subarray(0, bytesRead);
+    if (text[text.length - 1] !== 0x0a) {
+      throw new IntegrityError(
+        'AUDIT_LOG_BROKEN',
+        `custody log ${file} ends with an incomplete record (a torn write); expected a newline at byte ${size}; run scopex audit verify`,
+      );
+    }
+    const previousNewline = text.lastIndexOf(0x0a, text.length - 2);
+    if (previousNewline >= 0 || start === 0) {
+      const line = text.subarray(previousNewline + 1, text.length - 1).toString('utf8');
+      return parseTail(line, file);
+    }
+    if (chunk >= MAX_RECORD_BYTES || chunk >= size) {
+      throw new IntegrityError('AUDIT_LOG_BROKEN', `custody log ${file}: the last record is longer than ${MAX_RECORD_BYTES} bytes`);
+    }
+    chunk = Math.min(chunk * 2, size);
+  }
+}
+
+function parseTail(line: string, file: string): CustodyRecord {
+  const record = parseRecord(line);
+  if (!record || recordHash(record) !== record.hash) {
+    throw new IntegrityError(
+      'AUDIT_LOG_BROKEN',
+      `custody log ${file}: the last record is not a valid, self-consistent record; expected seq, time, event, orderId, details, prevHash and a matching hash; run scopex audit verify`,
+    );
+  }
+  return record;
+}
+
+/** Parses one line into a record, or null when it does not have a record's shape. */
+export function parseRecord(line: string): CustodyRecord | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  const r = value as Record<string, unknown>;
+  const hex64 = (v: unknown) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+  if (
+    !Number.isSafeInteger(r['seq']) ||
+    (r['seq'] as number) < 1 ||
+    typeof r['time'] !== 'string' ||
+    typeof r['event'] !== 'string' ||
+    typeof r['orderId'] !== 'string' ||
+    r['details'] === null ||
+    typeof r['details'] !== 'object' ||
+    Array.isArray(r['details']) ||
+    !hex64(r['prevHash']) ||
+    !hex64(r['hash'])
+  ) {
+    return null;
+  }
+  return r as unknown as CustodyRecord;
+}
+
+interface LockContent {
+  pid: number;
+  nonce: string;
+  time: number;
+}
+
+/**
+ * Takes the cross-process lock: a file created with O_EXCL next to the log. Waits with backoff; removes a lock whose
+ * holder is dead or which is older than any append could take.
+ */
+async function acquireLock(lockFile: string, timeoutMs: number): Promise<() => Promise<void>> {
+  const mine: LockContent = { pid: process.pid, nonce: randomBytes(8).toString('hex'), time: Date.now() };
+  const body = JSON.stringify(mine);
+  const deadline = Date.now() + timeoutMs;
+  let delay = 2;
+  for (;;) {
+    try {
+      await fs.writeFile(lockFile, body, { flag: 'wx' });
+      return async () => {
+        // Removes the lock only while it is still ours (a stale-lock breaker may have taken it).
+        const current = await fs.readFile(lockFile, 'utf8').catch(() => null);
+        if (current === body) await fs.unlink(lockFile).catch(() => undefined);
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    await breakStaleLock(lockFile);
+    if (Date.now() > deadline) {
+      throw new IntegrityError(
+        'AUDIT_LOG_BROKEN',
+        `custody log lock ${lockFile} is held by another process; waited ${timeoutMs} ms (remove it if no scopex is running)`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
+    delay = Math.min(delay * 2, 100);
+  }
+}
+
+async function breakStaleLock(lockFile: string): Promise<void> {
+  let text: string;
+  let mtimeMs: number;
+  try {
+    text = await fs.readFile(lockFile, 'utf8');
+    mtimeMs = (await fs.stat(lockFile)).mtimeMs;
+  } catch {
+    return; // gone already
+  }
+  let holder: LockContent | null;
+  try {
+    holder = JSON.parse(text) as LockContent;
+  } catch {
+    holder = null; // a holder between create and write, or garbage; only age decides
+  }
+  const old = Date.now() - mtimeMs > STALE_LOCK_MS;
+  const dead = holder !== null && Number.isSafeInteger(holder.pid) && !processAlive(holder.pid);
+  if (!old && !dead) return;
+  // Move it aside under a unique name, then make sure what was moved is the stale lock that was judged, not a fresh
+  // one taken in between; a fresh one is put back.
+  const aside = `${lockFile}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
+  try {
+    await fs.rename(lockFile, aside);
+  } catch {
+    return;
+  }
+  const moved = await fs.readFile(aside, 'utf8').catch(() => null);
+  if (moved !== text) {
+    await fs.link(aside, lockFile).catch(() => undefined);
+  }
+  await fs.unlink(aside).catch(() => undefined);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

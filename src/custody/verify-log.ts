@@ -1,0 +1,173 @@
+// Custody-log verification: streams the log once and names every edited, removed, inserted or reordered record.
+import { createReadStream, promises as fs } from 'node:fs';
+import readline from 'node:readline';
+import { describeFsError } from '../config.js';
+import { InputError } from '../errors.js';
+import { GENESIS_HASH, headFileFor, parseRecord, recordHash } from './file-custody-log.js';
+
+export type AuditProblemKind = 'edited' | 'removed' | 'inserted' | 'reordered' | 'chain-broken' | 'malformed';
+
+export interface AuditFailure {
+  /** The sequence number the failure is about (for a malformed line: the one expected at its place). */
+  seq: number;
+  /** 1-based line of the log where it was found (one past the last line for a truncated tail). */
+  line: number;
+  kind: AuditProblemKind;
+  problem: string;
+}
+
+export interface AuditReport {
+  ok: boolean;
+  file: string;
+  records: number;
+  lastSeq: number;
+  /** Whether the head sidecar (last seq and hash) was there to check the tail against. */
+  headChecked: boolean;
+  failures: AuditFailure[];
+  /** Failures beyond the cap are counted, not listed. */
+  moreFailures: number;
+}
+
+const MAX_FAILURES = 1000;
+/** A gap wider than this is reported as one range, not one failure per missing record. */
+const MAX_LISTED_GAP = 1000;
+
+/**
+ * Reads the log line by line (bounded memory: the state is the previous record's hash and the pending gaps) and checks
+ * every record's own hash, the chain of prevHash links and the run of sequence numbers, then the tail against the
+ * head sidecar. A record whose content changed but kept its hash is "edited"; one whose hash was recomputed shows as
+ * a broken link from the next record; a missing seq is "removed" unless it turns up later ("reordered"); a seq seen
+ * twice is "inserted".
+ */
+export async function verifyCustodyLog(file: string): Promise<AuditReport> {
+  try {
+    await fs.access(file);
+  } catch (error) {
+    throw new InputError('FILE_UNREADABLE', `cannot read custody log ${file}: ${describeFsError(error)}`, { cause: error });
+  }
+  const failures: AuditFailure[] = [];
+  let moreFailures = 0;
+  const fail = (failure: AuditFailure): AuditFailure => {
+    if (failures.length < MAX_FAILURES) failures.push(failure);
+    else moreFailures += 1;
+    return failure;
+  };
+
+  let expected = 1;
+  let lastSeq = 0;
+  /** Hashes a next record may link to: normally one; two after an inserted duplicate of the same seq. */
+  let linkable = [GENESIS_HASH];
+  let lineNo = 0;
+  let records = 0;
+  const missing = new Map<number, AuditFailure>();
+  const hashBySeq = new Map<number, string>();
+  const head = await readHead(file);
+
+  const lines = readline.createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  for await (const line of lines) {
+    lineNo += 1;
+    records += 1;
+    const record = parseRecord(line);
+    if (!record) {
+      fail({ seq: expected, line: lineNo, kind: 'malformed', problem: `line ${lineNo}, where seq ${expected} was expected, is not a custody record` });
+      expected += 1;
+      continue;
+    }
+    const selfOk = recordHash(record) === record.hash;
+    // A record whose content no longer matches its hash cannot be trusted for its seq either: it holds the place
+    // the chain expects.
+    const seq = selfOk ? record.seq : expected;
+    if (!selfOk) {
+      const renumbered = record.seq !== expected ? ` (it now says seq ${record.seq})` : '';
+      fail({ seq, line: lineNo, kind: 'edited', problem: `record seq ${seq} on line ${lineNo} was edited: its content no longer matches its hash${renumbered}` });
+    }
+    if (seq === expected) {
+      if (selfOk && !linkable.includes(record.prevHash)) {
+        const before = seq - 1;
+        fail({
+          seq: before >= 1 ? before : seq,
+          line: lineNo,
+          kind: 'chain-broken',
+          problem:
+            before >= 1
+              ? `record seq ${seq} on line ${lineNo} does not link to record seq ${before}: seq ${before} was altered and re-hashed, or replaced`
+              : `record seq 1 on line ${lineNo} does not start the chain (prevHash is not all zeros)`,
+        });
+      }
+      advance(seq, record.hash);
+    } else if (seq > expected) {
+      const from = expected;
+      const to = seq - 1;
+      if (to - from + 1 <= MAX_LISTED_GAP) {
+        for (let s = from; s <= to; s += 1) {
+          missing.set(s, fail({ seq: s, line: lineNo, kind: 'removed', problem: `record seq ${s} is missing (removed) before line ${lineNo}` }));
+        }
+      } else {
+        fail({ seq: from, line: lineNo, kind: 'removed', problem: `records seq ${from} to ${to} are missing (removed) before line ${lineNo}` });
+      }
+      advance(seq, record.hash);
+    } else {
+      const gap = missing.get(seq);
+      if (gap) {
+        missing.delete(seq);
+        gap.kind = 'reordered';
+        gap.line = lineNo;
+        gap.problem = `record seq ${seq} is out of order: found on line ${lineNo}, after seq ${lastSeq}`;
+      } else {
+        fail({ seq, line: lineNo, kind: 'inserted', problem: `record seq ${seq} on line ${lineNo} is a second record with that seq (inserted)` });
+        // An inserted twin of the last record forks the chain; the next record may link to either branch.
+        if (seq === lastSeq) {
+          linkable = [...linkable, record.hash];
+          if (head && head !== 'damaged' && seq === head.seq && record.hash === head.hash) hashBySeq.set(seq, record.hash);
+        }
+      }
+    }
+  }
+
+  function advance(seq: number, hash: string): void {
+    expected = seq + 1;
+    lastSeq = seq;
+    linkable = [hash];
+    if (head && head !== 'damaged' && seq === head.seq) hashBySeq.set(seq, hash);
+  }
+
+  let headChecked = false;
+  if (head === 'damaged') {
+    headChecked = true;
+    fail({ seq: lastSeq, line: lineNo, kind: 'malformed', problem: `the head file ${headFileFor(file)} is damaged: expected {"seq","hash"}` });
+  } else if (head) {
+    headChecked = true;
+    if (head.seq > lastSeq) {
+      for (let s = lastSeq + 1; s <= Math.min(head.seq, lastSeq + MAX_LISTED_GAP); s += 1) {
+        fail({ seq: s, line: lineNo + 1, kind: 'removed', problem: `record seq ${s} is missing (removed) from the end of the log, which the head file says reached seq ${head.seq}` });
+      }
+    } else {
+      const seen = hashBySeq.get(head.seq);
+      if (seen !== undefined && seen !== head.hash) {
+        fail({ seq: head.seq, line: lineNo, kind: 'edited', problem: `record seq ${head.seq} was replaced: its hash differs from the one the head file kept` });
+      }
+      // One record past the head is an append interrupted before the head was updated; more are unaccounted for.
+      if (lastSeq > head.seq + 1) {
+        fail({ seq: head.seq + 2, line: lineNo, kind: 'inserted', problem: `records seq ${head.seq + 2} to ${lastSeq} were appended without scopex (the head file stops at seq ${head.seq})` });
+      }
+    }
+  }
+
+  return { ok: failures.length === 0 && moreFailures === 0, file, records, lastSeq, headChecked, failures, moreFailures };
+}
+
+async function readHead(file: string): Promise<{ seq: number; hash: string } | 'damaged' | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(headFileFor(file), 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const value = JSON.parse(text) as { seq?: unknown; hash?: unknown };
+    if (Number.isSafeInteger(value.seq) && typeof value.hash === 'string') return { seq: value.seq as number, hash: value.hash };
+  } catch {
+    // fall through: a damaged head file is itself a finding
+  }
+  return 'damaged';
+}

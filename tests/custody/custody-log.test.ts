@@ -1,0 +1,213 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createFileCustodyLog, GENESIS_HASH, headFileFor, lockFileFor, recordHash } from '../../src/custody/file-custody-log.js';
+import { verifyCustodyLog } from '../../src/custody/verify-log.js';
+import { IntegrityError, InputError } from '../../src/errors.js';
+
+const repo = path.resolve(import.meta.dirname, '../..');
+const distModule = path.join(repo, 'dist/src/custody/file-custody-log.js');
+
+let dir: string;
+let logFile: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'scopex-'));
+  logFile = path.join(dir, 'nested', 'custody.jsonl');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function writeLog(count: number): Promise<string[]> {
+  const log = createFileCustodyLog({ file: logFile });
+  for (let i = 1; i <= count; i += 1) {
+    await log.append({ event: 'order.checked', orderId: `LE-${i}`, details: { n: i } });
+  }
+  return readLines();
+}
+function readLines(): string[] {
+  return readFileSync(logFile, 'utf8').split('\n').filter((l) => l.length > 0);
+}
+function writeLines(lines: string[]): void {
+  writeFileSync(logFile, lines.map((l) => `${l}\n`).join(''));
+}
+
+describe('file custody log', () => {
+  it('chains records: seq from 1, genesis prevHash, hash of the canonical record', async () => {
+    const log = createFileCustodyLog({ file: logFile, now: () => new Date('2026-10-01T00:00:00Z') });
+    const first = await log.append({ event: 'order.checked', orderId: 'LE-1', details: { accounts: ['a1'], z: 1, a: 2 } });
+    const second = await log.append({ event: 'export.sealed', orderId: 'LE-1', details: {} });
+    expect(first.seq).toBe(1);
+    expect(first.prevHash).toBe(GENESIS_HASH);
+    expect(first.time).toBe('2026-10-01T00:00:00.000Z');
+    expect(first.hash).toBe(recordHash(first));
+    expect(second.seq).toBe(2);
+    expect(second.prevHash).toBe(first.hash);
+    const lines = readLines();
+    expect(lines).toHaveLength(2);
+    expect(JSON.parse(lines[1]!)).toEqual(second);
+    expect(existsSync(lockFileFor(logFile))).toBe(false);
+    expect(JSON.parse(readFileSync(headFileFor(logFile), 'utf8'))).toEqual({ seq: 2, hash: second.hash });
+    expect((await verifyCustodyLog(logFile)).ok).toBe(true);
+  });
+
+  it('refuses details that carry a private key, and logs nothing for it', async () => {
+    const log = createFileCustodyLog({ file: logFile });
+    await expect(
+      log.append({ event: 'export.failed', orderId: 'LE-1', details: { note: '-----BEGIN PRIVATE KEY-----\nMIIE...' } }),
+    ).rejects.toThrow(TypeError);
+    await log.append({ event: 'export.failed', orderId: 'LE-1', details: { ok: true } });
+    expect(readLines()).toHaveLength(1);
+    expect(readFileSync(logFile, 'utf8')).not.toContain('PRIVATE KEY');
+  });
+
+  it('serializes 200 concurrent appends in one process into one unbroken chain', async () => {
+    const a = createFileCustodyLog({ file: logFile });
+    const b = createFileCustodyLog({ file: logFile });
+    const records = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).append({ event: 'export.started', orderId: `LE-${i}`, details: { i } })),
+    );
+    expect(new Set(records.map((r) => r.seq)).size).toBe(200);
+    const report = await verifyCustodyLog(logFile);
+    expect(report).toMatchObject({ ok: true, records: 200, lastSeq: 200, headChecked: true });
+  });
+
+  it('recovers a stale lock left by a dead process', async () => {
+    const log = createFileCustodyLog({ file: logFile, lockTimeoutMs: 5000 });
+    await log.append({ event: 'order.checked', orderId: 'LE-1', details: {} });
+    // A pid that is not running: a finished child's.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeFileSync(lockFileFor(logFile), JSON.stringify({ pid: dead, nonce: 'x', time: Date.now() }));
+    const record = await log.append({ event: 'order.checked', orderId: 'LE-2', details: {} });
+    expect(record.seq).toBe(2);
+    expect(existsSync(lockFileFor(logFile))).toBe(false);
+  });
+
+  it('waits for a live lock, then gives up with AUDIT_LOG_BROKEN', async () => {
+    const log = createFileCustodyLog({ file: logFile, lockTimeoutMs: 200 });
+    await log.append({ event: 'order.checked', orderId: 'LE-1', details: {} });
+    writeFileSync(lockFileFor(logFile), JSON.stringify({ pid: process.pid, nonce: 'held', time: Date.now() }));
+    await expect(log.append({ event: 'order.checked', orderId: 'LE-2', details: {} })).rejects.toMatchObject({
+      code: 'AUDIT_LOG_BROKEN',
+    });
+    rmSync(lockFileFor(logFile));
+    expect((await log.append({ event: 'order.checked', orderId: 'LE-2', details: {} })).seq).toBe(2);
+  });
+
+  it('refuses to append after a torn last line', async () => {
+    await writeLog(2);
+    writeFileSync(logFile, `${readFileSync(logFile, 'utf8')}{"seq":3,"ti`);
+    const log = createFileCustodyLog({ file: logFile });
+    await expect(log.append({ event: 'order.checked', orderId: 'LE-3', details: {} })).rejects.toBeInstanceOf(IntegrityError);
+  });
+
+  it('keeps one chain when two processes append at once', async () => {
+    if (!existsSync(distModule)) spawnSync('npx', ['tsc', '-p', '.'], { cwd: repo, stdio: 'ignore' });
+    expect(existsSync(distModule)).toBe(true);
+    const script = `
+      const { createFileCustodyLog } = await import(${JSON.stringify(distModule)});
+      const log = createFileCustodyLog({ file: process.argv[1] });
+      const who = process.argv[2];
+      await Promise.all(Array.from({ length: 100 }, (_, i) => log.append({ event: 'export.started', orderId: who + '-' + i, details: { i } })));
+    `;
+    const run = (who: string) =>
+      new Promise<number>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script, logFile, who], { stdio: 'inherit' });
+        child.on('error', reject);
+        child.on('exit', (code) => resolve(code ?? -1));
+      });
+    const codes = await Promise.all([run('A'), run('B')]);
+    expect(codes).toEqual([0, 0]);
+    const report = await verifyCustodyLog(logFile);
+    expect(report).toMatchObject({ ok: true, records: 200, lastSeq: 200 });
+    const ids = readLines().map((l) => (JSON.parse(l) as { orderId: string }).orderId);
+    expect(ids.filter((id) => id.startsWith('A-'))).toHaveLength(100);
+  }, 30_000);
+});
+
+describe('verifyCustodyLog', () => {
+  it('accepts an intact log and reports a missing one as unreadable input', async () => {
+    await writeLog(5);
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, records: 5, failures: [] });
+    await expect(verifyCustodyLog(path.join(dir, 'none.jsonl'))).rejects.toBeInstanceOf(InputError);
+  });
+
+  for (const k of [1, 3, 6]) {
+    it(`catches an edit of record ${k}`, async () => {
+      const lines = await writeLog(6);
+      const record = JSON.parse(lines[k - 1]!) as { details: { n: number } };
+      record.details.n = 999;
+      lines[k - 1] = JSON.stringify(record);
+      writeLines(lines);
+      const report = await verifyCustodyLog(logFile);
+      expect(report.ok).toBe(false);
+      expect(report.failures).toEqual([expect.objectContaining({ seq: k, kind: 'edited', line: k })]);
+    });
+
+    it(`catches an edit of record ${k} with its hash recomputed`, async () => {
+      const lines = await writeLog(6);
+      const record = JSON.parse(lines[k - 1]!) as Parameters<typeof recordHash>[0];
+      record.orderId = 'FORGED';
+      record.hash = recordHash(record);
+      lines[k - 1] = JSON.stringify(record);
+      writeLines(lines);
+      const report = await verifyCustodyLog(logFile);
+      expect(report.ok).toBe(false);
+      expect(report.failures.map((f) => f.seq)).toEqual([k]);
+    });
+
+    it(`catches the removal of record ${k}`, async () => {
+      const lines = await writeLog(6);
+      lines.splice(k - 1, 1);
+      writeLines(lines);
+      const report = await verifyCustodyLog(logFile);
+      expect(report.ok).toBe(false);
+      expect(report.failures).toEqual([expect.objectContaining({ seq: k, kind: 'removed' })]);
+    });
+
+    it(`catches a record inserted before record ${k}`, async () => {
+      const lines = await writeLog(6);
+      const previous = k > 1 ? (JSON.parse(lines[k - 2]!) as { hash: string }).hash : GENESIS_HASH;
+      const forged = { seq: k, time: '2026-01-01T00:00:00.000Z', event: 'order.checked', orderId: 'FORGED', details: {}, prevHash: previous };
+      lines.splice(k - 1, 0, JSON.stringify({ ...forged, hash: recordHash(forged) }));
+      writeLines(lines);
+      const report = await verifyCustodyLog(logFile);
+      expect(report.ok).toBe(false);
+      expect(report.failures).toEqual([expect.objectContaining({ seq: k, kind: 'inserted' })]);
+    });
+  }
+
+  for (const k of [1, 3, 5]) {
+    it(`catches records ${k} and ${k + 1} swapped`, async () => {
+      const lines = await writeLog(6);
+      [lines[k - 1], lines[k]] = [lines[k]!, lines[k - 1]!];
+      writeLines(lines);
+      const report = await verifyCustodyLog(logFile);
+      expect(report.ok).toBe(false);
+      expect(report.failures).toEqual([expect.objectContaining({ seq: k, kind: 'reordered' })]);
+    });
+  }
+
+  it('catches a duplicated line and a garbage line', async () => {
+    const lines = await writeLog(4);
+    lines.splice(2, 0, lines[0]!);
+    writeLines(lines);
+    let report = await verifyCustodyLog(logFile);
+    expect(report.failures).toEqual([expect.objectContaining({ seq: 1, kind: 'inserted', line: 3 })]);
+    writeLines([...readLines().filter((_, i) => i !== 2), 'not json']);
+    report = await verifyCustodyLog(logFile);
+    expect(report.ok).toBe(false);
+    expect(report.failures.some((f) => f.kind === 'malformed')).toBe(true);
+  });
+
+  it('catches every removed record, each by its seq', async () => {
+    const lines = await writeLog(8);
+    writeLines(lines.filter((_, i) => i !== 2 && i !== 3 && i !== 6));
+    const report = await verifyCustodyLog(logFile);
+    expect(report.failures.map((f) => [f.seq, f.kind])).toEqual([
+      [3, 'removed'],
+      [4, 'removed'],
+      [7, 'removed'],
+    ]);
+  });
+});
