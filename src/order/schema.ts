@@ -21,19 +21,48 @@ export const CATEGORIES = [
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
 
+/** Identifier types that name exactly one account. */
 export const TARGET_TYPES = ['email', 'im-handle', 'account-id', 'phone'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
+
+/**
+ * Target types that name many accounts at once. They parse, so that an order asking for a whole domain or tenant is
+ * refused as an order (exit 3, BLANKET_TARGET: "no blanket access") rather than reported as a typo (exit 2).
+ */
+export const BLANKET_TARGET_TYPES = ['domain', 'tenant'] as const;
+export type BlanketTargetType = (typeof BLANKET_TARGET_TYPES)[number];
+
+/** Bounds that keep a hostile order small: no field of a legal order needs more. */
+export const ORDER_LIMITS = { text: 4096, certificate: 16384, targets: 1000 } as const;
 
 /** An ISO 8601 instant with an explicit zone (Z or ±hh:mm); zone-less local times are ambiguous in court. */
 export const instant = z.iso.datetime({ offset: true });
 
-const nonEmpty = z.string().trim().min(1);
+/** Non-blank text, kept exactly as written (no trimming: the signed bytes and the parsed order must agree). */
+const nonEmpty = z
+  .string()
+  .max(ORDER_LIMITS.text)
+  .refine((text) => text.trim().length > 0, 'a non-blank string');
+
+/** An exact identifier: no surrounding blanks and no control characters, so what is resolved is what was signed. */
+const identifierValue = z
+  .string()
+  .min(1)
+  .max(ORDER_LIMITS.text)
+  .refine((text) => text.trim() === text, 'an identifier without leading or trailing blanks')
+  // eslint-disable-next-line no-control-regex
+  .refine((text) => !/[\u0000-\u001f\u007f]/.test(text), 'an identifier without control characters');
+
+export const targetSchema = z.strictObject({
+  type: z.enum([...TARGET_TYPES, ...BLANKET_TARGET_TYPES]),
+  value: identifierValue,
+});
 
 export const approvalSchema = z.strictObject({
   reviewer: nonEmpty,
   approvedAt: instant,
-  certificate: nonEmpty,
-  signature: nonEmpty,
+  certificate: z.string().min(1).max(ORDER_LIMITS.certificate),
+  signature: z.string().min(1).max(ORDER_LIMITS.text),
 });
 
 export const orderSchema = z
@@ -49,8 +78,9 @@ export const orderSchema = z
     issuedAt: instant,
     expiresAt: instant,
     targets: z
-      .array(z.strictObject({ type: z.enum(TARGET_TYPES), value: nonEmpty }))
-      .min(1, 'at least one target: there is no blanket access'),
+      .array(targetSchema)
+      .min(1, 'at least one target: there is no blanket access')
+      .max(ORDER_LIMITS.targets),
     categories: z.array(z.enum(CATEGORIES)).min(1, 'at least one category'),
     dateRange: z.strictObject({ from: instant, to: instant }),
     nondisclosure: z.strictObject({ until: instant }).nullable().optional(),
@@ -67,11 +97,29 @@ export const orderSchema = z
     if (new Set(order.categories).size !== order.categories.length) {
       ctx.addIssue({ code: 'custom', path: ['categories'], message: 'categories must not repeat' });
     }
+    const seen = new Set<string>();
+    for (const [index, target] of order.targets.entries()) {
+      const key = `${target.type}\n${target.value}`;
+      if (seen.has(key)) {
+        ctx.addIssue({ code: 'custom', path: ['targets', index], message: `target ${target.type} ${target.value} is listed twice` });
+      }
+      seen.add(key);
+    }
   });
 
 export type Order = z.infer<typeof orderSchema>;
 export type Approval = z.infer<typeof approvalSchema>;
-export type Target = Order['targets'][number];
+/** A target as the order lists it: an exact identifier, or a blanket one that is always refused. */
+export type OrderTarget = Order['targets'][number];
+/** An exact identifier target: the only kind that resolves to an account. */
+export interface Target {
+  type: TargetType;
+  value: string;
+}
+
+export function isExactTargetType(type: OrderTarget['type']): type is TargetType {
+  return (TARGET_TYPES as readonly string[]).includes(type);
+}
 
 /** A category's service and whether it is content or metadata. */
 export function categoryParts(category: Category): { service: 'mail' | 'storage' | 'im' | 'subscriber'; part: 'content' | 'metadata' | 'record' } {

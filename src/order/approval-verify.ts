@@ -1,0 +1,190 @@
+// Checking a reviewer's approval with node:crypto only: signature, certificate chain to a reviewer CA, validity.
+// The signature scheme is RSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt (see approval-sign.ts): PSS has a
+// security proof PKCS#1 v1.5 lacks, and RSA keeps the reviewer's certificates usable with every CMS/OpenSSL tool.
+import { constants, verify, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import forge from 'node-forge';
+import { describeFsError } from '../config.js';
+import { InputError, type OrderErrorCode } from '../errors.js';
+import { APPROVAL_PSS_SALT } from './approval-sign.js';
+import { approvalSigningBytes } from './canonical.js';
+import type { Approval } from './schema.js';
+
+export interface OrderReason {
+  code: OrderErrorCode;
+  message: string;
+}
+
+/** Approvals signed with weaker RSA keys are refused. */
+export const MIN_RSA_BITS = 2048;
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** The configured reviewer CA certificates; a missing, unparsable or non-CA file is a config error (exit 2). */
+export function loadReviewerCas(files: readonly string[]): X509Certificate[] {
+  const cas: X509Certificate[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new InputError('CONFIG_INVALID', `cannot read reviewer CA ${file}: ${describeFsError(error)}`, { cause: error });
+    }
+    const blocks = text.match(PEM_CERTIFICATE) ?? [];
+    if (blocks.length === 0) {
+      throw new InputError('CONFIG_INVALID', `reviewer CA ${file}: expected a PEM certificate, found none`);
+    }
+    for (const block of blocks) {
+      let ca: X509Certificate;
+      try {
+        ca = new X509Certificate(block);
+      } catch (error) {
+        throw new InputError('CONFIG_INVALID', `reviewer CA ${file}: a certificate in it cannot be parsed`, { cause: error });
+      }
+      if (!ca.ca) {
+        throw new InputError('CONFIG_INVALID', `reviewer CA ${file}: expected a CA certificate (basicConstraints cA), found an end-entity certificate`);
+      }
+      cas.push(ca);
+    }
+  }
+  return cas;
+}
+
+/**
+ * Every reason the approval of `signed` (the order's JSON exactly as received) is not a valid, trusted approval at
+ * `now`. Empty when it is. `approval` is the schema-checked approval block of the same document.
+ */
+export function verifyApproval(
+  signed: Record<string, unknown>,
+  approval: Approval,
+  reviewerCas: readonly X509Certificate[],
+  now: Date,
+): OrderReason[] {
+  const reasons: OrderReason[] = [];
+  const approvedAt = Date.parse(approval.approvedAt);
+  if (approvedAt > now.getTime()) {
+    reasons.push({
+      code: 'APPROVAL_INVALID',
+      message: `field approval.approvedAt: the approval claims a future time ${approval.approvedAt}; expected a time no later than now (${now.toISOString()})`,
+    });
+  }
+
+  const certificate = parseApprovalCertificate(approval.certificate);
+  if (typeof certificate === 'string') {
+    reasons.push({ code: 'APPROVAL_INVALID', message: `field approval.certificate: ${certificate}` });
+    return reasons;
+  }
+
+  const keyProblem = publicKeyProblem(certificate);
+  if (keyProblem) {
+    reasons.push({ code: 'APPROVAL_INVALID', message: `field approval.certificate: ${keyProblem}` });
+  } else if (!signatureMatches(signed, approval.signature, certificate)) {
+    reasons.push({
+      code: 'APPROVAL_INVALID',
+      message:
+        'field approval.signature: the signature does not match the order; the order was changed after approval, or it was signed with a key other than the certificate\'s',
+    });
+  }
+  reasons.push(...trustProblems(certificate, reviewerCas, approvedAt, approval.approvedAt));
+  return reasons;
+}
+
+/** The certificate, or why it is not exactly one parsable PEM certificate. */
+function parseApprovalCertificate(pem: string): X509Certificate | string {
+  const blocks = pem.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length !== 1 || pem.replace(PEM_CERTIFICATE, '').trim() !== '') {
+    return `expected exactly one PEM certificate, found ${blocks.length === 1 ? 'extra text around it' : `${blocks.length}`}`;
+  }
+  try {
+    return new X509Certificate(blocks[0]!);
+  } catch {
+    return 'the certificate cannot be parsed as X.509';
+  }
+}
+
+function publicKeyProblem(certificate: X509Certificate): string | null {
+  const key = certificate.publicKey;
+  if (key.asymmetricKeyType !== 'rsa') {
+    return `approvals are RSA-PSS signatures; expected an RSA key, found ${key.asymmetricKeyType ?? 'an unknown key type'}`;
+  }
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (bits < MIN_RSA_BITS) return `expected an RSA key of at least ${MIN_RSA_BITS} bits, found ${bits}`;
+  return null;
+}
+
+function signatureMatches(signed: Record<string, unknown>, signature: string, certificate: X509Certificate): boolean {
+  // Strict base64: Buffer.from silently skips characters it does not know, which would hide a changed byte.
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signature) || signature.length % 4 !== 0) return false;
+  const bytes = Buffer.from(signature, 'base64');
+  if (bytes.toString('base64') !== signature) return false;
+  try {
+    return verify(
+      'sha256',
+      approvalSigningBytes(signed),
+      { key: certificate.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: APPROVAL_PSS_SALT },
+      bytes,
+    );
+  } catch {
+    return false;
+  }
+}
+
+function trustProblems(
+  certificate: X509Certificate,
+  reviewerCas: readonly X509Certificate[],
+  approvedAt: number,
+  approvedAtText: string,
+): OrderReason[] {
+  const reasons: OrderReason[] = [];
+  const untrusted = (message: string) => reasons.push({ code: 'APPROVAL_UNTRUSTED', message: `field approval.certificate: ${message}` });
+  const subject = commonName(certificate);
+
+  if (certificate.ca) untrusted(`"${subject}" is a CA certificate; approvals must be signed by a reviewer, not by a CA`);
+  const usage = keyUsageProblem(certificate);
+  if (usage) untrusted(`"${subject}" ${usage}`);
+  if (!validAt(certificate, approvedAt)) {
+    untrusted(`"${subject}" is valid from ${certificate.validFrom} to ${certificate.validTo}, not at approval time ${approvedAtText}`);
+  }
+
+  const issuer = reviewerCas.find((ca) => certificate.checkIssued(ca) && safeVerify(certificate, ca));
+  if (!issuer) {
+    untrusted(`"${subject}" is not issued by a reviewer CA named in the config (${reviewerCas.length} configured)`);
+  } else if (!validAt(issuer, approvedAt)) {
+    untrusted(`its issuing CA "${commonName(issuer)}" is not valid at approval time ${approvedAtText}`);
+  }
+  return reasons;
+}
+
+function safeVerify(certificate: X509Certificate, ca: X509Certificate): boolean {
+  try {
+    return certificate.verify(ca.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+function validAt(certificate: X509Certificate, time: number): boolean {
+  const from = Date.parse(certificate.validFrom);
+  const to = Date.parse(certificate.validTo);
+  return Number.isFinite(from) && Number.isFinite(to) && from <= time && time <= to;
+}
+
+/** node:crypto does not expose keyUsage bits, so the extension is read with node-forge (structure only). */
+function keyUsageProblem(certificate: X509Certificate): string | null {
+  let extension: { digitalSignature?: boolean; nonRepudiation?: boolean } | undefined;
+  try {
+    const parsed = forge.pki.certificateFromAsn1(forge.asn1.fromDer(forge.util.createBuffer(certificate.raw.toString('binary'))));
+    extension = parsed.getExtension('keyUsage') as typeof extension;
+  } catch {
+    return 'has extensions that cannot be read';
+  }
+  if (extension && !extension.digitalSignature && !extension.nonRepudiation) {
+    return 'does not allow digital signatures (keyUsage lacks digitalSignature and nonRepudiation)';
+  }
+  return null;
+}
+
+export function commonName(certificate: X509Certificate): string {
+  const line = certificate.subject.split('\n').find((part) => part.startsWith('CN='));
+  return line ? line.slice(3) : certificate.subject;
+}

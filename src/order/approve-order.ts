@@ -1,0 +1,122 @@
+// A compliance reviewer approves an order: it must pass every other check first, and the result must verify.
+import { randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { describeFsError } from '../config.js';
+import { InputError, OrderError } from '../errors.js';
+import { signOrder, keyFromPem } from './approval-sign.js';
+import { commonName, loadReviewerCas, verifyApproval } from './approval-verify.js';
+import { evaluateOrderRules, type OrderContext } from './check-order.js';
+import { readOrderFile } from './read-order.js';
+import type { Order } from './schema.js';
+
+export interface ApproveOptions {
+  orderFile: string;
+  /** The reviewer's private key (PEM); loaded into a KeyObject, never kept as a string. */
+  keyFile: string;
+  /** The reviewer's certificate (PEM); it must chain to a reviewer CA in the config. */
+  certFile: string;
+  /** Where the approved order goes; default: the order file itself, replaced atomically. */
+  out?: string;
+  ctx: OrderContext;
+  /** Reviewer name written into the approval; default: the certificate's subject common name. */
+  reviewer?: string;
+  /** Approval time; default: ctx.now. */
+  now?: Date;
+}
+
+export interface ApprovedOrder {
+  order: Order;
+  out: string;
+}
+
+export async function approveOrder(options: ApproveOptions): Promise<ApprovedOrder> {
+  const { order } = await readOrderFile(options.orderFile);
+  const rules = evaluateOrderRules(order, options.ctx);
+  if (rules.reasons.length > 0) throw new OrderError(rules.reasons);
+
+  const certificatePem = await readSmallText(options.certFile, 'reviewer certificate');
+  const certificate = parseCertificate(certificatePem, options.certFile);
+  const key = await loadKey(options.keyFile);
+  if (!certificate.checkPrivateKey(key)) {
+    throw new InputError('USAGE', `reviewer key ${options.keyFile} does not belong to certificate ${options.certFile}; expected the certificate's own key`);
+  }
+
+  const approvedAt = options.now ?? options.ctx.now;
+  const approved = signOrder(order, { reviewer: options.reviewer ?? commonName(certificate), certificatePem, key }, approvedAt);
+  // Never write an approval that `order check` would refuse (untrusted or expired reviewer certificate).
+  const problems = verifyApproval(
+    approved as unknown as Record<string, unknown>,
+    approved.approval!,
+    loadReviewerCas(options.ctx.config.reviewerCaFiles),
+    approvedAt,
+  );
+  if (problems.length > 0) throw new OrderError(problems);
+
+  const out = options.out ?? options.orderFile;
+  await writeAtomically(out, `${JSON.stringify(approved, null, 2)}\n`);
+  return { order: approved, out };
+}
+
+async function readSmallText(file: string, what: string): Promise<string> {
+  const bytes = await readSmall(file, what);
+  return bytes.toString('utf8');
+}
+
+async function readSmall(file: string, what: string): Promise<Buffer> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+    const stat = await handle.stat();
+    if (!stat.isFile() || stat.size > 64 * 1024) {
+      throw new InputError('FILE_UNREADABLE', `${what} ${file}: expected a PEM file of at most 64 KiB`);
+    }
+    return await handle.readFile();
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    throw new InputError('FILE_UNREADABLE', `cannot read ${what} ${file}: ${describeFsError(error)}`, { cause: error });
+  } finally {
+    await handle?.close();
+  }
+}
+
+function parseCertificate(pem: string, file: string): X509Certificate {
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new InputError('FILE_UNREADABLE', `reviewer certificate ${file}: expected a PEM certificate`);
+  }
+  try {
+    return new X509Certificate(pem);
+  } catch (error) {
+    throw new InputError('FILE_UNREADABLE', `reviewer certificate ${file}: it cannot be parsed as an X.509 certificate`, { cause: error });
+  }
+}
+
+async function loadKey(file: string): Promise<KeyObject> {
+  const pem = await readSmall(file, 'reviewer key');
+  try {
+    return keyFromPem(pem);
+  } catch {
+    // The cause is dropped on purpose: nothing derived from key material goes into an error.
+    throw new InputError('FILE_UNREADABLE', `reviewer key ${file}: expected an unencrypted PEM private key`);
+  } finally {
+    pem.fill(0);
+  }
+}
+
+/** Writes to a temporary file beside the target, flushes it, then renames it over the target. */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  let handle;
+  try {
+    handle = await open(temp, 'wx', 0o644);
+    await handle.writeFile(text, 'utf8');
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await rename(temp, file);
+  } catch (error) {
+    await handle?.close().catch(() => undefined);
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw new InputError('FILE_UNREADABLE', `cannot write approved order ${file}: ${describeFsError(error)}`, { cause: error });
+  }
+}
