@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFileCustodyLog, GENESIS_HASH, headFileFor, lockFileFor, recordHash } from '../../src/custody/file-custody-log.js';
 import { verifyCustodyLog } from '../../src/custody/verify-log.js';
+import type { CustodyRecord } from '../../src/custody/custody-log.js';
 import { IntegrityError, InputError } from '../../src/errors.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
@@ -146,7 +147,7 @@ describe('verifyCustodyLog', () => {
 
     it(`catches an edit of record ${k} with its hash recomputed`, async () => {
       const lines = await writeLog(6);
-      const record = JSON.parse(lines[k - 1]!) as Parameters<typeof recordHash>[0];
+      const record = JSON.parse(lines[k - 1]!) as CustodyRecord;
       record.orderId = 'FORGED';
       record.hash = recordHash(record);
       lines[k - 1] = JSON.stringify(record);
@@ -168,7 +169,7 @@ describe('verifyCustodyLog', () => {
     it(`catches a record inserted before record ${k}`, async () => {
       const lines = await writeLog(6);
       const previous = k > 1 ? (JSON.parse(lines[k - 2]!) as { hash: string }).hash : GENESIS_HASH;
-      const forged = { seq: k, time: '2026-01-01T00:00:00.000Z', event: 'order.checked', orderId: 'FORGED', details: {}, prevHash: previous };
+      const forged = { seq: k, time: '2026-01-01T00:00:00.000Z', event: 'order.checked' as const, orderId: 'FORGED', details: {}, prevHash: previous };
       lines.splice(k - 1, 0, JSON.stringify({ ...forged, hash: recordHash(forged) }));
       writeLines(lines);
       const report = await verifyCustodyLog(logFile);
