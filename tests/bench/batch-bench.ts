@@ -1,0 +1,56 @@
+// The batch figure: one world's consumer accounts split over N orders, exported by `scopex batch`
+// with one worker and with two, alternating so drift on a shared machine hits both alike.
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { runTimed } from './process-timer.js';
+import { summarize, type Summary } from './stats.js';
+import { cliPath, consumerAccounts, writeApprovedOrder, type DirectoryAccount, type World } from './world.js';
+import { lastLines, mib } from './world-bench.js';
+
+export interface BatchResult {
+  world: string;
+  orders: number;
+  accountsPerOrder: number[];
+  concurrency1: { seconds: Summary; peakRssBytes: Summary };
+  concurrency2: { seconds: Summary; peakRssBytes: Summary };
+  /** seconds with 1 worker / seconds with 2 (medians): higher is better. */
+  speedup: number;
+}
+
+export async function benchBatch(world: World, orderCount: number, workDir: string, runs: number, log: (message: string) => void): Promise<BatchResult> {
+  const consumers = consumerAccounts(world);
+  if (consumers.length < orderCount) {
+    throw new Error(`batch world has ${consumers.length} consumer accounts; ${orderCount} orders need at least ${orderCount}`);
+  }
+  const groups: DirectoryAccount[][] = Array.from({ length: orderCount }, () => []);
+  consumers.forEach((account, index) => groups[index % orderCount]!.push(account));
+  const orders: string[] = [];
+  for (const [index, group] of groups.entries()) {
+    orders.push(await writeApprovedOrder(world, `BENCH-batch-${index + 1}`, group, path.join(workDir, 'orders')));
+  }
+
+  const timings: Record<1 | 2, { seconds: number[]; rss: number[] }> = { 1: { seconds: [], rss: [] }, 2: { seconds: [], rss: [] } };
+  for (let index = 0; index < runs; index++) {
+    for (const concurrency of [1, 2] as const) {
+      const outDir = path.join(workDir, `out-c${concurrency}`);
+      rmSync(outDir, { recursive: true, force: true });
+      mkdirSync(outDir, { recursive: true });
+      const run = await runTimed(process.execPath, [cliPath, 'batch', ...orders, '--out', outDir, '--concurrency', String(concurrency), '--config', world.config, '--json'], { measureRss: true });
+      if (run.exitCode !== 0) throw new Error(`scopex batch --concurrency ${concurrency} exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
+      timings[concurrency].seconds.push(run.seconds);
+      timings[concurrency].rss.push(run.peakRssBytes ?? Number.NaN);
+      log(`  batch run ${index + 1}/${runs}, concurrency ${concurrency}: ${run.seconds.toFixed(2)} s, peak RSS ${mib(run.peakRssBytes)}`);
+      rmSync(outDir, { recursive: true, force: true });
+    }
+  }
+  const one = summarize(timings[1].seconds);
+  const two = summarize(timings[2].seconds);
+  return {
+    world: world.spec.label,
+    orders: orderCount,
+    accountsPerOrder: groups.map((group) => group.length),
+    concurrency1: { seconds: one, peakRssBytes: summarize(timings[1].rss) },
+    concurrency2: { seconds: two, peakRssBytes: summarize(timings[2].rss) },
+    speedup: one.median / two.median,
+  };
+}

@@ -1,0 +1,69 @@
+// The benchmark's own arithmetic: medians, dd parsing, the table and the target verdicts.
+import { describe, expect, it } from 'vitest';
+import { parseDdSummary } from './disk-speed.js';
+import { summarize } from './stats.js';
+import { renderTable } from './table.js';
+import { RSS_LIMIT_BYTES, targetRows, type Figures } from './targets.js';
+import type { WorldResult } from './world-bench.js';
+
+describe('summarize', () => {
+  it('takes the middle of an odd count and the mean of the two middles of an even count', () => {
+    expect(summarize([3, 1, 2])).toMatchObject({ median: 2, min: 1, max: 3 });
+    expect(summarize([4, 1, 3, 2]).median).toBe(2.5);
+  });
+  it('refuses an empty list', () => {
+    expect(() => summarize([])).toThrow();
+  });
+});
+
+describe('parseDdSummary', () => {
+  it('reads bytes and seconds from GNU dd', () => {
+    const stderr = '1024+0 records in\n1024+0 records out\n1073741824 bytes (1.1 GB, 1.0 GiB) copied, 2.14738 s, 500 MB/s\n';
+    expect(parseDdSummary(stderr)).toEqual({ bytes: 1073741824, seconds: 2.14738 });
+  });
+  it('fails on text without a summary', () => {
+    expect(() => parseDdSummary('dd: failed to open')).toThrow();
+  });
+});
+
+function world(label: string, seconds: number, files: number, bytes: number, rss: number, baselineSeconds?: number): WorldResult {
+  const s = (value: number) => ({ median: value, min: value, max: value, samples: [value] });
+  const rate = (t: number) => ({ seconds: s(t), mbPerSecond: bytes / 1e6 / t, itemsPerSecond: files / t });
+  return {
+    label, profile: 'small-items', requestedBytes: bytes, accounts: 1, consumerAccounts: 1, generateSeconds: 1, fromCache: false,
+    payload: { files, bytes }, archiveBytes: bytes,
+    export: { ...rate(seconds), peakRssBytes: s(rss) },
+    ...(baselineSeconds === undefined ? {} : {
+      baseline: { ...rate(baselineSeconds), steps: { manifest: s(1), sign: s(1), zip: s(1) } },
+      verify: { scopex: { ...rate(1), peakRssBytes: s(rss) }, sha256sumCheck: rate(3), opensslDgst: rate(1.2) },
+    }),
+  };
+}
+
+describe('targetRows', () => {
+  const large = world('large', 2, 20, 1e9, 100 * 1024 * 1024, 5);
+  const small = world('small', 4, 50_000, 2e8, 300 * 1024 * 1024, 4);
+  const figures: Figures = {
+    disk: { bytesPerSecond: 5e8, runs: [] }, large, small, itemSeries: [], byteSeries: [], batch: null, rssLimitBytes: RSS_LIMIT_BYTES,
+  };
+  const rows = targetRows(figures);
+  const row = (start: string) => rows.find((candidate) => candidate.figure.startsWith(start))!;
+
+  it('judges speed ratios against the targets', () => {
+    expect(row('export large (').ratio).toBeCloseTo(2.5);
+    expect(row('export large (').pass).toBe(true);
+    expect(row('export large vs disk').ratio).toBeCloseTo(1.0);
+    expect(row('export small').pass).toBe(true);
+    expect(row('verify large vs sha256sum').ratio).toBeCloseTo(3);
+    expect(row('verify large vs openssl').pass).toBe(true);
+  });
+  it('fails an export over the RSS limit and leaves unmeasured figures undecided', () => {
+    expect(row('peak RSS export small').pass).toBe(false);
+    expect(row('peak RSS export large').pass).toBe(true);
+    expect(row('batch').pass).toBeNull();
+    expect(row('items/s').pass).toBeNull();
+  });
+  it('renders one line per row under a header and a rule', () => {
+    expect(renderTable(rows).split('\n')).toHaveLength(rows.length + 2);
+  });
+});

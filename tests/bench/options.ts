@@ -1,0 +1,121 @@
+// Command-line flags of `npm run bench` and the sizes they select.
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { GiB, MiB } from './stats.js';
+import type { WorldSpec } from './world.js';
+
+export interface BenchOptions {
+  quick: boolean;
+  runs: number;
+  out: string | null;
+  keep: boolean;
+  series: boolean;
+  skipBiggest: boolean;
+  skipBatch: boolean;
+  cacheDir: string | null;
+  tmpDir: string;
+  seed: number;
+  diskMiB: number;
+}
+
+export interface BenchPlan {
+  large: WorldSpec;
+  small: WorldSpec;
+  batch: WorldSpec;
+  batchOrders: number;
+  /** Extra worlds of the scaling series (the large and small worlds are its middle points). */
+  itemSeries: WorldSpec[];
+  byteSeries: WorldSpec[];
+}
+
+export const USAGE = `usage: npm run bench -- [flags]
+
+  --quick           tiny sizes (2k items, 64 MiB), finishes in about a minute
+  --runs N          run every timed figure N times and report the median (default 3)
+  --series          add the scaling series (10k / 200k items; 100 MiB / 4 GiB) to the large and small worlds
+  --skip-biggest    with --series: leave out the 200k-item and 4 GiB worlds
+  --skip-batch      leave out the batch figure (8 orders, concurrency 1 vs 2)
+  --out FILE        where to write the figures as JSON (default: bench-results.json in the temp folder)
+  --keep            keep the generated worlds, archives and extracted files
+  --cache DIR       reuse worlds generated earlier into DIR (keyed by every generation parameter)
+  --tmp DIR         parent of the temp folder (default: the OS temp folder)
+  --seed S          world seed (default 7)
+  --disk-mib N      size of the dd write used to measure the disk (default 1024, 256 with --quick)
+  --help            this text
+`;
+
+export function parseOptions(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      runs: { type: 'string' },
+      out: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      series: { type: 'boolean', default: false },
+      'skip-biggest': { type: 'boolean', default: false },
+      'skip-batch': { type: 'boolean', default: false },
+      cache: { type: 'string' },
+      tmp: { type: 'string' },
+      seed: { type: 'string' },
+      'disk-mib': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  const quick = values.quick;
+  return {
+    quick,
+    runs: positiveInteger('--runs', values.runs, 3),
+    out: values.out ?? null,
+    keep: values.keep,
+    series: values.series,
+    skipBiggest: values['skip-biggest'],
+    skipBatch: values['skip-batch'],
+    cacheDir: values.cache ?? null,
+    tmpDir: values.tmp ?? os.tmpdir(),
+    seed: positiveInteger('--seed', values.seed, 7),
+    diskMiB: positiveInteger('--disk-mib', values['disk-mib'], quick ? 256 : 1024),
+  };
+}
+
+function positiveInteger(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${flag}: expected a positive integer, found "${text}"`);
+  return value;
+}
+
+/** Small-item worlds are sized by bytes: mail items of 2-6 KiB average about 4 KiB. */
+const SMALL_ITEM_MEAN_BYTES = 4096;
+
+export function planFor(options: BenchOptions): BenchPlan {
+  const seed = options.seed;
+  const items = (label: string, count: number, accounts: number): WorldSpec => ({
+    label,
+    profile: 'small-items',
+    bytes: count * SMALL_ITEM_MEAN_BYTES,
+    accounts,
+    seed,
+  });
+  const large = (label: string, bytes: number, accounts: number): WorldSpec => ({ label, profile: 'large-items', bytes, accounts, seed });
+  if (options.quick) {
+    return {
+      large: large('large', 64 * MiB, 2),
+      small: items('small', 2_000, 2),
+      batch: { label: 'batch', profile: 'realistic', bytes: 32 * MiB, accounts: 24, seed },
+      batchOrders: 8,
+      itemSeries: [items('series-1k', 1_000, 2), items('series-8k', 8_000, 2)],
+      byteSeries: [large('series-16MiB', 16 * MiB, 1), large('series-256MiB', 256 * MiB, 2)],
+    };
+  }
+  return {
+    large: large('large', 1 * GiB, 4),
+    small: items('small', 50_000, 8),
+    batch: { label: 'batch', profile: 'realistic', bytes: 512 * MiB, accounts: 24, seed },
+    batchOrders: 8,
+    itemSeries: [items('series-10k', 10_000, 4), items('series-200k', 200_000, 16)],
+    byteSeries: [large('series-100MiB', 100 * MiB, 2), large('series-4GiB', 4 * GiB, 8)],
+  };
+}

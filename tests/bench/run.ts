@@ -1,0 +1,226 @@
+// `npm run bench`: scopex export, verify and batch side by side with the shell baseline (issue 7).
+// Generates its worlds in a temp folder, prints a table and writes every figure as JSON.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { benchBatch, type BatchResult } from './batch-bench.js';
+import { measureDiskWrite, type DiskSpeed } from './disk-speed.js';
+import { parseOptions, planFor, USAGE, type BenchOptions } from './options.js';
+import { rssMethod } from './process-timer.js';
+import { MiB, summarize } from './stats.js';
+import { formatBytes, renderTable } from './table.js';
+import { RSS_LIMIT_BYTES, targetRows, type Figures } from './targets.js';
+import { buildWorld, cliPath, repoRoot, type World, type WorldSpec } from './world.js';
+import { benchWorld, type WorldResult } from './world-bench.js';
+
+const started = Date.now();
+const log = (message: string): void => {
+  process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
+};
+
+/** Disk a world needs while it is benchmarked: the stores, one archive, the unzipped copy, the baseline zip. */
+const SPACE_FACTOR_COMPARE = 4.3;
+const SPACE_FACTOR_EXPORT_ONLY = 2.2;
+const SPACE_MARGIN = 256 * MiB;
+
+interface Section {
+  name: string;
+  status: 'done' | 'skipped' | 'failed';
+  message?: string;
+  seconds: number;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let options: BenchOptions | 'help';
+  try {
+    options = parseOptions(argv);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (!existsSync(cliPath)) {
+    process.stderr.write(`${cliPath} does not exist: build first (npm run build, or run this through npm run bench)\n`);
+    return 2;
+  }
+  const opts = options;
+  const plan = planFor(opts);
+  mkdirSync(opts.tmpDir, { recursive: true });
+  const root = mkdtempSync(path.join(opts.tmpDir, 'scopex-bench-'));
+  const resultsFile = path.resolve(opts.out ?? path.join(root, 'bench-results.json'));
+  const worldsDir = path.join(root, 'worlds');
+  const workRoot = path.join(root, 'work');
+  const cleanupAll = (): void => {
+    if (opts.keep) return;
+    rmSync(worldsDir, { recursive: true, force: true });
+    rmSync(workRoot, { recursive: true, force: true });
+    if (existsSync(root) && readdirSync(root).length === 0) rmSync(root, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => {
+    log('interrupted: cleaning up');
+    cleanupAll();
+    process.exit(130);
+  });
+  log(`temp folder ${root}; ${opts.quick ? 'quick' : 'full'} run, ${opts.runs} run(s) per figure, peak RSS by ${rssMethod()}`);
+
+  const sections: Section[] = [];
+  const section = async <T>(name: string, needBytes: number, body: () => Promise<T>): Promise<T | null> => {
+    const sectionStart = Date.now();
+    const free = freeBytes(root);
+    if (free < needBytes + SPACE_MARGIN) {
+      const message = `needs about ${formatBytes(needBytes + SPACE_MARGIN)} free in ${root}, only ${formatBytes(free)} is`;
+      log(`${name}: skipped: ${message}`);
+      sections.push({ name, status: 'skipped', message, seconds: 0 });
+      return null;
+    }
+    log(`${name}: start`);
+    try {
+      const result = await body();
+      sections.push({ name, status: 'done', seconds: (Date.now() - sectionStart) / 1000 });
+      log(`${name}: done in ${((Date.now() - sectionStart) / 1000).toFixed(1)} s`);
+      return result;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      sections.push({ name, status: 'failed', message, seconds: (Date.now() - sectionStart) / 1000 });
+      log(`${name}: FAILED: ${message}`);
+      return null;
+    }
+  };
+
+  const withWorld = async <T>(spec: WorldSpec, use: (world: World, workDir: string) => Promise<T>): Promise<T> => {
+    log(`  ${spec.label}: generating ${spec.profile} world of ${formatBytes(spec.bytes)}, ${spec.accounts} accounts${opts.cacheDir ? ' (cache)' : ''}`);
+    const world = await buildWorld(spec, worldsDir, opts.cacheDir ? path.resolve(opts.cacheDir) : null);
+    log(`  ${spec.label}: world ${world.fromCache ? 'from cache' : `generated in ${world.generateSeconds?.toFixed(1)} s`}`);
+    const workDir = path.join(workRoot, spec.label);
+    mkdirSync(workDir, { recursive: true });
+    try {
+      return await use(world, workDir);
+    } finally {
+      if (!opts.keep) {
+        rmSync(workDir, { recursive: true, force: true });
+        if (!opts.cacheDir) rmSync(world.dir, { recursive: true, force: true });
+      }
+    }
+  };
+  const worldSpace = (spec: WorldSpec, factor: number): number => (opts.cacheDir ? factor - 1.05 : factor) * spec.bytes;
+
+  const diskRuns = await section('disk write speed', opts.diskMiB * MiB, async () => {
+    const runs: DiskSpeed[] = [];
+    for (let index = 0; index < opts.runs; index++) {
+      const run = await measureDiskWrite(root, opts.diskMiB);
+      log(`  disk run ${index + 1}/${opts.runs}: ${(run.bytesPerSecond / 1e6).toFixed(0)} MB/s (${run.method})`);
+      runs.push(run);
+    }
+    return runs;
+  });
+  const disk = diskRuns ? { bytesPerSecond: summarize(diskRuns.map((run) => run.bytesPerSecond)).median, runs: diskRuns } : null;
+
+  const compare = (spec: WorldSpec): Promise<WorldResult | null> =>
+    section(`world ${spec.label}`, worldSpace(spec, SPACE_FACTOR_COMPARE), () =>
+      withWorld(spec, (world, workDir) => benchWorld(world, workDir, { runs: opts.runs, compare: true, log })));
+  const exportOnly = (spec: WorldSpec): Promise<WorldResult | null> =>
+    section(`series ${spec.label}`, worldSpace(spec, SPACE_FACTOR_EXPORT_ONLY), () =>
+      withWorld(spec, (world, workDir) => benchWorld(world, workDir, { runs: opts.runs, compare: false, log })));
+
+  const large = await compare(plan.large);
+  const small = await compare(plan.small);
+  let batch: BatchResult | null = null;
+  if (opts.skipBatch) sections.push({ name: 'batch', status: 'skipped', message: '--skip-batch', seconds: 0 });
+  else {
+    batch = await section('batch', worldSpace(plan.batch, SPACE_FACTOR_EXPORT_ONLY), () =>
+      withWorld(plan.batch, (world, workDir) => benchBatch(world, plan.batchOrders, workDir, opts.runs, log)));
+  }
+
+  const itemSeries: WorldResult[] = [];
+  const byteSeries: WorldResult[] = [];
+  if (opts.series) {
+    const [itemsLow, itemsHigh] = plan.itemSeries;
+    const [bytesLow, bytesHigh] = plan.byteSeries;
+    const pushIf = (list: WorldResult[], result: WorldResult | null): void => {
+      if (result) list.push(result);
+    };
+    if (itemsLow) pushIf(itemSeries, await exportOnly(itemsLow));
+    pushIf(itemSeries, small);
+    if (bytesLow) pushIf(byteSeries, await exportOnly(bytesLow));
+    pushIf(byteSeries, large);
+    if (opts.skipBiggest) {
+      sections.push({ name: 'series biggest worlds', status: 'skipped', message: '--skip-biggest', seconds: 0 });
+    } else {
+      if (itemsHigh) pushIf(itemSeries, await exportOnly(itemsHigh));
+      if (bytesHigh) pushIf(byteSeries, await exportOnly(bytesHigh));
+    }
+  } else {
+    sections.push({ name: 'scaling series', status: 'skipped', message: 'not asked for (--series)', seconds: 0 });
+  }
+
+  const figures: Figures = { disk, large, small, itemSeries, byteSeries, batch, rssLimitBytes: RSS_LIMIT_BYTES };
+  const rows = targetRows(figures);
+  const results = {
+    schema: 'scopex.bench/v1',
+    startedAt: new Date(started).toISOString(),
+    seconds: (Date.now() - started) / 1000,
+    machine: machineFacts(),
+    scopex: gitFacts(),
+    options: { ...opts, tmpDir: root },
+    methods: {
+      timing: 'wall clock of each child process (process.hrtime), median of the runs; min and max kept',
+      rates: 'MB = 10^6 bytes of payload (files under the bag\'s data/), items = payload files; same bytes for scopex and the baselines',
+      peakRss: rssMethod() === 'gnu-time' ? '/usr/bin/time -f %M (maxrss of the child, KiB)' : '/proc/<pid>/status VmHWM polled every 20 ms',
+      disk: `dd if=/dev/zero bs=1M count=${opts.diskMiB} oflag=direct (conv=fdatasync where O_DIRECT is refused), in the temp folder`,
+      baseline: 'find data -type f -print0 | xargs -0 sha256sum > manifest; openssl cms -sign -binary -outform DER -md sha256 (detached) of it; zip -0 -r -q of data, manifest and signature; time = sum of the three',
+      verifyBaselines: 'sha256sum -c --quiet manifest; find data -type f -print0 | xargs -0 openssl dgst -sha256, over the unzipped archive',
+      pageCache: 'warm: the stores and the unzipped files are read from the page cache after being written; nobody drops caches',
+    },
+    disk,
+    worlds: { large, small },
+    series: { items: itemSeries, bytes: byteSeries },
+    batch,
+    targets: rows,
+    sections,
+  };
+  mkdirSync(path.dirname(resultsFile), { recursive: true });
+  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+  cleanupAll();
+
+  process.stdout.write(`\n${renderTable(rows)}\n\n`);
+  for (const entry of sections.filter((item) => item.status !== 'done')) {
+    process.stdout.write(`${entry.status}: ${entry.name}: ${entry.message ?? ''}\n`);
+  }
+  process.stdout.write(`figures: ${resultsFile}\n`);
+  if (opts.keep) process.stdout.write(`kept: ${root}\n`);
+  return sections.some((item) => item.status === 'failed') ? 1 : 0;
+}
+
+function freeBytes(folder: string): number {
+  const stats = statfsSync(folder);
+  return Number(stats.bavail) * Number(stats.bsize);
+}
+
+function machineFacts(): Record<string, unknown> {
+  const cpus = os.cpus();
+  return {
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memoryBytes: os.totalmem(),
+    loadAverageAtEnd: os.loadavg(),
+  };
+}
+
+function gitFacts(): Record<string, unknown> {
+  const git = (args: string[]): string => {
+    try {
+      return execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return 'unknown';
+    }
+  };
+  return { commit: git(['rev-parse', 'HEAD']), dirtyFiles: git(['status', '--porcelain']).split('\n').filter(Boolean).length };
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,129 @@
+// Issue 7's targets, judged on the figures of one run; a figure that was not measured is said so, never guessed.
+import type { BatchResult } from './batch-bench.js';
+import type { DiskSpeed } from './disk-speed.js';
+import { formatRate, formatSeconds, type Row } from './table.js';
+import type { WorldResult } from './world-bench.js';
+
+export interface Figures {
+  disk: { bytesPerSecond: number; runs: DiskSpeed[] } | null;
+  large: WorldResult | null;
+  small: WorldResult | null;
+  /** Item-count series, smallest first (the small world is among them). */
+  itemSeries: WorldResult[];
+  /** Byte-size series, smallest first (the large world is among them). */
+  byteSeries: WorldResult[];
+  batch: BatchResult | null;
+  rssLimitBytes: number;
+}
+
+const RSS_LIMIT_MB = 256;
+export const RSS_LIMIT_BYTES = RSS_LIMIT_MB * 1024 * 1024;
+
+const mbps = (value: number): string => formatRate(value, 'MB/s');
+const itemsps = (value: number): string => formatRate(value, 'items/s');
+const mibOf = (bytes: number): string => (Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : 'n/a');
+
+function atLeast(ratio: number, target: number): boolean {
+  return Number.isFinite(ratio) && ratio >= target;
+}
+
+export function targetRows(figures: Figures): Row[] {
+  const rows: Row[] = [];
+  const { large, small, disk } = figures;
+
+  if (disk) rows.push({ figure: 'disk sequential write', scopex: '', baseline: mbps(disk.bytesPerSecond / 1e6), ratio: null, target: '', pass: null });
+
+  if (large?.baseline) {
+    const ratio = large.export.mbPerSecond / large.baseline.mbPerSecond;
+    rows.push({ figure: `export large (${sizeOf(large)})`, scopex: mbps(large.export.mbPerSecond), baseline: mbps(large.baseline.mbPerSecond), ratio, target: '>= 2.0x', pass: atLeast(ratio, 2.0) });
+  } else rows.push(missing('export large vs shell baseline', '>= 2.0x'));
+  if (large && disk) {
+    const diskMb = disk.bytesPerSecond / 1e6;
+    const ratio = large.export.mbPerSecond / diskMb;
+    rows.push({ figure: 'export large vs disk write', scopex: mbps(large.export.mbPerSecond), baseline: mbps(diskMb), ratio, target: '>= 0.7x', pass: atLeast(ratio, 0.7) });
+  } else rows.push(missing('export large vs disk write', '>= 0.7x'));
+
+  if (small?.baseline) {
+    const ratio = small.export.itemsPerSecond / small.baseline.itemsPerSecond;
+    rows.push({ figure: `export small (${small.payload.files} items)`, scopex: itemsps(small.export.itemsPerSecond), baseline: itemsps(small.baseline.itemsPerSecond), ratio, target: '>= 1.0x', pass: atLeast(ratio, 1.0) });
+  } else rows.push(missing('export small vs shell baseline', '>= 1.0x'));
+
+  for (const world of uniqueWorlds(figures)) {
+    const peak = world.export.peakRssBytes.max;
+    rows.push({ figure: `peak RSS export ${world.label}`, scopex: mibOf(peak), baseline: '', ratio: null, target: `< ${RSS_LIMIT_MB} MiB`, pass: Number.isFinite(peak) ? peak < figures.rssLimitBytes : null });
+  }
+
+  const bytesFirst = figures.byteSeries[0];
+  const bytesLast = figures.byteSeries.at(-1);
+  if (bytesFirst && bytesLast && bytesFirst !== bytesLast) {
+    const ratio = bytesLast.export.peakRssBytes.max / bytesFirst.export.peakRssBytes.max;
+    rows.push({
+      figure: `peak RSS ${bytesLast.label} / ${bytesFirst.label}`,
+      scopex: mibOf(bytesLast.export.peakRssBytes.max),
+      baseline: mibOf(bytesFirst.export.peakRssBytes.max),
+      ratio,
+      target: '<= 1.2x',
+      pass: Number.isFinite(ratio) ? ratio <= 1.2 : null,
+    });
+  } else rows.push(missing('peak RSS biggest / smallest byte world', '<= 1.2x', 'needs --series'));
+
+  const itemsFirst = figures.itemSeries[0];
+  const itemsLast = figures.itemSeries.at(-1);
+  if (itemsFirst && itemsLast && itemsFirst !== itemsLast) {
+    const ratio = itemsLast.export.itemsPerSecond / itemsFirst.export.itemsPerSecond;
+    rows.push({
+      figure: `items/s ${itemsLast.label} vs ${itemsFirst.label}`,
+      scopex: itemsps(itemsLast.export.itemsPerSecond),
+      baseline: itemsps(itemsFirst.export.itemsPerSecond),
+      ratio,
+      target: '>= 0.8x',
+      pass: atLeast(ratio, 0.8),
+    });
+  } else rows.push(missing('items/s biggest vs smallest item world', '>= 0.8x', 'needs --series'));
+  for (const world of figures.itemSeries) {
+    rows.push({ figure: `  series ${world.label} (${world.payload.files} items)`, scopex: itemsps(world.export.itemsPerSecond), baseline: '', ratio: null, target: '', pass: null });
+  }
+  for (const world of figures.byteSeries) {
+    rows.push({ figure: `  series ${world.label} (${(world.payload.bytes / 1e6).toFixed(0)} MB)`, scopex: mbps(world.export.mbPerSecond), baseline: mibOf(world.export.peakRssBytes.max), ratio: null, target: '', pass: null });
+  }
+
+  for (const world of [large, small]) {
+    if (!world?.verify) {
+      rows.push(missing(`verify ${world?.label ?? ''} vs sha256sum -c`, '>= 2.0x'));
+      continue;
+    }
+    const { scopex, sha256sumCheck, opensslDgst } = world.verify;
+    const unit = world === small ? itemsps : mbps;
+    const pick = (rate: { mbPerSecond: number; itemsPerSecond: number }): number => (world === small ? rate.itemsPerSecond : rate.mbPerSecond);
+    const vsSum = scopex.mbPerSecond / sha256sumCheck.mbPerSecond;
+    const vsDgst = scopex.mbPerSecond / opensslDgst.mbPerSecond;
+    rows.push({ figure: `verify ${world.label} vs sha256sum -c`, scopex: unit(pick(scopex)), baseline: unit(pick(sha256sumCheck)), ratio: vsSum, target: '>= 2.0x', pass: atLeast(vsSum, 2.0) });
+    rows.push({ figure: `verify ${world.label} vs openssl dgst`, scopex: unit(pick(scopex)), baseline: unit(pick(opensslDgst)), ratio: vsDgst, target: '>= 0.7x', pass: atLeast(vsDgst, 0.7) });
+  }
+
+  const batch = figures.batch;
+  if (batch) {
+    rows.push({
+      figure: `batch ${batch.orders} orders, 2 workers vs 1`,
+      scopex: formatSeconds(batch.concurrency2.seconds.median),
+      baseline: formatSeconds(batch.concurrency1.seconds.median),
+      ratio: batch.speedup,
+      target: '>= 1.6x',
+      pass: atLeast(batch.speedup, 1.6),
+    });
+  } else rows.push(missing('batch 2 workers vs 1', '>= 1.6x'));
+  return rows;
+}
+
+function sizeOf(world: WorldResult): string {
+  return `${(world.payload.bytes / 1e6).toFixed(0)} MB, ${world.payload.files} files`;
+}
+
+function missing(figure: string, target: string, why = 'not measured'): Row {
+  return { figure, scopex: why, baseline: '', ratio: null, target, pass: null };
+}
+
+function uniqueWorlds(figures: Figures): WorldResult[] {
+  const all = [figures.large, figures.small, ...figures.itemSeries, ...figures.byteSeries].filter((world): world is WorldResult => world !== null);
+  return [...new Set(all)];
+}

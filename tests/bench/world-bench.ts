@@ -1,0 +1,143 @@
+// One world's figures: scopex export (time, peak RSS), the shell baseline on the same plaintext,
+// and scopex verify against sha256sum -c and openssl dgst over the same bytes.
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { extractArchive, payloadInArchive, payloadOnDisk, runOpensslDigest, runSha256sumCheck, runShellBaseline, type Payload } from './baseline.js';
+import { runTimed } from './process-timer.js';
+import { MB, repeat, summarize, type Summary } from './stats.js';
+import { cliPath, consumerAccounts, writeApprovedOrder, type World } from './world.js';
+
+export interface Rates {
+  mbPerSecond: number;
+  itemsPerSecond: number;
+}
+
+export interface TimedFigure extends Rates {
+  seconds: Summary;
+}
+
+export interface WorldResult {
+  label: string;
+  profile: string;
+  requestedBytes: number;
+  accounts: number;
+  consumerAccounts: number;
+  generateSeconds: number | null;
+  fromCache: boolean;
+  payload: Payload;
+  archiveBytes: number;
+  export: TimedFigure & { peakRssBytes: Summary };
+  baseline?: TimedFigure & { steps: { manifest: Summary; sign: Summary; zip: Summary } };
+  verify?: {
+    scopex: TimedFigure & { peakRssBytes: Summary };
+    sha256sumCheck: TimedFigure;
+    opensslDgst: TimedFigure;
+  };
+}
+
+export interface WorldBenchOptions {
+  runs: number;
+  /** Extract the archive and run the shell baseline and the verify comparison too. */
+  compare: boolean;
+  log: (message: string) => void;
+}
+
+export function rates(payload: Payload, seconds: number): Rates {
+  return { mbPerSecond: payload.bytes / MB / seconds, itemsPerSecond: payload.files / seconds };
+}
+
+function figure(payload: Payload, seconds: Summary): TimedFigure {
+  return { seconds, ...rates(payload, seconds.median) };
+}
+
+export async function benchWorld(world: World, workDir: string, options: WorldBenchOptions): Promise<WorldResult> {
+  const { runs, log } = options;
+  const label = world.spec.label;
+  const consumers = consumerAccounts(world);
+  const orderFile = await writeApprovedOrder(world, `BENCH-${label}`, consumers, path.join(workDir, 'orders'));
+  const exportDir = path.join(workDir, 'export');
+  mkdirSync(exportDir, { recursive: true });
+  const archive = path.join(exportDir, `BENCH-${label}.zip`);
+
+  const exports = await repeat(runs, async (index) => {
+    rmSync(archive, { force: true });
+    const run = await runTimed(process.execPath, [cliPath, 'export', orderFile, '--out', exportDir, '--config', world.config, '--json', '--force'], { measureRss: true });
+    if (run.exitCode !== 0) throw new Error(`scopex export (${label}) exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
+    if (!existsSync(archive)) throw new Error(`scopex export (${label}) exited 0 but ${archive} does not exist`);
+    log(`  ${label}: export run ${index + 1}/${runs}: ${run.seconds.toFixed(2)} s, peak RSS ${mib(run.peakRssBytes)}`);
+    return run;
+  }, (run) => run.seconds);
+  const exportRss = summarize(exports.results.map((run) => run.peakRssBytes ?? Number.NaN));
+  const archiveBytes = statSync(archive).size;
+
+  if (!options.compare) {
+    const payload = await payloadInArchive(archive);
+    return {
+      ...header(world, consumers.length, payload, archiveBytes),
+      export: { ...figure(payload, exports.summary), peakRssBytes: exportRss },
+    };
+  }
+
+  const bagDir = await extractArchive(archive, path.join(workDir, 'unzipped'));
+  const payload = payloadOnDisk(path.join(bagDir, 'data'));
+  log(`  ${label}: payload ${payload.files} files, ${(payload.bytes / MB).toFixed(1)} MB`);
+  const signer = { certificate: path.join(world.dir, 'pki', 'signer.cert.pem'), key: path.join(world.dir, 'pki', 'signer.key.pem') };
+  const baselineZip = path.join(workDir, 'baseline.zip');
+  const baselines = await repeat(runs, async (index) => {
+    const run = await runShellBaseline(bagDir, signer, baselineZip);
+    log(`  ${label}: baseline run ${index + 1}/${runs}: ${run.seconds.toFixed(2)} s (manifest ${run.steps.manifest.toFixed(2)}, sign ${run.steps.sign.toFixed(2)}, zip ${run.steps.zip.toFixed(2)})`);
+    return run;
+  }, (run) => run.seconds);
+
+  const scopexVerify: { seconds: number; rss: number }[] = [];
+  const sumCheck: number[] = [];
+  const dgst: number[] = [];
+  for (let index = 0; index < runs; index++) {
+    const run = await runTimed(process.execPath, [cliPath, 'verify', archive, '--trust', path.join(world.dir, 'pki', 'ca.cert.pem'), '--config', world.config, '--json'], { measureRss: true });
+    if (run.exitCode !== 0) throw new Error(`scopex verify (${label}) exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
+    scopexVerify.push({ seconds: run.seconds, rss: run.peakRssBytes ?? Number.NaN });
+    sumCheck.push(await runSha256sumCheck(bagDir));
+    dgst.push(await runOpensslDigest(bagDir));
+    log(`  ${label}: verify run ${index + 1}/${runs}: scopex ${run.seconds.toFixed(2)} s, sha256sum -c ${sumCheck.at(-1)!.toFixed(2)} s, openssl dgst ${dgst.at(-1)!.toFixed(2)} s`);
+  }
+
+  return {
+    ...header(world, consumers.length, payload, archiveBytes),
+    export: { ...figure(payload, exports.summary), peakRssBytes: exportRss },
+    baseline: {
+      ...figure(payload, baselines.summary),
+      steps: {
+        manifest: summarize(baselines.results.map((run) => run.steps.manifest)),
+        sign: summarize(baselines.results.map((run) => run.steps.sign)),
+        zip: summarize(baselines.results.map((run) => run.steps.zip)),
+      },
+    },
+    verify: {
+      scopex: { ...figure(payload, summarize(scopexVerify.map((run) => run.seconds))), peakRssBytes: summarize(scopexVerify.map((run) => run.rss)) },
+      sha256sumCheck: figure(payload, summarize(sumCheck)),
+      opensslDgst: figure(payload, summarize(dgst)),
+    },
+  };
+}
+
+function header(world: World, consumers: number, payload: Payload, archiveBytes: number): Omit<WorldResult, 'export'> {
+  return {
+    label: world.spec.label,
+    profile: world.spec.profile,
+    requestedBytes: world.spec.bytes,
+    accounts: world.spec.accounts,
+    consumerAccounts: consumers,
+    generateSeconds: world.generateSeconds,
+    fromCache: world.fromCache,
+    payload,
+    archiveBytes,
+  };
+}
+
+export function mib(bytes: number | null): string {
+  return bytes === null || !Number.isFinite(bytes) ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export function lastLines(text: string): string {
+  return text.trim().split('\n').slice(-4).join(' | ').slice(0, 600);
+}
