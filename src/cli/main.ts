@@ -51,7 +51,10 @@ function report(error: unknown, flags: { debug: boolean; json: boolean }): numbe
   const code = exitCodeFor(error);
   const known = error instanceof ScopexError;
   const message = known ? error.message : `internal error: ${error instanceof Error ? error.message : String(error)}`;
-  if (flags.json) {
+  // A command that already printed its result (an audit or batch report with failures) sets resultPrinted, so that
+  // --json leaves exactly one JSON document on stdout.
+  const resultPrinted = typeof error === 'object' && error !== null && (error as { resultPrinted?: unknown }).resultPrinted === true;
+  if (flags.json && !resultPrinted) {
     const body: Record<string, unknown> = {
       ok: false,
       exitCode: code,
