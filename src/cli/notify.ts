@@ -1,12 +1,48 @@
-// Placeholder until its issue lands: registers the command so --help lists it.
-import type { CommandModule } from 'yargs';
-import { ScopexError } from '../errors.js';
-import type { GlobalArgs } from './common.js';
+// scopex notify [--as-of DATE]: who may now be told of a demand, and which demands go back to the customer.
+import type { Argv, CommandModule } from 'yargs';
+import { notices, type NoticesResult } from '../custody/notices.js';
+import { parseInstant } from '../custody/read-log.js';
+import { configFrom, printResult, type GlobalArgs } from './common.js';
 
-export const notifyCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+interface NotifyArgs extends GlobalArgs {
+  asOf?: string;
+  log?: string;
+}
+
+export const notifyCommand: CommandModule<GlobalArgs, NotifyArgs> = {
   command: 'notify',
-  describe: 'not built yet',
-  handler: () => {
-    throw new ScopexError('NOT_BUILT', 'scopex notify is not built yet');
+  describe: 'accounts whose holders may now be told of a demand, and enterprise demands to redirect to the customer',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .option('as-of', { type: 'string', describe: 'the day (or ISO time) to judge non-disclosure orders at (default: now)' })
+      .option('log', { type: 'string', describe: 'custody log file (default: the one in the config)' })
+      .example('$0 notify', 'who may be told today')
+      .example('$0 notify --as-of 2027-07-01 --json', 'who may be told on 1 July 2027, as JSON') as Argv<NotifyArgs>,
+  handler: async (args) => {
+    const asOf = args.asOf ? parseInstant(args.asOf, 'end', '--as-of') : new Date();
+    const logFile = args.log ?? configFrom(args).custodyLogFile;
+    const result = await notices({ logFile, asOf });
+    printResult(args, result, () => describeNotices(result));
   },
 };
+
+export function describeNotices(result: NoticesResult): string {
+  const lines = [`as of ${result.asOf}`];
+  lines.push(result.notify.length ? 'may be told now:' : 'nobody may be told yet');
+  for (const n of result.notify) {
+    const enterprise = n.enterpriseAccounts.length ? `; enterprise customer of ${n.enterpriseAccounts.join(', ')}` : '';
+    lines.push(`  ${n.orderId}: ${n.accounts.join(', ') || '(no accounts)'} (${n.notifyFrom ? `non-disclosure ended ${n.notifyFrom}` : 'no non-disclosure order'}${enterprise})`);
+  }
+  if (result.withheld.length) {
+    lines.push('still under a non-disclosure order:');
+    for (const w of result.withheld) lines.push(`  ${w.orderId}: ${w.accounts.join(', ')} until ${w.until}`);
+  }
+  if (result.redirect.length) {
+    lines.push('enterprise demands to redirect to the customer:');
+    for (const r of result.redirect) {
+      const named = r.accounts.length ? r.accounts.join(', ') : r.targets !== null ? `${r.targets} target(s)` : '';
+      lines.push(`  ${r.orderId}: refused ${r.refusedAt}${named ? ` (${named})` : ''}`);
+    }
+  }
+  return lines.join('\n');
+}

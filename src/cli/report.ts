@@ -1,12 +1,83 @@
-// Placeholder until its issue lands: registers the command so --help lists it.
-import type { CommandModule } from 'yargs';
-import { ScopexError } from '../errors.js';
-import type { GlobalArgs } from './common.js';
+// scopex report transparency --from D --to D: the transparency-report figures, from the custody log.
+import type { Argv, CommandModule } from 'yargs';
+import { parseInstant } from '../custody/read-log.js';
+import { transparencyCsv, transparencyReport, type PeriodFigures, type TransparencyReport } from '../custody/transparency.js';
+import { InputError } from '../errors.js';
+import { configFrom, printResult, type GlobalArgs } from './common.js';
+
+interface TransparencyArgs extends GlobalArgs {
+  from: string;
+  to: string;
+  csv: boolean;
+  log?: string;
+  periods: 'half-year' | 'whole';
+}
+
+const transparencyCommand: CommandModule<GlobalArgs, TransparencyArgs> = {
+  command: 'transparency',
+  describe: 'orders received, refused (and why), accounts, disclosures; national-security letters only in bands of 500',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .option('from', { type: 'string', demandOption: true, describe: 'first day (or ISO time) of the window, inclusive' })
+      .option('to', { type: 'string', demandOption: true, describe: 'last day (or ISO time) of the window, inclusive' })
+      .option('csv', { type: 'boolean', default: false, describe: 'print the figures as CSV (period_from,period_to,figure,value)' })
+      .option('periods', { choices: ['half-year', 'whole'] as const, default: 'half-year' as const, describe: 'split the window into half-years, or not' })
+      .option('log', { type: 'string', describe: 'custody log file (default: the one in the config)' })
+      .conflicts('csv', 'json')
+      .example('$0 report transparency --from 2026-01-01 --to 2026-12-31', 'figures for 2026, one column per half-year')
+      .example('$0 report transparency --from 2026-07-01 --to 2026-12-31 --csv', 'the second half of 2026 as CSV') as Argv<TransparencyArgs>,
+  handler: async (args) => {
+    const from = parseInstant(args.from, 'start', '--from');
+    const to = parseInstant(args.to, 'end', '--to');
+    if (from.getTime() > to.getTime()) throw new InputError('USAGE', `--from ${args.from} is after --to ${args.to}`);
+    const logFile = args.log ?? configFrom(args).custodyLogFile;
+    const report = await transparencyReport({ logFile, from, to, periods: args.periods });
+    if (!report.logVerified && !args.quiet) {
+      process.stderr.write('scopex: warning: the custody log does not pass audit verification; run scopex audit verify\n');
+    }
+    if (args.csv) {
+      if (!args.quiet) process.stdout.write(transparencyCsv(report));
+      return;
+    }
+    printResult(args, report, () => describeTransparency(report));
+  },
+};
+
+export function describeTransparency(report: TransparencyReport): string {
+  const columns: PeriodFigures[] = report.periods.length > 1 ? [...report.periods, report.total] : [report.total];
+  const heads = columns.map((p) => (p === report.total && report.periods.length > 1 ? 'total' : `${p.from.slice(0, 10)}..${p.to.slice(0, 10)}`));
+  const reasons = [...new Set(columns.flatMap((p) => Object.keys(p.refusalReasons)))].sort();
+  const rows: [string, (p: PeriodFigures) => string | number][] = [
+    ['orders received', (p) => p.ordersReceived],
+    ['orders refused', (p) => p.ordersRefused],
+    ...reasons.map((r): [string, (p: PeriodFigures) => number] => [`  refused: ${r}`, (p) => p.refusalReasons[r] ?? 0]),
+    ['accounts specified', (p) => p.accountsSpecified],
+    ['content disclosed', (p) => p.contentDisclosed],
+    ['only non-content disclosed', (p) => p.nonContentOnly],
+    ['no data found', (p) => p.noDataFound],
+    ['not completed', (p) => p.notCompleted],
+    ['national-security letters', (p) => p.nationalSecurityLetters.ordersReceived],
+    ['  accounts specified (NSL)', (p) => p.nationalSecurityLetters.accountsSpecified],
+  ];
+  const labelWidth = Math.max(...rows.map(([label]) => label.length));
+  const widths = heads.map((h, i) => Math.max(h.length, ...rows.map(([, f]) => String(f(columns[i]!)).length)));
+  const line = (label: string, cells: string[]) =>
+    `${label.padEnd(labelWidth)}  ${cells.map((c, i) => c.padStart(widths[i]!)).join('  ')}`.trimEnd();
+  return [
+    `transparency report ${report.from} .. ${report.to}${report.logVerified ? '' : '  (WARNING: custody log fails audit verification)'}`,
+    line('', heads),
+    ...rows.map(([label, f]) => line(label, columns.map((p) => String(f(p))))),
+    'national-security-letter figures are given only in bands of 500 and are left out of every other figure',
+  ].join('\n');
+}
 
 export const reportCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'report',
-  describe: 'not built yet',
-  handler: () => {
-    throw new ScopexError('NOT_BUILT', 'scopex report is not built yet');
-  },
+  command: 'report <command>',
+  describe: 'reports computed from the custody log',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .command(transparencyCommand)
+      .demandCommand(1, 'name a report: transparency')
+      .example('$0 report transparency --from 2026-01-01 --to 2026-06-30', 'transparency figures for a half-year'),
+  handler: () => undefined,
 };

@@ -1,0 +1,40 @@
+// Reading the custody log for figures and notices: one record at a time, never the whole file.
+import { createReadStream, promises as fs } from 'node:fs';
+import readline from 'node:readline';
+import { describeFsError } from '../config.js';
+import { InputError } from '../errors.js';
+import type { CustodyRecord } from './custody-log.js';
+import { parseRecord } from './file-custody-log.js';
+
+/** Every well-formed record of the log, in file order. Lines that are not records are skipped (audit verify names them). */
+export async function* readCustodyRecords(file: string): AsyncGenerator<CustodyRecord> {
+  try {
+    await fs.access(file);
+  } catch (error) {
+    throw new InputError('FILE_UNREADABLE', `cannot read custody log ${file}: ${describeFsError(error)}`, { cause: error });
+  }
+  const lines = readline.createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  for await (const line of lines) {
+    const record = parseRecord(line);
+    if (record) yield record;
+  }
+}
+
+/**
+ * A day ("2026-06-30") or an instant with a zone. A bare day means the start of that day (UTC) for a lower bound and
+ * its last millisecond for an upper bound, so that ranges are inclusive at both ends.
+ */
+export function parseInstant(text: string, bound: 'start' | 'end', flag: string): Date {
+  const day = /^\d{4}-\d{2}-\d{2}$/.test(text);
+  const iso = day ? `${text}T${bound === 'start' ? '00:00:00.000' : '23:59:59.999'}Z` : text;
+  const zoned = day || /(Z|[+-]\d{2}:\d{2})$/i.test(text);
+  const value = new Date(iso);
+  if (!zoned || Number.isNaN(value.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    throw new InputError('USAGE', `${flag} ${JSON.stringify(text)}: expected a day (2026-06-30) or an ISO time with a zone (2026-06-30T12:00:00Z)`);
+  }
+  return value;
+}
+
+export function stringArray(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
