@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, truncateSync
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IntegrityError, KeyError, ScopexError, SourceError } from '../../src/errors.js';
+import { IntegrityError, KeyError, SourceError, type ScopexError } from '../../src/errors.js';
 import { HEADER_BYTES } from '../../src/keys/item-crypto.js';
 import type { KeyService } from '../../src/keys/key-service.js';
 import { createLocalKeyService } from '../../src/keys/local-key-service.js';
