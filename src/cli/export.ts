@@ -1,12 +1,107 @@
-// Placeholder until its issue lands: registers the command so --help lists it.
-import type { CommandModule } from 'yargs';
-import { ScopexError } from '../errors.js';
-import type { GlobalArgs } from './common.js';
+// scopex export ORDER --out DIR: the main job. A thin wrapper over exportOrder (src/pipeline/export.ts).
+import cliProgress from 'cli-progress';
+import type { Argv, CommandModule } from 'yargs';
+import { AbortedError } from '../errors.js';
+import { exportOrder, type ExportProgress, type ExportResult } from '../pipeline/export.js';
+import { configFrom, printResult, progressWanted, type GlobalArgs } from './common.js';
 
-export const exportCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'export',
-  describe: 'not built yet',
-  handler: () => {
-    throw new ScopexError('NOT_BUILT', 'scopex export is not built yet');
+interface ExportArgs extends GlobalArgs {
+  order: string;
+  out: string;
+  force: boolean;
+}
+
+export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
+  command: 'export <order>',
+  describe: 'check an approved order, export exactly the data it names, and seal it as DIR/<order-id>.zip',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .positional('order', { type: 'string', demandOption: true, describe: 'the approved order (JSON)' })
+      .option('out', { type: 'string', demandOption: true, describe: 'folder the sealed archive is written to' })
+      .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing archive of the same order' })
+      .example('$0 export W/orders/approved-warrant.json --out exports --config W/config.json', 'seal exports/<order-id>.zip')
+      .example('$0 export order.json --out exports --json', 'print the result as JSON for scripts') as Argv<ExportArgs>,
+  handler: async (args) => {
+    const config = configFrom(args);
+    const controller = new AbortController();
+    const onInterrupt = () => controller.abort(new AbortedError('ABORTED', 'the export was interrupted (Ctrl-C); nothing was delivered'));
+    process.once('SIGINT', onInterrupt);
+    process.once('SIGTERM', onInterrupt);
+    const bar = progressWanted(args) ? createProgressBar() : undefined;
+    let result: ExportResult;
+    try {
+      result = await exportOrder({
+        orderFile: args.order,
+        outDir: args.out,
+        config,
+        force: args.force,
+        signal: controller.signal,
+        ...(bar ? { onProgress: bar.update } : {}),
+      });
+    } finally {
+      bar?.stop();
+      process.off('SIGINT', onInterrupt);
+      process.off('SIGTERM', onInterrupt);
+    }
+    printResult(args, result, () => summary(result));
   },
 };
+
+function createProgressBar() {
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: 'exporting {bar} {percentage}% | {items}/{totalItems} items | {mb}/{totalMb} MB | {rate} MB/s | ETA {eta_formatted}',
+      hideCursor: true,
+      etaBuffer: 50,
+      fps: 5,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  const startTime = Date.now();
+  return {
+    update(progress: ExportProgress): void {
+      const payload = {
+        items: progress.items,
+        totalItems: progress.totalItems ?? '?',
+        mb: megabytes(progress.bytes),
+        totalMb: progress.totalBytes === undefined ? '?' : megabytes(progress.totalBytes),
+        rate: megabytes(progress.bytes / Math.max(0.001, (Date.now() - startTime) / 1000)),
+      };
+      // Bytes drive the bar and its ETA; an export of only empty items falls back to counting items.
+      const byBytes = (progress.totalBytes ?? 0) > 0;
+      const value = byBytes ? progress.bytes : progress.items;
+      const total = byBytes ? (progress.totalBytes ?? 0) : (progress.totalItems ?? 0);
+      if (!started) {
+        bar.start(Math.max(total, 1), value, payload);
+        started = true;
+      } else {
+        bar.setTotal(Math.max(total, 1));
+        bar.update(value, payload);
+      }
+    },
+    stop(): void {
+      if (started) bar.stop();
+    },
+  };
+}
+
+function megabytes(bytes: number): string {
+  return (bytes / 1e6).toFixed(1);
+}
+
+function summary(result: ExportResult): string {
+  const total = Object.values(result.items).reduce((sum, n) => sum + n, 0);
+  const width = Math.max(8, ...Object.keys(result.items).map((c) => c.length));
+  const lines = [
+    `Exported order ${result.orderId}: ${result.accounts.length} account${result.accounts.length === 1 ? '' : 's'} ` +
+      `(${result.accounts.join(', ')}), ${total} item${total === 1 ? '' : 's'}, ${megabytes(result.payloadBytes)} MB ` +
+      `in ${(result.durationMs / 1000).toFixed(1)} s`,
+    ...Object.entries(result.items).map(([category, n]) => `  ${category.padEnd(width)}  ${n}`),
+    `Refused items: ${result.refusedItems}`,
+    `Archive: ${result.archive} (${result.bytes} bytes)`,
+    `SHA-256: ${result.sha256}`,
+  ];
+  return lines.join('\n');
+}

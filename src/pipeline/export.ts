@@ -1,0 +1,596 @@
+// The export: check the order, list each named account's items per ordered category, pass every item through the
+// scope gate, open it through the key service and hand it to the sealer; one signed archive, or nothing at all.
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline as pipelineCallback, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ScopexConfig } from '../config.js';
+import type {
+  CustodyLog,
+  ExportSealedDetails,
+  NotificationDueDetails,
+  OrderCheckedDetails,
+  OrderRefusedDetails,
+} from '../custody/custody-log.js';
+import { createFileCustodyLog } from '../custody/file-custody-log.js';
+import { InputError, IntegrityError, OrderError, ScopeError, ScopexError } from '../errors.js';
+import { BLOB_OVERHEAD } from '../keys/item-crypto.js';
+import type { EncryptionState, StoreService } from '../keys/key-service.js';
+import { checkOrder, type CheckedOrder } from '../order/check-order.js';
+import { MAX_ORDER_BYTES, parseOrderJson } from '../order/read-order.js';
+import { CATEGORIES, type Category, type Order } from '../order/schema.js';
+import { createBagSealer, type BagSealer } from '../seal/sealer.js';
+import type { Account } from '../sources/account-directory.js';
+import type { SourceItem, TimeRange } from '../sources/source-adapter.js';
+import { createSources, type Sources } from '../sources/sources.js';
+import { createAccountPaths, STORED_CIPHERTEXT_SUFFIX, type AccountPaths, type PayloadCategory } from './item-paths.js';
+import { createMailHeaderCollector, mailHeaderFields, type MailHeaderCollector, type MailHeaderFields } from './mail-headers.js';
+import { imMetadata, mailMetadata, storageMetadata, type DeliveredEncryption } from './metadata.js';
+import { createScopeGate, ScopeViolation, type GateRequest, type ScopeGate } from './scope-gate.js';
+import { abortError, mapStage, openJsonArraySink, openTextSink, readAhead, throwIfAborted, type JsonArraySink, type TextSink } from './stages.js';
+import { filterSubscriberRecord } from './subscriber-record.js';
+
+export interface ExportProgress {
+  items: number;
+  bytes: number;
+  totalItems?: number;
+  totalBytes?: number;
+}
+
+export interface ExportOptions {
+  orderFile: string;
+  outDir: string;
+  config: ScopexConfig;
+  /** Overwrite an existing archive of the same order. */
+  force?: boolean;
+  /** Aborting it stops the export cleanly: no archive, no partial file, AbortedError. */
+  signal?: AbortSignal;
+  onProgress?: (progress: ExportProgress) => void;
+  /** Defaults to the config's custody log. */
+  custody?: CustodyLog;
+  /** The clock for the order's validity and the archive's dates. */
+  now?: Date;
+  /** Replaces parts of what createSources(config) builds (tests: a faulty adapter). */
+  sources?: Partial<Sources>;
+}
+
+export interface ExportResult {
+  orderId: string;
+  archive: string;
+  /** SHA-256 (hex) of the archive file. */
+  sha256: string;
+  /** Size of the archive file. */
+  bytes: number;
+  /** Items delivered per ordered category (a metadata category counts its lines). */
+  items: Record<string, number>;
+  accounts: string[];
+  durationMs: number;
+  payloadBytes: number;
+  /**
+   * Items a source offered that the scope gate refused. Any refusal stops the export (exit 5), so a finished export
+   * always reports 0: the figure is there so that the summary says so.
+   */
+  refusedItems: number;
+}
+
+/** Items at most this big are read whole (authenticated in one call) and read ahead; larger ones stream. */
+export const SMALL_ITEM_BYTES = 1 << 20;
+/** How many small items are read and decrypted ahead of the one being written. */
+export const READ_AHEAD_ITEMS = 16;
+/** A subscriber record is one small JSON document; anything bigger is not one. */
+export const MAX_SUBSCRIBER_BYTES = 16 << 20;
+
+/** Subscriber records are listed whatever the order's dates: they describe the account, not an event. */
+const ALL_TIME: TimeRange = { from: new Date(-8.64e15), to: new Date(8.64e15) };
+/** The order in which an account's stores are exported (stable, so archives of one order are alike). */
+const SERVICE_ORDER = ['subscriber', 'mail', 'storage', 'im'] as const satisfies readonly StoreService[];
+
+/** What is exported from one store of one account: its content category, its metadata category, or both. */
+interface ServicePlan {
+  service: StoreService;
+  content?: PayloadCategory;
+  metadata?: Category;
+}
+
+export async function exportOrder(options: ExportOptions): Promise<ExportResult> {
+  const startedAt = performance.now();
+  const now = options.now ?? new Date();
+  const { config, signal } = options;
+  throwIfAborted(signal);
+  const custody = options.custody ?? createFileCustodyLog({ file: config.custodyLogFile });
+  const sources = resolveSources(config, options.sources);
+
+  const checked = await checkAndRecord(options.orderFile, { config, directory: sources.directory, now }, custody);
+  const { order } = checked;
+  const accounts = distinctAccounts(checked);
+  const accountIds = accounts.map((account) => account.id);
+
+  const scratch = await mkdtemp(path.join(tmpdir(), 'scopex-export-'));
+  let sealer: BagSealer | undefined;
+  let run: ReturnType<typeof createRun> | undefined;
+  let sealed = false;
+  try {
+    sealer = await createBagSealer({
+      outDir: options.outDir,
+      orderId: order.id,
+      force: options.force ?? false,
+      organization: config.organization,
+      signerCertificateFile: config.signerCertificateFile,
+      signerKeyFile: config.signerKeyFile,
+      now,
+      ...(signal ? { signal } : {}),
+    });
+    await custody.append({
+      event: 'export.started',
+      orderId: order.id,
+      details: { process: order.process, accounts: accountIds, categories: [...order.categories] },
+    });
+
+    run = createRun({ options, order, sources, sealer, scratch, accountIds });
+    if (options.onProgress) await run.countTotals(accounts);
+    for (const account of accounts) await run.exportAccount(account);
+    await run.finishProduction();
+    await sealer.addTagFile('order.json', checked.raw);
+    await sealer.addTagFile('production.json', createReadStream(run.productionFile));
+    const seal = await sealer.seal();
+    sealed = true;
+
+    const items = run.itemCounts();
+    const sealedDetails: ExportSealedDetails & { payloadBytes: number } = {
+      process: order.process,
+      accounts: accountIds,
+      items,
+      contentDisclosed: run.contentDisclosed(),
+      bytes: seal.bytes,
+      payloadBytes: seal.payloadBytes,
+      archive: seal.archive,
+      sha256: seal.sha256,
+    };
+    await custody.append({ event: 'export.sealed', orderId: order.id, details: { ...sealedDetails } });
+    const notice: NotificationDueDetails = {
+      accounts: accountIds,
+      notifyFrom: order.nondisclosure?.until ?? null,
+      enterpriseAccounts: accounts.filter((account) => account.tenantType === 'enterprise').map((account) => account.id),
+      enterpriseRedirect: order.enterpriseRedirect,
+    };
+    await custody.append({ event: 'notification.due', orderId: order.id, details: { ...notice } });
+
+    return {
+      orderId: order.id,
+      archive: seal.archive,
+      sha256: seal.sha256,
+      bytes: seal.bytes,
+      items,
+      accounts: accountIds,
+      durationMs: Math.round(performance.now() - startedAt),
+      payloadBytes: seal.payloadBytes,
+      refusedItems: 0,
+    };
+  } catch (caught) {
+    // Clean-up runs whatever happens and never replaces the first error (an interrupt is the first error when the
+    // failure came from it).
+    const first = signal?.aborted && !(caught instanceof ScopeError) && !(caught instanceof IntegrityError) ? abortError(signal) : caught;
+    if (!sealed) await sealer?.abort(first).catch(() => undefined);
+    if (first instanceof ScopeViolation) {
+      await custody.append({ event: 'scope.incident', orderId: order.id, details: { ...first.incident } }).catch(() => undefined);
+    }
+    await custody
+      .append({ event: 'export.failed', orderId: order.id, details: failureDetails(first, sealed) })
+      .catch(() => undefined);
+    throw first;
+  } finally {
+    run?.dispose();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+function resolveSources(config: ScopexConfig, override: Partial<Sources> | undefined): Sources {
+  if (override?.directory && override.adapters && override.keyService) {
+    return { directory: override.directory, adapters: override.adapters, keyService: override.keyService };
+  }
+  const base = createSources(config);
+  return {
+    directory: override?.directory ?? base.directory,
+    adapters: { ...base.adapters, ...override?.adapters },
+    keyService: override?.keyService ?? base.keyService,
+  };
+}
+
+/** Checks the order before any data is touched, and records the verdict in the custody log. */
+async function checkAndRecord(
+  orderFile: string,
+  ctx: Parameters<typeof checkOrder>[1],
+  custody: CustodyLog,
+): Promise<CheckedOrder> {
+  let checked: CheckedOrder;
+  try {
+    checked = await checkOrder(orderFile, ctx);
+  } catch (error) {
+    if (error instanceof OrderError || error instanceof InputError) await recordRefusal(orderFile, error, custody);
+    throw error;
+  }
+  const { order } = checked;
+  const details: OrderCheckedDetails = {
+    process: order.process,
+    targets: order.targets.length,
+    accounts: distinctAccounts(checked).map((account) => account.id),
+    categories: [...order.categories],
+  };
+  await custody.append({ event: 'order.checked', orderId: order.id, details: { ...details } });
+  return checked;
+}
+
+/**
+ * Records a refused or malformed order under its id. A file that does not even carry an order id (unreadable, not
+ * JSON) is not an order received, and is only reported to the caller.
+ */
+async function recordRefusal(orderFile: string, error: OrderError | InputError, custody: CustodyLog): Promise<void> {
+  const order = await readLooseOrder(orderFile);
+  const orderId = typeof order?.['id'] === 'string' ? order['id'] : undefined;
+  if (!orderId) return;
+  const process = typeof order?.['process'] === 'string' ? order['process'] : null;
+  const targets = Array.isArray(order?.['targets']) ? (order['targets'] as unknown[]).length : 0;
+  const reasons = error instanceof OrderError ? error.reasons.map((reason) => reason.code) : [error.code];
+  const details: OrderRefusedDetails = { process, reasons, targets };
+  await custody.append({ event: 'order.refused', orderId, details: { ...details } });
+}
+
+async function readLooseOrder(orderFile: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    if ((await stat(orderFile)).size > MAX_ORDER_BYTES) return undefined;
+    return parseOrderJson(await readFile(orderFile), orderFile);
+  } catch {
+    return undefined;
+  }
+}
+
+function distinctAccounts(checked: CheckedOrder): Account[] {
+  const seen = new Map<string, Account>();
+  for (const { account } of checked.accounts) if (!seen.has(account.id)) seen.set(account.id, account);
+  return [...seen.values()];
+}
+
+function failureDetails(error: unknown, sealed: boolean): Record<string, unknown> {
+  const code = error instanceof ScopexError ? error.code : 'INTERNAL';
+  const message = error instanceof ScopexError ? error.message : 'internal error';
+  // After sealing only the custody record failed: the archive is there, but the log does not say so.
+  return { code, message, archiveKept: sealed };
+}
+
+interface RunContext {
+  options: ExportOptions;
+  order: Order;
+  sources: Sources;
+  sealer: BagSealer;
+  scratch: string;
+  accountIds: string[];
+}
+
+/** One item on its way to the sealer: admitted by the gate, its body maybe already being read. */
+interface PreparedItem {
+  item: SourceItem;
+  encryption: DeliveredEncryption;
+  /** Set when the item is small and provider-decryptable: the authenticated plaintext, read ahead. */
+  buffer?: Promise<Buffer>;
+}
+
+function createRun(ctx: RunContext) {
+  const { options, order, sources, sealer, scratch } = ctx;
+  const { signal } = options;
+  const gate: ScopeGate = createScopeGate({ order, accountIds: ctx.accountIds, legalProcess: options.config.legalProcess });
+  const range: TimeRange = { from: new Date(order.dateRange.from), to: new Date(order.dateRange.to) };
+  const ordered = new Set<Category>(order.categories);
+  const counts: Record<string, number> = Object.fromEntries(CATEGORIES.filter((c) => ordered.has(c)).map((c) => [c, 0]));
+  const progress: ExportProgress = { items: 0, bytes: 0 };
+  let ciphertextDelivered = false;
+  const productionFile = path.join(scratch, 'production.json');
+  let production: JsonArraySink | undefined;
+
+  function plans(): ServicePlan[] {
+    const out: ServicePlan[] = [];
+    for (const service of SERVICE_ORDER) {
+      if (service === 'subscriber') {
+        if (ordered.has('subscriber')) out.push({ service, content: 'subscriber' });
+        continue;
+      }
+      const content = `${service}.content` as const;
+      const metadata = `${service}.metadata` as const;
+      const plan: ServicePlan = { service };
+      if (ordered.has(content)) plan.content = content;
+      if (ordered.has(metadata)) plan.metadata = metadata;
+      if (plan.content || plan.metadata) out.push(plan);
+    }
+    return out;
+  }
+
+  function report(item: SourceItem): void {
+    progress.items += 1;
+    progress.bytes += item.bytes;
+    options.onProgress?.({ ...progress });
+  }
+
+  async function sinkOfProduction(): Promise<JsonArraySink> {
+    production ??= await openJsonArraySink(productionFile);
+    return production;
+  }
+
+  async function exportService(account: Account, state: EncryptionState, paths: AccountPaths, plan: ServicePlan): Promise<void> {
+    const requests: GateRequest[] = [];
+    if (plan.content) requests.push({ accountId: account.id, category: plan.content });
+    if (plan.metadata) requests.push({ accountId: account.id, category: plan.metadata });
+    const primary = requests[0]!;
+    const metadataSink: TextSink | undefined = plan.metadata
+      ? await openTextSink(path.join(scratch, `${account.id}.${plan.service}.metadata.jsonl`))
+      : undefined;
+    let metadataLines = 0;
+    try {
+      const listed = sources.adapters[plan.service].list(account.id, plan.service === 'subscriber' ? ALL_TIME : range, signal);
+      const admitted = mapStage(listed, (item) => {
+        for (const request of requests) gate.admit(item, request);
+        return prepare(item, state, plan, primary);
+      });
+      for await (const prepared of readAhead(admitted, READ_AHEAD_ITEMS, signal)) {
+        throwIfAborted(signal);
+        const headers = await deliver(prepared, state, paths, plan, primary);
+        if (metadataSink) {
+          await metadataSink.write(`${JSON.stringify(metadataLine(prepared, headers))}\n`);
+          metadataLines += 1;
+        }
+        report(prepared.item);
+      }
+      if (metadataSink && plan.metadata) {
+        await metadataSink.close();
+        const service = plan.service as 'mail' | 'storage' | 'im';
+        const added = await sealer.addPayload(paths.metadata(service), createReadStream(metadataSink.file));
+        counts[plan.metadata] = (counts[plan.metadata] ?? 0) + metadataLines;
+        await (await sinkOfProduction()).push({
+          path: added.path,
+          sha256: added.sha256,
+          bytes: added.bytes,
+          account: account.id,
+          category: plan.metadata,
+          sourceId: null,
+          originalName: null,
+          timestamp: null,
+          encryption: 'provider-decrypted',
+          items: metadataLines,
+        });
+      }
+    } finally {
+      metadataSink?.destroy();
+    }
+  }
+
+  function prepare(item: SourceItem, state: EncryptionState, plan: ServicePlan, primary: GateRequest): PreparedItem {
+    const encryption: DeliveredEncryption =
+      state === 'customer-key' ? 'customer-key' : item.kind === 'mail' && item.userEncryption ? 'user-encrypted' : 'provider-decrypted';
+    const prepared: PreparedItem = { item, encryption };
+    const small = item.kind === 'subscriber' || item.bytes <= SMALL_ITEM_BYTES;
+    if (state === 'provider-key' && small && needsBody(item, state, plan)) {
+      prepared.buffer = readSmall(item, primary);
+      // Read ahead: a failure is handled when the consumer reaches this item, not as an unhandled rejection.
+      prepared.buffer.catch(() => undefined);
+    }
+    return prepared;
+  }
+
+  /** Storage and IM metadata come from the index alone; mail metadata needs the headers of the message. */
+  function needsBody(item: SourceItem, state: EncryptionState, plan: ServicePlan): boolean {
+    return plan.content !== undefined || (item.kind === 'mail' && state === 'provider-key');
+  }
+
+  async function readSmall(item: SourceItem, request: GateRequest): Promise<Buffer> {
+    const limit = item.kind === 'subscriber' ? MAX_SUBSCRIBER_BYTES : item.bytes;
+    let body: Buffer;
+    try {
+      body = await sources.keyService.readItem(item.ref, limit);
+    } catch (error) {
+      // readItem refuses a blob larger than the size asked for; when the index lied about the size, that is the
+      // source's scope violation, not a damaged blob.
+      if (error instanceof IntegrityError && error.code === 'ITEM_FORMAT') await checkStoredSize(item, request);
+      throw error;
+    }
+    gate.checkBytes(item, request, body.length);
+    return body;
+  }
+
+  async function checkStoredSize(item: SourceItem, request: GateRequest): Promise<void> {
+    const stored = await stat(item.ref.blobFile).catch(() => undefined);
+    if (stored && stored.size - BLOB_OVERHEAD !== item.bytes && item.kind !== 'subscriber') {
+      gate.checkBytes(item, request, stored.size - BLOB_OVERHEAD);
+    }
+  }
+
+  /** Writes the item's content (when ordered) and returns the mail headers (when its metadata is ordered). */
+  async function deliver(
+    prepared: PreparedItem,
+    state: EncryptionState,
+    paths: AccountPaths,
+    plan: ServicePlan,
+    primary: GateRequest,
+  ): Promise<MailHeaderFields | null> {
+    const { item } = prepared;
+    if (!needsBody(item, state, plan)) return null;
+    const wantHeaders = item.kind === 'mail' && plan.metadata !== undefined && state === 'provider-key';
+    if (prepared.buffer) {
+      const body = await prepared.buffer;
+      if (plan.content) await addContent(prepared, paths, plan.content, item.kind === 'subscriber' ? subscriberBody(body, item) : body);
+      return wantHeaders ? mailHeaderFields(body) : null;
+    }
+    const collector = wantHeaders ? createMailHeaderCollector() : undefined;
+    const guarded = guardedItemStream(item, state, primary, collector);
+    if (plan.content) {
+      await addContent(prepared, paths, plan.content, guarded);
+    } else {
+      await guarded.consume();
+    }
+    return collector ? collector.fields() : null;
+  }
+
+  function subscriberBody(body: Buffer, item: SourceItem): Buffer {
+    let record: unknown;
+    try {
+      record = JSON.parse(body.toString('utf8')) as unknown;
+    } catch (error) {
+      throw new IntegrityError('ITEM_FORMAT', `the subscriber record of account ${item.accountId} is not valid JSON`, { cause: error });
+    }
+    // Decision: the record's standing facts are delivered whole; its dated history (logins, IPs) only within the
+    // order's date range, since those events are as time-bound as mail or messages.
+    const filtered = filterSubscriberRecord(record, range);
+    return Buffer.from(`${JSON.stringify(filtered.record, null, 2)}\n`, 'utf8');
+  }
+
+  /** The item's bytes, counted against its declared size as they pass; a mismatch fails the stream (ScopeError). */
+  function guardedItemStream(item: SourceItem, state: EncryptionState, request: GateRequest, collector?: MailHeaderCollector) {
+    const storedCiphertext = state === 'customer-key';
+    const expected = storedCiphertext ? item.bytes + BLOB_OVERHEAD : item.bytes;
+    const source: Readable = storedCiphertext ? sources.keyService.openStored(item.ref) : sources.keyService.openItem(item.ref);
+    let seen = 0;
+    let failure: unknown;
+    const violation = (): unknown => {
+      try {
+        gate.checkBytes(item, request, storedCiphertext ? seen - BLOB_OVERHEAD : seen);
+      } catch (error) {
+        failure ??= error;
+      }
+      return failure;
+    };
+    const guard = new Transform({
+      transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+        seen += chunk.length;
+        if (seen > expected) {
+          callback(violation() as Error);
+          return;
+        }
+        collector?.push(chunk);
+        callback(null, chunk);
+      },
+      flush(callback: TransformCallback) {
+        callback(seen === expected ? null : (violation() as Error));
+      },
+    });
+    source.once('error', (error) => {
+      failure ??= error;
+    });
+    const onAbort = () => guard.destroy(signal ? abortError(signal) : undefined);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    pipelineCallback(source, guard, () => signal?.removeEventListener('abort', onAbort));
+    return {
+      stream: guard as Readable,
+      /** The first error of the item itself (source, key service, size), which wins over what a consumer saw. */
+      failure: () => failure,
+      destroy: () => guard.destroy(),
+      async consume() {
+        try {
+          await pipeline(guard, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+        } catch (error) {
+          throw failure ?? error;
+        }
+      },
+    };
+  }
+
+  async function addContent(
+    prepared: PreparedItem,
+    paths: AccountPaths,
+    category: PayloadCategory,
+    body: Buffer | ReturnType<typeof guardedItemStream>,
+  ): Promise<void> {
+    const { item, encryption } = prepared;
+    const storedCiphertext = encryption === 'customer-key';
+    const relPath = paths.item(category, item, storedCiphertext);
+    let added;
+    if (Buffer.isBuffer(body)) {
+      added = await sealer.addPayload(relPath, body);
+    } else {
+      try {
+        added = await sealer.addPayload(relPath, body.stream);
+      } catch (error) {
+        body.destroy();
+        throw body.failure() ?? error;
+      }
+      const late = body.failure();
+      if (late) throw late;
+    }
+    counts[category] = (counts[category] ?? 0) + 1;
+    if (storedCiphertext) ciphertextDelivered = true;
+    await (await sinkOfProduction()).push({
+      path: added.path,
+      sha256: added.sha256,
+      bytes: added.bytes,
+      account: item.accountId,
+      category,
+      sourceId: item.id,
+      originalName: storedCiphertext ? `${item.name}${STORED_CIPHERTEXT_SUFFIX}` : item.name,
+      timestamp: item.kind === 'subscriber' ? null : item.timestamp,
+      encryption,
+    });
+  }
+
+  function metadataLine(prepared: PreparedItem, headers: MailHeaderFields | null): Record<string, unknown> {
+    const { item } = prepared;
+    switch (item.kind) {
+      case 'mail':
+        return mailMetadata(item, prepared.encryption, headers);
+      case 'file':
+        return storageMetadata(item);
+      case 'im':
+        return imMetadata(item);
+      case 'subscriber':
+        throw new Error('subscriber records have no metadata category');
+      default: {
+        const unknown: never = item;
+        throw new Error(`unknown item kind ${String((unknown as SourceItem).kind)}`);
+      }
+    }
+  }
+
+  return {
+    productionFile,
+
+    /** A pre-pass over the indexes (not the items) so that progress can show totals and an ETA. */
+    async countTotals(accounts: Account[]): Promise<void> {
+      let totalItems = 0;
+      let totalBytes = 0;
+      for (const account of accounts) {
+        for (const plan of plans()) {
+          const listed = sources.adapters[plan.service].list(account.id, plan.service === 'subscriber' ? ALL_TIME : range, signal);
+          for await (const item of listed) {
+            totalItems += 1;
+            totalBytes += Number.isSafeInteger(item.bytes) ? item.bytes : 0;
+          }
+        }
+      }
+      progress.totalItems = totalItems;
+      progress.totalBytes = totalBytes;
+      options.onProgress?.({ ...progress });
+    },
+
+    async exportAccount(account: Account): Promise<void> {
+      throwIfAborted(signal);
+      const state = sources.keyService.encryptionState(account.id);
+      const paths = createAccountPaths(account.id);
+      for (const plan of plans()) await exportService(account, state, paths, plan);
+    },
+
+    async finishProduction(): Promise<void> {
+      const sink = await sinkOfProduction();
+      await sink.close();
+    },
+
+    /** Closes what a failed run left open (its files go with the scratch folder). */
+    dispose(): void {
+      production?.destroy();
+    },
+
+    itemCounts(): Record<string, number> {
+      return { ...counts };
+    },
+
+    contentDisclosed(): boolean {
+      return ciphertextDelivered || CATEGORIES.some((c) => c.endsWith('.content') && (counts[c] ?? 0) > 0);
+    },
+  };
+}

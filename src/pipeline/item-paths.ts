@@ -1,0 +1,55 @@
+// Where each delivered item goes inside the bag's data/ folder: stable, safe and unique, whatever the store calls it.
+import type { Category } from '../order/schema.js';
+import { createNameAllocator, safeSegment, type NameAllocator } from '../seal/safe-names.js';
+import type { SourceItem } from '../sources/source-adapter.js';
+
+/** Suffix of items delivered as the stored ciphertext (customer-key accounts): the at-rest "SCXB" format. */
+export const STORED_CIPHERTEXT_SUFFIX = '.scxb';
+
+export type PayloadCategory = Exclude<Category, `${string}.metadata`>;
+
+/** Allocates the payload paths of one account, one folder per category. Paths are relative to data/. */
+export interface AccountPaths {
+  item(category: PayloadCategory, item: SourceItem, storedCiphertext: boolean): string;
+  metadata(service: 'mail' | 'storage' | 'im'): string;
+}
+
+export function createAccountPaths(accountId: string): AccountPaths {
+  const account = safeSegment(accountId);
+  if (account !== accountId) throw new Error(`account id ${JSON.stringify(accountId)} cannot name a folder as it is`);
+  const allocators = new Map<PayloadCategory, NameAllocator>();
+
+  function allocate(category: PayloadCategory, name: string, folders: boolean): string {
+    let allocator = allocators.get(category);
+    if (!allocator) {
+      allocator = createNameAllocator();
+      allocators.set(category, allocator);
+    }
+    return `${account}/${category}/${allocator.allocate(name, { folders })}`;
+  }
+
+  return {
+    item(category, item, storedCiphertext) {
+      const suffix = storedCiphertext ? STORED_CIPHERTEXT_SUFFIX : '';
+      switch (item.kind) {
+        case 'mail':
+          return allocate(category, `${item.id}.eml${suffix}`, false);
+        case 'file':
+          // The store's own folder path, made safe segment by segment (a hostile `..` or leading `/` disappears).
+          return allocate(category, `${item.name}${suffix}`, true);
+        case 'im':
+          // One folder per conversation, one JSON file per message.
+          return allocate(category, `${safeSegment(item.conversationId) || 'conversation'}/${item.id}.json${suffix}`, true);
+        case 'subscriber':
+          return allocate(category, `subscriber.json${suffix}`, false);
+        default: {
+          const unknown: never = item;
+          throw new Error(`unknown item kind ${String((unknown as SourceItem).kind)}`);
+        }
+      }
+    },
+    metadata(service) {
+      return `${account}/${service}.metadata/metadata.jsonl`;
+    },
+  };
+}

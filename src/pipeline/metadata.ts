@@ -1,0 +1,51 @@
+// The lines of a `<service>.metadata/metadata.jsonl` file: non-content fields only (DESIGN.md "The sealed archive").
+import type { FileItem, ImItem, MailItem } from '../sources/source-adapter.js';
+import type { MailHeaderFields } from './mail-headers.js';
+
+/** How a delivered file stands with respect to encryption (production.json `encryption`). */
+export type DeliveredEncryption = 'provider-decrypted' | 'customer-key' | 'user-encrypted';
+
+/**
+ * Mail: the envelope headers (from, to, cc, date, message-id) read from the authenticated message, and its size;
+ * never the subject or the body. For customer-key accounts the provider cannot read the message, so only what the
+ * index holds (time, size) is given, and the header fields are null.
+ */
+export function mailMetadata(item: MailItem, encryption: DeliveredEncryption, headers: MailHeaderFields | null): Record<string, unknown> {
+  return {
+    sourceId: item.id,
+    timestamp: item.timestamp,
+    from: headers?.from ?? null,
+    to: headers?.to ?? null,
+    cc: headers?.cc ?? null,
+    date: headers?.date ?? null,
+    messageId: headers?.messageId ?? null,
+    size: item.bytes,
+    encryption,
+    headersRead: headers !== null,
+    headerTruncated: headers?.headerTruncated ?? false,
+  };
+}
+
+/** Storage: the path as the store names it, size and times (all from the index: no content is opened). */
+export function storageMetadata(item: FileItem): Record<string, unknown> {
+  return {
+    sourceId: item.id,
+    timestamp: item.timestamp,
+    path: item.name,
+    size: item.bytes,
+    created: item.created,
+    modified: item.modified,
+  };
+}
+
+/** IM: participants, time and size of each message (from the index: no message text). */
+export function imMetadata(item: ImItem): Record<string, unknown> {
+  return {
+    sourceId: item.id,
+    timestamp: item.timestamp,
+    conversationId: item.conversationId,
+    participants: item.participants,
+    time: item.timestamp,
+    size: item.bytes,
+  };
+}

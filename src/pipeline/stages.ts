@@ -1,0 +1,118 @@
+// Small async-iterable stages the export pipeline is built from, and a temp-file writer that honours backpressure.
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { AbortedError } from '../errors.js';
+
+/** Applies fn to each item as it is pulled (fn may start work whose result is awaited later). */
+export async function* mapStage<T, R>(source: AsyncIterable<T>, fn: (item: T) => R): AsyncGenerator<R> {
+  for await (const item of source) yield fn(item);
+}
+
+/**
+ * Pulls up to `depth` items ahead of the consumer, so that work each item started when it was mapped (reading and
+ * decrypting a small item) overlaps with the consumer writing the previous one. Order is kept; memory is bounded by
+ * depth. Closing the consumer early closes the source.
+ */
+export async function* readAhead<T>(source: AsyncIterable<T>, depth: number, signal?: AbortSignal): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  const queue: T[] = [];
+  let ended = false;
+  try {
+    for (;;) {
+      while (!ended && queue.length < depth) {
+        throwIfAborted(signal);
+        const next = await iterator.next();
+        if (next.done) ended = true;
+        else queue.push(next.value);
+      }
+      const head = queue.shift();
+      if (head === undefined && ended) return;
+      yield head as T;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+}
+
+/** Throws the abort reason when it is a scopex error (the caller's own), an AbortedError otherwise. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  throw abortError(signal);
+}
+
+export function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof AbortedError) return reason;
+  return new AbortedError('ABORTED', 'the export was interrupted; nothing was delivered', { cause: reason });
+}
+
+/** An append-only text file written with backpressure: each write waits for 'drain' when the buffer is full. */
+export interface TextSink {
+  readonly file: string;
+  write(text: string): Promise<void>;
+  /** Flushes and closes the file. */
+  close(): Promise<void>;
+  /** Closes without waiting for the data (on failure). */
+  destroy(): void;
+}
+
+export async function openTextSink(file: string): Promise<TextSink> {
+  const stream: WriteStream = createWriteStream(file, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
+  let failure: Error | undefined;
+  stream.on('error', (error) => {
+    failure ??= error;
+  });
+  await new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', reject);
+  });
+  return {
+    file,
+    async write(text) {
+      if (failure) throw failure;
+      if (!stream.write(text)) {
+        await new Promise<void>((resolve, reject) => {
+          const onError = (error: Error) => reject(error);
+          stream.once('error', onError);
+          stream.once('drain', () => {
+            stream.off('error', onError);
+            resolve();
+          });
+        });
+      }
+    },
+    close() {
+      if (failure) return Promise.reject(failure);
+      return new Promise<void>((resolve, reject) => {
+        stream.end((error?: Error | null) => (error ? reject(error) : resolve()));
+      });
+    },
+    destroy() {
+      stream.destroy();
+    },
+  };
+}
+
+/** A JSON array streamed to a file one element at a time (production.json), never held in memory as a whole. */
+export interface JsonArraySink {
+  readonly file: string;
+  push(value: unknown): Promise<void>;
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+export async function openJsonArraySink(file: string): Promise<JsonArraySink> {
+  const sink = await openTextSink(file);
+  let count = 0;
+  return {
+    file,
+    async push(value) {
+      await sink.write(`${count === 0 ? '[\n  ' : ',\n  '}${JSON.stringify(value)}`);
+      count += 1;
+    },
+    async close() {
+      await sink.write(count === 0 ? '[]\n' : '\n]\n');
+      await sink.close();
+    },
+    destroy: () => sink.destroy(),
+  };
+}
