@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ScopeError } from '../../src/errors.js';
 import { defaultConfigFile } from '../../src/config.js';
-import { createScopeGate, ScopeViolation, type GateRequest } from '../../src/pipeline/scope-gate.js';
+import type { ScopeViolation} from '../../src/pipeline/scope-gate.js';
+import { createScopeGate, type GateRequest } from '../../src/pipeline/scope-gate.js';
 import type { Category, Order } from '../../src/order/schema.js';
 import type { SourceItem } from '../../src/sources/source-adapter.js';
 
