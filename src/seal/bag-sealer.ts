@@ -1,6 +1,510 @@
-// Writes one BagIt bag into a ZIP with archiver, streaming, then signs it and renames it into place.
-import type { BagSealer, SealerOptions } from './sealer.js';
+// Writes one BagIt bag into a ZIP with archiver, one entry at a time, then signs it and renames it into place.
+import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { link, mkdir, mkdtemp, open, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, pipeline, type Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import * as archiverModule from 'archiver';
+import { AbortedError, InputError, ScopexError } from '../errors.js';
+import { BatchingFileSink, BATCH_BYTES } from './batching-file-sink.js';
+import {
+  BAGIT_FILE,
+  BAGIT_TXT,
+  BAG_INFO_FILE,
+  MANIFEST_FILE,
+  SIGNATURE_FILE,
+  TAG_MANIFEST_FILE,
+  bagInfoText,
+  isReservedTagName,
+  manifestLine,
+} from './bagit-text.js';
+import { signDetached } from './cms-signature.js';
+import { LineSpool } from './line-spool.js';
+import { useNativeCrc32 } from './native-crc.js';
+import { collisionKey, isSafeArchivePath, safeSegment } from './safe-names.js';
+import { SealError } from './seal-error.js';
+import type { BagSealer, PayloadResult, SealResult, SealerOptions } from './sealer.js';
 
-export function createBagSealer(options: SealerOptions): Promise<BagSealer> {
-  return Promise.reject(new Error(`createBagSealer is not implemented yet (order ${options.orderId})`));
+/** The part of archiver 8's ZipArchive we use (its bundled typings describe archiver 7's factory). */
+interface ZipArchive extends NodeJS.EventEmitter {
+  append(source: Buffer | Readable, data: { name: string; date: Date; mode: number; store: boolean }): this;
+  finalize(): Promise<void>;
+  abort(): this;
+  pointer(): number;
+  pipe<T extends NodeJS.WritableStream>(destination: T): T;
+  unpipe(destination: NodeJS.WritableStream): this;
+}
+type ZipArchiveConstructor = new (options: { store: boolean; highWaterMark: number }) => ZipArchive;
+
+const TAG_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const FILE_MODE = 0o644;
+
+interface PendingEntry {
+  name: string;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+function openedFailure(file: string, what: string, cause: unknown): InputError {
+  const code = (cause as { code?: unknown } | null)?.code;
+  return new InputError('FILE_UNREADABLE', `cannot read ${what} ${file}${typeof code === 'string' ? ` (${code})` : ''}.`);
+}
+
+/** Loads the signer's key into a KeyObject straight from the file's bytes and checks it matches the certificate. */
+async function loadSigner(options: SealerOptions): Promise<{ certificatePem: string; key: KeyObject }> {
+  let certificatePem: string;
+  try {
+    certificatePem = await readFile(options.signerCertificateFile, 'utf8');
+  } catch (error) {
+    throw openedFailure(options.signerCertificateFile, 'the signer certificate', error);
+  }
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(certificatePem);
+  } catch {
+    throw new InputError(
+      'FILE_UNREADABLE',
+      `signer certificate ${options.signerCertificateFile} is not a PEM X.509 certificate.`,
+    );
+  }
+  let keyBytes: Buffer;
+  try {
+    keyBytes = await readFile(options.signerKeyFile);
+  } catch (error) {
+    throw openedFailure(options.signerKeyFile, 'the signer key', error);
+  }
+  let key: KeyObject;
+  try {
+    // Deliberately no `cause`: a parser's error has no business travelling with the key file's name.
+    key = createPrivateKey({ key: keyBytes, format: 'pem' });
+  } catch {
+    throw new InputError('FILE_UNREADABLE', `signer key ${options.signerKeyFile} is not an unencrypted PEM private key.`);
+  } finally {
+    keyBytes.fill(0);
+  }
+  if (key.asymmetricKeyType !== 'rsa') {
+    throw new InputError(
+      'CONFIG_INVALID',
+      `signer key ${options.signerKeyFile} is ${key.asymmetricKeyType ?? 'unknown'}, expected an RSA key.`,
+    );
+  }
+  if (!certificate.checkPrivateKey(key)) {
+    throw new InputError(
+      'CONFIG_INVALID',
+      `signer key ${options.signerKeyFile} does not belong to certificate ${options.signerCertificateFile}.`,
+    );
+  }
+  return { certificatePem, key };
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+function outputExists(archive: string): InputError {
+  return new InputError('OUTPUT_EXISTS', `archive ${archive} already exists; use --force to replace it.`);
+}
+
+function writeFailure(what: string, cause: unknown): SealError {
+  const code = (cause as { code?: unknown } | null)?.code;
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new SealError('WRITE_FAILED', `writing ${what} failed: ${typeof code === 'string' ? `${code}: ` : ''}${detail}`, {
+    cause,
+  });
+}
+
+/** A pass-through that hashes and counts what flows through it. */
+function hashingStream(): { stream: Transform; result(): { sha256: string; bytes: number } } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  return { stream, result: () => ({ sha256: hash.digest('hex'), bytes }) };
+}
+
+/** A short, fixed-size key for the duplicate check (about 40 bytes per path instead of the path itself). */
+function pathKey(kind: 'file' | 'folder', bagPath: string): string {
+  return createHash('sha256').update(`${kind}\0${collisionKey(bagPath)}`).digest('base64url').slice(0, 16);
+}
+
+async function fsyncFolder(folder: string): Promise<void> {
+  const handle = await open(folder, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+class ZipBagSealer implements BagSealer {
+  readonly #orderId: string;
+  readonly #organization: string;
+  readonly #force: boolean;
+  readonly #now: Date;
+  readonly #archivePath: string;
+  readonly #partialPath: string;
+  readonly #tempDir: string;
+  readonly #signer: { certificatePem: string; key: KeyObject };
+  readonly #handle: FileHandle;
+  readonly #sink: BatchingFileSink;
+  readonly #archive: ZipArchive;
+  readonly #manifest: LineSpool;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbortSignal = (): void => void this.abort(this.#signal?.reason);
+
+  #state: 'open' | 'sealing' | 'sealed' | 'failed' = 'open';
+  #firstError: unknown;
+  #cleanup: Promise<void> | undefined;
+  /** Appends run one after another: archiver holds at most one of our entries at a time. */
+  #appendChain: Promise<unknown> = Promise.resolve();
+  #current: PendingEntry | undefined;
+  #currentBody: Readable | undefined;
+  readonly #usedPaths = new Set<string>();
+  readonly #tagLines: { path: string; line: string }[] = [];
+  #payloadFiles = 0;
+  #payloadBytes = 0;
+
+  constructor(init: {
+    options: SealerOptions;
+    archivePath: string;
+    partialPath: string;
+    tempDir: string;
+    signer: { certificatePem: string; key: KeyObject };
+    handle: FileHandle;
+    manifest: LineSpool;
+  }) {
+    this.#orderId = init.options.orderId;
+    this.#organization = init.options.organization;
+    this.#force = init.options.force ?? false;
+    this.#now = init.options.now ?? new Date();
+    this.#archivePath = init.archivePath;
+    this.#partialPath = init.partialPath;
+    this.#tempDir = init.tempDir;
+    this.#signer = init.signer;
+    this.#handle = init.handle;
+    this.#manifest = init.manifest;
+    this.#signal = init.options.signal;
+
+    const { ZipArchive: ZipArchiveClass } = archiverModule as unknown as { ZipArchive: ZipArchiveConstructor };
+    this.#sink = new BatchingFileSink(this.#handle);
+    this.#archive = new ZipArchiveClass({ store: true, highWaterMark: BATCH_BYTES });
+    this.#archive.on('entry', (data: { name?: unknown }) => this.#onEntry(data));
+    this.#archive.on('warning', (error: unknown) => this.#fail(writeFailure(`archive ${this.#partialPath}`, error)));
+    this.#archive.on('error', (error: unknown) => this.#fail(writeFailure(`archive ${this.#partialPath}`, error)));
+    this.#sink.on('error', (error: unknown) => this.#fail(writeFailure(`archive ${this.#partialPath}`, error)));
+    this.#archive.pipe(this.#sink);
+    this.#signal?.addEventListener('abort', this.#onAbortSignal, { once: true });
+  }
+
+  addPayload(relPath: string, body: Buffer | Readable): Promise<PayloadResult> {
+    try {
+      this.#checkOpen();
+      if (!isSafeArchivePath(relPath)) {
+        throw new SealError('UNSAFE_PATH', `payload path ${JSON.stringify(relPath)} is not a safe relative path.`);
+      }
+      this.#reservePayloadPath(`data/${relPath}`);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#enqueue(async () => {
+      const bagPath = `data/${relPath}`;
+      const result = await this.#appendHashed(bagPath, body);
+      await this.#manifest.append(manifestLine(result.sha256, bagPath));
+      this.#payloadFiles += 1;
+      this.#payloadBytes += result.bytes;
+      return result;
+    });
+  }
+
+  addTagFile(name: string, body: Buffer | Readable): Promise<PayloadResult> {
+    try {
+      this.#checkOpen();
+      if (!TAG_NAME.test(name) || isReservedTagName(name)) {
+        throw new SealError('UNSAFE_PATH', `tag file name ${JSON.stringify(name)} is not allowed at the bag root.`);
+      }
+      this.#reserve(pathKey('file', name), name);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#enqueue(async () => {
+      const result = await this.#appendHashed(name, body);
+      this.#tagLines.push({ path: name, line: manifestLine(result.sha256, name) });
+      return result;
+    });
+  }
+
+  async seal(): Promise<SealResult> {
+    this.#checkOpen();
+    this.#state = 'sealing';
+    try {
+      await this.#appendChain;
+      this.#throwIfFailed();
+      await this.#writeTagFiles();
+      this.#throwIfFailed();
+      const sinkDone = finished(this.#sink);
+      await this.#archive.finalize();
+      await sinkDone;
+      this.#throwIfFailed();
+      if (this.#sink.bytes !== this.#archive.pointer()) {
+        throw writeFailure(
+          `archive ${this.#partialPath}`,
+          `${this.#archive.pointer()} bytes produced but ${this.#sink.bytes} written`,
+        );
+      }
+      await this.#handle.sync();
+      await this.#handle.close();
+      await this.#publish();
+      await rm(this.#tempDir, { recursive: true, force: true });
+      this.#state = 'sealed';
+      this.#signal?.removeEventListener('abort', this.#onAbortSignal);
+      return {
+        archive: this.#archivePath,
+        sha256: this.#sink.digestHex(),
+        bytes: this.#sink.bytes,
+        payloadFiles: this.#payloadFiles,
+        payloadBytes: this.#payloadBytes,
+      };
+    } catch (error) {
+      this.#fail(error);
+      await this.#cleanup;
+      throw this.#firstError;
+    }
+  }
+
+  async abort(reason?: unknown): Promise<void> {
+    if (this.#state === 'sealed') return;
+    this.#fail(reason ?? new AbortedError('ABORTED', `the archive for order ${this.#orderId} was abandoned.`));
+    await this.#cleanup;
+  }
+
+  #checkOpen(): void {
+    if (this.#state === 'failed') throw this.#firstError;
+    if (this.#state !== 'open') {
+      throw new SealError('SEALER_CLOSED', `the archive for order ${this.#orderId} is already ${this.#state}.`);
+    }
+  }
+
+  #throwIfFailed(): void {
+    if (this.#state === 'failed') throw this.#firstError;
+  }
+
+  #reserve(key: string, bagPath: string): void {
+    if (this.#usedPaths.has(key)) {
+      throw new SealError('DUPLICATE_PATH', `path ${JSON.stringify(bagPath)} is already in the bag (names compared case-insensitively).`);
+    }
+    this.#usedPaths.add(key);
+  }
+
+  /** A payload path must be new, must not be a folder of an earlier file, nor have an earlier file as a folder. */
+  #reservePayloadPath(bagPath: string): void {
+    const fileKey = pathKey('file', bagPath);
+    if (this.#usedPaths.has(pathKey('folder', bagPath))) {
+      throw new SealError('DUPLICATE_PATH', `path ${JSON.stringify(bagPath)} is already a folder in the bag.`);
+    }
+    const segments = bagPath.split('/');
+    const folderKeys: string[] = [];
+    for (let end = 1; end < segments.length; end += 1) {
+      const folder = segments.slice(0, end).join('/');
+      if (this.#usedPaths.has(pathKey('file', folder))) {
+        throw new SealError('DUPLICATE_PATH', `folder ${JSON.stringify(folder)} of ${JSON.stringify(bagPath)} is already a file in the bag.`);
+      }
+      folderKeys.push(pathKey('folder', folder));
+    }
+    this.#reserve(fileKey, bagPath);
+    for (const key of folderKeys) this.#usedPaths.add(key);
+  }
+
+  #enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#appendChain.then(() => {
+      this.#throwIfFailed();
+      return task();
+    });
+    this.#appendChain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Appends one entry under `<orderId>/` and resolves when archiver has consumed it, with its hash and size. */
+  async #appendHashed(bagPath: string, body: Buffer | Readable): Promise<PayloadResult> {
+    const name = `${this.#orderId}/${bagPath}`;
+    if (Buffer.isBuffer(body)) {
+      const sha256 = createHash('sha256').update(body).digest('hex');
+      await this.#append(name, body);
+      return { path: bagPath, sha256, bytes: body.length };
+    }
+    const hashing = hashingStream();
+    this.#currentBody = body;
+    pipeline(body, hashing.stream, (error) => {
+      // The source's own error (a failed decryption, a vanished file) is the first error: pass it on unchanged.
+      if (error) this.#fail(error);
+    });
+    try {
+      await this.#append(name, hashing.stream);
+    } finally {
+      this.#currentBody = undefined;
+    }
+    return { path: bagPath, ...hashing.result() };
+  }
+
+  #append(name: string, source: Buffer | Readable): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#current = { name, resolve, reject };
+      this.#archive.append(source, { name, date: this.#now, mode: FILE_MODE, store: true });
+    });
+  }
+
+  #onEntry(data: { name?: unknown }): void {
+    const current = this.#current;
+    this.#current = undefined;
+    if (!current) return;
+    if (data.name !== current.name) {
+      const error = writeFailure(`entry ${current.name}`, `archiver reported entry ${String(data.name)} instead`);
+      this.#fail(error);
+      current.reject(error);
+      return;
+    }
+    current.resolve();
+  }
+
+  async #writeTagFiles(): Promise<void> {
+    await this.#enqueue(async () => {
+      const bagit = await this.#appendHashed(BAGIT_FILE, Buffer.from(BAGIT_TXT, 'utf8'));
+      const info = bagInfoText({
+        sourceOrganization: this.#organization,
+        baggingDate: this.#now,
+        externalIdentifier: this.#orderId,
+        payloadBytes: this.#payloadBytes,
+        payloadFiles: this.#payloadFiles,
+      });
+      const bagInfo = await this.#appendHashed(BAG_INFO_FILE, Buffer.from(info, 'utf8'));
+      await this.#manifest.close();
+      const manifest = await this.#appendHashed(MANIFEST_FILE, createReadStream(this.#manifest.file));
+      const lines = [
+        ...[bagit, bagInfo, manifest].map((result) => ({ path: result.path, line: manifestLine(result.sha256, result.path) })),
+        ...this.#tagLines,
+      ].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      const tagManifest = Buffer.from(lines.map((entry) => entry.line).join(''), 'utf8');
+      let signature: Buffer;
+      try {
+        signature = signDetached({
+          content: tagManifest,
+          certificatePem: this.#signer.certificatePem,
+          key: this.#signer.key,
+          signingTime: this.#now,
+        });
+      } catch (error) {
+        // forge's and OpenSSL's messages name algorithms and structures, never key bytes.
+        const detail = error instanceof Error ? error.message : String(error);
+        throw new SealError('SIGNING_FAILED', `signing ${TAG_MANIFEST_FILE} of order ${this.#orderId} failed: ${detail}`);
+      }
+      await this.#appendHashed(TAG_MANIFEST_FILE, tagManifest);
+      await this.#appendHashed(SIGNATURE_FILE, signature);
+    });
+  }
+
+  /** Moves the flushed partial file to its final name without ever replacing an archive unless forced. */
+  async #publish(): Promise<void> {
+    const folder = path.dirname(this.#archivePath);
+    if (this.#force) {
+      await rename(this.#partialPath, this.#archivePath);
+    } else {
+      try {
+        // link() fails if the name is taken: an atomic "create, never replace".
+        await link(this.#partialPath, this.#archivePath);
+        await unlink(this.#partialPath);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (code === 'EEXIST') throw outputExists(this.#archivePath);
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw error;
+        // No hard links on this file system: check, then rename.
+        if (await exists(this.#archivePath)) throw outputExists(this.#archivePath);
+        await rename(this.#partialPath, this.#archivePath);
+      }
+    }
+    await fsyncFolder(folder);
+  }
+
+  /** Records the first error and starts the clean-up; later errors are consequences and are dropped. */
+  #fail(error: unknown): void {
+    if (this.#state === 'sealed') return;
+    if (this.#state !== 'failed') {
+      this.#state = 'failed';
+      this.#firstError = toSealerError(error, this.#orderId);
+      this.#signal?.removeEventListener('abort', this.#onAbortSignal);
+      this.#cleanup = this.#removeOutput();
+    }
+    const current = this.#current;
+    this.#current = undefined;
+    current?.reject(this.#firstError);
+  }
+
+  async #removeOutput(): Promise<void> {
+    this.#currentBody?.destroy();
+    this.#archive.abort();
+    this.#archive.unpipe(this.#sink);
+    this.#sink.destroy();
+    await this.#manifest.discard();
+    await this.#handle.close().catch(() => undefined);
+    await rm(this.#partialPath, { force: true }).catch(() => undefined);
+    await rm(this.#tempDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** Errors from scopex keep their class (and exit code); an abort signal's DOMException becomes an AbortedError. */
+function toSealerError(error: unknown, orderId: string): unknown {
+  if (error instanceof ScopexError) return error;
+  if (error instanceof Error && error.name === 'AbortError') {
+    return new AbortedError('ABORTED', `the export of order ${orderId} was interrupted; no archive was written.`, {
+      cause: error,
+    });
+  }
+  if (error instanceof Error) return error;
+  return new AbortedError('ABORTED', `the export of order ${orderId} was abandoned: ${String(error)}`);
+}
+
+export async function createBagSealer(options: SealerOptions): Promise<BagSealer> {
+  if (safeSegment(options.orderId) !== options.orderId || options.orderId.includes('%')) {
+    throw new InputError('USAGE', `order id ${JSON.stringify(options.orderId)} cannot name an archive file.`);
+  }
+  if (/[\r\n]/.test(options.organization) || options.organization.trim() === '') {
+    throw new InputError('CONFIG_INVALID', 'the source organization must be one non-empty line.');
+  }
+  options.signal?.throwIfAborted();
+  const outDir = path.resolve(options.outDir);
+  const archivePath = path.join(outDir, `${options.orderId}.zip`);
+  const partialPath = `${archivePath}.partial`;
+  try {
+    await mkdir(outDir, { recursive: true });
+  } catch (error) {
+    throw new InputError('FILE_UNREADABLE', `cannot create output folder ${outDir}: ${(error as Error).message}`);
+  }
+  if (!options.force && (await exists(archivePath))) throw outputExists(archivePath);
+  const signer = await loadSigner(options);
+  useNativeCrc32();
+
+  // A stale .partial is what an earlier crash left: it never counts as output, so it goes.
+  await rm(partialPath, { force: true });
+  const tempDir = await mkdtemp(path.join(outDir, `.${options.orderId}.seal-`));
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(partialPath, 'wx', 0o644);
+    const manifest = await LineSpool.create(path.join(tempDir, MANIFEST_FILE));
+    return new ZipBagSealer({ options, archivePath, partialPath, tempDir, signer, handle, manifest });
+  } catch (error) {
+    await handle?.close().catch(() => undefined);
+    await rm(partialPath, { force: true }).catch(() => undefined);
+    await rm(tempDir, { recursive: true, force: true }).catch(() => undefined);
+    throw writeFailure(`archive ${partialPath}`, error);
+  }
 }

@@ -1,0 +1,50 @@
+// The BagIt 1.0 (RFC 8493) text files: bagit.txt, bag-info.txt and manifest lines, byte for byte.
+
+export const BAGIT_TXT = 'BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n';
+export const BAGIT_FILE = 'bagit.txt';
+export const BAG_INFO_FILE = 'bag-info.txt';
+export const MANIFEST_FILE = 'manifest-sha256.txt';
+export const TAG_MANIFEST_FILE = 'tagmanifest-sha256.txt';
+export const SIGNATURE_FILE = 'signature.p7s';
+
+/** Names the sealer writes itself, or that BagIt reserves: a caller's tag file may not take them. */
+export function isReservedTagName(name: string): boolean {
+  const lower = name.toLowerCase();
+  return (
+    lower === BAGIT_FILE ||
+    lower === BAG_INFO_FILE ||
+    lower === SIGNATURE_FILE ||
+    lower === 'fetch.txt' ||
+    lower === 'data' ||
+    /^(tag)?manifest-[a-z0-9]+\.txt$/.test(lower)
+  );
+}
+
+/** RFC 8493 §2.1.3: a manifest path percent-encodes CR, LF and `%` (and nothing else). */
+export function encodeManifestPath(path: string): string {
+  return path.replace(/%/g, '%25').replace(/\n/g, '%0A').replace(/\r/g, '%0D');
+}
+
+/** One manifest line as bagit.py writes it: checksum, two spaces, encoded path, LF. */
+export function manifestLine(sha256: string, path: string): string {
+  return `${sha256}  ${encodeManifestPath(path)}\n`;
+}
+
+export interface BagInfo {
+  sourceOrganization: string;
+  baggingDate: Date;
+  externalIdentifier: string;
+  payloadBytes: number;
+  payloadFiles: number;
+}
+
+/** bag-info.txt: `Label: value` lines (RFC 8493 §2.2.2); Bagging-Date is the UTC day, YYYY-MM-DD. */
+export function bagInfoText(info: BagInfo): string {
+  return [
+    `Source-Organization: ${info.sourceOrganization}`,
+    `Bagging-Date: ${info.baggingDate.toISOString().slice(0, 10)}`,
+    `External-Identifier: ${info.externalIdentifier}`,
+    `Payload-Oxum: ${info.payloadBytes}.${info.payloadFiles}`,
+    '',
+  ].join('\n');
+}

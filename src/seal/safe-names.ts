@@ -1,0 +1,149 @@
+// Turns hostile store names into safe, stable, unique archive paths; the sealer re-checks every path it is given.
+import { createHash } from 'node:crypto';
+
+/** Longest segment kept as is, in UTF-8 bytes (most file systems allow 255; room is left for suffixes). */
+export const MAX_SEGMENT_BYTES = 150;
+/** Name used when nothing printable is left of a file name. */
+export const UNNAMED = 'unnamed';
+
+// C0 and C1 controls, DEL, bidi overrides/isolates/marks, line/paragraph separators and the BOM: invisible or
+// spoofing characters that have no place in a file name.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/gu;
+// Characters Windows refuses in names, and separators: a segment never holds `/` or `\`.
+const WINDOWS_FORBIDDEN = /[<>:"|?*\\/]/g;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/iu;
+const EXTENSION = /\.[^.\s]{1,16}$/u;
+
+export interface SafeNameOptions {
+  /** Treat `/` and `\` as folder separators (storage paths). When false they become `_` (default true). */
+  folders?: boolean;
+}
+
+function utf8Bytes(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+/** Cuts `text` to at most `maxBytes` UTF-8 bytes without splitting a code point. */
+function cutToBytes(text: string, maxBytes: number): string {
+  let out = '';
+  let used = 0;
+  for (const ch of text) {
+    const size = utf8Bytes(ch);
+    if (used + size > maxBytes) break;
+    out += ch;
+    used += size;
+  }
+  return out;
+}
+
+function splitExtension(name: string): { stem: string; ext: string } {
+  const match = EXTENSION.exec(name);
+  if (!match || match.index === 0) return { stem: name, ext: '' };
+  return { stem: name.slice(0, match.index), ext: match[0] };
+}
+
+/** Appends `suffix` to the stem of `name` (before its extension), keeping the result within the segment limit. */
+export function withSuffix(name: string, suffix: string): string {
+  const { stem, ext } = splitExtension(name);
+  const room = MAX_SEGMENT_BYTES - utf8Bytes(ext) - utf8Bytes(suffix);
+  return `${cutToBytes(stem, room).trimEnd()}${suffix}${ext}`;
+}
+
+/**
+ * One path segment made safe: NFC, well-formed, no invisible or Windows-forbidden characters, no leading or
+ * trailing blanks or trailing dots, no device names, at most MAX_SEGMENT_BYTES (longer ones are cut and get a
+ * short hash of the original so that they stay unique and stable). Returns '' when nothing is left, and for
+ * `.` and `..`. Idempotent: a safe segment comes back unchanged.
+ */
+export function safeSegment(raw: string): string {
+  let name = raw.replace(LONE_SURROGATE, '\ufffd').normalize('NFC').replace(INVISIBLE, '').replace(WINDOWS_FORBIDDEN, '_');
+  name = name.trim().replace(/[.\s]+$/u, '');
+  if (name === '' || name === '.' || name === '..') return '';
+  if (WINDOWS_DEVICE.test(name)) name = `_${name}`;
+  if (utf8Bytes(name) > MAX_SEGMENT_BYTES) {
+    const digest = createHash('sha256').update(raw.normalize('NFC'), 'utf8').digest('hex').slice(0, 8);
+    name = withSuffix(name, `~${digest}`);
+  }
+  return name;
+}
+
+/**
+ * A store name as safe path segments (last one the file name; never empty). With folders, `a/b\c.txt` keeps
+ * `a` and `b` as folders; empty, `.` and `..` segments and leading slashes disappear.
+ */
+export function safeArchivePath(storeName: string, options: SafeNameOptions = {}): string[] {
+  const folders = options.folders ?? true;
+  const parts = folders ? storeName.split(/[/\\]/) : [storeName];
+  const segments = parts.map(safeSegment).filter((segment) => segment !== '');
+  if (segments.length === 0 || !folders) return [segments[0] ?? UNNAMED];
+  // A name that ended in `/` or `..` names a folder, not a file: keep what is left, its last part as the file.
+  return segments;
+}
+
+/** True when `relPath` is `/`-separated safe segments, as safeArchivePath and createNameAllocator produce. */
+export function isSafeArchivePath(relPath: string): boolean {
+  if (relPath === '' || relPath.normalize('NFC') !== relPath) return false;
+  return relPath.split('/').every((segment) => segment !== '' && safeSegment(segment) === segment);
+}
+
+/** The key two names clash under on case-insensitive or normalising file systems. */
+export function collisionKey(segment: string): string {
+  return segment.normalize('NFC').toLowerCase().normalize('NFC');
+}
+
+interface FolderNode {
+  /** Every name taken in this folder (files and folders), by collision key. */
+  taken: Set<string>;
+  /** Folders by the collision key of their original (safe) name, so later items land in the same folder. */
+  folders: Map<string, { name: string; node: FolderNode }>;
+}
+
+export interface NameAllocator {
+  /**
+   * A unique safe relative path (`a/b/c.txt`) for a store name. The same sequence of names always gives the same
+   * paths; twins (NFC/NFD, case, names cleaned to the same text, a file where a folder is) get `~2`, `~3`, ...
+   */
+  allocate(storeName: string, options?: SafeNameOptions): string;
+}
+
+function newFolder(): FolderNode {
+  return { taken: new Set(), folders: new Map() };
+}
+
+function unique(folder: FolderNode, name: string): string {
+  if (!folder.taken.has(collisionKey(name))) return name;
+  for (let n = 2; ; n += 1) {
+    const candidate = withSuffix(name, `~${n}`);
+    if (!folder.taken.has(collisionKey(candidate))) return candidate;
+  }
+}
+
+export function createNameAllocator(): NameAllocator {
+  const root = newFolder();
+  return {
+    allocate(storeName, options) {
+      const segments = safeArchivePath(storeName, options);
+      const fileName = segments.pop() ?? UNNAMED;
+      const out: string[] = [];
+      let folder = root;
+      for (const segment of segments) {
+        const key = collisionKey(segment);
+        let child = folder.folders.get(key);
+        if (!child) {
+          const name = unique(folder, segment);
+          child = { name, node: newFolder() };
+          folder.taken.add(collisionKey(name));
+          folder.folders.set(key, child);
+        }
+        out.push(child.name);
+        folder = child.node;
+      }
+      const name = unique(folder, fileName);
+      folder.taken.add(collisionKey(name));
+      out.push(name);
+      return out.join('/');
+    },
+  };
+}
