@@ -59,6 +59,8 @@ export function verifyApproval(
   approval: Approval,
   reviewerCas: readonly X509Certificate[],
   now: Date,
+  /** Certificates that must never approve an order (the archive signer's: it lives on the export host). */
+  forbiddenSigners: readonly X509Certificate[] = [],
 ): OrderReason[] {
   const reasons: OrderReason[] = [];
   const approvedAt = Date.parse(approval.approvedAt);
@@ -86,7 +88,31 @@ export function verifyApproval(
     });
   }
   reasons.push(...trustProblems(certificate, reviewerCas, approvedAt, approval.approvedAt));
+  if (forbiddenSigners.some((other) => samePublicKey(other, certificate))) {
+    reasons.push({
+      code: 'APPROVAL_UNTRUSTED',
+      message: `field approval.certificate: "${commonName(certificate)}" holds the archive signer's key; an export host must not be able to approve its own orders`,
+    });
+  }
   return reasons;
+}
+
+/**
+ * The archive signer's certificate from the config, when it can be read: approvals by its key are refused. A missing
+ * file is not an order problem (export reports it), so it yields nothing here.
+ */
+export function loadArchiveSigner(file: string): X509Certificate[] {
+  try {
+    const blocks = readFileSync(file, 'utf8').match(PEM_CERTIFICATE) ?? [];
+    return blocks.map((block) => new X509Certificate(block));
+  } catch {
+    return [];
+  }
+}
+
+function samePublicKey(a: X509Certificate, b: X509Certificate): boolean {
+  const der = (c: X509Certificate) => c.publicKey.export({ type: 'spki', format: 'der' });
+  return der(a).equals(der(b));
 }
 
 /** The certificate, or why it is not exactly one parsable PEM certificate. */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describeFsError } from '../config.js';
 import { InputError, OrderError } from '../errors.js';
 import { signOrder, keyFromPem } from './approval-sign.js';
-import { commonName, loadReviewerCas, verifyApproval } from './approval-verify.js';
+import { commonName, loadArchiveSigner, loadReviewerCas, verifyApproval } from './approval-verify.js';
 import { evaluateOrderRules, type OrderContext } from './check-order.js';
 import { readOrderFile } from './read-order.js';
 import type { Order } from './schema.js';
@@ -50,6 +50,7 @@ export async function approveOrder(options: ApproveOptions): Promise<ApprovedOrd
     approved.approval!,
     loadReviewerCas(options.ctx.config.reviewerCaFiles),
     approvedAt,
+    loadArchiveSigner(options.ctx.config.signerCertificateFile),
   );
   if (problems.length > 0) throw new OrderError(problems);
 

@@ -2,7 +2,7 @@
 import type { ScopexConfig } from '../config.js';
 import { OrderError } from '../errors.js';
 import type { AccountDirectory } from '../sources/account-directory.js';
-import { loadReviewerCas, verifyApproval, type OrderReason } from './approval-verify.js';
+import { loadArchiveSigner, loadReviewerCas, verifyApproval, type OrderReason } from './approval-verify.js';
 import { canonicalJson } from './canonical.js';
 import { parseOrderJson, readOrderFile } from './read-order.js';
 import type { Order } from './schema.js';
@@ -60,7 +60,8 @@ function approvalReasons(order: Order, signed: Record<string, unknown>, ctx: Ord
   if (!order.approval) {
     return [{ code: 'UNAPPROVED', message: `order ${order.id} has no approval; a compliance reviewer must approve it (scopex order approve)` }];
   }
-  return verifyApproval(signed, order.approval, loadReviewerCas(ctx.config.reviewerCaFiles), ctx.now);
+  const { config } = ctx;
+  return verifyApproval(signed, order.approval, loadReviewerCas(config.reviewerCaFiles), ctx.now, loadArchiveSigner(config.signerCertificateFile));
 }
 
 /** Everything but the approval: what a reviewer must see pass before signing. */
