@@ -1,0 +1,357 @@
+// Generates a complete sample world (DESIGN.md, "The sample world"): PKI, keys, encrypted stores, config and orders.
+import { createSecretKey } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ConfigFile } from '../config.js';
+import { InputError } from '../errors.js';
+import { formatMasterKey } from '../keys/master-key.js';
+import type { Account, TenantType } from '../sources/account-directory.js';
+import { createStoreWriter } from '../sources/store-writer.js';
+import { packageRoot } from '../util/package-root.js';
+import { writeAccountContent, type AccountPerson, type AccountPlan } from './account-content.js';
+import { generateSamplePki } from './pki.js';
+import { writeSampleOrders, type SampleOrderInfo } from './sample-orders.js';
+import { FIRST_NAMES, LAST_NAMES, capitalize } from './sample-text.js';
+import { createSeededRandom, type SeededRandom } from './seeded-random.js';
+
+export const SAMPLE_PROFILES = ['realistic', 'small-items', 'large-items'] as const;
+export type SampleProfile = (typeof SAMPLE_PROFILES)[number];
+
+export const SAMPLE_DEFAULTS = { accounts: 12, size: 8_000_000, seed: 'scopex-sample', profile: 'realistic' } as const;
+export const MIN_ACCOUNTS = 5;
+
+export const SAMPLE_WORLD_WARNING =
+  'SAMPLE WORLD ONLY: its master key, data keys and nonces come from a seeded, predictable generator. ' +
+  'Anyone who knows the seed can decrypt every store here. Never put real data in this world and never reuse its keys.';
+
+export interface SampleWorldProgress {
+  /** Plaintext bytes written so far. */
+  bytes: number;
+  /** The size aimed for (the world may end a little above or below it). */
+  targetBytes: number;
+  accountsDone: number;
+  accounts: number;
+}
+
+export interface SampleWorldOptions {
+  /** The world folder W; created, and must be empty or absent (or an earlier sample world with `force`). */
+  out: string;
+  accounts?: number;
+  /** Total plaintext bytes to aim for across all stores. */
+  size?: number;
+  seed?: string;
+  profile?: SampleProfile;
+  /** Replace an existing sample world at `out` (only a folder whose config.json says it is a sample world). */
+  force?: boolean;
+  /** The orders' issue and expiry dates are relative to this (default: now). */
+  now?: Date;
+  onProgress?: (progress: SampleWorldProgress) => void;
+}
+
+export interface SampleWorldSummary {
+  out: string;
+  configFile: string;
+  seed: string;
+  profile: SampleProfile;
+  accounts: number;
+  tenants: Record<TenantType, number>;
+  items: { mail: number; storage: number; im: number; subscriber: number };
+  plaintextBytes: number;
+  orders: SampleOrderInfo[];
+  elapsedMs: number;
+  warning: string;
+}
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const DAY = 24 * 3600 * 1000;
+
+export async function generateSampleWorld(options: SampleWorldOptions): Promise<SampleWorldSummary> {
+  const started = Date.now();
+  const settings = checkOptions(options);
+  const { out, accounts: accountCount, size, seed, profile } = settings;
+  const now = options.now ?? new Date();
+  prepareFolder(out, options.force ?? false);
+
+  const random = createSeededRandom(seed);
+  const people = makePeople(random.fork('people'), accountCount);
+  const plans = planAccounts(random.fork('plan'), people, size, profile);
+
+  for (const folder of ['pki', 'keys', 'stores', 'orders', 'custody']) mkdirSync(path.join(out, folder), { recursive: true });
+
+  // Keys: seeded in sample worlds only (see SAMPLE_WORLD_WARNING).
+  const masterRaw = random.fork('master-key').bytes(32);
+  const masterKeyFile = path.join(out, 'keys', 'master.key');
+  writeFileSync(masterKeyFile, formatMasterKey(masterRaw), { mode: 0o600 });
+  chmodSync(masterKeyFile, 0o600);
+  const masterKey = createSecretKey(masterRaw);
+  masterRaw.fill(0);
+  const keyRandom = random.fork('data-keys-and-nonces');
+  const writer = createStoreWriter({
+    storesRoot: path.join(out, 'stores'),
+    dataKeysFile: path.join(out, 'keys', 'data-keys.json'),
+    masterKey,
+    random: (bytes) => keyRandom.bytes(bytes),
+  });
+
+  const items = { mail: 0, storage: 0, im: 0, subscriber: 0 };
+  let plaintextBytes = 0;
+  let accountsDone = 0;
+  const report = () => options.onProgress?.({ bytes: plaintextBytes, targetBytes: size, accountsDone, accounts: accountCount });
+  const contactRandom = random.fork('contacts');
+  const outsiders = makeOutsiders();
+  for (const plan of plans) {
+    const { account } = plan.person;
+    const accountWriter = writer.openAccount(account, account.tenantType === 'customer-key' ? 'customer-key' : 'provider-key');
+    try {
+      const others = people.filter((person) => person !== plan.person);
+      const contacts = [...pickSome(contactRandom, others, 8), ...pickSome(contactRandom, outsiders, 4)];
+      const counts = await writeAccountContent({
+        plan,
+        writer: accountWriter,
+        random: random.fork(`account/${account.id}`),
+        contacts,
+        onItem: (_service, bytes) => {
+          plaintextBytes += bytes;
+          report();
+        },
+      });
+      items.mail += counts.mail;
+      items.storage += counts.storage;
+      items.im += counts.im;
+      items.subscriber += 1;
+    } finally {
+      await accountWriter.close();
+    }
+    accountsDone += 1;
+    report();
+  }
+  await writer.finish();
+
+  const pki = generateSamplePki({ notBefore: new Date(now.getTime() - 730 * DAY), notAfter: new Date(now.getTime() + 3650 * DAY) });
+  writePki(out, pki);
+  copyFileSync(path.join(packageRoot(), 'config', 'legal-process.json'), path.join(out, 'legal-process.json'));
+  const configFile = path.join(out, 'config.json');
+  writeFileSync(configFile, `${JSON.stringify(worldConfig(seed), null, 2)}\n`);
+  writeFileSync(path.join(out, 'README.txt'), `This is a scopex sample world (seed ${JSON.stringify(seed)}).\n\n${SAMPLE_WORLD_WARNING}\n\nUse it with: scopex <command> --config ${configFile}\nThe sample orders and what each should do are listed in orders/README.txt.\n`);
+
+  const orders = writeSampleOrders({
+    folder: path.join(out, 'orders'),
+    pki,
+    now,
+    accounts: {
+      warrant: [people[0]!, people[1]!],
+      consumer: people[2]!,
+      enterprise: people[3]!,
+      customerKey: people[4]!,
+    },
+  });
+
+  const tenants: Record<TenantType, number> = { consumer: 0, enterprise: 0, 'customer-key': 0 };
+  for (const person of people) tenants[person.account.tenantType] += 1;
+  return {
+    out,
+    configFile,
+    seed,
+    profile,
+    accounts: accountCount,
+    tenants,
+    items,
+    plaintextBytes,
+    orders,
+    elapsedMs: Date.now() - started,
+    warning: SAMPLE_WORLD_WARNING,
+  };
+}
+
+function checkOptions(options: SampleWorldOptions): { out: string; accounts: number; size: number; seed: string; profile: SampleProfile } {
+  if (!options.out) throw new InputError('USAGE', 'samples generate needs --out, the folder to create the world in');
+  const accounts = options.accounts ?? SAMPLE_DEFAULTS.accounts;
+  if (!Number.isInteger(accounts) || accounts < MIN_ACCOUNTS || accounts > 100_000) {
+    throw new InputError('USAGE', `--accounts must be a whole number from ${MIN_ACCOUNTS} to 100000, found ${String(accounts)}`);
+  }
+  const size = options.size ?? SAMPLE_DEFAULTS.size;
+  if (!Number.isSafeInteger(size) || size < 0) throw new InputError('USAGE', `--size must be a whole number of bytes, found ${String(size)}`);
+  const seed = options.seed ?? SAMPLE_DEFAULTS.seed;
+  const profile = options.profile ?? SAMPLE_DEFAULTS.profile;
+  if (!(SAMPLE_PROFILES as readonly string[]).includes(profile)) {
+    throw new InputError('USAGE', `--profile must be one of ${SAMPLE_PROFILES.join(', ')}, found ${String(profile)}`);
+  }
+  return { out: path.resolve(options.out), accounts, size, seed, profile };
+}
+
+/** Refuses to write into a folder holding anything but an earlier sample world (replaced only with force). */
+function prepareFolder(out: string, force: boolean): void {
+  if (!existsSync(out)) return;
+  if (!statSync(out).isDirectory()) throw new InputError('OUTPUT_EXISTS', `--out ${out} exists and is not a folder`);
+  if (readdirSync(out).length === 0) return;
+  const isSampleWorld = existsSync(path.join(out, 'config.json')) && existsSync(path.join(out, 'stores', 'directory.json'));
+  if (!force || !isSampleWorld) {
+    throw new InputError(
+      'OUTPUT_EXISTS',
+      isSampleWorld
+        ? `--out ${out} already holds a sample world; pass --force to replace it`
+        : `--out ${out} is not empty and is not a sample world; choose an empty or new folder`,
+    );
+  }
+  rmSync(out, { recursive: true, force: true });
+}
+
+function tenantTypeFor(index: number, random: SeededRandom): TenantType {
+  // Fixed roles first: the sample orders name accounts 0-4 (consumer x3, enterprise, customer-key).
+  const fixed: TenantType[] = ['consumer', 'consumer', 'consumer', 'enterprise', 'customer-key'];
+  const role = fixed[index];
+  if (role) return role;
+  const roll = random.float();
+  return roll < 0.6 ? 'consumer' : roll < 0.85 ? 'enterprise' : 'customer-key';
+}
+
+const ENTERPRISE_TENANTS = ['fabrikam.example', 'northwind.example'] as const;
+const CUSTOMER_KEY_TENANT = 'woodgrove.example';
+
+function makePeople(random: SeededRandom, count: number): AccountPerson[] {
+  const used = new Set<string>();
+  const people: AccountPerson[] = [];
+  let enterprises = 0;
+  for (let index = 0; index < count; index += 1) {
+    const tenantType = tenantTypeFor(index, random);
+    const first = random.pick(FIRST_NAMES);
+    const last = random.pick(LAST_NAMES);
+    let local = `${first}.${last}`;
+    if (used.has(local)) local = `${local}${index + 1}`;
+    used.add(local);
+    let tenant: string;
+    let domain: string;
+    switch (tenantType) {
+      case 'consumer':
+        tenant = 'contoso-consumer';
+        domain = 'contoso.example';
+        break;
+      case 'enterprise':
+        tenant = ENTERPRISE_TENANTS[enterprises % ENTERPRISE_TENANTS.length]!;
+        enterprises += 1;
+        domain = tenant;
+        break;
+      case 'customer-key':
+        tenant = CUSTOMER_KEY_TENANT;
+        domain = tenant;
+        break;
+      default: {
+        const unreachable: never = tenantType;
+        throw new Error(`unknown tenant type ${String(unreachable)}`);
+      }
+    }
+    const email = `${local}@${domain}`;
+    const imHandle = `live:${local}`;
+    const identifiers: Account['identifiers'] = [
+      { type: 'email', value: email },
+      { type: 'im-handle', value: imHandle },
+    ];
+    if (tenantType === 'consumer') identifiers.push({ type: 'phone', value: `+1206${5550000 + index}` });
+    const account: Account = { id: `acct-${String(index + 1).padStart(4, '0')}`, tenant, tenantType, identifiers };
+    people.push({ account, name: `${capitalize(first)} ${capitalize(last)}`, email, imHandle });
+  }
+  return people;
+}
+
+/** People outside the provider: they appear in mail and chats, but have no account here. */
+function makeOutsiders(): AccountPerson[] {
+  return [
+    ['Pat Morgan', 'pat.morgan@example.net'],
+    ['Sam Lee', 'sam.lee@example.org'],
+    ['Robin Hart', 'robin@hart-family.example'],
+    ['Accounts Payable', 'ap@supplier.example'],
+    ['Dr. Kim Office', 'appointments@clinic.example'],
+  ].map(([name, email]) => ({
+    account: { id: 'external', tenant: 'external', tenantType: 'consumer', identifiers: [] },
+    name: name!,
+    email: email!,
+    imHandle: `live:${email!.split('@')[0]!}`,
+  }));
+}
+
+function pickSome<T>(random: SeededRandom, items: readonly T[], count: number): T[] {
+  const pool = [...items];
+  const picked: T[] = [];
+  while (picked.length < count && pool.length > 0) picked.push(pool.splice(random.below(pool.length), 1)[0]!);
+  return picked;
+}
+
+/** How many bytes each account gets per service, by profile. */
+function planAccounts(random: SeededRandom, people: AccountPerson[], size: number, profile: SampleProfile): AccountPlan[] {
+  const plans: AccountPlan[] = people.map((person) => ({
+    person,
+    mailBytes: 0,
+    imBytes: 0,
+    storageBytes: 0,
+    largeFiles: [],
+    smallMail: profile === 'small-items',
+  }));
+  switch (profile) {
+    case 'realistic': {
+      // Some people use much more than others.
+      const weights = plans.map(() => 0.4 + random.float() * 1.6);
+      const total = weights.reduce((sum, weight) => sum + weight, 0);
+      plans.forEach((plan, index) => {
+        const share = Math.floor((size * weights[index]!) / total);
+        plan.mailBytes = Math.floor(share * 0.3);
+        plan.imBytes = Math.floor(share * 0.03);
+        let storage = share - plan.mailBytes - plan.imBytes;
+        let large = Math.floor(storage * 0.7);
+        while (large > 2 * MIB) {
+          const bytes = Math.min(large, random.logBetween(2 * MIB, 256 * MIB));
+          plan.largeFiles.push(bytes);
+          large -= bytes;
+          storage -= bytes;
+        }
+        plan.storageBytes = storage;
+      });
+      if (size >= 4 * MIB && plans.every((plan) => plan.largeFiles.length === 0)) plans[0]!.largeFiles.push(2 * MIB + 512 * KIB);
+      break;
+    }
+    case 'small-items':
+      for (const plan of plans) plan.mailBytes = Math.floor(size / plans.length);
+      break;
+    case 'large-items': {
+      let left = size;
+      let next = 0;
+      while (left > 0) {
+        const bytes = Math.max(16 * MIB, Math.min(left, random.between(16 * MIB, 64 * MIB)));
+        plans[next % plans.length]!.largeFiles.push(bytes);
+        next += 1;
+        left -= bytes;
+      }
+      break;
+    }
+    default: {
+      const unreachable: never = profile;
+      throw new Error(`unknown profile ${String(unreachable)}`);
+    }
+  }
+  return plans;
+}
+
+function writePki(out: string, pki: ReturnType<typeof generateSamplePki>): void {
+  const file = (name: string) => path.join(out, 'pki', name);
+  writeFileSync(file('ca.cert.pem'), pki.ca.certificatePem);
+  writeFileSync(file('reviewer.cert.pem'), pki.reviewer.certificatePem);
+  writeFileSync(file('reviewer.key.pem'), pki.reviewer.keyPem, { mode: 0o600 });
+  writeFileSync(file('signer.cert.pem'), pki.signer.certificatePem);
+  writeFileSync(file('signer.key.pem'), pki.signer.keyPem, { mode: 0o600 });
+  chmodSync(file('reviewer.key.pem'), 0o600);
+  chmodSync(file('signer.key.pem'), 0o600);
+}
+
+function worldConfig(seed: string): ConfigFile {
+  return {
+    schema: 'scopex.config/v1',
+    organization: 'Contoso Cloud Legal Compliance (sample world)',
+    legalProcess: 'legal-process.json',
+    stores: 'stores',
+    keys: { masterKey: 'keys/master.key', dataKeys: 'keys/data-keys.json' },
+    reviewerCa: ['pki/ca.cert.pem'],
+    signer: { certificate: 'pki/signer.cert.pem', key: 'pki/signer.key.pem' },
+    custodyLog: 'custody/custody.jsonl',
+    sampleWorld: { seed, warning: SAMPLE_WORLD_WARNING },
+  };
+}
