@@ -1,12 +1,12 @@
 // Approval signatures: any change to a signed field, a flipped signature bit or an untrusted key is a refusal.
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exitCodeFor, InputError, OrderError, type OrderErrorCode } from '../../src/errors.js';
+import { exitCodeFor, OrderError, type InputError, type OrderErrorCode } from '../../src/errors.js';
 import { approveOrder } from '../../src/order/approve-order.js';
 import { checkOrder } from '../../src/order/check-order.js';
 import type { Order } from '../../src/order/schema.js';
-import { generateKeyPairSync } from 'node:crypto';
 import type { PemPair } from '../../src/samples/pki.js';
 import { APPROVED_AT, approve, baseOrder, issueCertificate, makeFixture, writeOrder } from './fixtures.js';
 
