@@ -1,0 +1,277 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ScopexConfig } from '../../src/config.js';
+import { AbortedError, IntegrityError, OrderError, ScopeError, SourceError } from '../../src/errors.js';
+import { exportOrder, type ExportOptions } from '../../src/pipeline/export.js';
+import type { SourceAdapter, SourceItem } from '../../src/sources/source-adapter.js';
+import { createSources } from '../../src/sources/sources.js';
+import { buildStoreFixture, type StoreFixture } from '../helpers/store-fixture.js';
+import { readCustody, unzipTo, writeSignedOrder, type ProductionRecord } from './export-fixture.js';
+
+let fx: StoreFixture;
+let config: ScopexConfig;
+let work: string;
+
+beforeAll(async () => {
+  fx = await buildStoreFixture();
+  config = fx.config();
+  work = mkdtempSync(path.join(os.tmpdir(), 'scopex-export-test-'));
+});
+
+afterAll(() => {
+  fx?.cleanup();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+let runs = 0;
+function outDir(): string {
+  runs += 1;
+  return path.join(work, `out-${runs}`);
+}
+
+async function run(options: Partial<ExportOptions> & { orderFile: string }) {
+  const out = options.outDir ?? outDir();
+  const result = await exportOrder({ config, outDir: out, ...options });
+  const folder = unzipTo(result.archive, path.join(work, `unzipped-${runs}`));
+  const bag = path.join(folder, result.orderId);
+  const production = JSON.parse(readFileSync(path.join(bag, 'production.json'), 'utf8')) as ProductionRecord[];
+  return { result, bag, production, out };
+}
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** An adapter that wraps the real one and rewrites the items it yields. */
+function faulty(service: 'mail' | 'storage' | 'im', rewrite: (item: SourceItem) => SourceItem): SourceAdapter {
+  const real = createSources(config).adapters[service];
+  return {
+    service,
+    async *list(accountId, range, signal) {
+      for await (const item of real.list(accountId, range, signal)) yield rewrite(item);
+    },
+  };
+}
+
+async function expectNoOutput(out: string): Promise<void> {
+  const files = existsSync(out) ? readdirSync(out) : [];
+  expect(files.filter((f) => f.endsWith('.zip') || f.endsWith('.partial'))).toEqual([]);
+}
+
+describe('exportOrder on the store fixture', () => {
+  it('exports exactly the in-scope items of the named account, with production.json matching the bag', async () => {
+    const order = writeSignedOrder(fx);
+    const { result, bag, production } = await run({ orderFile: order.file });
+    expect(result.accounts).toEqual(['acct-alice']);
+    expect(result.refusedItems).toBe(0);
+
+    const inScope = fx.items.filter((i) => i.accountId === 'acct-alice' && i.position !== 'before-from' && i.position !== 'after-to');
+    const contentRecords = production.filter((r) => r.sourceId !== null);
+    expect(contentRecords.map((r) => `${r.category}:${r.sourceId}`).sort()).toEqual(
+      inScope.map((i) => `${i.service === 'subscriber' ? 'subscriber' : `${i.service}.content`}:${i.id}`).sort(),
+    );
+    for (const record of contentRecords) {
+      const data = readFileSync(path.join(bag, record.path));
+      expect(sha256(data)).toBe(record.sha256);
+      expect(data.length).toBe(record.bytes);
+      const item = inScope.find((i) => i.id === record.sourceId && (record.category.startsWith(i.service) || i.service === 'subscriber'))!;
+      if (item.service !== 'subscriber') {
+        expect(record.sha256).toBe(item.sha256);
+        expect(record.originalName).toBe(item.name);
+        expect(record.timestamp).toBe(item.timestamp);
+      }
+    }
+    expect(result.items['mail.content']).toBe(inScope.filter((i) => i.service === 'mail').length);
+    expect(result.items['storage.metadata']).toBe(inScope.filter((i) => i.service === 'storage').length);
+    expect(readFileSync(path.join(bag, 'order.json'))).toEqual(readFileSync(order.file));
+
+    const events = readCustody(fx.custodyLogFile).filter((e) => e.orderId === order.id).map((e) => e.event);
+    expect(events).toEqual(['order.checked', 'export.started', 'export.sealed', 'notification.due']);
+  });
+
+  it('derives mail metadata from the headers without subject or body', async () => {
+    const order = writeSignedOrder(fx, { categories: ['mail.metadata'] });
+    const { bag, production } = await run({ orderFile: order.file });
+    const lines = readFileSync(path.join(bag, 'data/acct-alice/mail.metadata/metadata.jsonl'), 'utf8').trim().split('\n');
+    const inScope = fx.itemsOf('mail', 'acct-alice').filter((i) => i.position !== 'before-from' && i.position !== 'after-to');
+    expect(lines).toHaveLength(inScope.length);
+    for (const line of lines) {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      expect(entry['from']).toBe('Someone <someone@contoso.example>');
+      expect(entry['messageId']).toMatch(/^<m-.*@contoso\.example>$/);
+      expect(entry).not.toHaveProperty('subject');
+      expect(line).not.toMatch(/fixture message|SCOPEX-FIXTURE-PLAINTEXT|Hello, this is/i);
+    }
+    expect(production).toEqual([
+      expect.objectContaining({ path: 'data/acct-alice/mail.metadata/metadata.jsonl', category: 'mail.metadata', sourceId: null, items: inScope.length }),
+    ]);
+  });
+
+  it('cuts the subscriber record\'s logins to the date range', async () => {
+    const order = writeSignedOrder(fx, { categories: ['subscriber'], dateRange: { from: '2026-03-01T00:00:00Z', to: '2026-12-31T00:00:00Z' } });
+    const { bag } = await run({ orderFile: order.file });
+    const record = JSON.parse(readFileSync(path.join(bag, 'data/acct-alice/subscriber/subscriber.json'), 'utf8')) as {
+      logins: { at: string }[];
+      signup: { at: string };
+    };
+    expect(record.logins.map((l) => l.at)).toEqual(['2026-04-01T09:30:00Z']);
+    expect(record.signup.at).toBe('2024-05-01T10:00:00Z');
+  });
+
+  it('keeps hostile store names as originals in production.json and safe unique paths in the bag', async () => {
+    const order = writeSignedOrder(fx, { categories: ['storage.content'] });
+    const { production } = await run({ orderFile: order.file });
+    const paths = production.map((r) => r.path);
+    expect(new Set(paths.map((p) => p.normalize('NFC').toLowerCase())).size).toBe(paths.length);
+    for (const p of paths) {
+      expect(p.startsWith('data/acct-alice/storage.content/')).toBe(true);
+      expect(p.split('/')).not.toContain('..');
+      // eslint-disable-next-line no-control-regex
+      expect(p).not.toMatch(/[\u0000-\u001f\\]/);
+    }
+    const names = production.map((r) => r.originalName);
+    expect(names).toContain('../../etc/passwd');
+    expect(names).toContain('cafe\u0301.txt');
+    expect(names).toContain('caf\u00e9.txt');
+  });
+
+  it('delivers customer-key items as stored ciphertext and user-encrypted mail as stored, marked so', async () => {
+    const order = writeSignedOrder(fx, {
+      targets: [{ type: 'email', value: 'dave@woodgrove.example' }, { type: 'email', value: 'alice@contoso.example' }],
+      categories: ['mail.content', 'mail.metadata', 'storage.content'],
+    });
+    const { bag, production } = await run({ orderFile: order.file });
+    const dave = production.filter((r) => r.account === 'acct-dave' && r.sourceId !== null);
+    expect(dave.length).toBeGreaterThan(0);
+    for (const record of dave) {
+      expect(record.encryption).toBe('customer-key');
+      expect(record.path.endsWith('.scxb')).toBe(true);
+      const item = fx.items.find((i) => i.accountId === 'acct-dave' && i.id === record.sourceId && record.category.startsWith(i.service))!;
+      expect(readFileSync(path.join(bag, record.path))).toEqual(readFileSync(item.blobFile));
+    }
+    const pgp = production.find((r) => r.sourceId === 'm-pgp')!;
+    expect(pgp.encryption).toBe('user-encrypted');
+    expect(pgp.sha256).toBe(fx.items.find((i) => i.id === 'm-pgp')!.sha256);
+    const daveMeta = readFileSync(path.join(bag, 'data/acct-dave/mail.metadata/metadata.jsonl'), 'utf8').trim().split('\n');
+    expect(JSON.parse(daveMeta[0]!)).toMatchObject({ from: null, encryption: 'customer-key', headersRead: false });
+  });
+});
+
+describe('exportOrder stops and delivers nothing', () => {
+  const cases: [string, 'mail' | 'storage' | 'im', (item: SourceItem) => SourceItem][] = [
+    ['an item of another account', 'mail', (item) => ({ ...item, accountId: 'acct-bob', ref: { ...item.ref, accountId: 'acct-bob' } })],
+    ['a blob reference to another account', 'storage', (item) => ({ ...item, ref: { ...item.ref, accountId: 'acct-bob' } })],
+    ['an out-of-range timestamp', 'im', (item) => (item.id === 'i-inside' ? { ...item, timestamp: '2025-01-01T00:00:00Z' } : item)],
+    ['an item of the wrong kind', 'mail', (item) => ({ ...item, kind: 'file', created: item.timestamp, modified: item.timestamp }) as SourceItem],
+    ['a byte count that is too small', 'storage', (item) => (item.id === 's-inside' ? { ...item, bytes: item.bytes - 1 } : item)],
+    ['a byte count that is too large', 'mail', (item) => (item.id === 'm-inside' ? { ...item, bytes: item.bytes + 5 } : item)],
+  ];
+
+  for (const [what, service, rewrite] of cases) {
+    it(`when a source hands over ${what} (scope incident, exit 5)`, async () => {
+      const order = writeSignedOrder(fx);
+      const out = outDir();
+      const adapters = { ...createSources(config).adapters, [service]: faulty(service, rewrite) };
+      const error = await exportOrder({ orderFile: order.file, outDir: out, config, sources: { adapters } }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ScopeError);
+      expect((error as ScopeError).code).toBe('OUT_OF_SCOPE');
+      await expectNoOutput(out);
+      const events = readCustody(fx.custodyLogFile).filter((e) => e.orderId === order.id);
+      const incident = events.find((e) => e.event === 'scope.incident');
+      expect(incident?.details).toMatchObject({ source: service, account: 'acct-alice' });
+      expect(events.map((e) => e.event)).toEqual(['order.checked', 'export.started', 'scope.incident', 'export.failed']);
+    });
+  }
+
+  it('when a large item is shorter than declared (streamed path)', async () => {
+    const big = await buildStoreFixture({ largeItemBytes: 3 * 2 ** 20 + 7 });
+    try {
+      const bigConfig = big.config();
+      const order = writeSignedOrder(big, { categories: ['storage.content'] });
+      const real = createSources(bigConfig).adapters.storage;
+      const lying: SourceAdapter = {
+        service: 'storage',
+        async *list(accountId, range, signal) {
+          for await (const item of real.list(accountId, range, signal)) yield item.id === 's-large' ? { ...item, bytes: item.bytes + 1 } : item;
+        },
+      };
+      const out = outDir();
+      const error = await exportOrder({ orderFile: order.file, outDir: out, config: bigConfig, sources: { adapters: { ...createSources(bigConfig).adapters, storage: lying } } }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ScopeError);
+      await expectNoOutput(out);
+      // The honest large item streams through.
+      const ok = await exportOrder({ orderFile: order.file, outDir: out, config: bigConfig });
+      expect(ok.payloadBytes).toBeGreaterThan(3 * 2 ** 20);
+    } finally {
+      big.cleanup();
+    }
+  });
+
+  it('when a source fails in the middle of the listing', async () => {
+    const order = writeSignedOrder(fx);
+    const out = outDir();
+    const real = createSources(config).adapters.storage;
+    const failing: SourceAdapter = {
+      service: 'storage',
+      async *list(accountId, range, signal) {
+        let n = 0;
+        for await (const item of real.list(accountId, range, signal)) {
+          if (++n === 3) throw new SourceError('STORE_UNREADABLE', 'the storage store went away');
+          yield item;
+        }
+      },
+    };
+    const error = await exportOrder({ orderFile: order.file, outDir: out, config, sources: { adapters: { ...createSources(config).adapters, storage: failing } } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SourceError);
+    await expectNoOutput(out);
+    expect(readCustody(fx.custodyLogFile).filter((e) => e.orderId === order.id).at(-1)?.event).toBe('export.failed');
+  });
+
+  it('when an item fails in the middle of its stream (tampered blob: IntegrityError naming it)', async () => {
+    const keyService = createSources(config).keyService;
+    const order = writeSignedOrder(fx, { categories: ['storage.content'] });
+    const out = outDir();
+    const broken = {
+      ...keyService,
+      readItem: async (ref: Parameters<typeof keyService.readItem>[0], max: number) => {
+        if (ref.itemId === 's-inside') throw new IntegrityError('ITEM_AUTH_FAILED', `storage item ${ref.itemId} failed authentication`);
+        return keyService.readItem(ref, max);
+      },
+    };
+    const error = await exportOrder({ orderFile: order.file, outDir: out, config, sources: { keyService: broken } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IntegrityError);
+    expect((error as Error).message).toContain('s-inside');
+    await expectNoOutput(out);
+  });
+
+  it('when the order is refused (nothing touched, refusal in the custody log)', async () => {
+    const order = writeSignedOrder(fx, {}, { approve: false });
+    const out = outDir();
+    const error = await exportOrder({ orderFile: order.file, outDir: out, config }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OrderError);
+    expect(existsSync(out)).toBe(false);
+    const events = readCustody(fx.custodyLogFile).filter((e) => e.orderId === order.id);
+    expect(events.map((e) => e.event)).toEqual(['order.refused']);
+    expect(events[0]!.details['reasons']).toEqual(['UNAPPROVED']);
+  });
+
+  it('when aborted: AbortedError and no file', async () => {
+    const order = writeSignedOrder(fx);
+    const out = outDir();
+    const controller = new AbortController();
+    const error = await exportOrder({
+      orderFile: order.file,
+      outDir: out,
+      config,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.items === 3) controller.abort();
+      },
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AbortedError);
+    await expectNoOutput(out);
+  });
+});
