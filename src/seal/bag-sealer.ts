@@ -474,7 +474,7 @@ function toSealerError(error: unknown, orderId: string): unknown {
 }
 
 export async function createBagSealer(options: SealerOptions): Promise<BagSealer> {
-  if (safeSegment(options.orderId) !== options.orderId || options.orderId.includes('%')) {
+  if (options.orderId === '' || safeSegment(options.orderId) !== options.orderId || options.orderId.includes('%')) {
     throw new InputError('USAGE', `order id ${JSON.stringify(options.orderId)} cannot name an archive file.`);
   }
   if (/[\r\n]/.test(options.organization) || options.organization.trim() === '') {

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 
 /** Longest segment kept as is, in UTF-8 bytes (most file systems allow 255; room is left for suffixes). */
 export const MAX_SEGMENT_BYTES = 150;
+const SUFFIX_ROOM = 8;
 /** Name used when nothing printable is left of a file name. */
 export const UNNAMED = 'unnamed';
 
@@ -45,9 +46,9 @@ function splitExtension(name: string): { stem: string; ext: string } {
 }
 
 /** Appends `suffix` to the stem of `name` (before its extension), keeping the result within the segment limit. */
-export function withSuffix(name: string, suffix: string): string {
+export function withSuffix(name: string, suffix: string, maxBytes = MAX_SEGMENT_BYTES): string {
   const { stem, ext } = splitExtension(name);
-  const room = MAX_SEGMENT_BYTES - utf8Bytes(ext) - utf8Bytes(suffix);
+  const room = maxBytes - utf8Bytes(ext) - utf8Bytes(suffix);
   return `${cutToBytes(stem, room).trimEnd()}${suffix}${ext}`;
 }
 
@@ -64,7 +65,8 @@ export function safeSegment(raw: string): string {
   if (WINDOWS_DEVICE.test(name)) name = `_${name}`;
   if (utf8Bytes(name) > MAX_SEGMENT_BYTES) {
     const digest = createHash('sha256').update(raw.normalize('NFC'), 'utf8').digest('hex').slice(0, 8);
-    name = withSuffix(name, `~${digest}`);
+    // Room is left for a uniqueness suffix (`~2`) so that it never eats into the hash.
+    name = withSuffix(name, `~${digest}`, MAX_SEGMENT_BYTES - SUFFIX_ROOM);
   }
   return name;
 }

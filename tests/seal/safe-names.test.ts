@@ -1,0 +1,159 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import {
+  MAX_SEGMENT_BYTES,
+  collisionKey,
+  createNameAllocator,
+  isSafeArchivePath,
+  safeArchivePath,
+  safeSegment,
+} from '../../src/seal/safe-names.js';
+
+const long = 'x'.repeat(300);
+const longUnicode = '\u00e9'.repeat(200);
+
+describe('safeArchivePath', () => {
+  test.each([
+    ['report.pdf', ['report.pdf']],
+    ['a/b/c.txt', ['a', 'b', 'c.txt']],
+    ['/etc/passwd', ['etc', 'passwd']],
+    ['../../etc/passwd', ['etc', 'passwd']],
+    ['a/./b/../c.txt', ['a', 'b', 'c.txt']],
+    ['a//b///c', ['a', 'b', 'c']],
+    ['..\\..\\windows\\system32', ['windows', 'system32']],
+    ['..', ['unnamed']],
+    ['', ['unnamed']],
+    ['/', ['unnamed']],
+    ['bell\u0007and\nnew\rline\ttab.txt', ['bellandnewlinetab.txt']],
+    ['\u202eexe.txt', ['exe.txt']],
+    ['what?<>:"|*.txt', ['what_______.txt']],
+    ['CON', ['_CON']],
+    ['nul.txt', ['_nul.txt']],
+    ['lpt1', ['_lpt1']],
+    ['name. . .', ['name']],
+    ['  spaced  ', ['spaced']],
+    ['100% done.txt', ['100% done.txt']],
+    ['cafe\u0301.txt', ['caf\u00e9.txt']],
+    ['.bashrc', ['.bashrc']],
+  ])('%j -> %j', (input, expected) => {
+    expect(safeArchivePath(input)).toEqual(expected);
+    expect(isSafeArchivePath(expected.join('/'))).toBe(true);
+  });
+
+  test('without folders, separators become part of the name', () => {
+    expect(safeArchivePath('re: a/b\\c', { folders: false })).toEqual(['re_ a_b_c']);
+  });
+
+  test('long segments are cut to the byte limit with a stable hash, keeping the extension', () => {
+    const [cut] = safeArchivePath(`${long}.txt`) as [string];
+    expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(MAX_SEGMENT_BYTES);
+    expect(cut).toMatch(/^x+~[0-9a-f]{8}\.txt$/);
+    expect(safeArchivePath(`${long}.txt`)).toEqual([cut]);
+    expect(safeArchivePath(`${long}y.txt`)[0]).not.toBe(cut);
+    const [unicode] = safeArchivePath(longUnicode) as [string];
+    expect(Buffer.byteLength(unicode)).toBeLessThanOrEqual(MAX_SEGMENT_BYTES);
+    expect(unicode.normalize('NFC')).toBe(unicode);
+    expect(unicode).not.toContain('\ufffd');
+  });
+
+  test('any string becomes safe segments, idempotently (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 400 }), (name) => {
+        const segments = safeArchivePath(name);
+        expect(segments.length).toBeGreaterThan(0);
+        const joined = segments.join('/');
+        expect(isSafeArchivePath(joined)).toBe(true);
+        for (const segment of segments) {
+          expect(safeSegment(segment)).toBe(segment);
+          expect(Buffer.byteLength(segment)).toBeLessThanOrEqual(MAX_SEGMENT_BYTES);
+          // eslint-disable-next-line no-control-regex -- control characters are what must be absent
+          expect(segment).not.toMatch(/[\u0000-\u001f\u007f/\\]/u);
+          expect(['.', '..', '']).not.toContain(segment);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('createNameAllocator', () => {
+  test('twins and clashes get deterministic suffixes; folders stay folders', () => {
+    const names = [
+      'docs/caf\u00e9.txt',
+      'docs/cafe\u0301.txt', // NFD twin
+      'Docs/CAF\u00c9.TXT', // case twin, in the same folder spelled differently
+      'docs/a?.txt',
+      'docs/a_.txt', // cleans to the same text as the one above
+      'docs', // a file where a folder is
+      'docs/sub/x',
+      'report',
+      'report/inner.txt', // a folder where a file is
+      'report/other.txt',
+      '../../escape.txt',
+      'escape.txt',
+      `${long}.txt`,
+      `${long}.txt`,
+      '',
+      '..',
+    ];
+    const expected = [
+      'docs/caf\u00e9.txt',
+      'docs/caf\u00e9~2.txt',
+      'docs/CAF\u00c9~3.TXT',
+      'docs/a_.txt',
+      'docs/a_~2.txt',
+      'docs~2',
+      'docs/sub/x',
+      'report',
+      'report~2/inner.txt',
+      'report~2/other.txt',
+      'escape.txt',
+      'escape~2.txt',
+    ];
+    const run = (): string[] => {
+      const allocator = createNameAllocator();
+      return names.map((name) => allocator.allocate(name));
+    };
+    const first = run();
+    expect(first.slice(0, expected.length)).toEqual(expected);
+    const [longA, longB, empty, dots] = first.slice(expected.length) as [string, string, string, string];
+    expect(longA).toMatch(/^x+~[0-9a-f]{8}\.txt$/);
+    expect(longB).toMatch(/^x+~[0-9a-f]{8}~2\.txt$/);
+    expect(Buffer.byteLength(longB)).toBeLessThanOrEqual(MAX_SEGMENT_BYTES);
+    expect(empty).toBe('unnamed');
+    expect(dots).toBe('unnamed~2');
+    // Stable: the same names in the same order give the same paths.
+    expect(run()).toEqual(first);
+  });
+
+  test('every allocated path is safe and unique under case folding (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('a', 'A', 'a/b', 'A/B', 'a/b/c', '..', 'é', 'e\u0301')), {
+          maxLength: 60,
+        }),
+        (names) => {
+          const allocator = createNameAllocator();
+          const paths = names.map((name) => allocator.allocate(name));
+          const files = new Set(paths.map(collisionKey));
+          expect(files.size).toBe(paths.length);
+          const folders = new Set(
+            paths.flatMap((p) => p.split('/').slice(0, -1).map((_, i, parts) => collisionKey(parts.slice(0, i + 1).join('/')))),
+          );
+          for (const file of files) expect(folders.has(file)).toBe(false);
+          for (const p of paths) expect(isSafeArchivePath(p)).toBe(true);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('isSafeArchivePath', () => {
+  test.each(['', '/a', 'a/', 'a//b', '../a', 'a/..', './a', 'a\\b', 'a\u0000b', 'cafe\u0301', 'CON', 'a. ', 'x'.repeat(151)])(
+    'refuses %j',
+    (relPath) => {
+      expect(isSafeArchivePath(relPath)).toBe(false);
+    },
+  );
+});

@@ -1,0 +1,360 @@
+import { createHash, createPrivateKey } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { AbortedError, InputError, IntegrityError } from '../../src/errors.js';
+import type { SealerOptions } from '../../src/seal/sealer.js';
+import { createBagSealer } from '../../src/seal/sealer.js';
+import { SealError } from '../../src/seal/seal-error.js';
+import { pythonCheckBag, run, tempDir, writePki, type PkiFiles } from './helpers.js';
+
+const NOW = new Date('2026-10-02T10:00:00Z');
+let workspace: { dir: string; cleanup(): void };
+let pki: PkiFiles;
+let counter = 0;
+
+beforeAll(() => {
+  workspace = tempDir();
+  pki = writePki(workspace.dir);
+});
+afterAll(() => workspace.cleanup());
+
+function options(overrides: Partial<SealerOptions> = {}): SealerOptions {
+  counter += 1;
+  return {
+    outDir: path.join(workspace.dir, `out-${counter}`),
+    orderId: 'LE-2026-000123',
+    organization: 'Contoso Cloud',
+    signerCertificateFile: pki.signerCertificateFile,
+    signerKeyFile: pki.signerKeyFile,
+    now: NOW,
+    ...overrides,
+  };
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Everything in the output folder, including hidden temp folders. */
+function outputListing(outDir: string): string[] {
+  return existsSync(outDir) ? readdirSync(outDir).sort() : [];
+}
+
+function chunkedStream(parts: Buffer[]): Readable {
+  return Readable.from(parts, { objectMode: false });
+}
+
+function failingStream(goodBytes: number, error: Error): Readable {
+  let sent = false;
+  return new Readable({
+    read() {
+      if (!sent) {
+        sent = true;
+        this.push(Buffer.alloc(goodBytes, 7));
+      } else {
+        this.destroy(error);
+      }
+    },
+  });
+}
+
+describe('a sealed bag', () => {
+  const payload = new Map<string, Buffer>([
+    ['acct-1/mail.content/m-1.eml', Buffer.from('From: a@example\r\nSubject: hi\r\n\r\nbody\r\n')],
+    ['acct-1/storage.content/docs/report 100%.txt', Buffer.from('percent')],
+    ['acct-1/storage.content/caf\u00e9/empty.bin', Buffer.alloc(0)],
+    ['acct-1/storage.content/big.bin', Buffer.alloc(3 * 1024 * 1024 + 17, 0xab)],
+  ]);
+  let outDir: string;
+  let archive: string;
+  let extracted: string;
+  let result: Awaited<ReturnType<Awaited<ReturnType<typeof createBagSealer>>['seal']>>;
+
+  beforeAll(async () => {
+    const opts = options();
+    outDir = opts.outDir;
+    const sealer = await createBagSealer(opts);
+    for (const [rel, body] of payload) {
+      // Big ones as streams in uneven chunks, small ones as Buffers: both paths of the sealer.
+      const source = body.length > 1024 ? chunkedStream([body.subarray(0, 1000), body.subarray(1000)]) : body;
+      const added = await sealer.addPayload(rel, source);
+      expect(added).toEqual({ path: `data/${rel}`, sha256: sha256(body), bytes: body.length });
+    }
+    await sealer.addTagFile('order.json', Buffer.from('{"id":"LE-2026-000123"}\n'));
+    await sealer.addTagFile('production.json', chunkedStream([Buffer.from('{"items":'), Buffer.from('[]}\n')]));
+    result = await sealer.seal();
+    archive = result.archive;
+    extracted = path.join(workspace.dir, `x-${counter}`);
+    expect(run('unzip', ['-q', archive, '-d', extracted]).status).toBe(0);
+  });
+
+  test('lands at <outDir>/<orderId>.zip with nothing else left behind', () => {
+    expect(archive).toBe(path.join(outDir, 'LE-2026-000123.zip'));
+    expect(outputListing(outDir)).toEqual(['LE-2026-000123.zip']);
+    const bytes = readFileSync(archive);
+    expect(result.sha256).toBe(sha256(bytes));
+    expect(result.bytes).toBe(bytes.length);
+    expect(result.payloadFiles).toBe(payload.size);
+    expect(result.payloadBytes).toBe([...payload.values()].reduce((sum, b) => sum + b.length, 0));
+  });
+
+  test('passes unzip -t and has one top folder with the expected tag files', () => {
+    const tested = run('unzip', ['-t', archive]);
+    expect(tested.status).toBe(0);
+    const top = readdirSync(extracted);
+    expect(top).toEqual(['LE-2026-000123']);
+    const root = readdirSync(path.join(extracted, 'LE-2026-000123')).sort();
+    expect(root).toEqual([
+      'bag-info.txt',
+      'bagit.txt',
+      'data',
+      'manifest-sha256.txt',
+      'order.json',
+      'production.json',
+      'signature.p7s',
+      'tagmanifest-sha256.txt',
+    ]);
+  });
+
+  test('bagit.txt, bag-info.txt and both manifests are exactly right', () => {
+    const bag = path.join(extracted, 'LE-2026-000123');
+    expect(readFileSync(path.join(bag, 'bagit.txt'), 'utf8')).toBe(
+      'BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n',
+    );
+    const oxum = `${result.payloadBytes}.${payload.size}`;
+    expect(readFileSync(path.join(bag, 'bag-info.txt'), 'utf8')).toBe(
+      `Source-Organization: Contoso Cloud\nBagging-Date: 2026-10-02\nExternal-Identifier: LE-2026-000123\nPayload-Oxum: ${oxum}\n`,
+    );
+    const manifest = readFileSync(path.join(bag, 'manifest-sha256.txt'), 'utf8');
+    const expected = [...payload].map(
+      ([rel, body]) => `${sha256(body)}  data/${rel.replace(/%/g, '%25')}\n`,
+    );
+    expect(manifest).toBe(expected.join(''));
+    // Recompute every payload line from the extracted files.
+    for (const line of manifest.trimEnd().split('\n')) {
+      const [digest, encoded] = line.split('  ') as [string, string];
+      const rel = encoded.replace(/%25/g, '%');
+      expect(sha256(readFileSync(path.join(bag, rel)))).toBe(digest);
+    }
+    const tagLines = readFileSync(path.join(bag, 'tagmanifest-sha256.txt'), 'utf8').trimEnd().split('\n');
+    const tagged = tagLines.map((line) => line.split('  ')[1]);
+    expect(tagged.sort()).toEqual(['bag-info.txt', 'bagit.txt', 'manifest-sha256.txt', 'order.json', 'production.json']);
+    for (const line of tagLines) {
+      const [digest, rel] = line.split('  ') as [string, string];
+      expect(sha256(readFileSync(path.join(bag, rel)))).toBe(digest);
+    }
+  });
+
+  test('the signature verifies with openssl against the CA, and not against another CA', () => {
+    const bag = path.join(extracted, 'LE-2026-000123');
+    const verify = (caFile: string): number | null =>
+      run('openssl', [
+        'cms',
+        '-verify',
+        '-binary',
+        '-inform',
+        'DER',
+        '-in',
+        path.join(bag, 'signature.p7s'),
+        '-content',
+        path.join(bag, 'tagmanifest-sha256.txt'),
+        '-CAfile',
+        caFile,
+        '-purpose',
+        'any',
+        '-out',
+        '/dev/null',
+      ]).status;
+    expect(verify(pki.caFile)).toBe(0);
+    expect(verify(pki.otherCaFile)).not.toBe(0);
+    const printed = run('openssl', ['cms', '-cmsout', '-print', '-inform', 'DER', '-in', path.join(bag, 'signature.p7s')]);
+    expect(printed.stdout).toContain('signingTime');
+    expect(printed.stdout).toContain('messageDigest');
+    expect(printed.stdout).toContain('contentType');
+    expect(printed.stdout).toContain('sha256');
+    // Detached: the signed content is not inside the signature.
+    expect(printed.stdout).toMatch(/eContent: <ABSENT>/);
+  });
+
+  test('an independent Python (zipfile + hashlib) checker accepts the bag', () => {
+    const verdict = pythonCheckBag(archive, 'LE-2026-000123');
+    expect(verdict.problems).toEqual([]);
+    expect(verdict.ok).toBe(true);
+    expect(verdict.payload).toBe(payload.size);
+  });
+
+  test('entries carry the bagging date, no directories and no links', () => {
+    const listing = run('python3', [
+      '-c',
+      'import sys,zipfile,json;z=zipfile.ZipFile(sys.argv[1]);print(json.dumps([[i.filename,i.date_time[:3],i.external_attr>>16,i.compress_type] for i in z.infolist()]))',
+      archive,
+    ]);
+    const entries = JSON.parse(listing.stdout) as [string, number[], number, number][];
+    for (const [name, date, mode, method] of entries) {
+      expect(name.endsWith('/')).toBe(false);
+      expect(date).toEqual([2026, 10, 2]);
+      expect(mode & 0o170000).not.toBe(0o120000);
+      expect(method).toBe(0);
+    }
+  });
+
+  test('no trace of the signer key is in the archive', () => {
+    const bytes = readFileSync(archive);
+    const keyPem = pki.pki.signer.keyPem;
+    const body = keyPem.split('\n').filter((line) => line && !line.startsWith('-----'));
+    expect(bytes.includes(Buffer.from('PRIVATE KEY'))).toBe(false);
+    for (const line of body) expect(bytes.includes(Buffer.from(line))).toBe(false);
+    // The private parts of the key (the modulus is public and is in the certificate), raw and encoded.
+    const jwk = createPrivateKey(keyPem).export({ format: 'jwk' });
+    for (const part of [jwk.d, jwk.p, jwk.q, jwk.dp, jwk.dq, jwk.qi]) {
+      const raw = Buffer.from(part ?? '', 'base64url');
+      expect(raw.length).toBeGreaterThan(64);
+      for (const encoded of [raw, Buffer.from(raw.toString('hex')), Buffer.from(raw.toString('base64').slice(0, 40))]) {
+        expect(bytes.includes(encoded.subarray(0, 32))).toBe(false);
+      }
+    }
+  });
+});
+
+describe('refusing and cleaning up', () => {
+  test('an existing archive without force is OUTPUT_EXISTS and stays untouched; force replaces it', async () => {
+    const opts = options();
+    const first = await createBagSealer(opts);
+    await first.addPayload('a.txt', Buffer.from('first'));
+    const sealed = await first.seal();
+    const before = readFileSync(sealed.archive);
+
+    await expect(createBagSealer(opts)).rejects.toSatisfy(
+      (error) => error instanceof InputError && error.code === 'OUTPUT_EXISTS',
+    );
+    expect(readFileSync(sealed.archive).equals(before)).toBe(true);
+    expect(outputListing(opts.outDir)).toEqual(['LE-2026-000123.zip']);
+
+    const forced = await createBagSealer({ ...opts, force: true });
+    await forced.addPayload('b.txt', Buffer.from('second'));
+    const replaced = await forced.seal();
+    expect(readFileSync(replaced.archive).equals(before)).toBe(false);
+    expect(outputListing(opts.outDir)).toEqual(['LE-2026-000123.zip']);
+  });
+
+  test('an archive that appears while sealing is not overwritten', async () => {
+    const opts = options();
+    const sealer = await createBagSealer(opts);
+    await sealer.addPayload('a.txt', Buffer.from('mine'));
+    const intruder = path.join(opts.outDir, 'LE-2026-000123.zip');
+    writeFileSync(intruder, 'somebody else');
+    await expect(sealer.seal()).rejects.toSatisfy(
+      (error) => error instanceof InputError && error.code === 'OUTPUT_EXISTS',
+    );
+    expect(readFileSync(intruder, 'utf8')).toBe('somebody else');
+    expect(outputListing(opts.outDir)).toEqual(['LE-2026-000123.zip']);
+  });
+
+  test('abort leaves no final file, no .partial and no temp folder; it is safe twice', async () => {
+    const opts = options();
+    const sealer = await createBagSealer(opts);
+    await sealer.addPayload('a.txt', Buffer.from('data'));
+    expect(outputListing(opts.outDir)).toContain('LE-2026-000123.zip.partial');
+    await sealer.abort(new Error('operator changed their mind'));
+    await sealer.abort();
+    expect(outputListing(opts.outDir)).toEqual([]);
+    await expect(sealer.addPayload('b.txt', Buffer.from('x'))).rejects.toThrow('operator changed their mind');
+    await expect(sealer.seal()).rejects.toThrow('operator changed their mind');
+  });
+
+  test('a stale .partial from an earlier crash is replaced', async () => {
+    const opts = options();
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(opts.outDir, { recursive: true });
+    writeFileSync(path.join(opts.outDir, 'LE-2026-000123.zip.partial'), 'half an archive from a crash');
+    const sealer = await createBagSealer(opts);
+    await sealer.addPayload('a.txt', Buffer.from('fresh'));
+    const sealed = await sealer.seal();
+    expect(outputListing(opts.outDir)).toEqual(['LE-2026-000123.zip']);
+    expect(pythonCheckBag(sealed.archive, 'LE-2026-000123').ok).toBe(true);
+  });
+
+  test('a source that fails mid-entry aborts with its own error and leaves nothing', async () => {
+    const opts = options();
+    const sealer = await createBagSealer(opts);
+    await sealer.addPayload('ok.txt', Buffer.from('fine'));
+    const sourceError = new IntegrityError('ITEM_AUTH_FAILED', 'item m-2 of acct-1 failed authentication.');
+    await expect(sealer.addPayload('bad.bin', failingStream(200_000, sourceError))).rejects.toBe(sourceError);
+    await expect(sealer.seal()).rejects.toBe(sourceError);
+    await sealer.abort();
+    expect(outputListing(opts.outDir)).toEqual([]);
+  });
+
+  test('an abort signal rejects the pending entry with AbortedError and leaves nothing', async () => {
+    const controller = new AbortController();
+    const opts = options({ signal: controller.signal });
+    const sealer = await createBagSealer(opts);
+    const endless = new Readable({
+      read() {
+        setTimeout(() => this.push(Buffer.alloc(1024)), 5);
+      },
+    });
+    const pending = sealer.addPayload('endless.bin', endless);
+    setTimeout(() => controller.abort(), 50);
+    await expect(pending).rejects.toSatisfy((error) => error instanceof AbortedError && error.code === 'ABORTED');
+    await sealer.abort();
+    expect(outputListing(opts.outDir)).toEqual([]);
+  });
+
+  test('unsafe and duplicate paths are refused without breaking the bag', async () => {
+    const opts = options();
+    const sealer = await createBagSealer(opts);
+    await sealer.addPayload('acct/Folder/a.txt', Buffer.from('a'));
+    const refused = async (promise: Promise<unknown>, code: string): Promise<void> => {
+      await expect(promise).rejects.toSatisfy((error) => error instanceof SealError && error.code === code);
+    };
+    for (const bad of ['../x', '/abs', 'a//b', 'a/./b', 'a\\b', 'bad\nname', 'caf\u0065\u0301', 'con', 'trailing. ', '']) {
+      await refused(sealer.addPayload(bad, Buffer.from('x')), 'UNSAFE_PATH');
+    }
+    await refused(sealer.addPayload('acct/Folder/a.txt', Buffer.from('again')), 'DUPLICATE_PATH');
+    await refused(sealer.addPayload('acct/folder/A.TXT', Buffer.from('case twin')), 'DUPLICATE_PATH');
+    await refused(sealer.addPayload('acct/Folder', Buffer.from('file where a folder is')), 'DUPLICATE_PATH');
+    await refused(sealer.addPayload('acct/Folder/a.txt/inner', Buffer.from('folder where a file is')), 'DUPLICATE_PATH');
+    await refused(sealer.addTagFile('bagit.txt', Buffer.from('x')), 'UNSAFE_PATH');
+    await refused(sealer.addTagFile('tagmanifest-md5.txt', Buffer.from('x')), 'UNSAFE_PATH');
+    await refused(sealer.addTagFile('../order.json', Buffer.from('x')), 'UNSAFE_PATH');
+    await sealer.addTagFile('order.json', Buffer.from('{}'));
+    await refused(sealer.addTagFile('order.json', Buffer.from('{}')), 'DUPLICATE_PATH');
+    const sealed = await sealer.seal();
+    const verdict = pythonCheckBag(sealed.archive, 'LE-2026-000123');
+    expect(verdict.ok).toBe(true);
+    expect(verdict.payload).toBe(1);
+    await refused(sealer.addPayload('late.txt', Buffer.from('x')), 'SEALER_CLOSED');
+  });
+
+  test('bad signer files are input errors that never echo the key', async () => {
+    const notAKey = path.join(workspace.dir, 'not-a-key.pem');
+    writeFileSync(notAKey, '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+    const error: unknown = await createBagSealer(options({ signerKeyFile: notAKey })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).code).toBe('FILE_UNREADABLE');
+    expect(String((error as Error).message)).not.toContain('AAAA');
+
+    // The CA's key does not belong to the signer certificate.
+    const wrongKey = path.join(workspace.dir, 'wrong.key.pem');
+    writeFileSync(wrongKey, pki.pki.ca.keyPem);
+    const mismatch: unknown = await createBagSealer(options({ signerKeyFile: wrongKey })).catch((e: unknown) => e);
+    expect(mismatch).toBeInstanceOf(InputError);
+    expect((mismatch as InputError).code).toBe('CONFIG_INVALID');
+
+    const missing: unknown = await createBagSealer(options({ signerKeyFile: path.join(workspace.dir, 'nope.pem') })).catch(
+      (e: unknown) => e,
+    );
+    expect((missing as InputError).code).toBe('FILE_UNREADABLE');
+  });
+
+  test('an order id that cannot be a file name is refused', async () => {
+    for (const orderId of ['../LE-1', 'LE/1', 'LE:1', '', '..']) {
+      await expect(createBagSealer(options({ orderId }))).rejects.toSatisfy(
+        (error) => error instanceof InputError && error.code === 'USAGE',
+      );
+    }
+  });
+});
