@@ -4,7 +4,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { runTimed } from './process-timer.js';
 import { summarize, type Summary } from './stats.js';
-import { cliPath, consumerAccounts, writeApprovedOrder, type DirectoryAccount, type World } from './world.js';
+import { cli, consumerAccounts, writeApprovedOrder, type DirectoryAccount, type World } from './world.js';
 import { lastLines, mib } from './world-bench.js';
 
 export interface BatchResult {
@@ -35,7 +35,7 @@ export async function benchBatch(world: World, orderCount: number, workDir: stri
       const outDir = path.join(workDir, `out-c${concurrency}`);
       rmSync(outDir, { recursive: true, force: true });
       mkdirSync(outDir, { recursive: true });
-      const run = await runTimed(process.execPath, [cliPath, 'batch', ...orders, '--out', outDir, '--concurrency', String(concurrency), '--config', world.config, '--json'], { measureRss: true });
+      const run = await runTimed(process.execPath, [cli.entry, 'batch', ...orders, '--out', outDir, '--concurrency', String(concurrency), '--config', world.config, '--json'], { measureRss: true });
       if (run.exitCode !== 0) throw new Error(`scopex batch --concurrency ${concurrency} exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
       timings[concurrency].seconds.push(run.seconds);
       timings[concurrency].rss.push(run.peakRssBytes ?? Number.NaN);

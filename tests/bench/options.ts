@@ -16,6 +16,7 @@ export interface BenchOptions {
   tmpDir: string;
   seed: number;
   diskMiB: number;
+  cli: string | null;
 }
 
 export interface BenchPlan {
@@ -41,6 +42,8 @@ export const USAGE = `usage: npm run bench -- [flags]
   --tmp DIR         parent of the temp folder (default: the OS temp folder)
   --seed S          world seed (default 7)
   --disk-mib N      size of the dd write used to measure the disk (default 1024, 256 with --quick)
+  --cli FILE        the scopex entry point to drive (default: dist/src/cli/main.js of this checkout),
+                    e.g. an older build kept aside, to compare before and after a change
   --help            this text
 `;
 
@@ -60,6 +63,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       tmp: { type: 'string' },
       seed: { type: 'string' },
       'disk-mib': { type: 'string' },
+      cli: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -77,6 +81,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     tmpDir: values.tmp ?? os.tmpdir(),
     seed: positiveInteger('--seed', values.seed, 7),
     diskMiB: positiveInteger('--disk-mib', values['disk-mib'], quick ? 256 : 1024),
+    cli: values.cli ?? null,
   };
 }
 

@@ -11,7 +11,7 @@ import { rssMethod } from './process-timer.js';
 import { MiB, summarize } from './stats.js';
 import { formatBytes, renderTable } from './table.js';
 import { RSS_LIMIT_BYTES, targetRows, type Figures } from './targets.js';
-import { buildWorld, cliPath, repoRoot, type World, type WorldSpec } from './world.js';
+import { buildWorld, cli, repoRoot, type World, type WorldSpec } from './world.js';
 import { benchWorld, type WorldResult } from './world-bench.js';
 
 const started = Date.now();
@@ -43,8 +43,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (!existsSync(cliPath)) {
-    process.stderr.write(`${cliPath} does not exist: build first (npm run build, or run this through npm run bench)\n`);
+  if (options.cli) cli.entry = path.resolve(options.cli);
+  if (!existsSync(cli.entry)) {
+    process.stderr.write(`${cli.entry} does not exist: build first (npm run build, or run this through npm run bench)\n`);
     return 2;
   }
   const opts = options;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { extractArchive, payloadInArchive, payloadOnDisk, runOpensslDigest, runSha256sumCheck, runShellBaseline, type Payload } from './baseline.js';
 import { runTimed } from './process-timer.js';
 import { MB, repeat, summarize, type Summary } from './stats.js';
-import { cliPath, consumerAccounts, writeApprovedOrder, type World } from './world.js';
+import { cli, consumerAccounts, writeApprovedOrder, type World } from './world.js';
 
 export interface Rates {
   mbPerSecond: number;
@@ -61,7 +61,7 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
 
   const exports = await repeat(runs, async (index) => {
     rmSync(archive, { force: true });
-    const run = await runTimed(process.execPath, [cliPath, 'export', orderFile, '--out', exportDir, '--config', world.config, '--json', '--force'], { measureRss: true });
+    const run = await runTimed(process.execPath, [cli.entry, 'export', orderFile, '--out', exportDir, '--config', world.config, '--json', '--force'], { measureRss: true });
     if (run.exitCode !== 0) throw new Error(`scopex export (${label}) exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
     if (!existsSync(archive)) throw new Error(`scopex export (${label}) exited 0 but ${archive} does not exist`);
     log(`  ${label}: export run ${index + 1}/${runs}: ${run.seconds.toFixed(2)} s, peak RSS ${mib(run.peakRssBytes)}`);
@@ -93,7 +93,7 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
   const sumCheck: number[] = [];
   const dgst: number[] = [];
   for (let index = 0; index < runs; index++) {
-    const run = await runTimed(process.execPath, [cliPath, 'verify', archive, '--trust', path.join(world.dir, 'pki', 'ca.cert.pem'), '--config', world.config, '--json'], { measureRss: true });
+    const run = await runTimed(process.execPath, [cli.entry, 'verify', archive, '--trust', path.join(world.dir, 'pki', 'ca.cert.pem'), '--config', world.config, '--json'], { measureRss: true });
     if (run.exitCode !== 0) throw new Error(`scopex verify (${label}) exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
     scopexVerify.push({ seconds: run.seconds, rss: run.peakRssBytes ?? Number.NaN });
     sumCheck.push(await runSha256sumCheck(bagDir));

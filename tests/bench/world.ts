@@ -8,7 +8,8 @@ import { runChecked } from './process-timer.js';
 
 /** The repository root, from dist/tests/bench/ (built) or tests/bench/ (source). */
 export const repoRoot = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
-export const cliPath = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+/** The scopex entry point the benchmark drives: this checkout's build unless `--cli` names another. */
+export const cli = { entry: path.join(repoRoot, 'dist', 'src', 'cli', 'main.js') };
 
 export type Profile = 'realistic' | 'small-items' | 'large-items';
 
@@ -48,7 +49,7 @@ export const ALL_CATEGORIES = [
 
 /** Runs the scopex CLI and fails loudly with its message when it exits non-zero. */
 export function scopex(args: readonly string[], cwd?: string): ReturnType<typeof runChecked> {
-  return runChecked(process.execPath, [cliPath, ...args], cwd ? { cwd } : {});
+  return runChecked(process.execPath, [cli.entry, ...args], cwd ? { cwd } : {});
 }
 
 /**
