@@ -91,7 +91,7 @@ export function verifyApproval(
   if (forbiddenSigners.some((other) => samePublicKey(other, certificate))) {
     reasons.push({
       code: 'APPROVAL_UNTRUSTED',
-      message: `field approval.certificate: "${commonName(certificate)}" holds the archive signer's key; an export host must not be able to approve its own orders`,
+      message: `field approval.certificate: ${JSON.stringify(commonName(certificate))} holds the archive signer's key; an export host must not be able to approve its own orders`,
     });
   }
   return reasons;
@@ -111,8 +111,12 @@ export function loadArchiveSigner(file: string): X509Certificate[] {
 }
 
 function samePublicKey(a: X509Certificate, b: X509Certificate): boolean {
-  const der = (c: X509Certificate) => c.publicKey.export({ type: 'spki', format: 'der' });
-  return der(a).equals(der(b));
+  try {
+    const der = (c: X509Certificate) => c.publicKey.export({ type: 'spki', format: 'der' });
+    return der(a).equals(der(b));
+  } catch {
+    return false;
+  }
 }
 
 /** The certificate, or why it is not exactly one parsable PEM certificate. */
@@ -122,7 +126,10 @@ function parseApprovalCertificate(pem: string): X509Certificate | string {
     return `expected exactly one PEM certificate, found ${blocks.length === 1 ? 'extra text around it' : `${blocks.length}`}`;
   }
   try {
-    return new X509Certificate(blocks[0]!);
+    const certificate = new X509Certificate(blocks[0]!);
+    // A damaged certificate can parse yet fail on first use of a field: touch each one here, once.
+    void [certificate.publicKey.asymmetricKeyType, certificate.subject, certificate.issuer, certificate.validFrom, certificate.validTo, certificate.ca];
+    return certificate;
   } catch {
     return 'the certificate cannot be parsed as X.509';
   }
@@ -163,27 +170,29 @@ function trustProblems(
 ): OrderReason[] {
   const reasons: OrderReason[] = [];
   const untrusted = (message: string) => reasons.push({ code: 'APPROVAL_UNTRUSTED', message: `field approval.certificate: ${message}` });
-  const subject = commonName(certificate);
+  // Quoted as JSON: the name comes from an unverified certificate and may hold terminal control characters.
+  const subject = JSON.stringify(commonName(certificate));
 
-  if (certificate.ca) untrusted(`"${subject}" is a CA certificate; approvals must be signed by a reviewer, not by a CA`);
+  if (certificate.ca) untrusted(`${subject} is a CA certificate; approvals must be signed by a reviewer, not by a CA`);
   const usage = keyUsageProblem(certificate);
-  if (usage) untrusted(`"${subject}" ${usage}`);
+  if (usage) untrusted(`${subject} ${usage}`);
   if (!validAt(certificate, approvedAt)) {
-    untrusted(`"${subject}" is valid from ${certificate.validFrom} to ${certificate.validTo}, not at approval time ${approvedAtText}`);
+    untrusted(`${subject} is valid from ${certificate.validFrom} to ${certificate.validTo}, not at approval time ${approvedAtText}`);
   }
 
-  const issuer = reviewerCas.find((ca) => certificate.checkIssued(ca) && safeVerify(certificate, ca));
+  const issuer = reviewerCas.find((ca) => safeVerify(certificate, ca));
   if (!issuer) {
-    untrusted(`"${subject}" is not issued by a reviewer CA named in the config (${reviewerCas.length} configured)`);
+    untrusted(`${subject} is not issued by a reviewer CA named in the config (${reviewerCas.length} configured)`);
   } else if (!validAt(issuer, approvedAt)) {
-    untrusted(`its issuing CA "${commonName(issuer)}" is not valid at approval time ${approvedAtText}`);
+    untrusted(`its issuing CA ${JSON.stringify(commonName(issuer))} is not valid at approval time ${approvedAtText}`);
   }
   return reasons;
 }
 
+/** Issued by `ca`: the names chain and the CA's key verifies the certificate's signature. */
 function safeVerify(certificate: X509Certificate, ca: X509Certificate): boolean {
   try {
-    return certificate.verify(ca.publicKey);
+    return certificate.checkIssued(ca) && certificate.verify(ca.publicKey);
   } catch {
     return false;
   }
