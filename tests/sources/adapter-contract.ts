@@ -4,7 +4,7 @@
 //
 // The suite builds its own fixture world (tests/helpers/store-fixture.ts), checks listing against the items the
 // fixture wrote, and corrupts blobs and indexes in the sample-world layout (restoring them after each test).
-import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -197,6 +197,12 @@ export function testSourceAdapter(contract: SourceAdapterContract): void {
       });
     }
 
+    it('a store whose folder is missing is STORE_UNREADABLE, not an unknown account', async () => {
+      const { fixture } = ctx();
+      const adapter = contract.create({ ...fixture, storesRoot: path.join(fixture.root, 'no-such-stores') });
+      await rejectsWithCode(collect(adapter.list(fixture.accounts.consumer.id, wide)), SourceError, 'STORE_UNREADABLE');
+    });
+
     it('an unknown account, or an id that is not a plain folder name, is UNKNOWN_ACCOUNT', async () => {
       const { consumer, neighbour } = ctx().fixture.accounts;
       for (const id of ['acct-nobody', '', '.', '..', `../${consumer.id}`, `${neighbour.id}/../${consumer.id}`, `${consumer.id}\0`, `/${consumer.id}`]) {
@@ -213,6 +219,7 @@ export function testSourceAdapter(contract: SourceAdapterContract): void {
 
       async function expectAuthFailure(item: FixtureItem, damage: () => void): Promise<void> {
         const backup = readFileSync(item.blobFile);
+        const { atime, mtime } = statSync(item.blobFile);
         try {
           damage();
           const [listed] = (await list(item.accountId, wide)).filter((i) => i.id === item.id);
@@ -223,6 +230,7 @@ export function testSourceAdapter(contract: SourceAdapterContract): void {
           await rejectsWithCode(ctx().keyService.readItem(listed!.ref, 1 << 20), IntegrityError, 'ITEM_AUTH_FAILED');
         } finally {
           writeFileSync(item.blobFile, backup);
+          utimesSync(item.blobFile, atime, mtime); // subscriber records are dated by their file's mtime
         }
         // Restored, it opens again: the failure came from the damage.
         const ref = { service: item.service, accountId: item.accountId, itemId: item.id, blobFile: item.blobFile };
@@ -290,6 +298,16 @@ export function testSourceAdapter(contract: SourceAdapterContract): void {
         mkdirSync(folder);
         try {
           await rejectsWithCode(list('acct-no-index'), SourceError, 'STORE_UNREADABLE');
+        } finally {
+          rmSync(folder, { recursive: true, force: true });
+        }
+      });
+
+      it('an index that cannot be read (a folder in its place) is STORE_UNREADABLE', async () => {
+        const folder = path.join(ctx().root, 'acct-index-folder');
+        mkdirSync(path.join(folder, 'index.jsonl'), { recursive: true });
+        try {
+          await rejectsWithCode(list('acct-index-folder'), SourceError, 'STORE_UNREADABLE');
         } finally {
           rmSync(folder, { recursive: true, force: true });
         }
