@@ -1,12 +1,155 @@
-// Placeholder until its issue lands: registers the command so --help lists it.
-import type { CommandModule } from 'yargs';
-import { ScopexError } from '../errors.js';
-import type { GlobalArgs } from './common.js';
+// scopex batch ORDER... --out DIR: many approved orders, one summary. A thin wrapper over runBatch (src/batch/batch.ts).
+import os from 'node:os';
+import cliProgress from 'cli-progress';
+import type { Argv, CommandModule } from 'yargs';
+import { runBatch, type BatchEvent, type BatchOrderResult, type BatchResult } from '../batch/batch.js';
+import { AbortedError, BatchError } from '../errors.js';
+import { configFrom, printResult, progressWanted, type GlobalArgs } from './common.js';
 
-export const batchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'batch',
-  describe: 'not built yet',
-  handler: () => {
-    throw new ScopexError('NOT_BUILT', 'scopex batch is not built yet');
+interface BatchArgs extends GlobalArgs {
+  orders: string[];
+  out: string;
+  concurrency?: number;
+  workers: boolean;
+}
+
+export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
+  command: 'batch <orders..>',
+  describe: 'export many approved orders (files or folders of them); a re-run skips orders already sealed',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .positional('orders', { type: 'string', array: true, demandOption: true, describe: 'order files, or folders of *.json orders' })
+      .option('out', { type: 'string', demandOption: true, describe: 'folder the sealed archives are written to' })
+      .option('concurrency', { type: 'number', describe: `orders exported at once (default: the number of cores, ${os.availableParallelism()})` })
+      .option('workers', {
+        type: 'boolean',
+        default: true,
+        describe: 'run each export in a worker thread so that orders use every core (--no-workers: all on one thread)',
+      })
+      .example('$0 batch W/orders --out exports --config W/config.json', 'export every order in a folder')
+      .example('$0 batch a.json b.json --out exports --concurrency 2 --json', 'two orders at once, summary as JSON') as Argv<BatchArgs>,
+  handler: async (args) => {
+    const config = configFrom(args);
+    const controller = new AbortController();
+    const onInterrupt = () => {
+      controller.abort(new AbortedError('ABORTED', 'the batch was interrupted (Ctrl-C); running exports were stopped and left nothing'));
+      if (!args.quiet) process.stderr.write('\nscopex: interrupted; stopping running exports (finished archives stay)\n');
+    };
+    process.once('SIGINT', onInterrupt);
+    process.once('SIGTERM', onInterrupt);
+    const display = progressWanted(args) ? createBatchDisplay() : undefined;
+    let result: BatchResult;
+    try {
+      result = await runBatch({
+        orders: args.orders,
+        outDir: args.out,
+        config,
+        ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
+        mode: args.workers ? 'worker-threads' : 'in-process',
+        signal: controller.signal,
+        ...(display ? { onEvent: display.onEvent } : {}),
+      });
+    } finally {
+      display?.stop();
+      process.off('SIGINT', onInterrupt);
+      process.off('SIGTERM', onInterrupt);
+    }
+    printResult(args, result, () => summaryTable(result));
+    // The summary above is the result; the entry point must not print a second JSON document.
+    if (result.interrupted) {
+      throw Object.assign(new AbortedError('ABORTED', `the batch was interrupted: ${describeCounts(result)}`), { resultPrinted: true });
+    }
+    if (!result.ok) {
+      const failing = result.orders.filter((order) => order.verdict !== 'sealed' && order.verdict !== 'skipped');
+      const first = failing[0];
+      throw Object.assign(
+        new BatchError(
+          'BATCH_FAILED',
+          `${failing.length} of ${result.orders.length} order${result.orders.length === 1 ? '' : 's'} did not seal (${describeCounts(result)})` +
+            (first ? `; first: ${first.orderId} ${first.verdict}: ${first.error?.message ?? ''}` : ''),
+        ),
+        { resultPrinted: true },
+      );
+    }
   },
 };
+
+function describeCounts(result: BatchResult): string {
+  return Object.entries(result.counts)
+    .filter(([, n]) => n > 0)
+    .map(([verdict, n]) => `${n} ${verdict}`)
+    .join(', ');
+}
+
+/** A live line per running order and an overall bar, on stderr (only created when stderr is a TTY). */
+function createBatchDisplay() {
+  const multibar = new cliProgress.MultiBar(
+    {
+      stream: process.stderr,
+      format: '{label} {bar} {value}/{total} {unit} {info}',
+      hideCursor: true,
+      clearOnComplete: true,
+      autopadding: true,
+      fps: 5,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let overall: cliProgress.SingleBar | undefined;
+  let done = 0;
+  const running = new Map<string, cliProgress.SingleBar>();
+  return {
+    onEvent(event: BatchEvent): void {
+      switch (event.type) {
+        case 'planned':
+          overall = multibar.create(event.orders.length, 0, { label: 'batch'.padEnd(24), unit: 'orders', info: '' });
+          break;
+        case 'started':
+          running.set(event.orderId, multibar.create(1, 0, { label: event.orderId.slice(0, 24).padEnd(24), unit: 'items', info: 'checking' }));
+          break;
+        case 'progress': {
+          const bar = running.get(event.orderId);
+          const total = event.progress.totalItems ?? Math.max(event.progress.items, 1);
+          bar?.setTotal(Math.max(total, 1));
+          bar?.update(event.progress.items, { info: `${(event.progress.bytes / 1e6).toFixed(1)} MB` });
+          break;
+        }
+        case 'finished': {
+          const bar = running.get(event.order.orderId);
+          if (bar) {
+            multibar.remove(bar);
+            running.delete(event.order.orderId);
+          }
+          done += 1;
+          overall?.update(done, { info: `last: ${event.order.orderId} ${event.order.verdict}` });
+          break;
+        }
+      }
+    },
+    stop(): void {
+      multibar.stop();
+    },
+  };
+}
+
+export function summaryTable(result: BatchResult): string {
+  const header = ['order', 'verdict', 'items', 'bytes', 'time', 'archive'];
+  const rows = result.orders.map((order: BatchOrderResult) => [
+    order.orderId,
+    order.verdict,
+    order.items === null ? '-' : String(order.items),
+    order.bytes === null ? '-' : String(order.bytes),
+    `${(order.durationMs / 1000).toFixed(1)}s`,
+    order.archive ?? (order.error ? `${order.error.code}: ${order.error.message}` : '-'),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  // The last column is free text; it is not padded.
+  const line = (cells: string[]) =>
+    cells.map((cell, i) => (i === cells.length - 1 ? cell : i >= 2 && i <= 4 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ');
+  return [
+    line(header),
+    ...rows.map(line),
+    '',
+    `${result.orders.length} order${result.orders.length === 1 ? '' : 's'}: ${describeCounts(result)} in ${(result.durationMs / 1000).toFixed(1)} s ` +
+      `(concurrency ${result.concurrency}, ${result.mode === 'worker-threads' ? 'worker threads' : 'one thread'})`,
+  ].join('\n');
+}

@@ -1,0 +1,282 @@
+// Batch exports: many approved orders, each sealed on its own; one failure never stops the others; re-runs redo nothing.
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import type { ScopexConfig } from '../config.js';
+import type { CustodyLog } from '../custody/custody-log.js';
+import { createFileCustodyLog } from '../custody/file-custody-log.js';
+import { AbortedError, InputError, OrderError, ScopeError, ScopexError } from '../errors.js';
+import type { ExportProgress, ExportResult } from '../pipeline/export.js';
+import { abortReason } from './abort.js';
+import { expandOrderArguments, identifyOrder, type OrderFile } from './order-files.js';
+import { createWorkerPool } from './worker-pool.js';
+import type { ExportFunction } from './worker-protocol.js';
+
+export type { ExportFunction } from './worker-protocol.js';
+
+/** What became of one order. Every verdict but sealed and skipped makes the batch fail (exit 6). */
+export type BatchVerdict = 'sealed' | 'skipped' | 'refused' | 'malformed' | 'failed' | 'scope-violation' | 'aborted';
+
+export const FAILING_VERDICTS: readonly BatchVerdict[] = ['refused', 'malformed', 'failed', 'scope-violation', 'aborted'];
+
+/** The archive check a re-run uses to decide that an order is already done (src/verify/verify.ts's verifyArchive). */
+export type VerifyFunction = (options: { archive: string; trustFile: string; orderFile?: string }) => Promise<{ ok: boolean }>;
+
+export interface BatchOptions {
+  /** Order files and folders (a folder stands for its *.json files, in name order). */
+  orders: readonly string[];
+  outDir: string;
+  config: ScopexConfig;
+  /** Orders exported at once (default: the number of cores). */
+  concurrency?: number;
+  /**
+   * 'worker-threads' runs each export in a worker thread (a pool of `concurrency` workers), so that the CPU work of
+   * several orders uses several cores; 'in-process' runs them on this thread (default; needed for an injected exporter).
+   */
+  mode?: 'in-process' | 'worker-threads';
+  /** The exporter for 'in-process' mode (default: exportOrder from src/pipeline/export.ts). */
+  exportOrder?: ExportFunction;
+  /** The module the workers import exportOrder from, for 'worker-threads' mode (default: the real exporter). */
+  exportModule?: string;
+  /** The archive verifier used to recognise finished orders (default: verifyArchive from src/verify/verify.ts). */
+  verifyArchive?: VerifyFunction;
+  /** The CA an existing archive's signer must chain to (default: the config's first reviewer CA, as in sample worlds). */
+  trustFile?: string;
+  /** Aborting stops running exports (they delete their partial files), starts no new ones, and keeps finished archives. */
+  signal?: AbortSignal;
+  /** The custody log the in-process exports append to (default: the config's; workers open it themselves). */
+  custody?: CustodyLog;
+  onEvent?: (event: BatchEvent) => void;
+}
+
+export type BatchEvent =
+  | { type: 'planned'; orders: OrderFile[] }
+  | { type: 'started'; orderId: string; file: string }
+  | { type: 'progress'; orderId: string; progress: ExportProgress }
+  | { type: 'finished'; order: BatchOrderResult };
+
+export interface BatchOrderResult {
+  orderId: string;
+  file: string;
+  verdict: BatchVerdict;
+  /** Items delivered (all categories); null when nothing was exported in this run. */
+  items: number | null;
+  itemsByCategory: Record<string, number> | null;
+  /** Size of the archive; null when there is none. */
+  bytes: number | null;
+  durationMs: number;
+  archive: string | null;
+  sha256: string | null;
+  error: { code: string; message: string; reasons?: { code: string; message: string }[] } | null;
+}
+
+export interface BatchResult {
+  ok: boolean;
+  /** The batch was aborted (Ctrl-C): some orders did not finish. */
+  interrupted: boolean;
+  outDir: string;
+  concurrency: number;
+  mode: 'in-process' | 'worker-threads';
+  durationMs: number;
+  counts: Record<BatchVerdict, number>;
+  orders: BatchOrderResult[];
+}
+
+export async function runBatch(options: BatchOptions): Promise<BatchResult> {
+  const startedAt = performance.now();
+  const concurrency = options.concurrency ?? os.availableParallelism();
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new InputError('USAGE', `--concurrency must be a whole number of at least 1; found ${String(options.concurrency)}`);
+  }
+  const mode = options.mode ?? 'in-process';
+  if (mode === 'worker-threads' && options.exportOrder) {
+    throw new TypeError('an injected exportOrder function cannot run in worker threads; pass exportModule instead');
+  }
+  const outDir = path.resolve(options.outDir);
+  const files = await expandOrderArguments(options.orders);
+  const planned = await Promise.all(files.map((file) => identifyOrder(file)));
+  options.onEvent?.({ type: 'planned', orders: planned });
+  await fs.mkdir(outDir, { recursive: true });
+
+  const pool = mode === 'worker-threads' ? createWorkerPool({ size: concurrency, ...(options.exportModule ? { exportModule: options.exportModule } : {}) }) : null;
+  const exportOrder = pool?.exportOrder ?? options.exportOrder ?? (await loadExporter());
+  const custody = pool ? undefined : (options.custody ?? createFileCustodyLog({ file: options.config.custodyLogFile }));
+  const trustFile = options.trustFile ?? options.config.reviewerCaFiles[0];
+  const limit = pLimit(concurrency);
+  const firstById = new Map<string, { order: OrderFile; result: Promise<BatchOrderResult> }>();
+
+  /**
+   * Two files of one order id would write one archive: the same order twice is done once (the copy gets the first
+   * one's verdict, "skipped" when it sealed), two different orders under one id is an error for the second.
+   */
+  const runUnique = (order: OrderFile): Promise<BatchOrderResult> => {
+    const earlier = order.idFromOrder ? firstById.get(order.orderId) : undefined;
+    if (!earlier) {
+      const result = runOne(order);
+      if (order.idFromOrder) firstById.set(order.orderId, { order, result });
+      return result;
+    }
+    const started = performance.now();
+    const copy = (rest: Pick<BatchOrderResult, 'verdict' | 'error'>): BatchOrderResult => {
+      const result: BatchOrderResult = {
+        orderId: order.orderId,
+        file: order.file,
+        items: null,
+        itemsByCategory: null,
+        bytes: null,
+        archive: null,
+        sha256: null,
+        ...rest,
+        durationMs: Math.round(performance.now() - started),
+      };
+      options.onEvent?.({ type: 'finished', order: result });
+      return result;
+    };
+    if (earlier.order.sha256 !== order.sha256) {
+      return Promise.resolve(
+        copy({
+          verdict: 'failed',
+          error: {
+            code: 'DUPLICATE_ORDER_ID',
+            message: `order id ${order.orderId} in ${order.file} is also the id of a different order in this batch, ${earlier.order.file}`,
+          },
+        }),
+      );
+    }
+    return earlier.result.then((first) =>
+      copy({ verdict: first.verdict === 'sealed' ? 'skipped' : first.verdict, error: first.error }),
+    );
+  };
+
+  const runOne = async (order: OrderFile): Promise<BatchOrderResult> => {
+    const started = performance.now();
+    const base = { orderId: order.orderId, file: order.file };
+    const finish = (rest: Omit<BatchOrderResult, 'orderId' | 'file' | 'durationMs'>): BatchOrderResult => {
+      const result: BatchOrderResult = { ...base, ...rest, durationMs: Math.round(performance.now() - started) };
+      options.onEvent?.({ type: 'finished', order: result });
+      return result;
+    };
+    const none = { items: null, itemsByCategory: null, bytes: null, archive: null, sha256: null } as const;
+    if (options.signal?.aborted) return finish({ ...none, verdict: 'aborted', error: describe(abortReason(options.signal)) });
+
+    if (order.idFromOrder) {
+      const existing = await existingArchive(outDir, order.orderId);
+      if (existing) {
+        const verdict = await checkExisting(existing.archive, order.file, trustFile, options.verifyArchive);
+        if (verdict.ok) return finish({ ...none, verdict: 'skipped', bytes: existing.bytes, archive: existing.archive, error: null });
+        // Never overwritten silently: an archive that does not verify may be evidence of a fault or of tampering.
+        return finish({
+          ...none,
+          verdict: 'failed',
+          archive: existing.archive,
+          bytes: existing.bytes,
+          error: {
+            code: 'EXISTING_ARCHIVE_UNVERIFIED',
+            message: `${existing.archive} exists but does not verify${verdict.reason ? ` (${verdict.reason})` : ''}; move it away to export this order again`,
+          },
+        });
+      }
+    }
+
+    options.onEvent?.({ type: 'started', orderId: order.orderId, file: order.file });
+    try {
+      const result: ExportResult = await exportOrder({
+        orderFile: order.file,
+        outDir,
+        config: options.config,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(custody ? { custody } : {}),
+        onProgress: (progress) => options.onEvent?.({ type: 'progress', orderId: order.orderId, progress }),
+      });
+      base.orderId = result.orderId;
+      const items = Object.values(result.items).reduce((sum, n) => sum + n, 0);
+      return finish({
+        verdict: 'sealed',
+        items,
+        itemsByCategory: result.items,
+        bytes: result.bytes,
+        archive: result.archive,
+        sha256: result.sha256,
+        error: null,
+      });
+    } catch (error) {
+      return finish({ ...none, verdict: verdictFor(error, options.signal), error: describe(error) });
+    }
+  };
+
+  try {
+    const orders = await Promise.all(planned.map((order) => limit(() => runUnique(order))));
+    const counts = Object.fromEntries(
+      (['sealed', 'skipped', 'refused', 'malformed', 'failed', 'scope-violation', 'aborted'] as const).map((v) => [v, 0]),
+    ) as Record<BatchVerdict, number>;
+    for (const order of orders) counts[order.verdict] += 1;
+    return {
+      ok: orders.every((order) => !FAILING_VERDICTS.includes(order.verdict)),
+      interrupted: options.signal?.aborted ?? false,
+      outDir,
+      concurrency,
+      mode,
+      durationMs: Math.round(performance.now() - startedAt),
+      counts,
+      orders,
+    };
+  } finally {
+    await pool?.close();
+  }
+}
+
+export function verdictFor(error: unknown, signal?: AbortSignal): BatchVerdict {
+  if (error instanceof OrderError) return 'refused';
+  if (error instanceof InputError) return 'malformed';
+  if (error instanceof ScopeError) return 'scope-violation';
+  if (error instanceof AbortedError || signal?.aborted) return 'aborted';
+  return 'failed';
+}
+
+function describe(error: unknown): NonNullable<BatchOrderResult['error']> {
+  if (error instanceof OrderError) {
+    return { code: error.code, message: error.message, reasons: error.reasons.map((r) => ({ code: r.code, message: r.message })) };
+  }
+  if (error instanceof ScopexError) return { code: error.code, message: error.message };
+  return { code: 'INTERNAL', message: `internal error: ${error instanceof Error ? error.message : String(error)}` };
+}
+
+async function existingArchive(outDir: string, orderId: string): Promise<{ archive: string; bytes: number } | null> {
+  const archive = path.join(outDir, `${orderId}.zip`);
+  try {
+    const stats = await fs.stat(archive);
+    return { archive, bytes: stats.size };
+  } catch {
+    return null;
+  }
+}
+
+async function checkExisting(
+  archive: string,
+  orderFile: string,
+  trustFile: string | undefined,
+  injected: VerifyFunction | undefined,
+): Promise<{ ok: boolean; reason?: string }> {
+  if (!trustFile) return { ok: false, reason: 'no trust anchor to check it against' };
+  try {
+    const verify = injected ?? (await loadVerifier());
+    const result = await verify({ archive, trustFile, orderFile });
+    return { ok: result.ok === true };
+  } catch (error) {
+    return { ok: false, reason: error instanceof ScopexError ? error.code : 'verification could not run' };
+  }
+}
+
+// Loaded on first use so that the batch module stands without the exporter and verifier (tests inject fakes).
+async function loadExporter(): Promise<ExportFunction> {
+  const module = (await import(new URL('../pipeline/export.js', import.meta.url).href)) as { exportOrder?: ExportFunction };
+  if (typeof module.exportOrder !== 'function') throw new TypeError('src/pipeline/export.js exports no exportOrder');
+  return module.exportOrder;
+}
+
+async function loadVerifier(): Promise<VerifyFunction> {
+  const module = (await import(new URL('../verify/verify.js', import.meta.url).href)) as { verifyArchive?: VerifyFunction };
+  if (typeof module.verifyArchive !== 'function') throw new TypeError('src/verify/verify.js exports no verifyArchive');
+  return module.verifyArchive;
+}

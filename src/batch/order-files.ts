@@ -1,0 +1,74 @@
+// Which order files a batch runs: files as given, folders as their *.json files in name order, each once.
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { describeFsError } from '../config.js';
+import { InputError } from '../errors.js';
+
+/** An order file is small; anything bigger is not parsed here (the exporter reports it). */
+const MAX_ORDER_FILE_BYTES = 1024 * 1024;
+const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export interface OrderFile {
+  file: string;
+  /** The order's id, or the file name when the file holds no readable order id. */
+  orderId: string;
+  /** Whether orderId came from the order itself (only then can an archive of that name be its archive). */
+  idFromOrder: boolean;
+  /** SHA-256 of the file's bytes, to tell a repeated order from a different one under the same id. */
+  sha256: string | null;
+}
+
+export async function expandOrderArguments(args: readonly string[]): Promise<string[]> {
+  if (args.length === 0) throw new InputError('USAGE', 'name at least one order file or folder');
+  const files: string[] = [];
+  const seen = new Set<string>();
+  const add = (file: string) => {
+    if (!seen.has(file)) {
+      seen.add(file);
+      files.push(file);
+    }
+  };
+  for (const arg of args) {
+    const absolute = path.resolve(arg);
+    let stats;
+    try {
+      stats = await fs.stat(absolute);
+    } catch (error) {
+      throw new InputError('FILE_UNREADABLE', `cannot read order ${arg}: ${describeFsError(error)}`, { cause: error });
+    }
+    if (stats.isDirectory()) {
+      const names = (await fs.readdir(absolute, { withFileTypes: true }))
+        .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
+        .map((entry) => entry.name)
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      if (names.length === 0) throw new InputError('USAGE', `folder ${arg} holds no *.json order files`);
+      for (const name of names) add(path.join(absolute, name));
+    } else {
+      add(absolute);
+    }
+  }
+  return files;
+}
+
+/** Reads just enough of an order file to know its id; never throws (a bad file is the exporter's to report). */
+export async function identifyOrder(file: string): Promise<OrderFile> {
+  const fallback: OrderFile = { file, orderId: path.basename(file), idFromOrder: false, sha256: null };
+  let bytes: Buffer;
+  try {
+    const stats = await fs.stat(file);
+    if (!stats.isFile() || stats.size > MAX_ORDER_FILE_BYTES) return fallback;
+    bytes = await fs.readFile(file);
+  } catch {
+    return fallback;
+  }
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  try {
+    const value = JSON.parse(bytes.toString('utf8').replace(/^\uFEFF/, '')) as unknown;
+    const id = value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)['id'] : undefined;
+    if (typeof id === 'string' && SAFE_ID.test(id)) return { file, orderId: id, idFromOrder: true, sha256 };
+  } catch {
+    // not JSON: the file name stands for it
+  }
+  return { ...fallback, sha256 };
+}

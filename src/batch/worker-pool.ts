@@ -1,0 +1,93 @@
+// A pool of export worker threads: one export per worker at a time, so CPU work spreads over the cores.
+import { Worker } from 'node:worker_threads';
+import type { ExportOptions, ExportResult } from '../pipeline/export.js';
+import { abortReason } from './abort.js';
+import { fromTransferable } from './error-transfer.js';
+import type { ExportFunction, WorkerRequest, WorkerResponse } from './worker-protocol.js';
+
+export interface WorkerPoolOptions {
+  /** The most workers alive at once (the batch's concurrency). */
+  size: number;
+  /** Module the workers import `exportOrder` from (default: the real exporter next to this file). */
+  exportModule?: string;
+  /** The worker script (default: export-worker.js next to this file; only the built JavaScript can run in a worker). */
+  workerScript?: URL;
+}
+
+export interface WorkerPool {
+  /** Runs one export in a free worker; the same contract as exportOrder (abort via signal, progress via onProgress). */
+  exportOrder: ExportFunction;
+  close(): Promise<void>;
+}
+
+export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
+  if (!Number.isInteger(options.size) || options.size < 1) throw new TypeError('a worker pool needs a size of at least 1');
+  const exportModule = options.exportModule ?? new URL('../pipeline/export.js', import.meta.url).href;
+  const workerScript = options.workerScript ?? new URL('./export-worker.js', import.meta.url);
+  const idle: Worker[] = [];
+  const all = new Set<Worker>();
+
+  const take = (): Worker => {
+    const worker = idle.pop();
+    if (worker) return worker;
+    if (all.size >= options.size) throw new Error('worker pool over-committed: more exports than its size at once');
+    const created = new Worker(workerScript, { workerData: { exportModule } });
+    all.add(created);
+    created.once('exit', () => {
+      all.delete(created);
+      const index = idle.indexOf(created);
+      if (index >= 0) idle.splice(index, 1);
+    });
+    return created;
+  };
+
+  const exportOrder: ExportFunction = (exportOptions: ExportOptions) =>
+    new Promise<ExportResult>((resolve, reject) => {
+      const { signal, onProgress, custody: _custody, sources: _sources, ...plain } = exportOptions;
+      if (signal?.aborted) {
+        reject(abortReason(signal));
+        return;
+      }
+      const worker = take();
+      const settle = (finish: () => void, reusable: boolean) => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        signal?.removeEventListener('abort', onAbort);
+        if (reusable) idle.push(worker);
+        else void worker.terminate();
+        finish();
+      };
+      const onMessage = (message: WorkerResponse) => {
+        switch (message.type) {
+          case 'progress':
+            onProgress?.(message.progress);
+            break;
+          case 'done':
+            settle(() => resolve(message.result), true);
+            break;
+          case 'failed':
+            settle(() => reject(fromTransferable(message.error)), true);
+            break;
+        }
+      };
+      const onError = (error: Error) => settle(() => reject(new Error(`export worker crashed: ${error.message}`, { cause: error })), false);
+      const onExit = (code: number) => settle(() => reject(new Error(`export worker exited with code ${code} mid-export`)), false);
+      // The worker aborts its export, which deletes its partial archive, and then reports the AbortedError.
+      const onAbort = () => worker.postMessage({ type: 'abort' } satisfies WorkerRequest);
+      worker.on('message', onMessage);
+      worker.once('error', onError);
+      worker.once('exit', onExit);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      worker.postMessage({ type: 'run', options: plain } satisfies WorkerRequest);
+    });
+
+  return {
+    exportOrder,
+    async close() {
+      const workers = [...all];
+      idle.length = 0;
+      await Promise.all(workers.map((worker) => worker.terminate()));
+    },
+  };
+}

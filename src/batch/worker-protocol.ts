@@ -1,0 +1,12 @@
+// The messages between the batch and its export workers, and the export function both sides call.
+import type { ExportOptions, ExportProgress, ExportResult } from '../pipeline/export.js';
+import type { TransferredError } from './error-transfer.js';
+
+export type ExportFunction = (options: ExportOptions) => Promise<ExportResult>;
+
+export type WorkerRequest = { type: 'run'; options: Omit<ExportOptions, 'signal' | 'onProgress' | 'custody'> } | { type: 'abort' };
+
+export type WorkerResponse =
+  | { type: 'progress'; progress: ExportProgress }
+  | { type: 'done'; result: ExportResult }
+  | { type: 'failed'; error: TransferredError };
