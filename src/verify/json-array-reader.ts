@@ -1,0 +1,142 @@
+// Reads a large top-level JSON array of objects (production.json) one element at a time, so memory is bounded by
+// the largest record, not the file.
+
+const MAX_ELEMENT_BYTES = 1024 * 1024;
+
+type State = 'start' | 'first-or-end' | 'element-start' | 'element' | 'comma-or-end' | 'after' | 'dead';
+
+const Byte = {
+  Space: 0x20,
+  Tab: 0x09,
+  Lf: 0x0a,
+  Cr: 0x0d,
+  Quote: 0x22,
+  Comma: 0x2c,
+  Backslash: 0x5c,
+  OpenBracket: 0x5b,
+  CloseBracket: 0x5d,
+  OpenBrace: 0x7b,
+  CloseBrace: 0x7d,
+} as const;
+
+function isSpace(byte: number): boolean {
+  return byte === Byte.Space || byte === Byte.Tab || byte === Byte.Lf || byte === Byte.Cr;
+}
+
+export class JsonArrayReader {
+  private state: State = 'start';
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private parts: Buffer[] = [];
+  private partBytes = 0;
+  private index = 0;
+  private offset = 0;
+
+  constructor(
+    private readonly onElement: (value: unknown, index: number) => void,
+    private readonly onProblem: (message: string) => void,
+  ) {}
+
+  get failed(): boolean {
+    return this.state === 'dead';
+  }
+
+  update(chunk: Buffer): void {
+    let elementFrom = this.state === 'element' ? 0 : -1;
+    for (let i = 0; i < chunk.length && this.state !== 'dead'; i++) {
+      const byte = chunk[i] as number;
+      switch (this.state) {
+        case 'start':
+          if (isSpace(byte) || (this.offset + i < 3 && (byte === 0xef || byte === 0xbb || byte === 0xbf))) continue;
+          if (byte === Byte.OpenBracket) this.state = 'first-or-end';
+          else this.die(`expected "[" at byte ${this.offset + i}`);
+          break;
+        case 'first-or-end':
+        case 'element-start':
+          if (isSpace(byte)) continue;
+          if (byte === Byte.CloseBracket && this.state === 'first-or-end') {
+            this.state = 'after';
+          } else if (byte === Byte.OpenBrace) {
+            this.state = 'element';
+            this.depth = 1;
+            this.inString = false;
+            this.escaped = false;
+            elementFrom = i;
+          } else {
+            this.die(`expected a record object at byte ${this.offset + i}`);
+          }
+          break;
+        case 'element':
+          if (this.inString) {
+            if (this.escaped) this.escaped = false;
+            else if (byte === Byte.Backslash) this.escaped = true;
+            else if (byte === Byte.Quote) this.inString = false;
+          } else if (byte === Byte.Quote) {
+            this.inString = true;
+          } else if (byte === Byte.OpenBrace || byte === Byte.OpenBracket) {
+            this.depth++;
+          } else if (byte === Byte.CloseBrace || byte === Byte.CloseBracket) {
+            this.depth--;
+            if (this.depth === 0) {
+              this.keep(chunk.subarray(elementFrom, i + 1));
+              elementFrom = -1;
+              this.emit();
+              if (this.state === 'element') this.state = 'comma-or-end';
+            }
+          }
+          break;
+        case 'comma-or-end':
+          if (isSpace(byte)) continue;
+          if (byte === Byte.Comma) this.state = 'element-start';
+          else if (byte === Byte.CloseBracket) this.state = 'after';
+          else this.die(`expected "," or "]" at byte ${this.offset + i}`);
+          break;
+        case 'after':
+          if (!isSpace(byte)) this.die(`unexpected data after the closing "]" at byte ${this.offset + i}`);
+          break;
+        default:
+          break;
+      }
+    }
+    if (this.state === 'element' && elementFrom >= 0) this.keep(chunk.subarray(elementFrom));
+    this.offset += chunk.length;
+  }
+
+  end(): void {
+    if (this.state !== 'after' && this.state !== 'dead') this.die('the JSON array is not closed (truncated file)');
+  }
+
+  private keep(part: Buffer): void {
+    if (this.state === 'dead') return;
+    this.partBytes += part.length;
+    if (this.partBytes > MAX_ELEMENT_BYTES) {
+      this.die(`record ${this.index + 1} is larger than ${MAX_ELEMENT_BYTES} bytes`);
+      return;
+    }
+    this.parts.push(Buffer.from(part));
+  }
+
+  private emit(): void {
+    if (this.state === 'dead') return;
+    const text = Buffer.concat(this.parts, this.partBytes).toString('utf8');
+    this.parts = [];
+    this.partBytes = 0;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      this.die(`record ${this.index + 1} is not valid JSON: ${(error as Error).message}`);
+      return;
+    }
+    this.onElement(value, this.index++);
+  }
+
+  private die(message: string): void {
+    if (this.state === 'dead') return;
+    this.state = 'dead';
+    this.parts = [];
+    this.partBytes = 0;
+    this.onProblem(message);
+  }
+}

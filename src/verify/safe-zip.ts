@@ -1,0 +1,501 @@
+// Opens a ZIP without trusting it: yauzl lists the central directory (strict sizes, no decoding surprises), and our
+// own pass checks that local headers, data, descriptors and end records tile the file exactly, so junk, gaps,
+// overlapping entries, a second end record, lying sizes and compression bombs are all reported, in bounded memory.
+import type { FileHandle } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
+import { createInflateRaw } from 'node:zlib';
+import yauzl from 'yauzl';
+import { SequentialReader } from './sequential-reader.js';
+
+export const ZIP_LIMITS = {
+  maxEntries: 1_000_000,
+  maxCentralDirectoryBytes: 256 * 1024 * 1024,
+  /** Deflated entries above `ratioCheckedAbove` bytes may not inflate more than this many times. */
+  maxCompressionRatio: 100,
+  ratioCheckedAbove: 1024 * 1024,
+  /** All entries together may not declare more than this many times the archive's size (plus 1 MiB). */
+  maxTotalExpansion: 100,
+} as const;
+
+const SIG = {
+  localHeader: 0x04034b50,
+  centralHeader: 0x02014b50,
+  dataDescriptor: 0x08074b50,
+  endRecord: 0x06054b50,
+  zip64EndRecord: 0x06064b50,
+  zip64Locator: 0x07064b50,
+} as const;
+const END_RECORD_SIGNATURE = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
+const UTF8_NAMES = 0x800;
+const HAS_DATA_DESCRIPTOR = 0x8;
+const ENCRYPTED = 0x1;
+
+export interface ZipEntry {
+  /** Position in the central directory. */
+  index: number;
+  nameBytes: Buffer;
+  /** The name decoded as UTF-8 (with U+FFFD where it is not valid UTF-8). */
+  name: string;
+  /** False when the name is not valid UTF-8, or is non-ASCII without the UTF-8 flag (then CP437 is ambiguous). */
+  nameIsUtf8: boolean;
+  /** The Info-ZIP Unicode Path (0x7075) name, when present: other tools would show it instead. */
+  unicodePathName: string | null;
+  versionMadeBy: number;
+  flags: number;
+  method: number;
+  crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  localHeaderOffset: number;
+  externalAttributes: number;
+}
+
+export interface ZipProblem {
+  entry: string | null;
+  expected: string;
+  found: string;
+  message: string;
+}
+
+/** Receives one entry's uncompressed bytes; `end` is called only when all of them were read and were consistent. */
+export interface EntrySink {
+  update(chunk: Buffer): void;
+  end(): void;
+}
+
+export interface ZipListing {
+  fileSize: number;
+  entries: ZipEntry[];
+  problems: ZipProblem[];
+  /** The entries could not be listed at all: nothing else about the archive can be checked. */
+  fatal: boolean;
+  centralDirectoryOffset: number;
+}
+
+interface EndRecords {
+  entryCount: number;
+  centralDirectoryOffset: number;
+  centralDirectorySize: number;
+  /** Where the end records (ZIP64 record or classic record) begin. */
+  endRecordsOffset: number;
+}
+
+interface YauzlRawEntry {
+  fileName: Buffer;
+  extraFields: { id: number; data: Buffer }[];
+  fileNameLength: number;
+  extraFieldLength: number;
+  fileCommentLength: number;
+  versionMadeBy: number;
+  generalPurposeBitFlag: number;
+  compressionMethod: number;
+  crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  relativeOffsetOfLocalHeader: number;
+  externalFileAttributes: number;
+}
+
+/** Lists the entries and checks the end records and the central directory. */
+export async function listZip(file: FileHandle, fileSize: number): Promise<ZipListing> {
+  const problems: ZipProblem[] = [];
+  const fatal = (expected: string, found: string, message: string): ZipListing => {
+    problems.push({ entry: null, expected, found, message });
+    return { fileSize, entries: [], problems, fatal: true, centralDirectoryOffset: 0 };
+  };
+  const end = await readEndRecords(file, fileSize, problems);
+  if (!end) return { fileSize, entries: [], problems, fatal: true, centralDirectoryOffset: 0 };
+  if (end.entryCount > ZIP_LIMITS.maxEntries) {
+    return fatal(`at most ${ZIP_LIMITS.maxEntries} entries`, `${end.entryCount}`, 'the archive declares too many entries');
+  }
+  if (end.centralDirectorySize > ZIP_LIMITS.maxCentralDirectoryBytes) {
+    return fatal(`a central directory of at most ${ZIP_LIMITS.maxCentralDirectoryBytes} bytes`, `${end.centralDirectorySize} bytes`, 'the central directory is too large');
+  }
+  const centralEnd = end.centralDirectoryOffset + end.centralDirectorySize;
+  if (centralEnd > end.endRecordsOffset) {
+    return fatal(`a central directory ending by byte ${end.endRecordsOffset}`, `one ending at byte ${centralEnd}`, 'the central directory overlaps the end records (truncated or forged archive)');
+  }
+  if (centralEnd < end.endRecordsOffset) {
+    const gap = await readAt(file, centralEnd, Math.min(end.endRecordsOffset - centralEnd, 1024 * 1024));
+    const second = gap.indexOf(END_RECORD_SIGNATURE);
+    if (second >= 0) {
+      problems.push({ entry: null, expected: 'one end-of-central-directory record', found: `another at byte ${centralEnd + second}`, message: 'the archive has a second end-of-central-directory record' });
+    } else {
+      problems.push({ entry: null, expected: 'end records right after the central directory', found: `${end.endRecordsOffset - centralEnd} unexplained bytes`, message: 'there are bytes between the central directory and the end records' });
+    }
+  }
+
+  let entries: YauzlRawEntry[];
+  try {
+    entries = await readCentralDirectory(file, end.entryCount);
+  } catch (error) {
+    return fatal('a readable central directory', (error as Error).message, `the central directory cannot be read: ${(error as Error).message}`);
+  }
+  const recordBytes = entries.reduce((sum, raw) => sum + 46 + raw.fileNameLength + raw.extraFieldLength + raw.fileCommentLength, 0);
+  if (recordBytes !== end.centralDirectorySize) {
+    problems.push({ entry: null, expected: `a central directory of ${end.centralDirectorySize} bytes`, found: `${recordBytes} bytes of entries`, message: 'the central directory size does not match its entries (hidden or missing records)' });
+  }
+  const listed = entries.map((raw, index) => toEntry(raw, index));
+  const declared = listed.reduce((sum, entry) => sum + entry.uncompressedSize, 0);
+  const allowed = fileSize * ZIP_LIMITS.maxTotalExpansion + 1024 * 1024;
+  if (declared > allowed) {
+    return fatal(`at most ${allowed} uncompressed bytes in all`, `${declared} declared`, 'the entries declare far more data than the archive can hold (a compression bomb)');
+  }
+  return { fileSize, entries: listed, problems, fatal: false, centralDirectoryOffset: end.centralDirectoryOffset };
+}
+
+async function readEndRecords(file: FileHandle, fileSize: number, problems: ZipProblem[]): Promise<EndRecords | null> {
+  const fail = (expected: string, found: string, message: string): null => {
+    problems.push({ entry: null, expected, found, message });
+    return null;
+  };
+  if (fileSize < 22) return fail('a ZIP archive', `${fileSize} bytes`, 'the archive is too short to be a ZIP (truncated)');
+  const tailStart = Math.max(0, fileSize - 22 - 0xffff);
+  const tail = await readAt(file, tailStart, fileSize - tailStart);
+  let recordAt = -1;
+  let laterSignature = -1;
+  for (let i = tail.length - 22; i >= 0; i--) {
+    if (tail.readUInt32LE(i) !== SIG.endRecord) continue;
+    const recordEnd = i + 22 + tail.readUInt16LE(20 + i);
+    if (recordEnd === tail.length) {
+      recordAt = i;
+      break;
+    }
+    if (recordEnd < tail.length && laterSignature < 0) {
+      return fail('the end-of-central-directory record at the end of the file', `${tail.length - recordEnd} bytes after it`, 'there is junk after the end of the archive');
+    }
+    if (laterSignature < 0) laterSignature = i;
+  }
+  if (recordAt < 0) return fail('an end-of-central-directory record', 'none', 'the archive is truncated or not a ZIP (no end-of-central-directory record)');
+  const record = tail.subarray(recordAt);
+  const absolute = tailStart + recordAt;
+  if (laterSignature >= 0 || record.subarray(22).includes(END_RECORD_SIGNATURE)) {
+    problems.push({ entry: null, expected: 'one end-of-central-directory record', found: 'another inside the archive comment', message: 'the archive has a second end-of-central-directory record' });
+  }
+  const disk = record.readUInt16LE(4);
+  const centralDisk = record.readUInt16LE(6);
+  const onDisk = record.readUInt16LE(8);
+  let entryCount = record.readUInt16LE(10);
+  let centralDirectorySize = record.readUInt32LE(12);
+  let centralDirectoryOffset = record.readUInt32LE(16);
+  let endRecordsOffset = absolute;
+
+  const locatorAt = absolute - 20;
+  const locator = locatorAt >= 0 ? await readAt(file, locatorAt, 20) : Buffer.alloc(0);
+  if (locator.length === 20 && locator.readUInt32LE(0) === SIG.zip64Locator) {
+    const zip64At = Number(locator.readBigUInt64LE(8));
+    if (locator.readUInt32LE(4) !== 0 || locator.readUInt32LE(16) !== 1) return fail('a single-disk archive', 'a multi-disk ZIP64 locator', 'multi-disk archives are not accepted');
+    if (zip64At + 56 > locatorAt) return fail(`a ZIP64 end record before byte ${locatorAt}`, `one at byte ${zip64At}`, 'the ZIP64 end record lies outside the archive');
+    const zip64 = await readAt(file, zip64At, 56);
+    if (zip64.readUInt32LE(0) !== SIG.zip64EndRecord) return fail('a ZIP64 end-of-central-directory record', 'another signature', 'the ZIP64 end record is missing (truncated or forged archive)');
+    const recordEnd = zip64At + 12 + Number(zip64.readBigUInt64LE(4));
+    if (recordEnd !== locatorAt) {
+      problems.push({ entry: null, expected: `the ZIP64 end record to end at byte ${locatorAt}`, found: `it ends at byte ${recordEnd}`, message: 'there are unexplained bytes among the end records' });
+    }
+    if (zip64.readUInt32LE(16) !== 0 || zip64.readUInt32LE(20) !== 0 || zip64.readBigUInt64LE(24) !== zip64.readBigUInt64LE(32)) {
+      return fail('a single-disk archive', 'multi-disk fields', 'multi-disk archives are not accepted');
+    }
+    entryCount = Number(zip64.readBigUInt64LE(32));
+    centralDirectorySize = Number(zip64.readBigUInt64LE(40));
+    centralDirectoryOffset = Number(zip64.readBigUInt64LE(48));
+    endRecordsOffset = zip64At;
+  } else if (entryCount === 0xffff || centralDirectorySize === 0xffffffff || centralDirectoryOffset === 0xffffffff) {
+    return fail('a ZIP64 end record locator', 'none', 'the archive needs ZIP64 end records but has none (truncated or forged)');
+  } else if (disk !== 0 || centralDisk !== 0 || onDisk !== entryCount) {
+    return fail('a single-disk archive', `disk ${disk}`, 'multi-disk archives are not accepted');
+  }
+  return { entryCount, centralDirectoryOffset, centralDirectorySize, endRecordsOffset };
+}
+
+function readCentralDirectory(file: FileHandle, expectedCount: number): Promise<YauzlRawEntry[]> {
+  return new Promise((resolve, reject) => {
+    const options = {
+      lazyEntries: true,
+      autoClose: false,
+      decodeStrings: false,
+      validateEntrySizes: true,
+      strictFileNames: true,
+    };
+    yauzl.fromFd(file.fd, options as yauzl.Options, (error, zip) => {
+      if (error || !zip) {
+        reject(error ?? new Error('yauzl returned no archive'));
+        return;
+      }
+      if (zip.entryCount !== expectedCount) {
+        reject(new Error(`yauzl found ${zip.entryCount} entries, the end record declares ${expectedCount}`));
+        return;
+      }
+      const entries: YauzlRawEntry[] = [];
+      zip.on('entry', (entry: unknown) => {
+        entries.push(entry as YauzlRawEntry);
+        zip.readEntry();
+      });
+      zip.once('end', () => resolve(entries));
+      zip.once('error', (failure: Error) => reject(failure));
+      zip.readEntry();
+    });
+  });
+}
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+function toEntry(raw: YauzlRawEntry, index: number): ZipEntry {
+  const nameBytes = Buffer.from(raw.fileName);
+  let name: string;
+  let nameIsUtf8 = true;
+  try {
+    name = utf8Decoder.decode(nameBytes);
+  } catch {
+    name = nameBytes.toString('utf8');
+    nameIsUtf8 = false;
+  }
+  if ((raw.generalPurposeBitFlag & UTF8_NAMES) === 0 && nameBytes.some((byte) => byte >= 0x80)) nameIsUtf8 = false;
+  const unicodePath = raw.extraFields.find((field) => field.id === 0x7075 && field.data.length > 5);
+  return {
+    index,
+    nameBytes,
+    name,
+    nameIsUtf8,
+    unicodePathName: unicodePath ? unicodePath.data.subarray(5).toString('utf8') : null,
+    versionMadeBy: raw.versionMadeBy,
+    flags: raw.generalPurposeBitFlag,
+    method: raw.compressionMethod,
+    crc32: raw.crc32,
+    compressedSize: raw.compressedSize,
+    uncompressedSize: raw.uncompressedSize,
+    localHeaderOffset: raw.relativeOffsetOfLocalHeader,
+    externalAttributes: raw.externalFileAttributes,
+  };
+}
+
+async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(length);
+  let total = 0;
+  while (total < length) {
+    const { bytesRead } = await file.read(buffer, total, length - total, position + total);
+    if (bytesRead === 0) break;
+    total += bytesRead;
+  }
+  return buffer.subarray(0, total);
+}
+
+/**
+ * Reads every entry front to back, checking that the local headers agree with the central directory and that the
+ * entries, their data descriptors and the central directory tile the file with no gap or overlap. `sinkFor` decides
+ * which entries are read (null: skipped, only the layout is checked).
+ */
+export async function scanZip(
+  file: FileHandle,
+  listing: ZipListing,
+  sinkFor: (entry: ZipEntry) => EntrySink | null,
+): Promise<ZipProblem[]> {
+  const problems: ZipProblem[] = [];
+  const reader = new SequentialReader(file, listing.fileSize);
+  const ordered = [...listing.entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+  let cursor = 0;
+  try {
+    for (const [position, entry] of ordered.entries()) {
+      const problem = (expected: string, found: string, message: string): void => {
+        problems.push({ entry: entry.name, expected, found, message });
+      };
+      if (entry.localHeaderOffset > cursor) {
+        if (cursor === 0) problem('the first entry at byte 0', `${entry.localHeaderOffset} bytes before it`, 'there is junk before the first entry');
+        else problem(`the entry at byte ${cursor}`, `${entry.localHeaderOffset - cursor} unexplained bytes before it`, 'there are hidden bytes between entries');
+      } else if (entry.localHeaderOffset < cursor) {
+        problem(`the entry at byte ${cursor} or later`, `byte ${entry.localHeaderOffset}`, 'the entry overlaps the previous one');
+      }
+      const nextOffset = ordered[position + 1]?.localHeaderOffset ?? listing.centralDirectoryOffset;
+      cursor = Math.max(cursor, await scanEntry(reader, listing, entry, nextOffset, sinkFor, problem));
+    }
+    if (cursor < listing.centralDirectoryOffset) {
+      problems.push({ entry: null, expected: `the central directory at byte ${cursor}`, found: `${listing.centralDirectoryOffset - cursor} unexplained bytes before it`, message: 'there are hidden bytes before the central directory' });
+    } else if (cursor > listing.centralDirectoryOffset) {
+      problems.push({ entry: null, expected: `entries ending by byte ${listing.centralDirectoryOffset}`, found: `entries ending at byte ${cursor}`, message: 'the entries overlap the central directory' });
+    }
+  } finally {
+    await reader.settle();
+  }
+  return problems;
+}
+
+/** Returns the offset just past the entry (data and descriptor). */
+async function scanEntry(
+  reader: SequentialReader,
+  listing: ZipListing,
+  entry: ZipEntry,
+  nextOffset: number,
+  sinkFor: (entry: ZipEntry) => EntrySink | null,
+  problem: (expected: string, found: string, message: string) => void,
+): Promise<number> {
+  const start = entry.localHeaderOffset;
+  const header = await reader.bytes(start, 30);
+  if (header.length < 30 || header.readUInt32LE(0) !== SIG.localHeader) {
+    problem('a local file header', 'none', 'the entry has no local file header where the central directory says');
+    return start + header.length;
+  }
+  const nameLength = header.readUInt16LE(26);
+  const extraLength = header.readUInt16LE(28);
+  const nameAndExtra = await reader.bytes(start + 30, nameLength + extraLength);
+  const localName = nameAndExtra.subarray(0, nameLength);
+  if (!localName.equals(entry.nameBytes)) {
+    problem(`local header name "${entry.name}"`, `"${localName.toString('utf8')}"`, 'the local header names a different file than the central directory');
+  }
+  const localFlags = header.readUInt16LE(6);
+  const relevantFlags = ENCRYPTED | HAS_DATA_DESCRIPTOR | UTF8_NAMES;
+  if ((localFlags & relevantFlags) !== (entry.flags & relevantFlags)) {
+    problem(`flags 0x${(entry.flags & relevantFlags).toString(16)}`, `0x${(localFlags & relevantFlags).toString(16)}`, 'the local header flags differ from the central directory');
+  }
+  const localMethod = header.readUInt16LE(8);
+  if (localMethod !== entry.method) {
+    problem(`compression method ${entry.method}`, `${localMethod}`, 'the local header compression method differs from the central directory');
+  }
+  const local = localSizes(header, nameAndExtra.subarray(nameLength));
+  const descriptorFollows = (entry.flags & HAS_DATA_DESCRIPTOR) !== 0;
+  const agrees = local.crc32 === entry.crc32 && local.compressedSize === entry.compressedSize && local.uncompressedSize === entry.uncompressedSize;
+  const deferred = local.crc32 === 0 && local.compressedSize === 0 && local.uncompressedSize === 0;
+  if (!agrees && !(descriptorFollows && deferred)) {
+    problem(
+      `crc ${entry.crc32.toString(16)}, ${entry.compressedSize}/${entry.uncompressedSize} bytes`,
+      `crc ${local.crc32.toString(16)}, ${local.compressedSize}/${local.uncompressedSize} bytes`,
+      'the local header sizes differ from the central directory',
+    );
+  }
+
+  const dataStart = start + 30 + nameLength + extraLength;
+  const dataEnd = dataStart + entry.compressedSize;
+  if (dataEnd > listing.centralDirectoryOffset) {
+    problem(`data ending by byte ${listing.centralDirectoryOffset}`, `data ending at byte ${dataEnd}`, 'the entry data runs into the central directory (sizes lie or the archive is truncated)');
+    return dataEnd;
+  }
+  if ((entry.flags & ENCRYPTED) !== 0) {
+    problem('an unencrypted entry', 'an encrypted entry', 'encrypted entries are not accepted');
+  } else if (entry.method !== 0 && entry.method !== 8) {
+    problem('stored or deflated data', `compression method ${entry.method}`, 'the compression method is not supported');
+  } else if (
+    entry.method === 8 &&
+    entry.uncompressedSize > ZIP_LIMITS.ratioCheckedAbove &&
+    entry.uncompressedSize > entry.compressedSize * ZIP_LIMITS.maxCompressionRatio
+  ) {
+    problem(`at most ${ZIP_LIMITS.maxCompressionRatio}:1 compression`, `${entry.uncompressedSize} from ${entry.compressedSize} bytes`, 'the entry is a compression bomb');
+  } else {
+    const sink = sinkFor(entry);
+    if (sink) {
+      const failure = entry.method === 0 ? await readStored(reader, dataStart, entry, sink) : await readDeflated(reader, dataStart, entry, sink);
+      if (failure) problem(failure.expected, failure.found, failure.message);
+      else sink.end();
+    }
+  }
+  if (!descriptorFollows) return dataEnd;
+  return dataEnd + (await descriptorLength(reader, entry, dataEnd, nextOffset, problem));
+}
+
+function localSizes(header: Buffer, extra: Buffer): { crc32: number; compressedSize: number; uncompressedSize: number } {
+  let compressedSize = header.readUInt32LE(18);
+  let uncompressedSize = header.readUInt32LE(22);
+  if (compressedSize === 0xffffffff || uncompressedSize === 0xffffffff) {
+    let offset = 0;
+    while (offset + 4 <= extra.length) {
+      const id = extra.readUInt16LE(offset);
+      const size = extra.readUInt16LE(offset + 2);
+      if (id === 0x0001) {
+        let field = offset + 4;
+        if (uncompressedSize === 0xffffffff && field + 8 <= offset + 4 + size) {
+          uncompressedSize = Number(extra.readBigUInt64LE(field));
+          field += 8;
+        }
+        if (compressedSize === 0xffffffff && field + 8 <= offset + 4 + size) compressedSize = Number(extra.readBigUInt64LE(field));
+        break;
+      }
+      offset += 4 + size;
+    }
+  }
+  return { crc32: header.readUInt32LE(14), compressedSize, uncompressedSize };
+}
+
+async function descriptorLength(
+  reader: SequentialReader,
+  entry: ZipEntry,
+  at: number,
+  nextOffset: number,
+  problem: (expected: string, found: string, message: string) => void,
+): Promise<number> {
+  const bytes = await reader.bytes(at, 24);
+  const candidates: number[] = [];
+  for (const signed of [true, false]) {
+    for (const wide of [false, true]) {
+      const base = signed ? 4 : 0;
+      const length = base + 4 + (wide ? 16 : 8);
+      if (bytes.length < length) continue;
+      if (signed && bytes.readUInt32LE(0) !== SIG.dataDescriptor) continue;
+      const crc = bytes.readUInt32LE(base);
+      const compressed = wide ? Number(bytes.readBigUInt64LE(base + 4)) : bytes.readUInt32LE(base + 4);
+      const uncompressed = wide ? Number(bytes.readBigUInt64LE(base + 12)) : bytes.readUInt32LE(base + 8);
+      if (crc === entry.crc32 && compressed === entry.compressedSize && uncompressed === entry.uncompressedSize) candidates.push(length);
+    }
+  }
+  const exact = candidates.find((length) => at + length === nextOffset);
+  if (exact !== undefined) return exact;
+  if (candidates[0] !== undefined) return candidates[0];
+  problem(`a data descriptor with crc ${entry.crc32.toString(16)} and ${entry.compressedSize} bytes`, 'none matching', 'the data descriptor disagrees with the central directory');
+  return 0;
+}
+
+interface ReadFailure {
+  expected: string;
+  found: string;
+  message: string;
+}
+
+async function readStored(reader: SequentialReader, start: number, entry: ZipEntry, sink: EntrySink): Promise<ReadFailure | null> {
+  const delivered = await reader.stream(start, entry.compressedSize, (chunk) => sink.update(chunk));
+  if (delivered !== entry.uncompressedSize) {
+    return { expected: `${entry.uncompressedSize} bytes`, found: `${delivered} bytes`, message: 'the entry is cut short' };
+  }
+  return null;
+}
+
+async function readDeflated(reader: SequentialReader, start: number, entry: ZipEntry, sink: EntrySink): Promise<ReadFailure | null> {
+  const inflater = createInflateRaw();
+  let produced = 0;
+  let overflow = false;
+  inflater.on('data', (chunk: Buffer) => {
+    if (overflow) return;
+    produced += chunk.length;
+    if (produced > entry.uncompressedSize) {
+      overflow = true;
+      inflater.destroy();
+      return;
+    }
+    sink.update(chunk);
+  });
+  const done = finished(inflater).then(
+    () => null,
+    (error: unknown) => (overflow ? null : (error as Error)),
+  );
+  await reader.stream(start, entry.compressedSize, async (chunk) => {
+    if (overflow || inflater.destroyed) return;
+    if (!inflater.write(Buffer.from(chunk))) {
+      await new Promise<void>((resolve) => {
+        const settle = (): void => {
+          inflater.off('drain', settle);
+          inflater.off('close', settle);
+          inflater.off('error', settle);
+          resolve();
+        };
+        inflater.on('drain', settle);
+        inflater.on('close', settle);
+        inflater.on('error', settle);
+      });
+    }
+  });
+  if (!inflater.destroyed) inflater.end();
+  const error = await done;
+  if (overflow) {
+    return { expected: `${entry.uncompressedSize} bytes`, found: 'more when inflated', message: 'the entry inflates beyond its declared size (sizes lie or a compression bomb)' };
+  }
+  if (error) return { expected: 'valid deflate data', found: error.message, message: 'the entry data cannot be inflated' };
+  if (produced !== entry.uncompressedSize) {
+    return { expected: `${entry.uncompressedSize} bytes`, found: `${produced} bytes`, message: 'the entry inflates to fewer bytes than declared' };
+  }
+  return null;
+}

@@ -1,0 +1,30 @@
+// The --trust file: one or more PEM certificates the archive signer must chain to.
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { InputError } from '../errors.js';
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+export function loadTrustAnchors(file: string): X509Certificate[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new InputError('FILE_UNREADABLE', `cannot read the trust file ${file}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) {
+    throw new InputError('FILE_UNREADABLE', `the trust file ${file} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
+  }
+  return blocks.map((block, index) => {
+    try {
+      return new X509Certificate(block);
+    } catch (error) {
+      throw new InputError('FILE_UNREADABLE', `certificate ${index + 1} in the trust file ${file} cannot be parsed`, {
+        cause: error,
+      });
+    }
+  });
+}

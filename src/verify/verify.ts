@@ -1,0 +1,686 @@
+// `scopex verify`: proves a delivered archive is whole, authentic and in scope. It reads as a checklist: one pass
+// over the ZIP hashes every entry, then each verifyXxx step compares what was found with what was signed, and every
+// failure is collected (up to a cap) instead of stopping at the first.
+import { createHash, type X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { z } from 'zod';
+import { InputError } from '../errors.js';
+import { canonicalJson } from '../order/canonical.js';
+import { CATEGORIES, instant, orderSchema, type Order } from '../order/schema.js';
+import { checkBagitDeclaration, ManifestReader, parseBagInfo } from './bag-files.js';
+import { verifyDetachedSignature } from './cms-signature.js';
+import { JsonArrayReader } from './json-array-reader.js';
+import { listZip, scanZip, type EntrySink, type ZipEntry, type ZipListing } from './safe-zip.js';
+import { loadTrustAnchors } from './trust-anchors.js';
+
+export interface VerifyOptions {
+  archive: string;
+  /** PEM file of the certificate(s) the archive signer must chain to. */
+  trustFile: string;
+  /** The order the archive must answer; the archive's order.json must equal it. */
+  orderFile?: string;
+  /** Failures listed in the report (all are counted); default 50. */
+  maxFailures?: number;
+  /** The verifier's clock (signing time sanity); default now. */
+  now?: Date;
+}
+
+export const VERIFY_CHECKS = [
+  'zip-structure',
+  'entry-names',
+  'entry-types',
+  'bag-layout',
+  'signature',
+  'signer-chain',
+  'tag-manifest',
+  'payload-manifest',
+  'payload-oxum',
+  'production',
+  'order',
+  'scope',
+] as const;
+export type VerifyCheckName = (typeof VERIFY_CHECKS)[number];
+
+export interface VerifyFailure {
+  check: VerifyCheckName;
+  /** The ZIP entry name at fault, or null when the fault is the archive as a whole. */
+  entry: string | null;
+  expected: string;
+  found: string;
+  message: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  archive: string;
+  orderId: string | null;
+  failures: VerifyFailure[];
+  /** Failures found beyond `maxFailures` and not listed. */
+  failuresOmitted: number;
+  checks: { name: VerifyCheckName; ok: boolean; detail?: string }[];
+  counts: { entries: number; payloadFiles: number; payloadBytes: number; tagFiles: number };
+  signer: { subject: string; issuer: string; serial: string } | null;
+  signingTime: string | null;
+}
+
+export const ENCRYPTION_STATES = ['provider-decrypted', 'customer-key', 'user-encrypted'] as const;
+
+/** One production.json record (extra fields are allowed and ignored). */
+export const productionRecordSchema = z.object({
+  path: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'lower-case hex SHA-256'),
+  bytes: z.number().int().nonnegative(),
+  account: z.string().min(1),
+  category: z.enum(CATEGORIES),
+  sourceId: z.string().min(1).nullable(),
+  originalName: z.string().nullable().optional(),
+  timestamp: instant.nullable(),
+  encryption: z.enum(ENCRYPTION_STATES),
+  items: z.number().int().nonnegative().optional(),
+});
+
+const REQUIRED_TAG_FILES = ['bagit.txt', 'bag-info.txt', 'manifest-sha256.txt', 'order.json', 'production.json'] as const;
+const TAG_MANIFEST = 'tagmanifest-sha256.txt';
+const SIGNATURE = 'signature.p7s';
+const MANIFEST = 'manifest-sha256.txt';
+const PRODUCTION = 'production.json';
+/** Small tag files held in memory for parsing, with their size caps. */
+const CAPTURED: Record<string, number> = {
+  'bagit.txt': 64 * 1024,
+  'bag-info.txt': 1024 * 1024,
+  [TAG_MANIFEST]: 1024 * 1024,
+  'order.json': 4 * 1024 * 1024,
+  [SIGNATURE]: 1024 * 1024,
+};
+
+interface ProductionRecord {
+  path: string;
+  sha256: string;
+  bytes: number;
+  account: string;
+  category: (typeof CATEGORIES)[number];
+  sourceId: string | null;
+  timestamp: number | null;
+  timestampText: string | null;
+}
+
+interface Computed {
+  sha256: string;
+  bytes: number;
+}
+
+/** Checks the archive end to end; a bad archive gives `ok: false`, only unreadable inputs throw (InputError). */
+export async function verifyArchive(options: VerifyOptions): Promise<VerifyReport> {
+  const anchors = loadTrustAnchors(options.trustFile);
+  const givenOrder = options.orderFile ? readGivenOrder(options.orderFile) : null;
+  let file: FileHandle;
+  try {
+    file = await open(options.archive, 'r');
+  } catch (error) {
+    throw new InputError('FILE_UNREADABLE', `cannot read the archive ${options.archive}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    const { size } = await file.stat();
+    const verification = new ArchiveVerification(options, anchors, givenOrder);
+    await verification.verify(file, size);
+    return verification.report();
+  } finally {
+    await file.close();
+  }
+}
+
+function readGivenOrder(orderFile: string): { bytes: Buffer; value: unknown } {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(orderFile);
+  } catch (error) {
+    throw new InputError('FILE_UNREADABLE', `cannot read the order ${orderFile}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    return { bytes, value: JSON.parse(bytes.toString('utf8')) as unknown };
+  } catch (error) {
+    throw new InputError('JSON_MALFORMED', `the order ${orderFile} is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+class ArchiveVerification {
+  private readonly failures: VerifyFailure[] = [];
+  private omitted = 0;
+  private readonly failureCounts = new Map<VerifyCheckName, number>();
+  private readonly checks: VerifyReport['checks'] = [];
+  private readonly maxFailures: number;
+  private readonly now: Date;
+
+  private listing: ZipListing | null = null;
+  private topFolder: string | null = null;
+  /** Bag-relative path (e.g. "data/a/mail.content/m1.eml") to its first entry, for entries with safe names. */
+  private readonly bagEntries = new Map<string, ZipEntry>();
+  private readonly computed = new Map<string, Computed>();
+  private readonly captured = new Map<string, Buffer>();
+  private readonly manifest = new ManifestReader();
+  private readonly production: ProductionRecord[] = [];
+  private productionReadable = false;
+  private order: Order | null = null;
+  private signer: VerifyReport['signer'] = null;
+  private signingTime: Date | null = null;
+
+  constructor(
+    private readonly options: VerifyOptions,
+    private readonly anchors: readonly X509Certificate[],
+    private readonly givenOrder: { bytes: Buffer; value: unknown } | null,
+  ) {
+    this.maxFailures = options.maxFailures ?? 50;
+    this.now = options.now ?? new Date();
+  }
+
+  async verify(file: FileHandle, size: number): Promise<void> {
+    const listing = await listZip(file, size);
+    this.listing = listing;
+    for (const problem of listing.problems) this.fail('zip-structure', problem.entry, problem.expected, problem.found, problem.message);
+    if (listing.fatal) {
+      this.pass('zip-structure', 'the entries cannot be listed');
+      for (const name of VERIFY_CHECKS.slice(1)) this.skip(name, 'not run: the archive cannot be read');
+      return;
+    }
+    this.verifyEntryNames(listing.entries);
+    this.verifyEntryTypes(listing.entries);
+    await this.readEntries(file, listing);
+    this.pass('zip-structure', `${listing.entries.length} entries tile ${size} bytes`);
+    this.verifyBagLayout();
+    this.verifySignature();
+    this.verifyTagManifest();
+    this.verifyPayload();
+    this.verifyPayloadOxum();
+    this.verifyProduction();
+    this.verifyOrder();
+    this.verifyScope();
+  }
+
+  report(): VerifyReport {
+    const payload = this.payloadPaths();
+    const payloadBytes = payload.reduce((sum, path) => sum + (this.computed.get(path)?.bytes ?? this.bagEntries.get(path)?.uncompressedSize ?? 0), 0);
+    const tagFiles = [...this.bagEntries.keys()].filter((path) => !path.startsWith('data/') && !path.endsWith('/')).length;
+    return {
+      ok: this.failures.length + this.omitted === 0,
+      archive: this.options.archive,
+      orderId: this.order?.id ?? this.topFolder,
+      failures: this.failures,
+      failuresOmitted: this.omitted,
+      checks: this.checks,
+      counts: { entries: this.listing?.entries.length ?? 0, payloadFiles: payload.length, payloadBytes, tagFiles },
+      signer: this.signer,
+      signingTime: this.signingTime ? this.signingTime.toISOString() : null,
+    };
+  }
+
+  // ---- the checklist -------------------------------------------------------------------------------------------
+
+  /** Safe names only: relative, no `..`, no backslash, no duplicates (NFC included), one top folder. */
+  private verifyEntryNames(entries: readonly ZipEntry[]): void {
+    const tops = new Map<string, number>();
+    for (const entry of entries) {
+      const top = entry.name.split('/')[0] ?? '';
+      if (entry.name.includes('/')) tops.set(top, (tops.get(top) ?? 0) + 1);
+    }
+    this.topFolder = [...tops.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
+    const exact = new Set<string>();
+    const normalized = new Map<string, string>();
+    const files = new Set<string>();
+    const folders = new Set<string>();
+    for (const entry of entries) {
+      const name = entry.name;
+      const unsafe = unsafeNameReason(name);
+      if (!entry.nameIsUtf8) {
+        this.fail('entry-names', name, 'a UTF-8 name (flagged as such)', 'undecodable or unflagged non-ASCII bytes', 'the entry name is not declared UTF-8, so other tools may read it differently');
+      }
+      if (entry.unicodePathName !== null && entry.unicodePathName !== name) {
+        this.fail('entry-names', name, `one name "${name}"`, `a Unicode Path field naming "${entry.unicodePathName}"`, 'the entry carries a second, different name');
+      }
+      if (unsafe) this.fail('entry-names', name, 'a safe relative name', unsafe, `unsafe entry name: ${unsafe}`);
+      if (exact.has(name)) {
+        this.fail('entry-names', name, 'each name once', 'a duplicate', 'the entry name appears twice');
+        continue;
+      }
+      exact.add(name);
+      const nfc = name.normalize('NFC');
+      const twin = normalized.get(nfc);
+      if (twin !== undefined) {
+        this.fail('entry-names', name, 'names distinct after Unicode normalisation', `the same as "${twin}"`, 'the entry name is a Unicode (NFC/NFD) twin of another');
+        continue;
+      }
+      normalized.set(nfc, name);
+      const top = name.split('/')[0];
+      if (!name.includes('/') || top !== this.topFolder) {
+        this.fail('entry-names', name, `an entry under "${this.topFolder ?? '<order-id>'}/"`, name, 'the entry lies outside the single top folder');
+        continue;
+      }
+      const relative = name.slice((this.topFolder as string).length + 1);
+      if (unsafe || relative === '') continue;
+      if (name.endsWith('/')) folders.add(relative.slice(0, -1));
+      else files.add(relative);
+      const parts = relative.split('/');
+      for (let i = 1; i < parts.length; i++) folders.add(parts.slice(0, i).join('/'));
+      this.bagEntries.set(relative, entry);
+    }
+    for (const file of files) {
+      if (folders.has(file)) this.fail('entry-names', `${this.topFolder}/${file}`, 'a file or a folder', 'both', 'the same name is used for a file and a folder');
+    }
+    this.pass('entry-names', `${entries.length} names under "${this.topFolder ?? ''}/"`);
+  }
+
+  /** Regular files and folders only: no symbolic links, devices or other special entries. */
+  private verifyEntryTypes(entries: readonly ZipEntry[]): void {
+    for (const entry of entries) {
+      const host = entry.versionMadeBy >> 8;
+      const isFolderName = entry.name.endsWith('/');
+      if (host === 3 || host === 19) {
+        const type = (entry.externalAttributes >>> 16) & 0o170000;
+        if (type === 0o120000) {
+          this.fail('entry-types', entry.name, 'a regular file', 'a symbolic link', 'the entry is a symbolic link');
+        } else if (type !== 0 && type !== 0o100000 && type !== 0o040000) {
+          this.fail('entry-types', entry.name, 'a regular file', `file type 0o${type.toString(8)}`, 'the entry is a special file');
+        } else if ((type === 0o040000) !== isFolderName && type !== 0) {
+          this.fail('entry-types', entry.name, isFolderName ? 'a folder' : 'a regular file', type === 0o040000 ? 'a folder' : 'a regular file', 'the entry type contradicts its name');
+        }
+      }
+      if ((entry.externalAttributes & 0x400) !== 0) {
+        this.fail('entry-types', entry.name, 'a regular file', 'a reparse point (link)', 'the entry is a Windows link');
+      }
+      if (((entry.externalAttributes & 0x10) !== 0) !== isFolderName && (entry.externalAttributes & 0x10) !== 0) {
+        this.fail('entry-types', entry.name, 'a regular file', 'a folder attribute', 'the entry type contradicts its name');
+      }
+      if (isFolderName && entry.uncompressedSize !== 0) {
+        this.fail('entry-types', entry.name, 'an empty folder entry', `${entry.uncompressedSize} bytes`, 'a folder entry carries data');
+      }
+    }
+    this.pass('entry-types', 'regular files and folders only');
+  }
+
+  /** One front-to-back pass: every file is hashed, small tag files are kept, large ones are parsed as they stream. */
+  private async readEntries(file: FileHandle, listing: ZipListing): Promise<void> {
+    const byEntry = new Map<ZipEntry, string>();
+    for (const [path, entry] of this.bagEntries) if (!path.endsWith('/')) byEntry.set(entry, path);
+    const problems = await scanZip(file, listing, (entry) => {
+      const path = byEntry.get(entry);
+      return path === undefined ? null : this.sinkFor(path, entry);
+    });
+    for (const problem of problems) this.fail('zip-structure', problem.entry, problem.expected, problem.found, problem.message);
+  }
+
+  private sinkFor(path: string, entry: ZipEntry): EntrySink {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let extra: EntrySink | null = null;
+    const cap = CAPTURED[path];
+    if (cap !== undefined) {
+      if (entry.uncompressedSize > cap) {
+        this.fail('bag-layout', this.entryName(path), `at most ${cap} bytes`, `${entry.uncompressedSize} bytes`, `${path} is too large to be a genuine tag file`);
+      } else {
+        const parts: Buffer[] = [];
+        extra = { update: (chunk) => parts.push(Buffer.from(chunk)), end: () => this.captured.set(path, Buffer.concat(parts)) };
+      }
+    } else if (path === MANIFEST) {
+      extra = this.manifest;
+    } else if (path === PRODUCTION) {
+      const reader = new JsonArrayReader(
+        (value, index) => this.acceptProductionRecord(value, index),
+        (message) => this.fail('production', this.entryName(PRODUCTION), 'a JSON array of records', message, `production.json cannot be read: ${message}`),
+      );
+      extra = { update: (chunk) => reader.update(chunk), end: () => {
+        reader.end();
+        this.productionReadable = !reader.failed;
+      } };
+    }
+    return {
+      update: (chunk) => {
+        hash.update(chunk);
+        bytes += chunk.length;
+        extra?.update(chunk);
+      },
+      end: () => {
+        this.computed.set(path, { sha256: hash.digest('hex'), bytes });
+        extra?.end();
+      },
+    };
+  }
+
+  /** BagIt essentials: the required tag files exist, bagit.txt declares 1.0, bag-info.txt has its labels. */
+  private verifyBagLayout(): void {
+    for (const name of [...REQUIRED_TAG_FILES, TAG_MANIFEST, SIGNATURE]) {
+      if (!this.bagEntries.has(name)) this.fail('bag-layout', this.entryName(name), `${name} in the bag`, 'nothing', `the bag has no ${name}`);
+    }
+    const bagit = this.captured.get('bagit.txt');
+    if (bagit) {
+      const problem = checkBagitDeclaration(bagit.toString('utf8'));
+      if (problem) this.fail('bag-layout', this.entryName('bagit.txt'), 'BagIt-Version: 1.0, Tag-File-Character-Encoding: UTF-8', problem, `bagit.txt is not a BagIt 1.0 declaration: ${problem}`);
+    }
+    const info = this.bagInfo();
+    if (info) {
+      for (const label of ['Source-Organization', 'Bagging-Date', 'External-Identifier', 'Payload-Oxum']) {
+        const count = info.get(label)?.length ?? 0;
+        if (count !== 1) this.fail('bag-layout', this.entryName('bag-info.txt'), `one ${label}`, `${count}`, `bag-info.txt must have exactly one ${label}`);
+      }
+      const external = info.get('External-Identifier')?.[0];
+      if (external !== undefined && external !== this.topFolder) {
+        this.fail('bag-layout', this.entryName('bag-info.txt'), `External-Identifier ${this.topFolder ?? ''}`, external, 'bag-info.txt names another order than the top folder');
+      }
+    }
+    this.pass('bag-layout', 'BagIt 1.0 with bag-info, manifests, order, production record and signature');
+  }
+
+  /** The CMS signature over tagmanifest-sha256.txt, its maths and its signer's chain to --trust. */
+  private verifySignature(): void {
+    const signature = this.captured.get(SIGNATURE);
+    const content = this.captured.get(TAG_MANIFEST);
+    if (!signature || !content) {
+      const missing = !signature ? SIGNATURE : TAG_MANIFEST;
+      this.fail('signature', this.entryName(missing), `a readable ${missing}`, 'none', `the signature cannot be checked without ${missing}`);
+      this.pass('signature', 'not verifiable');
+      this.skip('signer-chain', 'not run: no signature to check');
+      return;
+    }
+    const outcome = verifyDetachedSignature({ signature, content, trustAnchors: this.anchors, now: this.now });
+    this.signer = outcome.signer;
+    this.signingTime = outcome.signingTime;
+    for (const problem of outcome.problems) this.fail(problem.check, this.entryName(SIGNATURE), problem.expected, problem.found, problem.message);
+    this.pass('signature', `CMS SignedData over ${TAG_MANIFEST}: ${outcome.detail}`);
+    this.pass('signer-chain', this.signer ? `${this.signer.subject} chains to --trust` : 'no signer certificate');
+  }
+
+  /** Every tag file is listed in the signed tag manifest with its hash; nothing outside data/ is unlisted. */
+  private verifyTagManifest(): void {
+    const bytes = this.captured.get(TAG_MANIFEST);
+    if (!bytes) {
+      this.fail('tag-manifest', this.entryName(TAG_MANIFEST), `a readable ${TAG_MANIFEST}`, 'none', 'the tag files cannot be checked without the tag manifest');
+      this.pass('tag-manifest', 'not verifiable');
+      return;
+    }
+    const tags = new ManifestReader();
+    tags.update(bytes);
+    tags.end();
+    for (const problem of tags.problems) this.fail('tag-manifest', this.entryName(TAG_MANIFEST), problem.expected, problem.found, problem.message);
+    for (const [path, expected] of tags.entries) {
+      if (path.startsWith('data/') || path === TAG_MANIFEST || path === SIGNATURE || unsafeNameReason(path)) {
+        this.fail('tag-manifest', this.entryName(path), 'tag files only', path, `the tag manifest lists ${path}, which is not a tag file it can cover`);
+        continue;
+      }
+      this.compareHash('tag-manifest', path, expected);
+    }
+    for (const name of REQUIRED_TAG_FILES) {
+      if (!tags.entries.has(name)) this.fail('tag-manifest', this.entryName(name), `${name} listed in ${TAG_MANIFEST}`, 'not listed', `${name} is not covered by the signature`);
+    }
+    for (const path of this.bagEntries.keys()) {
+      if (path.startsWith('data/') || path.endsWith('/') || path === TAG_MANIFEST || path === SIGNATURE) continue;
+      if (!tags.entries.has(path)) this.fail('tag-manifest', this.entryName(path), 'only files listed in the tag manifest', 'an unlisted file', `${path} is not in the tag manifest (an added file)`);
+    }
+    this.pass('tag-manifest', `${tags.entries.size} tag files`);
+  }
+
+  /** Every payload file is in manifest-sha256.txt with the hash recomputed here, and nothing else is. */
+  private verifyPayload(): void {
+    for (const problem of this.manifest.problems) this.fail('payload-manifest', this.entryName(MANIFEST), problem.expected, problem.found, problem.message);
+    if (!this.computed.has(MANIFEST)) {
+      this.fail('payload-manifest', this.entryName(MANIFEST), `a readable ${MANIFEST}`, 'none', 'the payload cannot be checked without the manifest');
+      this.pass('payload-manifest', 'not verifiable');
+      return;
+    }
+    for (const [path, expected] of this.manifest.entries) {
+      if (!path.startsWith('data/') || unsafeNameReason(path)) {
+        this.fail('payload-manifest', this.entryName(path), 'a path under data/', path, `the manifest lists ${path}, which is not a payload path`);
+        continue;
+      }
+      this.compareHash('payload-manifest', path, expected);
+    }
+    for (const path of this.payloadPaths()) {
+      if (!this.manifest.entries.has(path)) this.fail('payload-manifest', this.entryName(path), 'only files listed in the manifest', 'an unlisted file', `${path} is not in the manifest (an added file)`);
+    }
+    this.pass('payload-manifest', `${this.manifest.entries.size} payload files`);
+  }
+
+  /** bag-info.txt Payload-Oxum equals the payload's byte and file counts. */
+  private verifyPayloadOxum(): void {
+    const oxum = this.bagInfo()?.get('Payload-Oxum')?.[0];
+    const paths = this.payloadPaths();
+    const bytes = paths.reduce((sum, path) => sum + (this.computed.get(path)?.bytes ?? this.bagEntries.get(path)?.uncompressedSize ?? 0), 0);
+    const actual = `${bytes}.${paths.length}`;
+    if (oxum === undefined) {
+      this.fail('payload-oxum', this.entryName('bag-info.txt'), actual, 'no Payload-Oxum', 'bag-info.txt has no Payload-Oxum');
+    } else if (oxum !== actual) {
+      this.fail('payload-oxum', this.entryName('bag-info.txt'), actual, oxum, 'Payload-Oxum does not match the payload (octets.files)');
+    }
+    this.pass('payload-oxum', actual);
+  }
+
+  /** production.json has exactly one well-formed record per payload file, agreeing with the manifest. */
+  private verifyProduction(): void {
+    if (!this.computed.has(PRODUCTION) || !this.productionReadable) {
+      if (!this.computed.has(PRODUCTION)) this.fail('production', this.entryName(PRODUCTION), 'a readable production.json', 'none', 'production.json is missing or unreadable');
+      this.pass('production', 'not verifiable');
+      return;
+    }
+    const seen = new Set<string>();
+    for (const record of this.production) {
+      const entry = this.entryName(record.path);
+      if (seen.has(record.path)) {
+        this.fail('production', entry, 'one record per file', 'a second record', `production.json lists ${record.path} twice`);
+        continue;
+      }
+      seen.add(record.path);
+      const listed = this.manifest.entries.get(record.path);
+      if (listed === undefined) {
+        this.fail('production', entry, 'a file in the manifest', 'a record for a file the manifest does not list', `production.json describes ${record.path}, which is not in the manifest`);
+      } else if (listed !== record.sha256) {
+        this.fail('production', entry, `sha256 ${listed} (manifest)`, `sha256 ${record.sha256}`, `production.json and the manifest disagree on ${record.path}`);
+      }
+      const actual = this.computed.get(record.path);
+      if (actual && actual.bytes !== record.bytes) {
+        this.fail('production', entry, `${actual.bytes} bytes`, `${record.bytes} bytes`, `production.json gives the wrong size for ${record.path}`);
+      }
+      const [root, account, category, ...rest] = record.path.split('/');
+      if (root !== 'data' || rest.length === 0) {
+        this.fail('production', entry, 'data/<account>/<category>/<file>', record.path, 'the record path is not a payload path');
+        continue;
+      }
+      if (account !== record.account) this.fail('production', entry, `account ${account ?? ''} (from the path)`, `account ${record.account}`, 'the record names another account than its path');
+      if (category !== record.category) this.fail('production', entry, `category ${category ?? ''} (from the path)`, `category ${record.category}`, 'the record names another category than its path');
+      const metadata = record.category.endsWith('.metadata');
+      if (metadata && rest.join('/') !== 'metadata.jsonl') {
+        this.fail('production', entry, `data/${record.account}/${record.category}/metadata.jsonl`, record.path, 'a metadata category must be one metadata.jsonl file');
+      }
+      if (record.timestamp === null && !metadata && record.category !== 'subscriber') {
+        this.fail('production', entry, 'a timestamp', 'null', 'only metadata files and subscriber records may lack a timestamp');
+      }
+      if (record.sourceId === null && !metadata && record.category !== 'subscriber') {
+        this.fail('production', entry, 'a source id', 'null', 'only metadata files and subscriber records may lack a source id');
+      }
+    }
+    for (const path of this.manifest.entries.keys()) {
+      if (path.startsWith('data/') && !seen.has(path)) this.fail('production', this.entryName(path), 'a production.json record', 'none', `${path} has no record in production.json`);
+    }
+    this.pass('production', `${this.production.length} records`);
+  }
+
+  /** The archive's order.json is a scopex order for this bag, and equals --order when given. */
+  private verifyOrder(): void {
+    const bytes = this.captured.get('order.json');
+    const entry = this.entryName('order.json');
+    if (!bytes) {
+      this.fail('order', entry, 'a readable order.json', 'none', 'the archive has no readable order.json');
+      this.pass('order', 'not verifiable');
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(bytes.toString('utf8'));
+    } catch (error) {
+      this.fail('order', entry, 'JSON', (error as Error).message, 'order.json is not valid JSON');
+      this.pass('order', 'not verifiable');
+      return;
+    }
+    const parsed = orderSchema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      this.fail('order', entry, 'a scopex.order/v1 document', `${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`, 'order.json is not a valid scopex order');
+    } else {
+      this.order = parsed.data;
+      if (parsed.data.id !== this.topFolder) this.fail('order', entry, `order id ${this.topFolder ?? ''} (the top folder)`, parsed.data.id, 'order.json is for another order than the archive');
+    }
+    let detail = 'the archive holds a valid order';
+    if (this.givenOrder) {
+      if (bytes.equals(this.givenOrder.bytes)) {
+        detail = 'order.json is byte-identical to --order';
+      } else if (canonicalJson(value) === canonicalJson(this.givenOrder.value)) {
+        detail = 'order.json equals --order (same canonical JSON, different formatting)';
+      } else {
+        const given = this.givenOrder.value as Record<string, unknown> | null;
+        const differing = differingFields(value, given);
+        this.fail(
+          'order',
+          entry,
+          `the order in ${this.options.orderFile ?? '--order'} (sha256 ${sha256(this.givenOrder.bytes)})`,
+          `another order (sha256 ${sha256(bytes)}; differs in ${differing})`,
+          'the archive answers a different order than the one given',
+        );
+      }
+    }
+    this.pass('order', detail);
+  }
+
+  /**
+   * Every record within the order: its category among the order's categories, its timestamp inside the date range
+   * (inclusive). Accounts can only be checked offline when every target is an account id; otherwise the directory
+   * that resolved them is not available to the verifier.
+   */
+  private verifyScope(): void {
+    const order = this.order;
+    if (!order) {
+      this.skip('scope', 'not run: no valid order.json');
+      return;
+    }
+    const from = Date.parse(order.dateRange.from);
+    const to = Date.parse(order.dateRange.to);
+    const categories = new Set<string>(order.categories);
+    for (const record of this.production) {
+      const entry = this.entryName(record.path);
+      if (!categories.has(record.category)) {
+        this.fail('scope', entry, `a category among ${order.categories.join(', ')}`, record.category, `${record.path} is of a category the order does not name`);
+      }
+      if (record.timestamp !== null && (record.timestamp < from || record.timestamp > to)) {
+        this.fail('scope', entry, `a time from ${order.dateRange.from} to ${order.dateRange.to}`, record.timestampText ?? '', `${record.path} lies outside the order's date range`);
+      }
+    }
+    const accounts = new Set<string>();
+    for (const path of this.payloadPaths()) {
+      const [, account, category] = path.split('/');
+      if (account) accounts.add(account);
+      if (category && !categories.has(category)) {
+        this.fail('scope', this.entryName(path), `a category among ${order.categories.join(', ')}`, category, `${path} lies in a category folder the order does not name`);
+      }
+    }
+    let accountDetail = `${accounts.size} account(s); targets other than account ids cannot be resolved offline`;
+    if (order.targets.every((target) => target.type === 'account-id')) {
+      const named = new Set(order.targets.map((target) => target.value));
+      for (const account of accounts) {
+        if (!named.has(account)) this.fail('scope', this.entryName(`data/${account}/`), `an account among ${[...named].join(', ')}`, account, `account ${account} is not a target of the order`);
+      }
+      accountDetail = `${accounts.size} account(s), all named by the order`;
+    }
+    this.pass('scope', `categories ${order.categories.join(', ')}; ${order.dateRange.from} to ${order.dateRange.to}; ${accountDetail}`);
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------------------------
+
+  private acceptProductionRecord(value: unknown, index: number): void {
+    const parsed = productionRecordSchema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const path = typeof value === 'object' && value !== null ? (value as { path?: unknown }).path : undefined;
+      this.fail(
+        'production',
+        typeof path === 'string' ? this.entryName(path) : this.entryName(PRODUCTION),
+        'a record with path, sha256, bytes, account, category, sourceId, timestamp, encryption',
+        `${issue?.path.join('.') || 'record'}: ${issue?.message ?? 'invalid'}`,
+        `production.json record ${index + 1} is malformed`,
+      );
+      return;
+    }
+    const record = parsed.data;
+    this.production.push({
+      path: record.path,
+      sha256: record.sha256,
+      bytes: record.bytes,
+      account: record.account,
+      category: record.category,
+      sourceId: record.sourceId,
+      timestamp: record.timestamp === null ? null : Date.parse(record.timestamp),
+      timestampText: record.timestamp,
+    });
+  }
+
+  private compareHash(check: 'tag-manifest' | 'payload-manifest', path: string, expected: string): void {
+    const entry = this.entryName(path);
+    const actual = this.computed.get(path);
+    if (!this.bagEntries.has(path)) {
+      this.fail(check, entry, `${path} in the archive`, 'nothing', `${path} is listed but missing`);
+    } else if (!actual) {
+      this.fail(check, entry, `sha256 ${expected}`, 'unreadable data', `${path} could not be read`);
+    } else if (actual.sha256 !== expected) {
+      this.fail(check, entry, `sha256 ${expected}`, `sha256 ${actual.sha256}`, `${path} does not match its hash`);
+    }
+  }
+
+  private payloadPaths(): string[] {
+    return [...this.bagEntries.keys()].filter((path) => path.startsWith('data/') && !path.endsWith('/'));
+  }
+
+  private bagInfo(): Map<string, string[]> | null {
+    const bytes = this.captured.get('bag-info.txt');
+    return bytes ? parseBagInfo(bytes.toString('utf8')) : null;
+  }
+
+  private entryName(path: string): string {
+    return this.topFolder ? `${this.topFolder}/${path}` : path;
+  }
+
+  private fail(check: VerifyCheckName, entry: string | null, expected: string, found: string, message: string): void {
+    this.failureCounts.set(check, (this.failureCounts.get(check) ?? 0) + 1);
+    if (this.failures.length < this.maxFailures) this.failures.push({ check, entry, expected, found, message });
+    else this.omitted++;
+  }
+
+  /** Records a check as run; it passed when it recorded no failure. */
+  private pass(name: VerifyCheckName, detail: string): void {
+    const failed = this.failureCounts.get(name) ?? 0;
+    this.checks.push({ name, ok: failed === 0, detail: failed === 0 ? detail : `${failed} failure${failed === 1 ? '' : 's'}` });
+  }
+
+  private skip(name: VerifyCheckName, detail: string): void {
+    this.checks.push({ name, ok: false, detail });
+  }
+}
+
+/** Why a ZIP entry name (or a bag path) is unsafe, or null. */
+export function unsafeNameReason(name: string): string | null {
+  if (name === '') return 'an empty name';
+  if (name.includes('\\')) return 'a backslash';
+  if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) return 'an absolute path';
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'a control character';
+  const segments = (name.endsWith('/') ? name.slice(0, -1) : name).split('/');
+  if (segments.includes('..')) return 'a ".." segment';
+  if (segments.includes('.')) return 'a "." segment';
+  if (segments.includes('')) return 'an empty segment';
+  return null;
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function differingFields(found: unknown, expected: Record<string, unknown> | null): string {
+  if (typeof found !== 'object' || found === null || expected === null || typeof expected !== 'object') return 'its whole content';
+  const keys = new Set([...Object.keys(found), ...Object.keys(expected)]);
+  const differing = [...keys].filter((key) => canonicalJson((found as Record<string, unknown>)[key] ?? null) !== canonicalJson(expected[key] ?? null));
+  return differing.length > 0 ? differing.join(', ') : 'formatting';
+}
