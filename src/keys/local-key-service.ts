@@ -120,9 +120,9 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
     openStored(ref: ItemRef): Readable {
       const stream = createReadStream(ref.blobFile, { highWaterMark: 1 << 20 });
       const out = new PassThrough();
-      pipeline(stream, out, (error) => {
-        if (error) out.destroy(missingBlob(ref, error));
-      });
+      // Translate the read error before pipeline sees it, so consumers get a SourceError naming the item.
+      stream.once('error', (error) => out.destroy(missingBlob(ref, error)));
+      stream.pipe(out);
       return out;
     },
   };

@@ -93,9 +93,7 @@ describe('round trip', () => {
     }
   });
 
-  // Known defect in src/keys/local-key-service.ts: stream.pipeline destroys `out` with the raw ENOENT before its
-  // callback can substitute the SourceError. When that is fixed this test starts passing: turn it.fails into it.
-  it.fails('openStored of a missing blob is ITEM_MISSING', async () => {
+  it('openStored of a missing blob is ITEM_MISSING', async () => {
     const item = providerItems()[0]!;
     const error = await failureOf(() => drain(keys.openStored(refOf(item, path.join(scratch, 'no-such-blob')))));
     expect(error).toBeInstanceOf(SourceError);
