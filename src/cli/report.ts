@@ -23,10 +23,10 @@ const transparencyCommand: CommandModule<GlobalArgs, TransparencyArgs> = {
       .option('csv', { type: 'boolean', default: false, describe: 'print the figures as CSV (period_from,period_to,figure,value)' })
       .option('periods', { choices: ['half-year', 'whole'] as const, default: 'half-year' as const, describe: 'split the window into half-years, or not' })
       .option('log', { type: 'string', describe: 'custody log file (default: the one in the config)' })
-      .conflicts('csv', 'json')
       .example('$0 report transparency --from 2026-01-01 --to 2026-12-31', 'figures for 2026, one column per half-year')
       .example('$0 report transparency --from 2026-07-01 --to 2026-12-31 --csv', 'the second half of 2026 as CSV') as Argv<TransparencyArgs>,
   handler: async (args) => {
+    if (args.csv && args.json) throw new InputError('USAGE', '--csv and --json are mutually exclusive: pick one output format');
     const from = parseInstant(args.from, 'start', '--from');
     const to = parseInstant(args.to, 'end', '--to');
     if (from.getTime() > to.getTime()) throw new InputError('USAGE', `--from ${args.from} is after --to ${args.to}`);
