@@ -1,12 +1,46 @@
-// Placeholder until its issue lands: registers the command so --help lists it.
-import type { CommandModule } from 'yargs';
-import { ScopexError } from '../errors.js';
-import type { GlobalArgs } from './common.js';
+// scopex verify ARCHIVE --trust CA.pem [--order ORDER]: proves a delivered archive whole, authentic and in scope.
+import path from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { IntegrityError } from '../errors.js';
+import { describeVerifyReport } from '../verify/report-text.js';
+import { verifyArchive } from '../verify/verify.js';
+import { printResult, type GlobalArgs } from './common.js';
 
-export const verifyCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'verify',
-  describe: 'not built yet',
-  handler: () => {
-    throw new ScopexError('NOT_BUILT', 'scopex verify is not built yet');
+interface VerifyArgs extends GlobalArgs {
+  archive: string;
+  trust: string;
+  order?: string;
+  maxFailures: number;
+}
+
+export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
+  command: 'verify <archive>',
+  describe: 'check a sealed archive: safe entries, signature and chain, every hash, Payload-Oxum, production.json, scope',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .positional('archive', { type: 'string', demandOption: true, describe: 'the sealed <order-id>.zip' })
+      .option('trust', { type: 'string', demandOption: true, describe: 'PEM file of the CA certificate(s) the signer must chain to' })
+      .option('order', { type: 'string', describe: 'the order the archive must answer (its order.json must equal it)' })
+      .option('max-failures', { type: 'number', default: 50, describe: 'list at most this many failures (all are counted)' })
+      .example('$0 verify out/LE-2026-000123.zip --trust W/pki/ca.cert.pem', 'check an archive against the provider CA')
+      .example('$0 verify out/LE-2026-000123.zip --trust ca.pem --order W/orders/approved-warrant.json --json', 'also check it answers this order, machine-readable') as unknown as Argv<VerifyArgs>,
+  handler: async (args) => {
+    const report = await verifyArchive({
+      archive: path.resolve(args.archive),
+      trustFile: path.resolve(args.trust),
+      orderFile: args.order ? path.resolve(args.order) : undefined,
+      maxFailures: args.maxFailures,
+    });
+    printResult(args, report, () => describeVerifyReport(report));
+    if (!report.ok) {
+      const count = report.failures.length + report.failuresOmitted;
+      const first = report.failures[0];
+      const error = new IntegrityError(
+        'VERIFY_FAILED',
+        `archive ${args.archive} failed verification: ${count} failure${count === 1 ? '' : 's'}${first ? `, first [${first.check}] ${first.entry ?? 'archive'}: ${first.message}` : ''}`,
+      );
+      // The report above is the result; the entry point must not print a second JSON document.
+      throw Object.assign(error, { resultPrinted: true });
+    }
   },
 };

@@ -207,7 +207,7 @@ class ArchiveVerification {
       orderId: this.order?.id ?? this.topFolder,
       failures: this.failures,
       failuresOmitted: this.omitted,
-      checks: this.checks,
+      checks: [...this.checks].sort((a, b) => VERIFY_CHECKS.indexOf(a.name) - VERIFY_CHECKS.indexOf(b.name)),
       counts: { entries: this.listing?.entries.length ?? 0, payloadFiles: payload.length, payloadBytes, tagFiles },
       signer: this.signer,
       signingTime: this.signingTime ? this.signingTime.toISOString() : null,
