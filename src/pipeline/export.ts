@@ -1,8 +1,7 @@
 // The export: check the order, list each named account's items per ordered category, pass every item through the
 // scope gate, open it through the key service and hand it to the sealer; one signed archive, or nothing at all.
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline as pipelineCallback, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -107,7 +106,7 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
   const accounts = distinctAccounts(checked);
   const accountIds = accounts.map((account) => account.id);
 
-  const scratch = await mkdtemp(path.join(tmpdir(), 'scopex-export-'));
+  let scratch: string | undefined;
   let sealer: BagSealer | undefined;
   let run: ReturnType<typeof createRun> | undefined;
   let sealed = false;
@@ -122,6 +121,7 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
       now,
       ...(signal ? { signal } : {}),
     });
+    scratch = await createScratch(options.outDir, order.id);
     await custody.append({
       event: 'export.started',
       orderId: order.id,
@@ -182,8 +182,21 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
     throw first;
   } finally {
     run?.dispose();
-    await rm(scratch, { recursive: true, force: true });
+    if (scratch) await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * The export's own temp files (metadata lines, production.json) live beside the archive, in a folder named for the
+ * order, so that what a crash (SIGKILL) leaves behind stays in the output folder and the next run of the order
+ * removes it, as the sealer does with a stale .partial.
+ */
+async function createScratch(outDir: string, orderId: string): Promise<string> {
+  const prefix = `.${orderId}.export-`;
+  for (const entry of await readdir(outDir, { withFileTypes: true })) {
+    if (entry.isDirectory() && entry.name.startsWith(prefix)) await rm(path.join(outDir, entry.name), { recursive: true, force: true });
+  }
+  return mkdtemp(path.join(outDir, prefix));
 }
 
 function resolveSources(config: ScopexConfig, override: Partial<Sources> | undefined): Sources {

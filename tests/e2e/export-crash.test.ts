@@ -1,0 +1,75 @@
+// Crash safety: an export killed with SIGKILL at random points never leaves a file at the archive's final name,
+// and the next run cleans up what the killed one left and seals a good archive.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildStoreFixture, type StoreFixture } from '../helpers/store-fixture.js';
+import { writeSignedOrder } from '../pipeline/export-fixture.js';
+import { buildCli, CLI, runCli, unzip } from './export-helpers.js';
+
+let fx: StoreFixture;
+
+beforeAll(async () => {
+  buildCli();
+  // A few tens of MB, most of it one streamed item, so that a kill lands in the middle of writing.
+  fx = await buildStoreFixture({ largeItemBytes: 40 * 2 ** 20 });
+});
+
+afterAll(() => fx?.cleanup());
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Starts an export and SIGKILLs it `delayMs` after its .partial file appears (or after `delayMs` if `early`). */
+async function killDuringExport(args: string[], partial: string, delayMs: number, early: boolean): Promise<'killed' | 'finished'> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let done = false;
+  void exited.then(() => (done = true));
+  if (!early) {
+    const waitUntil = Date.now() + 30_000;
+    while (!done && !existsSync(partial) && Date.now() < waitUntil) await sleep(5);
+  }
+  await sleep(delayMs);
+  if (done) return 'finished';
+  child.kill('SIGKILL');
+  await exited;
+  return 'killed';
+}
+
+describe('scopex export under SIGKILL', () => {
+  it('never leaves a file at the final name; a later run cleans up and succeeds', async () => {
+    const order = writeSignedOrder(fx, { categories: ['subscriber', 'mail.content', 'storage.content', 'storage.metadata', 'im.content'] });
+    const out = path.join(fx.root, 'out');
+    const archive = path.join(out, `${order.id}.zip`);
+    const args = ['export', order.file, '--out', out, '--config', fx.configFile];
+    // Early kills (while the order is checked), and kills at random points while the archive is being written.
+    const plans: [number, boolean][] = [
+      [Math.floor(Math.random() * 300), true],
+      ...Array.from({ length: 5 }, (): [number, boolean] => [Math.floor(Math.random() * 400), false]),
+    ];
+    let killed = 0;
+    for (const [delay, early] of plans) {
+      const outcome = await killDuringExport(args, `${archive}.partial`, delay, early);
+      if (outcome === 'killed') {
+        killed += 1;
+        expect(existsSync(archive), `killed ${delay} ms ${early ? 'after start' : 'into writing'}`).toBe(false);
+      } else {
+        // It finished before the kill: then the final file is a whole archive. Start over for the next kill.
+        unzip(archive, path.join(fx.root, 'check'));
+        await runCli(['export', order.file, '--out', out, '--config', fx.configFile, '--force']);
+        const { rmSync } = await import('node:fs');
+        rmSync(archive);
+      }
+    }
+    expect(killed).toBeGreaterThan(0);
+
+    const after = await runCli(args);
+    expect(after.code, after.stderr).toBe(0);
+    expect(existsSync(archive)).toBe(true);
+    // Nothing the killed runs left remains: no .partial and no temp folder of this order.
+    expect(readdirSync(out).filter((name) => name !== `${order.id}.zip` && !name.includes('.seal-'))).toEqual([]);
+  });
+});
