@@ -16,7 +16,7 @@ export interface ReadOrder {
 }
 
 export async function readOrderFile(file: string): Promise<ReadOrder> {
-  const raw = await readBounded(file);
+  const raw = await readOrderBytes(file);
   return { raw, order: parseOrderBytes(raw, file) };
 }
 
@@ -53,7 +53,8 @@ export function parseOrderJson(raw: Uint8Array, source: string): Record<string, 
   return value as Record<string, unknown>;
 }
 
-async function readBounded(file: string): Promise<Buffer> {
+/** The file's bytes, at most MAX_ORDER_BYTES of them; FILE_UNREADABLE otherwise. */
+export async function readOrderBytes(file: string): Promise<Buffer> {
   let handle;
   try {
     handle = await open(file, 'r');

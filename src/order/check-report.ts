@@ -1,0 +1,100 @@
+// `scopex order check` as data: the verdict, every reason and the resolved accounts, for people, scripts and the log.
+import { createHash } from 'node:crypto';
+import { InputError, OrderError, type InputErrorCode, type OrderErrorCode } from '../errors.js';
+import type { CustodyEvent, OrderCheckedDetails, OrderRefusedDetails } from '../custody/custody-log.js';
+import { evaluateOrder, type OrderContext } from './check-order.js';
+import { parseOrderBytes, readOrderBytes } from './read-order.js';
+import type { Order } from './schema.js';
+
+export type OrderVerdict = 'APPROVED' | 'REFUSED' | 'MALFORMED';
+
+export interface OrderCheckReport {
+  ok: boolean;
+  /** The order id; null when the file is not a readable order. */
+  orderId: string | null;
+  verdict: OrderVerdict;
+  reasons: { code: OrderErrorCode | InputErrorCode; message: string }[];
+  accounts: { id: string; tenant: string; tenantType: string; targets: { type: string; value: string }[] }[];
+}
+
+export interface OrderCheckOutcome {
+  report: OrderCheckReport;
+  /** The error the command ends with (OrderError: exit 3, InputError: exit 2), or null when approved. */
+  error: InputError | OrderError | null;
+  /** What the custody log records; null when nothing was received (the file could not be read). */
+  custody: CustodyEvent | null;
+  order: Order | null;
+}
+
+/** Checks an order and describes the outcome; only errors that are not about the order (config, directory) throw. */
+export async function reportOrderCheck(file: string, ctx: OrderContext): Promise<OrderCheckOutcome> {
+  let raw: Buffer;
+  try {
+    raw = await readOrderBytes(file);
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    return malformed(error, null);
+  }
+  let order: Order;
+  try {
+    order = parseOrderBytes(raw, file);
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    return malformed(error, raw);
+  }
+  const evaluation = evaluateOrder(order, raw, ctx);
+  const accounts = evaluation.accounts.map(({ account, targets }) => ({
+    id: account.id,
+    tenant: account.tenant,
+    tenantType: account.tenantType,
+    targets: targets.map((t) => ({ type: t.type, value: t.value })),
+  }));
+  if (evaluation.reasons.length > 0) {
+    const details: OrderRefusedDetails = {
+      process: order.process,
+      reasons: evaluation.reasons.map((r) => r.code),
+      targets: order.targets.length,
+    };
+    return {
+      report: { ok: false, orderId: order.id, verdict: 'REFUSED', reasons: evaluation.reasons, accounts },
+      error: new OrderError(evaluation.reasons),
+      custody: { event: 'order.refused', orderId: order.id, details: { ...details, sha256: sha256(raw) } },
+      order,
+    };
+  }
+  const details: OrderCheckedDetails = {
+    process: order.process,
+    targets: order.targets.length,
+    accounts: accounts.map((a) => a.id),
+    categories: [...order.categories],
+  };
+  return {
+    report: { ok: true, orderId: order.id, verdict: 'APPROVED', reasons: [], accounts },
+    error: null,
+    custody: { event: 'order.checked', orderId: order.id, details: { ...details, sha256: sha256(raw) } },
+    order,
+  };
+
+  function malformed(error: InputError, bytes: Buffer | null): OrderCheckOutcome {
+    const report: OrderCheckReport = {
+      ok: false,
+      orderId: null,
+      verdict: 'MALFORMED',
+      reasons: [{ code: error.code, message: error.message }],
+      accounts: [],
+    };
+    if (!bytes) return { report, error, custody: null, order: null };
+    // A malformed document is still a demand received: it is logged under its SHA-256, as its id cannot be trusted.
+    const details: OrderRefusedDetails = { process: null, reasons: [error.code], targets: 0 };
+    return {
+      report,
+      error,
+      custody: { event: 'order.refused', orderId: `sha256:${sha256(bytes)}`, details: { ...details, sha256: sha256(bytes) } },
+      order: null,
+    };
+  }
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

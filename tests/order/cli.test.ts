@@ -1,0 +1,119 @@
+// The order commands through yargs, in process: verdict output, exactly one JSON document, custody records.
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import yargs from 'yargs';
+import { orderCommand } from '../../src/cli/order.js';
+import { withGlobals } from '../../src/cli/common.js';
+import { exitCodeFor, InputError } from '../../src/errors.js';
+import { ACCOUNTS, approve, baseOrder, makeFixture, writeOrder } from './fixtures.js';
+
+const fx = makeFixture();
+afterAll(() => fx.cleanup());
+afterEach(() => vi.restoreAllMocks());
+
+// A config on disk, as the CLI loads it; the orders are dated around the real clock.
+const root = fx.dir;
+copyFileSync(path.join(import.meta.dirname, '../../config/legal-process.json'), path.join(root, 'legal-process.json'));
+writeFileSync(
+  path.join(root, 'config.json'),
+  JSON.stringify({
+    schema: 'scopex.config/v1',
+    organization: 'Test',
+    legalProcess: 'legal-process.json',
+    stores: 'stores',
+    keys: { masterKey: 'master.key', dataKeys: 'data-keys.json' },
+    reviewerCa: ['ca.cert.pem'],
+    signer: { certificate: 'signer.cert.pem', key: 'signer.key.pem' },
+    custodyLog: 'custody.jsonl',
+  }),
+);
+mkdirSync(path.join(root, 'stores'), { recursive: true });
+writeFileSync(path.join(root, 'stores', 'directory.json'), JSON.stringify({ schema: 'scopex.directory/v1', accounts: ACCOUNTS }));
+writeFileSync(path.join(root, 'reviewer.key.pem'), fx.pki.reviewer.keyPem);
+writeFileSync(path.join(root, 'reviewer.cert.pem'), fx.pki.reviewer.certificatePem);
+
+const now = Date.now();
+const current = { issuedAt: new Date(now - 86_400_000).toISOString(), expiresAt: new Date(now + 86_400_000).toISOString() };
+const approvedAt = new Date(now - 3_600_000);
+
+async function run(argv: string[]): Promise<{ stdout: string; exit: number }> {
+  let stdout = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout += chunk.toString();
+    return true;
+  });
+  try {
+    await withGlobals(yargs([...argv, '--config', path.join(root, 'config.json')]))
+      .command(orderCommand)
+      .strict()
+      .exitProcess(false)
+      .fail((message, error) => {
+        // As main.ts does: a yargs complaint is a usage error.
+        throw error ?? new InputError('USAGE', message);
+      })
+      .parseAsync();
+    return { stdout, exit: 0 };
+  } catch (error) {
+    return { stdout, exit: exitCodeFor(error) };
+  }
+}
+
+const custody = () =>
+  readFileSync(path.join(root, 'custody.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { event: string; orderId: string; details: Record<string, unknown> });
+
+describe('scopex order check', () => {
+  it('approved: exit 0, one JSON document, an order.checked record', async () => {
+    const file = writeOrder(root, approve(baseOrder(current), fx.pki.reviewer, approvedAt));
+    const { stdout, exit } = await run(['order', 'check', file, '--json']);
+    expect(exit).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(result).toMatchObject({ ok: true, orderId: 'LE-2026-000123', verdict: 'APPROVED', reasons: [] });
+    expect(result.accounts.map((a: { id: string }) => a.id)).toEqual(['acc-alice']);
+    expect(custody().at(-1)).toMatchObject({ event: 'order.checked', orderId: 'LE-2026-000123', details: { accounts: ['acc-alice'] } });
+  });
+
+  it('refused: exit 3, every reason in one JSON document, an order.refused record', async () => {
+    const file = writeOrder(root, baseOrder({ ...current, process: 'subpoena' }));
+    const { stdout, exit } = await run(['order', 'check', file, '--json']);
+    expect(exit).toBe(3);
+    const result = JSON.parse(stdout);
+    expect(result.verdict).toBe('REFUSED');
+    expect(result.reasons.map((r: { code: string }) => r.code).sort()).toEqual(['CATEGORY_NOT_PERMITTED', 'CATEGORY_NOT_PERMITTED', 'UNAPPROVED']);
+    expect(custody().at(-1)).toMatchObject({ event: 'order.refused', details: { process: 'subpoena' } });
+  });
+
+  it('malformed: exit 2, verdict MALFORMED, logged under the document hash', async () => {
+    const file = writeOrder(root, '{"schema":"scopex.order/v1","schema":"x"}');
+    const { stdout, exit } = await run(['order', 'check', file, '--json']);
+    expect(exit).toBe(2);
+    expect(JSON.parse(stdout)).toMatchObject({ ok: false, orderId: null, verdict: 'MALFORMED' });
+    expect(custody().at(-1)!.orderId).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('human output names the verdict and each reason code', async () => {
+    const file = writeOrder(root, baseOrder(current));
+    const { stdout, exit } = await run(['order', 'check', file]);
+    expect(exit).toBe(3);
+    expect(stdout).toContain('REFUSED');
+    expect(stdout).toContain('UNAPPROVED');
+  });
+});
+
+describe('scopex order approve', () => {
+  it('approves into --out, and the result checks', async () => {
+    const file = writeOrder(root, baseOrder(current));
+    const out = path.join(root, 'approved.json');
+    const approved = await run(['order', 'approve', file, '--key', path.join(root, 'reviewer.key.pem'), '--cert', path.join(root, 'reviewer.cert.pem'), '--out', out, '--json']);
+    expect(approved.exit).toBe(0);
+    expect(JSON.parse(approved.stdout)).toMatchObject({ ok: true, out });
+    expect((await run(['order', 'check', out])).exit).toBe(0);
+  });
+
+  it('missing --key is a usage error', async () => {
+    expect((await run(['order', 'approve', writeOrder(root, baseOrder(current)), '--cert', 'c.pem'])).exit).toBe(2);
+  });
+});
