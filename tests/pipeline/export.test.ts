@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Transform } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScopexConfig } from '../../src/config.js';
 import { AbortedError, IntegrityError, OrderError, ScopeError, SourceError } from '../../src/errors.js';
@@ -186,7 +187,7 @@ describe('exportOrder stops and delivers nothing', () => {
     });
   }
 
-  it('when a large item is shorter than declared (streamed path)', async () => {
+  it('when a large item is shorter than declared, or fails in the middle (streamed path)', async () => {
     const big = await buildStoreFixture({ largeItemBytes: 3 * 2 ** 20 + 7 });
     try {
       const bigConfig = big.config();
@@ -202,9 +203,33 @@ describe('exportOrder stops and delivers nothing', () => {
       const error = await exportOrder({ orderFile: order.file, outDir: out, config: bigConfig, sources: { adapters: { ...createSources(bigConfig).adapters, storage: lying } } }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ScopeError);
       await expectNoOutput(out);
+      // A stream that fails in the middle of the item: the source's error, no output.
+      const keyService = createSources(bigConfig).keyService;
+      const breaking = {
+        ...keyService,
+        openItem(ref: Parameters<typeof keyService.openItem>[0]) {
+          const real = keyService.openItem(ref);
+          if (ref.itemId !== 's-large') return real;
+          let seen = 0;
+          return real.pipe(
+            new Transform({
+              transform(chunk: Buffer, _encoding, callback) {
+                seen += chunk.length;
+                if (seen > 2 ** 20) callback(new SourceError('STORE_UNREADABLE', 'the disk went away under s-large'));
+                else callback(null, chunk);
+              },
+            }),
+          );
+        },
+      };
+      const midItem = await exportOrder({ orderFile: order.file, outDir: out, config: bigConfig, sources: { keyService: breaking } }).catch((e: unknown) => e);
+      expect(midItem).toBeInstanceOf(SourceError);
+      await expectNoOutput(out);
       // The honest large item streams through.
       const ok = await exportOrder({ orderFile: order.file, outDir: out, config: bigConfig });
       expect(ok.payloadBytes).toBeGreaterThan(3 * 2 ** 20);
+      // Nothing of the failed runs is left but the sealer's own temp folders (its business).
+      expect(readdirSync(out).filter((f) => !f.includes('.seal-'))).toEqual([`${order.id}.zip`]);
     } finally {
       big.cleanup();
     }
