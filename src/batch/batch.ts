@@ -8,7 +8,6 @@ import type { CustodyLog } from '../custody/custody-log.js';
 import { createFileCustodyLog } from '../custody/file-custody-log.js';
 import { AbortedError, InputError, OrderError, ScopeError, ScopexError } from '../errors.js';
 import type { ExportProgress, ExportResult } from '../pipeline/export.js';
-import { abortReason } from './abort.js';
 import { expandOrderArguments, identifyOrder, type OrderFile } from './order-files.js';
 import { createWorkerPool } from './worker-pool.js';
 import type { ExportFunction } from './worker-protocol.js';
@@ -158,7 +157,9 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
       return result;
     };
     const none = { items: null, itemsByCategory: null, bytes: null, archive: null, sha256: null } as const;
-    if (options.signal?.aborted) return finish({ ...none, verdict: 'aborted', error: describe(abortReason(options.signal)) });
+    if (options.signal?.aborted) {
+      return finish({ ...none, verdict: 'aborted', error: { code: 'ABORTED', message: 'not started: the batch was interrupted' } });
+    }
 
     if (order.idFromOrder) {
       const existing = await existingArchive(outDir, order.orderId);
