@@ -123,11 +123,12 @@ async function writeMail(options: AccountContentOptions, counts: { mail: number 
     const attachments: MailAttachment[] = [];
     for (let i = 0; i < attachmentCount; i += 1) {
       const kind = random.pick(FILE_KINDS);
-      const cap = Math.max(4 * KIB, Math.min(2 * MIB, Math.floor((plan.mailBytes - spent) / 2)));
+      // small-items keeps even the fixed attachments small, so that almost every message stays within 2-6 KiB.
+      const [low, cap] = plan.smallMail ? [256, KIB] : [2 * KIB, Math.max(4 * KIB, Math.min(2 * MIB, Math.floor((plan.mailBytes - spent) / 2)))];
       attachments.push({
         filename: `${random.pick(['report', 'scan', 'photo', 'figures', 'notes', 'agreement', 'slides'])}-${random.between(1, 999)}.${kind.extension}`,
         contentType: kind.contentType,
-        data: fileContent(random, kind, random.logBetween(2 * KIB, cap)),
+        data: fileContent(random, kind, random.logBetween(low, cap)),
       });
     }
     const spec: MailSpec = {

@@ -75,13 +75,26 @@ function envelopeHeaders(spec: MailSpec): string[] {
   return headers;
 }
 
+/** Wraps lines at 76 characters between words (RFC 5322 allows at most 998 per line; mail clients use ~76). */
+export function wrapText(text: string, width = 76): string {
+  const out: string[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    let current = '';
+    for (const word of line.split(' ')) {
+      if (current !== '' && current.length + 1 + word.length > width) {
+        out.push(current);
+        current = word;
+      } else {
+        current = current === '' ? word : `${current} ${word}`;
+      }
+    }
+    out.push(current);
+  }
+  return out.join(CRLF);
+}
+
 function plainPart(text: string): string {
-  return [
-    'Content-Type: text/plain; charset=utf-8',
-    'Content-Transfer-Encoding: 8bit',
-    '',
-    text.replace(/\r?\n/g, CRLF),
-  ].join(CRLF);
+  return ['Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '', wrapText(text)].join(CRLF);
 }
 
 function attachmentPart(attachment: MailAttachment): string {

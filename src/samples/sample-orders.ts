@@ -5,7 +5,7 @@ import { keyFromPem, signOrder, type ApprovalSigner } from '../order/approval-si
 import type { Category, Order } from '../order/schema.js';
 import { CATEGORIES } from '../order/schema.js';
 import { ORDER_RANGE, type AccountPerson } from './account-content.js';
-import { generateSamplePki, type SamplePki } from './pki.js';
+import type { SamplePki } from './pki.js';
 
 /** What `scopex order check` should say of a sample order. */
 export interface SampleOrderInfo {
@@ -30,6 +30,8 @@ export interface SampleOrderAccounts {
 export interface SampleOrdersOptions {
   folder: string;
   pki: SamplePki;
+  /** A PKI the world's config does not trust: its reviewer signs untrusted-reviewer.json. */
+  untrustedPki: SamplePki;
   accounts: SampleOrderAccounts;
   /** Issue and expiry dates are relative to this, so the approved orders stay valid for a year. */
   now: Date;
@@ -193,7 +195,7 @@ export function writeSampleOrders(options: SampleOrdersOptions): SampleOrderInfo
     'ENTERPRISE_REDIRECT',
     'a signed warrant for an enterprise account that was not redirected to the customer first',
   );
-  const outsider = generateSamplePki({ organization: 'Unrelated Outside Party', notBefore: new Date(now.getTime() - 730 * DAY), notAfter: new Date(now.getTime() + 3650 * DAY) });
+  const outsider = options.untrustedPki;
   add(
     'untrusted-reviewer.json',
     sign(base({}), {

@@ -9,7 +9,7 @@ import type { Account, TenantType } from '../sources/account-directory.js';
 import { createStoreWriter } from '../sources/store-writer.js';
 import { packageRoot } from '../util/package-root.js';
 import { writeAccountContent, type AccountPerson, type AccountPlan } from './account-content.js';
-import { generateSamplePki } from './pki.js';
+import { generateSamplePkiAsync, type SamplePki } from './pki.js';
 import { writeSampleOrders, type SampleOrderInfo } from './sample-orders.js';
 import { FIRST_NAMES, LAST_NAMES, capitalize } from './sample-text.js';
 import { createSeededRandom, type SeededRandom } from './seeded-random.js';
@@ -43,6 +43,8 @@ export interface SampleWorldOptions {
   profile?: SampleProfile;
   /** Replace an existing sample world at `out` (only a folder whose config.json says it is a sample world). */
   force?: boolean;
+  /** Reuse already generated PKIs (tests and benchmarks) instead of generating two fresh ones. */
+  pki?: { trusted: SamplePki; untrusted: SamplePki };
   /** The orders' issue and expiry dates are relative to this (default: now). */
   now?: Date;
   onProgress?: (progress: SampleWorldProgress) => void;
@@ -76,6 +78,15 @@ export async function generateSampleWorld(options: SampleWorldOptions): Promise<
   const random = createSeededRandom(seed);
   const people = makePeople(random.fork('people'), accountCount);
   const plans = planAccounts(random.fork('plan'), people, size, profile);
+
+  // RSA key generation runs off the main thread while the stores are written.
+  const validity = { notBefore: new Date(now.getTime() - 730 * DAY), notAfter: new Date(now.getTime() + 3650 * DAY) };
+  const pkiPromise = options.pki ? Promise.resolve(options.pki.trusted) : generateSamplePkiAsync(validity);
+  const untrustedPkiPromise = options.pki
+    ? Promise.resolve(options.pki.untrusted)
+    : generateSamplePkiAsync({ ...validity, organization: 'Unrelated Outside Party' });
+  pkiPromise.catch(() => undefined);
+  untrustedPkiPromise.catch(() => undefined);
 
   for (const folder of ['pki', 'keys', 'stores', 'orders', 'custody']) mkdirSync(path.join(out, folder), { recursive: true });
 
@@ -128,7 +139,7 @@ export async function generateSampleWorld(options: SampleWorldOptions): Promise<
   }
   await writer.finish();
 
-  const pki = generateSamplePki({ notBefore: new Date(now.getTime() - 730 * DAY), notAfter: new Date(now.getTime() + 3650 * DAY) });
+  const pki = await pkiPromise;
   writePki(out, pki);
   copyFileSync(path.join(packageRoot(), 'config', 'legal-process.json'), path.join(out, 'legal-process.json'));
   const configFile = path.join(out, 'config.json');
@@ -138,6 +149,7 @@ export async function generateSampleWorld(options: SampleWorldOptions): Promise<
   const orders = writeSampleOrders({
     folder: path.join(out, 'orders'),
     pki,
+    untrustedPki: await untrustedPkiPromise,
     now,
     accounts: {
       warrant: [people[0]!, people[1]!],
@@ -331,7 +343,7 @@ function planAccounts(random: SeededRandom, people: AccountPerson[], size: numbe
   return plans;
 }
 
-function writePki(out: string, pki: ReturnType<typeof generateSamplePki>): void {
+function writePki(out: string, pki: SamplePki): void {
   const file = (name: string) => path.join(out, 'pki', name);
   writeFileSync(file('ca.cert.pem'), pki.ca.certificatePem);
   writeFileSync(file('reviewer.cert.pem'), pki.reviewer.certificatePem);
