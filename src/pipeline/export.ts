@@ -24,7 +24,7 @@ import { createBagSealer, type BagSealer } from '../seal/sealer.js';
 import type { Account } from '../sources/account-directory.js';
 import type { SourceItem, TimeRange } from '../sources/source-adapter.js';
 import { createSources, type Sources } from '../sources/sources.js';
-import { createAccountPaths, STORED_CIPHERTEXT_SUFFIX, type AccountPaths, type PayloadCategory } from './item-paths.js';
+import { createAccountPaths, type AccountPaths, type PayloadCategory } from './item-paths.js';
 import { createMailHeaderCollector, mailHeaderFields, type MailHeaderCollector, type MailHeaderFields } from './mail-headers.js';
 import { imMetadata, mailMetadata, storageMetadata, type DeliveredEncryption } from './metadata.js';
 import { createScopeGate, ScopeViolation, type GateRequest, type ScopeGate } from './scope-gate.js';
@@ -536,7 +536,7 @@ function createRun(ctx: RunContext) {
       account: item.accountId,
       category,
       sourceId: item.id,
-      originalName: storedCiphertext ? `${item.name}${STORED_CIPHERTEXT_SUFFIX}` : item.name,
+      originalName: item.name,
       timestamp: item.kind === 'subscriber' ? null : item.timestamp,
       encryption,
     });
