@@ -1,7 +1,7 @@
 // Table-driven refusals: each order is well formed but must not be executed (exit 3, with its reason code).
 import { afterAll, describe, expect, it } from 'vitest';
 import { exitCodeFor, OrderError, type OrderErrorCode } from '../../src/errors.js';
-import { checkOrder } from '../../src/order/check-order.js';
+import { checkOrder, evaluateOrder } from '../../src/order/check-order.js';
 import type { Order } from '../../src/order/schema.js';
 import { approve, baseOrder, makeFixture, writeOrder } from './fixtures.js';
 
@@ -114,5 +114,19 @@ describe('order refusals (exit 3)', () => {
         'ENTERPRISE_REDIRECT',
       ].sort(),
     );
+  });
+
+  it('an order object that is not the one parsed from the bytes given is refused', () => {
+    const approved = signed({});
+    const raw = Buffer.from(JSON.stringify(approved));
+    const widened: Order = { ...approved, categories: [...approved.categories, 'im.content'] };
+    expect(evaluateOrder(approved, raw, fx.ctx).reasons).toEqual([]);
+    expect(evaluateOrder(widened, raw, fx.ctx).reasons.map((r) => r.code)).toEqual(['APPROVAL_INVALID']);
+  });
+
+  it('reports the resolved accounts even when refused', () => {
+    const order = baseOrder({ targets: [{ type: 'email', value: 'bob@fabrikam.example' }, { type: 'email', value: 'alice@contoso.example' }] });
+    const evaluation = evaluateOrder(order, Buffer.from(JSON.stringify(order)), fx.ctx);
+    expect(evaluation.accounts.map((a) => a.account.id)).toEqual(['acc-bob', 'acc-alice']);
   });
 });
