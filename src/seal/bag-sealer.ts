@@ -39,9 +39,17 @@ type ZipArchiveConstructor = new (options: { store: boolean; highWaterMark: numb
 
 const TAG_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const FILE_MODE = 0o644;
+/**
+ * Buffer entries may wait in archiver's queue up to these bounds, so that a caller awaiting each addPayload does not
+ * pay an event-loop round trip per small item. A stream entry is always awaited until archiver has consumed it.
+ */
+const MAX_QUEUED_ENTRIES = 16;
+const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
-interface PendingEntry {
+interface QueuedEntry {
   name: string;
+  bytes: number;
+  done: Promise<void>;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -134,11 +142,6 @@ function hashingStream(): { stream: Transform; result(): { sha256: string; bytes
   return { stream, result: () => ({ sha256: hash.digest('hex'), bytes }) };
 }
 
-/** A short, fixed-size key for the duplicate check (about 40 bytes per path instead of the path itself). */
-function pathKey(kind: 'file' | 'folder', bagPath: string): string {
-  return createHash('sha256').update(`${kind}\0${collisionKey(bagPath)}`).digest('base64url').slice(0, 16);
-}
-
 async function fsyncFolder(folder: string): Promise<void> {
   const handle = await open(folder, 'r');
   try {
@@ -169,9 +172,14 @@ class ZipBagSealer implements BagSealer {
   #cleanup: Promise<void> | undefined;
   /** Appends run one after another: archiver holds at most one of our entries at a time. */
   #appendChain: Promise<unknown> = Promise.resolve();
-  #current: PendingEntry | undefined;
+  /** Entries handed to archiver and not yet consumed, oldest first ('entry' events come in this order). */
+  readonly #queued: QueuedEntry[] = [];
+  #queuedBytes = 0;
+  /** Folders already checked by isSafeArchivePath: only the file name is checked for later entries. */
+  readonly #safeFolders = new Set<string>();
   #currentBody: Readable | undefined;
-  readonly #usedPaths = new Set<string>();
+  /** Folder (collision key, '' for the bag root) -> collision keys of the file names in it. */
+  readonly #folders = new Map<string, Set<string>>([['', new Set<string>()]]);
   readonly #tagLines: { path: string; line: string }[] = [];
   #payloadFiles = 0;
   #payloadBytes = 0;
@@ -211,10 +219,10 @@ class ZipBagSealer implements BagSealer {
   addPayload(relPath: string, body: Buffer | Readable): Promise<PayloadResult> {
     try {
       this.#checkOpen();
-      if (!isSafeArchivePath(relPath)) {
+      if (!this.#isSafePayloadPath(relPath)) {
         throw new SealError('UNSAFE_PATH', `payload path ${JSON.stringify(relPath)} is not a safe relative path.`);
       }
-      this.#reservePayloadPath(`data/${relPath}`);
+      this.#reservePath(`data/${relPath}`);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -234,7 +242,7 @@ class ZipBagSealer implements BagSealer {
       if (!TAG_NAME.test(name) || isReservedTagName(name)) {
         throw new SealError('UNSAFE_PATH', `tag file name ${JSON.stringify(name)} is not allowed at the bag root.`);
       }
-      this.#reserve(pathKey('file', name), name);
+      this.#reservePath(name);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -252,7 +260,7 @@ class ZipBagSealer implements BagSealer {
       await this.#appendChain;
       this.#throwIfFailed();
       await this.#writeTagFiles();
-      this.#throwIfFailed();
+      await this.#drain();
       const sinkDone = finished(this.#sink);
       await this.#archive.finalize();
       await sinkDone;
@@ -300,30 +308,42 @@ class ZipBagSealer implements BagSealer {
     if (this.#state === 'failed') throw this.#firstError;
   }
 
-  #reserve(key: string, bagPath: string): void {
-    if (this.#usedPaths.has(key)) {
-      throw new SealError('DUPLICATE_PATH', `path ${JSON.stringify(bagPath)} is already in the bag (names compared case-insensitively).`);
-    }
-    this.#usedPaths.add(key);
-  }
-
-  /** A payload path must be new, must not be a folder of an earlier file, nor have an earlier file as a folder. */
-  #reservePayloadPath(bagPath: string): void {
-    const fileKey = pathKey('file', bagPath);
-    if (this.#usedPaths.has(pathKey('folder', bagPath))) {
+  /**
+   * A path must be new (compared case-insensitively after NFC, as extraction to such file systems would), must not
+   * be an earlier file's folder, and none of its folders may be an earlier file. Kept per folder: the folder map
+   * holds each folder once and each file as its short name only, so the check stays small for 200k files.
+   */
+  #reservePath(bagPath: string): void {
+    const key = collisionKey(bagPath);
+    const slash = key.lastIndexOf('/');
+    const folder = slash < 0 ? '' : key.slice(0, slash);
+    const name = key.slice(slash + 1);
+    if (this.#folders.has(key)) {
       throw new SealError('DUPLICATE_PATH', `path ${JSON.stringify(bagPath)} is already a folder in the bag.`);
     }
-    const segments = bagPath.split('/');
-    const folderKeys: string[] = [];
-    for (let end = 1; end < segments.length; end += 1) {
-      const folder = segments.slice(0, end).join('/');
-      if (this.#usedPaths.has(pathKey('file', folder))) {
-        throw new SealError('DUPLICATE_PATH', `folder ${JSON.stringify(folder)} of ${JSON.stringify(bagPath)} is already a file in the bag.`);
+    let files = this.#folders.get(folder);
+    if (!files) {
+      // A new folder: neither it nor any new parent may already be a file.
+      const created: string[] = [];
+      for (let at = folder.indexOf('/'); ; at = folder.indexOf('/', at + 1)) {
+        const prefix = at < 0 ? folder : folder.slice(0, at);
+        if (!this.#folders.has(prefix)) {
+          const cut = prefix.lastIndexOf('/');
+          const parentFiles = this.#folders.get(cut < 0 ? '' : prefix.slice(0, cut));
+          if (parentFiles?.has(prefix.slice(cut + 1))) {
+            throw new SealError('DUPLICATE_PATH', `folder ${JSON.stringify(prefix)} of ${JSON.stringify(bagPath)} is already a file in the bag.`);
+          }
+          created.push(prefix);
+        }
+        if (at < 0) break;
       }
-      folderKeys.push(pathKey('folder', folder));
+      for (const prefix of created) this.#folders.set(prefix, new Set());
+      files = this.#folders.get(folder) ?? new Set();
     }
-    this.#reserve(fileKey, bagPath);
-    for (const key of folderKeys) this.#usedPaths.add(key);
+    if (files.has(name)) {
+      throw new SealError('DUPLICATE_PATH', `path ${JSON.stringify(bagPath)} is already in the bag (names compared case-insensitively).`);
+    }
+    files.add(name);
   }
 
   #enqueue<T>(task: () => Promise<T>): Promise<T> {
@@ -335,12 +355,16 @@ class ZipBagSealer implements BagSealer {
     return run;
   }
 
-  /** Appends one entry under `<orderId>/` and resolves when archiver has consumed it, with its hash and size. */
+  /**
+   * Appends one entry under `<orderId>/` with its hash and size. A Buffer is hashed at once and may stay queued
+   * (within the bounds above); a stream is hashed as archiver reads it, and awaited until consumed.
+   */
   async #appendHashed(bagPath: string, body: Buffer | Readable): Promise<PayloadResult> {
     const name = `${this.#orderId}/${bagPath}`;
     if (Buffer.isBuffer(body)) {
       const sha256 = createHash('sha256').update(body).digest('hex');
-      await this.#append(name, body);
+      await this.#waitForRoom(body.length);
+      this.#append(name, body, body.length);
       return { path: bagPath, sha256, bytes: body.length };
     }
     const hashing = hashingStream();
@@ -350,31 +374,72 @@ class ZipBagSealer implements BagSealer {
       if (error) this.#fail(error);
     });
     try {
-      await this.#append(name, hashing.stream);
+      await this.#append(name, hashing.stream, 0);
     } finally {
       this.#currentBody = undefined;
     }
     return { path: bagPath, ...hashing.result() };
   }
 
-  #append(name: string, source: Buffer | Readable): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#current = { name, resolve, reject };
-      this.#archive.append(source, { name, date: this.#now, mode: FILE_MODE, store: true });
+  /** Waits until archiver's queue has room for `bytes` more. */
+  async #waitForRoom(bytes: number): Promise<void> {
+    for (;;) {
+      this.#throwIfFailed();
+      const oldest = this.#queued[0];
+      if (!oldest) return;
+      if (this.#queued.length < MAX_QUEUED_ENTRIES && this.#queuedBytes + bytes <= MAX_QUEUED_BYTES) return;
+      await oldest.done;
+    }
+  }
+
+  /** Waits until archiver has consumed every entry handed to it. */
+  async #drain(): Promise<void> {
+    for (;;) {
+      this.#throwIfFailed();
+      const newest = this.#queued.at(-1);
+      if (!newest) return;
+      await newest.done;
+    }
+  }
+
+  #append(name: string, source: Buffer | Readable, bytes: number): Promise<void> {
+    let settle: Pick<QueuedEntry, 'resolve' | 'reject'> | undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      settle = { resolve, reject };
     });
+    // Failures are reported through #fail to whoever calls next; a queued entry's own promise must not go unhandled.
+    done.catch(() => undefined);
+    if (!settle) throw new Error('unreachable: Promise executors run synchronously');
+    this.#queued.push({ name, bytes, done, ...settle });
+    this.#queuedBytes += bytes;
+    this.#archive.append(source, { name, date: this.#now, mode: FILE_MODE, store: true });
+    return done;
   }
 
   #onEntry(data: { name?: unknown }): void {
-    const current = this.#current;
-    this.#current = undefined;
-    if (!current) return;
-    if (data.name !== current.name) {
-      const error = writeFailure(`entry ${current.name}`, `archiver reported entry ${String(data.name)} instead`);
+    const entry = this.#queued.shift();
+    if (!entry) return;
+    this.#queuedBytes -= entry.bytes;
+    if (data.name !== entry.name) {
+      const error = writeFailure(`entry ${entry.name}`, `archiver reported entry ${String(data.name)} instead`);
       this.#fail(error);
-      current.reject(error);
+      entry.reject(this.#firstError);
       return;
     }
-    current.resolve();
+    entry.resolve();
+  }
+
+  #isSafePayloadPath(relPath: string): boolean {
+    const slash = relPath.lastIndexOf('/');
+    if (slash >= 0) {
+      const folder = relPath.slice(0, slash);
+      if (!this.#safeFolders.has(folder)) {
+        if (!isSafeArchivePath(folder)) return false;
+        this.#safeFolders.add(folder);
+      }
+    }
+    const name = relPath.slice(slash + 1);
+    return name !== '' && safeSegment(name) === name;
   }
 
   async #writeTagFiles(): Promise<void> {
@@ -444,9 +509,8 @@ class ZipBagSealer implements BagSealer {
       this.#signal?.removeEventListener('abort', this.#onAbortSignal);
       this.#cleanup = this.#removeOutput();
     }
-    const current = this.#current;
-    this.#current = undefined;
-    current?.reject(this.#firstError);
+    for (const entry of this.#queued.splice(0)) entry.reject(this.#firstError);
+    this.#queuedBytes = 0;
   }
 
   async #removeOutput(): Promise<void> {

@@ -38,9 +38,12 @@ export interface SealResult {
 
 export interface BagSealer {
   /**
-   * Adds `data/<relPath>` (a path made by safe-names.ts: `/`-separated, safe segments). Resolves once archiver has
-   * consumed the entry, so awaiting each call keeps memory bounded. Hashes (SHA-256) while writing.
-   * Rejects (IntegrityError 'ITEM_FORMAT') an unsafe or duplicate path, and with the source's error if the body fails.
+   * Adds `data/<relPath>` (a path made by safe-names.ts: `/`-separated, safe segments). Hashes (SHA-256) while
+   * writing. A stream resolves once archiver has consumed it; a Buffer once it is queued, and at most 16 entries /
+   * 8 MiB are ever queued, so awaiting each call keeps memory bounded. Calls are taken in order, one at a time.
+   * Rejects with SealError 'UNSAFE_PATH' / 'DUPLICATE_PATH' (names compared case-insensitively after NFC; a file
+   * may not sit where a folder is), with the source's own error if a body stream fails (the sealer then aborts),
+   * and with the first error once the sealer has failed.
    */
   addPayload(relPath: string, body: Buffer | Readable): Promise<PayloadResult>;
   /** Adds a tag file at the bag root (order.json, production.json); hashed into tagmanifest-sha256.txt. */
