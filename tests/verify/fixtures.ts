@@ -1,0 +1,335 @@
+// Builds sealed archives for the verify tests without scopex's sealer: a bag modelled in memory, signed with the
+// real `openssl cms`, zipped with Python's zipfile. Independent on purpose: the verifier must accept what standard
+// tools make, not only what our own sealer makes.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { ZipArchive } from 'archiver';
+import forge from 'node-forge';
+import { generateSamplePki, type SamplePki } from '../../src/samples/pki.js';
+
+export const ORDER_ID = 'LE-2026-000123';
+
+export interface Signer {
+  certFile: string;
+  keyFile: string;
+}
+
+export interface Pki {
+  dir: string;
+  caFile: string;
+  signer: Signer;
+  /** The trusted CA signing for itself. */
+  caAsSigner: Signer;
+  /** Issued by the trusted CA but valid only in 2020. */
+  expiredSigner: Signer;
+  /** A signer under another CA that --trust does not name. */
+  untrustedSigner: Signer;
+}
+
+export function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'scopex-verify-'));
+}
+
+export function createPki(dir: string): Pki {
+  const trusted = generateSamplePki();
+  const other = generateSamplePki({ organization: 'Mallory Cloud' });
+  const write = (name: string, text: string): string => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    return file;
+  };
+  const caFile = write('ca.cert.pem', trusted.ca.certificatePem);
+  const expired = issueSigner(trusted, new Date('2020-01-01T00:00:00Z'), new Date('2020-12-31T00:00:00Z'));
+  return {
+    dir,
+    caFile,
+    signer: { certFile: write('signer.cert.pem', trusted.signer.certificatePem), keyFile: write('signer.key.pem', trusted.signer.keyPem) },
+    caAsSigner: { certFile: caFile, keyFile: write('ca.key.pem', trusted.ca.keyPem) },
+    expiredSigner: { certFile: write('expired.cert.pem', expired.certificatePem), keyFile: write('expired.key.pem', expired.keyPem) },
+    untrustedSigner: { certFile: write('other.cert.pem', other.signer.certificatePem), keyFile: write('other.key.pem', other.signer.keyPem) },
+  };
+}
+
+function issueSigner(pki: SamplePki, notBefore: Date, notAfter: Date): { certificatePem: string; keyPem: string } {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
+  cert.validity.notBefore = notBefore;
+  cert.validity.notAfter = notAfter;
+  const caCert = forge.pki.certificateFromPem(pki.ca.certificatePem);
+  cert.setSubject([{ shortName: 'CN', value: 'Expired Production Signer' }]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, nonRepudiation: true, critical: true },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(pki.ca.keyPem), forge.md.sha256.create());
+  return { certificatePem: forge.pki.certificateToPem(cert), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+export function sampleOrder(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    schema: 'scopex.order/v1',
+    id: ORDER_ID,
+    process: 'search-warrant',
+    authority: { name: 'District Court', jurisdiction: 'US', caseNumber: '1:26-cr-00042' },
+    issuedAt: '2026-10-01T00:00:00Z',
+    expiresAt: '2026-12-31T23:59:59Z',
+    targets: [
+      { type: 'email', value: 'alice@contoso.example' },
+      { type: 'im-handle', value: 'live:bob' },
+    ],
+    categories: ['subscriber', 'mail.content', 'mail.metadata', 'storage.content'],
+    dateRange: { from: '2026-01-01T00:00:00Z', to: '2026-06-30T23:59:59Z' },
+    nondisclosure: null,
+    enterpriseRedirect: 'not-applicable',
+    approval: {
+      reviewer: 'Compliance Reviewer',
+      approvedAt: '2026-10-02T00:00:00Z',
+      certificate: '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----',
+      signature: 'c2lnbmF0dXJl',
+    },
+    ...overrides,
+  };
+}
+
+export interface ProductionRecord {
+  path: string;
+  sha256: string;
+  bytes: number;
+  account: string;
+  category: string;
+  sourceId: string | null;
+  originalName: string | null;
+  timestamp: string | null;
+  encryption: string;
+  items?: number;
+}
+
+/** A bag in memory: bag-relative path to content. Payload is everything under data/. */
+export interface BagModel {
+  orderId: string;
+  files: Map<string, Buffer>;
+}
+
+const RESUME = 'data/acc-0002/storage.content/reports/Résumé.txt'.normalize('NFC');
+
+/** A good bag: mail, metadata, a subscriber record, storage with a Unicode name and an empty file. */
+export function sampleBag(order: Record<string, unknown> = sampleOrder()): { model: BagModel; records: ProductionRecord[] } {
+  const payload: { path: string; data: Buffer; account: string; category: string; sourceId: string | null; timestamp: string | null; items?: number }[] = [
+    {
+      path: 'data/acc-0001/mail.content/m-000001.eml',
+      data: Buffer.from('From: alice@contoso.example\r\nTo: bob@fabrikam.example\r\nSubject: hello\r\nDate: Thu, 01 Jan 2026 00:00:00 +0000\r\n\r\nfirst edge\r\n'),
+      account: 'acc-0001',
+      category: 'mail.content',
+      sourceId: 'm-000001',
+      timestamp: '2026-01-01T00:00:00Z',
+    },
+    {
+      path: 'data/acc-0001/mail.content/m-000002.eml',
+      data: Buffer.concat([Buffer.from('From: alice@contoso.example\r\nSubject: big\r\n\r\n'), randomBytes(200_000)]),
+      account: 'acc-0001',
+      category: 'mail.content',
+      sourceId: 'm-000002',
+      timestamp: '2026-06-30T23:59:59Z',
+    },
+    {
+      path: 'data/acc-0001/mail.metadata/metadata.jsonl',
+      data: Buffer.from('{"id":"m-000001","from":"alice@contoso.example","size":120}\n{"id":"m-000002","from":"alice@contoso.example","size":200045}\n'),
+      account: 'acc-0001',
+      category: 'mail.metadata',
+      sourceId: null,
+      timestamp: null,
+      items: 2,
+    },
+    {
+      path: 'data/acc-0001/subscriber/subscriber.json',
+      data: Buffer.from('{"account":"acc-0001","name":"Alice","signup":"2019-04-01T00:00:00Z"}\n'),
+      account: 'acc-0001',
+      category: 'subscriber',
+      sourceId: 'subscriber',
+      timestamp: null,
+    },
+    {
+      path: RESUME,
+      data: Buffer.from('curriculum vitae\n'),
+      account: 'acc-0002',
+      category: 'storage.content',
+      sourceId: 'f-000010',
+      timestamp: '2026-03-01T12:00:00+02:00',
+    },
+    {
+      path: 'data/acc-0002/storage.content/empty.bin',
+      data: Buffer.alloc(0),
+      account: 'acc-0002',
+      category: 'storage.content',
+      sourceId: 'f-000011',
+      timestamp: '2026-03-02T00:00:00Z',
+    },
+  ];
+  const files = new Map<string, Buffer>();
+  const records: ProductionRecord[] = [];
+  for (const item of payload) {
+    files.set(item.path, item.data);
+    const record: ProductionRecord = {
+      path: item.path,
+      sha256: sha256(item.data),
+      bytes: item.data.length,
+      account: item.account,
+      category: item.category,
+      sourceId: item.sourceId,
+      originalName: item.sourceId === null ? null : path.posix.basename(item.path),
+      timestamp: item.timestamp,
+      encryption: 'provider-decrypted',
+    };
+    if (item.items !== undefined) record.items = item.items;
+    records.push(record);
+  }
+  files.set('order.json', Buffer.from(`${JSON.stringify(order, null, 2)}\n`));
+  files.set('production.json', Buffer.from(`${JSON.stringify(records, null, 2)}\n`));
+  return { model: { orderId: String(order['id']), files }, records };
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Writes bagit.txt, bag-info.txt (with Payload-Oxum), manifest-sha256.txt and tagmanifest-sha256.txt. */
+export function writeManifests(model: BagModel, options: { oxum?: string } = {}): void {
+  const payload = [...model.files.keys()].filter((p) => p.startsWith('data/')).sort();
+  const octets = payload.reduce((sum, p) => sum + (model.files.get(p) as Buffer).length, 0);
+  model.files.set('bagit.txt', Buffer.from('BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n'));
+  model.files.set(
+    'bag-info.txt',
+    Buffer.from(
+      `Source-Organization: Contoso Cloud\nBagging-Date: 2026-10-03\nExternal-Identifier: ${model.orderId}\nPayload-Oxum: ${options.oxum ?? `${octets}.${payload.length}`}\n`,
+    ),
+  );
+  model.files.set('manifest-sha256.txt', Buffer.from(payload.map((p) => `${sha256(model.files.get(p) as Buffer)}  ${p}\n`).join('')));
+  writeTagManifest(model);
+}
+
+export function writeTagManifest(model: BagModel): void {
+  const tags = ['bagit.txt', 'bag-info.txt', 'manifest-sha256.txt', 'order.json', 'production.json'].filter((p) => model.files.has(p));
+  model.files.set('tagmanifest-sha256.txt', Buffer.from(tags.map((p) => `${sha256(model.files.get(p) as Buffer)}  ${p}\n`).join('')));
+}
+
+/** Detached CMS over tagmanifest-sha256.txt, made by `openssl cms -sign`. */
+export function sign(model: BagModel, signer: Signer, options: { digest?: string } = {}): void {
+  const dir = tempDir();
+  try {
+    const content = path.join(dir, 'tagmanifest-sha256.txt');
+    const out = path.join(dir, 'signature.p7s');
+    fs.writeFileSync(content, model.files.get('tagmanifest-sha256.txt') as Buffer);
+    execFileSync('openssl', [
+      'cms', '-sign', '-binary', '-outform', 'DER', '-md', options.digest ?? 'sha256',
+      '-in', content, '-signer', signer.certFile, '-inkey', signer.keyFile, '-out', out,
+    ], { stdio: 'pipe' });
+    model.files.set('signature.p7s', fs.readFileSync(out));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface ZipItem {
+  name: string;
+  data: Buffer;
+  /** 3 = Unix (default), 0 = MS-DOS. */
+  createSystem?: number;
+  externalAttr?: number;
+  deflate?: boolean;
+  /** Instead of data: this many zero bytes, made by Python (cheap compression bombs). */
+  zeros?: number;
+}
+
+/** The model's files as ZIP entries under `<orderId>/`, tag files first, in a stable order. */
+export function zipItems(model: BagModel): ZipItem[] {
+  const names = [...model.files.keys()].sort((a, b) => Number(a.startsWith('data/')) - Number(b.startsWith('data/')) || (a < b ? -1 : 1));
+  return names.map((name) => ({ name: `${model.orderId}/${name}`, data: model.files.get(name) as Buffer }));
+}
+
+const ZIP_SCRIPT = `
+import base64, json, sys, zipfile, warnings
+warnings.simplefilter('ignore')
+plan = json.load(sys.stdin)
+with zipfile.ZipFile(plan['out'], 'w', allowZip64=True) as archive:
+    for item in plan['items']:
+        info = zipfile.ZipInfo(item['name'], date_time=(2026, 10, 3, 0, 0, 0))
+        info.create_system = item.get('createSystem', 3)
+        info.external_attr = item.get('externalAttr', 0o100644 << 16)
+        info.compress_type = zipfile.ZIP_DEFLATED if item.get('deflate') else zipfile.ZIP_STORED
+        if 'zeros' in item:
+            data = bytes(item['zeros'])
+        else:
+            data = base64.b64decode(item['data'])
+        archive.writestr(info, data)
+`;
+
+let python: string | null = null;
+/** The interpreter itself, resolved once (a version-manager shim costs a tenth of a second per call). */
+function pythonExecutable(): string {
+  python ??= execFileSync('python3', ['-c', 'import sys; print(sys.executable)']).toString().trim() || 'python3';
+  return python;
+}
+
+/** Writes the items with Python's zipfile (which writes whatever names it is given, hostile ones included). */
+export function writeZip(out: string, items: readonly ZipItem[]): Buffer {
+  const plan = {
+    out,
+    items: items.map((item) => ({
+      name: item.name,
+      data: item.data.toString('base64'),
+      createSystem: item.createSystem ?? 3,
+      externalAttr: (item.externalAttr ?? (item.name.endsWith('/') ? 0o40755 * 65536 + 0x10 : 0o100644 * 65536)) >>> 0,
+      deflate: item.deflate ?? false,
+      ...(item.zeros !== undefined ? { zeros: item.zeros } : {}),
+    })),
+  };
+  const result = spawnSync(pythonExecutable(), ['-I', '-S', '-c', ZIP_SCRIPT], { input: JSON.stringify(plan), maxBuffer: 1 << 30 });
+  if (result.status !== 0) throw new Error(`python3 zipfile failed: ${result.stderr.toString()}`);
+  return fs.readFileSync(out);
+}
+
+/** A complete good archive: manifests, signature, zip. */
+export function goodArchive(dir: string, pki: Pki, name = 'good.zip'): { file: string; model: BagModel; records: ProductionRecord[] } {
+  const { model, records } = sampleBag();
+  writeManifests(model);
+  sign(model, pki.signer);
+  const file = path.join(dir, name);
+  writeZip(file, zipItems(model));
+  return { file, model, records };
+}
+
+export function cloneModel(model: BagModel): BagModel {
+  return { orderId: model.orderId, files: new Map([...model.files].map(([k, v]) => [k, Buffer.from(v)])) };
+}
+
+export function flipByte(data: Buffer, at: number): Buffer {
+  const copy = Buffer.from(data);
+  const index = at < 0 ? copy.length + at : at;
+  copy[index] = (copy[index] as number) ^ 0x01;
+  return copy;
+}
+
+export const EOCD_SIGNATURE = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
+
+/** The same items zipped by archiver (what the sealer uses): streamed entries with data descriptors, optional ZIP64. */
+export async function writeZipWithArchiver(out: string, items: readonly ZipItem[], options: { forceZip64?: boolean } = {}): Promise<Buffer> {
+  const archive = new ZipArchive({ store: true, forceZip64: options.forceZip64 ?? false });
+  const output = fs.createWriteStream(out);
+  const closed = new Promise<void>((resolve, reject) => {
+    output.on('close', () => resolve());
+    archive.on('error', reject);
+    output.on('error', reject);
+  });
+  archive.pipe(output);
+  for (const item of items) archive.append(Readable.from([item.data]), { name: item.name, date: new Date('2026-10-03T00:00:00Z') });
+  await archive.finalize();
+  await closed;
+  return fs.readFileSync(out);
+}

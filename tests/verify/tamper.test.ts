@@ -1,0 +1,389 @@
+// The tamper suite: one good archive, many bad ones derived from it. Each bad one must fail naming the fault (the
+// failing check names), the good one must pass, and `openssl cms -verify` must agree on the signature cases.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors.js';
+import { verifyArchive, type VerifyReport } from '../../src/verify/verify.js';
+import {
+  cloneModel,
+  createPki,
+  EOCD_SIGNATURE,
+  flipByte,
+  ORDER_ID,
+  sampleBag,
+  sampleOrder,
+  sha256,
+  sign,
+  tempDir,
+  writeManifests,
+  writeTagManifest,
+  writeZip,
+  writeZipWithArchiver,
+  zipItems,
+  type BagModel,
+  type Pki,
+  type ProductionRecord,
+  type ZipItem,
+} from './fixtures.js';
+
+let dir: string;
+let pki: Pki;
+let good: BagModel;
+let goodRecords: ProductionRecord[];
+let goodZip: Buffer;
+let orderFile: string;
+let counter = 0;
+
+const MAIL_1 = 'data/acc-0001/mail.content/m-000001.eml';
+const RESUME = 'data/acc-0002/storage.content/reports/Résumé.txt'.normalize('NFC');
+
+beforeAll(() => {
+  dir = tempDir();
+  pki = createPki(dir);
+  const bag = sampleBag();
+  good = bag.model;
+  goodRecords = bag.records;
+  writeManifests(good);
+  sign(good, pki.signer);
+  goodZip = zipOf(good);
+  orderFile = path.join(dir, 'order.json');
+  fs.writeFileSync(orderFile, good.files.get('order.json') as Buffer);
+});
+
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function zipOf(model: BagModel, extra: ZipItem[] = [], filter: (item: ZipItem) => boolean = () => true): Buffer {
+  return writeZip(path.join(dir, `z-${counter++}.zip`), [...zipItems(model).filter(filter), ...extra]);
+}
+
+async function verifyBytes(bytes: Buffer, options: { orderFile?: string } = {}): Promise<VerifyReport> {
+  const file = path.join(dir, `t-${counter++}.zip`);
+  fs.writeFileSync(file, bytes);
+  return verifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200 });
+}
+
+function failedChecks(report: VerifyReport): string[] {
+  return [...new Set(report.failures.map((failure) => failure.check))].sort();
+}
+
+/** Rebuilds a consistent, validly signed bag after changing it: isolates one fault. */
+function resealed(change: (model: BagModel, records: ProductionRecord[]) => void, options: { order?: Record<string, unknown>; oxum?: string } = {}): BagModel {
+  const { model, records } = sampleBag(options.order ?? sampleOrder());
+  change(model, records);
+  model.files.set('production.json', Buffer.from(`${JSON.stringify(records, null, 2)}\n`));
+  writeManifests(model, { oxum: options.oxum });
+  sign(model, pki.signer);
+  return model;
+}
+
+function editFile(model: BagModel, name: string, edit: (text: string) => string): BagModel {
+  const copy = cloneModel(model);
+  copy.files.set(name, Buffer.from(edit((copy.files.get(name) as Buffer).toString('utf8'))));
+  return copy;
+}
+
+/** Offsets of the central directory records, from the end record. */
+function centralRecords(zip: Buffer): { offset: number; name: string }[] {
+  const eocd = zip.lastIndexOf(EOCD_SIGNATURE);
+  const count = zip.readUInt16LE(eocd + 10);
+  let offset = zip.readUInt32LE(eocd + 16);
+  const records: { offset: number; name: string }[] = [];
+  for (let i = 0; i < count; i++) {
+    const nameLength = zip.readUInt16LE(offset + 28);
+    const total = 46 + nameLength + zip.readUInt16LE(offset + 30) + zip.readUInt16LE(offset + 32);
+    records.push({ offset, name: zip.subarray(offset + 46, offset + 46 + nameLength).toString('utf8') });
+    offset += total;
+  }
+  return records;
+}
+
+function opensslAccepts(model: BagModel): boolean {
+  const work = tempDir();
+  try {
+    fs.writeFileSync(path.join(work, 'tm.txt'), model.files.get('tagmanifest-sha256.txt') as Buffer);
+    fs.writeFileSync(path.join(work, 'sig.p7s'), model.files.get('signature.p7s') as Buffer);
+    const result = spawnSync('openssl', [
+      'cms', '-verify', '-binary', '-inform', 'DER', '-in', path.join(work, 'sig.p7s'),
+      '-content', path.join(work, 'tm.txt'), '-CAfile', pki.caFile, '-purpose', 'any', '-out', '/dev/null',
+    ], { stdio: 'pipe' });
+    return result.status === 0;
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function scopexAcceptsSignature(report: VerifyReport): boolean {
+  return !report.failures.some((failure) => failure.check === 'signature' || failure.check === 'signer-chain');
+}
+
+describe('the good archive', () => {
+  it('passes every check', async () => {
+    const report = await verifyBytes(goodZip);
+    expect(report.failures).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.checks.every((check) => check.ok)).toBe(true);
+    expect(report.orderId).toBe(ORDER_ID);
+    expect(report.counts).toEqual({ entries: 13, payloadFiles: 6, payloadBytes: goodRecords.reduce((s, r) => s + r.bytes, 0), tagFiles: 7 });
+    expect(report.signer?.subject).toContain('Legal Production Signer');
+    expect(report.signingTime).not.toBeNull();
+    expect(opensslAccepts(good)).toBe(true);
+  });
+
+  it('passes with --order naming the same order, byte-identical or only reformatted', async () => {
+    expect((await verifyBytes(goodZip, { orderFile })).ok).toBe(true);
+    const reformatted = path.join(dir, 'order-compact.json');
+    fs.writeFileSync(reformatted, JSON.stringify(JSON.parse(fs.readFileSync(orderFile, 'utf8'))));
+    const report = await verifyBytes(goodZip, { orderFile: reformatted });
+    expect(report.ok).toBe(true);
+    expect(report.checks.find((check) => check.name === 'order')?.detail).toContain('canonical');
+  });
+});
+
+describe('good archives from other writers', () => {
+  it('passes when archiver streamed it (data descriptors)', async () => {
+    const bytes = await writeZipWithArchiver(path.join(dir, `a-${counter++}.zip`), zipItems(good));
+    expect((await verifyBytes(bytes)).failures).toEqual([]);
+  });
+
+  it('passes when archiver wrote ZIP64 records', async () => {
+    const bytes = await writeZipWithArchiver(path.join(dir, `a-${counter++}.zip`), zipItems(good), { forceZip64: true });
+    expect((await verifyBytes(bytes)).failures).toEqual([]);
+  });
+
+  it('passes when every entry is deflated', async () => {
+    const bytes = writeZip(path.join(dir, `d-${counter++}.zip`), zipItems(good).map((item) => ({ ...item, deflate: true })));
+    expect((await verifyBytes(bytes)).failures).toEqual([]);
+  });
+
+  it('passes with folder entries, as `zip -r` writes them', async () => {
+    const folders = ['', 'data/', 'data/acc-0001/', 'data/acc-0001/mail.content/'].map((folder) => ({ name: `${ORDER_ID}/${folder}`, data: Buffer.alloc(0) }));
+    const bytes = writeZip(path.join(dir, `f-${counter++}.zip`), [...folders, ...zipItems(good)]);
+    expect((await verifyBytes(bytes)).failures).toEqual([]);
+  });
+});
+
+interface TamperCase {
+  name: string;
+  make: () => Buffer;
+  orderFile?: () => string;
+  /** The checks that must fail. */
+  checks: string[];
+  /** The failing checks must be exactly `checks` (the fault is isolated). */
+  exact?: boolean;
+}
+
+const cases: TamperCase[] = [
+  { name: 'flipped byte in a payload file', make: () => zipOf(editBytes(good, MAIL_1, 40)), checks: ['payload-manifest'], exact: true },
+  { name: 'flipped byte in bag-info.txt', make: () => zipOf(editFile(good, 'bag-info.txt', (t) => t.replace('Contoso', 'Contoso!'))), checks: ['tag-manifest'], exact: true },
+  { name: 'flipped byte in order.json', make: () => zipOf(editFile(good, 'order.json', (t) => t.replace('1:26-cr-00042', '1:26-cr-00043'))), checks: ['tag-manifest'], exact: true },
+  { name: 'flipped byte in production.json', make: () => zipOf(editFile(good, 'production.json', (t) => t.replace('"m-000002"', '"m-000003"'))), checks: ['tag-manifest'], exact: true },
+  { name: 'flipped byte in manifest-sha256.txt', make: () => zipOf(editBytes(good, 'manifest-sha256.txt', 3, true)), checks: ['payload-manifest', 'production', 'tag-manifest'] },
+  { name: 'flipped byte in tagmanifest-sha256.txt', make: () => zipOf(editBytes(good, 'tagmanifest-sha256.txt', 3, true)), checks: ['signature', 'tag-manifest'], exact: true },
+  { name: 'flipped byte in the signature value', make: () => zipOf(editBytes(good, 'signature.p7s', -2)), checks: ['signature'], exact: true },
+  { name: 'flipped byte in the signature structure', make: () => zipOf(editBytes(good, 'signature.p7s', 1)), checks: ['signature'] },
+  { name: 'removed payload entry', make: () => zipOf(good, [], (item) => !item.name.endsWith(MAIL_1)), checks: ['payload-manifest', 'payload-oxum'] },
+  { name: 'removed tagmanifest-sha256.txt', make: () => zipOf(good, [], (item) => !item.name.endsWith('tagmanifest-sha256.txt')), checks: ['bag-layout', 'signature', 'tag-manifest'] },
+  { name: 'removed signature.p7s', make: () => zipOf(good, [], (item) => !item.name.endsWith('signature.p7s')), checks: ['bag-layout', 'signature'], exact: true },
+  { name: 'added payload entry', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0001/mail.content/m-999999.eml`, data: Buffer.from('extra') }]), checks: ['payload-manifest', 'payload-oxum'] },
+  { name: 'added tag file', make: () => zipOf(good, [{ name: `${ORDER_ID}/notes.txt`, data: Buffer.from('unsigned note') }]), checks: ['tag-manifest'], exact: true },
+  { name: 'renamed entry', make: () => zipOf(renamed(good, MAIL_1, 'data/acc-0001/mail.content/m-000001.txt')), checks: ['payload-manifest'], exact: true },
+  { name: 'duplicated entry', make: () => zipOf(good, [{ name: `${ORDER_ID}/${MAIL_1}`, data: Buffer.from('a second body') }]), checks: ['entry-names'] },
+  { name: 'NFC/NFD twin names', make: () => zipOf(good, [{ name: `${ORDER_ID}/${RESUME.normalize('NFD')}`, data: Buffer.from('twin') }]), checks: ['entry-names'] },
+  { name: 'absolute entry name', make: () => zipOf(good, [{ name: '/etc/cron.d/evil', data: Buffer.from('x') }]), checks: ['entry-names'] },
+  { name: '".." entry name', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/../../evil.sh`, data: Buffer.from('x') }]), checks: ['entry-names'] },
+  { name: 'backslash entry name', make: () => zipOf(good, [{ name: `${ORDER_ID}\\data\\evil.txt`, data: Buffer.from('x') }]), checks: ['entry-names'] },
+  { name: 'entry outside the top folder', make: () => zipOf(good, [{ name: 'other-order/data/x.txt', data: Buffer.from('x') }]), checks: ['entry-names'] },
+  { name: 'symbolic link entry', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0001/mail.content/link.eml`, data: Buffer.from('/etc/passwd'), externalAttr: 0o120777 * 65536 }]), checks: ['entry-types'] },
+  { name: 'truncated in the payload', make: () => goodZip.subarray(0, Math.floor(goodZip.length / 2)), checks: ['zip-structure'], exact: true },
+  { name: 'truncated in the central directory', make: () => goodZip.subarray(0, goodZip.length - 200), checks: ['zip-structure'], exact: true },
+  { name: 'truncated in the end record', make: () => goodZip.subarray(0, goodZip.length - 10), checks: ['zip-structure'], exact: true },
+  { name: 'truncated to its first bytes', make: () => goodZip.subarray(0, 100), checks: ['zip-structure'], exact: true },
+  { name: 'junk before the archive', make: () => Buffer.concat([Buffer.from('MZ junk prepended by someone\n'), goodZip]), checks: ['zip-structure'], exact: true },
+  { name: 'junk before, offsets adjusted (zip -A style)', make: () => withLeadingJunkAdjusted(goodZip), checks: ['zip-structure'], exact: true },
+  { name: 'junk after the archive', make: () => Buffer.concat([goodZip, Buffer.from('trailing junk')]), checks: ['zip-structure'], exact: true },
+  { name: 'a second end-of-central-directory record', make: () => Buffer.concat([goodZip, goodZip.subarray(goodZip.lastIndexOf(EOCD_SIGNATURE))]), checks: ['zip-structure'], exact: true },
+  { name: 'local header names another file than the central directory', make: () => localNameChanged(goodZip), checks: ['zip-structure'] },
+  { name: 'central directory sizes that lie', make: () => sizesLie(goodZip), checks: ['zip-structure'] },
+  { name: 'compression bomb', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0001/mail.content/bomb.eml`, data: Buffer.alloc(0), zeros: 20 * 1024 * 1024, deflate: true }]), checks: ['zip-structure'] },
+  { name: 'manifest re-signed by a key outside the trust', make: () => zipOf(resigned(good, 'untrustedSigner')), checks: ['signer-chain'], exact: true },
+  { name: 'a CA certificate as signer', make: () => zipOf(resigned(good, 'caAsSigner')), checks: ['signer-chain'], exact: true },
+  { name: 'signer expired at signing time', make: () => zipOf(resigned(good, 'expiredSigner')), checks: ['signer-chain'], exact: true },
+  { name: 'SHA-1 signature digest', make: () => zipOf(resigned(good, 'signer', 'sha1')), checks: ['signature'], exact: true },
+  { name: 'manifest line and file removed consistently, not re-signed', make: () => zipOf(consistentRemoval(good)), checks: ['signature'], exact: true },
+  { name: 'Payload-Oxum wrong (re-signed)', make: () => zipOf(resealed(() => undefined, { oxum: '12.6' })), checks: ['payload-oxum'], exact: true },
+  { name: 'production.json disagreeing with the manifest (re-signed)', make: () => zipOf(resealed((_, records) => { (records[0] as ProductionRecord).sha256 = sha256(Buffer.from('other')); })), checks: ['production'], exact: true },
+  { name: 'production.json missing a record (re-signed)', make: () => zipOf(resealed((_, records) => { records.pop(); })), checks: ['production'], exact: true },
+  { name: 'an item before the date range (re-signed)', make: () => zipOf(resealed((_, records) => { (records[0] as ProductionRecord).timestamp = '2025-12-31T23:59:59Z'; })), checks: ['scope'], exact: true },
+  { name: 'an item after the date range (re-signed)', make: () => zipOf(resealed((_, records) => { (records[1] as ProductionRecord).timestamp = '2026-07-01T00:00:00Z'; })), checks: ['scope'], exact: true },
+  { name: 'items of a category the order does not name (re-signed)', make: () => zipOf(resealed(() => undefined, { order: sampleOrder({ categories: ['subscriber', 'mail.content', 'mail.metadata'] }) })), checks: ['scope'], exact: true },
+  { name: 'an account the order does not name (account-id targets, re-signed)', make: () => zipOf(resealed(() => undefined, { order: sampleOrder({ targets: [{ type: 'account-id', value: 'acc-0001' }] }) })), checks: ['scope'], exact: true },
+  {
+    name: '--order with a different order',
+    make: () => goodZip,
+    orderFile: () => {
+      const other = path.join(dir, 'other-order.json');
+      fs.writeFileSync(other, JSON.stringify(sampleOrder({ dateRange: { from: '2026-01-01T00:00:00Z', to: '2026-12-31T23:59:59Z' } }), null, 2));
+      return other;
+    },
+    checks: ['order'],
+    exact: true,
+  },
+];
+
+describe('tampered archives', () => {
+  it('has at least 25 cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(25);
+  });
+
+  for (const tamper of cases) {
+    it(`fails: ${tamper.name}`, async () => {
+      const report = await verifyBytes(tamper.make(), { orderFile: tamper.orderFile?.() });
+      expect(report.ok).toBe(false);
+      const failed = failedChecks(report);
+      if (tamper.exact) expect(failed).toEqual([...tamper.checks].sort());
+      else expect(failed).toEqual(expect.arrayContaining(tamper.checks));
+      for (const failure of report.failures) {
+        expect(failure.expected).not.toBe('');
+        expect(failure.message).not.toBe('');
+      }
+    });
+  }
+});
+
+describe('openssl cms -verify agrees on the signature cases', () => {
+  const signatureCases: { name: string; make: () => BagModel; opensslAccepts: boolean }[] = [
+    { name: 'good', make: () => good, opensslAccepts: true },
+    { name: 'flipped tag manifest', make: () => editBytes(good, 'tagmanifest-sha256.txt', 3, true), opensslAccepts: false },
+    { name: 'flipped signature value', make: () => editBytes(good, 'signature.p7s', -2), opensslAccepts: false },
+    { name: 'untrusted signer', make: () => resigned(good, 'untrustedSigner'), opensslAccepts: false },
+    { name: 'expired signer', make: () => resigned(good, 'expiredSigner'), opensslAccepts: false },
+    { name: 'consistent removal, not re-signed', make: () => consistentRemoval(good), opensslAccepts: false },
+    // Where scopex is deliberately stricter than `openssl cms -verify -purpose any`:
+    { name: 'CA certificate as signer', make: () => resigned(good, 'caAsSigner'), opensslAccepts: true },
+    { name: 'SHA-1 digest', make: () => resigned(good, 'signer', 'sha1'), opensslAccepts: true },
+  ];
+  for (const signatureCase of signatureCases) {
+    it(signatureCase.name, async () => {
+      const model = signatureCase.make();
+      const report = await verifyBytes(zipOf(model));
+      expect(opensslAccepts(model)).toBe(signatureCase.opensslAccepts);
+      const stricter = signatureCase.name === 'CA certificate as signer' || signatureCase.name === 'SHA-1 digest';
+      expect(scopexAcceptsSignature(report)).toBe(stricter ? false : signatureCase.opensslAccepts);
+    });
+  }
+});
+
+describe('reporting and inputs', () => {
+  it('lists failures up to the cap and counts the rest', async () => {
+    const model = cloneModel(good);
+    for (const name of [...model.files.keys()].filter((p) => p.startsWith('data/') && (model.files.get(p) as Buffer).length > 0)) {
+      model.files.set(name, flipByte(model.files.get(name) as Buffer, 0));
+    }
+    const file = path.join(dir, 'many.zip');
+    fs.writeFileSync(file, zipOf(model));
+    const report = await verifyArchive({ archive: file, trustFile: pki.caFile, maxFailures: 2 });
+    expect(report.ok).toBe(false);
+    expect(report.failures).toHaveLength(2);
+    expect(report.failuresOmitted).toBe(3);
+  });
+
+  it('throws InputError for a missing archive, an unreadable trust file and a malformed --order', async () => {
+    const file = path.join(dir, 'input.zip');
+    fs.writeFileSync(file, goodZip);
+    await expect(verifyArchive({ archive: path.join(dir, 'missing.zip'), trustFile: pki.caFile })).rejects.toMatchObject({ code: 'FILE_UNREADABLE' });
+    await expect(verifyArchive({ archive: file, trustFile: path.join(dir, 'missing.pem') })).rejects.toBeInstanceOf(InputError);
+    const notPem = path.join(dir, 'not.pem');
+    fs.writeFileSync(notPem, 'hello');
+    await expect(verifyArchive({ archive: file, trustFile: notPem })).rejects.toMatchObject({ code: 'FILE_UNREADABLE' });
+    const badOrder = path.join(dir, 'bad-order.json');
+    fs.writeFileSync(badOrder, '{ not json');
+    await expect(verifyArchive({ archive: file, trustFile: pki.caFile, orderFile: badOrder })).rejects.toMatchObject({ code: 'JSON_MALFORMED' });
+  });
+
+  it('returns ok:false for a file that is not a ZIP at all', async () => {
+    const report = await verifyBytes(Buffer.from('this is not an archive, just some text that is long enough'));
+    expect(report.ok).toBe(false);
+    expect(failedChecks(report)).toEqual(['zip-structure']);
+    expect(report.checks.filter((check) => !check.ok).map((check) => check.name)).toContain('signature');
+  });
+});
+
+// ---- derivations -------------------------------------------------------------------------------------------------
+
+function editBytes(model: BagModel, name: string, at: number, hexDigit = false): BagModel {
+  const copy = cloneModel(model);
+  const data = copy.files.get(name) as Buffer;
+  if (hexDigit) {
+    const changed = Buffer.from(data);
+    changed[at] = changed[at] === 0x30 ? 0x31 : 0x30;
+    copy.files.set(name, changed);
+  } else {
+    copy.files.set(name, flipByte(data, at));
+  }
+  return copy;
+}
+
+function renamed(model: BagModel, from: string, to: string): BagModel {
+  const copy = cloneModel(model);
+  copy.files.set(to, copy.files.get(from) as Buffer);
+  copy.files.delete(from);
+  return copy;
+}
+
+function resigned(model: BagModel, who: 'signer' | 'untrustedSigner' | 'caAsSigner' | 'expiredSigner', digest?: string): BagModel {
+  const copy = cloneModel(model);
+  sign(copy, pki[who], { digest });
+  return copy;
+}
+
+/** The file and its manifest line, record and Oxum share removed, the tag manifest updated: only the signature is wrong. */
+function consistentRemoval(model: BagModel): BagModel {
+  const copy = cloneModel(model);
+  const removed = copy.files.get(MAIL_1) as Buffer;
+  copy.files.delete(MAIL_1);
+  const manifest = (copy.files.get('manifest-sha256.txt') as Buffer).toString('utf8').split('\n').filter((line) => !line.endsWith(MAIL_1)).join('\n');
+  copy.files.set('manifest-sha256.txt', Buffer.from(manifest));
+  const records = (JSON.parse((copy.files.get('production.json') as Buffer).toString('utf8')) as ProductionRecord[]).filter((r) => r.path !== MAIL_1);
+  copy.files.set('production.json', Buffer.from(`${JSON.stringify(records, null, 2)}\n`));
+  copy.files.set(
+    'bag-info.txt',
+    Buffer.from((copy.files.get('bag-info.txt') as Buffer).toString('utf8').replace(/Payload-Oxum: (\d+)\.(\d+)/, (_, octets: string, count: string) => `Payload-Oxum: ${Number(octets) - removed.length}.${Number(count) - 1}`)),
+  );
+  writeTagManifest(copy);
+  return copy;
+}
+
+/** Prepends junk and shifts every offset, as `zip -A` does for self-extractors: the structure is consistent. */
+function withLeadingJunkAdjusted(zip: Buffer): Buffer {
+  const junk = Buffer.from('#!/bin/sh\necho self-extracting\nexit 0\n');
+  const out = Buffer.concat([junk, zip]);
+  const shift = junk.length;
+  const eocd = out.lastIndexOf(EOCD_SIGNATURE);
+  for (const record of centralRecords(zip)) {
+    const at = record.offset + shift;
+    out.writeUInt32LE(out.readUInt32LE(at + 42) + shift, at + 42);
+  }
+  out.writeUInt32LE(out.readUInt32LE(eocd + 16) + shift, eocd + 16);
+  return out;
+}
+
+function localNameChanged(zip: Buffer): Buffer {
+  const out = Buffer.from(zip);
+  const name = Buffer.from(`${ORDER_ID}/${MAIL_1}`);
+  const at = out.indexOf(name);
+  out.write('9', at + name.length - 5, 'latin1');
+  return out;
+}
+
+function sizesLie(zip: Buffer): Buffer {
+  const out = Buffer.from(zip);
+  const record = centralRecords(zip).find((r) => r.name.endsWith(MAIL_1));
+  if (!record) throw new Error('no record');
+  out.writeUInt32LE(out.readUInt32LE(record.offset + 20) + 64, record.offset + 20);
+  out.writeUInt32LE(out.readUInt32LE(record.offset + 24) + 64, record.offset + 24);
+  return out;
+}
