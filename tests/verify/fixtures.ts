@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { ZipArchive } from 'archiver';
+import * as archiverModule from 'archiver';
 import forge from 'node-forge';
 import { generateSamplePki, type SamplePki } from '../../src/samples/pki.js';
 
@@ -320,6 +320,8 @@ export const EOCD_SIGNATURE = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
 
 /** The same items zipped by archiver (what the sealer uses): streamed entries with data descriptors, optional ZIP64. */
 export async function writeZipWithArchiver(out: string, items: readonly ZipItem[], options: { forceZip64?: boolean } = {}): Promise<Buffer> {
+  // @types/archiver predates archiver 8's ZipArchive class.
+  const { ZipArchive } = archiverModule as unknown as { ZipArchive: new (options: object) => archiverModule.Archiver };
   const archive = new ZipArchive({ store: true, forceZip64: options.forceZip64 ?? false });
   const output = fs.createWriteStream(out);
   const closed = new Promise<void>((resolve, reject) => {
