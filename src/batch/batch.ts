@@ -62,6 +62,8 @@ export interface BatchOrderResult {
   /** Items delivered (all categories); null when nothing was exported in this run. */
   items: number | null;
   itemsByCategory: Record<string, number> | null;
+  /** Accounts the archive holds data of; null when nothing was exported in this run. */
+  accounts: string[] | null;
   /** Size of the archive; null when there is none. */
   bytes: number | null;
   durationMs: number;
@@ -123,6 +125,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
         file: order.file,
         items: null,
         itemsByCategory: null,
+        accounts: null,
         bytes: null,
         archive: null,
         sha256: null,
@@ -156,7 +159,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
       options.onEvent?.({ type: 'finished', order: result });
       return result;
     };
-    const none = { items: null, itemsByCategory: null, bytes: null, archive: null, sha256: null } as const;
+    const none = { items: null, itemsByCategory: null, accounts: null, bytes: null, archive: null, sha256: null } as const;
     if (options.signal?.aborted) {
       return finish({ ...none, verdict: 'aborted', error: { code: 'ABORTED', message: 'not started: the batch was interrupted' } });
     }
@@ -196,6 +199,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
         verdict: 'sealed',
         items,
         itemsByCategory: result.items,
+        accounts: result.accounts,
         bytes: result.bytes,
         archive: result.archive,
         sha256: result.sha256,

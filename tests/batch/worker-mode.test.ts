@@ -1,0 +1,126 @@
+// Worker-thread mode runs only from the built JavaScript (a worker cannot load TypeScript), so this suite imports
+// runBatch from dist/ and gives the workers a fake exporter module.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type * as BatchModule from '../../src/batch/batch.js';
+import { buildCli, ROOT } from '../e2e/export-helpers.js';
+import { fakeConfig, fakeVerify, writeFakeOrder } from './fake-exporter.js';
+
+let dir: string;
+let batch: typeof BatchModule;
+let fakeModule: string;
+
+beforeAll(async () => {
+  buildCli();
+  batch = (await import(pathToFileURL(path.join(ROOT, 'dist/src/batch/batch.js')).href)) as typeof BatchModule;
+  dir = mkdtempSync(path.join(os.tmpdir(), 'scopex-'));
+  const errors = pathToFileURL(path.join(ROOT, 'dist/src/errors.js')).href;
+  fakeModule = path.join(dir, 'fake-export.mjs');
+  writeFileSync(
+    fakeModule,
+    `
+    import { readFileSync, writeFileSync } from 'node:fs';
+    import path from 'node:path';
+    import { threadId } from 'node:worker_threads';
+    import { AbortedError, OrderError, ScopeError } from ${JSON.stringify(errors)};
+    export async function exportOrder(options) {
+      const order = JSON.parse(readFileSync(options.orderFile, 'utf8'));
+      options.onProgress?.({ items: 1, bytes: 1, totalItems: 1 });
+      if (order.fake === 'hang') {
+        await new Promise((_, reject) => options.signal.addEventListener('abort', () => reject(new AbortedError('ABORTED', 'aborted')), { once: true }));
+      }
+      // Busy CPU work, as an export's hashing and encryption is.
+      const until = Date.now() + 150;
+      while (Date.now() < until) {}
+      if (order.fake === 'refuse') throw new OrderError([{ code: 'EXPIRED', message: 'expired' }]);
+      if (order.fake === 'scope') throw new ScopeError('OUT_OF_SCOPE', 'out of scope');
+      const archive = path.join(options.outDir, order.id + '.zip');
+      writeFileSync(archive, 'sealed:' + order.id);
+      return { orderId: order.id, archive, sha256: '0'.repeat(64), bytes: 1, items: { subscriber: 1 }, accounts: ['thread-' + threadId], durationMs: 1, payloadBytes: 1, refusedItems: 0 };
+    }
+    `,
+  );
+});
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('runBatch in worker threads', () => {
+  it('spreads orders over a pool of workers and carries verdicts and errors back', async () => {
+    const orders = path.join(dir, 'orders-1');
+    mkdirSync(orders);
+    for (let i = 1; i <= 4; i += 1) writeFakeOrder(orders, `${i}.json`, `LE-${i}`, 'seal');
+    writeFakeOrder(orders, '5.json', 'LE-5', 'refuse');
+    writeFakeOrder(orders, '6.json', 'LE-6', 'scope');
+    const progressed = new Set<string>();
+    const result = await batch.runBatch({
+      orders: [orders],
+      outDir: path.join(dir, 'out-1'),
+      config: fakeConfig(dir),
+      concurrency: 2,
+      mode: 'worker-threads',
+      exportModule: pathToFileURL(fakeModule).href,
+      verifyArchive: fakeVerify,
+      onEvent: (e) => {
+        if (e.type === 'progress') progressed.add(e.orderId);
+      },
+    });
+    expect(result.orders.map((o) => o.verdict)).toEqual(['sealed', 'sealed', 'sealed', 'sealed', 'refused', 'scope-violation']);
+    expect(result.orders[4]!.error).toMatchObject({ code: 'EXPIRED', reasons: [{ code: 'EXPIRED', message: 'expired' }] });
+    expect(progressed.size).toBe(6);
+    expect(result.mode).toBe('worker-threads');
+  });
+
+  it('uses two threads for two at a time, none of them the main thread', async () => {
+    const orders = path.join(dir, 'orders-2');
+    mkdirSync(orders);
+    for (let i = 1; i <= 4; i += 1) writeFakeOrder(orders, `${i}.json`, `LE-${i}`, 'seal');
+    const threads = new Set<string>();
+    await batch.runBatch({
+      orders: [orders],
+      outDir: path.join(dir, 'out-2'),
+      config: fakeConfig(dir),
+      concurrency: 2,
+      mode: 'worker-threads',
+      exportModule: pathToFileURL(fakeModule).href,
+      verifyArchive: fakeVerify,
+      onEvent: (e) => {
+        if (e.type === 'finished') for (const account of e.order.accounts ?? []) threads.add(account);
+      },
+    });
+    // Each fake export names its thread: two workers took the four orders, the main thread (id 0) none.
+    expect(threads.size).toBe(2);
+    expect(threads.has('thread-0')).toBe(false);
+    expect(readdirSync(path.join(dir, 'out-2')).sort()).toEqual(['LE-1.zip', 'LE-2.zip', 'LE-3.zip', 'LE-4.zip']);
+  });
+
+  it('aborts exports running in workers and finishes', async () => {
+    const orders = path.join(dir, 'orders-3');
+    mkdirSync(orders);
+    writeFakeOrder(orders, '1.json', 'LE-1', 'hang');
+    writeFakeOrder(orders, '2.json', 'LE-2', 'hang');
+    writeFakeOrder(orders, '3.json', 'LE-3', 'seal');
+    const controller = new AbortController();
+    let running = 0;
+    const result = await batch.runBatch({
+      orders: [orders],
+      outDir: path.join(dir, 'out-3'),
+      config: fakeConfig(dir),
+      concurrency: 2,
+      mode: 'worker-threads',
+      exportModule: pathToFileURL(fakeModule).href,
+      verifyArchive: fakeVerify,
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === 'progress' && ++running === 2) controller.abort();
+      },
+    });
+    expect(result.interrupted).toBe(true);
+    expect(result.orders.map((o) => o.verdict)).toEqual(['aborted', 'aborted', 'aborted']);
+    expect(existsSync(path.join(dir, 'out-3', 'LE-3.zip'))).toBe(false);
+  });
+});
