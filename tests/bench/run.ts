@@ -11,7 +11,7 @@ import { rssMethod } from './process-timer.js';
 import { MiB, summarize } from './stats.js';
 import { formatBytes, renderTable } from './table.js';
 import { RSS_LIMIT_BYTES, targetRows, type Figures } from './targets.js';
-import { buildWorld, cli, repoRoot, type World, type WorldSpec } from './world.js';
+import { approvalFallbacks, buildWorld, cli, repoRoot, type World, type WorldSpec } from './world.js';
 import { benchWorld, type WorldResult } from './world-bench.js';
 
 const started = Date.now();
@@ -128,12 +128,19 @@ async function main(argv: string[]): Promise<number> {
       withWorld(spec, (world, workDir) => benchWorld(world, workDir, { runs: opts.runs, compare: false, log })));
 
   const large = await compare(plan.large);
-  const small = await compare(plan.small);
   let batch: BatchResult | null = null;
+  const batchOnSmall = plan.batch === 'small' && !opts.skipBatch;
+  const small = await section(`world ${plan.small.label}`, worldSpace(plan.small, SPACE_FACTOR_COMPARE), () =>
+    withWorld(plan.small, async (world, workDir) => {
+      const result = await benchWorld(world, workDir, { runs: opts.runs, compare: true, log });
+      if (batchOnSmall) batch = await section('batch', 0, () => benchBatch(world, plan.batchOrders, path.join(workDir, 'batch'), opts.runs, log));
+      return result;
+    }));
   if (opts.skipBatch) sections.push({ name: 'batch', status: 'skipped', message: '--skip-batch', seconds: 0 });
-  else {
-    batch = await section('batch', worldSpace(plan.batch, SPACE_FACTOR_EXPORT_ONLY), () =>
-      withWorld(plan.batch, (world, workDir) => benchBatch(world, plan.batchOrders, workDir, opts.runs, log)));
+  else if (plan.batch !== 'small') {
+    const spec = plan.batch;
+    batch = await section('batch', worldSpace(spec, SPACE_FACTOR_EXPORT_ONLY), () =>
+      withWorld(spec, (world, workDir) => benchBatch(world, plan.batchOrders, workDir, opts.runs, log)));
   }
 
   const itemSeries: WorldResult[] = [];
@@ -180,6 +187,7 @@ async function main(argv: string[]): Promise<number> {
     worlds: { large, small },
     series: { items: itemSeries, bytes: byteSeries },
     batch,
+    ordersApprovedInProcess: [...approvalFallbacks],
     targets: rows,
     sections,
   };
@@ -190,6 +198,9 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write(`\n${renderTable(rows)}\n\n`);
   for (const entry of sections.filter((item) => item.status !== 'done')) {
     process.stdout.write(`${entry.status}: ${entry.name}: ${entry.message ?? ''}\n`);
+  }
+  if (approvalFallbacks.size > 0) {
+    process.stdout.write(`note: this build has no \`scopex order approve\`; orders of ${[...approvalFallbacks].join(', ')} were signed in-process with signOrder\n`);
   }
   process.stdout.write(`figures: ${resultsFile}\n`);
   if (opts.keep) process.stdout.write(`kept: ${root}\n`);
