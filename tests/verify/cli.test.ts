@@ -1,0 +1,99 @@
+// `scopex verify` as a user runs it: the built CLI, its exit codes, its readable report and its single JSON document.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../../src/util/package-root.js';
+import { createPki, flipByte, goodArchive, tempDir, type Pki } from './fixtures.js';
+
+const ROOT = packageRoot();
+const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+
+let dir: string;
+let pki: Pki;
+let good: string;
+let bad: string;
+let orderFile: string;
+
+function newestSource(folder: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(folder, { withFileTypes: true })) {
+    const full = path.join(folder, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(full));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+beforeAll(() => {
+  if (!fs.existsSync(CLI) || fs.statSync(CLI).mtimeMs < newestSource(path.join(ROOT, 'src'))) {
+    spawnSync('npx', ['tsc', '-p', '.'], { cwd: ROOT, stdio: 'ignore' });
+  }
+  if (!fs.existsSync(CLI)) throw new Error('the build did not produce dist/src/cli/main.js');
+  dir = tempDir();
+  pki = createPki(dir);
+  const archive = goodArchive(dir, pki);
+  good = archive.file;
+  orderFile = path.join(dir, 'order.json');
+  fs.writeFileSync(orderFile, archive.model.files.get('order.json') as Buffer);
+  const bytes = fs.readFileSync(good);
+  bad = path.join(dir, 'bad.zip');
+  fs.writeFileSync(bad, flipByte(bytes, bytes.indexOf(Buffer.from('first edge'))));
+});
+
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('scopex verify', () => {
+  it('exits 0 on a good archive and prints what it checked', async () => {
+    const result = await run(['verify', good, '--trust', pki.caFile, '--order', orderFile]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('VERIFIED');
+    expect(result.stdout).toContain('Legal Production Signer');
+    expect(result.stdout).toContain('payload-manifest');
+  });
+
+  it('exits 4 on a tampered archive and names the entry', async () => {
+    const result = await run(['verify', bad, '--trust', pki.caFile]);
+    expect(result.code).toBe(4);
+    expect(result.stdout).toContain('[payload-manifest]');
+    expect(result.stdout).toContain('m-000001.eml');
+  });
+
+  it('prints exactly one JSON document with --json, good or bad', async () => {
+    const ok = await run(['verify', good, '--trust', pki.caFile, '--json']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, failures: [] });
+    const failed = await run(['verify', bad, '--trust', pki.caFile, '--json']);
+    expect(failed.code).toBe(4);
+    const report = JSON.parse(failed.stdout) as { ok: boolean; failures: { check: string }[] };
+    expect(report.ok).toBe(false);
+    expect(report.failures.map((failure) => failure.check)).toContain('payload-manifest');
+  });
+
+  it('exits 2 on unreadable inputs and missing flags', async () => {
+    expect((await run(['verify', path.join(dir, 'missing.zip'), '--trust', pki.caFile])).code).toBe(2);
+    expect((await run(['verify', good, '--trust', path.join(dir, 'missing.pem')])).code).toBe(2);
+    expect((await run(['verify', good])).code).toBe(2);
+  });
+
+  it('has --help with an example', async () => {
+    const result = await run(['verify', '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('--trust');
+    expect(result.stdout).toContain('Examples:');
+  });
+});
