@@ -20,6 +20,7 @@ import {
   manifestLine,
 } from './bagit-text.js';
 import { signDetached } from './cms-signature.js';
+import { coalesceZipWrites } from './coalesced-zip-writes.js';
 import { LineSpool } from './line-spool.js';
 import { useNativeCrc32 } from './native-crc.js';
 import { collisionKey, isSafeArchivePath, safeSegment } from './safe-names.js';
@@ -208,6 +209,7 @@ class ZipBagSealer implements BagSealer {
     const { ZipArchive: ZipArchiveClass } = archiverModule as unknown as { ZipArchive: ZipArchiveConstructor };
     this.#sink = new BatchingFileSink(this.#handle);
     this.#archive = new ZipArchiveClass({ store: true, highWaterMark: BATCH_BYTES });
+    coalesceZipWrites(this.#archive);
     this.#archive.on('entry', (data: { name?: unknown }) => this.#onEntry(data));
     this.#archive.on('warning', (error: unknown) => this.#fail(writeFailure(`archive ${this.#partialPath}`, error)));
     this.#archive.on('error', (error: unknown) => this.#fail(writeFailure(`archive ${this.#partialPath}`, error)));

@@ -1,0 +1,71 @@
+// Gathers the ZIP writer's tiny writes into one chunk per burst.
+//
+// compress-commons writes every header field as its own 2- or 4-byte chunk, ~14 per entry plus ~15 per entry for
+// the central directory, which it writes in one synchronous loop at the end. Each chunk then travels through two
+// Transform streams as its own object: a fixed cost per entry, and at finalisation 1.5 million queued objects
+// (about 600 MB of RSS) for 100,000 entries. Here the engine's `write` keeps its exact offset accounting (headers
+// read `this.offset` between writes) but stages small chunks and hands them on together at the end of the current
+// synchronous burst (a microtask), before any large chunk, and before `end()`. The bytes and their order are
+// unchanged; only the chunk boundaries differ. If archiver's internals are not as expected, nothing is changed.
+
+const STAGE_BYTES = 64 * 1024;
+
+interface ZipEngine {
+  offset: number;
+  write(chunk: unknown, callback?: unknown): boolean;
+  end(...args: unknown[]): unknown;
+}
+
+function engineOf(archive: object): ZipEngine | undefined {
+  const moduleField = (archive as { _module?: { engine?: unknown } })._module;
+  const engine = moduleField?.engine as Partial<ZipEngine> | undefined;
+  if (!engine || typeof engine.offset !== 'number' || typeof engine.write !== 'function' || typeof engine.end !== 'function') {
+    return undefined;
+  }
+  return engine as ZipEngine;
+}
+
+/** Installs the coalescing writer on one archiver ZipArchive; returns whether it could. */
+export function coalesceZipWrites(archive: object): boolean {
+  const engine = engineOf(archive);
+  if (!engine) return false;
+  const write = engine.write.bind(engine);
+  const end = engine.end.bind(engine);
+  let staged: Buffer[] = [];
+  let stagedBytes = 0;
+  let scheduled = false;
+
+  const flush = (): boolean => {
+    if (stagedBytes === 0) return true;
+    const chunk = staged.length === 1 ? (staged[0] as Buffer) : Buffer.concat(staged, stagedBytes);
+    staged = [];
+    stagedBytes = 0;
+    // The offset was counted when each piece was staged; the real write counts it again.
+    engine.offset -= chunk.length;
+    return write(chunk);
+  };
+
+  engine.write = (chunk: unknown, callback?: unknown): boolean => {
+    if (!Buffer.isBuffer(chunk) || callback !== undefined || chunk.length >= STAGE_BYTES) {
+      flush();
+      return write(chunk, callback);
+    }
+    engine.offset += chunk.length;
+    staged.push(chunk);
+    stagedBytes += chunk.length;
+    if (stagedBytes >= STAGE_BYTES) return flush();
+    if (!scheduled) {
+      scheduled = true;
+      queueMicrotask(() => {
+        scheduled = false;
+        flush();
+      });
+    }
+    return true;
+  };
+  engine.end = (...args: unknown[]): unknown => {
+    flush();
+    return end(...args);
+  };
+  return true;
+}
