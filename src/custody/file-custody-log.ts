@@ -11,7 +11,7 @@ export interface FileCustodyLogOptions {
   file: string;
   /** The clock; tests pin it. */
   now?: () => Date;
-  /** How long to wait for another writer's lock before giving up (default 30 s). */
+  /** How long to wait for another writer's lock before giving up (default 60 s). */
   lockTimeoutMs?: number;
 }
 
@@ -58,7 +58,8 @@ export function createFileCustodyLog(options: FileCustodyLogOptions): CustodyLog
   if (!options.file) throw new TypeError('createFileCustodyLog needs a file');
   const file = path.resolve(options.file);
   const now = options.now ?? (() => new Date());
-  const lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
+  // Longer than STALE_LOCK_MS, so that a lock left by a crash is broken before a waiting writer gives up.
+  const lockTimeoutMs = options.lockTimeoutMs ?? 2 * STALE_LOCK_MS;
 
   return {
     append(event: CustodyEvent): Promise<CustodyRecord> {

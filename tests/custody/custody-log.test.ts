@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -82,6 +82,15 @@ describe('file custody log', () => {
     const record = await log.append({ event: 'order.checked', orderId: 'LE-2', details: {} });
     expect(record.seq).toBe(2);
     expect(existsSync(lockFileFor(logFile))).toBe(false);
+  });
+
+  it('breaks a lock older than any append could take, even when its pid is alive', async () => {
+    const log = createFileCustodyLog({ file: logFile, lockTimeoutMs: 5000 });
+    await log.append({ event: 'order.checked', orderId: 'LE-1', details: {} });
+    writeFileSync(lockFileFor(logFile), JSON.stringify({ pid: process.pid, nonce: 'old', time: 0 }));
+    const old = new Date(Date.now() - 120_000);
+    utimesSync(lockFileFor(logFile), old, old);
+    expect((await log.append({ event: 'order.checked', orderId: 'LE-2', details: {} })).seq).toBe(2);
   });
 
   it('waits for a live lock, then gives up with AUDIT_LOG_BROKEN', async () => {
