@@ -92,12 +92,11 @@ function megabytes(bytes: number): string {
 }
 
 function summary(result: ExportResult): string {
-  const total = Object.values(result.items).reduce((sum, n) => sum + n, 0);
   const width = Math.max(8, ...Object.keys(result.items).map((c) => c.length));
   const lines = [
     `Exported order ${result.orderId}: ${result.accounts.length} account${result.accounts.length === 1 ? '' : 's'} ` +
-      `(${result.accounts.join(', ')}), ${total} item${total === 1 ? '' : 's'}, ${megabytes(result.payloadBytes)} MB ` +
-      `in ${(result.durationMs / 1000).toFixed(1)} s`,
+      `(${result.accounts.join(', ')}), ${megabytes(result.payloadBytes)} MB of payload in ${(result.durationMs / 1000).toFixed(1)} s`,
+    'Items per category (a metadata category counts its lines):',
     ...Object.entries(result.items).map(([category, n]) => `  ${category.padEnd(width)}  ${n}`),
     `Refused items: ${result.refusedItems}`,
     `Archive: ${result.archive} (${result.bytes} bytes)`,

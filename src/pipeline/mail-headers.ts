@@ -31,8 +31,8 @@ export interface MailHeaderCollector {
 }
 
 export function createMailHeaderCollector(maxBytes: number = MAX_HEADER_BYTES): MailHeaderCollector {
-  const parts: Buffer[] = [];
-  let held = 0;
+  // One buffer of at most maxBytes, filled as chunks arrive; the blank line is searched for only around new bytes.
+  let held = Buffer.alloc(0);
   let done = false;
   let truncated = false;
   let headerEnd = -1;
@@ -40,39 +40,38 @@ export function createMailHeaderCollector(maxBytes: number = MAX_HEADER_BYTES): 
   return {
     push(chunk) {
       if (done) return;
-      const room = maxBytes - held;
+      const room = maxBytes - held.length;
       const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      const searchFrom = Math.max(0, held.length - 3);
       // Copy: the chunk may be a slice of a pooled buffer that is reused after this call.
-      parts.push(Buffer.from(part));
-      held += part.length;
-      const end = findHeaderEnd(Buffer.concat(parts));
+      held = Buffer.concat([held, part]);
+      const end = findHeaderEnd(held, searchFrom);
       if (end >= 0) {
         headerEnd = end;
         done = true;
-      } else if (held >= maxBytes) {
+      } else if (held.length >= maxBytes) {
         truncated = true;
         done = true;
       }
     },
     fields() {
-      const all = Buffer.concat(parts);
-      const section = headerEnd >= 0 ? all.subarray(0, headerEnd) : all;
-      return { ...parseHeaderSection(section.toString('utf8')), headerTruncated: truncated };
+      return { ...parseHeaderSection(held.toString('utf8', 0, headerEnd >= 0 ? headerEnd : held.length)), headerTruncated: truncated };
     },
   };
 }
 
-/** The whole-Buffer form, for small messages read at once. */
+/** The whole-Buffer form, for small messages read at once (no copy of the message is made). */
 export function mailHeaderFields(message: Buffer, maxBytes: number = MAX_HEADER_BYTES): MailHeaderFields {
-  const collector = createMailHeaderCollector(maxBytes);
-  collector.push(message.subarray(0, maxBytes));
-  return collector.fields();
+  const window = message.subarray(0, maxBytes);
+  const end = findHeaderEnd(window, 0);
+  const truncated = end < 0 && message.length >= maxBytes;
+  return { ...parseHeaderSection(window.toString('utf8', 0, end >= 0 ? end : window.length)), headerTruncated: truncated };
 }
 
-/** Offset of the blank line that ends the header section (CRLF CRLF or LF LF), or -1. */
-function findHeaderEnd(bytes: Buffer): number {
-  const crlf = bytes.indexOf('\r\n\r\n');
-  const lf = bytes.indexOf('\n\n');
+/** Offset of the blank line that ends the header section (CRLF CRLF or LF LF), searched from `from`, or -1. */
+function findHeaderEnd(bytes: Buffer, from: number): number {
+  const crlf = bytes.indexOf('\r\n\r\n', from);
+  const lf = bytes.indexOf('\n\n', from);
   if (crlf < 0) return lf;
   if (lf < 0) return crlf;
   return Math.min(crlf, lf);

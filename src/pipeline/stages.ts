@@ -55,6 +55,9 @@ export interface TextSink {
   destroy(): void;
 }
 
+/** Small writes are gathered into chunks of about this size: one write call per line would cost a syscall each. */
+const SINK_CHUNK_CHARS = 256 * 1024;
+
 export async function openTextSink(file: string): Promise<TextSink> {
   const stream: WriteStream = createWriteStream(file, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
   let failure: Error | undefined;
@@ -65,23 +68,37 @@ export async function openTextSink(file: string): Promise<TextSink> {
     stream.once('open', () => resolve());
     stream.once('error', reject);
   });
+  let pending: string[] = [];
+  let pendingChars = 0;
+
+  async function flush(): Promise<void> {
+    if (failure) throw failure;
+    if (pendingChars === 0) return;
+    const chunk = pending.join('');
+    pending = [];
+    pendingChars = 0;
+    if (!stream.write(chunk)) {
+      await new Promise<void>((resolve, reject) => {
+        const onError = (error: Error) => reject(error);
+        stream.once('error', onError);
+        stream.once('drain', () => {
+          stream.off('error', onError);
+          resolve();
+        });
+      });
+    }
+  }
+
   return {
     file,
     async write(text) {
       if (failure) throw failure;
-      if (!stream.write(text)) {
-        await new Promise<void>((resolve, reject) => {
-          const onError = (error: Error) => reject(error);
-          stream.once('error', onError);
-          stream.once('drain', () => {
-            stream.off('error', onError);
-            resolve();
-          });
-        });
-      }
+      pending.push(text);
+      pendingChars += text.length;
+      if (pendingChars >= SINK_CHUNK_CHARS) await flush();
     },
-    close() {
-      if (failure) return Promise.reject(failure);
+    async close() {
+      await flush();
       return new Promise<void>((resolve, reject) => {
         stream.end((error?: Error | null) => (error ? reject(error) : resolve()));
       });
