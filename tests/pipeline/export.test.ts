@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
@@ -225,6 +225,17 @@ describe('exportOrder stops and delivers nothing', () => {
       const midItem = await exportOrder({ orderFile: order.file, outDir: out, config: bigConfig, sources: { keyService: breaking } }).catch((e: unknown) => e);
       expect(midItem).toBeInstanceOf(SourceError);
       await expectNoOutput(out);
+      // A tampered large blob fails only when its tag is checked at the end of the stream: still no output.
+      const large = big.items.find((i) => i.id === 's-large')!;
+      const original = readFileSync(large.blobFile);
+      const tampered = Buffer.from(original);
+      tampered[Math.floor(tampered.length / 2)]! ^= 0x80;
+      writeFileSync(large.blobFile, tampered);
+      const tamperError = await exportOrder({ orderFile: order.file, outDir: out, config: bigConfig }).catch((e: unknown) => e);
+      writeFileSync(large.blobFile, original);
+      expect(tamperError).toBeInstanceOf(IntegrityError);
+      expect((tamperError as Error).message).toContain('s-large');
+      await expectNoOutput(out);
       // The honest large item streams through.
       const ok = await exportOrder({ orderFile: order.file, outDir: out, config: bigConfig });
       expect(ok.payloadBytes).toBeGreaterThan(3 * 2 ** 20);
@@ -270,6 +281,29 @@ describe('exportOrder stops and delivers nothing', () => {
     expect(error).toBeInstanceOf(IntegrityError);
     expect((error as Error).message).toContain('s-inside');
     await expectNoOutput(out);
+  });
+
+  it('when a stored blob was tampered with (IntegrityError naming the item, exit 4)', async () => {
+    const item = fx.items.find((i) => i.accountId === 'acct-alice' && i.id === 's-inside')!;
+    const original = readFileSync(item.blobFile);
+    const tampered = Buffer.from(original);
+    tampered[tampered.length - 20]! ^= 0x01;
+    writeFileSync(item.blobFile, tampered);
+    try {
+      const order = writeSignedOrder(fx, { categories: ['storage.content'] });
+      const out = outDir();
+      const error = await exportOrder({ orderFile: order.file, outDir: out, config }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(IntegrityError);
+      expect((error as IntegrityError).code).toBe('ITEM_AUTH_FAILED');
+      expect((error as Error).message).toContain('s-inside');
+      await expectNoOutput(out);
+      expect(readCustody(fx.custodyLogFile).filter((e) => e.orderId === order.id).at(-1)).toMatchObject({
+        event: 'export.failed',
+        details: { code: 'ITEM_AUTH_FAILED' },
+      });
+    } finally {
+      writeFileSync(item.blobFile, original);
+    }
   });
 
   it('when the order is refused (nothing touched, refusal in the custody log)', async () => {
