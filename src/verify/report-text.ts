@@ -24,6 +24,8 @@ export function describeVerifyReport(report: VerifyReport): string {
     }
     if (report.failuresOmitted > 0) lines.push(`  ... and ${report.failuresOmitted} more (raise --max-failures to list them)`);
   }
-  lines.push(report.ok ? 'VERIFIED: the archive is whole, authentic and in scope' : 'NOT VERIFIED');
+  const againstGiven = report.checks.some((check) => check.name === 'order' && check.ok && (check.detail ?? '').includes('--order'));
+  const scope = againstGiven ? 'in scope of the given order' : "in scope of the order it carries (give --order to check it is the right one)";
+  lines.push(report.ok ? `VERIFIED: the archive is whole, authentic and ${scope}` : 'NOT VERIFIED');
   return lines.join('\n');
 }
