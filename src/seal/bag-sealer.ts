@@ -7,6 +7,7 @@ import { Transform, pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import * as archiverModule from 'archiver';
 import { AbortedError, InputError, ScopexError } from '../errors.js';
+import { createArchiveHasher, type ArchiveHasher } from './archive-hasher.js';
 import { BatchingFileSink, BATCH_BYTES } from './batching-file-sink.js';
 import {
   BAGIT_FILE,
@@ -162,6 +163,7 @@ class ZipBagSealer implements BagSealer {
   readonly #tempDir: string;
   readonly #signer: { certificatePem: string; key: KeyObject };
   readonly #handle: FileHandle;
+  readonly #hasher: ArchiveHasher;
   readonly #sink: BatchingFileSink;
   readonly #archive: ZipArchive;
   readonly #manifest: LineSpool;
@@ -207,7 +209,8 @@ class ZipBagSealer implements BagSealer {
     this.#signal = init.options.signal;
 
     const { ZipArchive: ZipArchiveClass } = archiverModule as unknown as { ZipArchive: ZipArchiveConstructor };
-    this.#sink = new BatchingFileSink(this.#handle);
+    this.#hasher = createArchiveHasher();
+    this.#sink = new BatchingFileSink(this.#handle, this.#hasher);
     this.#archive = new ZipArchiveClass({ store: true, highWaterMark: BATCH_BYTES });
     coalesceZipWrites(this.#archive);
     this.#archive.on('entry', (data: { name?: unknown }) => this.#onEntry(data));
@@ -273,6 +276,8 @@ class ZipBagSealer implements BagSealer {
           `${this.#archive.pointer()} bytes produced but ${this.#sink.bytes} written`,
         );
       }
+      const sha256 = await this.#sink.digestHex();
+      await this.#hasher.close();
       await this.#handle.sync();
       await this.#handle.close();
       await this.#publish();
@@ -281,7 +286,7 @@ class ZipBagSealer implements BagSealer {
       this.#signal?.removeEventListener('abort', this.#onAbortSignal);
       return {
         archive: this.#archivePath,
-        sha256: this.#sink.digestHex(),
+        sha256,
         bytes: this.#sink.bytes,
         payloadFiles: this.#payloadFiles,
         payloadBytes: this.#payloadBytes,
@@ -520,6 +525,7 @@ class ZipBagSealer implements BagSealer {
     this.#archive.abort();
     this.#archive.unpipe(this.#sink);
     this.#sink.destroy();
+    await this.#hasher.close().catch(() => undefined);
     await this.#manifest.discard();
     await this.#handle.close().catch(() => undefined);
     await rm(this.#partialPath, { force: true }).catch(() => undefined);

@@ -1,8 +1,8 @@
 // The archive's file writer: gathers archiver's many small chunks into ~1 MiB writes, and hashes and counts the
 // bytes on the way so the archive's SHA-256 and size are known without reading it back.
-import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import type { ArchiveHasher } from './archive-hasher.js';
 
 export const BATCH_BYTES = 1024 * 1024;
 /** Chunks smaller than this are copied into the current batch buffer; larger ones are written as they are. */
@@ -10,7 +10,7 @@ const COPY_BELOW = 64 * 1024;
 
 export class BatchingFileSink extends Writable {
   readonly #handle: FileHandle;
-  readonly #hash = createHash('sha256');
+  readonly #hasher: ArchiveHasher;
   #bytes = 0;
   /** Segments waiting to be written, in order. */
   #segments: Buffer[] = [];
@@ -19,9 +19,10 @@ export class BatchingFileSink extends Writable {
   #stagingStart = 0;
   #stagingEnd = 0;
 
-  constructor(handle: FileHandle) {
+  constructor(handle: FileHandle, hasher: ArchiveHasher) {
     super({ highWaterMark: BATCH_BYTES });
     this.#handle = handle;
+    this.#hasher = hasher;
   }
 
   /** Bytes written so far and, once finished, their SHA-256. */
@@ -29,8 +30,8 @@ export class BatchingFileSink extends Writable {
     return this.#bytes;
   }
 
-  digestHex(): string {
-    return this.#hash.digest('hex');
+  digestHex(): Promise<string> {
+    return this.#hasher.digestHex();
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -72,14 +73,15 @@ export class BatchingFileSink extends Writable {
     let segments = this.#segments;
     this.#segments = [];
     this.#pendingBytes = 0;
-    for (const segment of segments) {
-      this.#hash.update(segment);
-      this.#bytes += segment.length;
-    }
+    for (const segment of segments) this.#bytes += segment.length;
+    // Copies the bytes before the first await, so the staging buffer's reuse below is safe.
+    const hashed = this.#hasher.update(segments);
+    hashed.catch(() => undefined); // awaited below, after the write; this only keeps it from counting as unhandled
     while (segments.length > 0) {
       const { bytesWritten } = await this.#handle.writev(segments);
       segments = remainderAfter(segments, bytesWritten);
     }
+    await hashed;
     // Written: the staging buffer can take the next batch (Writable calls _write only after our callback).
     this.#stagingStart = 0;
     this.#stagingEnd = 0;
