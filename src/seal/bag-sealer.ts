@@ -130,6 +130,16 @@ function writeFailure(what: string, cause: unknown): SealError {
   });
 }
 
+/** The sealer owns a body stream once handed over: a refused or failed one is destroyed, not left open. */
+async function releaseOnFailure<T>(body: Buffer | Readable, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (!Buffer.isBuffer(body)) body.destroy();
+    throw error;
+  }
+}
+
 /** A pass-through that hashes and counts what flows through it. */
 function hashingStream(): { stream: Transform; result(): { sha256: string; bytes: number } } {
   const hash = createHash('sha256');
@@ -173,7 +183,7 @@ class ZipBagSealer implements BagSealer {
   #state: 'open' | 'sealing' | 'sealed' | 'failed' = 'open';
   #firstError: unknown;
   #cleanup: Promise<void> | undefined;
-  /** Appends run one after another: archiver holds at most one of our entries at a time. */
+  /** Calls are taken one after another, in the order they were made. */
   #appendChain: Promise<unknown> = Promise.resolve();
   /** Entries handed to archiver and not yet consumed, oldest first ('entry' events come in this order). */
   readonly #queued: QueuedEntry[] = [];
@@ -222,6 +232,14 @@ class ZipBagSealer implements BagSealer {
   }
 
   addPayload(relPath: string, body: Buffer | Readable): Promise<PayloadResult> {
+    return releaseOnFailure(body, this.#addPayload(relPath, body));
+  }
+
+  addTagFile(name: string, body: Buffer | Readable): Promise<PayloadResult> {
+    return releaseOnFailure(body, this.#addTagFile(name, body));
+  }
+
+  #addPayload(relPath: string, body: Buffer | Readable): Promise<PayloadResult> {
     try {
       this.#checkOpen();
       if (!this.#isSafePayloadPath(relPath)) {
@@ -241,7 +259,7 @@ class ZipBagSealer implements BagSealer {
     });
   }
 
-  addTagFile(name: string, body: Buffer | Readable): Promise<PayloadResult> {
+  #addTagFile(name: string, body: Buffer | Readable): Promise<PayloadResult> {
     try {
       this.#checkOpen();
       if (!TAG_NAME.test(name) || isReservedTagName(name)) {

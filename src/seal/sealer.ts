@@ -43,7 +43,8 @@ export interface BagSealer {
    * 8 MiB are ever queued, so awaiting each call keeps memory bounded. Calls are taken in order, one at a time.
    * Rejects with SealError 'UNSAFE_PATH' / 'DUPLICATE_PATH' (names compared case-insensitively after NFC; a file
    * may not sit where a folder is), with the source's own error if a body stream fails (the sealer then aborts),
-   * and with the first error once the sealer has failed.
+   * and with the first error once the sealer has failed. A body stream belongs to the sealer from then on: it is
+   * destroyed if the call fails.
    */
   addPayload(relPath: string, body: Buffer | Readable): Promise<PayloadResult>;
   /** Adds a tag file at the bag root (order.json, production.json); hashed into tagmanifest-sha256.txt. */

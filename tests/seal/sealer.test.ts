@@ -317,6 +317,9 @@ describe('refusing and cleaning up', () => {
     await refused(sealer.addPayload('acct/folder/A.TXT', Buffer.from('case twin')), 'DUPLICATE_PATH');
     await refused(sealer.addPayload('acct/Folder', Buffer.from('file where a folder is')), 'DUPLICATE_PATH');
     await refused(sealer.addPayload('acct/Folder/a.txt/inner', Buffer.from('folder where a file is')), 'DUPLICATE_PATH');
+    const refusedBody = chunkedStream([Buffer.from('never read')]);
+    await refused(sealer.addPayload('../escape', refusedBody), 'UNSAFE_PATH');
+    expect(refusedBody.destroyed).toBe(true);
     await refused(sealer.addTagFile('bagit.txt', Buffer.from('x')), 'UNSAFE_PATH');
     await refused(sealer.addTagFile('tagmanifest-md5.txt', Buffer.from('x')), 'UNSAFE_PATH');
     await refused(sealer.addTagFile('../order.json', Buffer.from('x')), 'UNSAFE_PATH');
