@@ -76,8 +76,9 @@ export interface ExportResult {
 
 /** Items at most this big are read whole (authenticated in one call) and read ahead; larger ones stream. */
 export const SMALL_ITEM_BYTES = 1 << 20;
-/** How many small items are read and decrypted ahead of the one being written. */
+/** How many small items (and at most how many of their bytes) are read and decrypted ahead of the one being written. */
 export const READ_AHEAD_ITEMS = 16;
+export const READ_AHEAD_BYTES = 8 << 20;
 /** A subscriber record is one small JSON document; anything bigger is not one. */
 export const MAX_SUBSCRIBER_BYTES = 16 << 20;
 
@@ -289,6 +290,11 @@ interface PreparedItem {
   buffer?: Promise<Buffer>;
 }
 
+/** What an item read ahead holds in memory: its plaintext when it is read whole, nothing when it will stream. */
+function bufferedBytes(prepared: PreparedItem): number {
+  return prepared.buffer ? prepared.item.bytes : 0;
+}
+
 function createRun(ctx: RunContext) {
   const { options, order, sources, sealer, scratch } = ctx;
   const { signal } = options;
@@ -344,7 +350,7 @@ function createRun(ctx: RunContext) {
         for (const request of requests) gate.admit(item, request);
         return prepare(item, state, plan, primary);
       });
-      for await (const prepared of readAhead(admitted, READ_AHEAD_ITEMS, signal)) {
+      for await (const prepared of readAhead(admitted, { items: READ_AHEAD_ITEMS, weight: READ_AHEAD_BYTES, weigh: bufferedBytes }, signal)) {
         throwIfAborted(signal);
         const headers = await deliver(prepared, state, paths, plan, primary);
         if (metadataSink) {

@@ -7,26 +7,43 @@ export async function* mapStage<T, R>(source: AsyncIterable<T>, fn: (item: T) =>
   for await (const item of source) yield fn(item);
 }
 
+/** How far readAhead may run ahead of its consumer. */
+export interface ReadAheadLimits<T> {
+  /** At most this many items queued. */
+  items: number;
+  /** And at most this much weight (bytes being read ahead), though always at least one item. */
+  weight?: number;
+  weigh?: (item: T) => number;
+}
+
 /**
- * Pulls up to `depth` items ahead of the consumer, so that work each item started when it was mapped (reading and
- * decrypting a small item) overlaps with the consumer writing the previous one. Order is kept; memory is bounded by
- * depth. Closing the consumer early closes the source.
+ * Pulls items ahead of the consumer, so that work each item started when it was mapped (reading and decrypting a
+ * small item) overlaps with the consumer writing the previous one. Order is kept; memory is bounded by the limits.
+ * Closing the consumer early closes the source.
  */
-export async function* readAhead<T>(source: AsyncIterable<T>, depth: number, signal?: AbortSignal): AsyncGenerator<T> {
+export async function* readAhead<T>(source: AsyncIterable<T>, limits: ReadAheadLimits<T>, signal?: AbortSignal): AsyncGenerator<T> {
   const iterator = source[Symbol.asyncIterator]();
-  const queue: T[] = [];
+  const queue: { item: T; weight: number }[] = [];
+  const maxWeight = limits.weight ?? Number.POSITIVE_INFINITY;
+  let queuedWeight = 0;
   let ended = false;
   try {
     for (;;) {
-      while (!ended && queue.length < depth) {
+      while (!ended && queue.length < limits.items && (queue.length === 0 || queuedWeight < maxWeight)) {
         throwIfAborted(signal);
         const next = await iterator.next();
-        if (next.done) ended = true;
-        else queue.push(next.value);
+        if (next.done) {
+          ended = true;
+        } else {
+          const weight = limits.weigh?.(next.value) ?? 0;
+          queue.push({ item: next.value, weight });
+          queuedWeight += weight;
+        }
       }
       const head = queue.shift();
-      if (head === undefined && ended) return;
-      yield head as T;
+      if (!head) return;
+      queuedWeight -= head.weight;
+      yield head.item;
     }
   } finally {
     await iterator.return?.();
