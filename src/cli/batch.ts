@@ -1,5 +1,6 @@
 // scopex batch ORDER... --out DIR: many approved orders, one summary. A thin wrapper over runBatch (src/batch/batch.ts).
 import os from 'node:os';
+import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
 import { runBatch, type BatchEvent, type BatchOrderResult, type BatchResult } from '../batch/batch.js';
@@ -11,6 +12,7 @@ interface BatchArgs extends GlobalArgs {
   out: string;
   concurrency?: number;
   workers: boolean;
+  trust?: string;
 }
 
 export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
@@ -25,6 +27,10 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
         type: 'boolean',
         default: true,
         describe: 'run each export in a worker thread so that orders use every core (--no-workers: all on one thread)',
+      })
+      .option('trust', {
+        type: 'string',
+        describe: "CA (PEM) an existing archive's signer must chain to before a re-run skips it (default: the config's first reviewer CA)",
       })
       .example('$0 batch W/orders --out exports --config W/config.json', 'export every order in a folder')
       .example('$0 batch a.json b.json --out exports --concurrency 2 --json', 'two orders at once, summary as JSON') as Argv<BatchArgs>,
@@ -46,6 +52,7 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
         config,
         ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
         mode: args.workers ? 'worker-threads' : 'in-process',
+        ...(args.trust ? { trustFile: path.resolve(args.trust) } : {}),
         signal: controller.signal,
         ...(display ? { onEvent: display.onEvent } : {}),
       });
