@@ -72,4 +72,20 @@ describe('scopex export under SIGKILL', () => {
     // Nothing the killed runs left remains: no .partial and no temp folder of this order.
     expect(readdirSync(out).filter((name) => name !== `${order.id}.zip` && !name.includes('.seal-'))).toEqual([]);
   });
+
+  it('stops cleanly on Ctrl-C (SIGINT): exit 130, no archive, no partial file', async () => {
+    const order = writeSignedOrder(fx, { categories: ['storage.content'] });
+    const out = path.join(fx.root, 'out-sigint');
+    const archive = path.join(out, `${order.id}.zip`);
+    const child = spawn(process.execPath, [CLI, 'export', order.file, '--out', out, '--config', fx.configFile], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let done = false;
+    void exited.then(() => (done = true));
+    const waitUntil = Date.now() + 30_000;
+    while (!done && !existsSync(`${archive}.partial`) && Date.now() < waitUntil) await sleep(5);
+    child.kill('SIGINT');
+    // 40 MB take far longer to seal than the 5 ms poll, so the signal lands while the archive is being written.
+    expect(await exited).toBe(130);
+    expect(readdirSync(out).filter((name) => !name.includes('.seal-'))).toEqual([]);
+  });
 });
