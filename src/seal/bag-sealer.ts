@@ -1,7 +1,7 @@
 // Writes one BagIt bag into a ZIP with archiver, one entry at a time, then signs it and renames it into place.
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { link, mkdir, mkdtemp, open, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -583,9 +583,13 @@ export async function createBagSealer(options: SealerOptions): Promise<BagSealer
   const signer = await loadSigner(options);
   useNativeCrc32();
 
-  // A stale .partial is what an earlier crash left: it never counts as output, so it goes.
+  // A stale .partial and manifest folders are what an earlier crash left: they never count as output, so they go.
   await rm(partialPath, { force: true });
-  const tempDir = await mkdtemp(path.join(outDir, `.${options.orderId}.seal-`));
+  const tempPrefix = `.${options.orderId}.seal-`;
+  for (const entry of await readdir(outDir)) {
+    if (entry.startsWith(tempPrefix)) await rm(path.join(outDir, entry), { recursive: true, force: true });
+  }
+  const tempDir = await mkdtemp(path.join(outDir, tempPrefix));
   let handle: FileHandle | undefined;
   try {
     handle = await open(partialPath, 'wx', 0o644);

@@ -264,11 +264,13 @@ describe('refusing and cleaning up', () => {
     await expect(sealer.seal()).rejects.toThrow('operator changed their mind');
   });
 
-  test('a stale .partial from an earlier crash is replaced', async () => {
+  test('a stale .partial and manifest folder from an earlier crash are replaced', async () => {
     const opts = options();
     const { mkdirSync } = await import('node:fs');
     mkdirSync(opts.outDir, { recursive: true });
     writeFileSync(path.join(opts.outDir, 'LE-2026-000123.zip.partial'), 'half an archive from a crash');
+    mkdirSync(path.join(opts.outDir, '.LE-2026-000123.seal-abc123'));
+    writeFileSync(path.join(opts.outDir, '.LE-2026-000123.seal-abc123', 'manifest-sha256.txt'), 'stale');
     const sealer = await createBagSealer(opts);
     await sealer.addPayload('a.txt', Buffer.from('fresh'));
     const sealed = await sealer.seal();
