@@ -1,6 +1,6 @@
 // One sample account's data: mail, storage files, IM messages and its subscriber record, written through a store writer.
+import { Readable } from 'node:stream';
 import type { AccountWriter } from '../sources/store-writer.js';
-import { lazyReadable } from '../sources/store-writer.js';
 import type { Account } from '../sources/account-directory.js';
 import { buildMessage, type MailAddress, type MailAttachment, type MailSpec } from './mail-message.js';
 import { FILE_KINDS, fileContent, fileKind } from './sample-files.js';
@@ -248,10 +248,15 @@ async function writeStorage(options: AccountContentOptions, counts: { storage: n
       await writer.writeItem(
         'storage',
         entry,
-        lazyReadable(function* () {
-          yield magic;
-          yield* bulk.chunks(bytes - magic.length);
-        }),
+        // At most a couple of 1 MiB chunks wait in the stream (Readable.from would queue 16 by default).
+        () =>
+          Readable.from(
+            (function* () {
+              yield magic;
+              yield* bulk.chunks(bytes - magic.length);
+            })(),
+            { highWaterMark: 2 },
+          ),
         bytes,
       );
     }
@@ -283,12 +288,13 @@ async function writeStorage(options: AccountContentOptions, counts: { storage: n
     await write(`${folder}/${base}-${String(serial).padStart(4, '0')}.${extension}`, bytes, randomTime(random), extension);
   }
 
-  while (spent < plan.storageBytes) {
+  const target = plan.storageBytes + plan.largeFiles.reduce((sum, bytes) => sum + bytes, 0);
+  while (spent < target) {
     serial += 1;
     const kind = random.pick(FILE_KINDS);
     const folder = random.pick(FOLDERS);
     const base = random.pick(BASENAMES);
-    const bytes = Math.min(IN_MEMORY_FILE_LIMIT, random.logBetween(200, 512 * KIB), Math.max(200, plan.storageBytes - spent));
+    const bytes = Math.min(IN_MEMORY_FILE_LIMIT, random.logBetween(200, 512 * KIB), Math.max(200, target - spent));
     await write(`${folder}/${base}-${String(serial).padStart(4, '0')}.${kind.extension}`, bytes, randomTime(random));
   }
 }
@@ -340,12 +346,14 @@ async function writeIm(options: AccountContentOptions, counts: { im: number }): 
   await write(midYear, EDGE_TIMES.last, 'half-year report is in, finally');
   await write(midYear, EDGE_TIMES.justAfter, 'great, talk in H2');
 
-  // Conversations over many days: sessions of quick messages, days apart.
-  while (spent < plan.imBytes) {
+  // Conversations over many days: sessions of quick messages, days apart. The first one always spans a week or more.
+  let guaranteedDays = 6;
+  while (spent < plan.imBytes || guaranteedDays > 0) {
     const chat = conversation();
-    let time = randomTime(random, SPAN.from, SPAN.to - 30 * DAY);
-    const sessions = random.between(2, 12);
-    for (let s = 0; s < sessions && spent < plan.imBytes && time <= SPAN.to; s += 1) {
+    let time = randomTime(random, SPAN.from, SPAN.to - 90 * DAY);
+    const sessions = Math.max(guaranteedDays, random.between(2, 12));
+    for (let s = 0; s < sessions && (spent < plan.imBytes || guaranteedDays > 0) && time <= SPAN.to; s += 1) {
+      guaranteedDays -= 1;
       const messages = random.between(2, 15);
       for (let m = 0; m < messages && time <= SPAN.to; m += 1) {
         await write(chat, time, chatLine(random));
