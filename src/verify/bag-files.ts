@@ -69,8 +69,10 @@ export class ManifestReader {
   readonly entries = new Map<string, string>();
   readonly problems: LineProblem[] = [];
   private readonly splitter: LineSplitter;
+  private full = false;
 
-  constructor() {
+  /** `maxEntries` bounds memory on a hostile manifest: lines beyond it are reported once, not kept. */
+  constructor(private readonly maxEntries: number = Number.MAX_SAFE_INTEGER) {
     this.splitter = new LineSplitter(
       (line, lineNumber) => this.line(line, lineNumber),
       (lineNumber) => this.problems.push({ line: lineNumber, expected: `a line under ${MAX_LINE_BYTES} bytes`, found: 'a longer line', message: `line ${lineNumber} is too long` }),
@@ -90,6 +92,11 @@ export class ManifestReader {
     const match = /^([0-9a-fA-F]{64})[ \t]+(.+)$/.exec(line);
     if (!match) {
       this.problems.push({ line: lineNumber, expected: '"<sha256 hex> <path>"', found: JSON.stringify(line.slice(0, 120)), message: `line ${lineNumber} is not a SHA-256 manifest line` });
+      return;
+    }
+    if (this.entries.size >= this.maxEntries) {
+      if (!this.full) this.problems.push({ line: lineNumber, expected: `at most ${this.maxEntries} lines`, found: 'more', message: `the manifest lists more files than the archive holds (from line ${lineNumber})` });
+      this.full = true;
       return;
     }
     const path = decodeManifestPath(match[2] as string);

@@ -304,8 +304,11 @@ export async function scanZip(
       } else if (entry.localHeaderOffset < cursor) {
         problem(`the entry at byte ${cursor} or later`, `byte ${entry.localHeaderOffset}`, 'the entry overlaps the previous one');
       }
+      const overlaps = entry.localHeaderOffset < cursor;
       const nextOffset = ordered[position + 1]?.localHeaderOffset ?? listing.centralDirectoryOffset;
-      cursor = Math.max(cursor, await scanEntry(reader, listing, entry, nextOffset, sinkFor, problem));
+      // An overlapping entry's data is not read: entries sharing data are how a small file multiplies into a bomb.
+      const end = await scanEntry(reader, listing, entry, nextOffset, overlaps ? () => null : sinkFor, problem);
+      cursor = Math.max(cursor, end);
     }
     if (cursor < listing.centralDirectoryOffset) {
       problems.push({ entry: null, expected: `the central directory at byte ${cursor}`, found: `${listing.centralDirectoryOffset - cursor} unexplained bytes before it`, message: 'there are hidden bytes before the central directory' });

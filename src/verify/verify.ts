@@ -80,6 +80,8 @@ export const productionRecordSchema = z.object({
   items: z.number().int().nonnegative().optional(),
 });
 
+/** Manifest lines and production records beyond the payload file count that are still kept (and reported). */
+const SLACK_RECORDS = 10_000;
 const REQUIRED_TAG_FILES = ['bagit.txt', 'bag-info.txt', 'manifest-sha256.txt', 'order.json', 'production.json'] as const;
 const TAG_MANIFEST = 'tagmanifest-sha256.txt';
 const SIGNATURE = 'signature.p7s';
@@ -158,9 +160,11 @@ class ArchiveVerification {
   private readonly bagEntries = new Map<string, ZipEntry>();
   private readonly computed = new Map<string, Computed>();
   private readonly captured = new Map<string, Buffer>();
-  private readonly manifest = new ManifestReader();
+  private manifest = new ManifestReader();
   private readonly production: ProductionRecord[] = [];
   private productionReadable = false;
+  private maxRecords = Number.MAX_SAFE_INTEGER;
+  private recordsOverflowed = false;
   private order: Order | null = null;
   private signer: VerifyReport['signer'] = null;
   private signingTime: Date | null = null;
@@ -185,6 +189,9 @@ class ArchiveVerification {
     }
     this.verifyEntryNames(listing.entries);
     this.verifyEntryTypes(listing.entries);
+    // Manifest lines and production records are kept in memory: bound them by what the archive can hold.
+    this.maxRecords = this.payloadPaths().length + SLACK_RECORDS;
+    this.manifest = new ManifestReader(this.maxRecords);
     await this.readEntries(file, listing);
     this.pass('zip-structure', `${listing.entries.length} entries tile ${size} bytes`);
     this.verifyBagLayout();
@@ -606,6 +613,13 @@ class ArchiveVerification {
       return;
     }
     const record = parsed.data;
+    if (this.production.length >= this.maxRecords) {
+      if (!this.recordsOverflowed) {
+        this.fail('production', this.entryName(PRODUCTION), `at most ${this.maxRecords} records`, 'more', 'production.json holds far more records than the archive holds files');
+      }
+      this.recordsOverflowed = true;
+      return;
+    }
     this.production.push({
       path: record.path,
       sha256: record.sha256,

@@ -208,6 +208,7 @@ const cases: TamperCase[] = [
   { name: 'a second end-of-central-directory record', make: () => Buffer.concat([goodZip, goodZip.subarray(goodZip.lastIndexOf(EOCD_SIGNATURE))]), checks: ['zip-structure'], exact: true },
   { name: 'local header names another file than the central directory', make: () => localNameChanged(goodZip), checks: ['zip-structure'] },
   { name: 'central directory sizes that lie', make: () => sizesLie(goodZip), checks: ['zip-structure'] },
+  { name: 'two entries sharing one local header (overlap)', make: () => sharedLocalHeader(goodZip), checks: ['zip-structure'] },
   { name: 'compression bomb', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0001/mail.content/bomb.eml`, data: Buffer.alloc(0), zeros: 20 * 1024 * 1024, deflate: true }]), checks: ['zip-structure'] },
   { name: 'manifest re-signed by a key outside the trust', make: () => zipOf(resigned(good, 'untrustedSigner')), checks: ['signer-chain'], exact: true },
   { name: 'a CA certificate as signer', make: () => zipOf(resigned(good, 'caAsSigner')), checks: ['signer-chain'], exact: true },
@@ -385,5 +386,14 @@ function sizesLie(zip: Buffer): Buffer {
   if (!record) throw new Error('no record');
   out.writeUInt32LE(out.readUInt32LE(record.offset + 20) + 64, record.offset + 20);
   out.writeUInt32LE(out.readUInt32LE(record.offset + 24) + 64, record.offset + 24);
+  return out;
+}
+
+/** Points a payload entry's central record at the first entry's local header, as overlapping-entry bombs do. */
+function sharedLocalHeader(zip: Buffer): Buffer {
+  const out = Buffer.from(zip);
+  const record = centralRecords(zip).find((r) => r.name.endsWith(MAIL_1));
+  if (!record) throw new Error('no record');
+  out.writeUInt32LE(0, record.offset + 42);
   return out;
 }
