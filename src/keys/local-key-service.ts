@@ -105,13 +105,19 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
         throw missingBlob(ref, error);
       });
       try {
-        const size = (await handle.stat()).size;
-        if (size - HEADER_BYTES - TAG_BYTES > maxBytes) {
-          throw new IntegrityError('ITEM_FORMAT', `${what} is larger than the ${maxBytes} bytes expected`);
+        // One read of at most the expected size plus one byte (no stat): a larger blob is refused, never buffered.
+        const capacity = maxBytes + HEADER_BYTES + TAG_BYTES + 1;
+        const blob = Buffer.allocUnsafe(capacity);
+        let filled = 0;
+        for (;;) {
+          const { bytesRead } = await handle.read(blob, filled, capacity - filled, filled);
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+          if (filled === capacity) {
+            throw new IntegrityError('ITEM_FORMAT', `${what} is larger than the ${maxBytes} bytes expected`);
+          }
         }
-        const blob = Buffer.alloc(size);
-        await handle.read(blob, 0, size, 0);
-        return decryptItemBuffer(key, blob, itemAad(ref.service, ref.accountId, ref.itemId), what);
+        return decryptItemBuffer(key, blob.subarray(0, filled), itemAad(ref.service, ref.accountId, ref.itemId), what);
       } finally {
         await handle.close();
       }
