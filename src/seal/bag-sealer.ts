@@ -224,9 +224,9 @@ class ZipBagSealer implements BagSealer {
     this.#archive = new ZipArchiveClass({ store: true, highWaterMark: BATCH_BYTES });
     coalesceZipWrites(this.#archive);
     this.#archive.on('entry', (data: { name?: unknown }) => this.#onEntry(data));
-    this.#archive.on('warning', (error: unknown) => this.#fail(writeFailure(`archive ${this.#partialPath}`, error)));
-    this.#archive.on('error', (error: unknown) => this.#fail(writeFailure(`archive ${this.#partialPath}`, error)));
-    this.#sink.on('error', (error: unknown) => this.#fail(writeFailure(`archive ${this.#partialPath}`, error)));
+    this.#archive.on('warning', (error: unknown) => this.#fail(writeFailure(this.#whereWriting(), error)));
+    this.#archive.on('error', (error: unknown) => this.#fail(writeFailure(this.#whereWriting(), error)));
+    this.#sink.on('error', (error: unknown) => this.#fail(writeFailure(this.#whereWriting(), error)));
     this.#archive.pipe(this.#sink);
     this.#signal?.addEventListener('abort', this.#onAbortSignal, { once: true });
   }
@@ -452,6 +452,12 @@ class ZipBagSealer implements BagSealer {
       return;
     }
     entry.resolve();
+  }
+
+  /** Names what was being written when something failed: the oldest entry archiver has not finished, if any. */
+  #whereWriting(): string {
+    const entry = this.#queued[0];
+    return entry ? `entry ${entry.name} of archive ${this.#partialPath}` : `archive ${this.#partialPath}`;
   }
 
   #isSafePayloadPath(relPath: string): boolean {
