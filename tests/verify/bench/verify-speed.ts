@@ -134,6 +134,8 @@ async function main(): Promise<void> {
     const bestCpu = Math.min(...(cpu[name] ?? [0]));
     console.log(`${name.padEnd(44)} wall ${best.toFixed(2)} s (${(mib / best).toFixed(0)} MiB/s)  cpu ${bestCpu.toFixed(2)} s (${(mib / bestCpu).toFixed(0)} MiB/s)  runs ${seconds.map((s) => s.toFixed(2)).join(', ')}`);
   }
+  const rss = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, path.resolve('dist/src/cli/main.js'), 'verify', archive, '--trust', path.join(root, 'ca.pem'), '--quiet']);
+  console.log(`scopex verify (CLI) peak RSS: ${(Number(rss.stderr.toString().trim().split('\n').pop()) / 1024).toFixed(0)} MiB`);
   if (process.argv.includes('--keep')) console.log(`kept ${root}`);
   else fs.rmSync(root, { recursive: true, force: true });
 }
