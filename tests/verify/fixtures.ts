@@ -220,7 +220,7 @@ export function writeTagManifest(model: BagModel): void {
 }
 
 /** Detached CMS over tagmanifest-sha256.txt, made by `openssl cms -sign`. */
-export function sign(model: BagModel, signer: Signer, options: { digest?: string } = {}): void {
+export function sign(model: BagModel, signer: Signer, options: { digest?: string; noCerts?: boolean } = {}): void {
   const dir = tempDir();
   try {
     const content = path.join(dir, 'tagmanifest-sha256.txt');
@@ -229,6 +229,7 @@ export function sign(model: BagModel, signer: Signer, options: { digest?: string
     execFileSync('openssl', [
       'cms', '-sign', '-binary', '-outform', 'DER', '-md', options.digest ?? 'sha256',
       '-in', content, '-signer', signer.certFile, '-inkey', signer.keyFile, '-out', out,
+      ...(options.noCerts ? ['-nocerts'] : []),
     ], { stdio: 'pipe' });
     model.files.set('signature.p7s', fs.readFileSync(out));
   } finally {

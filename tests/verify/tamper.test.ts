@@ -213,6 +213,15 @@ const cases: TamperCase[] = [
   { name: 'manifest re-signed by a key outside the trust', make: () => zipOf(resigned(good, 'untrustedSigner')), checks: ['signer-chain'], exact: true },
   { name: 'a CA certificate as signer', make: () => zipOf(resigned(good, 'caAsSigner')), checks: ['signer-chain'], exact: true },
   { name: 'signer expired at signing time', make: () => zipOf(resigned(good, 'expiredSigner')), checks: ['signer-chain'], exact: true },
+  {
+    name: 'signer certificate left out of the signature',
+    make: () => {
+      const copy = cloneModel(good);
+      sign(copy, pki.signer, { noCerts: true });
+      return zipOf(copy);
+    },
+    checks: ['signature'],
+  },
   { name: 'SHA-1 signature digest', make: () => zipOf(resigned(good, 'signer', 'sha1')), checks: ['signature'], exact: true },
   { name: 'manifest line and file removed consistently, not re-signed', make: () => zipOf(consistentRemoval(good)), checks: ['signature'], exact: true },
   { name: 'Payload-Oxum wrong (re-signed)', make: () => zipOf(resealed(() => undefined, { oxum: '12.6' })), checks: ['payload-oxum'], exact: true },
@@ -303,6 +312,13 @@ describe('reporting and inputs', () => {
     const badOrder = path.join(dir, 'bad-order.json');
     fs.writeFileSync(badOrder, '{ not json');
     await expect(verifyArchive({ archive: file, trustFile: pki.caFile, orderFile: badOrder })).rejects.toMatchObject({ code: 'JSON_MALFORMED' });
+  });
+
+  it('refuses a signing time ahead of the verifier clock', async () => {
+    const file = path.join(dir, 'future.zip');
+    fs.writeFileSync(file, goodZip);
+    const report = await verifyArchive({ archive: file, trustFile: pki.caFile, now: new Date('2026-01-01T00:00:00Z') });
+    expect(failedChecks(report)).toEqual(['signature']);
   });
 
   it('returns ok:false for a file that is not a ZIP at all', async () => {
