@@ -199,6 +199,9 @@ async function main(argv: string[]): Promise<number> {
   for (const entry of sections.filter((item) => item.status !== 'done')) {
     process.stdout.write(`${entry.status}: ${entry.name}: ${entry.message ?? ''}\n`);
   }
+  if (opts.quick) {
+    process.stdout.write('note: --quick worlds are tiny, so process start-up weighs on every scopex figure; judge the targets on a full run\n');
+  }
   if (approvalFallbacks.size > 0) {
     process.stdout.write(`note: this build has no \`scopex order approve\`; orders of ${[...approvalFallbacks].join(', ')} were signed in-process with signOrder\n`);
   }
