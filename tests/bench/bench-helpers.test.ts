@@ -1,6 +1,7 @@
 // The benchmark's own arithmetic: medians, dd parsing, the table and the target verdicts.
 import { describe, expect, it } from 'vitest';
 import { parseDdSummary } from './disk-speed.js';
+import { parseOptions, planFor, type BenchOptions } from './options.js';
 import { summarize } from './stats.js';
 import { renderTable } from './table.js';
 import { RSS_LIMIT_BYTES, targetRows, type Figures } from './targets.js';
@@ -65,5 +66,27 @@ describe('targetRows', () => {
   });
   it('renders one line per row under a header and a rule', () => {
     expect(renderTable(rows).split('\n')).toHaveLength(rows.length + 2);
+  });
+});
+
+describe('parseOptions and planFor', () => {
+  it('runs once with --quick unless --runs says otherwise, and three times by default', () => {
+    expect(parseOptions(['--quick'])).toMatchObject({ quick: true, runs: 1 });
+    expect(parseOptions(['--quick', '--runs', '5'])).toMatchObject({ runs: 5 });
+    expect(parseOptions([])).toMatchObject({ quick: false, runs: 3, series: false });
+  });
+  it('refuses a run count that is not a positive integer, and unknown flags', () => {
+    expect(() => parseOptions(['--runs', '0'])).toThrow();
+    expect(() => parseOptions(['--runs', 'two'])).toThrow();
+    expect(() => parseOptions(['--fast'])).toThrow();
+  });
+  it('grows the series from small to big and keeps quick worlds tiny', () => {
+    const full = planFor(parseOptions([]) as BenchOptions);
+    expect(full.itemSeries[0]!.bytes).toBeLessThan(full.small.bytes);
+    expect(full.itemSeries[1]!.bytes).toBeGreaterThan(full.small.bytes);
+    expect(full.byteSeries[1]!.bytes).toBeGreaterThan(full.large.bytes);
+    const quick = planFor(parseOptions(['--quick']) as BenchOptions);
+    expect(quick.large.bytes).toBeLessThan(128 * 1024 * 1024);
+    expect(quick.batch).toBe('small');
   });
 });
