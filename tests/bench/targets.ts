@@ -81,10 +81,10 @@ export function targetRows(figures: Figures): Row[] {
     });
   } else rows.push(missing('items/s biggest vs smallest item world', '>= 0.8x', 'needs --series'));
   for (const world of figures.itemSeries) {
-    rows.push({ figure: `  series ${world.label} (${world.payload.files} items)`, scopex: itemsps(world.export.itemsPerSecond), baseline: '', ratio: null, target: '', pass: null });
+    rows.push({ figure: `  series ${world.label} (${world.payload.files} items)`, scopex: `${itemsps(world.export.itemsPerSecond)}, RSS ${mibOf(world.export.peakRssBytes.max)}`, baseline: '', ratio: null, target: '', pass: null });
   }
   for (const world of figures.byteSeries) {
-    rows.push({ figure: `  series ${world.label} (${(world.payload.bytes / 1e6).toFixed(0)} MB)`, scopex: mbps(world.export.mbPerSecond), baseline: mibOf(world.export.peakRssBytes.max), ratio: null, target: '', pass: null });
+    rows.push({ figure: `  series ${world.label} (${(world.payload.bytes / 1e6).toFixed(0)} MB)`, scopex: `${mbps(world.export.mbPerSecond)}, RSS ${mibOf(world.export.peakRssBytes.max)}`, baseline: '', ratio: null, target: '', pass: null });
   }
 
   for (const [name, world] of [['large', large], ['small', small]] as const) {
