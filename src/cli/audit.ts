@@ -1,7 +1,7 @@
 // scopex audit verify [LOG]: checks the custody log's hash chain and names every broken record.
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { verifyCustodyLog, type AuditReport } from '../custody/verify-log.js';
+import type { AuditReport } from '../custody/verify-log.js';
 import { IntegrityError } from '../errors.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
@@ -19,6 +19,7 @@ const auditVerifyCommand: CommandModule<GlobalArgs, AuditVerifyArgs> = {
       .example('$0 audit verify W/custody/custody.jsonl --json', 'check a given log, machine-readable') as Argv<AuditVerifyArgs>,
   handler: async (args) => {
     const file = args.log ? path.resolve(args.log) : configFrom(args).custodyLogFile;
+    const { verifyCustodyLog } = await import('../custody/verify-log.js');
     const report = await verifyCustodyLog(file);
     printResult(args, report, () => describeAudit(report));
     if (!report.ok) {

@@ -1,8 +1,7 @@
 // scopex export ORDER --out DIR: the main job. A thin wrapper over exportOrder (src/pipeline/export.ts).
-import cliProgress from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
 import { AbortedError } from '../errors.js';
-import { exportOrder, type ExportProgress, type ExportResult } from '../pipeline/export.js';
+import type { ExportProgress, ExportResult } from '../pipeline/export.js';
 import { configFrom, printResult, progressWanted, type GlobalArgs } from './common.js';
 
 interface ExportArgs extends GlobalArgs {
@@ -23,11 +22,12 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       .example('$0 export order.json --out exports --json', 'print the result as JSON for scripts') as Argv<ExportArgs>,
   handler: async (args) => {
     const config = configFrom(args);
+    const { exportOrder } = await import('../pipeline/export.js');
     const controller = new AbortController();
     const onInterrupt = () => controller.abort(new AbortedError('ABORTED', 'the export was interrupted (Ctrl-C); nothing was delivered'));
     process.once('SIGINT', onInterrupt);
     process.once('SIGTERM', onInterrupt);
-    const bar = progressWanted(args) ? createProgressBar() : undefined;
+    const bar = progressWanted(args) ? await createProgressBar() : undefined;
     let result: ExportResult;
     try {
       result = await exportOrder({
@@ -47,7 +47,8 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
   },
 };
 
-function createProgressBar() {
+async function createProgressBar() {
+  const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,

@@ -1,7 +1,6 @@
 // scopex notify [--as-of DATE]: who may now be told of a demand, and which demands go back to the customer.
 import type { Argv, CommandModule } from 'yargs';
-import { notices, type NoticesResult } from '../custody/notices.js';
-import { parseInstant } from '../custody/read-log.js';
+import type { NoticesResult } from '../custody/notices.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
 interface NotifyArgs extends GlobalArgs {
@@ -19,6 +18,7 @@ export const notifyCommand: CommandModule<GlobalArgs, NotifyArgs> = {
       .example('$0 notify', 'who may be told today')
       .example('$0 notify --as-of 2027-07-01 --json', 'who may be told on 1 July 2027, as JSON') as Argv<NotifyArgs>,
   handler: async (args) => {
+    const [{ notices }, { parseInstant }] = await Promise.all([import('../custody/notices.js'), import('../custody/read-log.js')]);
     const asOf = args.asOf ? parseInstant(args.asOf, 'end', '--as-of') : new Date();
     const logFile = args.log ?? configFrom(args).custodyLogFile;
     const result = await notices({ logFile, asOf });

@@ -1,11 +1,9 @@
 // `scopex order check` and `scopex order approve`: thin wrappers over src/order.
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { createFileCustodyLog } from '../custody/file-custody-log.js';
-import { approveOrder } from '../order/approve-order.js';
+import type { ApproveOptions } from '../order/approve-order.js';
 import type { OrderContext } from '../order/check-order.js';
-import { reportOrderCheck, type OrderCheckReport } from '../order/check-report.js';
-import { createFileDirectory } from '../sources/file-directory.js';
+import type { OrderCheckReport } from '../order/check-report.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
 interface CheckArgs extends GlobalArgs {
@@ -20,8 +18,9 @@ interface ApproveArgs extends GlobalArgs {
   reviewer?: string;
 }
 
-function contextFrom(args: GlobalArgs): OrderContext {
+async function contextFrom(args: GlobalArgs): Promise<OrderContext> {
   const config = configFrom(args);
+  const { createFileDirectory } = await import('../sources/file-directory.js');
   return { config, directory: createFileDirectory({ file: path.join(config.storesRoot, 'directory.json') }), now: new Date() };
 }
 
@@ -35,7 +34,11 @@ const checkCommand: CommandModule<GlobalArgs, CheckArgs> = {
       .example('$0 order check W/orders/subpoena-asks-content.json --config W/config.json --json', 'REFUSED with every reason as JSON, exit 3')
       .epilogue('Exit codes: 0 approved, 2 malformed, 3 refused.') as Argv<CheckArgs>,
   handler: async (args) => {
-    const ctx = contextFrom(args);
+    const ctx = await contextFrom(args);
+    const [{ reportOrderCheck }, { createFileCustodyLog }] = await Promise.all([
+      import('../order/check-report.js'),
+      import('../custody/file-custody-log.js'),
+    ]);
     const outcome = await reportOrderCheck(path.resolve(args.order), ctx);
     if (outcome.custody) await createFileCustodyLog({ file: ctx.config.custodyLogFile }).append(outcome.custody);
     printResult(args, outcome.report, () => describeReport(outcome.report, args.order));
@@ -61,8 +64,9 @@ const approveCommand: CommandModule<GlobalArgs, ApproveArgs> = {
         'sign an order into a new file',
       ) as Argv<ApproveArgs>,
   handler: async (args) => {
-    const ctx = contextFrom(args);
-    const options: Parameters<typeof approveOrder>[0] = { orderFile: args.order, keyFile: args.key, certFile: args.cert, ctx };
+    const ctx = await contextFrom(args);
+    const { approveOrder } = await import('../order/approve-order.js');
+    const options: ApproveOptions = { orderFile: args.order, keyFile: args.key, certFile: args.cert, ctx };
     if (args.out !== undefined) options.out = args.out;
     if (args.reviewer !== undefined) options.reviewer = args.reviewer;
     const { order, out } = await approveOrder(options);

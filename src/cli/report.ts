@@ -1,7 +1,6 @@
 // scopex report transparency --from D --to D: the transparency-report figures, from the custody log.
 import type { Argv, CommandModule } from 'yargs';
-import { parseInstant } from '../custody/read-log.js';
-import { transparencyCsv, transparencyReport, type PeriodFigures, type TransparencyReport } from '../custody/transparency.js';
+import type { PeriodFigures, TransparencyReport } from '../custody/transparency.js';
 import { InputError } from '../errors.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
@@ -27,6 +26,10 @@ const transparencyCommand: CommandModule<GlobalArgs, TransparencyArgs> = {
       .example('$0 report transparency --from 2026-07-01 --to 2026-12-31 --csv', 'the second half of 2026 as CSV') as Argv<TransparencyArgs>,
   handler: async (args) => {
     if (args.csv && args.json) throw new InputError('USAGE', '--csv and --json are mutually exclusive: pick one output format');
+    const [{ transparencyCsv, transparencyReport }, { parseInstant }] = await Promise.all([
+      import('../custody/transparency.js'),
+      import('../custody/read-log.js'),
+    ]);
     const from = parseInstant(args.from, 'start', '--from');
     const to = parseInstant(args.to, 'end', '--to');
     if (from.getTime() > to.getTime()) throw new InputError('USAGE', `--from ${args.from} is after --to ${args.to}`);

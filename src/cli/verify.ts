@@ -2,8 +2,6 @@
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { IntegrityError } from '../errors.js';
-import { describeVerifyReport } from '../verify/report-text.js';
-import { verifyArchive } from '../verify/verify.js';
 import { printResult, type GlobalArgs } from './common.js';
 
 interface VerifyArgs extends GlobalArgs {
@@ -25,6 +23,7 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
       .example('$0 verify out/LE-2026-000123.zip --trust W/pki/ca.cert.pem', 'check an archive against the provider CA')
       .example('$0 verify out/LE-2026-000123.zip --trust ca.pem --order W/orders/approved-warrant.json --json', 'also check it answers this order, machine-readable') as unknown as Argv<VerifyArgs>,
   handler: async (args) => {
+    const [{ verifyArchive }, { describeVerifyReport }] = await Promise.all([import('../verify/verify.js'), import('../verify/report-text.js')]);
     const report = await verifyArchive({
       archive: path.resolve(args.archive),
       trustFile: path.resolve(args.trust),
