@@ -1,6 +1,6 @@
 // The key service over a master key file and a wrapped data-keys file (the sample world's key store).
 import type { KeyObject } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { describeFsError, describeZodError, readJsonFile } from '../config.js';
@@ -101,26 +101,34 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
     async readItem(ref: ItemRef, maxBytes: number): Promise<Buffer> {
       const key = dataKey(ref);
       const what = describeItem(ref);
-      const handle = await open(ref.blobFile, 'r').catch((error: unknown) => {
+      // Synchronous on purpose: a small blob is one open, one read and one close of a cached file (~10 us), where
+      // the promise API costs ~50 us of main-thread CPU per item in thread-pool hand-offs; that, not the disk, is
+      // what bounds an export of many small items.
+      let fd: number;
+      try {
+        fd = openSync(ref.blobFile, 'r');
+      } catch (error) {
         throw missingBlob(ref, error);
-      });
+      }
+      let blob: Buffer;
       try {
         // One read of at most the expected size plus one byte (no stat): a larger blob is refused, never buffered.
         const capacity = maxBytes + HEADER_BYTES + TAG_BYTES + 1;
-        const blob = Buffer.allocUnsafe(capacity);
+        blob = Buffer.allocUnsafe(capacity);
         let filled = 0;
         for (;;) {
-          const { bytesRead } = await handle.read(blob, filled, capacity - filled, filled);
+          const bytesRead = readSync(fd, blob, filled, capacity - filled, filled);
           if (bytesRead === 0) break;
           filled += bytesRead;
           if (filled === capacity) {
             throw new IntegrityError('ITEM_FORMAT', `${what} is larger than the ${maxBytes} bytes expected`);
           }
         }
-        return decryptItemBuffer(key, blob.subarray(0, filled), itemAad(ref.service, ref.accountId, ref.itemId), what);
+        blob = blob.subarray(0, filled);
       } finally {
-        await handle.close();
+        closeSync(fd);
       }
+      return decryptItemBuffer(key, blob, itemAad(ref.service, ref.accountId, ref.itemId), what);
     },
 
     openStored(ref: ItemRef): Readable {
