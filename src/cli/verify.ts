@@ -2,7 +2,8 @@
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { IntegrityError } from '../errors.js';
-import { printResult, type GlobalArgs } from './common.js';
+import type { VerifyReport } from '../verify/verify.js';
+import { configFrom, printResult, type GlobalArgs } from './common.js';
 
 interface VerifyArgs extends GlobalArgs {
   archive: string;
@@ -21,7 +22,10 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
       .option('order', { type: 'string', describe: 'the order the archive must answer (its order.json must equal it)' })
       .option('max-failures', { type: 'number', default: 50, describe: 'list at most this many failures (all are counted)' })
       .example('$0 verify out/LE-2026-000123.zip --trust W/pki/ca.cert.pem', 'check an archive against the provider CA')
-      .example('$0 verify out/LE-2026-000123.zip --trust ca.pem --order W/orders/approved-warrant.json --json', 'also check it answers this order, machine-readable') as unknown as Argv<VerifyArgs>,
+      .example('$0 verify out/LE-2026-000123.zip --trust ca.pem --order W/orders/approved-warrant.json --json', 'also check it answers this order, machine-readable')
+      .epilogue(
+        'An investigator needs no scopex config. With an explicit --config (the provider side), the verdict is also recorded in that config\'s custody log as an archive.verified event.',
+      ) as unknown as Argv<VerifyArgs>,
   handler: async (args) => {
     const [{ verifyArchive }, { describeVerifyReport }] = await Promise.all([import('../verify/verify.js'), import('../verify/report-text.js')]);
     const report = await verifyArchive({
@@ -30,6 +34,7 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
       orderFile: args.order ? path.resolve(args.order) : undefined,
       maxFailures: args.maxFailures,
     });
+    if (args.config !== undefined) await recordVerification(args, report);
     printResult(args, report, () => describeVerifyReport(report));
     if (!report.ok) {
       const count = report.failures.length + report.failuresOmitted;
@@ -43,3 +48,21 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
     }
   },
 };
+
+/** Provider side: the verdict joins the custody log of the given config (the investigator's side has none). */
+async function recordVerification(args: VerifyArgs, report: VerifyReport): Promise<void> {
+  const config = configFrom(args);
+  const { createFileCustodyLog } = await import('../custody/file-custody-log.js');
+  await createFileCustodyLog({ file: config.custodyLogFile }).append({
+    event: 'archive.verified',
+    orderId: report.orderId ?? path.basename(args.archive),
+    details: {
+      archive: path.resolve(args.archive),
+      ok: report.ok,
+      failures: report.failures.length + report.failuresOmitted,
+      failedChecks: [...new Set(report.failures.map((failure) => failure.check))],
+      orderChecked: args.order !== undefined,
+      signer: report.signer?.subject ?? null,
+    },
+  });
+}

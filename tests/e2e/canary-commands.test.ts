@@ -152,6 +152,16 @@ describe('no command leaks key material (canary master key planted)', () => {
     expect(needles.length).toBeGreaterThan(10);
   });
 
+  it('records provider-side verifications (verify with --config) in the custody log', () => {
+    const records = readFileSync(path.join(world, 'custody', 'custody.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { event: string; details: { ok?: boolean } });
+    const verified = records.filter((record) => record.event === 'archive.verified');
+    expect(verified.length).toBeGreaterThanOrEqual(1);
+    expect(verified.every((record) => record.details.ok === true)).toBe(true);
+  });
+
   it('prints no key material on stdout or stderr of any command', () => {
     for (const { name, run } of runs) {
       expect(canariesIn(run.stdout, needles), `${name} stdout`).toEqual([]);
