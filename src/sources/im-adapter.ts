@@ -1,6 +1,6 @@
 // The instant-messaging store (W/stores/im/<account>/index.jsonl + blobs/): JSON chat messages, encrypted at rest.
 import { z } from 'zod';
-import { indexLineSchema, listIndexedItems, requireRoot } from './jsonl-index.js';
+import { indexLineSchema, isIndexLine, listIndexedItems, requireRoot } from './jsonl-index.js';
 import type { ImItem, SourceAdapter } from './source-adapter.js';
 
 export interface ImAdapterOptions {
@@ -12,6 +12,20 @@ export const imIndexSchema = indexLineSchema.extend({
   conversationId: z.string().min(1),
   participants: z.array(z.string()),
 });
+
+type ImIndexLine = z.infer<typeof imIndexSchema>;
+
+/** True only for lines imIndexSchema accepts as they are (see isIndexLine). */
+export function isImIndexLine(raw: unknown): raw is ImIndexLine {
+  if (!isIndexLine(raw)) return false;
+  const line = raw as Partial<Record<keyof ImIndexLine, unknown>>;
+  return (
+    typeof line.conversationId === 'string' &&
+    line.conversationId.length > 0 &&
+    Array.isArray(line.participants) &&
+    line.participants.every((participant) => typeof participant === 'string')
+  );
+}
 
 export function createImAdapter(options: ImAdapterOptions): SourceAdapter {
   const root = requireRoot(options, 'im');
@@ -25,6 +39,7 @@ export function createImAdapter(options: ImAdapterOptions): SourceAdapter {
         range,
         signal,
         schema: imIndexSchema,
+        accepts: isImIndexLine,
         toItem: (entry, ref): ImItem => ({
           kind: 'im',
           accountId,

@@ -1,6 +1,6 @@
 // The mail store (W/stores/mail/<account>/index.jsonl + blobs/): RFC 5322 messages, encrypted at rest.
 import { z } from 'zod';
-import { indexLineSchema, listIndexedItems, requireRoot } from './jsonl-index.js';
+import { indexLineSchema, isIndexLine, listIndexedItems, requireRoot } from './jsonl-index.js';
 import type { MailItem, SourceAdapter } from './source-adapter.js';
 
 export interface MailAdapterOptions {
@@ -11,6 +11,15 @@ export interface MailAdapterOptions {
 export const mailIndexSchema = indexLineSchema.extend({
   userEncryption: z.enum(['smime', 'pgp']).nullable(),
 });
+
+type MailIndexLine = z.infer<typeof mailIndexSchema>;
+
+/** True only for lines mailIndexSchema accepts as they are (see isIndexLine). */
+export function isMailIndexLine(raw: unknown): raw is MailIndexLine {
+  if (!isIndexLine(raw)) return false;
+  const line = raw as Partial<Record<keyof MailIndexLine, unknown>>;
+  return (line.userEncryption === null || line.userEncryption === 'smime' || line.userEncryption === 'pgp');
+}
 
 export function createMailAdapter(options: MailAdapterOptions): SourceAdapter {
   const root = requireRoot(options, 'mail');
@@ -24,6 +33,7 @@ export function createMailAdapter(options: MailAdapterOptions): SourceAdapter {
         range,
         signal,
         schema: mailIndexSchema,
+        accepts: isMailIndexLine,
         toItem: (entry, ref): MailItem => ({
           kind: 'mail',
           accountId,

@@ -1,6 +1,7 @@
 // The file-storage store (W/stores/storage/<account>/index.jsonl + blobs/): users' files, encrypted at rest.
+import type { z } from 'zod';
 import { instant } from '../order/schema.js';
-import { indexLineSchema, listIndexedItems, requireRoot } from './jsonl-index.js';
+import { indexLineSchema, isIndexLine, isInstant, listIndexedItems, requireRoot } from './jsonl-index.js';
 import type { FileItem, SourceAdapter } from './source-adapter.js';
 
 export interface StorageAdapterOptions {
@@ -12,6 +13,15 @@ export const storageIndexSchema = indexLineSchema.extend({
   created: instant,
   modified: instant,
 });
+
+type StorageIndexLine = z.infer<typeof storageIndexSchema>;
+
+/** True only for lines storageIndexSchema accepts as they are (see isIndexLine). */
+export function isStorageIndexLine(raw: unknown): raw is StorageIndexLine {
+  if (!isIndexLine(raw)) return false;
+  const line = raw as Partial<Record<keyof StorageIndexLine, unknown>>;
+  return isInstant(line.created) && isInstant(line.modified);
+}
 
 export function createStorageAdapter(options: StorageAdapterOptions): SourceAdapter {
   const root = requireRoot(options, 'storage');
@@ -25,6 +35,7 @@ export function createStorageAdapter(options: StorageAdapterOptions): SourceAdap
         range,
         signal,
         schema: storageIndexSchema,
+        accepts: isStorageIndexLine,
         toItem: (entry, ref): FileItem => ({
           kind: 'file',
           accountId,
