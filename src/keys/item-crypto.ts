@@ -91,7 +91,10 @@ export function decryptItemBuffer(key: KeyObject, blob: Buffer, aad: Buffer, wha
   decipher.setAAD(aad);
   decipher.setAuthTag(tag);
   try {
-    return Buffer.concat([decipher.update(blob.subarray(HEADER_BYTES, blob.length - TAG_BYTES)), decipher.final()]);
+    const body = decipher.update(blob.subarray(HEADER_BYTES, blob.length - TAG_BYTES));
+    const tail = decipher.final();
+    // GCM has no tail: returning the body as it is saves a copy of every small item.
+    return tail.length === 0 ? body : Buffer.concat([body, tail]);
   } catch (error) {
     throw authFailure(what, error);
   }

@@ -23,6 +23,9 @@ export interface LocalKeyServiceOptions {
   dataKeysFile: string;
 }
 
+/** The largest read buffer kept between small items (a little over the export's 1 MiB small-item bound). */
+const SCRATCH_KEEP_BYTES = 2 << 20;
+
 export function createLocalKeyService(options: LocalKeyServiceOptions): KeyService {
   if (!options.masterKeyFile) throw new InputError('CONFIG_INVALID', 'the key service needs a master key file');
   if (!options.dataKeysFile) throw new InputError('CONFIG_INVALID', 'the key service needs a data-keys file');
@@ -56,6 +59,18 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
     const key = unwrapDataKey(master, ref.accountId, found.wrapped);
     dataKeys.set(ref.accountId, key);
     return key;
+  }
+
+  /**
+   * One read buffer for every small blob (reads are synchronous, so it is never shared): a fresh one per item was
+   * most of an export's garbage. Buffers above SCRATCH_KEEP_BYTES are not kept.
+   */
+  let scratchBuffer: Buffer | undefined;
+  function scratch(bytes: number): Buffer {
+    if (scratchBuffer && scratchBuffer.length >= bytes) return scratchBuffer;
+    const fresh = Buffer.allocUnsafeSlow(Math.max(bytes, 64 * 1024));
+    if (bytes <= SCRATCH_KEEP_BYTES) scratchBuffer = fresh;
+    return fresh;
   }
 
   return {
@@ -114,7 +129,7 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
       try {
         // One read of at most the expected size plus one byte (no stat): a larger blob is refused, never buffered.
         const capacity = maxBytes + HEADER_BYTES + TAG_BYTES + 1;
-        blob = Buffer.allocUnsafe(capacity);
+        blob = scratch(capacity);
         let filled = 0;
         for (;;) {
           const bytesRead = readSync(fd, blob, filled, capacity - filled, filled);
@@ -128,6 +143,7 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
       } finally {
         closeSync(fd);
       }
+      // The plaintext is a new buffer: the blob's bytes (in the reused scratch buffer) do not outlive this call.
       return decryptItemBuffer(key, blob, itemAad(ref.service, ref.accountId, ref.itemId), what);
     },
 
