@@ -27,8 +27,15 @@ export class LineSplitter {
         this.keep(chunk.subarray(start));
         return;
       }
-      this.keep(chunk.subarray(start, newline));
-      this.flush();
+      if (this.pendingBytes === 0 && !this.overlong && newline - start <= MAX_LINE_BYTES) {
+        // The whole line is in this chunk: decode it in place, no copy.
+        this.lineNumber++;
+        const end = newline > start && chunk[newline - 1] === 0x0d ? newline - 1 : newline;
+        this.onLine(chunk.toString('utf8', start, end), this.lineNumber);
+      } else {
+        this.keep(chunk.subarray(start, newline));
+        this.flush();
+      }
       start = newline + 1;
     }
   }

@@ -44,7 +44,38 @@ export class JsonArrayReader {
 
   update(chunk: Buffer): void {
     let elementFrom = this.state === 'element' ? 0 : -1;
-    for (let i = 0; i < chunk.length && this.state !== 'dead'; i++) {
+    const length = chunk.length;
+    for (let i = 0; i < length && this.state !== 'dead'; i++) {
+      if (this.state === 'element') {
+        // The hot loop: scan the record with its state in locals, up to its closing brace or the end of the chunk.
+        let depth = this.depth;
+        let inString = this.inString;
+        let escaped = this.escaped;
+        let closed = -1;
+        for (; i < length; i++) {
+          const byte = chunk[i] as number;
+          if (inString) {
+            if (escaped) escaped = false;
+            else if (byte === Byte.Backslash) escaped = true;
+            else if (byte === Byte.Quote) inString = false;
+          } else if (byte === Byte.Quote) {
+            inString = true;
+          } else if (byte === Byte.OpenBrace || byte === Byte.OpenBracket) {
+            depth++;
+          } else if ((byte === Byte.CloseBrace || byte === Byte.CloseBracket) && --depth === 0) {
+            closed = i;
+            break;
+          }
+        }
+        this.depth = depth;
+        this.inString = inString;
+        this.escaped = escaped;
+        if (closed < 0) break;
+        this.close(chunk, elementFrom, closed + 1);
+        elementFrom = -1;
+        if (this.state === 'element') this.state = 'comma-or-end';
+        continue;
+      }
       const byte = chunk[i] as number;
       switch (this.state) {
         case 'start':
@@ -67,25 +98,6 @@ export class JsonArrayReader {
             this.die(`expected a record object at byte ${this.offset + i}`);
           }
           break;
-        case 'element':
-          if (this.inString) {
-            if (this.escaped) this.escaped = false;
-            else if (byte === Byte.Backslash) this.escaped = true;
-            else if (byte === Byte.Quote) this.inString = false;
-          } else if (byte === Byte.Quote) {
-            this.inString = true;
-          } else if (byte === Byte.OpenBrace || byte === Byte.OpenBracket) {
-            this.depth++;
-          } else if (byte === Byte.CloseBrace || byte === Byte.CloseBracket) {
-            this.depth--;
-            if (this.depth === 0) {
-              this.keep(chunk.subarray(elementFrom, i + 1));
-              elementFrom = -1;
-              this.emit();
-              if (this.state === 'element') this.state = 'comma-or-end';
-            }
-          }
-          break;
         case 'comma-or-end':
           if (isSpace(byte)) continue;
           if (byte === Byte.Comma) this.state = 'element-start';
@@ -101,6 +113,21 @@ export class JsonArrayReader {
     }
     if (this.state === 'element' && elementFrom >= 0) this.keep(chunk.subarray(elementFrom));
     this.offset += chunk.length;
+  }
+
+  /** The record ends at `end` in this chunk; it began at `from` here, or in earlier chunks (`from` is then 0). */
+  private close(chunk: Buffer, from: number, end: number): void {
+    if (this.parts.length === 0 && this.state !== 'dead') {
+      // The whole record is in this chunk: decode it in place, no copy.
+      if (end - from > MAX_ELEMENT_BYTES) {
+        this.die(`record ${this.index + 1} is larger than ${MAX_ELEMENT_BYTES} bytes`);
+        return;
+      }
+      this.parse(chunk.toString('utf8', from, end));
+      return;
+    }
+    this.keep(chunk.subarray(from, end));
+    this.emit();
   }
 
   end(): void {
@@ -122,6 +149,10 @@ export class JsonArrayReader {
     const text = Buffer.concat(this.parts, this.partBytes).toString('utf8');
     this.parts = [];
     this.partBytes = 0;
+    this.parse(text);
+  }
+
+  private parse(text: string): void {
     let value: unknown;
     try {
       value = JSON.parse(text);

@@ -1,6 +1,7 @@
 // Opens a ZIP without trusting it: yauzl lists the central directory (strict sizes, no decoding surprises), and our
 // own pass checks that local headers, data, descriptors and end records tile the file exactly, so junk, gaps,
 // overlapping entries, a second end record, lying sizes and compression bombs are all reported, in bounded memory.
+import { read as fsRead } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { createInflateRaw } from 'node:zlib';
@@ -61,6 +62,11 @@ export interface ZipProblem {
 export interface EntrySink {
   update(chunk: Buffer): void;
   end(): void;
+  /**
+   * Optional fast path: all of a stored entry's bytes at once (a view valid only during the call), in place of
+   * `update` and `end`, when they lie in one read window.
+   */
+  whole?(data: Buffer): void;
 }
 
 export interface ZipListing {
@@ -127,7 +133,7 @@ export async function listZip(file: FileHandle, fileSize: number): Promise<ZipLi
 
   let entries: YauzlRawEntry[];
   try {
-    entries = await readCentralDirectory(file, end.entryCount);
+    entries = await readCentralDirectory(file, fileSize, end);
   } catch (error) {
     return fatal('a readable central directory', (error as Error).message, `the central directory cannot be read: ${(error as Error).message}`);
   }
@@ -207,7 +213,35 @@ async function readEndRecords(file: FileHandle, fileSize: number, problems: ZipP
   return { entryCount, centralDirectoryOffset, centralDirectorySize, endRecordsOffset };
 }
 
-function readCentralDirectory(file: FileHandle, expectedCount: number): Promise<YauzlRawEntry[]> {
+/**
+ * yauzl reads each central directory record with two small reads; on an archive of many small files those system
+ * calls dominated. The central directory (bounded by `maxCentralDirectoryBytes`) is read once and yauzl is served
+ * from memory; any read outside it (the end records) still goes to the file.
+ */
+class CentralDirectoryReader extends yauzl.RandomAccessReader {
+  constructor(
+    private readonly fd: number,
+    private readonly cache: Buffer,
+    private readonly cacheStart: number,
+  ) {
+    super();
+  }
+
+  override read(buffer: Buffer, offset: number, length: number, position: number, callback: (err: Error | null) => void): void {
+    const done = callback as (err: Error | null, bytesRead?: number) => void;
+    const from = position - this.cacheStart;
+    if (from >= 0 && from + length <= this.cache.length) {
+      this.cache.copy(buffer, offset, from, from + length);
+      queueMicrotask(() => done(null, length));
+      return;
+    }
+    fsRead(this.fd, buffer, offset, length, position, (error, bytesRead) => done(error, bytesRead));
+  }
+}
+
+async function readCentralDirectory(file: FileHandle, fileSize: number, end: EndRecords): Promise<YauzlRawEntry[]> {
+  const cache = await readAt(file, end.centralDirectoryOffset, end.centralDirectorySize);
+  const reader = new CentralDirectoryReader(file.fd, cache, end.centralDirectoryOffset);
   return new Promise((resolve, reject) => {
     const options = {
       lazyEntries: true,
@@ -216,13 +250,13 @@ function readCentralDirectory(file: FileHandle, expectedCount: number): Promise<
       validateEntrySizes: true,
       strictFileNames: true,
     };
-    yauzl.fromFd(file.fd, options as yauzl.Options, (error, zip) => {
+    yauzl.fromRandomAccessReader(reader, fileSize, options as yauzl.Options, (error, zip) => {
       if (error || !zip) {
         reject(error ?? new Error('yauzl returned no archive'));
         return;
       }
-      if (zip.entryCount !== expectedCount) {
-        reject(new Error(`yauzl found ${zip.entryCount} entries, the end record declares ${expectedCount}`));
+      if (zip.entryCount !== end.entryCount) {
+        reject(new Error(`yauzl found ${zip.entryCount} entries, the end record declares ${end.entryCount}`));
         return;
       }
       const entries: YauzlRawEntry[] = [];
@@ -331,14 +365,18 @@ async function scanEntry(
   problem: (expected: string, found: string, message: string) => void,
 ): Promise<number> {
   const start = entry.localHeaderOffset;
-  const header = await reader.bytes(start, 30);
+  let header = reader.view(start, 30) ?? (await reader.bytes(start, 30));
   if (header.length < 30 || header.readUInt32LE(0) !== SIG.localHeader) {
     problem('a local file header', 'none', 'the entry has no local file header where the central directory says');
     return start + header.length;
   }
   const nameLength = header.readUInt16LE(26);
   const extraLength = header.readUInt16LE(28);
-  const nameAndExtra = await reader.bytes(start + 30, nameLength + extraLength);
+  let nameAndExtra = reader.view(start + 30, nameLength + extraLength);
+  if (!nameAndExtra) {
+    header = Buffer.from(header); // a view into the read window, which the next read may refill
+    nameAndExtra = await reader.bytes(start + 30, nameLength + extraLength);
+  }
   const localName = nameAndExtra.subarray(0, nameLength);
   if (!localName.equals(entry.nameBytes)) {
     problem(`local header name "${entry.name}"`, `"${localName.toString('utf8')}"`, 'the local header names a different file than the central directory');
@@ -382,7 +420,10 @@ async function scanEntry(
     problem(`at most ${ZIP_LIMITS.maxCompressionRatio}:1 compression`, `${entry.uncompressedSize} from ${entry.compressedSize} bytes`, 'the entry is a compression bomb');
   } else {
     const sink = sinkFor(entry);
-    if (sink) {
+    const inPlace = sink?.whole && entry.method === 0 ? reader.view(dataStart, entry.compressedSize) : null;
+    if (sink?.whole && inPlace && inPlace.length === entry.uncompressedSize) {
+      sink.whole(inPlace);
+    } else if (sink) {
       const failure = entry.method === 0 ? await readStored(reader, dataStart, entry, sink) : await readDeflated(reader, dataStart, entry, sink);
       if (failure) problem(failure.expected, failure.found, failure.message);
       else sink.end();
@@ -422,7 +463,7 @@ async function descriptorLength(
   nextOffset: number,
   problem: (expected: string, found: string, message: string) => void,
 ): Promise<number> {
-  const bytes = await reader.bytes(at, 24);
+  const bytes = reader.view(at, 24) ?? (await reader.bytes(at, 24));
   const candidates: number[] = [];
   for (const signed of [true, false]) {
     for (const wide of [false, true]) {

@@ -19,6 +19,16 @@ export class SequentialReader {
     this.buffers = [Buffer.allocUnsafe(windowBytes), Buffer.allocUnsafe(windowBytes)];
   }
 
+  /**
+   * `[position, position + length)` in place when the current window holds all of it (no copy, no wait), else null.
+   * The view is only valid until the next call that may move the window.
+   */
+  view(position: number, length: number): Buffer | null {
+    if (position < this.windowStart || position + length > this.windowEnd) return null;
+    const from = position - this.windowStart;
+    return this.buffers[this.active].subarray(from, from + length);
+  }
+
   /** A copy of up to `length` bytes at `position` (shorter only at the end of the file). */
   async bytes(position: number, length: number): Promise<Buffer> {
     const out = Buffer.allocUnsafe(length);

@@ -1,7 +1,7 @@
 // `scopex verify`: proves a delivered archive is whole, authentic and in scope. It reads as a checklist: one pass
 // over the ZIP hashes every entry, then each verifyXxx step compares what was found with what was signed, and every
 // failure is collected (up to a cap) instead of stopping at the first.
-import { createHash, type X509Certificate } from 'node:crypto';
+import { createHash, hash as hashOnce, type Hash, type X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
@@ -158,6 +158,8 @@ class ArchiveVerification {
   private topFolder: string | null = null;
   /** Bag-relative path (e.g. "data/a/mail.content/m1.eml") to its first entry, for entries with safe names. */
   private readonly bagEntries = new Map<string, ZipEntry>();
+  /** Bag paths of the payload files (under data/, not folders), set once the names are checked. */
+  private payload: string[] = [];
   private readonly computed = new Map<string, Computed>();
   private readonly captured = new Map<string, Buffer>();
   private manifest = new ManifestReader();
@@ -188,6 +190,7 @@ class ArchiveVerification {
       return;
     }
     this.verifyEntryNames(listing.entries);
+    this.payload = [...this.bagEntries.keys()].filter((path) => path.startsWith('data/') && !path.endsWith('/'));
     this.verifyEntryTypes(listing.entries);
     // Manifest lines and production records are kept in memory: bound them by what the archive can hold.
     this.maxRecords = this.payloadPaths().length + SLACK_RECORDS;
@@ -227,8 +230,11 @@ class ArchiveVerification {
   private verifyEntryNames(entries: readonly ZipEntry[]): void {
     const tops = new Map<string, number>();
     for (const entry of entries) {
-      const top = entry.name.split('/')[0] ?? '';
-      if (entry.name.includes('/')) tops.set(top, (tops.get(top) ?? 0) + 1);
+      const slash = entry.name.indexOf('/');
+      if (slash >= 0) {
+        const top = entry.name.slice(0, slash);
+        tops.set(top, (tops.get(top) ?? 0) + 1);
+      }
     }
     this.topFolder = [...tops.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
     const exact = new Set<string>();
@@ -250,24 +256,28 @@ class ArchiveVerification {
         continue;
       }
       exact.add(name);
-      const nfc = name.normalize('NFC');
+      const nfc = isAscii(name) ? name : name.normalize('NFC');
       const twin = normalized.get(nfc);
       if (twin !== undefined) {
         this.fail('entry-names', name, 'names distinct after Unicode normalisation', `the same as "${twin}"`, 'the entry name is a Unicode (NFC/NFD) twin of another');
         continue;
       }
       normalized.set(nfc, name);
-      const top = name.split('/')[0];
-      if (!name.includes('/') || top !== this.topFolder) {
+      const slash = name.indexOf('/');
+      if (slash < 0 || name.slice(0, slash) !== this.topFolder) {
         this.fail('entry-names', name, `an entry under "${this.topFolder ?? '<order-id>'}/"`, name, 'the entry lies outside the single top folder');
         continue;
       }
-      const relative = name.slice((this.topFolder as string).length + 1);
+      const relative = name.slice(slash + 1);
       if (unsafe || relative === '') continue;
-      if (name.endsWith('/')) folders.add(relative.slice(0, -1));
-      else files.add(relative);
-      const parts = relative.split('/');
-      for (let i = 1; i < parts.length; i++) folders.add(parts.slice(0, i).join('/'));
+      if (!name.endsWith('/')) files.add(relative);
+      // Every folder above the entry (a folder entry's own name included: it ends with "/"). Each folder in the set
+      // already has all of its parents there, so the walk up stops at the first one known.
+      for (let cut = relative.lastIndexOf('/'); cut > 0; cut = relative.lastIndexOf('/', cut - 1)) {
+        const folder = relative.slice(0, cut);
+        if (folders.has(folder)) break;
+        folders.add(folder);
+      }
       this.bagEntries.set(relative, entry);
     }
     for (const file of files) {
@@ -316,10 +326,11 @@ class ArchiveVerification {
   }
 
   private sinkFor(path: string, entry: ZipEntry): EntrySink {
+    const cap = CAPTURED[path];
+    if (cap === undefined && path !== MANIFEST && path !== PRODUCTION) return this.hashSink(path);
     const hash = createHash('sha256');
     let bytes = 0;
     let extra: EntrySink | null = null;
-    const cap = CAPTURED[path];
     if (cap !== undefined) {
       if (entry.uncompressedSize > cap) {
         this.fail('bag-layout', this.entryName(path), `at most ${cap} bytes`, `${entry.uncompressedSize} bytes`, `${path} is too large to be a genuine tag file`);
@@ -348,6 +359,25 @@ class ArchiveVerification {
       end: () => {
         this.computed.set(path, { sha256: hash.digest('hex'), bytes });
         extra?.end();
+      },
+    };
+  }
+
+  /** A file that is only hashed: in one call when the reader has it all in one window, else chunk by chunk. */
+  private hashSink(path: string): EntrySink {
+    let hash: Hash | null = null;
+    let bytes = 0;
+    return {
+      whole: (data) => {
+        this.computed.set(path, { sha256: hashOnce('sha256', data, 'hex'), bytes: data.length });
+      },
+      update: (chunk) => {
+        hash ??= createHash('sha256');
+        hash.update(chunk);
+        bytes += chunk.length;
+      },
+      end: () => {
+        this.computed.set(path, { sha256: (hash ?? createHash('sha256')).digest('hex'), bytes });
       },
     };
   }
@@ -468,38 +498,37 @@ class ArchiveVerification {
     }
     const seen = new Set<string>();
     for (const record of this.production) {
-      const entry = this.entryName(record.path);
       if (seen.has(record.path)) {
-        this.fail('production', entry, 'one record per file', 'a second record', `production.json lists ${record.path} twice`);
+        this.fail('production', this.entryName(record.path), 'one record per file', 'a second record', `production.json lists ${record.path} twice`);
         continue;
       }
       seen.add(record.path);
       const listed = this.manifest.entries.get(record.path);
       if (listed === undefined) {
-        this.fail('production', entry, 'a file in the manifest', 'a record for a file the manifest does not list', `production.json describes ${record.path}, which is not in the manifest`);
+        this.fail('production', this.entryName(record.path), 'a file in the manifest', 'a record for a file the manifest does not list', `production.json describes ${record.path}, which is not in the manifest`);
       } else if (listed !== record.sha256) {
-        this.fail('production', entry, `sha256 ${listed} (manifest)`, `sha256 ${record.sha256}`, `production.json and the manifest disagree on ${record.path}`);
+        this.fail('production', this.entryName(record.path), `sha256 ${listed} (manifest)`, `sha256 ${record.sha256}`, `production.json and the manifest disagree on ${record.path}`);
       }
       const actual = this.computed.get(record.path);
       if (actual && actual.bytes !== record.bytes) {
-        this.fail('production', entry, `${actual.bytes} bytes`, `${record.bytes} bytes`, `production.json gives the wrong size for ${record.path}`);
+        this.fail('production', this.entryName(record.path), `${actual.bytes} bytes`, `${record.bytes} bytes`, `production.json gives the wrong size for ${record.path}`);
       }
-      const [root, account, category, ...rest] = record.path.split('/');
-      if (root !== 'data' || rest.length === 0) {
-        this.fail('production', entry, 'data/<account>/<category>/<file>', record.path, 'the record path is not a payload path');
+      const { root, account, category, rest } = splitPayloadPath(record.path);
+      if (root !== 'data' || rest === null) {
+        this.fail('production', this.entryName(record.path), 'data/<account>/<category>/<file>', record.path, 'the record path is not a payload path');
         continue;
       }
-      if (account !== record.account) this.fail('production', entry, `account ${account ?? ''} (from the path)`, `account ${record.account}`, 'the record names another account than its path');
-      if (category !== record.category) this.fail('production', entry, `category ${category ?? ''} (from the path)`, `category ${record.category}`, 'the record names another category than its path');
+      if (account !== record.account) this.fail('production', this.entryName(record.path), `account ${account} (from the path)`, `account ${record.account}`, 'the record names another account than its path');
+      if (category !== record.category) this.fail('production', this.entryName(record.path), `category ${category} (from the path)`, `category ${record.category}`, 'the record names another category than its path');
       const metadata = record.category.endsWith('.metadata');
-      if (metadata && rest.join('/') !== 'metadata.jsonl') {
-        this.fail('production', entry, `data/${record.account}/${record.category}/metadata.jsonl`, record.path, 'a metadata category must be one metadata.jsonl file');
+      if (metadata && rest !== 'metadata.jsonl') {
+        this.fail('production', this.entryName(record.path), `data/${record.account}/${record.category}/metadata.jsonl`, record.path, 'a metadata category must be one metadata.jsonl file');
       }
       if (record.timestamp === null && !metadata && record.category !== 'subscriber') {
-        this.fail('production', entry, 'a timestamp', 'null', 'only metadata files and subscriber records may lack a timestamp');
+        this.fail('production', this.entryName(record.path), 'a timestamp', 'null', 'only metadata files and subscriber records may lack a timestamp');
       }
       if (record.sourceId === null && !metadata && record.category !== 'subscriber') {
-        this.fail('production', entry, 'a source id', 'null', 'only metadata files and subscriber records may lack a source id');
+        this.fail('production', this.entryName(record.path), 'a source id', 'null', 'only metadata files and subscriber records may lack a source id');
       }
     }
     for (const path of this.manifest.entries.keys()) {
@@ -569,17 +598,16 @@ class ArchiveVerification {
     const to = Date.parse(order.dateRange.to);
     const categories = new Set<string>(order.categories);
     for (const record of this.production) {
-      const entry = this.entryName(record.path);
       if (!categories.has(record.category)) {
-        this.fail('scope', entry, `a category among ${order.categories.join(', ')}`, record.category, `${record.path} is of a category the order does not name`);
+        this.fail('scope', this.entryName(record.path), `a category among ${order.categories.join(', ')}`, record.category, `${record.path} is of a category the order does not name`);
       }
       if (record.timestamp !== null && (record.timestamp < from || record.timestamp > to)) {
-        this.fail('scope', entry, `a time from ${order.dateRange.from} to ${order.dateRange.to}`, record.timestampText ?? '', `${record.path} lies outside the order's date range`);
+        this.fail('scope', this.entryName(record.path), `a time from ${order.dateRange.from} to ${order.dateRange.to}`, record.timestampText ?? '', `${record.path} lies outside the order's date range`);
       }
     }
     const accounts = new Set<string>();
     for (const path of this.payloadPaths()) {
-      const [, account, category] = path.split('/');
+      const { account, category } = splitPayloadPath(path);
       if (account) accounts.add(account);
       if (category && !categories.has(category)) {
         this.fail('scope', this.entryName(path), `a category among ${order.categories.join(', ')}`, category, `${path} lies in a category folder the order does not name`);
@@ -599,7 +627,7 @@ class ArchiveVerification {
   // ---- helpers -------------------------------------------------------------------------------------------------
 
   private acceptProductionRecord(value: unknown, index: number): void {
-    const parsed = productionRecordSchema.safeParse(value);
+    const parsed = plainProductionRecord(value) ?? productionRecordSchema.safeParse(value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const path = typeof value === 'object' && value !== null ? (value as { path?: unknown }).path : undefined;
@@ -633,8 +661,9 @@ class ArchiveVerification {
   }
 
   private compareHash(check: 'tag-manifest' | 'payload-manifest', path: string, expected: string): void {
-    const entry = this.entryName(path);
     const actual = this.computed.get(path);
+    if (actual?.sha256 === expected) return;
+    const entry = this.entryName(path);
     if (!this.bagEntries.has(path)) {
       this.fail(check, entry, `${path} in the archive`, 'nothing', `${path} is listed but missing`);
     } else if (!actual) {
@@ -644,8 +673,8 @@ class ArchiveVerification {
     }
   }
 
-  private payloadPaths(): string[] {
-    return [...this.bagEntries.keys()].filter((path) => path.startsWith('data/') && !path.endsWith('/'));
+  private payloadPaths(): readonly string[] {
+    return this.payload;
   }
 
   private bagInfo(): Map<string, string[]> | null {
@@ -686,6 +715,70 @@ export function unsafeNameReason(name: string): string | null {
   if (segments.includes('.')) return 'a "." segment';
   if (segments.includes('')) return 'an empty segment';
   return null;
+}
+
+const PRODUCTION_CATEGORIES: ReadonlySet<unknown> = new Set(CATEGORIES);
+const PRODUCTION_ENCRYPTION: ReadonlySet<unknown> = new Set(ENCRYPTION_STATES);
+const LOWER_HEX_SHA256 = /^[0-9a-f]{64}$/;
+
+function isCount(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isNonEmptyText(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
+}
+
+/**
+ * The common case of `productionRecordSchema`, without zod's per-record cost: a record that plainly satisfies every
+ * rule of the schema (each test here is as strict as the schema's or stricter; the timestamp is checked by the
+ * schema's own `instant`). Anything else, null: the schema itself then decides and says what is wrong.
+ */
+function plainProductionRecord(value: unknown): { success: true; data: z.infer<typeof productionRecordSchema> } | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const record = value as Record<string, unknown>;
+  const { path, sha256, bytes, account, category, sourceId, originalName, timestamp, encryption, items } = record;
+  if (!isNonEmptyText(path) || typeof sha256 !== 'string' || !LOWER_HEX_SHA256.test(sha256) || !isCount(bytes)) return null;
+  if (!isNonEmptyText(account) || !PRODUCTION_CATEGORIES.has(category) || !PRODUCTION_ENCRYPTION.has(encryption)) return null;
+  if (sourceId !== null && !isNonEmptyText(sourceId)) return null;
+  if (originalName !== undefined && originalName !== null && typeof originalName !== 'string') return null;
+  if (timestamp !== null && (typeof timestamp !== 'string' || !instant.safeParse(timestamp).success)) return null;
+  if (items !== undefined && !isCount(items)) return null;
+  return {
+    success: true,
+    data: {
+      path,
+      sha256,
+      bytes: bytes as number,
+      account,
+      category: category as (typeof CATEGORIES)[number],
+      sourceId,
+      ...(originalName !== undefined ? { originalName: originalName as string | null } : {}),
+      timestamp,
+      encryption: encryption as (typeof ENCRYPTION_STATES)[number],
+      ...(items !== undefined ? { items: items as number } : {}),
+    },
+  };
+}
+
+/** The first three segments of a bag path and the rest (null when there are fewer than four segments). */
+function splitPayloadPath(path: string): { root: string; account: string; category: string; rest: string | null } {
+  const first = path.indexOf('/');
+  if (first < 0) return { root: path, account: '', category: '', rest: null };
+  const second = path.indexOf('/', first + 1);
+  if (second < 0) return { root: path.slice(0, first), account: path.slice(first + 1), category: '', rest: null };
+  const third = path.indexOf('/', second + 1);
+  return {
+    root: path.slice(0, first),
+    account: path.slice(first + 1, second),
+    category: third < 0 ? path.slice(second + 1) : path.slice(second + 1, third),
+    rest: third < 0 ? null : path.slice(third + 1),
+  };
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 function sha256(bytes: Buffer): string {
