@@ -557,6 +557,31 @@ class ZipBagSealer implements BagSealer {
   }
 }
 
+/**
+ * mkdir -p, one level at a time. Node 20's `mkdir(dir, { recursive: true })` never settles, spinning a core, when
+ * a parent is a folder where nothing can be created (`/proc/x/y`); plain mkdir fails there with ENOENT.
+ */
+async function makeFolder(folder: string): Promise<void> {
+  try {
+    await mkdir(folder);
+    return;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'EEXIST') {
+      if ((await stat(folder)).isDirectory()) return;
+      throw error;
+    }
+    const parent = path.dirname(folder);
+    if (code !== 'ENOENT' || parent === folder) throw error;
+    await makeFolder(parent);
+  }
+  try {
+    await mkdir(folder);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'EEXIST' || !(await stat(folder)).isDirectory()) throw error;
+  }
+}
+
 /** Errors from scopex keep their class (and exit code); an abort signal's DOMException becomes an AbortedError. */
 function toSealerError(error: unknown, orderId: string): unknown {
   if (error instanceof ScopexError) return error;
@@ -581,7 +606,7 @@ export async function createBagSealer(options: SealerOptions): Promise<BagSealer
   const archivePath = path.join(outDir, `${options.orderId}.zip`);
   const partialPath = `${archivePath}.partial`;
   try {
-    await mkdir(outDir, { recursive: true });
+    await makeFolder(outDir);
   } catch (error) {
     throw new InputError('FILE_UNREADABLE', `cannot create output folder ${outDir}: ${(error as Error).message}`);
   }

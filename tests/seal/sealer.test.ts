@@ -219,6 +219,21 @@ describe('a sealed bag', () => {
 });
 
 describe('refusing and cleaning up', () => {
+  test('an output folder that cannot be made is FILE_UNREADABLE at once (not a hang), and nested new folders are made', async () => {
+    // Node 20's recursive mkdir never settles under /proc; the sealer makes folders one level at a time.
+    if (existsSync('/proc/self')) {
+      const refused = createBagSealer({ ...options(), outDir: '/proc/scopex-no-such/out' });
+      await expect(refused).rejects.toSatisfy((error) => error instanceof InputError && error.code === 'FILE_UNREADABLE');
+    }
+    const opts = options();
+    const nested = path.join(opts.outDir, 'a', 'b', 'c');
+    const sealer = await createBagSealer({ ...opts, outDir: nested });
+    await sealer.addPayload('a.txt', Buffer.from('deep'));
+    const sealed = await sealer.seal();
+    expect(path.dirname(sealed.archive)).toBe(nested);
+    expect(outputListing(nested)).toEqual(['LE-2026-000123.zip']);
+  }, 10_000);
+
   test('an existing archive without force is OUTPUT_EXISTS and stays untouched; force replaces it', async () => {
     const opts = options();
     const first = await createBagSealer(opts);
