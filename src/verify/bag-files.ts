@@ -117,6 +117,7 @@ export class ManifestReader {
 
 /** RFC 8493 2.1.3: only LF, CR and % itself are percent-encoded in manifest paths. */
 export function decodeManifestPath(path: string): string {
+  if (!path.includes('%')) return path;
   return path.replace(/%(0A|0D|25)/gi, (code) => String.fromCharCode(Number.parseInt(code.slice(1), 16)));
 }
 

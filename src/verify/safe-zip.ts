@@ -213,77 +213,144 @@ async function readEndRecords(file: FileHandle, fileSize: number, problems: ZipP
   return { entryCount, centralDirectoryOffset, centralDirectorySize, endRecordsOffset };
 }
 
-/**
- * yauzl reads each central directory record with two small reads; on an archive of many small files those system
- * calls dominated. The central directory (bounded by `maxCentralDirectoryBytes`) is read once and yauzl is served
- * from memory; any read outside it (the end records) still goes to the file.
- */
-class CentralDirectoryReader extends yauzl.RandomAccessReader {
-  constructor(
-    private readonly fd: number,
-    private readonly cache: Buffer,
-    private readonly cacheStart: number,
-  ) {
+/** Serves yauzl's reads of the end records from the file (it reads them once, when it opens the archive). */
+class FileReader extends yauzl.RandomAccessReader {
+  constructor(private readonly fd: number) {
     super();
   }
 
   override read(buffer: Buffer, offset: number, length: number, position: number, callback: (err: Error | null) => void): void {
     const done = callback as (err: Error | null, bytesRead?: number) => void;
-    const from = position - this.cacheStart;
-    if (from >= 0 && from + length <= this.cache.length) {
-      this.cache.copy(buffer, offset, from, from + length);
-      queueMicrotask(() => done(null, length));
-      return;
-    }
     fsRead(this.fd, buffer, offset, length, position, (error, bytesRead) => done(error, bytesRead));
   }
 }
 
-async function readCentralDirectory(file: FileHandle, fileSize: number, end: EndRecords): Promise<YauzlRawEntry[]> {
-  const cache = await readAt(file, end.centralDirectoryOffset, end.centralDirectorySize);
-  const reader = new CentralDirectoryReader(file.fd, cache, end.centralDirectoryOffset);
+/** yauzl opens the archive (its own reading of the end records) and must count the same entries. */
+function openWithYauzl(file: FileHandle, fileSize: number, expectedCount: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const options = {
-      lazyEntries: true,
-      autoClose: false,
-      decodeStrings: false,
-      validateEntrySizes: true,
-      strictFileNames: true,
-    };
-    yauzl.fromRandomAccessReader(reader, fileSize, options as yauzl.Options, (error, zip) => {
-      if (error || !zip) {
-        reject(error ?? new Error('yauzl returned no archive'));
-        return;
-      }
-      if (zip.entryCount !== end.entryCount) {
-        reject(new Error(`yauzl found ${zip.entryCount} entries, the end record declares ${end.entryCount}`));
-        return;
-      }
-      const entries: YauzlRawEntry[] = [];
-      zip.on('entry', (entry: unknown) => {
-        entries.push(entry as YauzlRawEntry);
-        zip.readEntry();
-      });
-      zip.once('end', () => resolve(entries));
-      zip.once('error', (failure: Error) => reject(failure));
-      zip.readEntry();
+    const options = { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true, strictFileNames: true };
+    yauzl.fromRandomAccessReader(new FileReader(file.fd), fileSize, options as yauzl.Options, (error, zip) => {
+      if (error || !zip) reject(error ?? new Error('yauzl returned no archive'));
+      else if (zip.entryCount !== expectedCount) reject(new Error(`yauzl found ${zip.entryCount} entries, the end record declares ${expectedCount}`));
+      else resolve();
     });
   });
+}
+
+/**
+ * The central directory records, parsed in one synchronous pass over the directory read at once (its size is
+ * bounded by `maxCentralDirectoryBytes`): reading them through yauzl, two small reads and callbacks per record,
+ * dominated the time on archives of many small files. Each record is held to yauzl's own rules (signature, no strong
+ * encryption, well-formed extra fields, ZIP64 fields present when needed, stored sizes equal). Records running past
+ * the declared directory are read from the file, as yauzl would; `listZip` reports the size mismatch.
+ */
+async function readCentralDirectory(file: FileHandle, fileSize: number, end: EndRecords): Promise<YauzlRawEntry[]> {
+  await openWithYauzl(file, fileSize, end.entryCount);
+  const cache = await readAt(file, end.centralDirectoryOffset, end.centralDirectorySize);
+  const inCache = (position: number, length: number): Buffer | null => {
+    const from = position - end.centralDirectoryOffset;
+    return from >= 0 && from + length <= cache.length ? cache.subarray(from, from + length) : null;
+  };
+  const fromFile = async (position: number, length: number): Promise<Buffer> => {
+    const bytes = await readAt(file, position, length);
+    if (bytes.length < length) throw new Error('unexpected EOF');
+    return bytes;
+  };
+  const entries: YauzlRawEntry[] = [];
+  let cursor = end.centralDirectoryOffset;
+  for (let index = 0; index < end.entryCount; index++) {
+    const fixed = inCache(cursor, 46) ?? (await fromFile(cursor, 46));
+    const signature = fixed.readUInt32LE(0);
+    if (signature !== SIG.centralHeader) throw new Error(`invalid central directory file header signature: 0x${signature.toString(16)}`);
+    const generalPurposeBitFlag = fixed.readUInt16LE(8);
+    if ((generalPurposeBitFlag & 0x40) !== 0) throw new Error('strong encryption is not supported');
+    const fileNameLength = fixed.readUInt16LE(28);
+    const extraFieldLength = fixed.readUInt16LE(30);
+    const fileCommentLength = fixed.readUInt16LE(32);
+    const raw: YauzlRawEntry = {
+      fileName: EMPTY,
+      extraFields: [],
+      fileNameLength,
+      extraFieldLength,
+      fileCommentLength,
+      versionMadeBy: fixed.readUInt16LE(4),
+      generalPurposeBitFlag,
+      compressionMethod: fixed.readUInt16LE(10),
+      crc32: fixed.readUInt32LE(16),
+      compressedSize: fixed.readUInt32LE(20),
+      uncompressedSize: fixed.readUInt32LE(24),
+      relativeOffsetOfLocalHeader: fixed.readUInt32LE(42),
+      externalFileAttributes: fixed.readUInt32LE(38),
+    };
+    cursor += 46;
+    const variableLength = fileNameLength + extraFieldLength + fileCommentLength;
+    const variable = variableLength === 0 ? EMPTY : (inCache(cursor, variableLength) ?? (await fromFile(cursor, variableLength)));
+    cursor += variableLength;
+    raw.fileName = variable.subarray(0, fileNameLength);
+    raw.extraFields = parseExtraFields(variable.subarray(fileNameLength, fileNameLength + extraFieldLength));
+    applyZip64Fields(raw);
+    if (raw.compressionMethod === 0) {
+      const expectedCompressedSize = raw.uncompressedSize + ((generalPurposeBitFlag & ENCRYPTED) !== 0 ? 12 : 0);
+      if (raw.compressedSize !== expectedCompressedSize) {
+        throw new Error(`compressed/uncompressed size mismatch for stored file: ${raw.compressedSize} != ${raw.uncompressedSize}`);
+      }
+    }
+    entries.push(raw);
+  }
+  return entries;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** yauzl's extra field split: id, size, data; a field running past the extra area is an error. */
+function parseExtraFields(extra: Buffer): { id: number; data: Buffer }[] {
+  const fields: { id: number; data: Buffer }[] = [];
+  let i = 0;
+  while (i < extra.length - 3) {
+    const id = extra.readUInt16LE(i);
+    const dataEnd = i + 4 + extra.readUInt16LE(i + 2);
+    if (dataEnd > extra.length) throw new Error('extra field length exceeds extra field buffer size');
+    fields.push({ id, data: extra.subarray(i + 4, dataEnd) });
+    i = dataEnd;
+  }
+  return fields;
+}
+
+/** The ZIP64 extended information field (the first one) supplies each 32-bit field that is 0xffffffff. */
+function applyZip64Fields(raw: YauzlRawEntry): void {
+  const field = raw.extraFields.find((candidate) => candidate.id === 0x0001);
+  if (!field) return;
+  const data = field.data;
+  let index = 0;
+  const take = (what: string): number => {
+    if (index + 8 > data.length) throw new Error(`zip64 extended information extra field does not include ${what}`);
+    const value = Number(data.readBigUInt64LE(index));
+    index += 8;
+    return value;
+  };
+  if (raw.uncompressedSize === 0xffffffff) raw.uncompressedSize = take('uncompressed size');
+  if (raw.compressedSize === 0xffffffff) raw.compressedSize = take('compressed size');
+  if (raw.relativeOffsetOfLocalHeader === 0xffffffff) raw.relativeOffsetOfLocalHeader = take('relative header offset');
 }
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
 function toEntry(raw: YauzlRawEntry, index: number): ZipEntry {
-  const nameBytes = Buffer.from(raw.fileName);
+  const nameBytes = raw.fileName;
   let name: string;
   let nameIsUtf8 = true;
-  try {
-    name = utf8Decoder.decode(nameBytes);
-  } catch {
-    name = nameBytes.toString('utf8');
-    nameIsUtf8 = false;
+  if (isAsciiBytes(nameBytes)) {
+    name = nameBytes.toString('latin1');
+  } else {
+    try {
+      name = utf8Decoder.decode(nameBytes);
+    } catch {
+      name = nameBytes.toString('utf8');
+      nameIsUtf8 = false;
+    }
+    // Non-ASCII bytes without the UTF-8 flag: CP437 and UTF-8 readers would show different names.
+    if ((raw.generalPurposeBitFlag & UTF8_NAMES) === 0) nameIsUtf8 = false;
   }
-  if ((raw.generalPurposeBitFlag & UTF8_NAMES) === 0 && nameBytes.some((byte) => byte >= 0x80)) nameIsUtf8 = false;
   const unicodePath = raw.extraFields.find((field) => field.id === 0x7075 && field.data.length > 5);
   return {
     index,
@@ -300,6 +367,11 @@ function toEntry(raw: YauzlRawEntry, index: number): ZipEntry {
     localHeaderOffset: raw.relativeOffsetOfLocalHeader,
     externalAttributes: raw.externalFileAttributes,
   };
+}
+
+function isAsciiBytes(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) if ((bytes[i] as number) >= 0x80) return false;
+  return true;
 }
 
 async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {

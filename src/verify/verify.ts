@@ -327,7 +327,7 @@ class ArchiveVerification {
 
   private sinkFor(path: string, entry: ZipEntry): EntrySink {
     const cap = CAPTURED[path];
-    if (cap === undefined && path !== MANIFEST && path !== PRODUCTION) return this.hashSink(path);
+    if (cap === undefined && path !== MANIFEST && path !== PRODUCTION) return new HashSink(path, this.computed);
     const hash = createHash('sha256');
     let bytes = 0;
     let extra: EntrySink | null = null;
@@ -359,25 +359,6 @@ class ArchiveVerification {
       end: () => {
         this.computed.set(path, { sha256: hash.digest('hex'), bytes });
         extra?.end();
-      },
-    };
-  }
-
-  /** A file that is only hashed: in one call when the reader has it all in one window, else chunk by chunk. */
-  private hashSink(path: string): EntrySink {
-    let hash: Hash | null = null;
-    let bytes = 0;
-    return {
-      whole: (data) => {
-        this.computed.set(path, { sha256: hashOnce('sha256', data, 'hex'), bytes: data.length });
-      },
-      update: (chunk) => {
-        hash ??= createHash('sha256');
-        hash.update(chunk);
-        bytes += chunk.length;
-      },
-      end: () => {
-        this.computed.set(path, { sha256: (hash ?? createHash('sha256')).digest('hex'), bytes });
       },
     };
   }
@@ -513,14 +494,19 @@ class ArchiveVerification {
       if (actual && actual.bytes !== record.bytes) {
         this.fail('production', this.entryName(record.path), `${actual.bytes} bytes`, `${record.bytes} bytes`, `production.json gives the wrong size for ${record.path}`);
       }
-      const { root, account, category, rest } = splitPayloadPath(record.path);
-      if (root !== 'data' || rest === null) {
-        this.fail('production', this.entryName(record.path), 'data/<account>/<category>/<file>', record.path, 'the record path is not a payload path');
-        continue;
-      }
-      if (account !== record.account) this.fail('production', this.entryName(record.path), `account ${account} (from the path)`, `account ${record.account}`, 'the record names another account than its path');
-      if (category !== record.category) this.fail('production', this.entryName(record.path), `category ${category} (from the path)`, `category ${record.category}`, 'the record names another category than its path');
       const metadata = record.category.endsWith('.metadata');
+      // The usual record: its path is data/<its account>/<its category>/<rest>, read without splitting the path.
+      let rest = plainRecordRest(record.path, record.account, record.category);
+      if (rest === null) {
+        const parts = splitPayloadPath(record.path);
+        if (parts.root !== 'data' || parts.rest === null) {
+          this.fail('production', this.entryName(record.path), 'data/<account>/<category>/<file>', record.path, 'the record path is not a payload path');
+          continue;
+        }
+        if (parts.account !== record.account) this.fail('production', this.entryName(record.path), `account ${parts.account} (from the path)`, `account ${record.account}`, 'the record names another account than its path');
+        if (parts.category !== record.category) this.fail('production', this.entryName(record.path), `category ${parts.category} (from the path)`, `category ${record.category}`, 'the record names another category than its path');
+        rest = parts.rest;
+      }
       if (metadata && rest !== 'metadata.jsonl') {
         this.fail('production', this.entryName(record.path), `data/${record.account}/${record.category}/metadata.jsonl`, record.path, 'a metadata category must be one metadata.jsonl file');
       }
@@ -703,8 +689,34 @@ class ArchiveVerification {
   }
 }
 
+/** A file that is only hashed: in one call when the reader has it all in one window, else chunk by chunk. */
+class HashSink implements EntrySink {
+  private hash: Hash | null = null;
+  private bytes = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly computed: Map<string, Computed>,
+  ) {}
+
+  whole(data: Buffer): void {
+    this.computed.set(this.path, { sha256: hashOnce('sha256', data, 'hex'), bytes: data.length });
+  }
+
+  update(chunk: Buffer): void {
+    this.hash ??= createHash('sha256');
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+  }
+
+  end(): void {
+    this.computed.set(this.path, { sha256: (this.hash ?? createHash('sha256')).digest('hex'), bytes: this.bytes });
+  }
+}
+
 /** Why a ZIP entry name (or a bag path) is unsafe, or null. */
 export function unsafeNameReason(name: string): string | null {
+  if (plainlySafeName(name)) return null;
   if (name === '') return 'an empty name';
   if (name.includes('\\')) return 'a backslash';
   if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) return 'an absolute path';
@@ -734,7 +746,7 @@ function isNonEmptyText(value: unknown): value is string {
  * rule of the schema (each test here is as strict as the schema's or stricter; the timestamp is checked by the
  * schema's own `instant`). Anything else, null: the schema itself then decides and says what is wrong.
  */
-function plainProductionRecord(value: unknown): { success: true; data: z.infer<typeof productionRecordSchema> } | null {
+export function plainProductionRecord(value: unknown): { success: true; data: z.infer<typeof productionRecordSchema> } | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
   const record = value as Record<string, unknown>;
   const { path, sha256, bytes, account, category, sourceId, originalName, timestamp, encryption, items } = record;
@@ -761,6 +773,19 @@ function plainProductionRecord(value: unknown): { success: true; data: z.infer<t
   };
 }
 
+/**
+ * The part after `data/<account>/<category>/` when `path` starts with exactly that (account and category free of
+ * "/"), else null. Only the usual case is taken here; anything else is split and compared by the caller.
+ */
+function plainRecordRest(path: string, account: string, category: string): string | null {
+  if (!path.startsWith('data/') || account.includes('/') || category.includes('/')) return null;
+  const accountEnd = 5 + account.length;
+  const categoryEnd = accountEnd + 1 + category.length;
+  if (!path.startsWith(account, 5) || path.charCodeAt(accountEnd) !== 0x2f) return null;
+  if (!path.startsWith(category, accountEnd + 1) || path.charCodeAt(categoryEnd) !== 0x2f) return null;
+  return path.slice(categoryEnd + 1);
+}
+
 /** The first three segments of a bag path and the rest (null when there are fewer than four segments). */
 function splitPayloadPath(path: string): { root: string; account: string; category: string; rest: string | null } {
   const first = path.indexOf('/');
@@ -774,6 +799,31 @@ function splitPayloadPath(path: string): { root: string; account: string; catego
     category: third < 0 ? path.slice(second + 1) : path.slice(second + 1, third),
     rest: third < 0 ? null : path.slice(third + 1),
   };
+}
+
+/**
+ * One scan accepting only names that pass every rule of `unsafeNameReason` (non-empty; no backslash, control
+ * character, drive letter or leading "/"; no ".", ".." or empty segment, one trailing "/" allowed).
+ */
+function plainlySafeName(name: string): boolean {
+  const length = name.length;
+  if (length === 0) return false;
+  const first = name.charCodeAt(0);
+  if (length >= 2 && name.charCodeAt(1) === 0x3a && ((first >= 0x41 && first <= 0x5a) || (first >= 0x61 && first <= 0x7a))) return false;
+  const end = name.charCodeAt(length - 1) === 0x2f ? length - 1 : length;
+  let segmentStart = 0;
+  for (let i = 0; i <= end; i++) {
+    const code = i === end ? 0x2f : name.charCodeAt(i);
+    if (code === 0x2f) {
+      const segment = i - segmentStart;
+      if (segment === 0) return false;
+      if (segment <= 2 && name.charCodeAt(segmentStart) === 0x2e && (segment === 1 || name.charCodeAt(segmentStart + 1) === 0x2e)) return false;
+      segmentStart = i + 1;
+    } else if (code < 0x20 || code === 0x7f || code === 0x5c) {
+      return false;
+    }
+  }
+  return true;
 }
 
 function isAscii(text: string): boolean {

@@ -1,0 +1,172 @@
+// The verifier's fast paths must decide exactly as the plain rules do: names, production records, streamed JSON and
+// manifest lines cut anywhere, and entries hashed in place or across read windows.
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ManifestReader } from '../../src/verify/bag-files.js';
+import { JsonArrayReader } from '../../src/verify/json-array-reader.js';
+import { listZip, scanZip, type EntrySink } from '../../src/verify/safe-zip.js';
+import { plainProductionRecord, productionRecordSchema, unsafeNameReason } from '../../src/verify/verify.js';
+import { tempDir, writeZipWithArchiver } from './fixtures.js';
+
+/** The name rules written the plain way, as the verifier first had them. */
+function referenceUnsafeNameReason(name: string): string | null {
+  if (name === '') return 'an empty name';
+  if (name.includes('\\')) return 'a backslash';
+  if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) return 'an absolute path';
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'a control character';
+  const segments = (name.endsWith('/') ? name.slice(0, -1) : name).split('/');
+  if (segments.includes('..')) return 'a ".." segment';
+  if (segments.includes('.')) return 'a "." segment';
+  if (segments.includes('')) return 'an empty segment';
+  return null;
+}
+
+function splitAt(bytes: Buffer, cuts: number[]): Buffer[] {
+  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let from = 0;
+  for (const point of points) {
+    chunks.push(bytes.subarray(from, point));
+    from = point;
+  }
+  chunks.push(bytes.subarray(from));
+  return chunks;
+}
+
+describe('unsafeNameReason fast path', () => {
+  it('gives the same answer as the plain rules for any name', () => {
+    const piece = fc.constantFrom('a', 'Z', '.', '..', '/', '//', '\\', 'C:', ':', '\n', '\u007f', '\u001f', 'é', ' ', '%2e', 'data');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 10 }), (pieces) => {
+        const name = pieces.join('');
+        expect(unsafeNameReason(name)).toBe(referenceUnsafeNameReason(name));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('plainProductionRecord', () => {
+  const valid = {
+    path: 'data/acct-0001/mail.content/m-000001.eml',
+    sha256: 'a'.repeat(64),
+    bytes: 7690,
+    account: 'acct-0001',
+    category: 'mail.content',
+    sourceId: 'm-000001',
+    originalName: 'm-000001.eml',
+    timestamp: '2026-05-10T14:49:07Z',
+    encryption: 'provider-decrypted',
+  };
+  const odd = fc.constantFrom<unknown>(
+    undefined, null, '', 'x', 0, -1, 1.5, 2 ** 60, Number.NaN, true, [], {}, 'A'.repeat(64), 'a'.repeat(63), 'g'.repeat(64),
+    '2026-02-30T00:00:00Z', '2026-05-10T14:49:07', '2026-05-10T14:49:07+02:00', '2026-05-10T14:49:07.123Z', 'mail.content', 'nonsense.category',
+    'customer-key', 'plain',
+  );
+  const fields = ['path', 'sha256', 'bytes', 'account', 'category', 'sourceId', 'originalName', 'timestamp', 'encryption', 'items', 'extra'];
+
+  it('takes the usual record', () => {
+    expect(plainProductionRecord(valid)).not.toBeNull();
+    expect(plainProductionRecord({ ...valid, timestamp: null, sourceId: null, items: 3 })).not.toBeNull();
+  });
+
+  it('takes only records the schema accepts, with the same values', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom(...fields), odd), { maxLength: 4 }), fc.boolean(), (edits, remove) => {
+        const record: Record<string, unknown> = { ...valid };
+        for (const [field, value] of edits) {
+          if (remove && value === undefined) delete record[field];
+          else record[field] = value;
+        }
+        const fast = plainProductionRecord(record);
+        const schema = productionRecordSchema.safeParse(record);
+        if (fast !== null) {
+          expect(schema.success).toBe(true);
+          expect(fast.data).toEqual(schema.data);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    expect(plainProductionRecord([valid])).toBeNull();
+    expect(plainProductionRecord(null)).toBeNull();
+  });
+});
+
+describe('streamed readers cut anywhere', () => {
+  it('JsonArrayReader finds the same records in strings full of escapes and backslash runs', () => {
+    const text = fc.array(fc.constantFrom('\\', '"', '{', '}', '[', ']', ',', 'a', 'é', '\n'), { maxLength: 12 }).map((parts) => parts.join(''));
+    const record = fc.record({ path: text, nested: fc.array(fc.oneof(text, fc.dictionary(text, text, { maxKeys: 2 })), { maxLength: 3 }) });
+    fc.assert(
+      fc.property(fc.array(record, { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 20 }), (records, cuts) => {
+        const bytes = Buffer.from(JSON.stringify(records));
+        const values: unknown[] = [];
+        const problems: string[] = [];
+        const reader = new JsonArrayReader((value) => values.push(value), (message) => problems.push(message));
+        for (const chunk of splitAt(bytes, cuts)) reader.update(chunk);
+        reader.end();
+        expect(problems).toEqual([]);
+        expect(values).toEqual(records);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('ManifestReader reads the same entries and problems however the bytes are cut', () => {
+    const line = fc.oneof(
+      fc.tuple(fc.array(fc.constantFrom(...'0123456789abcdefABCDEF'), { minLength: 64, maxLength: 64 }).map((digits) => digits.join('')), fc.constantFrom('  ', ' ', '\t'), fc.constantFrom('data/a', 'data/b%0A', 'data/é', 'data/c d'), fc.constantFrom('\n', '\r\n')).map((parts) => parts.join('')),
+      fc.constantFrom('garbage\n', '\n', '\r\n', `${'f'.repeat(64)} data/a\n`),
+    );
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 10 }), fc.array(fc.nat(), { maxLength: 20 }), (lines, cuts) => {
+        const bytes = Buffer.from(lines.join(''));
+        const whole = new ManifestReader();
+        whole.update(bytes);
+        whole.end();
+        const cut = new ManifestReader();
+        for (const chunk of splitAt(bytes, cuts)) cut.update(chunk);
+        cut.end();
+        expect([...cut.entries]).toEqual([...whole.entries]);
+        expect(cut.problems).toEqual(whole.problems);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('scanZip hashing', () => {
+  const dir = tempDir();
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('hashes entries in place and across 4 MiB read windows alike', async () => {
+    // Sizes chosen so that entries straddle the window boundaries (streamed) and others lie inside one (in place).
+    const sizes = [10, 3 * 1024 * 1024, 2 * 1024 * 1024 + 7, 0, 5000, 4 * 1024 * 1024 + 1, 1, 700 * 1024];
+    const items = sizes.map((size, index) => ({ name: `x/data/f${index}`, data: randomBytes(size) }));
+    const file = path.join(dir, 'windows.zip');
+    await writeZipWithArchiver(file, items);
+    const handle = await open(file, 'r');
+    try {
+      const listing = await listZip(handle, (await handle.stat()).size);
+      expect(listing.problems).toEqual([]);
+      const seen = new Map<string, { sha256: string; whole: boolean }>();
+      const problems = await scanZip(handle, listing, (entry): EntrySink => {
+        const hash = createHash('sha256');
+        return {
+          update: (chunk) => hash.update(chunk),
+          end: () => seen.set(entry.name, { sha256: hash.digest('hex'), whole: false }),
+          whole: (data) => seen.set(entry.name, { sha256: createHash('sha256').update(data).digest('hex'), whole: true }),
+        };
+      });
+      expect(problems).toEqual([]);
+      for (const item of items) expect(seen.get(item.name)?.sha256).toBe(createHash('sha256').update(item.data).digest('hex'));
+      const ways = new Set([...seen.values()].map((value) => value.whole));
+      expect(ways).toEqual(new Set([true, false]));
+    } finally {
+      await handle.close();
+    }
+  });
+});
