@@ -85,9 +85,21 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
+/** File-system failures that mean the user named a path that cannot be used: treated as bad input (exit 2). */
+const PATH_ERRNOS = new Set(['ENOENT', 'EACCES', 'EPERM', 'ENOTDIR', 'EISDIR', 'EROFS', 'EEXIST', 'ENAMETOOLONG', 'ELOOP']);
+
+/** A Node system error about a path (fs), which escaped without a scopex error around it. */
+export function pathErrorOf(error: unknown): { code: string; path: string; syscall: string } | undefined {
+  const candidate = error as NodeJS.ErrnoException | undefined;
+  if (!(candidate instanceof Error) || typeof candidate.code !== 'string' || typeof candidate.path !== 'string') return undefined;
+  return { code: candidate.code, path: candidate.path, syscall: candidate.syscall ?? 'access' };
+}
+
 /** The one mapping from an error to a process exit code (DESIGN.md, "Exit codes"). */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof InputError) return EXIT.input;
+  const pathError = pathErrorOf(error);
+  if (pathError && PATH_ERRNOS.has(pathError.code)) return EXIT.input;
   if (error instanceof OrderError) return EXIT.refused;
   if (error instanceof IntegrityError) return EXIT.verification;
   if (error instanceof ScopeError) return EXIT.scope;

@@ -2,7 +2,8 @@
 // The scopex entry point: the only place that turns errors into exit codes and calls process.exit.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { exitCodeFor, InputError, OrderError, ScopexError } from '../errors.js';
+import { describeFsError } from '../config.js';
+import { EXIT, exitCodeFor, InputError, OrderError, pathErrorOf, ScopexError } from '../errors.js';
 import { auditCommand } from './audit.js';
 import { withGlobals } from './common.js';
 import { batchCommand } from './batch.js';
@@ -49,8 +50,14 @@ export async function main(argv: string[]): Promise<number> {
 
 function report(error: unknown, flags: { debug: boolean; json: boolean }): number {
   const code = exitCodeFor(error);
-  const known = error instanceof ScopexError;
-  const message = known ? error.message : `internal error: ${error instanceof Error ? error.message : String(error)}`;
+  const pathError = pathErrorOf(error);
+  const known = error instanceof ScopexError || (pathError !== undefined && code !== EXIT.internal);
+  const message =
+    error instanceof ScopexError
+      ? error.message
+      : pathError && known
+        ? `cannot ${pathError.syscall} ${pathError.path}: ${describeFsError(error)}`
+        : `internal error: ${error instanceof Error ? error.message : String(error)}`;
   // A command that already printed its result (an audit or batch report with failures) sets resultPrinted, so that
   // --json leaves exactly one JSON document on stdout.
   const resultPrinted = typeof error === 'object' && error !== null && (error as { resultPrinted?: unknown }).resultPrinted === true;
@@ -58,7 +65,7 @@ function report(error: unknown, flags: { debug: boolean; json: boolean }): numbe
     const body: Record<string, unknown> = {
       ok: false,
       exitCode: code,
-      error: { code: known ? error.code : 'INTERNAL', message },
+      error: { code: error instanceof ScopexError ? error.code : (pathError?.code ?? 'INTERNAL'), message },
     };
     if (error instanceof OrderError) body['reasons'] = error.reasons;
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);

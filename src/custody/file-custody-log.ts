@@ -5,6 +5,7 @@ import path from 'node:path';
 import { canonicalJson } from '../order/canonical.js';
 import { IntegrityError } from '../errors.js';
 import type { CustodyEvent, CustodyEventType, CustodyLog, CustodyRecord } from './custody-log.js';
+import { ensureDir } from '../util/ensure-dir.js';
 
 export interface FileCustodyLogOptions {
   /** The log file (config.custodyLogFile). Its folder is created when missing. */
@@ -118,7 +119,7 @@ async function appendLocked(
   now: () => Date,
   lockTimeoutMs: number,
 ): Promise<CustodyRecord> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
+  await ensureDir(path.dirname(file));
   const release = await acquireLock(lockFileFor(file), lockTimeoutMs);
   try {
     const handle = await fs.open(file, 'a+');

@@ -1,7 +1,7 @@
 // Generates a complete sample world (DESIGN.md, "The sample world"): PKI, keys, encrypted stores, config and orders.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createSecretKey } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ConfigFile } from '../config.js';
 import { InputError } from '../errors.js';
@@ -14,6 +14,7 @@ import { generateSamplePkiAsync, type SamplePki } from './pki.js';
 import { writeSampleOrders, type SampleOrderInfo } from './sample-orders.js';
 import { FIRST_NAMES, LAST_NAMES, capitalize } from './sample-text.js';
 import { createSeededRandom, type SeededRandom } from './seeded-random.js';
+import { ensureDirSync } from '../util/ensure-dir.js';
 
 export const SAMPLE_PROFILES = ['realistic', 'small-items', 'large-items'] as const;
 export type SampleProfile = (typeof SAMPLE_PROFILES)[number];
@@ -91,7 +92,7 @@ export async function generateSampleWorld(options: SampleWorldOptions): Promise<
   pkiPromise.catch(() => undefined);
   untrustedPkiPromise.catch(() => undefined);
 
-  for (const folder of ['pki', 'keys', 'stores', 'orders', 'custody']) mkdirSync(path.join(out, folder), { recursive: true });
+  for (const folder of ['pki', 'keys', 'stores', 'orders', 'custody']) ensureDirSync(path.join(out, folder));
 
   // Keys: seeded in sample worlds only (see SAMPLE_WORLD_WARNING).
   const masterRaw = random.fork('master-key').bytes(32);

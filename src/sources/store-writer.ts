@@ -2,7 +2,7 @@
 // directory and the wrapped data keys. Used by the sample-world generator and by test fixtures; scopex never writes stores.
 import type { KeyObject } from 'node:crypto';
 import { createSecretKey } from 'node:crypto';
-import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -11,6 +11,7 @@ import { wrapDataKey, type DataKeysFile } from '../keys/data-keys.js';
 import { createItemEncryptor, encryptItemBuffer, itemAad, NONCE_BYTES } from '../keys/item-crypto.js';
 import type { StoreService } from '../keys/key-service.js';
 import type { Account } from './account-directory.js';
+import { ensureDirSync } from '../util/ensure-dir.js';
 
 export interface StoreWriterOptions {
   /** The stores folder (W/stores). */
@@ -50,7 +51,7 @@ export function createStoreWriter(options: StoreWriterOptions): StoreWriter {
   if (!options.dataKeysFile) throw new Error('createStoreWriter needs dataKeysFile');
   const accounts: Account[] = [];
   const dataKeys: DataKeysFile = { schema: 'scopex.data-keys/v1', wrapping: 'aes-256-gcm', accounts: {} };
-  mkdirSync(path.join(options.storesRoot, 'subscriber'), { recursive: true });
+  ensureDirSync(path.join(options.storesRoot, 'subscriber'));
 
   return {
     openAccount(account, state) {
@@ -65,7 +66,7 @@ export function createStoreWriter(options: StoreWriterOptions): StoreWriter {
       const indexes = new Map<string, WriteStream>();
       for (const service of SERVICES) {
         const dir = path.join(options.storesRoot, service, account.id, 'blobs');
-        mkdirSync(dir, { recursive: true });
+        ensureDirSync(dir);
         indexes.set(service, createWriteStream(path.join(options.storesRoot, service, account.id, 'index.jsonl')));
       }
       return {
@@ -113,7 +114,7 @@ export function createStoreWriter(options: StoreWriterOptions): StoreWriter {
         path.join(options.storesRoot, 'directory.json'),
         `${JSON.stringify({ schema: 'scopex.directory/v1', accounts }, null, 2)}\n`,
       );
-      mkdirSync(path.dirname(options.dataKeysFile), { recursive: true });
+      ensureDirSync(path.dirname(options.dataKeysFile));
       writeFileSync(options.dataKeysFile, `${JSON.stringify(dataKeys, null, 2)}\n`, { mode: 0o600 });
     },
   };
