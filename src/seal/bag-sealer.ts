@@ -41,6 +41,7 @@ type ZipArchiveConstructor = new (options: { store: boolean; highWaterMark: numb
 
 const TAG_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const FILE_MODE = 0o644;
+const FOLDER_MODE = 0o755;
 /**
  * Buffer entries may wait in archiver's queue up to these bounds, so that a caller awaiting each addPayload does not
  * pay an event-loop round trip per small item. A stream entry is always awaited until archiver has consumed it.
@@ -427,7 +428,7 @@ class ZipBagSealer implements BagSealer {
     }
   }
 
-  #append(name: string, source: Buffer | Readable, bytes: number): Promise<void> {
+  #append(name: string, source: Buffer | Readable, bytes: number, mode: number = FILE_MODE): Promise<void> {
     let settle: Pick<QueuedEntry, 'resolve' | 'reject'> | undefined;
     const done = new Promise<void>((resolve, reject) => {
       settle = { resolve, reject };
@@ -437,7 +438,7 @@ class ZipBagSealer implements BagSealer {
     if (!settle) throw new Error('unreachable: Promise executors run synchronously');
     this.#queued.push({ name, bytes, done, ...settle });
     this.#queuedBytes += bytes;
-    this.#archive.append(source, { name, date: this.#now, mode: FILE_MODE, store: true });
+    this.#archive.append(source, { name, date: this.#now, mode, store: true });
     return done;
   }
 
@@ -475,6 +476,9 @@ class ZipBagSealer implements BagSealer {
 
   async #writeTagFiles(): Promise<void> {
     await this.#enqueue(async () => {
+      // A bag with no payload still needs its data/ folder (RFC 8493 §2.1.2; bagit.py refuses a bag without one),
+      // and a ZIP only has the folders its entries name: an order that found nothing gets an explicit folder entry.
+      if (this.#payloadFiles === 0) await this.#append(`${this.#orderId}/data/`, Buffer.alloc(0), 0, FOLDER_MODE);
       const bagit = await this.#appendHashed(BAGIT_FILE, Buffer.from(BAGIT_TXT, 'utf8'));
       const info = bagInfoText({
         sourceOrganization: this.#organization,

@@ -218,6 +218,22 @@ describe('a sealed bag', () => {
   });
 });
 
+describe('a bag with no payload (an order that found nothing)', () => {
+  test('still unzips into a bag with a data/ folder, an empty manifest and Payload-Oxum 0.0', async () => {
+    const opts = options();
+    const sealer = await createBagSealer(opts);
+    await sealer.addTagFile('order.json', Buffer.from('{}\n'));
+    const sealed = await sealer.seal();
+    expect(sealed.payloadFiles).toBe(0);
+    const into = path.join(workspace.dir, `unzipped-empty-${counter}`);
+    expect(run('unzip', ['-q', sealed.archive, '-d', into]).status).toBe(0);
+    const bag = path.join(into, opts.orderId);
+    expect(readdirSync(path.join(bag, 'data'))).toEqual([]);
+    expect(readFileSync(path.join(bag, 'manifest-sha256.txt'), 'utf8')).toBe('');
+    expect(readFileSync(path.join(bag, 'bag-info.txt'), 'utf8')).toContain('Payload-Oxum: 0.0');
+  });
+});
+
 describe('refusing and cleaning up', () => {
   test('an output folder that cannot be made is FILE_UNREADABLE at once (not a hang), and nested new folders are made', async () => {
     // Node 20's recursive mkdir never settles under /proc; the sealer makes folders one level at a time.
