@@ -413,7 +413,8 @@ export async function scanZip(
       const overlaps = entry.localHeaderOffset < cursor;
       const nextOffset = ordered[position + 1]?.localHeaderOffset ?? listing.centralDirectoryOffset;
       // An overlapping entry's data is not read: entries sharing data are how a small file multiplies into a bomb.
-      const end = await scanEntry(reader, listing, entry, nextOffset, overlaps ? () => null : sinkFor, problem);
+      const entrySink = overlaps ? () => null : sinkFor;
+      const end = scanEntryInPlace(reader, listing, entry, nextOffset, entrySink, problem) ?? (await scanEntry(reader, listing, entry, nextOffset, entrySink, problem));
       cursor = Math.max(cursor, end);
     }
     if (cursor < listing.centralDirectoryOffset) {
@@ -427,28 +428,50 @@ export async function scanZip(
   return problems;
 }
 
-/** Returns the offset just past the entry (data and descriptor). */
-async function scanEntry(
+/**
+ * The usual entry, when the read window already holds all of it (header, stored data, descriptor): checked and
+ * handed to its sink synchronously, exactly as `scanEntry` would. Null, with nothing reported and no sink asked
+ * for, when anything would need a read or is out of the ordinary; `scanEntry` then takes the entry.
+ */
+function scanEntryInPlace(
   reader: SequentialReader,
   listing: ZipListing,
   entry: ZipEntry,
   nextOffset: number,
   sinkFor: (entry: ZipEntry) => EntrySink | null,
   problem: (expected: string, found: string, message: string) => void,
-): Promise<number> {
+): number | null {
   const start = entry.localHeaderOffset;
-  let header = reader.view(start, 30) ?? (await reader.bytes(start, 30));
-  if (header.length < 30 || header.readUInt32LE(0) !== SIG.localHeader) {
-    problem('a local file header', 'none', 'the entry has no local file header where the central directory says');
-    return start + header.length;
-  }
+  const header = reader.view(start, 30);
+  if (!header || header.readUInt32LE(0) !== SIG.localHeader) return null;
   const nameLength = header.readUInt16LE(26);
   const extraLength = header.readUInt16LE(28);
-  let nameAndExtra = reader.view(start + 30, nameLength + extraLength);
-  if (!nameAndExtra) {
-    header = Buffer.from(header); // a view into the read window, which the next read may refill
-    nameAndExtra = await reader.bytes(start + 30, nameLength + extraLength);
+  const nameAndExtra = reader.view(start + 30, nameLength + extraLength);
+  if (!nameAndExtra) return null;
+  const dataStart = start + 30 + nameLength + extraLength;
+  const dataEnd = dataStart + entry.compressedSize;
+  if (dataEnd > listing.centralDirectoryOffset || (entry.flags & ENCRYPTED) !== 0 || entry.method !== 0) return null;
+  const data = reader.view(dataStart, entry.compressedSize);
+  if (!data || data.length !== entry.uncompressedSize) return null;
+  const descriptorFollows = (entry.flags & HAS_DATA_DESCRIPTOR) !== 0;
+  const descriptor = descriptorFollows ? reader.view(dataEnd, 24) : null;
+  if (descriptorFollows && !descriptor) return null;
+
+  checkLocalHeader(header, nameAndExtra, entry, problem);
+  const sink = sinkFor(entry);
+  if (sink?.whole) {
+    sink.whole(data);
+  } else if (sink) {
+    if (data.length > 0) sink.update(data);
+    sink.end();
   }
+  if (!descriptor) return dataEnd;
+  return dataEnd + descriptorLengthFrom(descriptor, entry, dataEnd, nextOffset, problem);
+}
+
+/** The local header agrees with the central directory: name, flags, method, and sizes unless deferred. */
+function checkLocalHeader(header: Buffer, nameAndExtra: Buffer, entry: ZipEntry, problem: (expected: string, found: string, message: string) => void): void {
+  const nameLength = header.readUInt16LE(26);
   const localName = nameAndExtra.subarray(0, nameLength);
   if (!localName.equals(entry.nameBytes)) {
     problem(`local header name "${entry.name}"`, `"${localName.toString('utf8')}"`, 'the local header names a different file than the central directory');
@@ -473,6 +496,32 @@ async function scanEntry(
       'the local header sizes differ from the central directory',
     );
   }
+}
+
+/** Returns the offset just past the entry (data and descriptor). */
+async function scanEntry(
+  reader: SequentialReader,
+  listing: ZipListing,
+  entry: ZipEntry,
+  nextOffset: number,
+  sinkFor: (entry: ZipEntry) => EntrySink | null,
+  problem: (expected: string, found: string, message: string) => void,
+): Promise<number> {
+  const start = entry.localHeaderOffset;
+  let header = reader.view(start, 30) ?? (await reader.bytes(start, 30));
+  if (header.length < 30 || header.readUInt32LE(0) !== SIG.localHeader) {
+    problem('a local file header', 'none', 'the entry has no local file header where the central directory says');
+    return start + header.length;
+  }
+  const nameLength = header.readUInt16LE(26);
+  const extraLength = header.readUInt16LE(28);
+  let nameAndExtra = reader.view(start + 30, nameLength + extraLength);
+  if (!nameAndExtra) {
+    header = Buffer.from(header); // a view into the read window, which the next read may refill
+    nameAndExtra = await reader.bytes(start + 30, nameLength + extraLength);
+  }
+  checkLocalHeader(header, nameAndExtra, entry, problem);
+  const descriptorFollows = (entry.flags & HAS_DATA_DESCRIPTOR) !== 0;
 
   const dataStart = start + 30 + nameLength + extraLength;
   const dataEnd = dataStart + entry.compressedSize;
@@ -536,6 +585,17 @@ async function descriptorLength(
   problem: (expected: string, found: string, message: string) => void,
 ): Promise<number> {
   const bytes = reader.view(at, 24) ?? (await reader.bytes(at, 24));
+  return descriptorLengthFrom(bytes, entry, at, nextOffset, problem);
+}
+
+/** The length of the data descriptor in `bytes` (up to 24 bytes at `at`) that repeats the central directory's values. */
+function descriptorLengthFrom(
+  bytes: Buffer,
+  entry: ZipEntry,
+  at: number,
+  nextOffset: number,
+  problem: (expected: string, found: string, message: string) => void,
+): number {
   const candidates: number[] = [];
   for (const signed of [true, false]) {
     for (const wide of [false, true]) {
