@@ -9,6 +9,7 @@ import { createFileCustodyLog } from '../custody/file-custody-log.js';
 import { AbortedError, InputError, OrderError, ScopeError, ScopexError } from '../errors.js';
 import type { ExportProgress, ExportResult } from '../pipeline/export.js';
 import { expandOrderArguments, identifyOrder, type OrderFile } from './order-files.js';
+import { biggestFirst, directoryForSizing, estimateOrderWork } from './order-size.js';
 import { createWorkerPool } from './worker-pool.js';
 import type { ExportFunction } from './worker-protocol.js';
 
@@ -96,11 +97,20 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
   }
   const outDir = path.resolve(options.outDir);
   const files = await expandOrderArguments(options.orders);
-  const planned = await Promise.all(files.map((file) => identifyOrder(file)));
-  options.onEvent?.({ type: 'planned', orders: planned });
-  await fs.mkdir(outDir, { recursive: true });
-
+  // Workers start (and import the exporter) while this thread reads the orders.
   const pool = mode === 'worker-threads' ? createWorkerPool({ size: concurrency, ...(options.exportModule ? { exportModule: options.exportModule } : {}) }) : null;
+  pool?.warm(files.length);
+  let planned: OrderFile[];
+  let startOrder: OrderFile[];
+  try {
+    planned = await Promise.all(files.map((file) => identifyOrder(file)));
+    options.onEvent?.({ type: 'planned', orders: planned });
+    await fs.mkdir(outDir, { recursive: true });
+    startOrder = concurrency > 1 ? await biggestFirstOrders(planned, options.config) : planned;
+  } catch (error) {
+    await pool?.close();
+    throw error;
+  }
   const exportOrder = pool?.exportOrder ?? options.exportOrder ?? (await loadExporter());
   const custody = pool ? undefined : (options.custody ?? createFileCustodyLog({ file: options.config.custodyLogFile }));
   const trustFile = options.trustFile ?? options.config.reviewerCaFiles[0];
@@ -191,7 +201,8 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
         config: options.config,
         ...(options.signal ? { signal: options.signal } : {}),
         ...(custody ? { custody } : {}),
-        onProgress: (progress) => options.onEvent?.({ type: 'progress', orderId: order.orderId, progress }),
+        // Only when someone listens: an exporter given onProgress makes one more pass to count what it will export.
+        ...(options.onEvent ? { onProgress: (progress: ExportProgress) => options.onEvent?.({ type: 'progress', orderId: order.orderId, progress }) } : {}),
       });
       base.orderId = result.orderId;
       const items = Object.values(result.items).reduce((sum, n) => sum + n, 0);
@@ -211,7 +222,10 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
   };
 
   try {
-    const orders = await Promise.all(planned.map((order) => limit(() => runUnique(order))));
+    // Started biggest first, so that no worker is left alone with a big order at the end; reported in the given order.
+    const running = new Map<OrderFile, Promise<BatchOrderResult>>();
+    for (const order of startOrder) running.set(order, limit(() => runUnique(order)));
+    const orders = await Promise.all(planned.map((order) => running.get(order)!));
     const counts = Object.fromEntries(
       (['sealed', 'skipped', 'refused', 'malformed', 'failed', 'scope-violation', 'aborted'] as const).map((v) => [v, 0]),
     ) as Record<BatchVerdict, number>;
@@ -229,6 +243,22 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
   } finally {
     await pool?.close();
   }
+}
+
+/** The orders in the order they start: biggest (by their accounts' index sizes) first when that can be told. */
+async function biggestFirstOrders(planned: OrderFile[], config: ScopexConfig): Promise<OrderFile[]> {
+  const directory = directoryForSizing(config);
+  if (!directory) return planned;
+  const sizes = await Promise.all(planned.map((order) => estimateOrderWork(order, config, directory)));
+  // Files of one order id keep their given order (the first one is the one exported; see runUnique).
+  const firstSize = new Map<string, number | null>();
+  planned.forEach((order, index) => {
+    if (order.idFromOrder && !firstSize.has(order.orderId)) firstSize.set(order.orderId, sizes[index] ?? null);
+  });
+  return biggestFirst(
+    planned,
+    planned.map((order, index) => (order.idFromOrder ? (firstSize.get(order.orderId) ?? null) : (sizes[index] ?? null))),
+  );
 }
 
 export function verdictFor(error: unknown, signal?: AbortSignal): BatchVerdict {

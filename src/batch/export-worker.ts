@@ -1,6 +1,6 @@
 // A worker thread that runs exports one at a time for the batch's pool, so that orders use every core.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ExportOptions } from '../pipeline/export.js';
+import type { ExportOptions, ExportProgress } from '../pipeline/export.js';
 import { toTransferable } from './error-transfer.js';
 import type { ExportFunction, WorkerRequest, WorkerResponse } from './worker-protocol.js';
 
@@ -20,24 +20,29 @@ port.on('message', (message: WorkerRequest) => {
       controller?.abort();
       break;
     case 'run':
-      void run(message.options);
+      void run(message.options, message.progress);
       break;
   }
 });
 
-async function run(options: Omit<ExportOptions, 'signal' | 'onProgress' | 'custody'>): Promise<void> {
+async function run(options: Omit<ExportOptions, 'signal' | 'onProgress' | 'custody'>, progress: boolean): Promise<void> {
   controller = new AbortController();
   let lastProgress = 0;
   try {
     const result = await exportOrder({
       ...options,
       signal: controller.signal,
-      onProgress: (progress) => {
-        const now = Date.now();
-        if (now - lastProgress < PROGRESS_INTERVAL_MS) return;
-        lastProgress = now;
-        post({ type: 'progress', progress: { ...progress } });
-      },
+      // An exporter given onProgress first counts what it will export (one more pass over the indexes): only when shown.
+      ...(progress
+        ? {
+            onProgress: (update: ExportProgress) => {
+              const now = Date.now();
+              if (now - lastProgress < PROGRESS_INTERVAL_MS) return;
+              lastProgress = now;
+              post({ type: 'progress', progress: { ...update } });
+            },
+          }
+        : {}),
     });
     post({ type: 'done', result });
   } catch (error) {

@@ -15,6 +15,11 @@ export interface WorkerPoolOptions {
 }
 
 export interface WorkerPool {
+  /**
+   * Starts up to `count` workers now (at most the pool's size), so that their start-up and module imports overlap
+   * with the caller's own preparation instead of delaying the first exports.
+   */
+  warm(count: number): void;
   /** Runs one export in a free worker; the same contract as exportOrder (abort via signal, progress via onProgress). */
   exportOrder: ExportFunction;
   close(): Promise<void>;
@@ -27,18 +32,24 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
   const idle: Worker[] = [];
   const all = new Set<Worker>();
 
-  const take = (): Worker => {
-    const worker = idle.pop();
-    if (worker) return worker;
-    if (all.size >= options.size) throw new Error('worker pool over-committed: more exports than its size at once');
+  const spawn = (): Worker => {
     const created = new Worker(workerScript, { workerData: { exportModule } });
     all.add(created);
+    // A worker that fails while idle (say its module does not load) just leaves the pool; in use, the export reports it.
+    created.on('error', () => undefined);
     created.once('exit', () => {
       all.delete(created);
       const index = idle.indexOf(created);
       if (index >= 0) idle.splice(index, 1);
     });
     return created;
+  };
+
+  const take = (): Worker => {
+    const worker = idle.shift();
+    if (worker) return worker;
+    if (all.size >= options.size) throw new Error('worker pool over-committed: more exports than its size at once');
+    return spawn();
   };
 
   const exportOrder: ExportFunction = (exportOptions: ExportOptions) =>
@@ -79,10 +90,13 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
       worker.once('error', onError);
       worker.once('exit', onExit);
       signal?.addEventListener('abort', onAbort, { once: true });
-      worker.postMessage({ type: 'run', options: plain } satisfies WorkerRequest);
+      worker.postMessage({ type: 'run', options: plain, progress: onProgress !== undefined } satisfies WorkerRequest);
     });
 
   return {
+    warm(count: number) {
+      while (all.size < Math.min(count, options.size)) idle.push(spawn());
+    },
     exportOrder,
     async close() {
       const workers = [...all];

@@ -4,7 +4,10 @@ import type { TransferredError } from './error-transfer.js';
 
 export type ExportFunction = (options: ExportOptions) => Promise<ExportResult>;
 
-export type WorkerRequest = { type: 'run'; options: Omit<ExportOptions, 'signal' | 'onProgress' | 'custody'> } | { type: 'abort' };
+export type WorkerRequest =
+  /** progress: whether anyone shows it (without a listener the export skips its counting pass and posts nothing). */
+  | { type: 'run'; options: Omit<ExportOptions, 'signal' | 'onProgress' | 'custody'>; progress: boolean }
+  | { type: 'abort' };
 
 export type WorkerResponse =
   | { type: 'progress'; progress: ExportProgress }
