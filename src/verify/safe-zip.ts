@@ -441,58 +441,75 @@ function scanEntryInPlace(
   sinkFor: (entry: ZipEntry) => EntrySink | null,
   problem: (expected: string, found: string, message: string) => void,
 ): number | null {
+  // Fields are read at offsets in the window buffer: no view per header, name or descriptor.
+  const window = reader.windowBuffer;
   const start = entry.localHeaderOffset;
-  const header = reader.view(start, 30);
-  if (!header || header.readUInt32LE(0) !== SIG.localHeader) return null;
-  const nameLength = header.readUInt16LE(26);
-  const extraLength = header.readUInt16LE(28);
-  const nameAndExtra = reader.view(start + 30, nameLength + extraLength);
-  if (!nameAndExtra) return null;
+  const at = reader.offsetOf(start, 30);
+  if (at < 0 || window.readUInt32LE(at) !== SIG.localHeader) return null;
+  const nameLength = window.readUInt16LE(at + 26);
+  const extraLength = window.readUInt16LE(at + 28);
+  if (reader.offsetOf(start + 30, nameLength + extraLength) < 0) return null;
   const dataStart = start + 30 + nameLength + extraLength;
   const dataEnd = dataStart + entry.compressedSize;
   if (dataEnd > listing.centralDirectoryOffset || (entry.flags & ENCRYPTED) !== 0 || entry.method !== 0) return null;
-  const data = reader.view(dataStart, entry.compressedSize);
-  if (!data || data.length !== entry.uncompressedSize) return null;
+  if (entry.compressedSize !== entry.uncompressedSize) return null;
+  const dataAt = reader.offsetOf(dataStart, entry.compressedSize);
+  if (dataAt < 0) return null;
   const descriptorFollows = (entry.flags & HAS_DATA_DESCRIPTOR) !== 0;
-  const descriptor = descriptorFollows ? reader.view(dataEnd, 24) : null;
-  if (descriptorFollows && !descriptor) return null;
+  const descriptorAt = descriptorFollows ? reader.offsetOf(dataEnd, 24) : -1;
+  if (descriptorFollows && descriptorAt < 0) return null;
 
-  checkLocalHeader(header, nameAndExtra, entry, problem);
+  checkLocalHeader(window, at, entry, problem);
   const sink = sinkFor(entry);
-  if (sink?.whole) {
-    sink.whole(data);
-  } else if (sink) {
-    if (data.length > 0) sink.update(data);
-    sink.end();
+  if (sink) {
+    const data = window.subarray(dataAt, dataAt + entry.compressedSize);
+    if (sink.whole) {
+      sink.whole(data);
+    } else {
+      if (data.length > 0) sink.update(data);
+      sink.end();
+    }
   }
-  if (!descriptor) return dataEnd;
-  return dataEnd + descriptorLengthFrom(descriptor, entry, dataEnd, nextOffset, problem);
+  if (!descriptorFollows) return dataEnd;
+  return dataEnd + descriptorLengthFrom(window, descriptorAt, descriptorAt + 24, entry, dataEnd, nextOffset, problem);
 }
 
-/** The local header agrees with the central directory: name, flags, method, and sizes unless deferred. */
-function checkLocalHeader(header: Buffer, nameAndExtra: Buffer, entry: ZipEntry, problem: (expected: string, found: string, message: string) => void): void {
-  const nameLength = header.readUInt16LE(26);
-  const localName = nameAndExtra.subarray(0, nameLength);
-  if (!localName.equals(entry.nameBytes)) {
-    problem(`local header name "${entry.name}"`, `"${localName.toString('utf8')}"`, 'the local header names a different file than the central directory');
+/**
+ * The local header at `at` in `bytes` (followed there by its name and extra field) agrees with the central
+ * directory: name, flags, method, and sizes unless deferred to a data descriptor.
+ */
+function checkLocalHeader(bytes: Buffer, at: number, entry: ZipEntry, problem: (expected: string, found: string, message: string) => void): void {
+  const nameLength = bytes.readUInt16LE(at + 26);
+  const nameAt = at + 30;
+  const nameEnd = Math.min(nameAt + nameLength, bytes.length); // shorter only in a truncated archive
+  if (nameEnd - nameAt !== entry.nameBytes.length || bytes.compare(entry.nameBytes, 0, entry.nameBytes.length, nameAt, nameEnd) !== 0) {
+    problem(`local header name "${entry.name}"`, `"${bytes.toString('utf8', nameAt, nameEnd)}"`, 'the local header names a different file than the central directory');
   }
-  const localFlags = header.readUInt16LE(6);
+  const localFlags = bytes.readUInt16LE(at + 6);
   const relevantFlags = ENCRYPTED | HAS_DATA_DESCRIPTOR | UTF8_NAMES;
   if ((localFlags & relevantFlags) !== (entry.flags & relevantFlags)) {
     problem(`flags 0x${(entry.flags & relevantFlags).toString(16)}`, `0x${(localFlags & relevantFlags).toString(16)}`, 'the local header flags differ from the central directory');
   }
-  const localMethod = header.readUInt16LE(8);
+  const localMethod = bytes.readUInt16LE(at + 8);
   if (localMethod !== entry.method) {
     problem(`compression method ${entry.method}`, `${localMethod}`, 'the local header compression method differs from the central directory');
   }
-  const local = localSizes(header, nameAndExtra.subarray(nameLength));
+  const crc32 = bytes.readUInt32LE(at + 14);
+  let compressedSize = bytes.readUInt32LE(at + 18);
+  let uncompressedSize = bytes.readUInt32LE(at + 22);
+  if (compressedSize === 0xffffffff || uncompressedSize === 0xffffffff) {
+    const extraAt = nameAt + nameLength;
+    const zip64 = zip64LocalSizes(bytes.subarray(extraAt, extraAt + bytes.readUInt16LE(at + 28)), compressedSize, uncompressedSize);
+    compressedSize = zip64.compressedSize;
+    uncompressedSize = zip64.uncompressedSize;
+  }
   const descriptorFollows = (entry.flags & HAS_DATA_DESCRIPTOR) !== 0;
-  const agrees = local.crc32 === entry.crc32 && local.compressedSize === entry.compressedSize && local.uncompressedSize === entry.uncompressedSize;
-  const deferred = local.crc32 === 0 && local.compressedSize === 0 && local.uncompressedSize === 0;
+  const agrees = crc32 === entry.crc32 && compressedSize === entry.compressedSize && uncompressedSize === entry.uncompressedSize;
+  const deferred = crc32 === 0 && compressedSize === 0 && uncompressedSize === 0;
   if (!agrees && !(descriptorFollows && deferred)) {
     problem(
       `crc ${entry.crc32.toString(16)}, ${entry.compressedSize}/${entry.uncompressedSize} bytes`,
-      `crc ${local.crc32.toString(16)}, ${local.compressedSize}/${local.uncompressedSize} bytes`,
+      `crc ${crc32.toString(16)}, ${compressedSize}/${uncompressedSize} bytes`,
       'the local header sizes differ from the central directory',
     );
   }
@@ -520,7 +537,7 @@ async function scanEntry(
     header = Buffer.from(header); // a view into the read window, which the next read may refill
     nameAndExtra = await reader.bytes(start + 30, nameLength + extraLength);
   }
-  checkLocalHeader(header, nameAndExtra, entry, problem);
+  checkLocalHeader(Buffer.concat([header, nameAndExtra]), 0, entry, problem);
   const descriptorFollows = (entry.flags & HAS_DATA_DESCRIPTOR) !== 0;
 
   const dataStart = start + 30 + nameLength + extraLength;
@@ -554,27 +571,26 @@ async function scanEntry(
   return dataEnd + (await descriptorLength(reader, entry, dataEnd, nextOffset, problem));
 }
 
-function localSizes(header: Buffer, extra: Buffer): { crc32: number; compressedSize: number; uncompressedSize: number } {
-  let compressedSize = header.readUInt32LE(18);
-  let uncompressedSize = header.readUInt32LE(22);
-  if (compressedSize === 0xffffffff || uncompressedSize === 0xffffffff) {
-    let offset = 0;
-    while (offset + 4 <= extra.length) {
-      const id = extra.readUInt16LE(offset);
-      const size = extra.readUInt16LE(offset + 2);
-      if (id === 0x0001) {
-        let field = offset + 4;
-        if (uncompressedSize === 0xffffffff && field + 8 <= offset + 4 + size) {
-          uncompressedSize = Number(extra.readBigUInt64LE(field));
-          field += 8;
-        }
-        if (compressedSize === 0xffffffff && field + 8 <= offset + 4 + size) compressedSize = Number(extra.readBigUInt64LE(field));
-        break;
+/** A local header's ZIP64 extra field supplies the sizes marked 0xffffffff (when it holds them). */
+function zip64LocalSizes(extra: Buffer, compressed: number, uncompressed: number): { compressedSize: number; uncompressedSize: number } {
+  let compressedSize = compressed;
+  let uncompressedSize = uncompressed;
+  let offset = 0;
+  while (offset + 4 <= extra.length) {
+    const id = extra.readUInt16LE(offset);
+    const size = extra.readUInt16LE(offset + 2);
+    if (id === 0x0001) {
+      let field = offset + 4;
+      if (uncompressedSize === 0xffffffff && field + 8 <= offset + 4 + size) {
+        uncompressedSize = Number(extra.readBigUInt64LE(field));
+        field += 8;
       }
-      offset += 4 + size;
+      if (compressedSize === 0xffffffff && field + 8 <= offset + 4 + size) compressedSize = Number(extra.readBigUInt64LE(field));
+      break;
     }
+    offset += 4 + size;
   }
-  return { crc32: header.readUInt32LE(14), compressedSize, uncompressedSize };
+  return { compressedSize, uncompressedSize };
 }
 
 async function descriptorLength(
@@ -585,24 +601,26 @@ async function descriptorLength(
   problem: (expected: string, found: string, message: string) => void,
 ): Promise<number> {
   const bytes = reader.view(at, 24) ?? (await reader.bytes(at, 24));
-  return descriptorLengthFrom(bytes, entry, at, nextOffset, problem);
+  return descriptorLengthFrom(bytes, 0, bytes.length, entry, at, nextOffset, problem);
 }
 
 /** The length of the data descriptor in `bytes` (up to 24 bytes at `at`) that repeats the central directory's values. */
 function descriptorLengthFrom(
   bytes: Buffer,
+  from: number,
+  end: number,
   entry: ZipEntry,
   at: number,
   nextOffset: number,
   problem: (expected: string, found: string, message: string) => void,
 ): number {
   const candidates: number[] = [];
-  for (const signed of [true, false]) {
-    for (const wide of [false, true]) {
-      const base = signed ? 4 : 0;
-      const length = base + 4 + (wide ? 16 : 8);
-      if (bytes.length < length) continue;
-      if (signed && bytes.readUInt32LE(0) !== SIG.dataDescriptor) continue;
+  for (const signed of BOTH) {
+    for (const wide of NARROW_THEN_WIDE) {
+      const base = from + (signed ? 4 : 0);
+      const length = (signed ? 4 : 0) + 4 + (wide ? 16 : 8);
+      if (end - from < length) continue;
+      if (signed && bytes.readUInt32LE(from) !== SIG.dataDescriptor) continue;
       const crc = bytes.readUInt32LE(base);
       const compressed = wide ? Number(bytes.readBigUInt64LE(base + 4)) : bytes.readUInt32LE(base + 4);
       const uncompressed = wide ? Number(bytes.readBigUInt64LE(base + 12)) : bytes.readUInt32LE(base + 8);
@@ -615,6 +633,9 @@ function descriptorLengthFrom(
   problem(`a data descriptor with crc ${entry.crc32.toString(16)} and ${entry.compressedSize} bytes`, 'none matching', 'the data descriptor disagrees with the central directory');
   return 0;
 }
+
+const BOTH = [true, false] as const;
+const NARROW_THEN_WIDE = [false, true] as const;
 
 interface ReadFailure {
   expected: string;

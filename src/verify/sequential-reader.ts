@@ -29,6 +29,16 @@ export class SequentialReader {
     return this.buffers[this.active].subarray(from, from + length);
   }
 
+  /** Where `[position, position + length)` starts in `windowBuffer`, or -1 when the current window lacks any of it. */
+  offsetOf(position: number, length: number): number {
+    return position >= this.windowStart && position + length <= this.windowEnd ? position - this.windowStart : -1;
+  }
+
+  /** The current window's buffer (valid at `offsetOf` positions until the next call that may move the window). */
+  get windowBuffer(): Buffer {
+    return this.buffers[this.active];
+  }
+
   /** A copy of up to `length` bytes at `position` (shorter only at the end of the file). */
   async bytes(position: number, length: number): Promise<Buffer> {
     const out = Buffer.allocUnsafe(length);
