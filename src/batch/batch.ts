@@ -12,6 +12,7 @@ import { expandOrderArguments, identifyOrder, type OrderFile } from './order-fil
 import { biggestFirst, directoryForSizing, estimateOrderWork } from './order-size.js';
 import { createWorkerPool } from './worker-pool.js';
 import type { ExportFunction } from './worker-protocol.js';
+import { ensureDir } from '../util/ensure-dir.js';
 
 export type { ExportFunction } from './worker-protocol.js';
 
@@ -105,7 +106,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
   try {
     planned = await Promise.all(files.map((file) => identifyOrder(file)));
     options.onEvent?.({ type: 'planned', orders: planned });
-    await fs.mkdir(outDir, { recursive: true });
+    await ensureDir(outDir);
     startOrder = concurrency > 1 ? await biggestFirstOrders(planned, options.config) : planned;
   } catch (error) {
     await pool?.close();
