@@ -45,5 +45,21 @@ step('6. Verify the delivered archive as the investigator would', [
   'verify', path.join(out, archive), '--trust', path.join(world, 'pki', 'ca.cert.pem'), '--order', approved, '--config', config,
 ]);
 step('7. The custody log is intact', ['audit', 'verify', '--config', config]);
-process.stdout.write(`\nDone. The world, the archive and the custody log are in ${world}\n`);
-process.stdout.write(`Check the signature with standard tools:\n  cd ${world} && unzip -q out/${archive} -d unzipped && cd unzipped/* && \\\n  openssl cms -verify -binary -inform DER -in signature.p7s -content tagmanifest-sha256.txt -CAfile ${path.join(world, 'pki', 'ca.cert.pem')} -purpose any -out /dev/null\n`);
+const unzipped = path.join(world, 'unzipped');
+const bag = path.join(unzipped, archive.replace(/\.zip$/, ''));
+process.stdout.write(`\n== 8. Check the signature with standard tools (unzip, openssl), not with scopex\n`);
+const tools = spawnSync('sh', ['-c', 'command -v unzip && command -v openssl'], { stdio: 'ignore' });
+if (tools.status === 0) {
+  spawnSync('unzip', ['-q', path.join(out, archive), '-d', unzipped], { stdio: 'inherit' });
+  const args = ['cms', '-verify', '-binary', '-inform', 'DER', '-in', 'signature.p7s', '-content', 'tagmanifest-sha256.txt',
+    '-CAfile', path.join(world, 'pki', 'ca.cert.pem'), '-purpose', 'any', '-out', '/dev/null'];
+  process.stdout.write(`$ cd ${bag} && openssl ${args.map(quote).join(' ')}\n`);
+  const checked = spawnSync('openssl', args, { cwd: bag, stdio: 'inherit' });
+  if (checked.status !== 0) {
+    process.stderr.write('demo: openssl did not accept the signature\n');
+    process.exit(1);
+  }
+} else {
+  process.stdout.write('(skipped: unzip or openssl is not installed)\n');
+}
+process.stdout.write(`\nDone. The world, the archive, its unzipped bag and the custody log are in ${world}\n`);
