@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { keyFromPem, signOrder } from '../../src/order/approval-sign.js';
-import type { Order } from '../../src/order/schema.js';
+import { CATEGORIES, type Order } from '../../src/order/schema.js';
 import { runChecked, runTimed } from './process-timer.js';
 
 /** The repository root, from dist/tests/bench/ (built) or tests/bench/ (source). */
@@ -39,15 +39,8 @@ export interface DirectoryAccount {
   identifiers: { type: string; value: string }[];
 }
 
-export const ALL_CATEGORIES = [
-  'subscriber',
-  'mail.metadata',
-  'mail.content',
-  'storage.metadata',
-  'storage.content',
-  'im.metadata',
-  'im.content',
-] as const;
+/** The bench orders ask for every category the schema knows. */
+export const ALL_CATEGORIES = CATEGORIES;
 
 /** Runs the scopex CLI and fails loudly with its message when it exits non-zero. */
 export function scopex(args: readonly string[], cwd?: string): ReturnType<typeof runChecked> {
