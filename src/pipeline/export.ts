@@ -28,6 +28,7 @@ import { createAccountPaths, type AccountPaths, type PayloadCategory } from './i
 import { createMailHeaderCollector, mailHeaderFields, type MailHeaderCollector, type MailHeaderFields } from './mail-headers.js';
 import { imMetadata, mailMetadata, storageMetadata, type DeliveredEncryption } from './metadata.js';
 import { createScopeGate, ScopeViolation, type GateRequest, type ScopeGate } from './scope-gate.js';
+import type { ProductionRecord } from './production-record.js';
 import { abortError, mapStage, openJsonArraySink, openTextSink, readAhead, throwIfAborted, type JsonArraySink, type TextSink } from './stages.js';
 import { filterSubscriberRecord } from './subscriber-record.js';
 
@@ -364,7 +365,7 @@ function createRun(ctx: RunContext) {
         const service = plan.service as 'mail' | 'storage' | 'im';
         const added = await sealer.addPayload(paths.metadata(service), createReadStream(metadataSink.file));
         counts[plan.metadata] = (counts[plan.metadata] ?? 0) + metadataLines;
-        await (await sinkOfProduction()).push({
+        const record: ProductionRecord = {
           path: added.path,
           sha256: added.sha256,
           bytes: added.bytes,
@@ -375,7 +376,8 @@ function createRun(ctx: RunContext) {
           timestamp: null,
           encryption: 'provider-decrypted',
           items: metadataLines,
-        });
+        };
+        await (await sinkOfProduction()).push(record);
       }
     } finally {
       metadataSink?.destroy();
@@ -535,7 +537,7 @@ function createRun(ctx: RunContext) {
     }
     counts[category] = (counts[category] ?? 0) + 1;
     if (storedCiphertext) ciphertextDelivered = true;
-    await (await sinkOfProduction()).push({
+    const record: ProductionRecord = {
       path: added.path,
       sha256: added.sha256,
       bytes: added.bytes,
@@ -545,7 +547,8 @@ function createRun(ctx: RunContext) {
       originalName: item.name,
       timestamp: item.kind === 'subscriber' ? null : item.timestamp,
       encryption,
-    });
+    };
+    await (await sinkOfProduction()).push(record);
   }
 
   function metadataLine(prepared: PreparedItem, headers: MailHeaderFields | null): Record<string, unknown> {

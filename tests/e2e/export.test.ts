@@ -20,19 +20,8 @@ import {
   unzip,
   type CliRun,
 } from './export-helpers.js';
+import type { ProductionRecord } from '../../src/pipeline/production-record.js';
 
-interface Production {
-  path: string;
-  sha256: string;
-  bytes: number;
-  account: string;
-  category: string;
-  sourceId: string | null;
-  originalName: string | null;
-  timestamp: string | null;
-  encryption: string;
-  items?: number;
-}
 
 let work: string;
 let world: string;
@@ -114,7 +103,7 @@ describe('scopex export (sample world)', () => {
     const accounts = accountsOf(order, world);
     expect(accounts.length).toBe(2);
     const keys = readWorldKeys(world);
-    const production = JSON.parse(readFileSync(path.join(warrant.bag, 'production.json'), 'utf8')) as Production[];
+    const production = JSON.parse(readFileSync(path.join(warrant.bag, 'production.json'), 'utf8')) as ProductionRecord[];
     const payload = manifest(path.join(warrant.bag, 'manifest-sha256.txt'));
     expect(production.map((r) => r.path).sort()).toEqual([...payload.keys()].sort());
     for (const record of production) expect(record.sha256).toBe(payload.get(record.path));
@@ -161,7 +150,7 @@ describe('scopex export (sample world)', () => {
   });
 
   it('keeps subject and body out of mail metadata', () => {
-    const production = JSON.parse(readFileSync(path.join(warrant.bag, 'production.json'), 'utf8')) as Production[];
+    const production = JSON.parse(readFileSync(path.join(warrant.bag, 'production.json'), 'utf8')) as ProductionRecord[];
     for (const record of production.filter((r) => r.category === 'mail.metadata')) {
       for (const line of readFileSync(path.join(warrant.bag, record.path), 'utf8').split('\n').filter(Boolean)) {
         const entry = JSON.parse(line) as Record<string, unknown>;

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { keyFromPem, signOrder } from '../../src/order/approval-sign.js';
 import type { Category, Order } from '../../src/order/schema.js';
 import { FIXTURE_RANGE_ISO, type StoreFixture } from '../helpers/store-fixture.js';
+import type { ProductionRecord } from '../../src/pipeline/production-record.js';
+export type { ProductionRecord };
 
 const DAY = 86_400_000;
 let serial = 0;
@@ -71,15 +73,3 @@ export function unzipTo(archive: string, folder: string): string {
   return folder;
 }
 
-export interface ProductionRecord {
-  path: string;
-  sha256: string;
-  bytes: number;
-  account: string;
-  category: string;
-  sourceId: string | null;
-  originalName: string | null;
-  timestamp: string | null;
-  encryption: string;
-  items?: number;
-}

@@ -98,18 +98,6 @@ export function sampleOrder(overrides: Record<string, unknown> = {}): Record<str
   };
 }
 
-export interface ProductionRecord {
-  path: string;
-  sha256: string;
-  bytes: number;
-  account: string;
-  category: string;
-  sourceId: string | null;
-  originalName: string | null;
-  timestamp: string | null;
-  encryption: string;
-  items?: number;
-}
 
 /** A bag in memory: bag-relative path to content. Payload is everything under data/. */
 export interface BagModel {
@@ -121,7 +109,7 @@ const RESUME = 'data/acc-0002/storage.content/reports/Résumé.txt'.normalize('N
 
 /** A good bag: mail, metadata, a subscriber record, storage with a Unicode name and an empty file. */
 export function sampleBag(order: Record<string, unknown> = sampleOrder()): { model: BagModel; records: ProductionRecord[] } {
-  const payload: { path: string; data: Buffer; account: string; category: string; sourceId: string | null; timestamp: string | null; items?: number }[] = [
+  const payload: { path: string; data: Buffer; account: string; category: Category; sourceId: string | null; timestamp: string | null; items?: number }[] = [
     {
       path: 'data/acc-0001/mail.content/m-000001.eml',
       data: Buffer.from('From: alice@contoso.example\r\nTo: bob@fabrikam.example\r\nSubject: hello\r\nDate: Thu, 01 Jan 2026 00:00:00 +0000\r\n\r\nfirst edge\r\n'),
@@ -270,6 +258,9 @@ with zipfile.ZipFile(plan['out'], 'w', allowZip64=True) as archive:
             data = base64.b64decode(item['data'])
         archive.writestr(info, data)
 `;
+import type { Category } from '../../src/order/schema.js';
+import type { ProductionRecord } from '../../src/pipeline/production-record.js';
+export type { ProductionRecord };
 
 let python: string | null = null;
 /** The interpreter itself, resolved once (a version-manager shim costs a tenth of a second per call). */
