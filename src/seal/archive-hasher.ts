@@ -1,19 +1,26 @@
 // SHA-256 of the archive as it is written, on a worker thread: the main thread already hashes every payload
 // byte once and computes the ZIP CRC, so the second full hash goes to the other core.
+//
+// The bytes travel through a fixed ring of shared memory (SLOT_COUNT slots of SLOT_BYTES): the writer copies a batch
+// into free slots and posts their numbers; the worker hashes each slot in order and hands it back. Nothing is
+// allocated per batch, and the memory the hash needs is the ring, whatever the archive's size.
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
-/** Bytes handed to the worker and not yet hashed before update() waits (bounds memory if the worker lags). */
-const MAX_OUTSTANDING_BYTES = 16 * 1024 * 1024;
+export const SLOT_BYTES = 1024 * 1024;
+export const SLOT_COUNT = 8;
 
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const ring = new Uint8Array(workerData.ring);
+const slotBytes = workerData.slotBytes;
 const hash = createHash('sha256');
 parentPort.on('message', (message) => {
   if (message.type === 'update') {
-    hash.update(new Uint8Array(message.bytes));
-    parentPort.postMessage({ type: 'hashed', length: message.bytes.byteLength });
+    const start = message.slot * slotBytes;
+    hash.update(ring.subarray(start, start + message.length));
+    parentPort.postMessage({ type: 'hashed', slot: message.slot });
   } else if (message.type === 'digest') {
     parentPort.postMessage({ type: 'digest', hex: hash.digest('hex') });
   }
@@ -21,7 +28,10 @@ parentPort.on('message', (message) => {
 `;
 
 export interface ArchiveHasher {
-  /** Hashes `segments` in order. The bytes are copied before it returns, so the caller may reuse its buffers. */
+  /**
+   * Hashes `segments` after everything handed over before. The caller must leave the bytes alone until the returned
+   * promise settles (they are copied by then); it settles late only when the hasher is behind by a whole ring.
+   */
   update(segments: readonly Buffer[]): Promise<void>;
   digestHex(): Promise<string>;
   /** Stops the worker (after digestHex, or on failure). Safe to call more than once. */
@@ -45,23 +55,32 @@ class InThreadHasher implements ArchiveHasher {
   }
 }
 
-type WorkerReply = { type: 'hashed'; length: number } | { type: 'digest'; hex: string };
+type WorkerReply = { type: 'hashed'; slot: number } | { type: 'digest'; hex: string };
 
 class WorkerHasher implements ArchiveHasher {
   readonly #worker: Worker;
-  #outstanding = 0;
+  readonly #ring: Buffer;
+  /** Slots the worker has handed back, in the order they will be filled. */
+  readonly #free: number[] = [];
+  #busy = 0;
   #failure: Error | undefined;
   #waiters: (() => void)[] = [];
   #digest: { resolve(hex: string): void; reject(error: Error): void } | undefined;
   #closed = false;
+  /** update() calls run one after another, so that slots are posted in the order of the bytes. */
+  #chain: Promise<void> = Promise.resolve();
 
   constructor() {
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true });
+    const shared = new SharedArrayBuffer(SLOT_BYTES * SLOT_COUNT);
+    this.#ring = Buffer.from(shared);
+    for (let slot = 0; slot < SLOT_COUNT; slot += 1) this.#free.push(slot);
+    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring: shared, slotBytes: SLOT_BYTES } });
     // Referenced only while it owes us an answer: an abandoned sealer must not keep the process alive.
     this.#worker.unref();
     this.#worker.on('message', (reply: WorkerReply) => {
       if (reply.type === 'hashed') {
-        this.#outstanding -= reply.length;
+        this.#busy -= 1;
+        this.#free.push(reply.slot);
       } else {
         this.#digest?.resolve(reply.hex);
         this.#digest = undefined;
@@ -72,28 +91,49 @@ class WorkerHasher implements ArchiveHasher {
     this.#worker.on('exit', () => this.#stop(new Error('the archive hashing thread stopped')));
   }
 
-  async update(segments: readonly Buffer[]): Promise<void> {
-    this.#check();
-    let total = 0;
-    for (const segment of segments) total += segment.length;
-    if (total === 0) return;
-    // One copy into a buffer of our own, whose memory then moves to the worker without another copy.
-    const bytes = new Uint8Array(total);
-    let at = 0;
+  update(segments: readonly Buffer[]): Promise<void> {
+    const run = this.#chain.then(() => this.#copyIn(segments));
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #copyIn(segments: readonly Buffer[]): Promise<void> {
+    let slot: number | undefined;
+    let filled = 0;
     for (const segment of segments) {
-      bytes.set(segment, at);
-      at += segment.length;
+      let at = 0;
+      while (at < segment.length) {
+        slot ??= await this.#takeSlot();
+        const copied = segment.copy(this.#ring, slot * SLOT_BYTES + filled, at, at + Math.min(segment.length - at, SLOT_BYTES - filled));
+        at += copied;
+        filled += copied;
+        if (filled === SLOT_BYTES) {
+          this.#post(slot, filled);
+          slot = undefined;
+          filled = 0;
+        }
+      }
     }
-    this.#outstanding += total;
-    this.#worker.ref();
-    this.#worker.postMessage({ type: 'update', bytes: bytes.buffer }, [bytes.buffer]);
-    while (this.#outstanding > MAX_OUTSTANDING_BYTES) {
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    if (slot !== undefined) this.#post(slot, filled);
+  }
+
+  async #takeSlot(): Promise<number> {
+    for (;;) {
       this.#check();
+      const slot = this.#free.shift();
+      if (slot !== undefined) return slot;
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
   }
 
-  digestHex(): Promise<string> {
+  #post(slot: number, length: number): void {
+    this.#busy += 1;
+    this.#worker.ref();
+    this.#worker.postMessage({ type: 'update', slot, length });
+  }
+
+  async digestHex(): Promise<string> {
+    await this.#chain;
     this.#check();
     const hex = new Promise<string>((resolve, reject) => {
       this.#digest = { resolve, reject };
@@ -121,7 +161,7 @@ class WorkerHasher implements ArchiveHasher {
   }
 
   #settle(): void {
-    if (this.#outstanding === 0 && !this.#digest) this.#worker.unref();
+    if (this.#busy === 0 && !this.#digest) this.#worker.unref();
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();

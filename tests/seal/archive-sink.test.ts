@@ -1,0 +1,89 @@
+// The archive's writer and hasher: whatever the chunk sizes, the file holds exactly the bytes written, in order,
+// and the reported size and SHA-256 are those of the file.
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { finished } from 'node:stream/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createArchiveHasher, SLOT_BYTES, SLOT_COUNT } from '../../src/seal/archive-hasher.js';
+import { BatchingFileSink, BATCH_BYTES } from '../../src/seal/batching-file-sink.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scopex-sink-'));
+});
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Chunk sizes around every boundary the writer has: tiny, the 64 KiB copy bound, a batch, a hash slot, the ring. */
+const SIZES = [1, 2, 30, 4096, 65_535, 65_536, 65_537, BATCH_BYTES - 1, BATCH_BYTES, BATCH_BYTES + 1, SLOT_BYTES * SLOT_COUNT + 3, 0, 7];
+
+/**
+ * A file handle whose writes land a little later, as a busy disk's would: the writer must not touch the bytes of a
+ * write in flight while it fills the next batch.
+ */
+function slowHandle(handle: FileHandle): FileHandle {
+  const slow = {
+    async writev(buffers: Buffer[]) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      return handle.writev(buffers);
+    },
+  };
+  return slow as unknown as FileHandle;
+}
+
+async function writeAll(chunks: Buffer[]): Promise<{ file: string; sink: BatchingFileSink; digest: string }> {
+  const file = path.join(dir, 'archive.bin');
+  const handle = await open(file, 'wx');
+  const hasher = createArchiveHasher();
+  const sink = new BatchingFileSink(slowHandle(handle), hasher);
+  for (const chunk of chunks) {
+    if (!sink.write(chunk)) await new Promise((resolve) => sink.once('drain', resolve));
+  }
+  sink.end();
+  await finished(sink);
+  const digest = await sink.digestHex();
+  await hasher.close();
+  await handle.close();
+  return { file, sink, digest };
+}
+
+describe('BatchingFileSink with the archive hasher', () => {
+  it('writes every byte in order and reports the file size and SHA-256, across all chunk-size boundaries', async () => {
+    const chunks: Buffer[] = [];
+    for (let round = 0; round < 3; round += 1) for (const size of SIZES) chunks.push(randomBytes(size));
+    // Many small chunks, as archiver's headers come, between the big ones.
+    for (let index = 0; index < 40_000; index += 1) chunks.push(randomBytes(1 + (index % 97)));
+    for (const size of SIZES) chunks.push(randomBytes(size));
+    const { file, sink, digest } = await writeAll(chunks);
+    const expected = Buffer.concat(chunks);
+    const written = fs.readFileSync(file);
+    expect(written.length).toBe(expected.length);
+    expect(written.equals(expected)).toBe(true);
+    expect(sink.bytes).toBe(expected.length);
+    expect(digest).toBe(createHash('sha256').update(expected).digest('hex'));
+  });
+
+  it('hashes nothing as the SHA-256 of the empty string', async () => {
+    const { sink, digest } = await writeAll([]);
+    expect(sink.bytes).toBe(0);
+    expect(digest).toBe(createHash('sha256').digest('hex'));
+  });
+
+  it('fails the stream when the disk write fails, and does not hang', async () => {
+    const file = path.join(dir, 'archive.bin');
+    const handle = await open(file, 'wx');
+    const hasher = createArchiveHasher();
+    const sink = new BatchingFileSink(handle, hasher);
+    await handle.close(); // every writev now fails with EBADF
+    const failed = new Promise<unknown>((resolve) => sink.once('error', resolve));
+    for (let index = 0; index < 4; index += 1) sink.write(randomBytes(BATCH_BYTES));
+    sink.end();
+    const error = (await failed) as { code?: string };
+    expect(error.code).toBe('EBADF');
+    await hasher.close();
+  });
+});
