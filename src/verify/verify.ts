@@ -1,7 +1,7 @@
 // `scopex verify`: proves a delivered archive is whole, authentic and in scope. It reads as a checklist: one pass
 // over the ZIP hashes every entry, then each verifyXxx step compares what was found with what was signed, and every
 // failure is collected (up to a cap) instead of stopping at the first.
-import { createHash, hash as hashOnce, type Hash, type X509Certificate } from 'node:crypto';
+import { createHash, type Hash, type X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
@@ -10,6 +10,7 @@ import { canonicalJson } from '../order/canonical.js';
 import { CATEGORIES, instant, orderSchema, type Order } from '../order/schema.js';
 import { checkBagitDeclaration, ManifestReader, parseBagInfo } from './bag-files.js';
 import { verifyDetachedSignature } from './cms-signature.js';
+import { HashBatcher } from './hash-batcher.js';
 import { JsonArrayReader } from './json-array-reader.js';
 import { listZip, scanZip, type EntrySink, type ZipEntry, type ZipListing } from './safe-zip.js';
 import { loadTrustAnchors } from './trust-anchors.js';
@@ -24,6 +25,8 @@ export interface VerifyOptions {
   maxFailures?: number;
   /** The verifier's clock (signing time sanity); default now. */
   now?: Date;
+  /** Hash small entries on a worker thread: by default only when there are many of them. */
+  hashThread?: 'auto' | 'always' | 'never';
 }
 
 export const VERIFY_CHECKS = [
@@ -80,6 +83,8 @@ export const productionRecordSchema = z.object({
   items: z.number().int().nonnegative().optional(),
 });
 
+/** From this many payload files on, small entries are hashed on a worker thread (its start-up is then worth it). */
+const HASH_THREAD_FROM_FILES = 2000;
 /** Manifest lines and production records beyond the payload file count that are still kept (and reported). */
 const SLACK_RECORDS = 10_000;
 const REQUIRED_TAG_FILES = ['bagit.txt', 'bag-info.txt', 'manifest-sha256.txt', 'order.json', 'production.json'] as const;
@@ -316,18 +321,32 @@ class ArchiveVerification {
 
   /** One front-to-back pass: every file is hashed, small tag files are kept, large ones are parsed as they stream. */
   private async readEntries(file: FileHandle, listing: ZipListing): Promise<void> {
-    const byEntry = new Map<ZipEntry, string>();
-    for (const [path, entry] of this.bagEntries) if (!path.endsWith('/')) byEntry.set(entry, path);
-    const problems = await scanZip(file, listing, (entry) => {
-      const path = byEntry.get(entry);
-      return path === undefined ? null : this.sinkFor(path, entry);
-    });
-    for (const problem of problems) this.fail('zip-structure', problem.entry, problem.expected, problem.found, problem.message);
+    // The bag path of each file entry, by its index in the central directory.
+    const paths: (string | undefined)[] = new Array<string | undefined>(listing.entries.length);
+    for (const [path, entry] of this.bagEntries) if (!path.endsWith('/')) paths[entry.index] = path;
+    const mode = this.options.hashThread ?? 'auto';
+    const useWorker = mode === 'always' || (mode === 'auto' && this.payload.length >= HASH_THREAD_FROM_FILES);
+    const sizes: number[] = [];
+    const batcher = new HashBatcher((slot, sha256) => {
+      this.computed.set(paths[slot] as string, { sha256, bytes: sizes[slot] as number });
+    }, useWorker);
+    try {
+      const problems = await scanZip(file, listing, (entry) => {
+        const path = paths[entry.index];
+        if (path === undefined) return null;
+        const cap = CAPTURED[path];
+        if (cap === undefined && path !== MANIFEST && path !== PRODUCTION) return new HashSink(path, entry.index, this.computed, batcher, sizes);
+        return this.sinkFor(path, entry);
+      });
+      await batcher.finish();
+      for (const problem of problems) this.fail('zip-structure', problem.entry, problem.expected, problem.found, problem.message);
+    } finally {
+      await batcher.close();
+    }
   }
 
   private sinkFor(path: string, entry: ZipEntry): EntrySink {
     const cap = CAPTURED[path];
-    if (cap === undefined && path !== MANIFEST && path !== PRODUCTION) return new HashSink(path, this.computed);
     const hash = createHash('sha256');
     let bytes = 0;
     let extra: EntrySink | null = null;
@@ -689,18 +708,22 @@ class ArchiveVerification {
   }
 }
 
-/** A file that is only hashed: in one call when the reader has it all in one window, else chunk by chunk. */
+/** A file that is only hashed: by the batcher when the reader has it all in one window, else chunk by chunk. */
 class HashSink implements EntrySink {
   private hash: Hash | null = null;
   private bytes = 0;
 
   constructor(
     private readonly path: string,
+    private readonly slot: number,
     private readonly computed: Map<string, Computed>,
+    private readonly batcher: HashBatcher,
+    private readonly sizes: number[],
   ) {}
 
   whole(data: Buffer): void {
-    this.computed.set(this.path, { sha256: hashOnce('sha256', data, 'hex'), bytes: data.length });
+    this.sizes[this.slot] = data.length;
+    this.batcher.add(this.slot, data);
   }
 
   update(chunk: Buffer): void {

@@ -63,7 +63,11 @@ function zipOf(model: BagModel, extra: ZipItem[] = [], filter: (item: ZipItem) =
 async function verifyBytes(bytes: Buffer, options: { orderFile?: string } = {}): Promise<VerifyReport> {
   const file = path.join(dir, `t-${counter++}.zip`);
   fs.writeFileSync(file, bytes);
-  return verifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200 });
+  const inThread = await verifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200, hashThread: 'never' });
+  // The worker-thread hashing must reach exactly the same verdict, failure by failure.
+  const withWorker = await verifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200, hashThread: 'always' });
+  expect(withWorker).toEqual(inThread);
+  return inThread;
 }
 
 function failedChecks(report: VerifyReport): string[] {
