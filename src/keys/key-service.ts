@@ -29,4 +29,6 @@ export interface KeyService {
   readItem(ref: ItemRef, maxBytes: number): Promise<Buffer>;
   /** The item exactly as stored (ciphertext with its header and tag), for customer-key accounts. */
   openStored(ref: ItemRef): Readable;
+  /** Stops what the service started (a reader thread); later reads run on the calling thread. Optional. */
+  close?(): Promise<void>;
 }

@@ -1,14 +1,13 @@
 // The key service over a master key file and a wrapped data-keys file (the sample world's key store).
 import type { KeyObject } from 'node:crypto';
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { describeFsError, describeZodError, readJsonFile } from '../config.js';
-import { InputError, IntegrityError, KeyError, SourceError } from '../errors.js';
+import { InputError, KeyError, SourceError } from '../errors.js';
 import { unwrapDataKey, dataKeysSchema, type DataKeysFile } from './data-keys.js';
 import {
   createItemDecryptor,
-  decryptItemBuffer,
   describeItem,
   HEADER_BYTES,
   itemAad,
@@ -16,15 +15,19 @@ import {
   TAG_BYTES,
 } from './item-crypto.js';
 import type { EncryptionState, ItemRef, KeyService } from './key-service.js';
+import { ThreadedBlobReader } from './item-reader.js';
 import { loadMasterKey } from './master-key.js';
+import { BlobOpenError, SmallBlobReader } from './small-blob.js';
 
 export interface LocalKeyServiceOptions {
   masterKeyFile: string;
   dataKeysFile: string;
+  /**
+   * Small items are read and decrypted on a worker thread when its built script is there (default); false: never;
+   * a URL: that script, which must start (tests run the built one).
+   */
+  readerThread?: boolean | URL;
 }
-
-/** The largest read buffer kept between small items (a little over the export's 1 MiB small-item bound). */
-const SCRATCH_KEEP_BYTES = 2 << 20;
 
 export function createLocalKeyService(options: LocalKeyServiceOptions): KeyService {
   if (!options.masterKeyFile) throw new InputError('CONFIG_INVALID', 'the key service needs a master key file');
@@ -61,16 +64,13 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
     return key;
   }
 
-  /**
-   * One read buffer for every small blob (reads are synchronous, so it is never shared): a fresh one per item was
-   * most of an export's garbage. Buffers above SCRATCH_KEEP_BYTES are not kept.
-   */
-  let scratchBuffer: Buffer | undefined;
-  function scratch(bytes: number): Buffer {
-    if (scratchBuffer && scratchBuffer.length >= bytes) return scratchBuffer;
-    const fresh = Buffer.allocUnsafeSlow(Math.max(bytes, 64 * 1024));
-    if (bytes <= SCRATCH_KEEP_BYTES) scratchBuffer = fresh;
-    return fresh;
+  const inThread = new SmallBlobReader();
+  // Started on the first small read (commands that read no items start no thread); null: none could be started.
+  let threaded: ThreadedBlobReader | null | undefined = options.readerThread === false ? null : undefined;
+  function readerThread(): ThreadedBlobReader | null {
+    const script = options.readerThread;
+    threaded ??= script instanceof URL ? ThreadedBlobReader.startScript(script) : (ThreadedBlobReader.start() ?? null);
+    return threaded;
   }
 
   return {
@@ -115,36 +115,13 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
 
     async readItem(ref: ItemRef, maxBytes: number): Promise<Buffer> {
       const key = dataKey(ref);
-      const what = describeItem(ref);
-      // Synchronous on purpose: a small blob is one open, one read and one close of a cached file (~10 us), where
-      // the promise API costs ~50 us of main-thread CPU per item in thread-pool hand-offs; that, not the disk, is
-      // what bounds an export of many small items.
-      let fd: number;
       try {
-        fd = openSync(ref.blobFile, 'r');
+        const thread = readerThread();
+        if (thread) return await thread.read(ref, key, maxBytes);
+        return inThread.read(ref.blobFile, maxBytes, key, itemAad(ref.service, ref.accountId, ref.itemId), describeItem(ref));
       } catch (error) {
-        throw missingBlob(ref, error);
+        throw error instanceof BlobOpenError ? missingBlob(ref, error) : error;
       }
-      let blob: Buffer;
-      try {
-        // One read of at most the expected size plus one byte (no stat): a larger blob is refused, never buffered.
-        const capacity = maxBytes + HEADER_BYTES + TAG_BYTES + 1;
-        blob = scratch(capacity);
-        let filled = 0;
-        for (;;) {
-          const bytesRead = readSync(fd, blob, filled, capacity - filled, filled);
-          if (bytesRead === 0) break;
-          filled += bytesRead;
-          if (filled === capacity) {
-            throw new IntegrityError('ITEM_FORMAT', `${what} is larger than the ${maxBytes} bytes expected`);
-          }
-        }
-        blob = blob.subarray(0, filled);
-      } finally {
-        closeSync(fd);
-      }
-      // The plaintext is a new buffer: the blob's bytes (in the reused scratch buffer) do not outlive this call.
-      return decryptItemBuffer(key, blob, itemAad(ref.service, ref.accountId, ref.itemId), what);
     },
 
     openStored(ref: ItemRef): Readable {
@@ -154,6 +131,12 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
       stream.once('error', (error) => out.destroy(missingBlob(ref, error)));
       stream.pipe(out);
       return out;
+    },
+
+    async close(): Promise<void> {
+      const thread = threaded;
+      threaded = null;
+      await thread?.close();
     },
   };
 }

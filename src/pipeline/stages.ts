@@ -29,7 +29,9 @@ export async function* readAhead<T>(source: AsyncIterable<T>, limits: ReadAheadL
   let ended = false;
   try {
     for (;;) {
-      while (!ended && queue.length < limits.items && (queue.length === 0 || queuedWeight < maxWeight)) {
+      // Refilled once half is used, not one at a time, so that the reads its items start go out in batches.
+      const refill = queue.length <= limits.items / 2;
+      while (refill && !ended && queue.length < limits.items && (queue.length === 0 || queuedWeight < maxWeight)) {
         throwIfAborted(signal);
         const next = await iterator.next();
         if (next.done) {

@@ -1,0 +1,114 @@
+// The key service's reader thread (the built script, as the CLI runs it) answers every small read exactly as the
+// in-thread reader does: the same plaintext, and the same error class and code for every damaged or missing blob.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KeyError, ScopexError, SourceError } from '../../src/errors.js';
+import { BLOB_OVERHEAD, HEADER_BYTES, TAG_BYTES } from '../../src/keys/item-crypto.js';
+import type { KeyService } from '../../src/keys/key-service.js';
+import { createLocalKeyService } from '../../src/keys/local-key-service.js';
+import { buildStoreFixture, type FixtureItem, type StoreFixture } from '../helpers/store-fixture.js';
+import { blobOf, failureOf, refOf } from './key-helpers.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const SCRIPT = pathToFileURL(path.join(ROOT, 'dist/src/keys/item-reader-thread.js'));
+
+let fx: StoreFixture;
+let threaded: KeyService;
+let inThread: KeyService;
+let scratch: string;
+
+beforeAll(async () => {
+  fx = await buildStoreFixture({ pki: false });
+  const files = { masterKeyFile: fx.masterKeyFile, dataKeysFile: fx.dataKeysFile };
+  threaded = createLocalKeyService({ ...files, readerThread: SCRIPT });
+  inThread = createLocalKeyService({ ...files, readerThread: false });
+  scratch = mkdtempSync(path.join(os.tmpdir(), 'scopex-reader-'));
+});
+afterAll(async () => {
+  await threaded.close?.();
+  fx.cleanup();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+const providerItems = () => fx.items.filter((item) => item.encryption === 'provider-key');
+
+/** What a read failed with, as class name and code, or 'ok'. */
+async function outcome(service: KeyService, item: FixtureItem, blobFile: string, maxBytes = 1 << 20): Promise<string> {
+  const error = await failureOf(() => service.readItem(refOf(item, blobFile), maxBytes));
+  if (error === undefined) return 'ok';
+  expect(error).toBeInstanceOf(ScopexError);
+  expect((error as Error).message).toContain(item.id);
+  return `${(error as Error).constructor.name}:${(error as ScopexError<string>).code}`;
+}
+
+let counter = 0;
+function scratchBlob(content: Buffer): string {
+  const file = path.join(scratch, `blob-${counter++}`);
+  writeFileSync(file, content);
+  return file;
+}
+
+describe('the reader thread', () => {
+  it('returns every provider-key item exactly, with many reads in flight at once (several batches)', async () => {
+    const items = providerItems();
+    const rounds = Array.from({ length: 6 }, () => items).flat();
+    expect(rounds.length).toBeGreaterThan(64);
+    const read = await Promise.all(rounds.map((item) => threaded.readItem(refOf(item), item.bytes)));
+    read.forEach((bytes, index) => expect(bytes.equals(rounds[index]!.plaintext!)).toBe(true));
+  });
+
+  it('fails as the in-thread reader does for every flipped byte, truncation and extension of a blob', async () => {
+    const item = providerItems().find((candidate) => candidate.bytes > 40)!;
+    const blob = blobOf(item);
+    const damaged: Buffer[] = [];
+    for (let index = 0; index < blob.length; index += 1) {
+      const copy = Buffer.from(blob);
+      copy[index] = copy[index]! ^ 0x01;
+      damaged.push(copy);
+    }
+    for (const length of [0, 4, HEADER_BYTES, BLOB_OVERHEAD - 1, BLOB_OVERHEAD, blob.length - TAG_BYTES, blob.length - 1]) {
+      damaged.push(blob.subarray(0, length));
+    }
+    damaged.push(Buffer.concat([blob, Buffer.from([0])]));
+    const files = damaged.map(scratchBlob);
+    const fromThread = await Promise.all(files.map((file) => outcome(threaded, item, file)));
+    const fromMain = await Promise.all(files.map((file) => outcome(inThread, item, file)));
+    expect(fromThread).toEqual(fromMain);
+    expect(fromThread.every((result) => result.startsWith('IntegrityError:'))).toBe(true);
+  });
+
+  it('refuses a blob larger than asked for, and names a missing blob ITEM_MISSING', async () => {
+    const item = providerItems().find((candidate) => candidate.bytes > 10)!;
+    expect(await outcome(threaded, item, item.blobFile, item.bytes - 1)).toBe('IntegrityError:ITEM_FORMAT');
+    const missing = await failureOf(() => threaded.readItem(refOf(item, path.join(scratch, 'absent')), 1 << 20));
+    expect(missing).toBeInstanceOf(SourceError);
+    expect((missing as SourceError).code).toBe('ITEM_MISSING');
+  });
+
+  it('never sends a read for an account with no data key', async () => {
+    const item = providerItems()[0]!;
+    const error = await failureOf(() => threaded.readItem({ ...refOf(item), accountId: 'acct-nobody' }, 1 << 20));
+    expect(error).toBeInstanceOf(KeyError);
+  });
+
+  it('a script that is not there is an error, not a silent fallback', async () => {
+    const service = createLocalKeyService({
+      masterKeyFile: fx.masterKeyFile,
+      dataKeysFile: fx.dataKeysFile,
+      readerThread: pathToFileURL(path.join(scratch, 'no-such-thread.js')),
+    });
+    const item = providerItems()[0]!;
+    expect(await failureOf(() => service.readItem(refOf(item), 1 << 20))).toBeInstanceOf(Error);
+  });
+
+  it('after close, reads go on in the calling thread', async () => {
+    const service = createLocalKeyService({ masterKeyFile: fx.masterKeyFile, dataKeysFile: fx.dataKeysFile, readerThread: SCRIPT });
+    const item = providerItems()[0]!;
+    expect((await service.readItem(refOf(item), item.bytes)).equals(item.plaintext!)).toBe(true);
+    await service.close?.();
+    expect((await service.readItem(refOf(item), item.bytes)).equals(item.plaintext!)).toBe(true);
+  });
+});
