@@ -96,8 +96,9 @@ export class ManifestReader {
 
   private line(line: string, lineNumber: number): void {
     if (line === '') return;
-    const match = /^([0-9a-fA-F]{64})[ \t]+(.+)$/.exec(line);
-    if (!match) {
+    const pathAt = plainManifestPathAt(line);
+    const match = pathAt < 0 ? MANIFEST_LINE.exec(line) : null;
+    if (pathAt < 0 && !match) {
       this.problems.push({ line: lineNumber, expected: '"<sha256 hex> <path>"', found: JSON.stringify(line.slice(0, 120)), message: `line ${lineNumber} is not a SHA-256 manifest line` });
       return;
     }
@@ -106,13 +107,38 @@ export class ManifestReader {
       this.full = true;
       return;
     }
-    const path = decodeManifestPath(match[2] as string);
+    const path = decodeManifestPath(match ? (match[2] as string) : line.slice(pathAt));
     if (this.entries.has(path)) {
       this.problems.push({ line: lineNumber, expected: 'each path listed once', found: `${path} again`, message: `line ${lineNumber} lists ${path} a second time` });
       return;
     }
-    this.entries.set(path, (match[1] as string).toLowerCase());
+    this.entries.set(path, (match ? (match[1] as string) : line.slice(0, 64)).toLowerCase());
   }
+}
+
+const MANIFEST_LINE = /^([0-9a-fA-F]{64})[ \t]+(.+)$/;
+
+/**
+ * The usual manifest line, read without the regular expression: 64 hex digits, spaces or tabs, then a path with no
+ * line terminator (what `.` refuses). Returns where the path starts, exactly as `MANIFEST_LINE` would split the
+ * line, or -1 for anything else (the expression then decides).
+ */
+function plainManifestPathAt(line: string): number {
+  const length = line.length;
+  if (length < 66) return -1;
+  for (let i = 0; i < 64; i++) {
+    const code = line.charCodeAt(i);
+    const letter = code | 0x20; // A-F onto a-f; nothing else lands there
+    if (!((code >= 0x30 && code <= 0x39) || (letter >= 0x61 && letter <= 0x66))) return -1;
+  }
+  let at = 64;
+  while (at < length && (line.charCodeAt(at) === 0x20 || line.charCodeAt(at) === 0x09)) at++;
+  if (at === 64 || at === length) return -1;
+  for (let i = at; i < length; i++) {
+    const code = line.charCodeAt(i);
+    if (code === 0x0a || code === 0x0d || code === 0x2028 || code === 0x2029) return -1;
+  }
+  return at;
 }
 
 /** RFC 8493 2.1.3: only LF, CR and % itself are percent-encoded in manifest paths. */

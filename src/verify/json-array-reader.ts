@@ -32,6 +32,8 @@ export class JsonArrayReader {
   private partBytes = 0;
   private index = 0;
   private offset = 0;
+  /** Where in the current chunk the batch fast path may next be tried (past a stretch it could not take). */
+  private batchFrom = 0;
 
   constructor(
     private readonly onElement: (value: unknown, index: number) => void,
@@ -43,6 +45,7 @@ export class JsonArrayReader {
   }
 
   update(chunk: Buffer): void {
+    this.batchFrom = 0;
     let elementFrom = this.state === 'element' ? 0 : -1;
     const length = chunk.length;
     for (let i = 0; i < length && this.state !== 'dead'; i++) {
@@ -89,6 +92,12 @@ export class JsonArrayReader {
           if (byte === Byte.CloseBracket && this.state === 'first-or-end') {
             this.state = 'after';
           } else if (byte === Byte.OpenBrace) {
+            const batchEnd = i >= this.batchFrom ? this.batch(chunk, i) : -1;
+            if (batchEnd >= 0) {
+              i = batchEnd - 1;
+              this.state = 'comma-or-end';
+              continue;
+            }
             this.state = 'element';
             this.depth = 1;
             this.inString = false;
@@ -113,6 +122,31 @@ export class JsonArrayReader {
     }
     if (this.state === 'element' && elementFrom >= 0) this.keep(chunk.subarray(elementFrom));
     this.offset += chunk.length;
+  }
+
+  /**
+   * The fast path: many whole records at once. The records from `from` (a "{") to the last "}" before the chunk's
+   * last line break (within `MAX_ELEMENT_BYTES`) are parsed as one JSON array. When that parses and every element is
+   * an object, they are exactly the records the byte scan would find there, so they are handed on, and the end
+   * is returned. Otherwise -1, and the byte scan takes this stretch (and reports what is wrong with it).
+   */
+  private batch(chunk: Buffer, from: number): number {
+    const limit = Math.min(chunk.length, from + MAX_ELEMENT_BYTES);
+    const lineBreak = chunk.lastIndexOf(Byte.Lf, limit - 1);
+    const close = lineBreak > from ? chunk.lastIndexOf(Byte.CloseBrace, lineBreak) : -1;
+    if (close <= from) return -1;
+    let values: unknown;
+    try {
+      values = JSON.parse(`[${chunk.toString('utf8', from, close + 1)}]`);
+    } catch {
+      values = null;
+    }
+    if (!Array.isArray(values) || !values.every((value) => typeof value === 'object' && value !== null && !Array.isArray(value))) {
+      this.batchFrom = close + 1; // the byte scan takes this stretch
+      return -1;
+    }
+    for (const value of values) this.onElement(value, this.index++);
+    return close + 1;
   }
 
   /** The record ends at `end` in this chunk; it began at `from` here, or in earlier chunks (`from` is then 0). */

@@ -112,11 +112,6 @@ interface ProductionRecord {
   timestampText: string | null;
 }
 
-interface Computed {
-  sha256: string;
-  bytes: number;
-}
-
 /** Checks the archive end to end; a bad archive gives `ok: false`, only unreadable inputs throw (InputError). */
 export async function verifyArchive(options: VerifyOptions): Promise<VerifyReport> {
   const anchors = loadTrustAnchors(options.trustFile);
@@ -164,8 +159,12 @@ class ArchiveVerification {
   /** Bag-relative path (e.g. "data/a/mail.content/m1.eml") to its first entry, for entries with safe names. */
   private readonly bagEntries = new Map<string, ZipEntry>();
   /** Bag paths of the payload files (under data/, not folders), set once the names are checked. */
-  private payload: string[] = [];
-  private readonly computed = new Map<string, Computed>();
+  private readonly payload: string[] = [];
+  /** The entries of `payload`, in the same order. */
+  private readonly payloadEntries: ZipEntry[] = [];
+  /** The SHA-256 (hex) and byte count of each file entry read in full, by its index in the central directory. */
+  private digests: (string | undefined)[] = [];
+  private sizes: number[] = [];
   private readonly captured = new Map<string, Buffer>();
   private manifest = new ManifestReader();
   private readonly production: ProductionRecord[] = [];
@@ -194,8 +193,15 @@ class ArchiveVerification {
       for (const name of VERIFY_CHECKS.slice(1)) this.skip(name, 'not run: the archive cannot be read');
       return;
     }
+    this.digests = new Array<string | undefined>(listing.entries.length);
+    this.sizes = new Array<number>(listing.entries.length).fill(0);
     this.verifyEntryNames(listing.entries);
-    this.payload = [...this.bagEntries.keys()].filter((path) => path.startsWith('data/') && !path.endsWith('/'));
+    for (const [path, entry] of this.bagEntries) {
+      if (path.startsWith('data/') && !path.endsWith('/')) {
+        this.payload.push(path);
+        this.payloadEntries.push(entry);
+      }
+    }
     this.verifyEntryTypes(listing.entries);
     // Manifest lines and production records are kept in memory: bound them by what the archive can hold.
     this.maxRecords = this.payloadPaths().length + SLACK_RECORDS;
@@ -214,7 +220,7 @@ class ArchiveVerification {
 
   report(): VerifyReport {
     const payload = this.payloadPaths();
-    const payloadBytes = payload.reduce((sum, path) => sum + (this.computed.get(path)?.bytes ?? this.bagEntries.get(path)?.uncompressedSize ?? 0), 0);
+    const payloadBytes = this.payloadBytes();
     const tagFiles = [...this.bagEntries.keys()].filter((path) => !path.startsWith('data/') && !path.endsWith('/')).length;
     return {
       ok: this.failures.length + this.omitted === 0,
@@ -233,19 +239,14 @@ class ArchiveVerification {
 
   /** Safe names only: relative, no `..`, no backslash, no duplicates (NFC included), one top folder. */
   private verifyEntryNames(entries: readonly ZipEntry[]): void {
-    const tops = new Map<string, number>();
-    for (const entry of entries) {
-      const slash = entry.name.indexOf('/');
-      if (slash >= 0) {
-        const top = entry.name.slice(0, slash);
-        tops.set(top, (tops.get(top) ?? 0) + 1);
-      }
-    }
-    this.topFolder = [...tops.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
+    const top = (this.topFolder = mostCommonTopFolder(entries));
     const exact = new Set<string>();
     const normalized = new Map<string, string>();
-    const files = new Set<string>();
+    // While every name so far is ASCII (its own NFC form), a new name can only be a twin of one seen exactly, so
+    // `normalized` is filled only when the first other name comes.
+    let asciiOnly: string[] | null = [];
     const folders = new Set<string>();
+    let lastFolder: string | null = null;
     for (const entry of entries) {
       const name = entry.name;
       const unsafe = unsafeNameReason(name);
@@ -261,34 +262,51 @@ class ArchiveVerification {
         continue;
       }
       exact.add(name);
-      const nfc = isAscii(name) ? name : name.normalize('NFC');
-      const twin = normalized.get(nfc);
-      if (twin !== undefined) {
-        this.fail('entry-names', name, 'names distinct after Unicode normalisation', `the same as "${twin}"`, 'the entry name is a Unicode (NFC/NFD) twin of another');
+      const ascii = isAscii(name);
+      if (ascii && asciiOnly !== null) {
+        asciiOnly.push(name);
+      } else {
+        if (asciiOnly !== null) {
+          for (const earlier of asciiOnly) normalized.set(earlier, earlier);
+          asciiOnly = null;
+        }
+        const nfc = ascii ? name : name.normalize('NFC');
+        const twin = normalized.get(nfc);
+        if (twin !== undefined) {
+          this.fail('entry-names', name, 'names distinct after Unicode normalisation', `the same as "${twin}"`, 'the entry name is a Unicode (NFC/NFD) twin of another');
+          continue;
+        }
+        normalized.set(nfc, name);
+      }
+      if (top === null || name.charCodeAt(top.length) !== 0x2f || !name.startsWith(top)) {
+        this.fail('entry-names', name, `an entry under "${top ?? '<order-id>'}/"`, name, 'the entry lies outside the single top folder');
         continue;
       }
-      normalized.set(nfc, name);
-      const slash = name.indexOf('/');
-      if (slash < 0 || name.slice(0, slash) !== this.topFolder) {
-        this.fail('entry-names', name, `an entry under "${this.topFolder ?? '<order-id>'}/"`, name, 'the entry lies outside the single top folder');
-        continue;
-      }
-      const relative = name.slice(slash + 1);
+      const relative = name.slice(top.length + 1);
       if (unsafe || relative === '') continue;
-      if (!name.endsWith('/')) files.add(relative);
       // Every folder above the entry (a folder entry's own name included: it ends with "/"). Each folder in the set
-      // already has all of its parents there, so the walk up stops at the first one known.
-      for (let cut = relative.lastIndexOf('/'); cut > 0; cut = relative.lastIndexOf('/', cut - 1)) {
-        const folder = relative.slice(0, cut);
-        if (folders.has(folder)) break;
-        folders.add(folder);
+      // already has all of its parents there, so the walk up stops at the first one known (most often the folder of
+      // the entry before).
+      const cut = relative.lastIndexOf('/');
+      if (cut > 0 && !(lastFolder !== null && cut === lastFolder.length && relative.startsWith(lastFolder))) {
+        lastFolder = relative.slice(0, cut);
+        for (let at = cut; at > 0; at = relative.lastIndexOf('/', at - 1)) {
+          const folder = at === cut ? lastFolder : relative.slice(0, at);
+          if (folders.has(folder)) break;
+          folders.add(folder);
+        }
       }
       this.bagEntries.set(relative, entry);
     }
-    for (const file of files) {
-      if (folders.has(file)) this.fail('entry-names', `${this.topFolder}/${file}`, 'a file or a folder', 'both', 'the same name is used for a file and a folder');
+    // A file whose name is also a folder: `bagEntries` holds files under their name, folders with a trailing "/".
+    const both: ZipEntry[] = [];
+    for (const folder of folders) {
+      const file = this.bagEntries.get(folder);
+      if (file) both.push(file);
     }
-    this.pass('entry-names', `${entries.length} names under "${this.topFolder ?? ''}/"`);
+    both.sort((a, b) => a.index - b.index);
+    for (const file of both) this.fail('entry-names', file.name, 'a file or a folder', 'both', 'the same name is used for a file and a folder');
+    this.pass('entry-names', `${entries.length} names under "${top ?? ''}/"`);
   }
 
   /** Regular files and folders only: no symbolic links, devices or other special entries. */
@@ -321,21 +339,26 @@ class ArchiveVerification {
 
   /** One front-to-back pass: every file is hashed, small tag files are kept, large ones are parsed as they stream. */
   private async readEntries(file: FileHandle, listing: ZipListing): Promise<void> {
-    // The bag path of each file entry, by its index in the central directory.
-    const paths: (string | undefined)[] = new Array<string | undefined>(listing.entries.length);
+    // The bag path of each file entry, by its index in the central directory; the few tag files read for more than
+    // their hash are marked.
+    const paths = new Array<string | undefined>(listing.entries.length);
     for (const [path, entry] of this.bagEntries) if (!path.endsWith('/')) paths[entry.index] = path;
+    const special = new Uint8Array(listing.entries.length);
+    for (const path of [...Object.keys(CAPTURED), MANIFEST, PRODUCTION]) {
+      const entry = this.bagEntries.get(path);
+      if (entry) special[entry.index] = 1;
+    }
     const mode = this.options.hashThread ?? 'auto';
     const useWorker = mode === 'always' || (mode === 'auto' && this.payload.length >= HASH_THREAD_FROM_FILES);
-    const sizes: number[] = [];
+    const digests = this.digests;
     const batcher = new HashBatcher((slot, sha256) => {
-      this.computed.set(paths[slot] as string, { sha256, bytes: sizes[slot] as number });
+      digests[slot] = sha256;
     }, useWorker);
     try {
       const problems = await scanZip(file, listing, (entry) => {
         const path = paths[entry.index];
         if (path === undefined) return null;
-        const cap = CAPTURED[path];
-        if (cap === undefined && path !== MANIFEST && path !== PRODUCTION) return new HashSink(path, entry.index, this.computed, batcher, sizes);
+        if (special[entry.index] === 0) return new HashSink(entry.index, digests, this.sizes, batcher);
         return this.sinkFor(path, entry);
       });
       await batcher.finish();
@@ -376,7 +399,8 @@ class ArchiveVerification {
         extra?.update(chunk);
       },
       end: () => {
-        this.computed.set(path, { sha256: hash.digest('hex'), bytes });
+        this.digests[entry.index] = hash.digest('hex');
+        this.sizes[entry.index] = bytes;
         extra?.end();
       },
     };
@@ -457,7 +481,7 @@ class ArchiveVerification {
   /** Every payload file is in manifest-sha256.txt with the hash recomputed here, and nothing else is. */
   private verifyPayload(): void {
     for (const problem of this.manifest.problems) this.fail('payload-manifest', this.entryName(MANIFEST), problem.expected, problem.found, problem.message);
-    if (!this.computed.has(MANIFEST)) {
+    if (this.digestOf(MANIFEST) === undefined) {
       this.fail('payload-manifest', this.entryName(MANIFEST), `a readable ${MANIFEST}`, 'none', 'the payload cannot be checked without the manifest');
       this.pass('payload-manifest', 'not verifiable');
       return;
@@ -479,7 +503,7 @@ class ArchiveVerification {
   private verifyPayloadOxum(): void {
     const oxum = this.bagInfo()?.get('Payload-Oxum')?.[0];
     const paths = this.payloadPaths();
-    const bytes = paths.reduce((sum, path) => sum + (this.computed.get(path)?.bytes ?? this.bagEntries.get(path)?.uncompressedSize ?? 0), 0);
+    const bytes = this.payloadBytes();
     const actual = `${bytes}.${paths.length}`;
     if (oxum === undefined) {
       this.fail('payload-oxum', this.entryName('bag-info.txt'), actual, 'no Payload-Oxum', 'bag-info.txt has no Payload-Oxum');
@@ -491,8 +515,8 @@ class ArchiveVerification {
 
   /** production.json has exactly one well-formed record per payload file, agreeing with the manifest. */
   private verifyProduction(): void {
-    if (!this.computed.has(PRODUCTION) || !this.productionReadable) {
-      if (!this.computed.has(PRODUCTION)) this.fail('production', this.entryName(PRODUCTION), 'a readable production.json', 'none', 'production.json is missing or unreadable');
+    if (this.digestOf(PRODUCTION) === undefined || !this.productionReadable) {
+      if (this.digestOf(PRODUCTION) === undefined) this.fail('production', this.entryName(PRODUCTION), 'a readable production.json', 'none', 'production.json is missing or unreadable');
       this.pass('production', 'not verifiable');
       return;
     }
@@ -509,14 +533,16 @@ class ArchiveVerification {
       } else if (listed !== record.sha256) {
         this.fail('production', this.entryName(record.path), `sha256 ${listed} (manifest)`, `sha256 ${record.sha256}`, `production.json and the manifest disagree on ${record.path}`);
       }
-      const actual = this.computed.get(record.path);
-      if (actual && actual.bytes !== record.bytes) {
-        this.fail('production', this.entryName(record.path), `${actual.bytes} bytes`, `${record.bytes} bytes`, `production.json gives the wrong size for ${record.path}`);
+      const read = this.bagEntries.get(record.path);
+      const actualBytes = read && this.digests[read.index] !== undefined ? this.sizes[read.index] : undefined;
+      if (actualBytes !== undefined && actualBytes !== record.bytes) {
+        this.fail('production', this.entryName(record.path), `${actualBytes} bytes`, `${record.bytes} bytes`, `production.json gives the wrong size for ${record.path}`);
       }
       const metadata = record.category.endsWith('.metadata');
       // The usual record: its path is data/<its account>/<its category>/<rest>, read without splitting the path.
-      let rest = plainRecordRest(record.path, record.account, record.category);
-      if (rest === null) {
+      const restAt = plainRecordRestAt(record.path, record.account, record.category);
+      let rest: string | null = null;
+      if (restAt < 0) {
         const parts = splitPayloadPath(record.path);
         if (parts.root !== 'data' || parts.rest === null) {
           this.fail('production', this.entryName(record.path), 'data/<account>/<category>/<file>', record.path, 'the record path is not a payload path');
@@ -526,7 +552,7 @@ class ArchiveVerification {
         if (parts.category !== record.category) this.fail('production', this.entryName(record.path), `category ${parts.category} (from the path)`, `category ${record.category}`, 'the record names another category than its path');
         rest = parts.rest;
       }
-      if (metadata && rest !== 'metadata.jsonl') {
+      if (metadata && (rest ?? record.path.slice(restAt)) !== 'metadata.jsonl') {
         this.fail('production', this.entryName(record.path), `data/${record.account}/${record.category}/metadata.jsonl`, record.path, 'a metadata category must be one metadata.jsonl file');
       }
       if (record.timestamp === null && !metadata && record.category !== 'subscriber') {
@@ -632,7 +658,11 @@ class ArchiveVerification {
   // ---- helpers -------------------------------------------------------------------------------------------------
 
   private acceptProductionRecord(value: unknown, index: number): void {
-    const parsed = plainProductionRecord(value) ?? productionRecordSchema.safeParse(value);
+    if (isPlainProductionRecord(value)) {
+      this.keepProductionRecord(value);
+      return;
+    }
+    const parsed = productionRecordSchema.safeParse(value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const path = typeof value === 'object' && value !== null ? (value as { path?: unknown }).path : undefined;
@@ -645,7 +675,10 @@ class ArchiveVerification {
       );
       return;
     }
-    const record = parsed.data;
+    this.keepProductionRecord(parsed.data);
+  }
+
+  private keepProductionRecord(record: z.infer<typeof productionRecordSchema>): void {
     if (this.production.length >= this.maxRecords) {
       if (!this.recordsOverflowed) {
         this.fail('production', this.entryName(PRODUCTION), `at most ${this.maxRecords} records`, 'more', 'production.json holds far more records than the archive holds files');
@@ -666,20 +699,36 @@ class ArchiveVerification {
   }
 
   private compareHash(check: 'tag-manifest' | 'payload-manifest', path: string, expected: string): void {
-    const actual = this.computed.get(path);
-    if (actual?.sha256 === expected) return;
+    const found = this.bagEntries.get(path);
+    const actual = found ? this.digests[found.index] : undefined;
+    if (actual === expected) return;
     const entry = this.entryName(path);
-    if (!this.bagEntries.has(path)) {
+    if (!found) {
       this.fail(check, entry, `${path} in the archive`, 'nothing', `${path} is listed but missing`);
-    } else if (!actual) {
+    } else if (actual === undefined) {
       this.fail(check, entry, `sha256 ${expected}`, 'unreadable data', `${path} could not be read`);
-    } else if (actual.sha256 !== expected) {
-      this.fail(check, entry, `sha256 ${expected}`, `sha256 ${actual.sha256}`, `${path} does not match its hash`);
+    } else {
+      this.fail(check, entry, `sha256 ${expected}`, `sha256 ${actual}`, `${path} does not match its hash`);
     }
   }
 
   private payloadPaths(): readonly string[] {
     return this.payload;
+  }
+
+  /** The SHA-256 computed for a bag path, when its entry was read in full. */
+  private digestOf(path: string): string | undefined {
+    const entry = this.bagEntries.get(path);
+    return entry ? this.digests[entry.index] : undefined;
+  }
+
+  /** The bytes of the payload files: as read, or as the central directory declares for those not read in full. */
+  private payloadBytes(): number {
+    let sum = 0;
+    for (const entry of this.payloadEntries) {
+      sum += this.digests[entry.index] !== undefined ? (this.sizes[entry.index] as number) : entry.uncompressedSize;
+    }
+    return sum;
   }
 
   private bagInfo(): Map<string, string[]> | null {
@@ -714,11 +763,10 @@ class HashSink implements EntrySink {
   private bytes = 0;
 
   constructor(
-    private readonly path: string,
     private readonly slot: number,
-    private readonly computed: Map<string, Computed>,
-    private readonly batcher: HashBatcher,
+    private readonly digests: (string | undefined)[],
     private readonly sizes: number[],
+    private readonly batcher: HashBatcher,
   ) {}
 
   whole(data: Buffer): void {
@@ -733,8 +781,41 @@ class HashSink implements EntrySink {
   }
 
   end(): void {
-    this.computed.set(this.path, { sha256: (this.hash ?? createHash('sha256')).digest('hex'), bytes: this.bytes });
+    this.sizes[this.slot] = this.bytes;
+    this.digests[this.slot] = (this.hash ?? createHash('sha256')).digest('hex');
   }
+}
+
+/** The first segment most entry names share (the first such in the listing when counts tie), or null. */
+function mostCommonTopFolder(entries: readonly ZipEntry[]): string | null {
+  let first: string | null = null;
+  let firstCount = 0;
+  const others = new Map<string, number>();
+  for (const entry of entries) {
+    const name = entry.name;
+    const slash = name.indexOf('/');
+    if (slash < 0) continue;
+    if (first !== null && slash === first.length && name.startsWith(first)) {
+      firstCount++;
+      continue;
+    }
+    const top = name.slice(0, slash);
+    if (first === null) {
+      first = top;
+      firstCount = 1;
+    } else {
+      others.set(top, (others.get(top) ?? 0) + 1);
+    }
+  }
+  let best = first;
+  let bestCount = firstCount;
+  for (const [top, count] of others) {
+    if (count > bestCount) {
+      best = top;
+      bestCount = count;
+    }
+  }
+  return best;
 }
 
 /** Why a ZIP entry name (or a bag path) is unsafe, or null. */
@@ -754,7 +835,6 @@ export function unsafeNameReason(name: string): string | null {
 
 const PRODUCTION_CATEGORIES: ReadonlySet<unknown> = new Set(CATEGORIES);
 const PRODUCTION_ENCRYPTION: ReadonlySet<unknown> = new Set(ENCRYPTION_STATES);
-const LOWER_HEX_SHA256 = /^[0-9a-f]{64}$/;
 
 function isCount(value: unknown): boolean {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
@@ -770,15 +850,8 @@ function isNonEmptyText(value: unknown): value is string {
  * schema's own `instant`). Anything else, null: the schema itself then decides and says what is wrong.
  */
 export function plainProductionRecord(value: unknown): { success: true; data: z.infer<typeof productionRecordSchema> } | null {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
-  const record = value as Record<string, unknown>;
-  const { path, sha256, bytes, account, category, sourceId, originalName, timestamp, encryption, items } = record;
-  if (!isNonEmptyText(path) || typeof sha256 !== 'string' || !LOWER_HEX_SHA256.test(sha256) || !isCount(bytes)) return null;
-  if (!isNonEmptyText(account) || !PRODUCTION_CATEGORIES.has(category) || !PRODUCTION_ENCRYPTION.has(encryption)) return null;
-  if (sourceId !== null && !isNonEmptyText(sourceId)) return null;
-  if (originalName !== undefined && originalName !== null && typeof originalName !== 'string') return null;
-  if (timestamp !== null && (typeof timestamp !== 'string' || !instant.safeParse(timestamp).success)) return null;
-  if (items !== undefined && !isCount(items)) return null;
+  if (!isPlainProductionRecord(value)) return null;
+  const { path, sha256, bytes, account, category, sourceId, originalName, timestamp, encryption, items } = value;
   return {
     success: true,
     data: {
@@ -788,25 +861,47 @@ export function plainProductionRecord(value: unknown): { success: true; data: z.
       account,
       category: category as (typeof CATEGORIES)[number],
       sourceId,
-      ...(originalName !== undefined ? { originalName: originalName as string | null } : {}),
+      ...(originalName !== undefined ? { originalName } : {}),
       timestamp,
-      encryption: encryption as (typeof ENCRYPTION_STATES)[number],
-      ...(items !== undefined ? { items: items as number } : {}),
+      encryption,
+      ...(items !== undefined ? { items } : {}),
     },
   };
 }
 
+/** `plainProductionRecord` as a test: the value's own fields then read as the schema would give them. */
+function isPlainProductionRecord(value: unknown): value is z.infer<typeof productionRecordSchema> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const { path, sha256, bytes, account, category, sourceId, originalName, timestamp, encryption, items } = value as Record<string, unknown>;
+  if (!isNonEmptyText(path) || typeof sha256 !== 'string' || !isLowerHexSha256(sha256) || !isCount(bytes)) return false;
+  if (!isNonEmptyText(account) || !PRODUCTION_CATEGORIES.has(category) || !PRODUCTION_ENCRYPTION.has(encryption)) return false;
+  if (sourceId !== null && !isNonEmptyText(sourceId)) return false;
+  if (originalName !== undefined && originalName !== null && typeof originalName !== 'string') return false;
+  if (timestamp !== null && (typeof timestamp !== 'string' || !instant.safeParse(timestamp).success)) return false;
+  if (items !== undefined && !isCount(items)) return false;
+  return true;
+}
+
+function isLowerHexSha256(text: string): boolean {
+  if (text.length !== 64) return false;
+  for (let i = 0; i < 64; i++) {
+    const code = text.charCodeAt(i);
+    if (!((code >= 0x30 && code <= 0x39) || (code >= 0x61 && code <= 0x66))) return false;
+  }
+  return true;
+}
+
 /**
- * The part after `data/<account>/<category>/` when `path` starts with exactly that (account and category free of
- * "/"), else null. Only the usual case is taken here; anything else is split and compared by the caller.
+ * Where the part after `data/<account>/<category>/` begins when `path` starts with exactly that (account and category
+ * free of "/"), else -1. Only the usual case is taken here; anything else is split and compared by the caller.
  */
-function plainRecordRest(path: string, account: string, category: string): string | null {
-  if (!path.startsWith('data/') || account.includes('/') || category.includes('/')) return null;
+function plainRecordRestAt(path: string, account: string, category: string): number {
+  if (!path.startsWith('data/') || account.includes('/') || category.includes('/')) return -1;
   const accountEnd = 5 + account.length;
   const categoryEnd = accountEnd + 1 + category.length;
-  if (!path.startsWith(account, 5) || path.charCodeAt(accountEnd) !== 0x2f) return null;
-  if (!path.startsWith(category, accountEnd + 1) || path.charCodeAt(categoryEnd) !== 0x2f) return null;
-  return path.slice(categoryEnd + 1);
+  if (!path.startsWith(account, 5) || path.charCodeAt(accountEnd) !== 0x2f) return -1;
+  if (!path.startsWith(category, accountEnd + 1) || path.charCodeAt(categoryEnd) !== 0x2f) return -1;
+  return categoryEnd + 1;
 }
 
 /** The first three segments of a bag path and the rest (null when there are fewer than four segments). */

@@ -6,7 +6,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ManifestReader } from '../../src/verify/bag-files.js';
+import { decodeManifestPath, ManifestReader } from '../../src/verify/bag-files.js';
 import { JsonArrayReader } from '../../src/verify/json-array-reader.js';
 import { listZip, scanZip, type EntrySink } from '../../src/verify/safe-zip.js';
 import { plainProductionRecord, productionRecordSchema, unsafeNameReason } from '../../src/verify/verify.js';
@@ -113,6 +113,59 @@ describe('streamed readers cut anywhere', () => {
         expect(values).toEqual(records);
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('JsonArrayReader takes many records at once exactly as it takes them byte by byte, valid or not', () => {
+    const text = fc.constantFrom('a', 'é', '\\n', '\\"', '}', '{', '\n', ']');
+    const element = fc.oneof(
+      fc.record({ path: fc.array(text, { maxLength: 4 }).map((parts) => parts.join('')), bytes: fc.nat() }).map((value) => JSON.stringify(value)),
+      fc.record({ path: fc.string(), inner: fc.dictionary(fc.string(), fc.string(), { maxKeys: 2 }) }).map((value) => JSON.stringify(value, null, 2)),
+      fc.constantFrom('{}', '[1]', 'null', '7', '"s"', '{"a":}', '{"a":1', '{"a":"\n"}', '{"a":1}}', '{"a":[}', '\u00ff', '{"\xff":1}'),
+    );
+    const separator = fc.constantFrom(',', ',\n', ' ,\n  ', '\n,', ',,', '\n', '');
+    const document = fc
+      .tuple(fc.array(fc.tuple(element, separator), { maxLength: 12 }), fc.constantFrom('[\n', '[', ' [ ', 'x['), fc.constantFrom('\n]\n', ']', '\n', '] x'))
+      .map(([parts, open, close]) => open + parts.map(([value, sep], index) => (index === parts.length - 1 ? value : value + sep)).join('') + close);
+    const read = (chunks: Buffer[]): { values: [number, unknown][]; problems: string[] } => {
+      const values: [number, unknown][] = [];
+      const problems: string[] = [];
+      const reader = new JsonArrayReader((value, index) => values.push([index, value]), (message) => problems.push(message));
+      for (const chunk of chunks) reader.update(chunk);
+      reader.end();
+      return { values, problems };
+    };
+    fc.assert(
+      fc.property(document, fc.array(fc.nat(), { maxLength: 4 }), (doc, cuts) => {
+        const bytes = Buffer.from(doc);
+        const byByte = read([...bytes].map((byte) => Buffer.from([byte])));
+        expect(read([bytes])).toEqual(byByte);
+        expect(read(splitAt(bytes, cuts))).toEqual(byByte);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('ManifestReader splits any line exactly as the manifest line expression does', () => {
+    const hex = fc.array(fc.constantFrom(...'0123456789abcdefABCDEF'), { minLength: 62, maxLength: 66 }).map((digits) => digits.join(''));
+    const odd = fc.constantFrom('g', 'G', '\u0010', '\u0019', '\u0040', '`', ' ', '\t', '\r', '\u2028', '\u2029', 'é', 'x', '%0A', '/');
+    const line = fc.tuple(hex, fc.array(odd, { maxLength: 3 }), fc.array(fc.constantFrom(' ', '\t'), { maxLength: 3 }), fc.array(odd, { maxLength: 4 })).map((parts) => parts.flat().join(''));
+    fc.assert(
+      fc.property(line, (text) => {
+        const reader = new ManifestReader();
+        reader.update(Buffer.from(`${text}\n`));
+        reader.end();
+        const match = /^([0-9a-fA-F]{64})[ \t]+(.+)$/.exec(text.endsWith('\r') ? text.slice(0, -1) : text);
+        if (text === '' || text === '\r') return;
+        if (!match) {
+          expect(reader.entries.size).toBe(0);
+          expect(reader.problems).toHaveLength(1);
+        } else {
+          expect([...reader.entries]).toEqual([[decodeManifestPath(match[2] as string), (match[1] as string).toLowerCase()]]);
+          expect(reader.problems).toEqual([]);
+        }
+      }),
+      { numRuns: 5000 },
     );
   });
 

@@ -197,6 +197,16 @@ const cases: TamperCase[] = [
   { name: 'renamed entry', make: () => zipOf(renamed(good, MAIL_1, 'data/acc-0001/mail.content/m-000001.txt')), checks: ['payload-manifest'], exact: true },
   { name: 'duplicated entry', make: () => zipOf(good, [{ name: `${ORDER_ID}/${MAIL_1}`, data: Buffer.from('a second body') }]), checks: ['entry-names'] },
   { name: 'NFC/NFD twin names', make: () => zipOf(good, [{ name: `${ORDER_ID}/${RESUME.normalize('NFD')}`, data: Buffer.from('twin') }]), checks: ['entry-names'] },
+  {
+    name: 'a twin of an ASCII name (Kelvin sign K), both before any other non-ASCII name',
+    make: () => {
+      const twins = [{ name: `${ORDER_ID}/data/acc-0001/mail.content/K.eml`, data: Buffer.from('a') }, { name: `${ORDER_ID}/data/acc-0001/mail.content/\u212a.eml`, data: Buffer.from('b') }];
+      return writeZip(path.join(dir, `k-${counter++}.zip`), [...twins, ...zipItems(good)]);
+    },
+    checks: ['entry-names'],
+  },
+  { name: 'an ASCII twin of an earlier name (Kelvin sign K)', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0001/mail.content/\u212a.eml`, data: Buffer.from('b') }, { name: `${ORDER_ID}/data/acc-0001/mail.content/K.eml`, data: Buffer.from('a') }]), checks: ['entry-names'] },
+  { name: 'a file named like a folder', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0001/mail.content`, data: Buffer.from('x') }]), checks: ['entry-names'] },
   { name: 'absolute entry name', make: () => zipOf(good, [{ name: '/etc/cron.d/evil', data: Buffer.from('x') }]), checks: ['entry-names'] },
   { name: '".." entry name', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/../../evil.sh`, data: Buffer.from('x') }]), checks: ['entry-names'] },
   { name: 'backslash entry name', make: () => zipOf(good, [{ name: `${ORDER_ID}\\data\\evil.txt`, data: Buffer.from('x') }]), checks: ['entry-names'] },
