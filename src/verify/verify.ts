@@ -257,11 +257,12 @@ class ArchiveVerification {
         this.fail('entry-names', name, `one name "${name}"`, `a Unicode Path field naming "${entry.unicodePathName}"`, 'the entry carries a second, different name');
       }
       if (unsafe) this.fail('entry-names', name, 'a safe relative name', unsafe, `unsafe entry name: ${unsafe}`);
-      if (exact.has(name)) {
+      const known = exact.size;
+      exact.add(name);
+      if (exact.size === known) {
         this.fail('entry-names', name, 'each name once', 'a duplicate', 'the entry name appears twice');
         continue;
       }
-      exact.add(name);
       const ascii = isAscii(name);
       if (ascii && asciiOnly !== null) {
         asciiOnly.push(name);
@@ -486,15 +487,21 @@ class ArchiveVerification {
       this.pass('payload-manifest', 'not verifiable');
       return;
     }
+    // Listed payload files, counted: when they are all the payload files, none is unlisted.
+    let listedFiles = 0;
     for (const [path, expected] of this.manifest.entries) {
       if (!path.startsWith('data/') || unsafeNameReason(path)) {
         this.fail('payload-manifest', this.entryName(path), 'a path under data/', path, `the manifest lists ${path}, which is not a payload path`);
         continue;
       }
-      this.compareHash('payload-manifest', path, expected);
+      const found = this.bagEntries.get(path);
+      if (found && !path.endsWith('/')) listedFiles++;
+      this.compareHash('payload-manifest', path, expected, found);
     }
-    for (const path of this.payloadPaths()) {
-      if (!this.manifest.entries.has(path)) this.fail('payload-manifest', this.entryName(path), 'only files listed in the manifest', 'an unlisted file', `${path} is not in the manifest (an added file)`);
+    if (listedFiles !== this.payload.length) {
+      for (const path of this.payloadPaths()) {
+        if (!this.manifest.entries.has(path)) this.fail('payload-manifest', this.entryName(path), 'only files listed in the manifest', 'an unlisted file', `${path} is not in the manifest (an added file)`);
+      }
     }
     this.pass('payload-manifest', `${this.manifest.entries.size} payload files`);
   }
@@ -520,20 +527,31 @@ class ArchiveVerification {
       this.pass('production', 'not verifiable');
       return;
     }
-    const seen = new Set<string>();
+    // The record paths seen: by entry index for paths in the archive, by name for the others.
+    const seenEntries = new Uint8Array(this.digests.length);
+    const seenOthers = new Set<string>();
+    const seen = (path: string): boolean => {
+      const entry = this.bagEntries.get(path);
+      return entry ? seenEntries[entry.index] === 1 : seenOthers.has(path);
+    };
+    // Manifest payload paths with a record, counted: when they are all of them, none lacks a record.
+    let recorded = 0;
     for (const record of this.production) {
-      if (seen.has(record.path)) {
+      const read = this.bagEntries.get(record.path);
+      const again = read ? seenEntries[read.index] === 1 : seenOthers.has(record.path);
+      if (again) {
         this.fail('production', this.entryName(record.path), 'one record per file', 'a second record', `production.json lists ${record.path} twice`);
         continue;
       }
-      seen.add(record.path);
+      if (read) seenEntries[read.index] = 1;
+      else seenOthers.add(record.path);
       const listed = this.manifest.entries.get(record.path);
       if (listed === undefined) {
         this.fail('production', this.entryName(record.path), 'a file in the manifest', 'a record for a file the manifest does not list', `production.json describes ${record.path}, which is not in the manifest`);
-      } else if (listed !== record.sha256) {
-        this.fail('production', this.entryName(record.path), `sha256 ${listed} (manifest)`, `sha256 ${record.sha256}`, `production.json and the manifest disagree on ${record.path}`);
+      } else {
+        if (record.path.startsWith('data/')) recorded++;
+        if (listed !== record.sha256) this.fail('production', this.entryName(record.path), `sha256 ${listed} (manifest)`, `sha256 ${record.sha256}`, `production.json and the manifest disagree on ${record.path}`);
       }
-      const read = this.bagEntries.get(record.path);
       const actualBytes = read && this.digests[read.index] !== undefined ? this.sizes[read.index] : undefined;
       if (actualBytes !== undefined && actualBytes !== record.bytes) {
         this.fail('production', this.entryName(record.path), `${actualBytes} bytes`, `${record.bytes} bytes`, `production.json gives the wrong size for ${record.path}`);
@@ -562,8 +580,12 @@ class ArchiveVerification {
         this.fail('production', this.entryName(record.path), 'a source id', 'null', 'only metadata files and subscriber records may lack a source id');
       }
     }
-    for (const path of this.manifest.entries.keys()) {
-      if (path.startsWith('data/') && !seen.has(path)) this.fail('production', this.entryName(path), 'a production.json record', 'none', `${path} has no record in production.json`);
+    let listed = 0;
+    for (const path of this.manifest.entries.keys()) if (path.startsWith('data/')) listed++;
+    if (recorded !== listed) {
+      for (const path of this.manifest.entries.keys()) {
+        if (path.startsWith('data/') && !seen(path)) this.fail('production', this.entryName(path), 'a production.json record', 'none', `${path} has no record in production.json`);
+      }
     }
     this.pass('production', `${this.production.length} records`);
   }
@@ -637,9 +659,19 @@ class ArchiveVerification {
       }
     }
     const accounts = new Set<string>();
+    // Paths of one folder follow each other: a path under the previous one's data/<account>/<category>/ has the same
+    // account and category.
+    let lastPrefix: string | null = null;
+    let lastCategoryNamed = true;
     for (const path of this.payloadPaths()) {
-      const { account, category } = splitPayloadPath(path);
-      if (account) accounts.add(account);
+      const sameFolder = lastPrefix !== null && path.startsWith(lastPrefix);
+      if (sameFolder && lastCategoryNamed) continue;
+      const { account, category, rest } = splitPayloadPath(path);
+      if (!sameFolder) {
+        lastPrefix = rest === null ? null : path.slice(0, path.length - rest.length);
+        lastCategoryNamed = !category || categories.has(category);
+        if (account) accounts.add(account);
+      }
       if (category && !categories.has(category)) {
         this.fail('scope', this.entryName(path), `a category among ${order.categories.join(', ')}`, category, `${path} lies in a category folder the order does not name`);
       }
@@ -698,8 +730,7 @@ class ArchiveVerification {
     });
   }
 
-  private compareHash(check: 'tag-manifest' | 'payload-manifest', path: string, expected: string): void {
-    const found = this.bagEntries.get(path);
+  private compareHash(check: 'tag-manifest' | 'payload-manifest', path: string, expected: string, found = this.bagEntries.get(path)): void {
     const actual = found ? this.digests[found.index] : undefined;
     if (actual === expected) return;
     const entry = this.entryName(path);
