@@ -1,10 +1,10 @@
 // The key service's reader thread: reads and authenticates small blobs in batches, so that an export's main thread
 // is left with listing, checking and sealing. It holds the data keys it was sent, as KeyObjects, and nothing else.
 import type { KeyObject } from 'node:crypto';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { IntegrityError } from '../errors.js';
 import { describeItem, itemAad } from './item-crypto.js';
-import type { ReaderRequest, ReadJob, ReadResult } from './item-reader-protocol.js';
+import type { ReaderRequest, ReaderThreadData, ReadJob, ReadResult } from './item-reader-protocol.js';
 import { BlobOpenError, SmallBlobReader } from './small-blob.js';
 
 const port = parentPort;
@@ -12,14 +12,30 @@ if (!port) throw new Error('item-reader-thread runs only as a worker thread');
 
 const keys = new Map<string, KeyObject>();
 const reader = new SmallBlobReader();
+const arenas = (workerData as ReaderThreadData).arenas.map((shared) => Buffer.from(shared));
 
-function readOne(job: ReadJob, transfer: ArrayBuffer[]): ReadResult {
+/** Where the batch's plaintexts go: its arena while they fit, then each in a buffer of its own, moved over. */
+interface Output {
+  arena: Buffer;
+  used: number;
+  transfer: ArrayBuffer[];
+}
+
+function readOne(job: ReadJob, out: Output): ReadResult {
   const what = describeItem(job);
   const key = keys.get(job.accountId);
   if (!key) return { id: job.id, failure: { kind: 'other', message: `no data key was sent for ${what}` } };
   try {
     const plaintext = reader.read(job.file, job.maxBytes, key, itemAad(job.service, job.accountId, job.itemId), what);
-    return { id: job.id, bytes: transferable(plaintext, transfer) };
+    if (plaintext.length <= out.arena.length - out.used) {
+      // Copied into shared memory: the plaintext buffer itself dies young in this thread instead of being freed by
+      // the main thread's collector (which leaves this thread's malloc arena fragmented).
+      const at = out.used;
+      plaintext.copy(out.arena, at);
+      out.used += plaintext.length;
+      return { id: job.id, at, length: plaintext.length };
+    }
+    return { id: job.id, bytes: transferable(plaintext, out.transfer) };
   } catch (error) {
     if (error instanceof IntegrityError) return { id: job.id, failure: { kind: 'integrity', code: error.code, message: error.message } };
     if (error instanceof BlobOpenError) return { id: job.id, failure: { kind: 'open', code: error.code, message: error.message } };
@@ -40,7 +56,9 @@ port.on('message', (message: ReaderRequest) => {
     keys.set(message.accountId, message.key);
     return;
   }
-  const transfer: ArrayBuffer[] = [];
-  const results = message.jobs.map((job) => readOne(job, transfer));
-  port.postMessage({ type: 'read', results }, transfer);
+  const arena = arenas[message.arena];
+  if (!arena) throw new Error(`no arena ${message.arena}`);
+  const out: Output = { arena, used: 0, transfer: [] };
+  const results = message.jobs.map((job) => readOne(job, out));
+  port.postMessage({ type: 'read', arena: message.arena, results }, out.transfer);
 });

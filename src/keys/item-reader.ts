@@ -6,11 +6,14 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { IntegrityError, SourceError } from '../errors.js';
 import type { ItemRef } from './key-service.js';
-import type { ReaderReply, ReadFailure, ReadJob } from './item-reader-protocol.js';
+import type { ReaderReply, ReaderThreadData, ReadFailure, ReadJob } from './item-reader-protocol.js';
 import { BlobOpenError } from './small-blob.js';
 
 /** Jobs queued in one turn of the event loop are sent together; a batch is sent at once when it reaches this size. */
-const BATCH_JOBS = 32;
+const BATCH_JOBS = 128;
+/** Shared memory that carries a batch's plaintexts back (one arena per batch in flight); bigger ones are moved. */
+const ARENA_BYTES = 2 * 1024 * 1024;
+const ARENA_COUNT = 4;
 
 interface Pending {
   resolve(bytes: Buffer): void;
@@ -33,6 +36,8 @@ export class ThreadedBlobReader {
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
   readonly #keysSent = new Set<string>();
+  readonly #arenas: Buffer[];
+  readonly #freeArenas: number[] = [];
   #queue: ReadJob[] = [];
   #flushScheduled = false;
   #nextId = 0;
@@ -57,12 +62,17 @@ export class ThreadedBlobReader {
     if (script.protocol === 'file:' && !existsSync(fileURLToPath(script))) {
       throw new Error(`the reader thread's script ${fileURLToPath(script)} is not there`);
     }
+    const arenas = Array.from({ length: ARENA_COUNT }, () => new SharedArrayBuffer(ARENA_BYTES));
+    const workerData: ReaderThreadData = { arenas };
     // A small heap: the thread holds one read buffer and the plaintexts of one batch at a time.
-    return new ThreadedBlobReader(new Worker(script, { resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 } }));
+    const worker = new Worker(script, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 } });
+    return new ThreadedBlobReader(worker, arenas);
   }
 
-  private constructor(worker: Worker) {
+  private constructor(worker: Worker, arenas: SharedArrayBuffer[]) {
     this.#worker = worker;
+    this.#arenas = arenas.map((shared) => Buffer.from(shared));
+    for (let index = 0; index < arenas.length; index += 1) this.#freeArenas.push(index);
     // Referenced only while reads are outstanding: an idle reader never keeps the process alive.
     this.#worker.unref();
     this.#worker.on('message', (reply: ReaderReply) => this.#onReply(reply));
@@ -100,23 +110,31 @@ export class ThreadedBlobReader {
     await this.#worker.terminate();
   }
 
+  /** Sends the queued jobs if an arena is free; otherwise the next reply sends them. */
   #flush(): void {
     this.#flushScheduled = false;
     if (this.#queue.length === 0 || this.#failure) return;
+    const arena = this.#freeArenas.shift();
+    if (arena === undefined) return;
     const jobs = this.#queue;
     this.#queue = [];
-    this.#worker.postMessage({ type: 'read', jobs });
+    this.#worker.postMessage({ type: 'read', jobs, arena });
   }
 
   #onReply(reply: ReaderReply): void {
+    const arena = this.#arenas[reply.arena];
     for (const result of reply.results) {
       const pending = this.#pending.get(result.id);
       if (!pending) continue;
       this.#pending.delete(result.id);
-      if ('bytes' in result) pending.resolve(Buffer.from(result.bytes.buffer, result.bytes.byteOffset, result.bytes.byteLength));
-      else pending.reject(toError(result.failure));
+      if ('failure' in result) pending.reject(toError(result.failure));
+      else if ('bytes' in result) pending.resolve(Buffer.from(result.bytes.buffer, result.bytes.byteOffset, result.bytes.byteLength));
+      // A copy of our own: the arena takes the next batch as soon as this loop ends.
+      else if (arena) pending.resolve(Buffer.from(arena.subarray(result.at, result.at + result.length)));
     }
+    this.#freeArenas.push(reply.arena);
     if (this.#pending.size === 0) this.#worker.unref();
+    this.#flush();
   }
 
   #stop(why: string): void {

@@ -78,7 +78,7 @@ export interface ExportResult {
 /** Items at most this big are read whole (authenticated in one call) and read ahead; larger ones stream. */
 export const SMALL_ITEM_BYTES = 1 << 20;
 /** How many small items (and at most how many of their bytes) are read and decrypted ahead of the one being written. */
-export const READ_AHEAD_ITEMS = 64;
+export const READ_AHEAD_ITEMS = 256;
 export const READ_AHEAD_BYTES = 8 << 20;
 /** A subscriber record is one small JSON document; anything bigger is not one. */
 export const MAX_SUBSCRIBER_BYTES = 16 << 20;

@@ -1,5 +1,5 @@
 // Writes one BagIt bag into a ZIP with archiver, one entry at a time, then signs it and renames it into place.
-import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, hash, X509Certificate, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { link, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -388,7 +388,7 @@ class ZipBagSealer implements BagSealer {
   async #appendHashed(bagPath: string, body: Buffer | Readable): Promise<PayloadResult> {
     const name = `${this.#orderId}/${bagPath}`;
     if (Buffer.isBuffer(body)) {
-      const sha256 = createHash('sha256').update(body).digest('hex');
+      const sha256 = hash('sha256', body, 'hex');
       await this.#waitForRoom(body.length);
       this.#append(name, body, body.length);
       return { path: bagPath, sha256, bytes: body.length };
