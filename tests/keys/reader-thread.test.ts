@@ -1,5 +1,6 @@
 // The key service's reader thread (the built script, as the CLI runs it) answers every small read exactly as the
 // in-thread reader does: the same plaintext, and the same error class and code for every damaged or missing blob.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,7 +22,8 @@ let inThread: KeyService;
 let scratch: string;
 
 beforeAll(async () => {
-  fx = await buildStoreFixture({ pki: false });
+  // One item bigger than a batch's shared arena (2 MiB), so that plaintexts also travel the other way.
+  fx = await buildStoreFixture({ pki: false, largeItemBytes: 900 * 1024 });
   const files = { masterKeyFile: fx.masterKeyFile, dataKeysFile: fx.dataKeysFile };
   threaded = createLocalKeyService({ ...files, readerThread: SCRIPT });
   inThread = createLocalKeyService({ ...files, readerThread: false });
@@ -53,11 +55,19 @@ function scratchBlob(content: Buffer): string {
 
 describe('the reader thread', () => {
   it('returns every provider-key item exactly, with many reads in flight at once (several batches)', async () => {
-    const items = providerItems();
+    const items = providerItems().filter((item) => item.plaintext !== undefined);
     const rounds = Array.from({ length: 6 }, () => items).flat();
     expect(rounds.length).toBeGreaterThan(64);
     const read = await Promise.all(rounds.map((item) => threaded.readItem(refOf(item), item.bytes)));
     read.forEach((bytes, index) => expect(bytes.equals(rounds[index]!.plaintext!)).toBe(true));
+  });
+
+  it('returns items that overflow the batch arena intact, mixed with small ones', async () => {
+    const large = providerItems().find((item) => item.id === 's-large')!;
+    const small = providerItems().filter((item) => item.plaintext !== undefined);
+    const mixed = Array.from({ length: 8 }, (_, index) => [large, small[index % small.length]!]).flat();
+    const read = await Promise.all(mixed.map((item) => threaded.readItem(refOf(item), item.bytes)));
+    read.forEach((bytes, index) => expect(createHash('sha256').update(bytes).digest('hex')).toBe(mixed[index]!.sha256));
   });
 
   it('fails as the in-thread reader does for every flipped byte, truncation and extension of a blob', async () => {
