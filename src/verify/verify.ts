@@ -489,12 +489,16 @@ class ArchiveVerification {
     }
     // Listed payload files, counted: when they are all the payload files, none is unlisted.
     let listedFiles = 0;
+    // The manifest usually lists the files in archive order: the next payload file is then the one listed.
+    let next = 0;
     for (const [path, expected] of this.manifest.entries) {
       if (!path.startsWith('data/') || unsafeNameReason(path)) {
         this.fail('payload-manifest', this.entryName(path), 'a path under data/', path, `the manifest lists ${path}, which is not a payload path`);
         continue;
       }
-      const found = this.bagEntries.get(path);
+      let found: ZipEntry | undefined;
+      if (this.payload[next] === path) found = this.payloadEntries[next++];
+      else found = this.bagEntries.get(path);
       if (found && !path.endsWith('/')) listedFiles++;
       this.compareHash('payload-manifest', path, expected, found);
     }
@@ -536,8 +540,15 @@ class ArchiveVerification {
     };
     // Manifest payload paths with a record, counted: when they are all of them, none lacks a record.
     let recorded = 0;
+    // Records usually follow the archive's and the manifest's order: the next file and manifest line are then theirs.
+    const manifestPaths = [...this.manifest.entries.keys()];
+    const manifestHashes = [...this.manifest.entries.values()];
+    let nextFile = 0;
+    let nextLine = 0;
     for (const record of this.production) {
-      const read = this.bagEntries.get(record.path);
+      let read: ZipEntry | undefined;
+      if (this.payload[nextFile] === record.path) read = this.payloadEntries[nextFile++];
+      else read = this.bagEntries.get(record.path);
       const again = read ? seenEntries[read.index] === 1 : seenOthers.has(record.path);
       if (again) {
         this.fail('production', this.entryName(record.path), 'one record per file', 'a second record', `production.json lists ${record.path} twice`);
@@ -545,7 +556,9 @@ class ArchiveVerification {
       }
       if (read) seenEntries[read.index] = 1;
       else seenOthers.add(record.path);
-      const listed = this.manifest.entries.get(record.path);
+      let listed: string | undefined;
+      if (manifestPaths[nextLine] === record.path) listed = manifestHashes[nextLine++];
+      else listed = this.manifest.entries.get(record.path);
       if (listed === undefined) {
         this.fail('production', this.entryName(record.path), 'a file in the manifest', 'a record for a file the manifest does not list', `production.json describes ${record.path}, which is not in the manifest`);
       } else {

@@ -163,6 +163,16 @@ describe('good archives from other writers', () => {
     expect((await verifyBytes(bytes)).failures).toEqual([]);
   });
 
+  it('passes whatever the order of the entries and of the production records', async () => {
+    const reordered = resealed((_, records) => {
+      records.reverse();
+    });
+    const bytes = writeZip(path.join(dir, `o-${counter++}.zip`), [...zipItems(reordered)].reverse());
+    const report = await verifyBytes(bytes);
+    expect(report.failures).toEqual([]);
+    expect(report.counts.payloadFiles).toBeGreaterThan(3);
+  });
+
   it('passes with folder entries, as `zip -r` writes them', async () => {
     const folders = ['', 'data/', 'data/acc-0001/', 'data/acc-0001/mail.content/'].map((folder) => ({ name: `${ORDER_ID}/${folder}`, data: Buffer.alloc(0) }));
     const bytes = writeZip(path.join(dir, `f-${counter++}.zip`), [...folders, ...zipItems(good)]);
