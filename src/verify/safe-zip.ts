@@ -259,35 +259,39 @@ async function readCentralDirectory(file: FileHandle, fileSize: number, end: End
   const entries: YauzlRawEntry[] = [];
   let cursor = end.centralDirectoryOffset;
   for (let index = 0; index < end.entryCount; index++) {
-    const fixed = inCache(cursor, 46) ?? (await fromFile(cursor, 46));
-    const signature = fixed.readUInt32LE(0);
+    // Fields are read at an offset in the directory read at once (no Buffer view per record), else from the file.
+    const cached = cursor - end.centralDirectoryOffset;
+    const inDirectory = cached >= 0 && cached + 46 <= cache.length;
+    const fixed = inDirectory ? cache : await fromFile(cursor, 46);
+    const f = inDirectory ? cached : 0;
+    const signature = fixed.readUInt32LE(f);
     if (signature !== SIG.centralHeader) throw new Error(`invalid central directory file header signature: 0x${signature.toString(16)}`);
-    const generalPurposeBitFlag = fixed.readUInt16LE(8);
+    const generalPurposeBitFlag = fixed.readUInt16LE(f + 8);
     if ((generalPurposeBitFlag & 0x40) !== 0) throw new Error('strong encryption is not supported');
-    const fileNameLength = fixed.readUInt16LE(28);
-    const extraFieldLength = fixed.readUInt16LE(30);
-    const fileCommentLength = fixed.readUInt16LE(32);
+    const fileNameLength = fixed.readUInt16LE(f + 28);
+    const extraFieldLength = fixed.readUInt16LE(f + 30);
+    const fileCommentLength = fixed.readUInt16LE(f + 32);
     const raw: YauzlRawEntry = {
       fileName: EMPTY,
       extraFields: [],
       fileNameLength,
       extraFieldLength,
       fileCommentLength,
-      versionMadeBy: fixed.readUInt16LE(4),
+      versionMadeBy: fixed.readUInt16LE(f + 4),
       generalPurposeBitFlag,
-      compressionMethod: fixed.readUInt16LE(10),
-      crc32: fixed.readUInt32LE(16),
-      compressedSize: fixed.readUInt32LE(20),
-      uncompressedSize: fixed.readUInt32LE(24),
-      relativeOffsetOfLocalHeader: fixed.readUInt32LE(42),
-      externalFileAttributes: fixed.readUInt32LE(38),
+      compressionMethod: fixed.readUInt16LE(f + 10),
+      crc32: fixed.readUInt32LE(f + 16),
+      compressedSize: fixed.readUInt32LE(f + 20),
+      uncompressedSize: fixed.readUInt32LE(f + 24),
+      relativeOffsetOfLocalHeader: fixed.readUInt32LE(f + 42),
+      externalFileAttributes: fixed.readUInt32LE(f + 38),
     };
     cursor += 46;
     const variableLength = fileNameLength + extraFieldLength + fileCommentLength;
     const variable = variableLength === 0 ? EMPTY : (inCache(cursor, variableLength) ?? (await fromFile(cursor, variableLength)));
     cursor += variableLength;
-    raw.fileName = variable.subarray(0, fileNameLength);
-    raw.extraFields = parseExtraFields(variable.subarray(fileNameLength, fileNameLength + extraFieldLength));
+    raw.fileName = fileNameLength === variableLength ? variable : variable.subarray(0, fileNameLength);
+    raw.extraFields = extraFieldLength === 0 ? [] : parseExtraFields(variable.subarray(fileNameLength, fileNameLength + extraFieldLength));
     applyZip64Fields(raw);
     if (raw.compressionMethod === 0) {
       const expectedCompressedSize = raw.uncompressedSize + ((generalPurposeBitFlag & ENCRYPTED) !== 0 ? 12 : 0);
