@@ -1,5 +1,5 @@
-// SHA-256 of the archive as it is written, on a worker thread: the main thread already hashes every payload
-// byte once and computes the ZIP CRC, so the second full hash goes to the other core.
+// SHA-256 on a worker thread, for the archive as it is written and for streamed payload files: the main thread
+// decrypts and computes the ZIP CRC, and the full hashes of those bytes go to the other core.
 //
 // The bytes travel through a fixed ring of shared memory (SLOT_COUNT slots of SLOT_BYTES): the writer copies a batch
 // into free slots and posts their numbers; the worker hashes each slot in order and hands it back. Nothing is
@@ -15,7 +15,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const ring = new Uint8Array(workerData.ring);
 const slotBytes = workerData.slotBytes;
-const hash = createHash('sha256');
+let hash = createHash('sha256');
 parentPort.on('message', (message) => {
   if (message.type === 'update') {
     const start = message.slot * slotBytes;
@@ -23,6 +23,7 @@ parentPort.on('message', (message) => {
     parentPort.postMessage({ type: 'hashed', slot: message.slot });
   } else if (message.type === 'digest') {
     parentPort.postMessage({ type: 'digest', hex: hash.digest('hex') });
+    hash = createHash('sha256');
   }
 });
 `;
@@ -33,13 +34,14 @@ export interface ArchiveHasher {
    * promise settles (they are copied by then); it settles late only when the hasher is behind by a whole ring.
    */
   update(segments: readonly Buffer[]): Promise<void>;
+  /** The SHA-256 of everything since the start or the previous digest; the next update starts a new hash. */
   digestHex(): Promise<string>;
   /** Stops the worker (after digestHex, or on failure). Safe to call more than once. */
   close(): Promise<void>;
 }
 
 class InThreadHasher implements ArchiveHasher {
-  readonly #hash: Hash = createHash('sha256');
+  #hash: Hash = createHash('sha256');
 
   update(segments: readonly Buffer[]): Promise<void> {
     for (const segment of segments) this.#hash.update(segment);
@@ -47,7 +49,9 @@ class InThreadHasher implements ArchiveHasher {
   }
 
   digestHex(): Promise<string> {
-    return Promise.resolve(this.#hash.digest('hex'));
+    const hex = this.#hash.digest('hex');
+    this.#hash = createHash('sha256');
+    return Promise.resolve(hex);
   }
 
   close(): Promise<void> {

@@ -1,5 +1,5 @@
 // Writes one BagIt bag into a ZIP with archiver, one entry at a time, then signs it and renames it into place.
-import { createHash, createPrivateKey, hash, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPrivateKey, hash, X509Certificate, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { link, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -141,18 +141,19 @@ async function releaseOnFailure<T>(body: Buffer | Readable, work: Promise<T>): P
   }
 }
 
-/** A pass-through that hashes and counts what flows through it. */
-function hashingStream(): { stream: Transform; result(): { sha256: string; bytes: number } } {
-  const hash = createHash('sha256');
+/**
+ * A pass-through that counts what flows through it and has `hasher` (on another thread) hash it. A chunk goes on
+ * once the hasher has its copy, so a hasher that falls behind slows the stream instead of growing memory.
+ */
+function hashingStream(hasher: ArchiveHasher): { stream: Transform; result(): Promise<{ sha256: string; bytes: number }> } {
   let bytes = 0;
   const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
       bytes += chunk.length;
-      callback(null, chunk);
+      hasher.update([chunk]).then(() => callback(null, chunk), callback);
     },
   });
-  return { stream, result: () => ({ sha256: hash.digest('hex'), bytes }) };
+  return { stream, result: async () => ({ sha256: await hasher.digestHex(), bytes }) };
 }
 
 async function fsyncFolder(folder: string): Promise<void> {
@@ -175,6 +176,8 @@ class ZipBagSealer implements BagSealer {
   readonly #signer: { certificatePem: string; key: KeyObject };
   readonly #handle: FileHandle;
   readonly #hasher: ArchiveHasher;
+  /** Hashes streamed payload files, one after another; started with the first one (Buffers are hashed here). */
+  #streamHasher: ArchiveHasher | undefined;
   readonly #sink: BatchingFileSink;
   readonly #archive: ZipArchive;
   readonly #manifest: LineSpool;
@@ -297,6 +300,7 @@ class ZipBagSealer implements BagSealer {
       }
       const sha256 = await this.#sink.digestHex();
       await this.#hasher.close();
+      await this.#streamHasher?.close();
       await this.#handle.sync();
       await this.#handle.close();
       await this.#publish();
@@ -393,7 +397,8 @@ class ZipBagSealer implements BagSealer {
       this.#append(name, body, body.length);
       return { path: bagPath, sha256, bytes: body.length };
     }
-    const hashing = hashingStream();
+    const hasher = (this.#streamHasher ??= createArchiveHasher());
+    const hashing = hashingStream(hasher);
     this.#currentBody = body;
     pipeline(body, hashing.stream, (error) => {
       // The source's own error (a failed decryption, a vanished file) is the first error: pass it on unchanged.
@@ -401,10 +406,15 @@ class ZipBagSealer implements BagSealer {
     });
     try {
       await this.#append(name, hashing.stream, 0);
+    } catch (error) {
+      // The stream hasher holds part of this body: it must not carry into another file's hash.
+      this.#streamHasher = undefined;
+      await hasher.close().catch(() => undefined);
+      throw error;
     } finally {
       this.#currentBody = undefined;
     }
-    return { path: bagPath, ...hashing.result() };
+    return { path: bagPath, ...(await hashing.result()) };
   }
 
   /** Waits until archiver's queue has room for `bytes` more. */
@@ -554,6 +564,7 @@ class ZipBagSealer implements BagSealer {
     this.#archive.unpipe(this.#sink);
     this.#sink.destroy();
     await this.#hasher.close().catch(() => undefined);
+    await this.#streamHasher?.close().catch(() => undefined);
     await this.#manifest.discard();
     await this.#handle.close().catch(() => undefined);
     await rm(this.#partialPath, { force: true }).catch(() => undefined);
