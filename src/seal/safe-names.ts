@@ -59,6 +59,7 @@ export function withSuffix(name: string, suffix: string, maxBytes = MAX_SEGMENT_
  * `.` and `..`. Idempotent: a safe segment comes back unchanged.
  */
 export function safeSegment(raw: string): string {
+  if (isPlainSegment(raw)) return raw;
   let name = raw.replace(LONE_SURROGATE, '\ufffd').normalize('NFC').replace(INVISIBLE, '').replace(WINDOWS_FORBIDDEN, '_');
   name = name.trim().replace(/[.\s]+$/u, '');
   if (name === '' || name === '.' || name === '..') return '';
@@ -69,6 +70,16 @@ export function safeSegment(raw: string): string {
     name = withSuffix(name, `~${digest}`, MAX_SEGMENT_BYTES - SUFFIX_ROOM);
   }
   return name;
+}
+
+const PLAIN = /^[A-Za-z0-9._-]{1,150}$/;
+
+/**
+ * The common case, decided without the clean-up chain: ASCII letters, digits, `.`, `_` and `-` only, at most
+ * MAX_SEGMENT_BYTES, not ending in a dot, not a device name. Such a segment is already what safeSegment makes of it.
+ */
+function isPlainSegment(raw: string): boolean {
+  return PLAIN.test(raw) && !raw.endsWith('.') && !WINDOWS_DEVICE.test(raw);
 }
 
 /**
@@ -92,8 +103,13 @@ export function isSafeArchivePath(relPath: string): boolean {
 
 /** The key two names clash under on case-insensitive or normalising file systems. */
 export function collisionKey(segment: string): string {
+  // ASCII is its own NFC, before and after lower-casing.
+  if (ASCII.test(segment)) return segment.toLowerCase();
   return segment.normalize('NFC').toLowerCase().normalize('NFC');
 }
+
+// eslint-disable-next-line no-control-regex -- the whole ASCII range, controls included
+const ASCII = /^[\u0000-\u007f]*$/;
 
 interface FolderNode {
   /** Every name taken in this folder (files and folders), by collision key. */

@@ -157,3 +157,47 @@ describe('isSafeArchivePath', () => {
     },
   );
 });
+
+describe('fast paths agree with the full rules', () => {
+  // The full clean-up chain as first written, kept here as the reference for safeSegment's and collisionKey's
+  // shortcuts for plain ASCII names.
+  // eslint-disable-next-line no-control-regex
+  const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/gu;
+  const DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/iu;
+  function referenceSegment(raw: string): string {
+    let name = raw
+      .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
+      .normalize('NFC')
+      .replace(INVISIBLE, '')
+      .replace(/[<>:"|?*\\/]/g, '_');
+    name = name.trim().replace(/[.\s]+$/u, '');
+    if (name === '' || name === '.' || name === '..') return '';
+    if (DEVICE.test(name)) name = `_${name}`;
+    return Buffer.byteLength(name) > MAX_SEGMENT_BYTES ? '(long)' : name;
+  }
+  const plainish = fc.string({ unit: fc.constantFrom(...'aZ09._- ~/\u00e9\u0301C:ONnulLPT1com9'.split('')), maxLength: 160 });
+
+  test('safeSegment', () => {
+    const cases = ['con', 'CON.txt', 'com9', 'lpt1.log', 'a.', 'a..', '.', '..', '.hidden', '-', '_', 'x'.repeat(150), 'x'.repeat(151)];
+    for (const raw of cases) {
+      const expected = referenceSegment(raw);
+      if (expected !== '(long)') expect(safeSegment(raw), raw).toBe(expected);
+    }
+    fc.assert(
+      fc.property(plainish, (raw) => {
+        const expected = referenceSegment(raw);
+        if (expected !== '(long)') expect(safeSegment(raw)).toBe(expected);
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  test('collisionKey', () => {
+    fc.assert(
+      fc.property(fc.oneof(plainish, fc.string({ unit: 'grapheme', maxLength: 12 })), (segment) => {
+        expect(collisionKey(segment)).toBe(segment.normalize('NFC').toLowerCase().normalize('NFC'));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+});
