@@ -74,6 +74,9 @@ export class SequentialReader {
 
   private async ensureWindow(position: number): Promise<void> {
     if (position >= this.windowStart && position < this.windowEnd) return;
+    // One turn of the event loop per window, even when the prefetched read is already done: awaiting a settled
+    // promise alone would never let other events in (such as a hashing worker's replies).
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const inactive = this.active === 0 ? 1 : 0;
     const prefetch = this.prefetch;
     this.prefetch = null;

@@ -83,8 +83,8 @@ export const productionRecordSchema = z.object({
   items: z.number().int().nonnegative().optional(),
 });
 
-/** From this many payload files on, small entries are hashed on a worker thread (its start-up is then worth it). */
-const HASH_THREAD_FROM_FILES = 2000;
+/** From this many entries on, small entries are hashed on a worker thread (its start-up is then worth it). */
+const HASH_THREAD_FROM_ENTRIES = 2000;
 /** Manifest lines and production records beyond the payload file count that are still kept (and reported). */
 const SLACK_RECORDS = 10_000;
 const REQUIRED_TAG_FILES = ['bagit.txt', 'bag-info.txt', 'manifest-sha256.txt', 'order.json', 'production.json'] as const;
@@ -195,6 +195,30 @@ class ArchiveVerification {
     }
     this.digests = new Array<string | undefined>(listing.entries.length);
     this.sizes = new Array<number>(listing.entries.length).fill(0);
+    // The hashing thread starts now, so that it is up by the time the entries are read.
+    const mode = this.options.hashThread ?? 'auto';
+    const useWorker = mode === 'always' || (mode === 'auto' && listing.entries.length >= HASH_THREAD_FROM_ENTRIES);
+    const batcher = new HashBatcher((slot, sha256) => {
+      this.digests[slot] = sha256;
+    }, useWorker);
+    try {
+      await this.readArchive(file, listing, batcher);
+    } finally {
+      await batcher.close();
+    }
+    this.pass('zip-structure', `${listing.entries.length} entries tile ${size} bytes`);
+    this.verifyBagLayout();
+    this.verifySignature();
+    this.verifyTagManifest();
+    this.verifyPayload();
+    this.verifyPayloadOxum();
+    this.verifyProduction();
+    this.verifyOrder();
+    this.verifyScope();
+  }
+
+  /** Names and types from the central directory, then one pass over the entries. */
+  private async readArchive(file: FileHandle, listing: ZipListing, batcher: HashBatcher): Promise<void> {
     this.verifyEntryNames(listing.entries);
     for (const [path, entry] of this.bagEntries) {
       if (path.startsWith('data/') && !path.endsWith('/')) {
@@ -206,16 +230,7 @@ class ArchiveVerification {
     // Manifest lines and production records are kept in memory: bound them by what the archive can hold.
     this.maxRecords = this.payloadPaths().length + SLACK_RECORDS;
     this.manifest = new ManifestReader(this.maxRecords);
-    await this.readEntries(file, listing);
-    this.pass('zip-structure', `${listing.entries.length} entries tile ${size} bytes`);
-    this.verifyBagLayout();
-    this.verifySignature();
-    this.verifyTagManifest();
-    this.verifyPayload();
-    this.verifyPayloadOxum();
-    this.verifyProduction();
-    this.verifyOrder();
-    this.verifyScope();
+    await this.readEntries(file, listing, batcher);
   }
 
   report(): VerifyReport {
@@ -339,7 +354,7 @@ class ArchiveVerification {
   }
 
   /** One front-to-back pass: every file is hashed, small tag files are kept, large ones are parsed as they stream. */
-  private async readEntries(file: FileHandle, listing: ZipListing): Promise<void> {
+  private async readEntries(file: FileHandle, listing: ZipListing, batcher: HashBatcher): Promise<void> {
     // The bag path of each file entry, by its index in the central directory; the few tag files read for more than
     // their hash are marked.
     const paths = new Array<string | undefined>(listing.entries.length);
@@ -349,24 +364,15 @@ class ArchiveVerification {
       const entry = this.bagEntries.get(path);
       if (entry) special[entry.index] = 1;
     }
-    const mode = this.options.hashThread ?? 'auto';
-    const useWorker = mode === 'always' || (mode === 'auto' && this.payload.length >= HASH_THREAD_FROM_FILES);
     const digests = this.digests;
-    const batcher = new HashBatcher((slot, sha256) => {
-      digests[slot] = sha256;
-    }, useWorker);
-    try {
-      const problems = await scanZip(file, listing, (entry) => {
-        const path = paths[entry.index];
-        if (path === undefined) return null;
-        if (special[entry.index] === 0) return new HashSink(entry.index, digests, this.sizes, batcher);
-        return this.sinkFor(path, entry);
-      });
-      await batcher.finish();
-      for (const problem of problems) this.fail('zip-structure', problem.entry, problem.expected, problem.found, problem.message);
-    } finally {
-      await batcher.close();
-    }
+    const problems = await scanZip(file, listing, (entry) => {
+      const path = paths[entry.index];
+      if (path === undefined) return null;
+      if (special[entry.index] === 0) return new HashSink(entry.index, digests, this.sizes, batcher);
+      return this.sinkFor(path, entry);
+    });
+    await batcher.finish();
+    for (const problem of problems) this.fail('zip-structure', problem.entry, problem.expected, problem.found, problem.message);
   }
 
   private sinkFor(path: string, entry: ZipEntry): EntrySink {
