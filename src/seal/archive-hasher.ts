@@ -1,29 +1,36 @@
 // SHA-256 on a worker thread, for the archive as it is written and for streamed payload files: the main thread
 // decrypts and computes the ZIP CRC, and the full hashes of those bytes go to the other core.
 //
-// The bytes travel through a fixed ring of shared memory (SLOT_COUNT slots of SLOT_BYTES): the writer copies a batch
-// into free slots and posts their numbers; the worker hashes each slot in order and hands it back. Nothing is
-// allocated per batch, and the memory the hash needs is the ring, whatever the archive's size.
+// One thread serves several hash channels. Each channel's bytes travel through a fixed ring of shared memory: the
+// writer copies a batch into free slots and posts their numbers; the thread hashes each slot in order and hands it
+// back. Nothing is allocated per batch, and the memory a channel needs is its ring, whatever the archive's size.
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
 export const SLOT_BYTES = 1024 * 1024;
+/** Slots of a channel's ring (the archive's channel; a payload channel may ask for fewer). */
 export const SLOT_COUNT = 8;
 
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const ring = new Uint8Array(workerData.ring);
-const slotBytes = workerData.slotBytes;
-let hash = createHash('sha256');
+const channels = new Map();
 parentPort.on('message', (message) => {
+  if (message.type === 'open') {
+    channels.set(message.channel, { ring: new Uint8Array(message.ring), slotBytes: message.slotBytes, hash: createHash('sha256') });
+    return;
+  }
+  const channel = channels.get(message.channel);
+  if (!channel) return;
   if (message.type === 'update') {
-    const start = message.slot * slotBytes;
-    hash.update(ring.subarray(start, start + message.length));
-    parentPort.postMessage({ type: 'hashed', slot: message.slot });
+    const start = message.slot * channel.slotBytes;
+    channel.hash.update(channel.ring.subarray(start, start + message.length));
+    parentPort.postMessage({ type: 'hashed', channel: message.channel, slot: message.slot });
   } else if (message.type === 'digest') {
-    parentPort.postMessage({ type: 'digest', hex: hash.digest('hex') });
-    hash = createHash('sha256');
+    parentPort.postMessage({ type: 'digest', channel: message.channel, hex: channel.hash.digest('hex') });
+    channel.hash = createHash('sha256');
+  } else if (message.type === 'close') {
+    channels.delete(message.channel);
   }
 });
 `;
@@ -36,7 +43,14 @@ export interface ArchiveHasher {
   update(segments: readonly Buffer[]): Promise<void>;
   /** The SHA-256 of everything since the start or the previous digest; the next update starts a new hash. */
   digestHex(): Promise<string>;
-  /** Stops the worker (after digestHex, or on failure). Safe to call more than once. */
+  /** Gives the channel up (after digestHex, or on failure); its thread goes on serving the others. */
+  close(): void;
+}
+
+export interface HashThread {
+  /** A new, independent hash channel with a ring of `slots` slots. */
+  channel(slots?: number): ArchiveHasher;
+  /** Stops the thread: every channel's pending work fails. Safe to call more than once. */
   close(): Promise<void>;
 }
 
@@ -54,51 +68,79 @@ class InThreadHasher implements ArchiveHasher {
     return Promise.resolve(hex);
   }
 
-  close(): Promise<void> {
-    return Promise.resolve();
+  close(): void {
+    // Nothing to give back.
   }
 }
 
-type WorkerReply = { type: 'hashed'; slot: number } | { type: 'digest'; hex: string };
+type WorkerReply = { type: 'hashed'; channel: number; slot: number } | { type: 'digest'; channel: number; hex: string };
 
-class WorkerHasher implements ArchiveHasher {
-  readonly #worker: Worker;
+class Channel implements ArchiveHasher {
+  readonly #thread: WorkerHashThread;
+  readonly #id: number;
   readonly #ring: Buffer;
-  /** Slots the worker has handed back, in the order they will be filled. */
+  /** Slots the thread has handed back, in the order they will be filled. */
   readonly #free: number[] = [];
-  #busy = 0;
-  #failure: Error | undefined;
+  busy = 0;
   #waiters: (() => void)[] = [];
   #digest: { resolve(hex: string): void; reject(error: Error): void } | undefined;
-  #closed = false;
   /** update() calls run one after another, so that slots are posted in the order of the bytes. */
   #chain: Promise<void> = Promise.resolve();
 
-  constructor() {
-    const shared = new SharedArrayBuffer(SLOT_BYTES * SLOT_COUNT);
+  constructor(thread: WorkerHashThread, id: number, slots: number) {
+    this.#thread = thread;
+    this.#id = id;
+    const shared = new SharedArrayBuffer(SLOT_BYTES * slots);
     this.#ring = Buffer.from(shared);
-    for (let slot = 0; slot < SLOT_COUNT; slot += 1) this.#free.push(slot);
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring: shared, slotBytes: SLOT_BYTES } });
-    // Referenced only while it owes us an answer: an abandoned sealer must not keep the process alive.
-    this.#worker.unref();
-    this.#worker.on('message', (reply: WorkerReply) => {
-      if (reply.type === 'hashed') {
-        this.#busy -= 1;
-        this.#free.push(reply.slot);
-      } else {
-        this.#digest?.resolve(reply.hex);
-        this.#digest = undefined;
-      }
-      this.#settle();
-    });
-    this.#worker.on('error', (error: Error) => this.#stop(error));
-    this.#worker.on('exit', () => this.#stop(new Error('the archive hashing thread stopped')));
+    for (let slot = 0; slot < slots; slot += 1) this.#free.push(slot);
+    thread.post({ type: 'open', channel: id, ring: shared, slotBytes: SLOT_BYTES });
+  }
+
+  get waitingForDigest(): boolean {
+    return this.#digest !== undefined;
   }
 
   update(segments: readonly Buffer[]): Promise<void> {
     const run = this.#chain.then(() => this.#copyIn(segments));
     this.#chain = run.catch(() => undefined);
     return run;
+  }
+
+  async digestHex(): Promise<string> {
+    await this.#chain;
+    this.#thread.check();
+    const hex = new Promise<string>((resolve, reject) => {
+      this.#digest = { resolve, reject };
+    });
+    this.#thread.post({ type: 'digest', channel: this.#id });
+    return hex;
+  }
+
+  close(): void {
+    this.#thread.forget(this.#id);
+  }
+
+  onHashed(slot: number): void {
+    this.busy -= 1;
+    this.#free.push(slot);
+    this.wake();
+  }
+
+  onDigest(hex: string): void {
+    this.#digest?.resolve(hex);
+    this.#digest = undefined;
+  }
+
+  fail(error: Error): void {
+    this.#digest?.reject(error);
+    this.#digest = undefined;
+    this.wake();
+  }
+
+  wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
   }
 
   async #copyIn(segments: readonly Buffer[]): Promise<void> {
@@ -123,7 +165,7 @@ class WorkerHasher implements ArchiveHasher {
 
   async #takeSlot(): Promise<number> {
     for (;;) {
-      this.#check();
+      this.#thread.check();
       const slot = this.#free.shift();
       if (slot !== undefined) return slot;
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
@@ -131,20 +173,39 @@ class WorkerHasher implements ArchiveHasher {
   }
 
   #post(slot: number, length: number): void {
-    this.#busy += 1;
-    this.#worker.ref();
-    this.#worker.postMessage({ type: 'update', slot, length });
+    this.busy += 1;
+    this.#thread.post({ type: 'update', channel: this.#id, slot, length });
+  }
+}
+
+class WorkerHashThread implements HashThread {
+  readonly #worker: Worker;
+  readonly #channels = new Map<number, Channel>();
+  #nextId = 0;
+  #failure: Error | undefined;
+  #closed = false;
+
+  constructor() {
+    this.#worker = new Worker(WORKER_SOURCE, { eval: true });
+    // Referenced only while it owes us an answer: an abandoned sealer must not keep the process alive.
+    this.#worker.unref();
+    this.#worker.on('message', (reply: WorkerReply) => {
+      const channel = this.#channels.get(reply.channel);
+      if (reply.type === 'hashed') channel?.onHashed(reply.slot);
+      else channel?.onDigest(reply.hex);
+      this.#settle();
+    });
+    this.#worker.on('error', (error: Error) => this.#stop(error));
+    this.#worker.on('exit', () => this.#stop(new Error('the hashing thread stopped')));
   }
 
-  async digestHex(): Promise<string> {
-    await this.#chain;
-    this.#check();
-    const hex = new Promise<string>((resolve, reject) => {
-      this.#digest = { resolve, reject };
-    });
-    this.#worker.ref();
-    this.#worker.postMessage({ type: 'digest' });
-    return hex;
+  channel(slots: number = SLOT_COUNT): ArchiveHasher {
+    this.check();
+    const id = this.#nextId;
+    this.#nextId += 1;
+    const channel = new Channel(this, id, slots);
+    this.#channels.set(id, channel);
+    return channel;
   }
 
   async close(): Promise<void> {
@@ -153,30 +214,49 @@ class WorkerHasher implements ArchiveHasher {
     await this.#worker.terminate();
   }
 
-  #check(): void {
+  check(): void {
     if (this.#failure) throw this.#failure;
+  }
+
+  post(message: Record<string, unknown>): void {
+    this.#worker.ref();
+    this.#worker.postMessage(message);
+  }
+
+  forget(id: number): void {
+    if (!this.#channels.delete(id) || this.#failure) return;
+    this.#worker.postMessage({ type: 'close', channel: id });
+    this.#settle();
   }
 
   #stop(error: Error): void {
     this.#failure ??= error;
-    this.#digest?.reject(this.#failure);
-    this.#digest = undefined;
+    for (const channel of this.#channels.values()) channel.fail(this.#failure);
     this.#settle();
   }
 
   #settle(): void {
-    if (this.#busy === 0 && !this.#digest) this.#worker.unref();
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const wake of waiters) wake();
+    let owed = false;
+    for (const channel of this.#channels.values()) if (channel.busy > 0 || channel.waitingForDigest) owed = true;
+    if (!owed) this.#worker.unref();
   }
 }
 
-/** A worker-thread hasher, or an in-thread one if no worker can be started. */
-export function createArchiveHasher(): ArchiveHasher {
-  try {
-    return new WorkerHasher();
-  } catch {
+class InThreadHashing implements HashThread {
+  channel(): ArchiveHasher {
     return new InThreadHasher();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** A worker hash thread, or in-thread hashing if no worker can be started. */
+export function createHashThread(): HashThread {
+  try {
+    return new WorkerHashThread();
+  } catch {
+    return new InThreadHashing();
   }
 }

@@ -7,7 +7,7 @@ import { Transform, pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import * as archiverModule from 'archiver';
 import { AbortedError, InputError, ScopexError } from '../errors.js';
-import { createArchiveHasher, type ArchiveHasher } from './archive-hasher.js';
+import { createHashThread, type ArchiveHasher, type HashThread } from './archive-hasher.js';
 import { BatchingFileSink, BATCH_BYTES } from './batching-file-sink.js';
 import {
   BAGIT_FILE,
@@ -47,6 +47,8 @@ const FOLDER_MODE = 0o755;
  * pay an event-loop round trip per small item. A stream entry is always awaited until archiver has consumed it.
  */
 const MAX_QUEUED_ENTRIES = 16;
+/** Ring slots (1 MiB each) of the channel that hashes streamed payload files: enough for a read-ahead of chunks. */
+const STREAM_HASH_SLOTS = 4;
 const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
 interface QueuedEntry {
@@ -175,6 +177,8 @@ class ZipBagSealer implements BagSealer {
   readonly #tempDir: string;
   readonly #signer: { certificatePem: string; key: KeyObject };
   readonly #handle: FileHandle;
+  /** Hashes the archive and streamed payload files on the other core. */
+  readonly #hashThread: HashThread;
   readonly #hasher: ArchiveHasher;
   /** Hashes streamed payload files, one after another; started with the first one (Buffers are hashed here). */
   #streamHasher: ArchiveHasher | undefined;
@@ -223,7 +227,8 @@ class ZipBagSealer implements BagSealer {
     this.#signal = init.options.signal;
 
     const { ZipArchive: ZipArchiveClass } = archiverModule as unknown as { ZipArchive: ZipArchiveConstructor };
-    this.#hasher = createArchiveHasher();
+    this.#hashThread = createHashThread();
+    this.#hasher = this.#hashThread.channel();
     this.#sink = new BatchingFileSink(this.#handle, this.#hasher);
     this.#archive = new ZipArchiveClass({ store: true, highWaterMark: BATCH_BYTES });
     coalesceZipWrites(this.#archive);
@@ -299,8 +304,7 @@ class ZipBagSealer implements BagSealer {
         );
       }
       const sha256 = await this.#sink.digestHex();
-      await this.#hasher.close();
-      await this.#streamHasher?.close();
+      await this.#hashThread.close();
       await this.#handle.sync();
       await this.#handle.close();
       await this.#publish();
@@ -397,7 +401,7 @@ class ZipBagSealer implements BagSealer {
       this.#append(name, body, body.length);
       return { path: bagPath, sha256, bytes: body.length };
     }
-    const hasher = (this.#streamHasher ??= createArchiveHasher());
+    const hasher = (this.#streamHasher ??= this.#hashThread.channel(STREAM_HASH_SLOTS));
     const hashing = hashingStream(hasher);
     this.#currentBody = body;
     pipeline(body, hashing.stream, (error) => {
@@ -409,7 +413,7 @@ class ZipBagSealer implements BagSealer {
     } catch (error) {
       // The stream hasher holds part of this body: it must not carry into another file's hash.
       this.#streamHasher = undefined;
-      await hasher.close().catch(() => undefined);
+      hasher.close();
       throw error;
     } finally {
       this.#currentBody = undefined;
@@ -563,8 +567,7 @@ class ZipBagSealer implements BagSealer {
     this.#archive.abort();
     this.#archive.unpipe(this.#sink);
     this.#sink.destroy();
-    await this.#hasher.close().catch(() => undefined);
-    await this.#streamHasher?.close().catch(() => undefined);
+    await this.#hashThread.close().catch(() => undefined);
     await this.#manifest.discard();
     await this.#handle.close().catch(() => undefined);
     await rm(this.#partialPath, { force: true }).catch(() => undefined);

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createArchiveHasher, SLOT_BYTES, SLOT_COUNT } from '../../src/seal/archive-hasher.js';
+import { createHashThread, SLOT_BYTES, SLOT_COUNT } from '../../src/seal/archive-hasher.js';
 import { BatchingFileSink, BATCH_BYTES } from '../../src/seal/batching-file-sink.js';
 
 let dir: string;
@@ -38,15 +38,15 @@ function slowHandle(handle: FileHandle): FileHandle {
 async function writeAll(chunks: Buffer[]): Promise<{ file: string; sink: BatchingFileSink; digest: string }> {
   const file = path.join(dir, 'archive.bin');
   const handle = await open(file, 'wx');
-  const hasher = createArchiveHasher();
-  const sink = new BatchingFileSink(slowHandle(handle), hasher);
+  const thread = createHashThread();
+  const sink = new BatchingFileSink(slowHandle(handle), thread.channel());
   for (const chunk of chunks) {
     if (!sink.write(chunk)) await new Promise((resolve) => sink.once('drain', resolve));
   }
   sink.end();
   await finished(sink);
   const digest = await sink.digestHex();
-  await hasher.close();
+  await thread.close();
   await handle.close();
   return { file, sink, digest };
 }
@@ -76,14 +76,39 @@ describe('BatchingFileSink with the archive hasher', () => {
   it('fails the stream when the disk write fails, and does not hang', async () => {
     const file = path.join(dir, 'archive.bin');
     const handle = await open(file, 'wx');
-    const hasher = createArchiveHasher();
-    const sink = new BatchingFileSink(handle, hasher);
+    const thread = createHashThread();
+    const sink = new BatchingFileSink(handle, thread.channel());
     await handle.close(); // every writev now fails with EBADF
     const failed = new Promise<unknown>((resolve) => sink.once('error', resolve));
     for (let index = 0; index < 4; index += 1) sink.write(randomBytes(BATCH_BYTES));
     sink.end();
     const error = (await failed) as { code?: string };
     expect(error.code).toBe('EBADF');
-    await hasher.close();
+    await thread.close();
+  });
+});
+
+describe('hash thread channels', () => {
+  it('keep their hashes apart when interleaved, and start afresh after each digest', async () => {
+    const thread = createHashThread();
+    const archive = thread.channel();
+    const payload = thread.channel(2);
+    const a = [randomBytes(3 * SLOT_BYTES + 5), randomBytes(10)];
+    const b = [randomBytes(5 * SLOT_BYTES + 1), randomBytes(SLOT_BYTES)];
+    const sha = (parts: Buffer[]) => createHash('sha256').update(Buffer.concat(parts)).digest('hex');
+    await Promise.all([archive.update([a[0]!]), payload.update([b[0]!]), archive.update([a[1]!])]);
+    expect(await payload.digestHex()).toBe(sha([b[0]!]));
+    await payload.update([b[1]!]);
+    expect(await payload.digestHex()).toBe(sha([b[1]!]));
+    expect(await archive.digestHex()).toBe(sha(a));
+    payload.close();
+    await thread.close();
+  });
+
+  it('fail pending work once the thread is stopped', async () => {
+    const thread = createHashThread();
+    const channel = thread.channel(1);
+    await thread.close();
+    await expect(channel.update([randomBytes(3 * SLOT_BYTES)])).rejects.toThrow();
   });
 });
