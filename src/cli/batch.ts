@@ -1,9 +1,9 @@
 // scopex batch ORDER... --out DIR: many approved orders, one summary. A thin wrapper over runBatch (src/batch/batch.ts).
 import os from 'node:os';
 import path from 'node:path';
-import cliProgress from 'cli-progress';
+import type cliProgressModule from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
-import { runBatch, type BatchEvent, type BatchOrderResult, type BatchResult } from '../batch/batch.js';
+import type { BatchEvent, BatchOrderResult, BatchResult } from '../batch/batch.js';
 import { AbortedError, BatchError } from '../errors.js';
 import { configFrom, printResult, progressWanted, type GlobalArgs } from './common.js';
 
@@ -43,7 +43,8 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
     };
     process.once('SIGINT', onInterrupt);
     process.once('SIGTERM', onInterrupt);
-    const display = progressWanted(args) ? createBatchDisplay() : undefined;
+    const { runBatch } = await import('../batch/batch.js');
+    const display = progressWanted(args) ? createBatchDisplay((await import('cli-progress')).default) : undefined;
     let result: BatchResult;
     try {
       result = await runBatch({
@@ -89,7 +90,7 @@ function describeCounts(result: BatchResult): string {
 }
 
 /** A live line per running order and an overall bar, on stderr (only created when stderr is a TTY). */
-function createBatchDisplay() {
+function createBatchDisplay(cliProgress: typeof cliProgressModule) {
   const multibar = new cliProgress.MultiBar(
     {
       stream: process.stderr,
@@ -101,9 +102,9 @@ function createBatchDisplay() {
     },
     cliProgress.Presets.shades_classic,
   );
-  let overall: cliProgress.SingleBar | undefined;
+  let overall: cliProgressModule.SingleBar | undefined;
   let done = 0;
-  const running = new Map<string, cliProgress.SingleBar>();
+  const running = new Map<string, cliProgressModule.SingleBar>();
   return {
     onEvent(event: BatchEvent): void {
       switch (event.type) {

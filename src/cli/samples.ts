@@ -1,7 +1,7 @@
 // `scopex samples generate`: builds a sample world for the demo, the tests and the benchmarks.
-import cliProgress from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
-import { generateSampleWorld, SAMPLE_DEFAULTS, SAMPLE_PROFILES, type SampleProfile, type SampleWorldSummary } from '../samples/sample-world.js';
+import { SAMPLE_DEFAULTS, SAMPLE_PROFILES, type SampleProfile } from '../samples/profiles.js';
+import type { SampleWorldSummary } from '../samples/sample-world.js';
 import { printResult, progressWanted, type GlobalArgs } from './common.js';
 
 interface GenerateArgs extends GlobalArgs {
@@ -51,7 +51,9 @@ async function runWithProgress(args: GenerateArgs): Promise<SampleWorldSummary> 
     profile: args.profile,
     force: args.force,
   };
+  const { generateSampleWorld } = await import('../samples/sample-world.js');
   if (!progressWanted(args)) return generateSampleWorld(common);
+  const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar(
     { format: 'generating |{bar}| {percentage}% {value}/{total} MB | accounts {accountsDone}/{accounts}', stream: process.stderr, hideCursor: true },
     cliProgress.Presets.shades_classic,

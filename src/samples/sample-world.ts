@@ -15,11 +15,11 @@ import { writeSampleOrders, type SampleOrderInfo } from './sample-orders.js';
 import { FIRST_NAMES, LAST_NAMES, capitalize } from './sample-text.js';
 import { createSeededRandom, type SeededRandom } from './seeded-random.js';
 import { ensureDirSync } from '../util/ensure-dir.js';
+import { SAMPLE_DEFAULTS, SAMPLE_PROFILES, type SampleProfile } from './profiles.js';
 
-export const SAMPLE_PROFILES = ['realistic', 'small-items', 'large-items'] as const;
-export type SampleProfile = (typeof SAMPLE_PROFILES)[number];
+export { SAMPLE_DEFAULTS, SAMPLE_PROFILES, type SampleProfile } from './profiles.js';
 
-export const SAMPLE_DEFAULTS = { accounts: 12, size: 8_000_000, seed: 'scopex-sample', profile: 'realistic' } as const;
+
 export const MIN_ACCOUNTS = 5;
 
 export const SAMPLE_WORLD_WARNING =
