@@ -93,6 +93,8 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
     throw new InputError('USAGE', `--concurrency must be a whole number of at least 1; found ${String(options.concurrency)}`);
   }
   const mode = options.mode ?? 'in-process';
+  // Exports running side by side on every core get no helper threads of their own (they would only contend).
+  const helperThreads = mode === 'in-process' || concurrency < os.availableParallelism();
   if (mode === 'worker-threads' && options.exportOrder) {
     throw new TypeError('an injected exportOrder function cannot run in worker threads; pass exportModule instead');
   }
@@ -200,6 +202,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
         orderFile: order.file,
         outDir,
         config: options.config,
+        helperThreads,
         ...(options.signal ? { signal: options.signal } : {}),
         ...(custody ? { custody } : {}),
         // Only when someone listens: an exporter given onProgress makes one more pass to count what it will export.

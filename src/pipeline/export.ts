@@ -54,6 +54,11 @@ export interface ExportOptions {
   now?: Date;
   /** Replaces parts of what createSources(config) builds (tests: a faulty adapter). */
   sources?: Partial<Sources>;
+  /**
+   * Use helper threads (small-item reads, hashing) so that one export keeps two cores busy (default true). A batch
+   * that already runs one export per core turns them off: more threads than cores only trade places.
+   */
+  helperThreads?: boolean;
 }
 
 export interface ExportResult {
@@ -101,7 +106,8 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
   const { config, signal } = options;
   throwIfAborted(signal);
   const custody = options.custody ?? createFileCustodyLog({ file: config.custodyLogFile });
-  const sources = resolveSources(config, options.sources);
+  const helperThreads = options.helperThreads ?? true;
+  const sources = resolveSources(config, options.sources, helperThreads);
 
   const checked = await checkAndRecord(options.orderFile, { config, directory: sources.directory, now }, custody);
   const { order } = checked;
@@ -121,6 +127,7 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
       signerCertificateFile: config.signerCertificateFile,
       signerKeyFile: config.signerKeyFile,
       now,
+      hashThread: helperThreads,
       ...(signal ? { signal } : {}),
     });
     scratch = await createScratch(options.outDir, order.id);
@@ -202,11 +209,11 @@ async function createScratch(outDir: string, orderId: string): Promise<string> {
   return mkdtemp(path.join(outDir, prefix));
 }
 
-function resolveSources(config: ScopexConfig, override: Partial<Sources> | undefined): Sources {
+function resolveSources(config: ScopexConfig, override: Partial<Sources> | undefined, readerThread: boolean): Sources {
   if (override?.directory && override.adapters && override.keyService) {
     return { directory: override.directory, adapters: override.adapters, keyService: override.keyService };
   }
-  const base = createSources(config);
+  const base = createSources(config, { readerThread });
   return {
     directory: override?.directory ?? base.directory,
     adapters: { ...base.adapters, ...override?.adapters },

@@ -252,8 +252,9 @@ class InThreadHashing implements HashThread {
   }
 }
 
-/** A worker hash thread, or in-thread hashing if no worker can be started. */
-export function createHashThread(): HashThread {
+/** A worker hash thread, or in-thread hashing if none is wanted or none can be started. */
+export function createHashThread(wanted = true): HashThread {
+  if (!wanted) return new InThreadHashing();
   try {
     return new WorkerHashThread();
   } catch {

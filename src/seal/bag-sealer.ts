@@ -227,7 +227,7 @@ class ZipBagSealer implements BagSealer {
     this.#signal = init.options.signal;
 
     const { ZipArchive: ZipArchiveClass } = archiverModule as unknown as { ZipArchive: ZipArchiveConstructor };
-    this.#hashThread = createHashThread();
+    this.#hashThread = createHashThread(init.options.hashThread ?? true);
     this.#hasher = this.#hashThread.channel();
     this.#sink = new BatchingFileSink(this.#handle, this.#hasher);
     this.#archive = new ZipArchiveClass({ store: true, highWaterMark: BATCH_BYTES });

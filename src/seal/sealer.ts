@@ -17,6 +17,8 @@ export interface SealerOptions {
   now?: Date;
   /** Aborting it aborts the sealer: the partial output is deleted and pending calls reject. */
   signal?: AbortSignal;
+  /** Hash the archive and streamed files on a thread of its own (default true); false: on the calling thread. */
+  hashThread?: boolean;
 }
 
 export interface PayloadResult {

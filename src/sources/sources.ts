@@ -39,7 +39,12 @@ export function createAdapter(service: StoreService, storesRoot: string): Source
   }
 }
 
-export function createSources(config: SourcesConfig): Sources {
+export interface CreateSourcesOptions {
+  /** Let the key service read small items on a thread of its own (default true). */
+  readerThread?: boolean;
+}
+
+export function createSources(config: SourcesConfig, options: CreateSourcesOptions = {}): Sources {
   const adapters = Object.fromEntries(STORE_SERVICES.map((service) => [service, createAdapter(service, config.storesRoot)])) as Record<
     StoreService,
     SourceAdapter
@@ -47,6 +52,10 @@ export function createSources(config: SourcesConfig): Sources {
   return {
     directory: createFileDirectory({ file: path.join(config.storesRoot, 'directory.json') }),
     adapters,
-    keyService: createLocalKeyService({ masterKeyFile: config.masterKeyFile, dataKeysFile: config.dataKeysFile }),
+    keyService: createLocalKeyService({
+      masterKeyFile: config.masterKeyFile,
+      dataKeysFile: config.dataKeysFile,
+      ...(options.readerThread === false ? { readerThread: false } : {}),
+    }),
   };
 }
