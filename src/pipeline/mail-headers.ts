@@ -71,10 +71,10 @@ export function mailHeaderFields(message: Buffer, maxBytes: number = MAX_HEADER_
 /** Offset of the blank line that ends the header section (CRLF CRLF or LF LF), searched from `from`, or -1. */
 function findHeaderEnd(bytes: Buffer, from: number): number {
   const crlf = bytes.indexOf('\r\n\r\n', from);
-  const lf = bytes.indexOf('\n\n', from);
-  if (crlf < 0) return lf;
-  if (lf < 0) return crlf;
-  return Math.min(crlf, lf);
+  if (crlf < 0) return bytes.indexOf('\n\n', from);
+  // Only an LF LF before the CRLF CRLF can come first: the rest of the message need not be searched.
+  const lf = bytes.subarray(0, crlf + 2).indexOf('\n\n', from);
+  return lf < 0 ? crlf : Math.min(crlf, lf);
 }
 
 function parseHeaderSection(text: string): Omit<MailHeaderFields, 'headerTruncated'> {

@@ -47,6 +47,15 @@ describe('mail header fields', () => {
     expect(fields.from).toBe('a@b');
   });
 
+  it('ends the header section at the first blank line, whichever line ending it uses', () => {
+    // LF LF before a later CRLF CRLF: what follows the LF LF is body, even if it looks like a header.
+    expect(mailHeaderFields(Buffer.from('From: a@b\n\nTo: body@x\r\n\r\nmore')).to).toBeNull();
+    expect(mailHeaderFields(Buffer.from('From: a@b\r\n\r\nTo: body@x\n\nmore')).to).toBeNull();
+    expect(mailHeaderFields(Buffer.from('From: a@b\r\nTo: c@d\r\n\r\nbody\n\nmore')).to).toBe('c@d');
+    // An LF LF straddling the CRLF CRLF's start (\n\r\n\r\n): the CRLF CRLF search ends the section there.
+    expect(mailHeaderFields(Buffer.from('From: a@b\nTo: c@d\n\r\n\r\nX')).to).toBe('c@d');
+  });
+
   it('finds nothing in a message without headers, and strips control characters', () => {
     expect(mailHeaderFields(Buffer.from('\r\nFrom: x@y\r\n')).from).toBeNull();
     expect(mailHeaderFields(Buffer.from('From: a\u0007b@c\n\nbody')).from).toBe('ab@c');
