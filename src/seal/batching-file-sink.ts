@@ -1,9 +1,9 @@
 // The archive's file writer: gathers archiver's many small chunks into ~1 MiB writes, and hashes and counts the
 // bytes on the way so the archive's SHA-256 and size are known without reading it back.
 //
-// Double-buffered: while one batch is being written (and hashed), the next one fills the other staging buffer, so
-// the ZIP writer does not sit idle waiting for the disk. At most one write is in flight; the two staging buffers are
-// reused for the whole archive.
+// Up to STAGING_BUFFERS batches can be on their way to the disk, written one after another in order, while the ZIP
+// writer fills the next one: a write into the page cache can take several milliseconds per MiB on a busy host, and
+// the writer should not sit idle meanwhile. The staging buffers are reused for the whole archive.
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import type { ArchiveHasher } from './archive-hasher.js';
@@ -13,6 +13,13 @@ export const BATCH_BYTES = 1024 * 1024;
 const COPY_BELOW = 64 * 1024;
 /** A batch is closed once it holds BATCH_BYTES, so its staging buffer never needs more than this. */
 const STAGING_BYTES = BATCH_BYTES + COPY_BELOW;
+/** Batches filling or queued at once (each with a staging buffer of its own). */
+export const STAGING_BUFFERS = 4;
+
+interface Batch {
+  segments: Buffer[];
+  staging: Buffer;
+}
 
 export class BatchingFileSink extends Writable {
   readonly #handle: FileHandle;
@@ -21,18 +28,24 @@ export class BatchingFileSink extends Writable {
   /** Segments of the batch being filled, in order. */
   #segments: Buffer[] = [];
   #pendingBytes = 0;
-  #staging = Buffer.allocUnsafeSlow(STAGING_BYTES);
-  /** The staging buffer of the batch in flight (or free). */
-  #spare = Buffer.allocUnsafeSlow(STAGING_BYTES);
+  #staging: Buffer = Buffer.allocUnsafeSlow(STAGING_BYTES);
   #stagingStart = 0;
   #stagingEnd = 0;
-  /** The batch being written, if any; it rejects with the write's or the hash's error. */
-  #inFlight: Promise<void> | undefined;
+  /** Staging buffers not in use (the one being filled is #staging). */
+  readonly #spare: Buffer[] = [];
+  /** Closed batches waiting for the disk, oldest first. */
+  readonly #queued: Batch[] = [];
+  /** The loop that writes queued batches, while it runs. */
+  #writer: Promise<void> | undefined;
+  #failure: Error | undefined;
+  /** A _write that waits for a staging buffer to come back. */
+  #waitingForBuffer: (() => void) | undefined;
 
   constructor(handle: FileHandle, hasher: ArchiveHasher) {
     super({ highWaterMark: BATCH_BYTES });
     this.#handle = handle;
     this.#hasher = hasher;
+    for (let index = 1; index < STAGING_BUFFERS; index += 1) this.#spare.push(Buffer.allocUnsafeSlow(STAGING_BYTES));
   }
 
   /** Bytes written so far and, once finished, their SHA-256. */
@@ -45,6 +58,10 @@ export class BatchingFileSink extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.#failure) {
+      callback(this.#failure);
+      return;
+    }
     if (chunk.length < COPY_BELOW) {
       chunk.copy(this.#staging, this.#stagingEnd);
       this.#stagingEnd += chunk.length;
@@ -57,22 +74,30 @@ export class BatchingFileSink extends Writable {
       callback();
       return;
     }
-    // The previous batch must be out (its buffer is the next staging buffer) before this one goes.
-    const previous = this.#inFlight ?? Promise.resolve();
-    previous.then(() => {
-      this.#startBatch();
+    this.#queueBatch();
+    const next = this.#spare.pop();
+    if (next) {
+      this.#staging = next;
       callback();
-    }, callback);
+      return;
+    }
+    // Every staging buffer is queued: wait for the oldest batch to reach the disk.
+    this.#waitingForBuffer = () => {
+      this.#waitingForBuffer = undefined;
+      const freed = this.#spare.pop();
+      if (this.#failure || !freed) {
+        callback(this.#failure ?? new Error('the archive writer lost a staging buffer'));
+        return;
+      }
+      this.#staging = freed;
+      callback();
+    };
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    const previous = this.#inFlight ?? Promise.resolve();
-    previous
-      .then(() => {
-        this.#startBatch();
-        return this.#inFlight;
-      })
-      .then(() => callback(), callback);
+    if (this.#pendingBytes > 0) this.#queueBatch();
+    const done = this.#writer ?? Promise.resolve();
+    done.then(() => callback(this.#failure ?? null), callback);
   }
 
   /** Moves the staged small chunks into the segment list. */
@@ -83,23 +108,36 @@ export class BatchingFileSink extends Writable {
     }
   }
 
-  /** Hands the current batch to the disk and the hasher and swaps the staging buffers (the spare is free). */
-  #startBatch(): void {
+  /** Closes the batch being filled and queues it for the disk; the caller supplies the next staging buffer. */
+  #queueBatch(): void {
     this.#closeStaging();
-    const segments = this.#segments;
+    const batch: Batch = { segments: this.#segments, staging: this.#staging };
     this.#segments = [];
     this.#pendingBytes = 0;
-    [this.#staging, this.#spare] = [this.#spare, this.#staging];
     this.#stagingStart = 0;
     this.#stagingEnd = 0;
-    if (segments.length === 0) {
-      this.#inFlight = undefined;
-      return;
+    for (const segment of batch.segments) this.#bytes += segment.length;
+    this.#queued.push(batch);
+    this.#writer ??= this.#writeQueued().finally(() => {
+      this.#writer = undefined;
+    });
+  }
+
+  /** Writes queued batches in order until none is left; a failure stops it and is kept for every later call. */
+  async #writeQueued(): Promise<void> {
+    for (let batch = this.#queued.shift(); batch; batch = this.#queued.shift()) {
+      try {
+        await this.#writeBatch(batch.segments);
+      } catch (error) {
+        this.#failure ??= error instanceof Error ? error : new Error(String(error));
+        this.#queued.length = 0;
+        this.#waitingForBuffer?.();
+        return;
+      }
+      // Written and hashed: its staging buffer can take another batch.
+      this.#spare.push(batch.staging);
+      this.#waitingForBuffer?.();
     }
-    for (const segment of segments) this.#bytes += segment.length;
-    this.#inFlight = this.#writeBatch(segments);
-    // Awaited by the next batch or by _final; this only keeps a failure from counting as unhandled meanwhile.
-    this.#inFlight.catch(() => undefined);
   }
 
   async #writeBatch(segments: Buffer[]): Promise<void> {
