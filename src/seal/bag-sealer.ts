@@ -7,7 +7,7 @@ import { Transform, pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import * as archiverModule from 'archiver';
 import { AbortedError, InputError, ScopexError } from '../errors.js';
-import { createHashThread, type ArchiveHasher, type HashThread } from './archive-hasher.js';
+import { createHashThread, type HashChannel, type HashThread } from './hash-thread.js';
 import { BatchingFileSink, BATCH_BYTES } from './batching-file-sink.js';
 import {
   BAGIT_FILE,
@@ -47,9 +47,9 @@ const FOLDER_MODE = 0o755;
  * pay an event-loop round trip per small item. A stream entry is always awaited until archiver has consumed it.
  */
 const MAX_QUEUED_ENTRIES = 16;
+const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 /** Ring slots (1 MiB each) of the channel that hashes streamed payload files: enough for a read-ahead of chunks. */
 const STREAM_HASH_SLOTS = 4;
-const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
 interface QueuedEntry {
   name: string;
@@ -147,7 +147,7 @@ async function releaseOnFailure<T>(body: Buffer | Readable, work: Promise<T>): P
  * A pass-through that counts what flows through it and has `hasher` (on another thread) hash it. A chunk goes on
  * once the hasher has its copy, so a hasher that falls behind slows the stream instead of growing memory.
  */
-function hashingStream(hasher: ArchiveHasher): { stream: Transform; result(): Promise<{ sha256: string; bytes: number }> } {
+function hashingStream(hasher: HashChannel): { stream: Transform; result(): Promise<{ sha256: string; bytes: number }> } {
   let bytes = 0;
   const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -179,9 +179,9 @@ class ZipBagSealer implements BagSealer {
   readonly #handle: FileHandle;
   /** Hashes the archive and streamed payload files on the other core. */
   readonly #hashThread: HashThread;
-  readonly #hasher: ArchiveHasher;
+  readonly #hasher: HashChannel;
   /** Hashes streamed payload files, one after another; started with the first one (Buffers are hashed here). */
-  #streamHasher: ArchiveHasher | undefined;
+  #streamHasher: HashChannel | undefined;
   readonly #sink: BatchingFileSink;
   readonly #archive: ZipArchive;
   readonly #manifest: LineSpool;

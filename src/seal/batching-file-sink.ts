@@ -6,7 +6,7 @@
 // the writer should not sit idle meanwhile. The staging buffers are reused for the whole archive.
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import type { ArchiveHasher } from './archive-hasher.js';
+import type { HashChannel } from './hash-thread.js';
 
 export const BATCH_BYTES = 1024 * 1024;
 /** Chunks smaller than this are copied into the current batch buffer; larger ones are written as they are. */
@@ -23,7 +23,7 @@ interface Batch {
 
 export class BatchingFileSink extends Writable {
   readonly #handle: FileHandle;
-  readonly #hasher: ArchiveHasher;
+  readonly #hasher: HashChannel;
   #bytes = 0;
   /** Segments of the batch being filled, in order. */
   #segments: Buffer[] = [];
@@ -41,7 +41,7 @@ export class BatchingFileSink extends Writable {
   /** A _write that waits for a staging buffer to come back. */
   #waitingForBuffer: (() => void) | undefined;
 
-  constructor(handle: FileHandle, hasher: ArchiveHasher) {
+  constructor(handle: FileHandle, hasher: HashChannel) {
     super({ highWaterMark: BATCH_BYTES });
     this.#handle = handle;
     this.#hasher = hasher;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createHashThread, SLOT_BYTES, SLOT_COUNT } from '../../src/seal/archive-hasher.js';
+import { createHashThread, SLOT_BYTES, SLOT_COUNT } from '../../src/seal/hash-thread.js';
 import { BatchingFileSink, BATCH_BYTES } from '../../src/seal/batching-file-sink.js';
 
 let dir: string;

@@ -35,7 +35,7 @@ parentPort.on('message', (message) => {
 });
 `;
 
-export interface ArchiveHasher {
+export interface HashChannel {
   /**
    * Hashes `segments` after everything handed over before. The caller must leave the bytes alone until the returned
    * promise settles (they are copied by then); it settles late only when the hasher is behind by a whole ring.
@@ -49,12 +49,12 @@ export interface ArchiveHasher {
 
 export interface HashThread {
   /** A new, independent hash channel with a ring of `slots` slots. */
-  channel(slots?: number): ArchiveHasher;
+  channel(slots?: number): HashChannel;
   /** Stops the thread: every channel's pending work fails. Safe to call more than once. */
   close(): Promise<void>;
 }
 
-class InThreadHasher implements ArchiveHasher {
+class InThreadHasher implements HashChannel {
   #hash: Hash = createHash('sha256');
 
   update(segments: readonly Buffer[]): Promise<void> {
@@ -75,7 +75,7 @@ class InThreadHasher implements ArchiveHasher {
 
 type WorkerReply = { type: 'hashed'; channel: number; slot: number } | { type: 'digest'; channel: number; hex: string };
 
-class Channel implements ArchiveHasher {
+class Channel implements HashChannel {
   readonly #thread: WorkerHashThread;
   readonly #id: number;
   readonly #ring: Buffer;
@@ -199,7 +199,7 @@ class WorkerHashThread implements HashThread {
     this.#worker.on('exit', () => this.#stop(new Error('the hashing thread stopped')));
   }
 
-  channel(slots: number = SLOT_COUNT): ArchiveHasher {
+  channel(slots: number = SLOT_COUNT): HashChannel {
     this.check();
     const id = this.#nextId;
     this.#nextId += 1;
@@ -243,7 +243,7 @@ class WorkerHashThread implements HashThread {
 }
 
 class InThreadHashing implements HashThread {
-  channel(): ArchiveHasher {
+  channel(): HashChannel {
     return new InThreadHasher();
   }
 
