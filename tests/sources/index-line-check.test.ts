@@ -58,7 +58,9 @@ describe('index line checks', () => {
     agrees(isIndexLine, indexLineSchema, lines({}));
     agrees(isMailIndexLine, mailIndexSchema, lines({ userEncryption: fc.constantFrom(null, 'smime', 'pgp', 'rot13') }));
     agrees(isStorageIndexLine, storageIndexSchema, lines({ created: instants, modified: instants }));
-    agrees(isImIndexLine, imIndexSchema, lines({ conversationId: fc.constantFrom('', 'c-1'), participants: fc.array(fc.oneof(fc.string(), fc.integer())) }));
+    // Participants are mostly well formed, so that enough whole lines pass for the comparison to mean something.
+    const participants = fc.oneof({ weight: 6, arbitrary: fc.array(fc.string()) }, fc.array(fc.oneof(fc.string(), fc.integer())));
+    agrees(isImIndexLine, imIndexSchema, lines({ conversationId: fc.constantFrom('', 'c-1'), participants }));
   });
 
   it('accept a well-formed line of each store', () => {
