@@ -1,7 +1,7 @@
 // scopex export end to end, on a generated sample world: the built CLI, checked with unzip, sha256 and openssl, and
 // against the stores' own index files and blobs read independently of scopex.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -194,6 +194,31 @@ describe('scopex export (sample world)', () => {
     const malformed = await runCli(['export', path.join(world, 'orders', 'malformed.json'), '--out', out, '--config', config]);
     expect(malformed.code).toBe(2);
     expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+  });
+
+  it('stops at a stored item altered after it was indexed: exit 4, one line naming it, nothing left behind', async () => {
+    // The built CLI reads small items on the key service's reader thread: its failure must surface as in-thread.
+    const records = JSON.parse(readFileSync(path.join(warrant.bag, 'production.json'), 'utf8')) as ProductionRecord[];
+    const mail = records.find((record) => record.category === 'mail.content' && record.encryption === 'provider-decrypted');
+    expect(mail).toBeDefined();
+    const blobFile = path.join(world, 'stores', 'mail', mail!.account, 'blobs', mail!.sourceId!);
+    const original = readFileSync(blobFile);
+    const altered = Buffer.from(original);
+    altered[altered.length - 20] = altered[altered.length - 20]! ^ 0x40;
+    writeFileSync(blobFile, altered);
+    try {
+      const out = path.join(work, 'altered');
+      const run = await runCli(['export', path.join(world, 'orders', 'approved-warrant.json'), '--out', out, '--config', config]);
+      expect(run.code, run.stderr).toBe(4);
+      const lines = run.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(mail!.sourceId!);
+      expect(lines[0]).toContain(mail!.account);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+      expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+    } finally {
+      writeFileSync(blobFile, original);
+    }
   });
 
   it('will not overwrite an existing archive without --force (exit 2, untouched), and replaces it with --force', async () => {
