@@ -11,6 +11,7 @@ import { JsonArrayReader } from '../../src/verify/json-array-reader.js';
 import { listZip, scanZip, type EntrySink } from '../../src/verify/safe-zip.js';
 import { plainProductionRecord, productionRecordSchema, unsafeNameReason } from '../../src/verify/verify.js';
 import { tempDir, writeZipWithArchiver } from './fixtures.js';
+import { splitAt } from '../helpers/split-at.js';
 
 /** The name rules written the plain way, as the verifier first had them. */
 function referenceUnsafeNameReason(name: string): string | null {
@@ -24,18 +25,6 @@ function referenceUnsafeNameReason(name: string): string | null {
   if (segments.includes('.')) return 'a "." segment';
   if (segments.includes('')) return 'an empty segment';
   return null;
-}
-
-function splitAt(bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const point of points) {
-    chunks.push(bytes.subarray(from, point));
-    from = point;
-  }
-  chunks.push(bytes.subarray(from));
-  return chunks;
 }
 
 describe('unsafeNameReason fast path', () => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { checkBagitDeclaration, decodeManifestPath, ManifestReader, parseBagInfo } from '../../src/verify/bag-files.js';
 import { DerError, readNode, readRoot } from '../../src/verify/der.js';
 import { JsonArrayReader } from '../../src/verify/json-array-reader.js';
+import { splitAt } from '../helpers/split-at.js';
 import { unsafeNameReason } from '../../src/verify/verify.js';
 
 function readArray(chunks: Buffer[]): { values: unknown[]; problems: string[] } {
@@ -13,18 +14,6 @@ function readArray(chunks: Buffer[]): { values: unknown[]; problems: string[] } 
   for (const chunk of chunks) reader.update(chunk);
   reader.end();
   return { values, problems };
-}
-
-function splitAt(bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const point of points) {
-    chunks.push(bytes.subarray(from, point));
-    from = point;
-  }
-  chunks.push(bytes.subarray(from));
-  return chunks;
 }
 
 describe('JsonArrayReader', () => {
