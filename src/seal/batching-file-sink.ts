@@ -3,7 +3,8 @@
 //
 // Up to STAGING_BUFFERS batches can be on their way to the disk, written one after another in order, while the ZIP
 // writer fills the next one: a write into the page cache can take several milliseconds per MiB on a busy host, and
-// the writer should not sit idle meanwhile. The staging buffers are reused for the whole archive.
+// the writer should not sit idle meanwhile. The staging buffers are reused for the whole archive. What is written is
+// flushed to the disk in the background as it goes, and the stream finishes only once such a flush is done.
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import type { HashChannel } from './hash-thread.js';
@@ -15,6 +16,11 @@ const COPY_BELOW = 64 * 1024;
 const STAGING_BYTES = BATCH_BYTES + COPY_BELOW;
 /** Batches filling or queued at once (each with a staging buffer of its own). */
 export const STAGING_BUFFERS = 4;
+/**
+ * Written bytes are flushed to the disk (fdatasync, in the background) every this many bytes, so that the sealer's
+ * final fsync, which nothing can overlap, has little left to do: about 0.6 s per GB on a fresh file here.
+ */
+export const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
 
 interface Batch {
   segments: Buffer[];
@@ -24,6 +30,7 @@ interface Batch {
 export class BatchingFileSink extends Writable {
   readonly #handle: FileHandle;
   readonly #hasher: HashChannel;
+  readonly #syncEveryBytes: number;
   #bytes = 0;
   /** Segments of the batch being filled, in order. */
   #segments: Buffer[] = [];
@@ -40,11 +47,16 @@ export class BatchingFileSink extends Writable {
   #failure: Error | undefined;
   /** A _write that waits for a staging buffer to come back. */
   #waitingForBuffer: (() => void) | undefined;
+  /** Bytes written since the last background flush started, and that flush while it runs. */
+  #unsyncedBytes = 0;
+  #syncing: Promise<void> | undefined;
 
-  constructor(handle: FileHandle, hasher: HashChannel) {
+  /** `syncEveryBytes` (tests): how often to flush in the background; the default is SYNC_EVERY_BYTES. */
+  constructor(handle: FileHandle, hasher: HashChannel, options: { syncEveryBytes?: number } = {}) {
     super({ highWaterMark: BATCH_BYTES });
     this.#handle = handle;
     this.#hasher = hasher;
+    this.#syncEveryBytes = options.syncEveryBytes ?? SYNC_EVERY_BYTES;
     for (let index = 1; index < STAGING_BUFFERS; index += 1) this.#spare.push(Buffer.allocUnsafeSlow(STAGING_BYTES));
   }
 
@@ -97,7 +109,9 @@ export class BatchingFileSink extends Writable {
   override _final(callback: (error?: Error | null) => void): void {
     if (this.#pendingBytes > 0) this.#queueBatch();
     const done = this.#writer ?? Promise.resolve();
-    done.then(() => callback(this.#failure ?? null), callback);
+    done
+      .then(() => this.#syncing)
+      .then(() => callback(this.#failure ?? null), callback);
   }
 
   /** Moves the staged small chunks into the segment list. */
@@ -137,7 +151,24 @@ export class BatchingFileSink extends Writable {
       // Written and hashed: its staging buffer can take another batch.
       this.#spare.push(batch.staging);
       this.#waitingForBuffer?.();
+      this.#syncInBackground();
     }
+  }
+
+  /** Starts an fdatasync of what is written so far once enough has gathered and none is running. */
+  #syncInBackground(): void {
+    if (this.#unsyncedBytes < this.#syncEveryBytes || this.#syncing) return;
+    this.#unsyncedBytes = 0;
+    this.#syncing = this.#handle.datasync().then(
+      () => {
+        this.#syncing = undefined;
+      },
+      (error: unknown) => {
+        this.#syncing = undefined;
+        this.#failure ??= error instanceof Error ? error : new Error(String(error));
+        this.destroy(this.#failure);
+      },
+    );
   }
 
   async #writeBatch(segments: Buffer[]): Promise<void> {
@@ -146,6 +177,7 @@ export class BatchingFileSink extends Writable {
     let rest = segments;
     while (rest.length > 0) {
       const { bytesWritten } = await this.#handle.writev(rest);
+      this.#unsyncedBytes += bytesWritten;
       rest = remainderAfter(rest, bytesWritten);
     }
     await hashed;

@@ -88,6 +88,61 @@ describe('BatchingFileSink with the archive hasher', () => {
   });
 });
 
+describe('BatchingFileSink flushing to the disk as it goes', () => {
+  /** A real handle, a little slow, whose fdatasync is counted and takes a while (or fails with `failWith`). */
+  function syncCountingHandle(handle: FileHandle, failWith?: string): { handle: FileHandle; events: string[] } {
+    const events: string[] = [];
+    const counting = {
+      async writev(buffers: Buffer[]) {
+        await new Promise((resolve) => setTimeout(resolve, 3));
+        return handle.writev(buffers);
+      },
+      async datasync() {
+        events.push('sync-start');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (failWith) throw Object.assign(new Error(`${failWith}: i/o error, fdatasync`), { code: failWith });
+        await handle.datasync();
+        events.push('sync-end');
+      },
+    };
+    return { handle: counting as unknown as FileHandle, events };
+  }
+
+  it('starts background flushes every syncEveryBytes and finishes only after the last one', async () => {
+    const file = path.join(dir, 'archive.bin');
+    const real = await open(file, 'wx');
+    const { handle, events } = syncCountingHandle(real);
+    const thread = createHashThread(false);
+    const sink = new BatchingFileSink(handle, thread.channel(), { syncEveryBytes: 2 * BATCH_BYTES });
+    const chunks = Array.from({ length: 12 }, () => randomBytes(BATCH_BYTES));
+    for (const chunk of chunks) {
+      if (!sink.write(chunk)) await new Promise((resolve) => sink.once('drain', resolve));
+    }
+    sink.end();
+    await finished(sink);
+    events.push('finished');
+    await real.close();
+    expect(events.filter((event) => event === 'sync-start').length).toBeGreaterThanOrEqual(2);
+    // Never two at once, and none still running when the stream says it is done.
+    expect(events.join(' ')).toMatch(/^(sync-start sync-end )+finished$/);
+    expect(fs.readFileSync(file).equals(Buffer.concat(chunks))).toBe(true);
+  });
+
+  it('fails the stream when a background flush fails, and does not hang', async () => {
+    const file = path.join(dir, 'archive.bin');
+    const real = await open(file, 'wx');
+    const { handle } = syncCountingHandle(real, 'EIO');
+    const thread = createHashThread(false);
+    const sink = new BatchingFileSink(handle, thread.channel(), { syncEveryBytes: BATCH_BYTES });
+    const failed = new Promise<unknown>((resolve) => sink.once('error', resolve));
+    for (let index = 0; index < 4; index += 1) sink.write(randomBytes(BATCH_BYTES));
+    sink.end();
+    const error = (await failed) as { code?: string };
+    expect(error.code).toBe('EIO');
+    await real.close();
+  });
+});
+
 describe('hash thread channels', () => {
   it('keep their hashes apart when interleaved, and start afresh after each digest', async () => {
     const thread = createHashThread();
