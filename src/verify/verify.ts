@@ -10,7 +10,7 @@ import { canonicalJson } from '../order/canonical.js';
 import { CATEGORIES, instant, orderSchema, type Order } from '../order/schema.js';
 import { checkBagitDeclaration, ManifestReader, parseBagInfo } from './bag-files.js';
 import { verifyDetachedSignature } from './cms-signature.js';
-import { HashBatcher } from './hash-batcher.js';
+import { HashBatcher, MAX_BATCHED_ENTRY_BYTES } from './hash-batcher.js';
 import { JsonArrayReader } from './json-array-reader.js';
 import { listZip, scanZip, type EntrySink, type ZipEntry, type ZipListing } from './safe-zip.js';
 import { loadTrustAnchors } from './trust-anchors.js';
@@ -83,8 +83,10 @@ export const productionRecordSchema = z.object({
   items: z.number().int().nonnegative().optional(),
 });
 
-/** From this many entries on, small entries are hashed on a worker thread (its start-up is then worth it). */
+/** From this many entries on, entries are hashed on a worker thread too (its start-up is then worth it)... */
 const HASH_THREAD_FROM_ENTRIES = 2000;
+/** ... or from this many bytes in large entries (starting it costs about what hashing 40 MB does). */
+const HASH_THREAD_FROM_BYTES = 64 * 1024 * 1024;
 /** Manifest lines and production records beyond the payload file count that are still kept (and reported). */
 const SLACK_RECORDS = 10_000;
 const REQUIRED_TAG_FILES = ['bagit.txt', 'bag-info.txt', 'manifest-sha256.txt', 'order.json', 'production.json'] as const;
@@ -197,7 +199,7 @@ class ArchiveVerification {
     this.sizes = new Array<number>(listing.entries.length).fill(0);
     // The hashing thread starts now, so that it is up by the time the entries are read.
     const mode = this.options.hashThread ?? 'auto';
-    const useWorker = mode === 'always' || (mode === 'auto' && listing.entries.length >= HASH_THREAD_FROM_ENTRIES);
+    const useWorker = mode === 'always' || (mode === 'auto' && worthAHashThread(listing.entries));
     const batcher = new HashBatcher((slot, sha256) => {
       this.digests[slot] = sha256;
     }, useWorker);
@@ -368,7 +370,7 @@ class ArchiveVerification {
     const problems = await scanZip(file, listing, (entry) => {
       const path = paths[entry.index];
       if (path === undefined) return null;
-      if (special[entry.index] === 0) return new HashSink(entry.index, digests, this.sizes, batcher);
+      if (special[entry.index] === 0) return new HashSink(entry.index, digests, this.sizes, batcher, file.fd);
       return this.sinkFor(path, entry);
     });
     await batcher.finish();
@@ -807,7 +809,10 @@ class ArchiveVerification {
   }
 }
 
-/** A file that is only hashed: by the batcher when the reader has it all in one window, else chunk by chunk. */
+/**
+ * A file that is only hashed: by the batcher when the reader has it all in one window; else handed over to the
+ * batcher's thread, which reads it from the archive (`fd`) itself, or hashed here chunk by chunk, turn about.
+ */
 class HashSink implements EntrySink {
   private hash: Hash | null = null;
   private bytes = 0;
@@ -817,6 +822,7 @@ class HashSink implements EntrySink {
     private readonly digests: (string | undefined)[],
     private readonly sizes: number[],
     private readonly batcher: HashBatcher,
+    private readonly fd: number,
   ) {}
 
   whole(data: Buffer): void {
@@ -824,16 +830,32 @@ class HashSink implements EntrySink {
     this.batcher.add(this.slot, data);
   }
 
+  delegate(position: number, length: number): boolean {
+    if (!this.batcher.shouldDelegate(length)) return false;
+    this.sizes[this.slot] = length;
+    this.batcher.delegate(this.slot, this.fd, position, length);
+    return true;
+  }
+
   update(chunk: Buffer): void {
     this.hash ??= createHash('sha256');
     this.hash.update(chunk);
     this.bytes += chunk.length;
+    this.batcher.countStreamedHere(chunk.length);
   }
 
   end(): void {
     this.sizes[this.slot] = this.bytes;
     this.digests[this.slot] = (this.hash ?? createHash('sha256')).digest('hex');
   }
+}
+
+/** Many entries, or many bytes in large ones: enough work to pay for starting the hashing thread. */
+function worthAHashThread(entries: readonly ZipEntry[]): boolean {
+  if (entries.length >= HASH_THREAD_FROM_ENTRIES) return true;
+  let largeBytes = 0;
+  for (const entry of entries) if (entry.compressedSize > MAX_BATCHED_ENTRY_BYTES) largeBytes += entry.compressedSize;
+  return largeBytes >= HASH_THREAD_FROM_BYTES;
 }
 
 /** The first segment most entry names share (the first such in the listing when counts tie), or null. */

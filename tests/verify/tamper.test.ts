@@ -1,6 +1,7 @@
 // The tamper suite: one good archive, many bad ones derived from it. Each bad one must fail naming the fault (the
 // failing check names), the good one must pass, and `openssl cms -verify` must agree on the signature cases.
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -286,6 +287,38 @@ describe('tampered archives', () => {
       }
     });
   }
+});
+
+describe('payload files larger than a read window (one handed to the hashing thread, one hashed as it streams by)', () => {
+  const MAIL_2 = 'data/acc-0001/mail.content/m-000002.eml';
+  /** The good bag with m-000002 grown to 9 MiB and Résumé.txt to 6 MiB of random data, re-signed. */
+  function withBigFiles(): BagModel {
+    return resealed((model, records) => {
+      for (const [name, bytes] of [[MAIL_2, 9 * 1024 * 1024 + 4321], [RESUME, 6 * 1024 * 1024]] as const) {
+        const big = Buffer.concat([model.files.get(name) as Buffer, randomBytes(bytes)]);
+        model.files.set(name, big);
+        const record = records.find((candidate) => candidate.path === name) as ProductionRecord;
+        record.bytes = big.length;
+        record.sha256 = sha256(big);
+      }
+    });
+  }
+
+  it('verify, and a byte flipped in any window of either is caught, the same with and without the thread', async () => {
+    const model = withBigFiles();
+    expect((await verifyBytes(zipOf(model))).failures).toEqual([]);
+    for (const [name, at] of [[MAIL_2, 100], [MAIL_2, 4 * 1024 * 1024 + 7], [MAIL_2, 9 * 1024 * 1024], [RESUME, 5 * 1024 * 1024]] as const) {
+      const report = await verifyBytes(zipOf(editBytes(model, name, at)));
+      expect(failedChecks(report)).toEqual(['payload-manifest']);
+      expect(report.failures.map((failure) => failure.entry)).toEqual([`${ORDER_ID}/${name}`]);
+    }
+  });
+
+  it('an archive cut inside a big file is reported, the same with and without the thread', async () => {
+    const zip = zipOf(withBigFiles());
+    const report = await verifyBytes(zip.subarray(0, zip.indexOf(Buffer.from('Subject: big')) + 5 * 1024 * 1024));
+    expect(failedChecks(report)).toContain('zip-structure');
+  });
 });
 
 describe('openssl cms -verify agrees on the signature cases', () => {
