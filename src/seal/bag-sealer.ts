@@ -22,6 +22,7 @@ import {
 } from './bagit-text.js';
 import { signDetached } from './cms-signature.js';
 import { coalesceZipWrites } from './coalesced-zip-writes.js';
+import { compactCentralDirectory } from './compact-central-directory.js';
 import { LineSpool } from './line-spool.js';
 import { useNativeCrc32 } from './native-crc.js';
 import { collisionKey, isSafeArchivePath, safeSegment } from './safe-names.js';
@@ -232,6 +233,7 @@ class ZipBagSealer implements BagSealer {
     this.#sink = new BatchingFileSink(this.#handle, this.#hasher);
     this.#archive = new ZipArchiveClass({ store: true, highWaterMark: BATCH_BYTES });
     coalesceZipWrites(this.#archive);
+    compactCentralDirectory(this.#archive);
     this.#archive.on('entry', (data: { name?: unknown }) => this.#onEntry(data));
     this.#archive.on('warning', (error: unknown) => this.#fail(writeFailure(this.#whereWriting(), error)));
     this.#archive.on('error', (error: unknown) => this.#fail(writeFailure(this.#whereWriting(), error)));
