@@ -6,13 +6,23 @@ import { InputError } from '../errors.js';
 import type { CustodyRecord } from './custody-log.js';
 import { parseRecord } from './file-custody-log.js';
 
-/** Every well-formed record of the log, in file order. Lines that are not records are skipped (audit verify names them). */
-export async function* readCustodyRecords(file: string): AsyncGenerator<CustodyRecord> {
+/** FILE_UNREADABLE unless `file` is a regular file this process can read (a folder would fail mid-read). */
+export async function checkLogReadable(file: string): Promise<void> {
+  let problem: string | undefined;
   try {
-    await fs.access(file);
+    await fs.access(file, fs.constants.R_OK);
+    const stat = await fs.stat(file);
+    if (stat.isDirectory()) problem = 'it is a folder';
+    else if (!stat.isFile()) problem = 'it is not a regular file';
   } catch (error) {
     throw new InputError('FILE_UNREADABLE', `cannot read custody log ${file}: ${describeFsError(error)}`, { cause: error });
   }
+  if (problem) throw new InputError('FILE_UNREADABLE', `cannot read custody log ${file}: ${problem}`);
+}
+
+/** Every well-formed record of the log, in file order. Lines that are not records are skipped (audit verify names them). */
+export async function* readCustodyRecords(file: string): AsyncGenerator<CustodyRecord> {
+  await checkLogReadable(file);
   const lines = readline.createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
   for await (const line of lines) {
     const record = parseRecord(line);

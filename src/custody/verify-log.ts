@@ -1,9 +1,8 @@
 // Custody-log verification: streams the log once and names every edited, removed, inserted or reordered record.
 import { createReadStream, promises as fs } from 'node:fs';
 import readline from 'node:readline';
-import { describeFsError } from '../config.js';
-import { InputError } from '../errors.js';
 import { GENESIS_HASH, headFileFor, parseRecord, recordHash } from './file-custody-log.js';
+import { checkLogReadable } from './read-log.js';
 
 export type AuditProblemKind = 'edited' | 'removed' | 'inserted' | 'reordered' | 'chain-broken' | 'malformed';
 
@@ -40,11 +39,7 @@ const MAX_LISTED_GAP = 1000;
  * twice is "inserted".
  */
 export async function verifyCustodyLog(file: string): Promise<AuditReport> {
-  try {
-    await fs.access(file);
-  } catch (error) {
-    throw new InputError('FILE_UNREADABLE', `cannot read custody log ${file}: ${describeFsError(error)}`, { cause: error });
-  }
+  await checkLogReadable(file);
   const failures: AuditFailure[] = [];
   let moreFailures = 0;
   const fail = (failure: AuditFailure): AuditFailure => {

@@ -46,7 +46,7 @@ parentPort.on('message', (batch) => {
     try {
       reply = hashFile(batch);
     } catch (error) {
-      reply = { type: 'file-failed', message: String(error && error.message) };
+      reply = { type: 'file-failed', message: String(error && error.message), code: error && typeof error.code === 'string' ? error.code : undefined };
     }
     parentPort.postMessage(reply);
     return;
@@ -85,7 +85,7 @@ interface Batch {
 type WorkerReply =
   | { type: 'batch'; id: number; bytes: ArrayBuffer; digests: ArrayBuffer }
   | { type: 'file'; slot: number; bytes: number; digest: string }
-  | { type: 'file-failed'; message: string };
+  | { type: 'file-failed'; message: string; code?: string };
 
 /**
  * Hashes entries, identified by a caller's slot number, and hands each digest (lower-case hex) to `onDigest`,
@@ -259,7 +259,8 @@ export class HashBatcher {
 
   private received(reply: WorkerReply): void {
     if (reply.type === 'file-failed') {
-      this.stop(new Error(`the hashing thread could not read the archive: ${reply.message}`));
+      // With the file system's code, so that the caller can tell an unreadable archive from a bug.
+      this.stop(Object.assign(new Error(`the hashing thread could not read the archive: ${reply.message}`), { code: reply.code }));
       return;
     }
     if (reply.type === 'file') {

@@ -5,7 +5,8 @@ import { createHash, type Hash, type X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
-import { InputError } from '../errors.js';
+import { describeFsError } from '../config.js';
+import { InputError, ScopexError } from '../errors.js';
 import { canonicalJson } from '../order/canonical.js';
 import { CATEGORIES, instant, orderSchema, type Order } from '../order/schema.js';
 import { checkBagitDeclaration, ManifestReader, parseBagInfo } from './bag-files.js';
@@ -125,9 +126,19 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
     throw new InputError('FILE_UNREADABLE', `cannot read the archive ${options.archive}: ${(error as Error).message}`, { cause: error });
   }
   try {
-    const { size } = await file.stat();
+    const stat = await file.stat();
+    if (!stat.isFile()) {
+      throw new InputError('FILE_UNREADABLE', `cannot read the archive ${options.archive}: ${stat.isDirectory() ? 'it is a folder' : 'it is not a regular file'}`);
+    }
     const verification = new ArchiveVerification(options, anchors, givenOrder);
-    await verification.verify(file, size);
+    try {
+      await verification.verify(file, stat.size);
+    } catch (error) {
+      // A read that fails half-way (EIO, a file that vanished) is an unreadable input, not a verdict and not a bug.
+      const code = (error as { code?: unknown } | null)?.code;
+      if (error instanceof ScopexError || typeof code !== 'string') throw error;
+      throw new InputError('FILE_UNREADABLE', `reading the archive ${options.archive} failed: ${describeFsError(error)}`, { cause: error });
+    }
     return verification.report();
   } finally {
     await file.close();

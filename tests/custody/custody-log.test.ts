@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFileCustodyLog, GENESIS_HASH, headFileFor, lockFileFor, recordHash } from '../../src/custody/file-custody-log.js';
+import { readCustodyRecords } from '../../src/custody/read-log.js';
 import { verifyCustodyLog } from '../../src/custody/verify-log.js';
 import type { CustodyRecord } from '../../src/custody/custody-log.js';
 import { IntegrityError, InputError } from '../../src/errors.js';
@@ -140,6 +141,11 @@ describe('verifyCustodyLog', () => {
     await writeLog(5);
     expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, records: 5, failures: [] });
     await expect(verifyCustodyLog(path.join(dir, 'none.jsonl'))).rejects.toBeInstanceOf(InputError);
+  });
+
+  it('reports a folder given as the log as unreadable input, not a crash, in audit and in the reports', async () => {
+    await expect(verifyCustodyLog(dir)).rejects.toMatchObject({ name: 'InputError', code: 'FILE_UNREADABLE' });
+    await expect(readCustodyRecords(dir).next()).rejects.toMatchObject({ name: 'InputError', code: 'FILE_UNREADABLE' });
   });
 
   for (const k of [1, 3, 6]) {

@@ -88,6 +88,12 @@ describe('scopex verify', () => {
     expect((await run(['verify', path.join(dir, 'missing.zip'), '--trust', pki.caFile])).code).toBe(2);
     expect((await run(['verify', good, '--trust', path.join(dir, 'missing.pem')])).code).toBe(2);
     expect((await run(['verify', good])).code).toBe(2);
+    // A folder opens but cannot be read: one line naming it, not an internal error.
+    const folder = await run(['verify', dir, '--trust', pki.caFile]);
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toContain(dir);
+    expect(folder.stderr).not.toContain('internal error');
+    expect(folder.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('has --help with an example', async () => {
