@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import type { ScopexConfig } from '../config.js';
+import { describeFsError, type ScopexConfig } from '../config.js';
 import type { CustodyLog } from '../custody/custody-log.js';
 import { createFileCustodyLog } from '../custody/file-custody-log.js';
 import { AbortedError, InputError, OrderError, ScopeError, ScopexError } from '../errors.js';
@@ -108,7 +108,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
   try {
     planned = await Promise.all(files.map((file) => identifyOrder(file)));
     options.onEvent?.({ type: 'planned', orders: planned });
-    await ensureDir(outDir);
+    await ensureOutputFolder(outDir);
     startOrder = concurrency > 1 ? await biggestFirstOrders(planned, options.config) : planned;
   } catch (error) {
     await pool?.close();
@@ -279,6 +279,16 @@ function describe(error: unknown): NonNullable<BatchOrderResult['error']> {
   }
   if (error instanceof ScopexError) return { code: error.code, message: error.message };
   return { code: 'INTERNAL', message: `internal error: ${error instanceof Error ? error.message : String(error)}` };
+}
+
+/** The output folder, made if missing; a file in its place is the user's mistake, not every order's (exit 2). */
+async function ensureOutputFolder(outDir: string): Promise<void> {
+  try {
+    await ensureDir(outDir);
+  } catch (error) {
+    throw new InputError('FILE_UNREADABLE', `cannot create output folder ${outDir}: ${describeFsError(error)}`, { cause: error });
+  }
+  if (!(await fs.stat(outDir)).isDirectory()) throw new InputError('OUTPUT_EXISTS', `--out ${outDir} exists and is not a folder`);
 }
 
 async function existingArchive(outDir: string, orderId: string): Promise<{ archive: string; bytes: number } | null> {

@@ -73,6 +73,23 @@ describe('runBatch', () => {
     expect(result.ok).toBe(true);
   });
 
+  it('refuses an --out that is a file before running any order (exit 2, nothing exported)', async () => {
+    writeFakeOrder(ordersDir, 'a.json', 'LE-A', 'seal');
+    const notAFolder = path.join(dir, 'out-file');
+    writeFileSync(notAFolder, 'x');
+    const exporter = createFakeExporter();
+    let calls = 0;
+    const exportOrder: typeof exporter.exportOrder = (...args) => {
+      calls += 1;
+      return exporter.exportOrder(...args);
+    };
+    await expect(
+      runBatch({ orders: [path.join(ordersDir, 'a.json')], outDir: notAFolder, config: fakeConfig(dir), exportOrder, verifyArchive: fakeVerify }),
+    ).rejects.toMatchObject({ name: 'InputError', code: 'OUTPUT_EXISTS' });
+    expect(calls).toBe(0);
+    expect(readFileSync(notAFolder, 'utf8')).toBe('x');
+  });
+
   it('on a re-run skips verified archives, retries failed orders, and never overwrites an archive that fails verification', async () => {
     mixedOrders();
     const options = { orders: [ordersDir], outDir, config: fakeConfig(dir), concurrency: 3, verifyArchive: fakeVerify };
