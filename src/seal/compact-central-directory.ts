@@ -4,10 +4,11 @@
 // finalisation, when it writes one central directory record per entry: about 0.7 KB of live heap per file, which
 // made 200,000 files cost ~140 MB. Here, as soon as an entry is written, its record is made by the engine's own
 // `_writeCentralFileHeader` (every field it needs is final by then: sizes, CRC, offset) and kept as ~110 bytes in
-// a shared arena; the engine's list keeps a small integer in the entry's place, and at finalisation the record's
-// bytes are written where the engine would have made them. The engine's bookkeeping (the entry count, ZIP64 and
-// the central directory's offset and length) is untouched, and so are the bytes. If the engine is not as expected,
-// nothing is changed.
+// a shared arena; the engine's list keeps the entry's index in its place, and at finalisation the records' bytes
+// are written where the engine would have made them, a run of consecutive records at a time straight from the
+// arena (the engine writes the whole directory in one synchronous loop: one small copy per record would hold it all
+// in memory a second time). The engine's bookkeeping (the entry count, ZIP64 and the central directory's offset and
+// length) is untouched, and so are the bytes. If the engine is not as expected, nothing is changed.
 
 const ARENA_CHUNK_BYTES = 1024 * 1024;
 
@@ -34,37 +35,40 @@ function engineOf(archive: object): ZipEngine | undefined {
   return engine as ZipEngine;
 }
 
-/** Central directory records, back to back in 1 MiB chunks (a record never spans two). */
+/** Where a record lies: its arena chunk, and its offset and length in it. */
+interface RecordPlace {
+  chunk: number;
+  offset: number;
+  length: number;
+}
+
+/** Central directory records by entry index, back to back in 1 MiB chunks (a record never spans two). */
 class RecordArena {
-  readonly #chunks: Buffer[] = [];
+  readonly chunks: Buffer[] = [];
   #used = ARENA_CHUNK_BYTES;
-  /** Where each record starts (chunk * ARENA_CHUNK_BYTES + offset) and how long it is. */
+  /** Where each entry's record starts (chunk * ARENA_CHUNK_BYTES + offset) and how long it is. */
   readonly #starts: number[] = [];
   readonly #lengths: number[] = [];
 
-  /** Stores the record made of `parts`; returns its number. */
-  add(parts: readonly Buffer[], length: number): number {
+  /** Stores entry `index`'s record, made of `parts`. */
+  add(index: number, parts: readonly Buffer[], length: number): void {
     if (this.#used + length > ARENA_CHUNK_BYTES) {
-      this.#chunks.push(Buffer.allocUnsafeSlow(Math.max(ARENA_CHUNK_BYTES, length)));
+      this.chunks.push(Buffer.allocUnsafeSlow(Math.max(ARENA_CHUNK_BYTES, length)));
       this.#used = 0;
     }
-    const chunkIndex = this.#chunks.length - 1;
-    const chunk = this.#chunks[chunkIndex] as Buffer;
+    const chunkIndex = this.chunks.length - 1;
+    const chunk = this.chunks[chunkIndex] as Buffer;
     const start = this.#used;
     for (const part of parts) this.#used += part.copy(chunk, this.#used);
-    this.#starts.push(chunkIndex * ARENA_CHUNK_BYTES + start);
-    this.#lengths.push(length);
-    return this.#starts.length - 1;
+    this.#starts[index] = chunkIndex * ARENA_CHUNK_BYTES + start;
+    this.#lengths[index] = length;
   }
 
-  /** Record `index`'s bytes (a view into the arena). */
-  get(index: number): Buffer | undefined {
+  place(index: number): RecordPlace | undefined {
     const start = this.#starts[index];
     const length = this.#lengths[index];
     if (start === undefined || length === undefined) return undefined;
-    const chunk = this.#chunks[Math.floor(start / ARENA_CHUNK_BYTES)];
-    const offset = start % ARENA_CHUNK_BYTES;
-    return chunk?.subarray(offset, offset + length);
+    return { chunk: Math.floor(start / ARENA_CHUNK_BYTES), offset: start % ARENA_CHUNK_BYTES, length };
   }
 }
 
@@ -101,17 +105,34 @@ export function compactCentralDirectory(archive: object): boolean {
     // Finalisation may already have run inside afterAppend (finalize() during the last entry): then it is too late.
     if (engine._archive.finished || engine._entries[index] !== entry) return;
     const { parts, length } = render(entry);
-    engine._entries[index] = arena.add(parts, length);
+    arena.add(index, parts, length);
+    engine._entries[index] = index;
   };
 
+  /** Consecutive records not yet written: written as one view of their chunk. */
+  let run: { chunk: number; start: number; end: number } | undefined;
+  const writeRun = (): void => {
+    if (!run) return;
+    const chunk = arena.chunks[run.chunk];
+    if (!chunk) throw new Error(`central directory chunk ${run.chunk} is missing`);
+    engine.write(chunk.subarray(run.start, run.end));
+    run = undefined;
+  };
+
+  // Called by the engine's finalisation for entry 0, 1, ... in order, in one synchronous loop; the engine reads its
+  // offset only after the last one, by which time every run is written.
   engine._writeCentralFileHeader = (entry: unknown): void => {
     if (typeof entry !== 'number') {
+      writeRun();
       writeCentralFileHeader.call(engine, entry);
       return;
     }
-    const record = arena.get(entry);
-    if (!record) throw new Error(`central directory record ${entry} is missing`);
-    engine.write(record);
+    const place = arena.place(entry);
+    if (!place) throw new Error(`central directory record ${entry} is missing`);
+    if (run && (run.chunk !== place.chunk || run.end !== place.offset)) writeRun();
+    run ??= { chunk: place.chunk, start: place.offset, end: place.offset };
+    run.end += place.length;
+    if (entry === engine._entries.length - 1) writeRun();
   };
   return true;
 }
