@@ -1,14 +1,16 @@
 // Keeps the ZIP's central directory as bytes instead of objects.
 //
 // compress-commons holds every written entry's ZipArchiveEntry (with its GeneralPurposeBit, name and date) until
-// finalisation, when it writes one central directory record per entry: about 0.7 KB of live heap per file, which
-// made 200,000 files cost ~140 MB. Here, as soon as an entry is written, its record is made by the engine's own
-// `_writeCentralFileHeader` (every field it needs is final by then: sizes, CRC, offset) and kept as ~110 bytes in
-// a shared arena; the engine's list keeps the entry's index in its place, and at finalisation the records' bytes
-// are written where the engine would have made them, a run of consecutive records at a time straight from the
-// arena (the engine writes the whole directory in one synchronous loop: one small copy per record would hold it all
-// in memory a second time). The engine's bookkeeping (the entry count, ZIP64 and the central directory's offset and
-// length) is untouched, and so are the bytes. If the engine is not as expected, nothing is changed.
+// finalisation, when it writes one central directory record per entry: 488 bytes of live heap per file (measured
+// with gc forced, 100,000 files), the one part of an export that grew with the file count.
+//
+// Here, as soon as an entry is written, its record is made by the engine's own `_writeCentralFileHeader` (every
+// field it needs is final by then: sizes, CRC, offset) and kept as ~110 bytes in a shared arena; the engine's list
+// keeps the entry's index in its place. At finalisation the records' bytes are written where the engine would have
+// made them, a run of consecutive records at a time straight from the arena (the engine writes the whole directory
+// in one synchronous loop: one small copy per record would hold it all in memory a second time). The engine's
+// bookkeeping (the entry count, ZIP64 and the central directory's offset and length) is untouched, and so are the
+// bytes. If the engine is not as expected, nothing is changed.
 
 const ARENA_CHUNK_BYTES = 1024 * 1024;
 

@@ -38,7 +38,7 @@ function hashFile(job) {
     sha.update(readBuffer.subarray(0, read));
     done += read;
   }
-  return { type: 'file', slot: job.slot, bytes: done, digest: sha.digest('hex') };
+  return { type: 'file', slot: job.slot, digest: sha.digest('hex') };
 }
 parentPort.on('message', (batch) => {
   if (batch.type === 'file') {
@@ -84,7 +84,7 @@ interface Batch {
 
 type WorkerReply =
   | { type: 'batch'; id: number; bytes: ArrayBuffer; digests: ArrayBuffer }
-  | { type: 'file'; slot: number; bytes: number; digest: string }
+  | { type: 'file'; slot: number; digest: string }
   | { type: 'file-failed'; message: string; code?: string };
 
 /**
@@ -165,7 +165,8 @@ export class HashBatcher {
 
   /**
    * Hands entry `slot` over to the worker: it reads `length` bytes at `position` of the open file `fd` itself, and
-   * its digest comes back like any other. The file must stay open until `finish()` resolves.
+   * its digest comes back like any other. The file must stay open until `finish()` resolves. A file that shrank
+   * meanwhile gives the digest of what was there, which the manifest then refuses.
    */
   delegate(slot: number, fd: number, position: number, length: number): void {
     const worker = this.worker;
