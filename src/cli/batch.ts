@@ -5,6 +5,7 @@ import type cliProgressModule from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
 import type { BatchEvent, BatchOrderResult, BatchResult } from '../batch/batch.js';
 import { AbortedError, BatchError } from '../errors.js';
+import { boundHeapGrowth } from '../util/heap-growth.js';
 import { configFrom, printResult, progressWanted, type GlobalArgs } from './common.js';
 
 interface BatchArgs extends GlobalArgs {
@@ -36,6 +37,7 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
       .example('$0 batch a.json b.json --out exports --concurrency 2 --json', 'two orders at once, summary as JSON') as Argv<BatchArgs>,
   handler: async (args) => {
     const config = configFrom(args);
+    boundHeapGrowth();
     const controller = new AbortController();
     const onInterrupt = () => {
       controller.abort(new AbortedError('ABORTED', 'the batch was interrupted (Ctrl-C); running exports were stopped and left nothing'));
