@@ -2,6 +2,7 @@
 // with one worker and with two, alternating so drift on a shared machine hits both alike.
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { batchCeiling, type BatchCeiling } from './ceilings.js';
 import { runTimed } from './process-timer.js';
 import { summarize, type Summary } from './stats.js';
 import { cli, consumerAccounts, writeApprovedOrder, type DirectoryAccount, type World } from './world.js';
@@ -15,6 +16,8 @@ export interface BatchResult {
   concurrency2: { seconds: Summary; peakRssBytes: Summary };
   /** seconds with 1 worker / seconds with 2 (medians): higher is better. */
   speedup: number;
+  /** What 2 workers could reach with the CPU work they did (null when CPU time was not measured). */
+  ceiling: BatchCeiling | null;
 }
 
 export async function benchBatch(world: World, orderCount: number, workDir: string, runs: number, log: (message: string) => void): Promise<BatchResult> {
@@ -35,7 +38,10 @@ export async function benchBatch(world: World, orderCount: number, workDir: stri
   };
   await Promise.all([approveNext(), approveNext()]);
 
-  const timings: Record<1 | 2, { seconds: number[]; rss: number[] }> = { 1: { seconds: [], rss: [] }, 2: { seconds: [], rss: [] } };
+  const timings: Record<1 | 2, { seconds: number[]; rss: number[]; cpu: (number | null)[] }> = {
+    1: { seconds: [], rss: [], cpu: [] },
+    2: { seconds: [], rss: [], cpu: [] },
+  };
   for (let index = 0; index < runs; index++) {
     for (const concurrency of [1, 2] as const) {
       const outDir = path.join(workDir, `out-c${concurrency}`);
@@ -45,7 +51,9 @@ export async function benchBatch(world: World, orderCount: number, workDir: stri
       if (run.exitCode !== 0) throw new Error(`scopex batch --concurrency ${concurrency} exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
       timings[concurrency].seconds.push(run.seconds);
       timings[concurrency].rss.push(run.peakRssBytes ?? Number.NaN);
-      log(`  batch run ${index + 1}/${runs}, concurrency ${concurrency}: ${run.seconds.toFixed(2)} s, peak RSS ${mib(run.peakRssBytes)}`);
+      timings[concurrency].cpu.push(run.cpuSeconds);
+      const cpu = run.cpuSeconds === null ? '' : `, CPU ${run.cpuSeconds.toFixed(2)} s`;
+      log(`  batch run ${index + 1}/${runs}, concurrency ${concurrency}: ${run.seconds.toFixed(2)} s${cpu}, peak RSS ${mib(run.peakRssBytes)}`);
       rmSync(outDir, { recursive: true, force: true });
     }
   }
@@ -58,5 +66,6 @@ export async function benchBatch(world: World, orderCount: number, workDir: stri
     concurrency1: { seconds: one, peakRssBytes: summarize(timings[1].rss) },
     concurrency2: { seconds: two, peakRssBytes: summarize(timings[2].rss) },
     speedup: one.median / two.median,
+    ceiling: batchCeiling(one, timings[1].cpu, timings[2].cpu),
   };
 }

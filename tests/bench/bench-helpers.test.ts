@@ -1,7 +1,13 @@
 // The benchmark's own arithmetic: medians, dd parsing, the table and the target verdicts.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { BatchResult } from './batch-bench.js';
+import { batchCeiling, measureCryptoCeiling } from './ceilings.js';
 import { parseDdSummary } from './disk-speed.js';
 import { parseOptions, planFor, type BenchOptions } from './options.js';
+import { readGnuTimeUsage } from './process-timer.js';
 import { summarize } from './stats.js';
 import { renderTable } from './table.js';
 import { RSS_LIMIT_BYTES, targetRows, type Figures } from './targets.js';
@@ -45,7 +51,7 @@ describe('targetRows', () => {
   const large = world('large', 2, 20, 1e9, 100 * 1024 * 1024, 5);
   const small = world('small', 4, 50_000, 2e8, 300 * 1024 * 1024, 4);
   const figures: Figures = {
-    disk: { bytesPerSecond: 5e8, runs: [] }, large, small, itemSeries: [], byteSeries: [], batch: null, rssLimitBytes: RSS_LIMIT_BYTES,
+    disk: { bytesPerSecond: 5e8, runs: [] }, large, small, itemSeries: [], byteSeries: [], batch: null, cryptoCeiling: null, rssLimitBytes: RSS_LIMIT_BYTES,
   };
   const rows = targetRows(figures);
   const row = (start: string) => rows.find((candidate) => candidate.figure.startsWith(start))!;
@@ -66,6 +72,56 @@ describe('targetRows', () => {
   });
   it('renders one line per row under a header and a rule', () => {
     expect(renderTable(rows).split('\n')).toHaveLength(rows.length + 2);
+  });
+});
+
+describe('ceilings', () => {
+  const s = (...samples: number[]) => ({ median: samples[Math.floor(samples.length / 2)]!, min: Math.min(...samples), max: Math.max(...samples), samples });
+
+  it('bounds the batch speedup by the 1-worker wall time over the 2-worker CPU time spread on every core', () => {
+    const ceiling = batchCeiling(s(6), [9, 9, 9], [10, 10, 10])!;
+    expect(ceiling.coresBusyWithOne).toBeCloseTo(1.5);
+    expect(ceiling.speedupCeiling).toBeCloseTo((6 * os.availableParallelism()) / 10);
+    expect(batchCeiling(s(6), [9, null], [10, 10])).toBeNull();
+  });
+
+  it('times the crypto work on one core and scales it by the cores', () => {
+    const ceiling = measureCryptoCeiling(4, 1);
+    expect(ceiling.bytes).toBe(4 * 1024 * 1024);
+    expect(ceiling.oneCoreBytesPerSecond).toBeGreaterThan(0);
+    expect(ceiling.allCoresBytesPerSecond).toBeCloseTo(ceiling.oneCoreBytesPerSecond * ceiling.cores);
+  });
+
+  it('puts each ceiling under the figure it bounds, as information only', () => {
+    const crypto = { ...measureCryptoCeiling(1, 1), allCoresBytesPerSecond: 2.5e8 };
+    const batch = {
+      orders: 8, speedup: 1.2,
+      concurrency1: { seconds: s(6) }, concurrency2: { seconds: s(5) },
+      ceiling: batchCeiling(s(6), [9], [10]),
+    } as unknown as BatchResult;
+    const rows = targetRows({
+      disk: { bytesPerSecond: 5e8, runs: [] }, large: world('large', 2, 20, 1e9, 1, 5), small: null,
+      itemSeries: [], byteSeries: [], batch, cryptoCeiling: crypto, rssLimitBytes: RSS_LIMIT_BYTES,
+    });
+    const at = (start: string) => rows.findIndex((candidate) => candidate.figure.startsWith(start));
+    expect(at('  ceiling: decrypt')).toBe(at('export large vs disk') + 1);
+    expect(rows[at('  ceiling: decrypt')]).toMatchObject({ ratio: 0.5, pass: null });
+    expect(at('  ceiling: 1 worker')).toBe(at('batch') + 1);
+    expect(rows[at('  ceiling: 1 worker')]!.ratio).toBeCloseTo((6 * os.availableParallelism()) / 10);
+    expect(rows[at('  ceiling: 1 worker')]!.pass).toBeNull();
+  });
+
+  it("reads GNU time's peak RSS and CPU seconds, after a failed command's status line too", () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'scopex-bench-usage-'));
+    try {
+      const file = path.join(folder, 'usage');
+      writeFileSync(file, 'Command exited with non-zero status 3\n204800 1.25 0.50\n');
+      expect(readGnuTimeUsage(file)).toEqual({ maxRssKib: 204800, cpuSeconds: 1.75 });
+      writeFileSync(file, '204800\n');
+      expect(() => readGnuTimeUsage(file)).toThrow(/KiB user system/);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-// Times one child process by wall clock and, when asked, reads its peak resident set size.
+// Times one child process by wall clock and, when asked, reads its peak resident set size and CPU time.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -8,6 +8,8 @@ export interface TimedRun {
   seconds: number;
   /** Peak resident set size in bytes (VmHWM), or null when it was not measured. */
   peakRssBytes: number | null;
+  /** User plus system CPU seconds of the child and its threads (GNU time), or null when not measured. */
+  cpuSeconds: number | null;
   exitCode: number;
   stdout: string;
   stderr: string;
@@ -32,7 +34,7 @@ export function rssMethod(): 'gnu-time' | 'proc-poll' {
 export async function runTimed(command: string, args: readonly string[], options: RunOptions = {}): Promise<TimedRun> {
   const useGnuTime = options.measureRss === true && rssMethod() === 'gnu-time';
   const scratch = useGnuTime ? mkdtempSync(path.join(os.tmpdir(), 'scopex-bench-rss-')) : null;
-  const rssFile = scratch ? path.join(scratch, 'maxrss') : null;
+  const rssFile = scratch ? path.join(scratch, 'usage') : null;
   let program = command;
   let programArgs = [...args];
   if (options.shell) {
@@ -40,12 +42,16 @@ export async function runTimed(command: string, args: readonly string[], options
     programArgs = ['-c', [command, ...args].join(' ')];
   }
   if (rssFile) {
-    programArgs = ['-f', '%M', '-o', rssFile, program, ...programArgs];
+    programArgs = ['-f', '%M %U %S', '-o', rssFile, program, ...programArgs];
     program = GNU_TIME;
   }
   try {
     const run = await spawnAndWait(program, programArgs, options, options.measureRss === true && !useGnuTime);
-    if (rssFile) run.peakRssBytes = readGnuTimeKib(rssFile) * 1024;
+    if (rssFile) {
+      const usage = readGnuTimeUsage(rssFile);
+      run.peakRssBytes = usage.maxRssKib * 1024;
+      run.cpuSeconds = usage.cpuSeconds;
+    }
     return run;
   } finally {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
@@ -90,6 +96,7 @@ function spawnAndWait(program: string, args: string[], options: RunOptions, poll
       resolve({
         seconds,
         peakRssBytes: pollRss ? peakKib * 1024 : null,
+        cpuSeconds: null,
         exitCode: code ?? (signal ? 128 : 1),
         stdout,
         stderr,
@@ -110,11 +117,14 @@ function startRssPoll(pid: number, record: (kib: number) => void): NodeJS.Timeou
   }, 20);
 }
 
-function readGnuTimeKib(file: string): number {
+/** Reads GNU time's "%M %U %S" line: peak RSS in KiB, user and system CPU seconds. */
+export function readGnuTimeUsage(file: string): { maxRssKib: number; cpuSeconds: number } {
   const text = readFileSync(file, 'utf8').trim();
-  // GNU time writes "Command exited with non-zero status N" before the figure on failure.
+  // GNU time writes "Command exited with non-zero status N" before the figures on failure.
   const last = text.split('\n').at(-1) ?? '';
-  const kib = Number(last.trim());
-  if (!Number.isFinite(kib)) throw new Error(`could not read the peak RSS from ${GNU_TIME}: expected a number, found "${last}"`);
-  return kib;
+  const [kib, user, system] = last.trim().split(/\s+/).map(Number);
+  if (![kib, user, system].every((value) => value !== undefined && Number.isFinite(value))) {
+    throw new Error(`could not read peak RSS and CPU time from ${GNU_TIME}: expected "KiB user system", found "${last}"`);
+  }
+  return { maxRssKib: kib!, cpuSeconds: user! + system! };
 }

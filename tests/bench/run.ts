@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync, wr
 import os from 'node:os';
 import path from 'node:path';
 import { benchBatch, type BatchResult } from './batch-bench.js';
+import { measureCryptoCeiling } from './ceilings.js';
 import { measureDiskWrite, type DiskSpeed } from './disk-speed.js';
 import { parseOptions, planFor, USAGE, type BenchOptions } from './options.js';
 import { rssMethod } from './process-timer.js';
@@ -119,6 +120,11 @@ async function main(argv: string[]): Promise<number> {
     return runs;
   });
   const disk = diskRuns ? { bytesPerSecond: summarize(diskRuns.map((run) => run.bytesPerSecond)).median, runs: diskRuns } : null;
+  const cryptoCeiling = await section('crypto ceiling', 0, () => {
+    const ceiling = measureCryptoCeiling(opts.quick ? 128 : 512);
+    log(`  ${(ceiling.oneCoreBytesPerSecond / 1e6).toFixed(0)} MB/s on one core, ${(ceiling.allCoresBytesPerSecond / 1e6).toFixed(0)} MB/s on ${ceiling.cores} (${ceiling.steps})`);
+    return Promise.resolve(ceiling);
+  });
 
   const compare = (spec: WorldSpec): Promise<WorldResult | null> =>
     section(`world ${spec.label}`, worldSpace(spec, SPACE_FACTOR_COMPARE), () =>
@@ -165,7 +171,7 @@ async function main(argv: string[]): Promise<number> {
     sections.push({ name: 'scaling series', status: 'skipped', message: 'not asked for (--series)', seconds: 0 });
   }
 
-  const figures: Figures = { disk, large, small, itemSeries, byteSeries, batch, rssLimitBytes: RSS_LIMIT_BYTES };
+  const figures: Figures = { disk, large, small, itemSeries, byteSeries, batch, cryptoCeiling, rssLimitBytes: RSS_LIMIT_BYTES };
   const rows = targetRows(figures);
   const results = {
     schema: 'scopex.bench/v1',
@@ -182,8 +188,12 @@ async function main(argv: string[]): Promise<number> {
       baseline: 'find data -type f -print0 | xargs -0 sha256sum > manifest; openssl cms -sign -binary -outform DER -md sha256 (detached) of it; zip -0 -r -q of data, manifest and signature; time = sum of the three',
       verifyBaselines: 'sha256sum -c --quiet manifest; find data -type f -print0 | xargs -0 openssl dgst -sha256, over the unzipped archive',
       pageCache: 'warm: the stores and the unzipped files are read from the page cache after being written; nobody drops caches',
+      ceilings:
+        'crypto: AES-256-GCM decrypt + 2 SHA-256 + CRC-32 of 1 MiB chunks from memory on one thread, fastest of 3 rounds, times the cores; ' +
+        "batch: 1 worker's median wall seconds x cores / 2 workers' median CPU seconds (GNU time %U + %S)",
     },
     disk,
+    ceilings: { crypto: cryptoCeiling, batch: (batch as BatchResult | null)?.ceiling ?? null },
     worlds: { large, small },
     series: { items: itemSeries, bytes: byteSeries },
     batch,

@@ -1,5 +1,6 @@
 // Issue 7's targets, judged on the figures of one run; a figure that was not measured is said so, never guessed.
 import type { BatchResult } from './batch-bench.js';
+import type { CryptoCeiling } from './ceilings.js';
 import type { DiskSpeed } from './disk-speed.js';
 import { formatRate, formatSeconds, type Row } from './table.js';
 import type { WorldResult } from './world-bench.js';
@@ -13,6 +14,8 @@ export interface Figures {
   /** Byte-size series, smallest first (the large world is among them). */
   byteSeries: WorldResult[];
   batch: BatchResult | null;
+  /** The least CPU work per payload byte of a large export, on every core: bounds `export large vs disk write`. */
+  cryptoCeiling: CryptoCeiling | null;
   rssLimitBytes: number;
 }
 
@@ -42,6 +45,18 @@ export function targetRows(figures: Figures): Row[] {
     const ratio = large.export.mbPerSecond / diskMb;
     rows.push({ figure: 'export large vs disk write', scopex: mbps(large.export.mbPerSecond), baseline: mbps(diskMb), ratio, target: '>= 0.7x', pass: atLeast(ratio, 0.7) });
   } else rows.push(missing('export large vs disk write', '>= 0.7x'));
+  const crypto = figures.cryptoCeiling;
+  if (crypto && disk) {
+    const diskMb = disk.bytesPerSecond / 1e6;
+    rows.push({
+      figure: `  ceiling: decrypt + 2 SHA-256 + CRC-32 alone, ${crypto.cores} cores`,
+      scopex: mbps(crypto.allCoresBytesPerSecond / 1e6),
+      baseline: mbps(diskMb),
+      ratio: crypto.allCoresBytesPerSecond / 1e6 / diskMb,
+      target: '',
+      pass: null,
+    });
+  }
 
   if (small?.baseline) {
     const ratio = small.export.itemsPerSecond / small.baseline.itemsPerSecond;
@@ -111,6 +126,17 @@ export function targetRows(figures: Figures): Row[] {
       target: '>= 1.6x',
       pass: atLeast(batch.speedup, 1.6),
     });
+    const ceiling = batch.ceiling;
+    if (ceiling) {
+      rows.push({
+        figure: `  ceiling: 1 worker's wall x ${ceiling.cores} cores / 2 workers' CPU`,
+        scopex: `${ceiling.coresBusyWithOne.toFixed(2)} cores busy with 1`,
+        baseline: `CPU ${formatSeconds(ceiling.cpuSeconds2.median)} with 2`,
+        ratio: ceiling.speedupCeiling,
+        target: '',
+        pass: null,
+      });
+    }
   } else rows.push(missing('batch 2 workers vs 1', '>= 1.6x'));
   return rows;
 }
