@@ -39,7 +39,7 @@ function world(label: string, seconds: number, files: number, bytes: number, rss
   return {
     label, profile: 'small-items', requestedBytes: bytes, accounts: 1, consumerAccounts: 1, generateSeconds: 1, fromCache: false,
     payload: { files, bytes }, archiveBytes: bytes,
-    export: { ...rate(seconds), peakRssBytes: s(rss) },
+    export: { ...rate(seconds), peakRssBytes: s(rss), cpuSeconds: s(seconds * 1.5) },
     ...(baselineSeconds === undefined ? {} : {
       baseline: { ...rate(baselineSeconds), steps: { manifest: s(1), sign: s(1), zip: s(1) } },
       verify: { scopex: { ...rate(1), peakRssBytes: s(rss) }, sha256sumCheck: rate(3), opensslDgst: rate(1.2) },
@@ -51,7 +51,7 @@ describe('targetRows', () => {
   const large = world('large', 2, 20, 1e9, 100 * 1024 * 1024, 5);
   const small = world('small', 4, 50_000, 2e8, 300 * 1024 * 1024, 4);
   const figures: Figures = {
-    disk: { bytesPerSecond: 5e8, runs: [] }, large, small, itemSeries: [], byteSeries: [], batch: null, cryptoCeiling: null, rssLimitBytes: RSS_LIMIT_BYTES,
+    disk: { bytesPerSecond: 5e8, runs: [] }, large, small, itemSeries: [], byteSeries: [], batch: null, cryptoCeiling: null, cores: 2, rssLimitBytes: RSS_LIMIT_BYTES,
   };
   const rows = targetRows(figures);
   const row = (start: string) => rows.find((candidate) => candidate.figure.startsWith(start))!;
@@ -101,7 +101,7 @@ describe('ceilings', () => {
     } as unknown as BatchResult;
     const rows = targetRows({
       disk: { bytesPerSecond: 5e8, runs: [] }, large: world('large', 2, 20, 1e9, 1, 5), small: null,
-      itemSeries: [], byteSeries: [], batch, cryptoCeiling: crypto, rssLimitBytes: RSS_LIMIT_BYTES,
+      itemSeries: [], byteSeries: [], batch, cryptoCeiling: crypto, cores: 2, rssLimitBytes: RSS_LIMIT_BYTES,
     });
     const at = (start: string) => rows.findIndex((candidate) => candidate.figure.startsWith(start));
     expect(at('  ceiling: decrypt')).toBe(at('export large vs disk') + 1);
@@ -109,6 +109,16 @@ describe('ceilings', () => {
     expect(at('  ceiling: 1 worker')).toBe(at('batch') + 1);
     expect(rows[at('  ceiling: 1 worker')]!.ratio).toBeCloseTo((6 * os.availableParallelism()) / 10);
     expect(rows[at('  ceiling: 1 worker')]!.pass).toBeNull();
+  });
+
+  it("puts the small export's CPU work spread on every core under its figure", () => {
+    const small = world('small', 4, 50_000, 2e8, 1, 4);
+    const rows = targetRows({ disk: null, large: null, small, itemSeries: [], byteSeries: [], batch: null, cryptoCeiling: null, cores: 2, rssLimitBytes: RSS_LIMIT_BYTES });
+    const at = rows.findIndex((candidate) => candidate.figure.startsWith('  ceiling: its CPU work'));
+    expect(rows[at - 1]!.figure).toMatch(/^export small/);
+    // 6 CPU seconds on 2 cores: 3 s at best, against the baseline's 4 s.
+    expect(rows[at]!.ratio).toBeCloseTo(4 / 3);
+    expect(rows[at]!.pass).toBeNull();
   });
 
   it("reads GNU time's peak RSS and CPU seconds, after a failed command's status line too", () => {

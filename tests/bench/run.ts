@@ -171,7 +171,7 @@ async function main(argv: string[]): Promise<number> {
     sections.push({ name: 'scaling series', status: 'skipped', message: 'not asked for (--series)', seconds: 0 });
   }
 
-  const figures: Figures = { disk, large, small, itemSeries, byteSeries, batch, cryptoCeiling, rssLimitBytes: RSS_LIMIT_BYTES };
+  const figures: Figures = { disk, large, small, itemSeries, byteSeries, batch, cryptoCeiling, cores: os.availableParallelism(), rssLimitBytes: RSS_LIMIT_BYTES };
   const rows = targetRows(figures);
   const results = {
     schema: 'scopex.bench/v1',
@@ -190,7 +190,8 @@ async function main(argv: string[]): Promise<number> {
       pageCache: 'warm: the stores and the unzipped files are read from the page cache after being written; nobody drops caches',
       ceilings:
         'crypto: AES-256-GCM decrypt + 2 SHA-256 + CRC-32 of 1 MiB chunks from memory on one thread, fastest of 3 rounds, times the cores; ' +
-        "batch: 1 worker's median wall seconds x cores / 2 workers' median CPU seconds (GNU time %U + %S)",
+        "batch: 1 worker's median wall seconds x cores / 2 workers' median CPU seconds (GNU time %U + %S); " +
+        'export small: payload files / (median export CPU seconds / cores)',
     },
     disk,
     ceilings: { crypto: cryptoCeiling, batch: (batch as BatchResult | null)?.ceiling ?? null },

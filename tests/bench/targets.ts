@@ -16,6 +16,8 @@ export interface Figures {
   batch: BatchResult | null;
   /** The least CPU work per payload byte of a large export, on every core: bounds `export large vs disk write`. */
   cryptoCeiling: CryptoCeiling | null;
+  /** Cores of the machine (os.availableParallelism()), for the ceilings. */
+  cores: number;
   rssLimitBytes: number;
 }
 
@@ -61,6 +63,17 @@ export function targetRows(figures: Figures): Row[] {
   if (small?.baseline) {
     const ratio = small.export.itemsPerSecond / small.baseline.itemsPerSecond;
     rows.push({ figure: `export small (${small.payload.files} items)`, scopex: itemsps(small.export.itemsPerSecond), baseline: itemsps(small.baseline.itemsPerSecond), ratio, target: '>= 1.0x', pass: atLeast(ratio, 1.0) });
+    const spread = cpuSpread(small, figures.cores);
+    if (spread) {
+      rows.push({
+        figure: `  ceiling: its CPU work (${formatSeconds(spread.cpuSeconds)}) spread on ${figures.cores} cores`,
+        scopex: itemsps(spread.itemsPerSecond),
+        baseline: itemsps(small.baseline.itemsPerSecond),
+        ratio: spread.itemsPerSecond / small.baseline.itemsPerSecond,
+        target: '',
+        pass: null,
+      });
+    }
   } else rows.push(missing('export small vs shell baseline', '>= 1.0x'));
 
   for (const world of uniqueWorlds(figures)) {
@@ -139,6 +152,13 @@ export function targetRows(figures: Figures): Row[] {
     }
   } else rows.push(missing('batch 2 workers vs 1', '>= 1.6x'));
   return rows;
+}
+
+/** The rate an export would reach if its measured CPU seconds ran on every core at once with no waiting: its ceiling. */
+function cpuSpread(world: WorldResult, cores: number): { cpuSeconds: number; itemsPerSecond: number } | null {
+  const cpu = world.export.cpuSeconds;
+  if (!cpu || !(cpu.median > 0) || !(cores > 0)) return null;
+  return { cpuSeconds: cpu.median, itemsPerSecond: world.payload.files / (cpu.median / cores) };
 }
 
 function sizeOf(world: WorldResult): string {

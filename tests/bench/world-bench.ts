@@ -26,7 +26,8 @@ export interface WorldResult {
   fromCache: boolean;
   payload: Payload;
   archiveBytes: number;
-  export: TimedFigure & { peakRssBytes: Summary };
+  /** cpuSeconds: user + system of every thread (GNU time), null when it could not be read. */
+  export: TimedFigure & { peakRssBytes: Summary; cpuSeconds: Summary | null };
   baseline?: TimedFigure & { steps: { manifest: Summary; sign: Summary; zip: Summary } };
   verify?: {
     scopex: TimedFigure & { peakRssBytes: Summary };
@@ -64,17 +65,20 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
     const run = await runTimed(process.execPath, [cli.entry, 'export', orderFile, '--out', exportDir, '--config', world.config, '--json', '--force'], { measureRss: true });
     if (run.exitCode !== 0) throw new Error(`scopex export (${label}) exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
     if (!existsSync(archive)) throw new Error(`scopex export (${label}) exited 0 but ${archive} does not exist`);
-    log(`  ${label}: export run ${index + 1}/${runs}: ${run.seconds.toFixed(2)} s, peak RSS ${mib(run.peakRssBytes)}`);
+    const cpu = run.cpuSeconds === null ? '' : `, CPU ${run.cpuSeconds.toFixed(2)} s`;
+    log(`  ${label}: export run ${index + 1}/${runs}: ${run.seconds.toFixed(2)} s${cpu}, peak RSS ${mib(run.peakRssBytes)}`);
     return run;
   }, (run) => run.seconds);
   const exportRss = summarize(exports.results.map((run) => run.peakRssBytes ?? Number.NaN));
+  const cpuRuns = exports.results.map((run) => run.cpuSeconds);
+  const exportCpu = cpuRuns.every((value): value is number => value !== null) ? summarize(cpuRuns) : null;
   const archiveBytes = statSync(archive).size;
 
   if (!options.compare) {
     const payload = await payloadInArchive(archive);
     return {
       ...header(world, consumers.length, payload, archiveBytes),
-      export: { ...figure(payload, exports.summary), peakRssBytes: exportRss },
+      export: { ...figure(payload, exports.summary), peakRssBytes: exportRss, cpuSeconds: exportCpu },
     };
   }
 
@@ -103,7 +107,7 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
 
   return {
     ...header(world, consumers.length, payload, archiveBytes),
-    export: { ...figure(payload, exports.summary), peakRssBytes: exportRss },
+    export: { ...figure(payload, exports.summary), peakRssBytes: exportRss, cpuSeconds: exportCpu },
     baseline: {
       ...figure(payload, baselines.summary),
       steps: {
