@@ -31,15 +31,19 @@ export function coalesceZipWrites(archive: object): boolean {
   if (!engine) return false;
   const write = engine.write.bind(engine);
   const end = engine.end.bind(engine);
-  let staged: Buffer[] = [];
-  let stagedBytes = 0;
+  // Small chunks are copied at once into a stage buffer and handed on as views of it: holding the engine's many
+  // 2- and 4-byte Buffers until the burst ended (and concatenating them then) let them outlive young-generation
+  // collections. A stage is filled front to back and never rewritten: a view handed on stays valid for as long as
+  // the stream holds it, and the next stage is a new buffer.
+  let stage = Buffer.allocUnsafeSlow(STAGE_BYTES);
+  let stageStart = 0;
+  let stageEnd = 0;
   let scheduled = false;
 
   const flush = (): boolean => {
-    if (stagedBytes === 0) return true;
-    const chunk = staged.length === 1 ? (staged[0] as Buffer) : Buffer.concat(staged, stagedBytes);
-    staged = [];
-    stagedBytes = 0;
+    if (stageEnd === stageStart) return true;
+    const chunk = stage.subarray(stageStart, stageEnd);
+    stageStart = stageEnd;
     // The offset was counted when each piece was staged; the real write counts it again.
     engine.offset -= chunk.length;
     return write(chunk);
@@ -50,10 +54,16 @@ export function coalesceZipWrites(archive: object): boolean {
       flush();
       return write(chunk, callback);
     }
+    let handedOn = true;
+    if (stageEnd + chunk.length > STAGE_BYTES) {
+      handedOn = flush();
+      stage = Buffer.allocUnsafeSlow(STAGE_BYTES);
+      stageStart = 0;
+      stageEnd = 0;
+    }
     engine.offset += chunk.length;
-    staged.push(chunk);
-    stagedBytes += chunk.length;
-    if (stagedBytes >= STAGE_BYTES) return flush();
+    stage.set(chunk, stageEnd);
+    stageEnd += chunk.length;
     if (!scheduled) {
       scheduled = true;
       queueMicrotask(() => {
@@ -61,7 +71,7 @@ export function coalesceZipWrites(archive: object): boolean {
         flush();
       });
     }
-    return true;
+    return handedOn;
   };
   engine.end = (...args: unknown[]): unknown => {
     flush();
