@@ -1,6 +1,7 @@
 // Small async-iterable stages the export pipeline is built from, and a temp-file writer that honours backpressure.
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { AbortedError } from '../errors.js';
+import { Utf8Stage } from '../util/utf8-stage.js';
 
 /** Applies fn to each item as it is pulled (fn may start work whose result is awaited later). */
 export async function* mapStage<T, R>(source: AsyncIterable<T>, fn: (item: T) => R): AsyncGenerator<R> {
@@ -74,8 +75,8 @@ export interface TextSink {
   destroy(): void;
 }
 
-/** Small writes are gathered into chunks of about this size: one write call per line would cost a syscall each. */
-const SINK_CHUNK_CHARS = 256 * 1024;
+/** Small writes are gathered into chunks of this size: one write call per line would cost a syscall each. */
+const SINK_CHUNK_BYTES = 256 * 1024;
 
 export async function openTextSink(file: string): Promise<TextSink> {
   const stream: WriteStream = createWriteStream(file, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
@@ -87,15 +88,15 @@ export async function openTextSink(file: string): Promise<TextSink> {
     stream.once('open', () => resolve());
     stream.once('error', reject);
   });
-  let pending: string[] = [];
-  let pendingChars = 0;
+  const pending = new Utf8Stage(SINK_CHUNK_BYTES);
 
   async function flush(): Promise<void> {
     if (failure) throw failure;
-    if (pendingChars === 0) return;
-    const chunk = pending.join('');
-    pending = [];
-    pendingChars = 0;
+    if (pending.bytes === 0) return;
+    await writeChunk(pending.take());
+  }
+
+  async function writeChunk(chunk: Buffer): Promise<void> {
     if (!stream.write(chunk)) {
       await new Promise<void>((resolve, reject) => {
         const onError = (error: Error) => reject(error);
@@ -112,9 +113,10 @@ export async function openTextSink(file: string): Promise<TextSink> {
     file,
     async write(text) {
       if (failure) throw failure;
-      pending.push(text);
-      pendingChars += text.length;
-      if (pendingChars >= SINK_CHUNK_CHARS) await flush();
+      if (pending.tryAppend(text)) return;
+      await flush();
+      // Longer than a whole chunk: written on its own.
+      if (!pending.tryAppend(text)) await writeChunk(Buffer.from(text, 'utf8'));
     },
     async close() {
       await flush();

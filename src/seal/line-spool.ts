@@ -1,12 +1,13 @@
 // Append-only text file written in ~64 KiB blocks, so that manifests of any length never sit in memory.
 import { open, type FileHandle } from 'node:fs/promises';
+import { Utf8Stage } from '../util/utf8-stage.js';
 
 const FLUSH_AT = 64 * 1024;
 
 export class LineSpool {
   readonly file: string;
   #handle: FileHandle | undefined;
-  #pending = '';
+  readonly #pending = new Utf8Stage(FLUSH_AT);
 
   private constructor(file: string, handle: FileHandle) {
     this.file = file;
@@ -19,8 +20,10 @@ export class LineSpool {
 
   /** Adds text; writes to disk once enough has gathered. */
   async append(text: string): Promise<void> {
-    this.#pending += text;
-    if (this.#pending.length >= FLUSH_AT) await this.#flush();
+    if (this.#pending.tryAppend(text)) return;
+    await this.#flush();
+    // Longer than a whole block: written on its own.
+    if (!this.#pending.tryAppend(text)) await this.#write(Buffer.from(text, 'utf8'));
   }
 
   /** Writes what is left and closes the file; it can then be read. */
@@ -35,16 +38,18 @@ export class LineSpool {
   async discard(): Promise<void> {
     const handle = this.#handle;
     this.#handle = undefined;
-    this.#pending = '';
+    this.#pending.take();
     await handle?.close().catch(() => undefined);
   }
 
   async #flush(): Promise<void> {
-    if (this.#pending === '') return;
+    if (this.#pending.bytes === 0) return;
+    await this.#write(this.#pending.take());
+  }
+
+  async #write(bytes: Buffer): Promise<void> {
     const handle = this.#handle;
     if (!handle) throw new Error(`spool ${this.file} is closed`);
-    const text = this.#pending;
-    this.#pending = '';
-    await handle.appendFile(text, 'utf8');
+    await handle.appendFile(bytes);
   }
 }
