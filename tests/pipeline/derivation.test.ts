@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createAccountPaths } from '../../src/pipeline/item-paths.js';
 import { createMailHeaderCollector, mailHeaderFields } from '../../src/pipeline/mail-headers.js';
@@ -59,6 +60,67 @@ describe('mail header fields', () => {
   it('finds nothing in a message without headers, and strips control characters', () => {
     expect(mailHeaderFields(Buffer.from('\r\nFrom: x@y\r\n')).from).toBeNull();
     expect(mailHeaderFields(Buffer.from('From: a\u0007b@c\n\nbody')).from).toBe('ab@c');
+  });
+});
+
+/** The first implementation (unfold the whole section, split it, look at every line): the reference for the fast one. */
+function referenceFields(message: Buffer, maxBytes = 64 * 1024): ReturnType<typeof mailHeaderFields> {
+  const window = message.subarray(0, maxBytes);
+  const crlf = window.indexOf('\r\n\r\n');
+  let end = crlf < 0 ? window.indexOf('\n\n') : crlf;
+  if (crlf >= 0) {
+    const lf = window.subarray(0, crlf + 2).indexOf('\n\n');
+    if (lf >= 0) end = Math.min(crlf, lf);
+  }
+  const text = window.toString('utf8', 0, end >= 0 ? end : window.length);
+  const found: Record<string, string | null> = { from: null, to: null, cc: null, date: null, messageId: null };
+  const wanted: Record<string, string> = { from: 'from', to: 'to', cc: 'cc', date: 'date', 'message-id': 'messageId' };
+  if (!(text.startsWith('\r\n') || text.startsWith('\n'))) {
+    for (const line of text.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      const name = line.slice(0, colon).trim().toLowerCase();
+      const field = Object.hasOwn(wanted, name) ? wanted[name] : undefined;
+      if (!field) continue;
+      // eslint-disable-next-line no-control-regex
+      const value = line.slice(colon + 1).trim().replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+      const previous = found[field];
+      if (previous === null || previous === undefined) found[field] = value;
+      else if (field === 'to' || field === 'cc') found[field] = `${previous}, ${value}`;
+    }
+  }
+  return { ...(found as Omit<ReturnType<typeof mailHeaderFields>, 'headerTruncated'>), headerTruncated: end < 0 && message.length >= maxBytes };
+}
+
+describe('mail header fields against the reference reading', () => {
+  const pieces = [
+    'From', 'from', 'FROM', 'To', 'tO', 'Cc', 'Date', 'Message-ID', 'message-id', 'References', 'Subject', 'Received', 'X-Long-Name-Here',
+    ':', ': ', ' ', '\t', '\r', '\n', '\r\n', '\n\n', '\r\n\r\n', '\r\n ', '\n\t', 'a@b', '<id@x>', 'İ', 'K', '\u00a0', '\u2028', '\ufeff',
+    '\u0007', '\u007f', 'é', '😀', ',', 'x',
+  ];
+  const message = fc.array(fc.constantFrom(...pieces), { maxLength: 60 }).map((parts) => parts.join(''));
+
+  it('reads every message exactly as the reference does', () => {
+    fc.assert(
+      fc.property(message, (text) => {
+        const bytes = Buffer.from(text, 'utf8');
+        expect(mailHeaderFields(bytes)).toEqual(referenceFields(bytes));
+        const collector = createMailHeaderCollector();
+        collector.push(bytes);
+        expect(collector.fields()).toEqual(referenceFields(bytes));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('and with a header cap that cuts the section', () => {
+    fc.assert(
+      fc.property(message, fc.integer({ min: 1, max: 64 }), (text, cap) => {
+        const bytes = Buffer.from(text, 'utf8');
+        expect(mailHeaderFields(bytes, cap)).toEqual(referenceFields(bytes, cap));
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
 
