@@ -124,12 +124,11 @@ function parseHeaderSection(text: string): HeaderValues {
       end = newline;
       break;
     }
-    // A \r before the line break stays on the line: the name has none (the colon comes first) and the value is trimmed.
-    const lineEnd = end;
+    // A \r before the line break stays on the line: the colon comes before it, and the value is trimmed.
     const lineStart = start;
     start = end + 1;
     const colon = text.indexOf(':', lineStart);
-    if (colon < 0 || colon >= lineEnd) {
+    if (colon < 0 || colon >= end) {
       // No colon on the physical lines; unfolding cannot add one.
       continue;
     }
@@ -144,7 +143,7 @@ function parseHeaderSection(text: string): HeaderValues {
     ) {
       continue;
     }
-    const line = folded ? text.slice(lineStart, lineEnd).replace(/\r?\n[ \t]+/g, ' ') : text.slice(lineStart, lineEnd);
+    const line = folded ? text.slice(lineStart, end).replace(/\r?\n[ \t]+/g, ' ') : text.slice(lineStart, end);
     addField(found, line);
   }
   return found;
