@@ -100,7 +100,7 @@ export function decryptItemBuffer(key: KeyObject, blob: Buffer, aad: Buffer, wha
   }
 }
 
-function authFailure(what: string, cause: unknown): IntegrityError {
+export function authFailure(what: string, cause: unknown): IntegrityError {
   return new IntegrityError(
     'ITEM_AUTH_FAILED',
     `${what} failed authentication: its blob was altered, truncated or belongs to another item`,

@@ -1,19 +1,12 @@
 // The key service over a master key file and a wrapped data-keys file (the sample world's key store).
 import type { KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { PassThrough, pipeline, type Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { describeFsError, describeZodError, readJsonFile } from '../config.js';
 import { InputError, KeyError, SourceError } from '../errors.js';
 import { unwrapDataKey, dataKeysSchema, type DataKeysFile } from './data-keys.js';
-import {
-  createItemDecryptor,
-  describeItem,
-  HEADER_BYTES,
-  itemAad,
-  parseHeader,
-  TAG_BYTES,
-} from './item-crypto.js';
+import { BlobPlaintextStream } from './blob-stream.js';
+import { describeItem, itemAad } from './item-crypto.js';
 import type { EncryptionState, ItemRef, KeyService } from './key-service.js';
 import { ThreadedBlobReader } from './item-reader.js';
 import { loadMasterKey } from './master-key.js';
@@ -80,37 +73,13 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
 
     openItem(ref: ItemRef): Readable {
       const key = dataKey(ref);
-      const what = describeItem(ref);
-      const out = new PassThrough();
-      void (async () => {
-        const handle = await open(ref.blobFile, 'r').catch((error: unknown) => {
-          throw missingBlob(ref, error);
-        });
-        let nonce: Buffer;
-        let tag: Buffer;
-        let size: number;
-        try {
-          size = (await handle.stat()).size;
-          const header = Buffer.alloc(HEADER_BYTES);
-          await handle.read(header, 0, HEADER_BYTES, 0);
-          nonce = parseHeader(header, size, what);
-          tag = Buffer.alloc(TAG_BYTES);
-          await handle.read(tag, 0, TAG_BYTES, size - TAG_BYTES);
-        } finally {
-          await handle.close();
-        }
-        const decryptor = createItemDecryptor(key, nonce, itemAad(ref.service, ref.accountId, ref.itemId), tag, what);
-        if (size === HEADER_BYTES + TAG_BYTES) {
-          decryptor.end();
-          pipeline(decryptor, out, () => undefined);
-          return;
-        }
-        const body = createReadStream(ref.blobFile, { start: HEADER_BYTES, end: size - TAG_BYTES - 1, highWaterMark: 1 << 20 });
-        pipeline(body, decryptor, out, (error) => {
-          if (error && !out.destroyed) out.destroy(error);
-        });
-      })().catch((error: unknown) => out.destroy(error as Error));
-      return out;
+      return new BlobPlaintextStream({
+        file: ref.blobFile,
+        key,
+        aad: itemAad(ref.service, ref.accountId, ref.itemId),
+        what: describeItem(ref),
+        openFailure: (error) => missingBlob(ref, error),
+      });
     },
 
     async readItem(ref: ItemRef, maxBytes: number): Promise<Buffer> {
