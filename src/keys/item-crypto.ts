@@ -63,26 +63,6 @@ export function parseHeader(header: Buffer, blobBytes: number, what: string): Bu
   return Buffer.from(header.subarray(BLOB_MAGIC.length + 1, HEADER_BYTES));
 }
 
-/** Decrypts ciphertext chunks; the tag is checked in flush, so the stream errors at its end if the blob was altered. */
-export function createItemDecryptor(key: KeyObject, nonce: Buffer, aad: Buffer, tag: Buffer, what: string): Transform {
-  const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
-  decipher.setAAD(aad);
-  decipher.setAuthTag(tag);
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      callback(null, decipher.update(chunk));
-    },
-    flush(callback: TransformCallback) {
-      try {
-        const tail = decipher.final();
-        callback(null, tail.length > 0 ? tail : undefined);
-      } catch (error) {
-        callback(authFailure(what, error));
-      }
-    },
-  });
-}
-
 /** Decrypts a whole blob held in memory (small items). */
 export function decryptItemBuffer(key: KeyObject, blob: Buffer, aad: Buffer, what: string): Buffer {
   const nonce = parseHeader(blob, blob.length, what);
