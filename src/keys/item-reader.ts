@@ -8,6 +8,7 @@ import { IntegrityError, SourceError } from '../errors.js';
 import type { ItemRef } from './key-service.js';
 import type { ReaderReply, ReaderThreadData, ReadFailure, ReadJob } from './item-reader-protocol.js';
 import { BlobOpenError } from './small-blob.js';
+import { stopWorker } from '../util/stop-worker.js';
 
 /** Jobs queued in one turn of the event loop are sent together; a batch is sent at once when it reaches this size. */
 const BATCH_JOBS = 128;
@@ -107,7 +108,7 @@ export class ThreadedBlobReader {
 
   async close(): Promise<void> {
     this.#stop('the key service was closed');
-    await this.#worker.terminate();
+    await stopWorker(this.#worker);
   }
 
   /** Sends the queued jobs if an arena is free; otherwise the next reply sends them. */

@@ -6,6 +6,7 @@
 // back. Nothing is allocated per batch, and the memory a channel needs is its ring, whatever the archive's size.
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import { stopWorker } from '../util/stop-worker.js';
 
 export const SLOT_BYTES = 1024 * 1024;
 /** Slots of a channel's ring (the archive's channel; a payload channel may ask for fewer). */
@@ -211,7 +212,7 @@ class WorkerHashThread implements HashThread {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#worker.terminate();
+    await stopWorker(this.#worker);
   }
 
   check(): void {

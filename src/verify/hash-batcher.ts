@@ -9,6 +9,7 @@
 //   Handing over every other one, by bytes, keeps both cores hashing.
 import { hash as hashOnce } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import { stopWorker } from '../util/stop-worker.js';
 
 const BATCH_BYTES = 1024 * 1024;
 /** Batch buffers in all (in the worker, queued, or being filled): at most this many MiB are held. */
@@ -237,7 +238,7 @@ export class HashBatcher {
     const worker = this.worker;
     this.worker = null;
     this.failure ??= new Error('the hashing thread was closed');
-    if (worker) await worker.terminate();
+    if (worker) await stopWorker(worker);
   }
 
   private takeBuffer(): Uint8Array | null {
