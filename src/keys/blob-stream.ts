@@ -3,10 +3,10 @@
 //
 // One reused read buffer instead of a new one per chunk (fs.ReadStream) halves the 1 MiB buffers a large export
 // allocates; each of those counts as external memory, and every 64 MB of it starts a full collection.
-import { createDecipheriv, type DecipherGCM, type KeyObject } from 'node:crypto';
+import type { DecipherGCM, KeyObject } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { authFailure, HEADER_BYTES, parseHeader, TAG_BYTES } from './item-crypto.js';
+import { authFailure, HEADER_BYTES, itemDecipher, parseHeader, TAG_BYTES } from './item-crypto.js';
 
 export const BLOB_READ_BYTES = 1024 * 1024;
 
@@ -69,10 +69,7 @@ export class BlobPlaintextStream extends Readable {
     const nonce = parseHeader(header, size, what);
     const tag = Buffer.alloc(TAG_BYTES);
     await this.#handle.read(tag, 0, TAG_BYTES, size - TAG_BYTES);
-    const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
-    decipher.setAAD(aad);
-    decipher.setAuthTag(tag);
-    this.#decipher = decipher;
+    this.#decipher = itemDecipher(key, nonce, aad, tag);
     this.#end = size - TAG_BYTES;
   }
 

@@ -1,5 +1,5 @@
 // The at-rest item format: "SCXB" | version 1 | 12-byte nonce | AES-256-GCM ciphertext | 16-byte tag.
-import { createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type DecipherGCM, type KeyObject } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { IntegrityError } from '../errors.js';
 import type { ItemRef, StoreService } from './key-service.js';
@@ -63,13 +63,18 @@ export function parseHeader(header: Buffer, blobBytes: number, what: string): Bu
   return Buffer.from(header.subarray(BLOB_MAGIC.length + 1, HEADER_BYTES));
 }
 
-/** Decrypts a whole blob held in memory (small items). */
-export function decryptItemBuffer(key: KeyObject, blob: Buffer, aad: Buffer, what: string): Buffer {
-  const nonce = parseHeader(blob, blob.length, what);
-  const tag = blob.subarray(blob.length - TAG_BYTES);
+/** The decipher of one item: its tag is checked by final(), which throws if the blob was altered. */
+export function itemDecipher(key: KeyObject, nonce: Buffer, aad: Buffer, tag: Buffer): DecipherGCM {
   const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   decipher.setAAD(aad);
   decipher.setAuthTag(tag);
+  return decipher;
+}
+
+/** Decrypts a whole blob held in memory (small items). */
+export function decryptItemBuffer(key: KeyObject, blob: Buffer, aad: Buffer, what: string): Buffer {
+  const nonce = parseHeader(blob, blob.length, what);
+  const decipher = itemDecipher(key, nonce, aad, blob.subarray(blob.length - TAG_BYTES));
   try {
     const body = decipher.update(blob.subarray(HEADER_BYTES, blob.length - TAG_BYTES));
     const tail = decipher.final();
