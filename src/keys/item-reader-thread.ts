@@ -4,7 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { IntegrityError } from '../errors.js';
 import { describeItem, itemAad } from './item-crypto.js';
-import type { ReaderRequest, ReaderThreadData, ReadJob, ReadResult } from './item-reader-protocol.js';
+import { decodeJobs, IN_EXCEPTIONS, type Exception, type ReaderReply, type ReaderRequest, type ReaderThreadData, type ReadFailure, type ReadJob } from './item-reader-protocol.js';
 import { BlobOpenError, SmallBlobReader } from './small-blob.js';
 
 const port = parentPort;
@@ -18,29 +18,42 @@ const arenas = (workerData as ReaderThreadData).arenas.map((shared) => Buffer.fr
 interface Output {
   arena: Buffer;
   used: number;
+  spans: Int32Array;
+  exceptions: Exception[];
   transfer: ArrayBuffer[];
 }
 
-function readOne(job: ReadJob, out: Output): ReadResult {
+function readOne(job: ReadJob, index: number, out: Output): void {
+  out.spans[2 * index] = IN_EXCEPTIONS;
   const what = describeItem(job);
   const key = keys.get(job.accountId);
-  if (!key) return { id: job.id, failure: { kind: 'other', message: `no data key was sent for ${what}` } };
-  try {
-    const plaintext = reader.read(job.file, job.maxBytes, key, itemAad(job.service, job.accountId, job.itemId), what);
-    if (plaintext.length <= out.arena.length - out.used) {
-      // Copied into shared memory: the plaintext buffer itself dies young in this thread instead of being freed by
-      // the main thread's collector (which leaves this thread's malloc arena fragmented).
-      const at = out.used;
-      plaintext.copy(out.arena, at);
-      out.used += plaintext.length;
-      return { id: job.id, at, length: plaintext.length };
-    }
-    return { id: job.id, bytes: transferable(plaintext, out.transfer) };
-  } catch (error) {
-    if (error instanceof IntegrityError) return { id: job.id, failure: { kind: 'integrity', code: error.code, message: error.message } };
-    if (error instanceof BlobOpenError) return { id: job.id, failure: { kind: 'open', code: error.code, message: error.message } };
-    return { id: job.id, failure: { kind: 'other', message: error instanceof Error ? error.message : String(error) } };
+  if (!key) {
+    out.exceptions.push({ index, failure: { kind: 'other', message: `no data key was sent for ${what}` } });
+    return;
   }
+  let plaintext: Buffer;
+  try {
+    plaintext = reader.read(job.file, job.maxBytes, key, itemAad(job.service, job.accountId, job.itemId), what);
+  } catch (error) {
+    out.exceptions.push({ index, failure: failureOf(error) });
+    return;
+  }
+  if (plaintext.length <= out.arena.length - out.used) {
+    // Copied into shared memory: the plaintext buffer itself dies young in this thread instead of being freed by
+    // the main thread's collector (which leaves this thread's malloc arena fragmented).
+    plaintext.copy(out.arena, out.used);
+    out.spans[2 * index] = out.used;
+    out.spans[2 * index + 1] = plaintext.length;
+    out.used += plaintext.length;
+  } else {
+    out.exceptions.push({ index, bytes: transferable(plaintext, out.transfer) });
+  }
+}
+
+function failureOf(error: unknown): ReadFailure {
+  if (error instanceof IntegrityError) return { kind: 'integrity', code: error.code, message: error.message };
+  if (error instanceof BlobOpenError) return { kind: 'open', code: error.code, message: error.message };
+  return { kind: 'other', message: error instanceof Error ? error.message : String(error) };
 }
 
 /** The bytes in an ArrayBuffer of their own, listed for transfer (moved to the main thread, not copied again). */
@@ -58,7 +71,9 @@ port.on('message', (message: ReaderRequest) => {
   }
   const arena = arenas[message.arena];
   if (!arena) throw new Error(`no arena ${message.arena}`);
-  const out: Output = { arena, used: 0, transfer: [] };
-  const results = message.jobs.map((job) => readOne(job, out));
-  port.postMessage({ type: 'read', arena: message.arena, results }, out.transfer);
+  const jobs = decodeJobs(message.jobs);
+  const out: Output = { arena, used: 0, spans: new Int32Array(2 * jobs.length), exceptions: [], transfer: [] };
+  for (let index = 0; index < jobs.length; index += 1) readOne(jobs[index]!, index, out);
+  const reply: ReaderReply = { type: 'read', arena: message.arena, used: out.used, spans: out.spans, exceptions: out.exceptions };
+  port.postMessage(reply, [out.spans.buffer as ArrayBuffer, ...out.transfer]);
 });

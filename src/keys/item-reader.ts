@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { IntegrityError, SourceError } from '../errors.js';
 import type { ItemRef } from './key-service.js';
-import type { ReaderReply, ReaderThreadData, ReadFailure, ReadJob } from './item-reader-protocol.js';
+import { encodeJobs, IN_EXCEPTIONS, type ReaderReply, type ReaderThreadData, type ReadFailure, type ReadJob } from './item-reader-protocol.js';
 import { BlobOpenError } from './small-blob.js';
 import { stopWorker } from '../util/stop-worker.js';
 
@@ -35,13 +35,15 @@ function toError(failure: ReadFailure): Error {
 
 export class ThreadedBlobReader {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, Pending>();
   readonly #keysSent = new Set<string>();
   readonly #arenas: Buffer[];
   readonly #freeArenas: number[] = [];
   #queue: ReadJob[] = [];
+  #waiting: Pending[] = [];
+  /** The callers of the batch in each arena, in job order. */
+  readonly #inFlight = new Map<number, Pending[]>();
+  #outstanding = 0;
   #flushScheduled = false;
-  #nextId = 0;
   #failure: Error | undefined;
 
   /**
@@ -91,12 +93,11 @@ export class ThreadedBlobReader {
       this.#worker.postMessage({ type: 'key', accountId: ref.accountId, key });
       this.#keysSent.add(ref.accountId);
     }
-    const id = this.#nextId;
-    this.#nextId += 1;
     const { service, accountId, itemId, blobFile: file } = ref;
-    this.#queue.push({ id, file, service, accountId, itemId, maxBytes });
-    const result = new Promise<Buffer>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
-    if (this.#pending.size === 1) this.#worker.ref();
+    this.#queue.push({ file, service, accountId, itemId, maxBytes });
+    const result = new Promise<Buffer>((resolve, reject) => this.#waiting.push({ resolve, reject }));
+    this.#outstanding += 1;
+    if (this.#outstanding === 1) this.#worker.ref();
     if (this.#queue.length >= BATCH_JOBS) {
       this.#flush();
     } else if (!this.#flushScheduled) {
@@ -117,32 +118,58 @@ export class ThreadedBlobReader {
     if (this.#queue.length === 0 || this.#failure) return;
     const arena = this.#freeArenas.shift();
     if (arena === undefined) return;
-    const jobs = this.#queue;
+    this.#inFlight.set(arena, this.#waiting);
+    const jobs = encodeJobs(this.#queue);
     this.#queue = [];
+    this.#waiting = [];
     this.#worker.postMessage({ type: 'read', jobs, arena });
   }
 
   #onReply(reply: ReaderReply): void {
+    const waiting = this.#inFlight.get(reply.arena);
     const arena = this.#arenas[reply.arena];
-    for (const result of reply.results) {
-      const pending = this.#pending.get(result.id);
-      if (!pending) continue;
-      this.#pending.delete(result.id);
-      if ('failure' in result) pending.reject(toError(result.failure));
-      else if ('bytes' in result) pending.resolve(Buffer.from(result.bytes.buffer, result.bytes.byteOffset, result.bytes.byteLength));
-      // A copy of our own: the arena takes the next batch as soon as this loop ends.
-      else if (arena) pending.resolve(Buffer.from(arena.subarray(result.at, result.at + result.length)));
+    if (!waiting || !arena) return;
+    this.#inFlight.delete(reply.arena);
+    // One copy of the batch's plaintexts, of which each item is a view: the arena takes the next batch at once.
+    const copy = Buffer.allocUnsafeSlow(reply.used);
+    arena.copy(copy, 0, 0, reply.used);
+    const { spans } = reply;
+    const settled = new Array<boolean>(waiting.length).fill(false);
+    for (let index = 0; index < waiting.length; index += 1) {
+      const at = spans[2 * index] ?? IN_EXCEPTIONS;
+      if (at === IN_EXCEPTIONS) continue;
+      waiting[index]!.resolve(copy.subarray(at, at + spans[2 * index + 1]!));
+      settled[index] = true;
     }
+    for (const exception of reply.exceptions) {
+      const pending = waiting[exception.index];
+      if (!pending || settled[exception.index]) continue;
+      if ('failure' in exception) pending.reject(toError(exception.failure));
+      else pending.resolve(Buffer.from(exception.bytes.buffer, exception.bytes.byteOffset, exception.bytes.byteLength));
+      settled[exception.index] = true;
+    }
+    this.#outstanding -= waiting.length;
     this.#freeArenas.push(reply.arena);
-    if (this.#pending.size === 0) this.#worker.unref();
+    const unanswered = settled.indexOf(false);
+    if (unanswered >= 0) {
+      this.#stop(`it gave no answer for read ${unanswered + 1} of a batch of ${waiting.length}`);
+      waiting.forEach((pending, index) => {
+        if (!settled[index]) pending.reject(this.#failure);
+      });
+      return;
+    }
+    if (this.#outstanding === 0) this.#worker.unref();
     this.#flush();
   }
 
   #stop(why: string): void {
     this.#failure ??= new SourceError('STORE_UNREADABLE', `the key service's reader thread stopped: ${why}`);
+    const all = [...this.#waiting, ...[...this.#inFlight.values()].flat()];
     this.#queue = [];
-    for (const pending of this.#pending.values()) pending.reject(this.#failure);
-    this.#pending.clear();
+    this.#waiting = [];
+    this.#inFlight.clear();
+    this.#outstanding = 0;
+    for (const pending of all) pending.reject(this.#failure);
     this.#worker.unref();
   }
 }

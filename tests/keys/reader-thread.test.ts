@@ -5,9 +5,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyError, ScopexError, SourceError } from '../../src/errors.js';
 import { BLOB_OVERHEAD, HEADER_BYTES, TAG_BYTES } from '../../src/keys/item-crypto.js';
+import { decodeJobs, encodeJobs } from '../../src/keys/item-reader-protocol.js';
 import type { KeyService } from '../../src/keys/key-service.js';
 import { createLocalKeyService } from '../../src/keys/local-key-service.js';
 import { buildStoreFixture, type FixtureItem, type StoreFixture } from '../helpers/store-fixture.js';
@@ -120,5 +122,36 @@ describe('the reader thread', () => {
     expect((await service.readItem(refOf(item), item.bytes)).equals(item.plaintext!)).toBe(true);
     await service.close?.();
     expect((await service.readItem(refOf(item), item.bytes)).equals(item.plaintext!)).toBe(true);
+  });
+});
+
+describe('the reader protocol', () => {
+  it('carries any file name and id through a batch unchanged', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ file: fc.string({ unit: 'grapheme' }), accountId: fc.string(), itemId: fc.string({ unit: 'binary' }), maxBytes: fc.nat() }), { maxLength: 20 }),
+        (jobs) => {
+          const full = jobs.map((job) => ({ ...job, service: 'mail' as const }));
+          expect(decodeJobs(encodeJobs(full))).toEqual(full);
+        },
+      ),
+    );
+  });
+
+  it('a thread that leaves a read unanswered fails that read and every later one, and never hangs', async () => {
+    // Answers each batch with no plaintexts and no failures: a protocol fault, as a broken thread would make it.
+    const script = path.join(scratch, 'mute-thread.mjs');
+    writeFileSync(
+      script,
+      `import { parentPort } from 'node:worker_threads';
+       parentPort.on('message', (m) => { if (m.type === 'read') parentPort.postMessage({ type: 'read', arena: m.arena, used: 0, spans: new Int32Array(2 * JSON.parse(m.jobs).length / 5).fill(-1), exceptions: [] }); });`,
+    );
+    const service = createLocalKeyService({ masterKeyFile: fx.masterKeyFile, dataKeysFile: fx.dataKeysFile, readerThread: pathToFileURL(script) });
+    const item = providerItems()[0]!;
+    const first = await failureOf(() => service.readItem(refOf(item), 1 << 20));
+    expect(first).toBeInstanceOf(SourceError);
+    expect((first as SourceError).code).toBe('STORE_UNREADABLE');
+    expect(await failureOf(() => service.readItem(refOf(item), 1 << 20))).toBe(first);
+    await service.close?.();
   });
 });
