@@ -55,9 +55,12 @@ export type ReadFailure =
   | { kind: 'other'; message: string };
 
 /** Job `index`'s plaintext did not fit in the arena and was moved over on its own, or its read failed. */
-export type Exception = { index: number; bytes: Uint8Array } | { index: number; failure: ReadFailure };
+export type Exception = { index: number; bytes: Uint8Array; sha256: string } | { index: number; failure: ReadFailure };
 
-/** `spans[2i]` is where job i's plaintext starts in the arena (or IN_EXCEPTIONS), `spans[2i + 1]` its length. */
+/**
+ * `spans[2i]` is where job i's plaintext starts in the arena (or IN_EXCEPTIONS), `spans[2i + 1]` its length; its
+ * SHA-256 is `digests.slice(64 * i, 64 * i + 64)`.
+ */
 export const IN_EXCEPTIONS = -1;
 
 export interface ReaderReply {
@@ -66,5 +69,7 @@ export interface ReaderReply {
   /** Bytes of the arena in use: [0, used) holds the plaintexts placed there. */
   used: number;
   spans: Int32Array;
+  /** The SHA-256 (hex) of each plaintext placed in the arena, job after job, 64 characters each (spaces for the others). */
+  digests: string;
   exceptions: Exception[];
 }

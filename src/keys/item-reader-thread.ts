@@ -1,6 +1,6 @@
 // The key service's reader thread: reads and authenticates small blobs in batches, so that an export's main thread
 // is left with listing, checking and sealing. It holds the data keys it was sent, as KeyObjects, and nothing else.
-import type { KeyObject } from 'node:crypto';
+import { hash, type KeyObject } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { IntegrityError } from '../errors.js';
 import { describeItem, itemAad } from './item-crypto.js';
@@ -12,6 +12,7 @@ if (!port) throw new Error('item-reader-thread runs only as a worker thread');
 
 const keys = new Map<string, KeyObject>();
 const reader = new SmallBlobReader();
+const NO_DIGEST = ' '.repeat(64);
 const arenas = (workerData as ReaderThreadData).arenas.map((shared) => Buffer.from(shared));
 
 /** Where the batch's plaintexts go: its arena while they fit, then each in a buffer of its own, moved over. */
@@ -19,12 +20,14 @@ interface Output {
   arena: Buffer;
   used: number;
   spans: Int32Array;
+  digests: string[];
   exceptions: Exception[];
   transfer: ArrayBuffer[];
 }
 
 function readOne(job: ReadJob, index: number, out: Output): void {
   out.spans[2 * index] = IN_EXCEPTIONS;
+  out.digests[index] = NO_DIGEST;
   const what = describeItem(job);
   const key = keys.get(job.accountId);
   if (!key) {
@@ -41,12 +44,15 @@ function readOne(job: ReadJob, index: number, out: Output): void {
   if (plaintext.length <= out.arena.length - out.used) {
     // Copied into shared memory: the plaintext buffer itself dies young in this thread instead of being freed by
     // the main thread's collector (which leaves this thread's malloc arena fragmented).
-    plaintext.copy(out.arena, out.used);
+    // Hashed as placed: the digest is of the very bytes the main thread copies out.
+    const placed = out.arena.subarray(out.used, out.used + plaintext.copy(out.arena, out.used));
+    out.digests[index] = hash('sha256', placed, 'hex');
     out.spans[2 * index] = out.used;
-    out.spans[2 * index + 1] = plaintext.length;
-    out.used += plaintext.length;
+    out.spans[2 * index + 1] = placed.length;
+    out.used += placed.length;
   } else {
-    out.exceptions.push({ index, bytes: transferable(plaintext, out.transfer) });
+    const sha256 = hash('sha256', plaintext, 'hex');
+    out.exceptions.push({ index, bytes: transferable(plaintext, out.transfer), sha256 });
   }
 }
 
@@ -72,8 +78,8 @@ port.on('message', (message: ReaderRequest) => {
   const arena = arenas[message.arena];
   if (!arena) throw new Error(`no arena ${message.arena}`);
   const jobs = decodeJobs(message.jobs);
-  const out: Output = { arena, used: 0, spans: new Int32Array(2 * jobs.length), exceptions: [], transfer: [] };
+  const out: Output = { arena, used: 0, spans: new Int32Array(2 * jobs.length), digests: [], exceptions: [], transfer: [] };
   for (let index = 0; index < jobs.length; index += 1) readOne(jobs[index]!, index, out);
-  const reply: ReaderReply = { type: 'read', arena: message.arena, used: out.used, spans: out.spans, exceptions: out.exceptions };
+  const reply: ReaderReply = { type: 'read', arena: message.arena, used: out.used, spans: out.spans, digests: out.digests.join(''), exceptions: out.exceptions };
   port.postMessage(reply, [out.spans.buffer as ArrayBuffer, ...out.transfer]);
 });

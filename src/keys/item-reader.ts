@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { IntegrityError, SourceError } from '../errors.js';
-import type { ItemRef } from './key-service.js';
+import type { ItemPlaintext, ItemRef } from './key-service.js';
 import { encodeJobs, IN_EXCEPTIONS, type ReaderReply, type ReaderThreadData, type ReadFailure, type ReadJob } from './item-reader-protocol.js';
 import { BlobOpenError } from './small-blob.js';
 import { stopWorker } from '../util/stop-worker.js';
@@ -17,7 +17,7 @@ const ARENA_BYTES = 2 * 1024 * 1024;
 const ARENA_COUNT = 4;
 
 interface Pending {
-  resolve(bytes: Buffer): void;
+  resolve(plaintext: ItemPlaintext): void;
   reject(error: unknown): void;
 }
 
@@ -87,7 +87,7 @@ export class ThreadedBlobReader {
    * The authenticated plaintext of a small blob. Rejects as SmallBlobReader.read throws (BlobOpenError,
    * IntegrityError), or with a SourceError if the thread is gone.
    */
-  read(ref: ItemRef, key: KeyObject, maxBytes: number): Promise<Buffer> {
+  read(ref: ItemRef, key: KeyObject, maxBytes: number): Promise<ItemPlaintext> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (!this.#keysSent.has(ref.accountId)) {
       this.#worker.postMessage({ type: 'key', accountId: ref.accountId, key });
@@ -95,7 +95,7 @@ export class ThreadedBlobReader {
     }
     const { service, accountId, itemId, blobFile: file } = ref;
     this.#queue.push({ file, service, accountId, itemId, maxBytes });
-    const result = new Promise<Buffer>((resolve, reject) => this.#waiting.push({ resolve, reject }));
+    const result = new Promise<ItemPlaintext>((resolve, reject) => this.#waiting.push({ resolve, reject }));
     this.#outstanding += 1;
     if (this.#outstanding === 1) this.#worker.ref();
     if (this.#queue.length >= BATCH_JOBS) {
@@ -133,19 +133,19 @@ export class ThreadedBlobReader {
     // One copy of the batch's plaintexts, of which each item is a view: the arena takes the next batch at once.
     const copy = Buffer.allocUnsafeSlow(reply.used);
     arena.copy(copy, 0, 0, reply.used);
-    const { spans } = reply;
+    const { spans, digests } = reply;
     const settled = new Array<boolean>(waiting.length).fill(false);
     for (let index = 0; index < waiting.length; index += 1) {
       const at = spans[2 * index] ?? IN_EXCEPTIONS;
       if (at === IN_EXCEPTIONS) continue;
-      waiting[index]!.resolve(copy.subarray(at, at + spans[2 * index + 1]!));
+      waiting[index]!.resolve({ bytes: copy.subarray(at, at + spans[2 * index + 1]!), sha256: digests.slice(64 * index, 64 * index + 64) });
       settled[index] = true;
     }
     for (const exception of reply.exceptions) {
       const pending = waiting[exception.index];
       if (!pending || settled[exception.index]) continue;
       if ('failure' in exception) pending.reject(toError(exception.failure));
-      else pending.resolve(Buffer.from(exception.bytes.buffer, exception.bytes.byteOffset, exception.bytes.byteLength));
+      else pending.resolve({ bytes: Buffer.from(exception.bytes.buffer, exception.bytes.byteOffset, exception.bytes.byteLength), sha256: exception.sha256 });
       settled[exception.index] = true;
     }
     this.#outstanding -= waiting.length;

@@ -13,6 +13,12 @@ export interface ItemRef {
   blobFile: string;
 }
 
+/** A small item's whole plaintext, with its SHA-256 (lower-case hex) taken where it was decrypted. */
+export interface ItemPlaintext {
+  bytes: Buffer;
+  sha256: string;
+}
+
 /** Whether the provider can decrypt an account's items, or only its customer can. */
 export type EncryptionState = 'provider-key' | 'customer-key';
 
@@ -25,8 +31,11 @@ export interface KeyService {
    * bytes as provisional until 'end'. Throws KeyError('CUSTOMER_HELD_KEY') for customer-key accounts.
    */
   openItem(ref: ItemRef): Readable;
-  /** The whole plaintext of a small item (at most maxBytes), authenticated before it is returned. */
-  readItem(ref: ItemRef, maxBytes: number): Promise<Buffer>;
+  /**
+   * The whole plaintext of a small item (at most maxBytes), authenticated before it is returned, and its SHA-256:
+   * hashed on the thread that decrypted it, so that the caller need not hash it again.
+   */
+  readItem(ref: ItemRef, maxBytes: number): Promise<ItemPlaintext>;
   /** The item exactly as stored (ciphertext with its header and tag), for customer-key accounts. */
   openStored(ref: ItemRef): Readable;
   /** Stops what the service started (a reader thread); later reads run on the calling thread. Optional. */

@@ -1,5 +1,5 @@
 // The key service over a master key file and a wrapped data-keys file (the sample world's key store).
-import type { KeyObject } from 'node:crypto';
+import { hash, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { describeFsError, describeZodError, readJsonFile } from '../config.js';
@@ -7,7 +7,7 @@ import { InputError, KeyError, SourceError } from '../errors.js';
 import { unwrapDataKey, dataKeysSchema, type DataKeysFile } from './data-keys.js';
 import { BlobPlaintextStream } from './blob-stream.js';
 import { describeItem, itemAad } from './item-crypto.js';
-import type { EncryptionState, ItemRef, KeyService } from './key-service.js';
+import type { EncryptionState, ItemPlaintext, ItemRef, KeyService } from './key-service.js';
 import { ThreadedBlobReader } from './item-reader.js';
 import { loadMasterKey } from './master-key.js';
 import { BlobOpenError, SmallBlobReader } from './small-blob.js';
@@ -82,12 +82,13 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
       });
     },
 
-    async readItem(ref: ItemRef, maxBytes: number): Promise<Buffer> {
+    async readItem(ref: ItemRef, maxBytes: number): Promise<ItemPlaintext> {
       const key = dataKey(ref);
       try {
         const thread = readerThread();
         if (thread) return await thread.read(ref, key, maxBytes);
-        return inThread.read(ref.blobFile, maxBytes, key, itemAad(ref.service, ref.accountId, ref.itemId), describeItem(ref));
+        const bytes = inThread.read(ref.blobFile, maxBytes, key, itemAad(ref.service, ref.accountId, ref.itemId), describeItem(ref));
+        return { bytes, sha256: hash('sha256', bytes, 'hex') };
       } catch (error) {
         throw error instanceof BlobOpenError ? missingBlob(ref, error) : error;
       }

@@ -16,7 +16,7 @@ import type {
 import { createFileCustodyLog } from '../custody/file-custody-log.js';
 import { InputError, IntegrityError, OrderError, ScopeError, ScopexError } from '../errors.js';
 import { BLOB_OVERHEAD } from '../keys/item-crypto.js';
-import type { EncryptionState, StoreService } from '../keys/key-service.js';
+import type { EncryptionState, ItemPlaintext, StoreService } from '../keys/key-service.js';
 import { checkOrder, type CheckedOrder } from '../order/check-order.js';
 import { MAX_ORDER_BYTES, parseOrderJson } from '../order/read-order.js';
 import { CATEGORIES, type Category, type Order } from '../order/schema.js';
@@ -295,8 +295,8 @@ interface RunContext {
 interface PreparedItem {
   item: SourceItem;
   encryption: DeliveredEncryption;
-  /** Set when the item is small and provider-decryptable: the authenticated plaintext, read ahead. */
-  buffer?: Promise<Buffer>;
+  /** Set when the item is small and provider-decryptable: the authenticated plaintext and its SHA-256, read ahead. */
+  buffer?: Promise<ItemPlaintext>;
 }
 
 /** What an item read ahead holds in memory: its plaintext when it is read whole, nothing when it will stream. */
@@ -410,9 +410,9 @@ function createRun(ctx: RunContext) {
     return plan.content !== undefined || (item.kind === 'mail' && state === 'provider-key');
   }
 
-  async function readSmall(item: SourceItem, request: GateRequest): Promise<Buffer> {
+  async function readSmall(item: SourceItem, request: GateRequest): Promise<ItemPlaintext> {
     const limit = item.kind === 'subscriber' ? MAX_SUBSCRIBER_BYTES : item.bytes;
-    let body: Buffer;
+    let body: ItemPlaintext;
     try {
       body = await sources.keyService.readItem(item.ref, limit);
     } catch (error) {
@@ -421,7 +421,7 @@ function createRun(ctx: RunContext) {
       if (error instanceof IntegrityError && error.code === 'ITEM_FORMAT') await checkStoredSize(item, request);
       throw error;
     }
-    gate.checkBytes(item, request, body.length);
+    gate.checkBytes(item, request, body.bytes.length);
     return body;
   }
 
@@ -445,8 +445,8 @@ function createRun(ctx: RunContext) {
     const wantHeaders = item.kind === 'mail' && plan.metadata !== undefined && state === 'provider-key';
     if (prepared.buffer) {
       const body = await prepared.buffer;
-      if (plan.content) await addContent(prepared, paths, plan.content, item.kind === 'subscriber' ? subscriberBody(body, item) : body);
-      return wantHeaders ? mailHeaderFields(body) : null;
+      if (plan.content) await addContent(prepared, paths, plan.content, item.kind === 'subscriber' ? subscriberBody(body.bytes, item) : body);
+      return wantHeaders ? mailHeaderFields(body.bytes) : null;
     }
     const collector = wantHeaders ? createMailHeaderCollector() : undefined;
     const guarded = guardedItemStream(item, state, primary, collector);
@@ -525,13 +525,14 @@ function createRun(ctx: RunContext) {
     prepared: PreparedItem,
     paths: AccountPaths,
     category: PayloadCategory,
-    body: Buffer | ReturnType<typeof guardedItemStream>,
+    body: Buffer | ItemPlaintext | ReturnType<typeof guardedItemStream>,
   ): Promise<void> {
     const { item, encryption } = prepared;
     const storedCiphertext = encryption === 'customer-key';
     const relPath = paths.item(category, item, storedCiphertext);
     let added;
-    if (Buffer.isBuffer(body)) {
+    if (Buffer.isBuffer(body) || 'sha256' in body) {
+      // A small item's plaintext comes with the SHA-256 its reader took of it: the sealer does not hash it again.
       added = await sealer.addPayload(relPath, body);
     } else {
       try {

@@ -27,7 +27,7 @@ import { LineSpool } from './line-spool.js';
 import { useNativeCrc32 } from './native-crc.js';
 import { collisionKey, isSafeArchivePath, safeSegment } from './safe-names.js';
 import { SealError } from './seal-error.js';
-import type { BagSealer, PayloadResult, SealResult, SealerOptions } from './sealer.js';
+import type { BagSealer, HashedBytes, PayloadResult, SealResult, SealerOptions } from './sealer.js';
 
 /** The part of archiver 8's ZipArchive we use (its bundled typings describe archiver 7's factory). */
 interface ZipArchive extends NodeJS.EventEmitter {
@@ -41,6 +41,7 @@ interface ZipArchive extends NodeJS.EventEmitter {
 type ZipArchiveConstructor = new (options: { store: boolean; highWaterMark: number }) => ZipArchive;
 
 const TAG_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 const FILE_MODE = 0o644;
 const FOLDER_MODE = 0o755;
 /**
@@ -132,6 +133,10 @@ function writeFailure(what: string, cause: unknown): SealError {
   return new SealError('WRITE_FAILED', `writing ${what} failed: ${typeof code === 'string' ? `${code}: ` : ''}${detail}`, {
     cause,
   });
+}
+
+function isHashedBytes(body: Buffer | Readable | HashedBytes): body is HashedBytes {
+  return !Buffer.isBuffer(body) && Buffer.isBuffer((body as Partial<HashedBytes>).bytes) && typeof (body as Partial<HashedBytes>).sha256 === 'string';
 }
 
 /** The sealer owns a body stream once handed over: a refused or failed one is destroyed, not left open. */
@@ -242,7 +247,13 @@ class ZipBagSealer implements BagSealer {
     this.#signal?.addEventListener('abort', this.#onAbortSignal, { once: true });
   }
 
-  addPayload(relPath: string, body: Buffer | Readable): Promise<PayloadResult> {
+  addPayload(relPath: string, body: Buffer | Readable | HashedBytes): Promise<PayloadResult> {
+    if (isHashedBytes(body)) {
+      if (!SHA256_HEX.test(body.sha256)) {
+        return Promise.reject(new SealError('BAD_DIGEST', `the SHA-256 given for payload path ${JSON.stringify(relPath)} is not 64 lower-case hex digits.`));
+      }
+      return this.#addPayload(relPath, body.bytes, body.sha256);
+    }
     return releaseOnFailure(body, this.#addPayload(relPath, body));
   }
 
@@ -250,7 +261,7 @@ class ZipBagSealer implements BagSealer {
     return releaseOnFailure(body, this.#addTagFile(name, body));
   }
 
-  #addPayload(relPath: string, body: Buffer | Readable): Promise<PayloadResult> {
+  #addPayload(relPath: string, body: Buffer | Readable, sha256?: string): Promise<PayloadResult> {
     try {
       this.#checkOpen();
       if (!this.#isSafePayloadPath(relPath)) {
@@ -262,7 +273,7 @@ class ZipBagSealer implements BagSealer {
     }
     return this.#enqueue(async () => {
       const bagPath = `data/${relPath}`;
-      const result = await this.#appendHashed(bagPath, body);
+      const result = await this.#appendHashed(bagPath, body, sha256);
       await this.#manifest.append(manifestLine(result.sha256, bagPath));
       this.#payloadFiles += 1;
       this.#payloadBytes += result.bytes;
@@ -395,10 +406,10 @@ class ZipBagSealer implements BagSealer {
    * Appends one entry under `<orderId>/` with its hash and size. A Buffer is hashed at once and may stay queued
    * (within the bounds above); a stream is hashed as archiver reads it, and awaited until consumed.
    */
-  async #appendHashed(bagPath: string, body: Buffer | Readable): Promise<PayloadResult> {
+  async #appendHashed(bagPath: string, body: Buffer | Readable, knownSha256?: string): Promise<PayloadResult> {
     const name = `${this.#orderId}/${bagPath}`;
     if (Buffer.isBuffer(body)) {
-      const sha256 = hash('sha256', body, 'hex');
+      const sha256 = knownSha256 ?? hash('sha256', body, 'hex');
       await this.#waitForRoom(body.length);
       this.#append(name, body, body.length);
       return { path: bagPath, sha256, bytes: body.length };

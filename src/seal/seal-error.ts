@@ -6,6 +6,8 @@ export type SealErrorCode =
   /** The caller handed over a path that is not a safe relative path, or one already in the bag. */
   | 'UNSAFE_PATH'
   | 'DUPLICATE_PATH'
+  /** The caller handed over bytes with a SHA-256 that is not 64 lower-case hex digits. */
+  | 'BAD_DIGEST'
   /** A call out of order: after seal() or abort(), or a second seal(). */
   | 'SEALER_CLOSED'
   /** archiver, the file system or the signature failed. */

@@ -21,6 +21,15 @@ export interface SealerOptions {
   hashThread?: boolean;
 }
 
+/**
+ * Bytes whose SHA-256 (lower-case hex) was already taken where they were made (the key service hashes a small item
+ * on the thread that decrypts it): the sealer writes `bytes` and records `sha256` without hashing them again.
+ */
+export interface HashedBytes {
+  bytes: Buffer;
+  sha256: string;
+}
+
 export interface PayloadResult {
   /** Path relative to the bag root, e.g. `data/acct-1/mail.content/m1.eml`. */
   path: string;
@@ -48,7 +57,7 @@ export interface BagSealer {
    * and with the first error once the sealer has failed. A body stream belongs to the sealer from then on: it is
    * destroyed if the call fails.
    */
-  addPayload(relPath: string, body: Buffer | Readable): Promise<PayloadResult>;
+  addPayload(relPath: string, body: Buffer | Readable | HashedBytes): Promise<PayloadResult>;
   /** Adds a tag file at the bag root (order.json, production.json); hashed into tagmanifest-sha256.txt. */
   addTagFile(name: string, body: Buffer | Readable): Promise<PayloadResult>;
   /**

@@ -56,9 +56,11 @@ describe('round trip', () => {
     }
   });
 
-  it('readItem returns the same authenticated bytes', async () => {
+  it('readItem returns the same authenticated bytes, with their SHA-256', async () => {
     for (const item of providerItems()) {
-      expect((await keys.readItem(refOf(item), item.bytes)).equals(item.plaintext!)).toBe(true);
+      const read = await keys.readItem(refOf(item), item.bytes);
+      expect(read.bytes.equals(item.plaintext!)).toBe(true);
+      expect(read.sha256).toBe(item.sha256);
     }
   });
 

@@ -61,7 +61,10 @@ describe('the reader thread', () => {
     const rounds = Array.from({ length: 6 }, () => items).flat();
     expect(rounds.length).toBeGreaterThan(64);
     const read = await Promise.all(rounds.map((item) => threaded.readItem(refOf(item), item.bytes)));
-    read.forEach((bytes, index) => expect(bytes.equals(rounds[index]!.plaintext!)).toBe(true));
+    read.forEach((plaintext, index) => {
+      expect(plaintext.bytes.equals(rounds[index]!.plaintext!)).toBe(true);
+      expect(plaintext.sha256).toBe(rounds[index]!.sha256);
+    });
   });
 
   it('returns items that overflow the batch arena intact, mixed with small ones', async () => {
@@ -69,7 +72,10 @@ describe('the reader thread', () => {
     const small = providerItems().filter((item) => item.plaintext !== undefined);
     const mixed = Array.from({ length: 8 }, (_, index) => [large, small[index % small.length]!]).flat();
     const read = await Promise.all(mixed.map((item) => threaded.readItem(refOf(item), item.bytes)));
-    read.forEach((bytes, index) => expect(createHash('sha256').update(bytes).digest('hex')).toBe(mixed[index]!.sha256));
+    read.forEach((plaintext, index) => {
+      expect(createHash('sha256').update(plaintext.bytes).digest('hex')).toBe(mixed[index]!.sha256);
+      expect(plaintext.sha256).toBe(mixed[index]!.sha256);
+    });
   });
 
   it('fails as the in-thread reader does for every flipped byte, truncation and extension of a blob', async () => {
@@ -119,9 +125,9 @@ describe('the reader thread', () => {
   it('after close, reads go on in the calling thread', async () => {
     const service = createLocalKeyService({ masterKeyFile: fx.masterKeyFile, dataKeysFile: fx.dataKeysFile, readerThread: SCRIPT });
     const item = providerItems()[0]!;
-    expect((await service.readItem(refOf(item), item.bytes)).equals(item.plaintext!)).toBe(true);
+    expect(await service.readItem(refOf(item), item.bytes)).toEqual({ bytes: item.plaintext, sha256: item.sha256 });
     await service.close?.();
-    expect((await service.readItem(refOf(item), item.bytes)).equals(item.plaintext!)).toBe(true);
+    expect(await service.readItem(refOf(item), item.bytes)).toEqual({ bytes: item.plaintext, sha256: item.sha256 });
   });
 });
 

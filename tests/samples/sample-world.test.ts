@@ -69,7 +69,7 @@ async function plaintext(worldDir: string, service: StoreService, accountId: str
     service === 'subscriber'
       ? path.join(worldDir, 'stores', 'subscriber', `${accountId}.json`)
       : path.join(worldDir, 'stores', service, accountId, 'blobs', itemId);
-  return (await keys.readItem({ service, accountId, itemId, blobFile }, 64 * 1024 * 1024)).toString('utf8');
+  return (await keys.readItem({ service, accountId, itemId, blobFile }, 64 * 1024 * 1024)).bytes.toString('utf8');
 }
 
 beforeAll(async () => {

@@ -77,8 +77,10 @@ describe('a sealed bag', () => {
     outDir = opts.outDir;
     const sealer = await createBagSealer(opts);
     for (const [rel, body] of payload) {
-      // Big ones as streams in uneven chunks, small ones as Buffers: both paths of the sealer.
-      const source = body.length > 1024 ? chunkedStream([body.subarray(0, 1000), body.subarray(1000)]) : body;
+      // Big ones as streams in uneven chunks, small ones as Buffers, and mail as bytes hashed by their reader: every
+      // path of the sealer.
+      const source =
+        body.length > 1024 ? chunkedStream([body.subarray(0, 1000), body.subarray(1000)]) : rel.endsWith('.eml') ? { bytes: body, sha256: sha256(body) } : body;
       const added = await sealer.addPayload(rel, source);
       expect(added).toEqual({ path: `data/${rel}`, sha256: sha256(body), bytes: body.length });
     }
@@ -268,6 +270,16 @@ describe('refusing and cleaning up', () => {
     const replaced = await forced.seal();
     expect(readFileSync(replaced.archive).equals(before)).toBe(false);
     expect(outputListing(opts.outDir)).toEqual(['LE-2026-000123.zip']);
+  });
+
+  test('bytes handed over with a malformed SHA-256 are BAD_DIGEST, and their path stays free', async () => {
+    const sealer = await createBagSealer(options());
+    const bytes = Buffer.from('mail');
+    for (const digest of ['', 'ABC', sha256(bytes).toUpperCase(), `${sha256(bytes)}0`]) {
+      await expect(sealer.addPayload('m.eml', { bytes, sha256: digest })).rejects.toSatisfy((error) => error instanceof SealError && error.code === 'BAD_DIGEST');
+    }
+    expect(await sealer.addPayload('m.eml', { bytes, sha256: sha256(bytes) })).toEqual({ path: 'data/m.eml', sha256: sha256(bytes), bytes: 4 });
+    await sealer.abort();
   });
 
   test('an archive that appears while sealing is not overwritten', async () => {
