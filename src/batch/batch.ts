@@ -319,13 +319,13 @@ async function checkExisting(
 
 // Loaded on first use so that the batch module stands without the exporter and verifier (tests inject fakes).
 async function loadExporter(): Promise<ExportFunction> {
-  const module = (await import(new URL('../pipeline/export.js', import.meta.url).href)) as { exportOrder?: ExportFunction };
+  const module = (await import('../pipeline/export.js')) as { exportOrder?: ExportFunction };
   if (typeof module.exportOrder !== 'function') throw new TypeError('src/pipeline/export.js exports no exportOrder');
   return module.exportOrder;
 }
 
 async function loadVerifier(): Promise<VerifyFunction> {
-  const module = (await import(new URL('../verify/verify.js', import.meta.url).href)) as { verifyArchive?: VerifyFunction };
+  const module = (await import('../verify/verify.js')) as { verifyArchive?: VerifyFunction };
   if (typeof module.verifyArchive !== 'function') throw new TypeError('src/verify/verify.js exports no verifyArchive');
   return module.verifyArchive;
 }

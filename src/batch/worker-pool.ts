@@ -8,7 +8,7 @@ import type { ExportFunction, WorkerRequest, WorkerResponse } from './worker-pro
 export interface WorkerPoolOptions {
   /** The most workers alive at once (the batch's concurrency). */
   size: number;
-  /** Module the workers import `exportOrder` from (default: the real exporter next to this file). */
+  /** Module the workers import `exportOrder` from (default: the real exporter, which the worker script imports). */
   exportModule?: string;
   /** The worker script (default: export-worker.js next to this file; only the built JavaScript can run in a worker). */
   workerScript?: URL;
@@ -27,7 +27,7 @@ export interface WorkerPool {
 
 export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
   if (!Number.isInteger(options.size) || options.size < 1) throw new TypeError('a worker pool needs a size of at least 1');
-  const exportModule = options.exportModule ?? new URL('../pipeline/export.js', import.meta.url).href;
+  const exportModule = options.exportModule ?? null;
   const workerScript = options.workerScript ?? new URL('./export-worker.js', import.meta.url);
   const idle: Worker[] = [];
   const all = new Set<Worker>();

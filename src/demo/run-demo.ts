@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../util/package-root.js';
 
-const cli = path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+const cli = path.join(packageRoot(), 'dist', 'bin', 'main.js');
 const world = mkdtempSync(path.join(tmpdir(), 'scopex-demo-'));
 const config = path.join(world, 'config.json');
 const out = path.join(world, 'out');

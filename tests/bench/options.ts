@@ -44,7 +44,7 @@ export const USAGE = `usage: npm run bench -- [flags]
   --tmp DIR         parent of the temp folder (default: the OS temp folder)
   --seed S          world seed (default 7)
   --disk-mib N      size of the dd write used to measure the disk (default 1024, 256 with --quick)
-  --cli FILE        the scopex entry point to drive (default: dist/src/cli/main.js of this checkout),
+  --cli FILE        the scopex entry point to drive (default: dist/bin/main.js of this checkout),
                     e.g. an older build kept aside, to compare before and after a change
   --help            this text
 `;

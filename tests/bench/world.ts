@@ -11,7 +11,7 @@ import { runChecked, runTimed } from './process-timer.js';
 /** The repository root, from dist/tests/bench/ (built) or tests/bench/ (source). */
 export const repoRoot = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
 /** The scopex entry point the benchmark drives: this checkout's build unless `--cli` names another. */
-export const cli = { entry: path.join(repoRoot, 'dist', 'src', 'cli', 'main.js') };
+export const cli = { entry: path.join(repoRoot, 'dist', 'bin', 'main.js') };
 
 export type Profile = 'realistic' | 'small-items' | 'large-items';
 

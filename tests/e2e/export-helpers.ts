@@ -7,7 +7,7 @@ import path from 'node:path';
 import { packageRoot } from '../../src/util/package-root.js';
 
 export const ROOT = packageRoot();
-export const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+export const CLI = path.join(ROOT, 'dist', 'bin', 'main.js');
 
 function newestMtime(folder: string): number {
   let newest = 0;
@@ -23,7 +23,7 @@ function newestMtime(folder: string): number {
 export function buildCli(): void {
   if (existsSync(CLI) && statSync(CLI).mtimeMs > newestMtime(path.join(ROOT, 'src'))) return;
   spawnSync('npx', ['tsc', '-p', '.'], { cwd: ROOT, stdio: 'ignore' });
-  if (!existsSync(CLI)) throw new Error('the build did not produce dist/src/cli/main.js');
+  if (!existsSync(CLI)) throw new Error('the build did not produce dist/bin/main.js');
 }
 
 export interface CliRun {

@@ -7,7 +7,7 @@ import { packageRoot } from '../../src/util/package-root.js';
 import { createPki, flipByte, goodArchive, tempDir, type Pki } from './fixtures.js';
 
 const ROOT = packageRoot();
-const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const CLI = path.join(ROOT, 'dist', 'bin', 'main.js');
 
 let dir: string;
 let pki: Pki;
@@ -41,7 +41,7 @@ beforeAll(() => {
   if (!fs.existsSync(CLI) || fs.statSync(CLI).mtimeMs < newestSource(path.join(ROOT, 'src'))) {
     spawnSync('npx', ['tsc', '-p', '.'], { cwd: ROOT, stdio: 'ignore' });
   }
-  if (!fs.existsSync(CLI)) throw new Error('the build did not produce dist/src/cli/main.js');
+  if (!fs.existsSync(CLI)) throw new Error('the build did not produce dist/bin/main.js');
   dir = tempDir();
   pki = createPki(dir);
   const archive = goodArchive(dir, pki);

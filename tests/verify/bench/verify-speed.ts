@@ -122,7 +122,7 @@ async function main(): Promise<void> {
     const used = process.cpuUsage(before);
     if (!verified.value.ok) throw new Error(`the bench archive did not verify: ${JSON.stringify(verified.value.failures.slice(0, 3))}`);
     note('scopex verifyArchive (in process)', verified.seconds, (used.user + used.system) / 1e6);
-    note('scopex verify (CLI)', ...shell(`'${process.execPath}' '${path.resolve('dist/src/cli/main.js')}' verify '${archive}' --trust '${path.join(root, 'ca.pem')}' --quiet`));
+    note('scopex verify (CLI)', ...shell(`'${process.execPath}' '${path.resolve('dist/bin/main.js')}' verify '${archive}' --trust '${path.join(root, 'ca.pem')}' --quiet`));
     note('sha256sum of the unzipped files', ...shell(`xargs -0 sha256sum < '${listFile}'`));
     note('openssl dgst -sha256 of the unzipped files', ...shell(`xargs -0 openssl dgst -sha256 < '${listFile}'`));
     note('sha256sum of the zip itself', ...shell(`sha256sum '${archive}'`));
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     const bestCpu = Math.min(...(cpu[name] ?? [0]));
     console.log(`${name.padEnd(44)} wall ${best.toFixed(2)} s (${(mib / best).toFixed(0)} MiB/s)  cpu ${bestCpu.toFixed(2)} s (${(mib / bestCpu).toFixed(0)} MiB/s)  runs ${seconds.map((s) => s.toFixed(2)).join(', ')}`);
   }
-  const rss = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, path.resolve('dist/src/cli/main.js'), 'verify', archive, '--trust', path.join(root, 'ca.pem'), '--quiet']);
+  const rss = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, path.resolve('dist/bin/main.js'), 'verify', archive, '--trust', path.join(root, 'ca.pem'), '--quiet']);
   console.log(`scopex verify (CLI) peak RSS: ${(Number(rss.stderr.toString().trim().split('\n').pop()) / 1024).toFixed(0)} MiB`);
   if (process.argv.includes('--keep')) console.log(`kept ${root}`);
   else fs.rmSync(root, { recursive: true, force: true });
