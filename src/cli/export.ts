@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { AbortedError } from '../errors.js';
 import type { ExportProgress, ExportResult } from '../pipeline/export.js';
-import { boundHeapGrowth } from '../util/heap-growth.js';
+import { boundHeapGrowthWhenLarge } from '../util/heap-growth.js';
 import { configFrom, printResult, progressWanted, type GlobalArgs } from './common.js';
 
 interface ExportArgs extends GlobalArgs {
@@ -23,7 +23,7 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       .example('$0 export order.json --out exports --json', 'print the result as JSON for scripts') as Argv<ExportArgs>,
   handler: async (args) => {
     const config = configFrom(args);
-    boundHeapGrowth();
+    boundHeapGrowthWhenLarge();
     const { exportOrder } = await import('../pipeline/export.js');
     const controller = new AbortController();
     const onInterrupt = () => controller.abort(new AbortedError('ABORTED', 'the export was interrupted (Ctrl-C); nothing was delivered'));
