@@ -137,8 +137,10 @@ export class ThreadedBlobReader {
     const settled = new Array<boolean>(waiting.length).fill(false);
     for (let index = 0; index < waiting.length; index += 1) {
       const at = spans[2 * index] ?? IN_EXCEPTIONS;
-      if (at === IN_EXCEPTIONS) continue;
-      waiting[index]!.resolve({ bytes: copy.subarray(at, at + spans[2 * index + 1]!), sha256: digests.slice(64 * index, 64 * index + 64) });
+      const end = at + (spans[2 * index + 1] ?? 0);
+      // A span outside what the thread filled is no answer (it would hand over some other item's bytes).
+      if (at === IN_EXCEPTIONS || at < 0 || end > reply.used) continue;
+      waiting[index]!.resolve({ bytes: copy.subarray(at, end), sha256: digests.slice(64 * index, 64 * index + 64) });
       settled[index] = true;
     }
     for (const exception of reply.exceptions) {

@@ -144,13 +144,16 @@ describe('the reader protocol', () => {
     );
   });
 
-  it('a thread that leaves a read unanswered fails that read and every later one, and never hangs', async () => {
-    // Answers each batch with no plaintexts and no failures: a protocol fault, as a broken thread would make it.
-    const script = path.join(scratch, 'mute-thread.mjs');
+  // Protocol faults, as a broken thread would make them: no plaintext and no failure, or a span past what it filled.
+  it.each([
+    ['leaves a read unanswered', '.fill(-1)'],
+    ['points a read outside the bytes it filled', '.map((_, i) => (i % 2 === 0 ? 0 : 10))'],
+  ])('a thread that %s fails that read and every later one, and never hangs', async (_what, spans) => {
+    const script = path.join(scratch, `faulty-thread-${counter++}.mjs`);
     writeFileSync(
       script,
       `import { parentPort } from 'node:worker_threads';
-       parentPort.on('message', (m) => { if (m.type === 'read') parentPort.postMessage({ type: 'read', arena: m.arena, used: 0, spans: new Int32Array(2 * JSON.parse(m.jobs).length / 5).fill(-1), exceptions: [] }); });`,
+       parentPort.on('message', (m) => { if (m.type === 'read') parentPort.postMessage({ type: 'read', arena: m.arena, used: 0, digests: '', spans: new Int32Array(2 * JSON.parse(m.jobs).length / 5)${spans}, exceptions: [] }); });`,
     );
     const service = createLocalKeyService({ masterKeyFile: fx.masterKeyFile, dataKeysFile: fx.dataKeysFile, readerThread: pathToFileURL(script) });
     const item = providerItems()[0]!;
