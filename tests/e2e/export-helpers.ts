@@ -19,10 +19,10 @@ function newestMtime(folder: string): number {
   return newest;
 }
 
-/** Builds dist/ with tsc unless it is already newer than every source file (the build takes long on a busy machine). */
+/** Builds dist/ (tsc, then the bundle) unless it is already newer than every source file (the build takes long on a busy machine). */
 export function buildCli(): void {
   if (existsSync(CLI) && statSync(CLI).mtimeMs > newestMtime(path.join(ROOT, 'src'))) return;
-  spawnSync('npx', ['tsc', '-p', '.'], { cwd: ROOT, stdio: 'ignore' });
+  spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'ignore' });
   if (!existsSync(CLI)) throw new Error('the build did not produce dist/bin/main.js');
 }
 

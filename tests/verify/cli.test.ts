@@ -39,7 +39,7 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 
 beforeAll(() => {
   if (!fs.existsSync(CLI) || fs.statSync(CLI).mtimeMs < newestSource(path.join(ROOT, 'src'))) {
-    spawnSync('npx', ['tsc', '-p', '.'], { cwd: ROOT, stdio: 'ignore' });
+    spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'ignore' });
   }
   if (!fs.existsSync(CLI)) throw new Error('the build did not produce dist/bin/main.js');
   dir = tempDir();
