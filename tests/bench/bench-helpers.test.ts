@@ -42,7 +42,7 @@ function world(label: string, seconds: number, files: number, bytes: number, rss
     export: { ...rate(seconds), peakRssBytes: s(rss), cpuSeconds: s(seconds * 1.5) },
     ...(baselineSeconds === undefined ? {} : {
       baseline: { ...rate(baselineSeconds), steps: { manifest: s(1), sign: s(1), zip: s(1) } },
-      verify: { scopex: { ...rate(1), peakRssBytes: s(rss) }, sha256sumCheck: rate(3), opensslDgst: rate(1.2) },
+      verify: { scopex: { ...rate(1), peakRssBytes: s(rss), cpuSeconds: s(1.6) }, sha256sumCheck: rate(3), opensslDgst: rate(1.2) },
     }),
   };
 }
@@ -119,6 +119,17 @@ describe('ceilings', () => {
     // 6 CPU seconds on 2 cores: 3 s at best, against the baseline's 4 s.
     expect(rows[at]!.ratio).toBeCloseTo(4 / 3);
     expect(rows[at]!.pass).toBeNull();
+  });
+
+  it("puts the verify's CPU work spread on every core under each verify figure, against that figure's baseline", () => {
+    const small = world('small', 4, 50_000, 2e8, 1, 4);
+    const rows = targetRows({ disk: null, large: null, small, itemSeries: [], byteSeries: [], batch: null, cryptoCeiling: null, cores: 2, rssLimitBytes: RSS_LIMIT_BYTES });
+    const at = (start: string) => rows.findIndex((candidate) => candidate.figure.startsWith(start));
+    // 1.6 CPU seconds on 2 cores: 0.8 s at best, against sha256sum -c's 3 s and openssl dgst's 1.2 s.
+    expect(rows[at('verify small vs sha256sum') + 1]).toMatchObject({ figure: expect.stringMatching(/^ {2}ceiling: its CPU work \(1\.60 s\)/), pass: null });
+    expect(rows[at('verify small vs sha256sum') + 1]!.ratio).toBeCloseTo(3 / 0.8);
+    expect(rows[at('verify small vs openssl') + 1]!.ratio).toBeCloseTo(1.2 / 0.8);
+    expect(rows[at('verify small vs openssl') + 1]!.scopex).toBe(rows[at('verify small vs sha256sum') + 1]!.scopex);
   });
 
   it("reads GNU time's peak RSS and CPU seconds, after a failed command's status line too", () => {

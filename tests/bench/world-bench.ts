@@ -30,7 +30,8 @@ export interface WorldResult {
   export: TimedFigure & { peakRssBytes: Summary; cpuSeconds: Summary | null };
   baseline?: TimedFigure & { steps: { manifest: Summary; sign: Summary; zip: Summary } };
   verify?: {
-    scopex: TimedFigure & { peakRssBytes: Summary };
+    /** cpuSeconds as for the export. */
+    scopex: TimedFigure & { peakRssBytes: Summary; cpuSeconds: Summary | null };
     sha256sumCheck: TimedFigure;
     opensslDgst: TimedFigure;
   };
@@ -70,8 +71,7 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
     return run;
   }, (run) => run.seconds);
   const exportRss = summarize(exports.results.map((run) => run.peakRssBytes ?? Number.NaN));
-  const cpuRuns = exports.results.map((run) => run.cpuSeconds);
-  const exportCpu = cpuRuns.every((value): value is number => value !== null) ? summarize(cpuRuns) : null;
+  const exportCpu = summarizeCpu(exports.results.map((run) => run.cpuSeconds));
   const archiveBytes = statSync(archive).size;
 
   if (!options.compare) {
@@ -93,16 +93,17 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
     return run;
   }, (run) => run.seconds);
 
-  const scopexVerify: { seconds: number; rss: number }[] = [];
+  const scopexVerify: { seconds: number; rss: number; cpuSeconds: number | null }[] = [];
   const sumCheck: number[] = [];
   const dgst: number[] = [];
   for (let index = 0; index < runs; index++) {
     const run = await runTimed(process.execPath, [cli.entry, 'verify', archive, '--trust', path.join(world.dir, 'pki', 'ca.cert.pem'), '--config', world.config, '--json'], { measureRss: true });
     if (run.exitCode !== 0) throw new Error(`scopex verify (${label}) exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
-    scopexVerify.push({ seconds: run.seconds, rss: run.peakRssBytes ?? Number.NaN });
+    scopexVerify.push({ seconds: run.seconds, rss: run.peakRssBytes ?? Number.NaN, cpuSeconds: run.cpuSeconds });
     sumCheck.push(await runSha256sumCheck(bagDir));
     dgst.push(await runOpensslDigest(bagDir));
-    log(`  ${label}: verify run ${index + 1}/${runs}: scopex ${run.seconds.toFixed(2)} s, sha256sum -c ${sumCheck.at(-1)!.toFixed(2)} s, openssl dgst ${dgst.at(-1)!.toFixed(2)} s`);
+    const cpu = run.cpuSeconds === null ? '' : ` (CPU ${run.cpuSeconds.toFixed(2)} s)`;
+    log(`  ${label}: verify run ${index + 1}/${runs}: scopex ${run.seconds.toFixed(2)} s${cpu}, sha256sum -c ${sumCheck.at(-1)!.toFixed(2)} s, openssl dgst ${dgst.at(-1)!.toFixed(2)} s`);
   }
 
   return {
@@ -117,11 +118,20 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
       },
     },
     verify: {
-      scopex: { ...figure(payload, summarize(scopexVerify.map((run) => run.seconds))), peakRssBytes: summarize(scopexVerify.map((run) => run.rss)) },
+      scopex: {
+        ...figure(payload, summarize(scopexVerify.map((run) => run.seconds))),
+        peakRssBytes: summarize(scopexVerify.map((run) => run.rss)),
+        cpuSeconds: summarizeCpu(scopexVerify.map((run) => run.cpuSeconds)),
+      },
       sha256sumCheck: figure(payload, summarize(sumCheck)),
       opensslDgst: figure(payload, summarize(dgst)),
     },
   };
+}
+
+/** The CPU seconds of every run, or null when any could not be read. */
+function summarizeCpu(runs: readonly (number | null)[]): Summary | null {
+  return runs.length > 0 && runs.every((value): value is number => value !== null) ? summarize(runs) : null;
 }
 
 function header(world: World, consumers: number, payload: Payload, archiveBytes: number): Omit<WorldResult, 'export'> {
