@@ -383,6 +383,20 @@ function isAsciiBytes(bytes: Buffer): boolean {
   return true;
 }
 
+/**
+ * Where a plainly stored entry's data lies, read from its local header ahead of `scanZip`, for a reader that takes
+ * the data by its own means: null unless the entry is stored (not encrypted, not compressed), its local header is
+ * there, and its data ends before the central directory. `scanZip` finds the same range from the same header.
+ */
+export async function storedDataRange(file: FileHandle, listing: ZipListing, entry: ZipEntry): Promise<{ position: number; length: number } | null> {
+  if (entry.method !== 0 || (entry.flags & ENCRYPTED) !== 0 || entry.compressedSize !== entry.uncompressedSize) return null;
+  const header = await readAt(file, entry.localHeaderOffset, 30);
+  if (header.length < 30 || header.readUInt32LE(0) !== SIG.localHeader) return null;
+  const position = entry.localHeaderOffset + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
+  if (position + entry.compressedSize > listing.centralDirectoryOffset) return null;
+  return { position, length: entry.compressedSize };
+}
+
 async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
   const buffer = Buffer.alloc(length);
   let total = 0;

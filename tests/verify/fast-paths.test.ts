@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decodeManifestPath, ManifestReader } from '../../src/verify/bag-files.js';
 import { JsonArrayReader } from '../../src/verify/json-array-reader.js';
 import { listZip, scanZip, type EntrySink } from '../../src/verify/safe-zip.js';
-import { plainProductionRecord, productionRecordSchema, unsafeNameReason } from '../../src/verify/verify.js';
+import { unsafeNameReason } from '../../src/verify/names.js';
+import { plainProductionRecord, productionRecordSchema } from '../../src/verify/record-checks.js';
 import { tempDir, writeZipWithArchiver } from './fixtures.js';
 import { splitAt } from '../helpers/split-at.js';
 

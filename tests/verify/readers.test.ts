@@ -5,7 +5,7 @@ import { checkBagitDeclaration, decodeManifestPath, ManifestReader, parseBagInfo
 import { DerError, readNode, readRoot } from '../../src/verify/der.js';
 import { JsonArrayReader } from '../../src/verify/json-array-reader.js';
 import { splitAt } from '../helpers/split-at.js';
-import { unsafeNameReason } from '../../src/verify/verify.js';
+import { unsafeNameReason } from '../../src/verify/names.js';
 
 function readArray(chunks: Buffer[]): { values: unknown[]; problems: string[] } {
   const values: unknown[] = [];

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { verifyArchive, type VerifyReport } from '../../src/verify/verify.js';
@@ -29,6 +30,11 @@ import {
   type ZipItem,
 } from './fixtures.js';
 
+/** The built verifier, whose records thread (a built script beside it) runs only from there. */
+type Verifier = typeof verifyArchive;
+const BUILT_VERIFY = pathToFileURL(path.resolve(import.meta.dirname, '../../dist/src/verify/verify.js')).href;
+let builtVerifyArchive: Verifier;
+
 let dir: string;
 let pki: Pki;
 let good: BagModel;
@@ -40,7 +46,8 @@ let counter = 0;
 const MAIL_1 = 'data/acc-0001/mail.content/m-000001.eml';
 const RESUME = 'data/acc-0002/storage.content/reports/Résumé.txt'.normalize('NFC');
 
-beforeAll(() => {
+beforeAll(async () => {
+  builtVerifyArchive = ((await import(BUILT_VERIFY)) as { verifyArchive: Verifier }).verifyArchive;
   dir = tempDir();
   pki = createPki(dir);
   const bag = sampleBag();
@@ -68,6 +75,9 @@ async function verifyBytes(bytes: Buffer, options: { orderFile?: string } = {}):
   // The worker-thread hashing must reach exactly the same verdict, failure by failure.
   const withWorker = await verifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200, hashThread: 'always' });
   expect(withWorker).toEqual(inThread);
+  // And so must the records thread, which reads the manifest and production.json by itself (when they are stored).
+  const withRecordsThread = await builtVerifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200, hashThread: 'always', recordsThread: 'always' });
+  expect(withRecordsThread).toEqual(inThread);
   return inThread;
 }
 
@@ -356,6 +366,30 @@ describe('reporting and inputs', () => {
     expect(report.ok).toBe(false);
     expect(report.failures).toHaveLength(2);
     expect(report.failuresOmitted).toBe(3);
+    expect(await builtVerifyArchive({ archive: file, trustFile: pki.caFile, maxFailures: 2, recordsThread: 'always' })).toEqual(report);
+  });
+
+  it('caps the failures the records thread finds exactly as those found here, check by check', async () => {
+    // Every record wrong twice over (hash and size), the manifest missing a line: failures of three checks, many more
+    // than the cap.
+    const model = resealed((_bag, records) => {
+      for (const record of records) {
+        record.sha256 = '0'.repeat(64);
+        record.bytes += 1;
+      }
+    });
+    const manifestLines = (model.files.get('manifest-sha256.txt') as Buffer).toString('utf8').split('\n');
+    const edited = editFile(model, 'manifest-sha256.txt', () => manifestLines.slice(1).join('\n'));
+    const file = path.join(dir, `capped-${counter++}.zip`);
+    fs.writeFileSync(file, zipOf(edited));
+    for (const maxFailures of [1, 3, 7, 1000]) {
+      const here = await verifyArchive({ archive: file, trustFile: pki.caFile, maxFailures, hashThread: 'never' });
+      const threaded = await builtVerifyArchive({ archive: file, trustFile: pki.caFile, maxFailures, recordsThread: 'always' });
+      expect(threaded).toEqual(here);
+      expect(here.failures.length).toBe(Math.min(maxFailures, here.failures.length + here.failuresOmitted));
+    }
+    const all = await verifyArchive({ archive: file, trustFile: pki.caFile, maxFailures: 1000 });
+    expect(new Set(all.failures.map((failure) => failure.check))).toEqual(new Set(['tag-manifest', 'payload-manifest', 'production']));
   });
 
   it('throws InputError for a missing archive, an unreadable trust file and a malformed --order', async () => {

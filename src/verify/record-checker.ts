@@ -1,0 +1,205 @@
+// The verifier's handle on `RecordChecks`: in its own thread for a small archive, on a records thread for a large
+// one. Both give the same outcomes. The main thread feeds its own checks the bytes of the manifest and
+// production.json as its pass over the archive comes to them (`sink`); the thread reads them from the archive itself
+// (`readEarly`), so that parsing them overlaps that pass.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { stopWorker } from '../util/stop-worker.js';
+import { RecordChecks, type CheckOutcome, type ReadResults, type RecordFile, type RecordLayout, type ScopeRule } from './record-checks.js';
+import type { RecordsReply, RecordsRequest } from './records-protocol.js';
+
+export interface RecordSink {
+  update(chunk: Buffer): void;
+  end(): void;
+}
+
+export interface RecordChecker {
+  /** Whether `readEarly` is available. */
+  readonly threaded: boolean;
+  /** What the records are checked against; before anything else (the thread may start before the names are known). */
+  begin(layout: RecordLayout): void;
+  /** Where the main thread feeds `file`'s bytes, in order (the chunks may be reused after each call); not threaded. */
+  sink(file: RecordFile): RecordSink;
+  /**
+   * Has the records thread read `length` bytes at `position` of the open archive `fd` and feed them to `file`; resolves
+   * to the SHA-256 and length of what it read. The file must stay open until then.
+   */
+  readEarly(file: RecordFile, fd: number, position: number, length: number): Promise<{ sha256: string; bytes: number }>;
+  /** Forgets `file`, as if no byte of it had been fed. */
+  discard(file: RecordFile): void;
+  payload(read: ReadResults): Promise<CheckOutcome>;
+  /** Uses the results given to `payload`. */
+  production(): Promise<CheckOutcome>;
+  scope(rule: ScopeRule): Promise<CheckOutcome>;
+  close(): Promise<void>;
+}
+
+/**
+ * A records thread running the built script beside this module; undefined when that is not there (running from the
+ * TypeScript sources) or cannot start, unless `required`: then that throws.
+ */
+export function startRecordsThread(required: boolean): RecordChecker | undefined {
+  const script = new URL('./records-thread.js', import.meta.url);
+  if (!existsSync(fileURLToPath(script))) {
+    if (required) throw new Error(`the records thread's script ${fileURLToPath(script)} is not there`);
+    return undefined;
+  }
+  try {
+    return new ThreadedRecordChecker(new Worker(script));
+  } catch (error) {
+    if (required) throw error;
+    return undefined;
+  }
+}
+
+export class LocalRecordChecker implements RecordChecker {
+  readonly threaded = false;
+  private started: RecordChecks | null = null;
+  private lastRead: ReadResults | null = null;
+
+  begin(layout: RecordLayout): void {
+    this.started = new RecordChecks(layout);
+  }
+
+  private get checks(): RecordChecks {
+    if (this.started === null) throw new Error('the record checks were not begun');
+    return this.started;
+  }
+
+  sink(file: RecordFile): RecordSink {
+    return this.checks.sink(file);
+  }
+
+  readEarly(): Promise<{ sha256: string; bytes: number }> {
+    return Promise.reject(new Error('only a records thread reads early'));
+  }
+
+  discard(file: RecordFile): void {
+    this.checks.discard(file);
+  }
+
+  payload(read: ReadResults): Promise<CheckOutcome> {
+    this.lastRead = read;
+    return Promise.resolve(this.checks.checkPayload(read));
+  }
+
+  production(): Promise<CheckOutcome> {
+    if (this.lastRead === null) return Promise.reject(new Error('production checked before payload'));
+    return Promise.resolve(this.checks.checkProduction(this.lastRead));
+  }
+
+  scope(rule: ScopeRule): Promise<CheckOutcome> {
+    return Promise.resolve(this.checks.checkScope(rule));
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+interface Pending {
+  resolve(reply: RecordsReply): void;
+  reject(error: Error): void;
+}
+
+class ThreadedRecordChecker implements RecordChecker {
+  readonly threaded = true;
+  private worker: Worker | null;
+  private failure: Error | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+
+  constructor(worker: Worker) {
+    this.worker = worker;
+    worker.unref(); // referenced only while it owes us a reply
+    worker.on('message', (reply: RecordsReply) => this.received(reply));
+    worker.on('error', (error: Error) => this.stop(error));
+    worker.on('exit', () => this.stop(new Error('the records thread stopped')));
+  }
+
+  begin(layout: RecordLayout): void {
+    this.post({ type: 'layout', layout });
+  }
+
+  /** The thread reads its files itself: fed bytes would queue up there without bound while it is busy. */
+  sink(): RecordSink {
+    throw new Error('the records thread reads its files itself');
+  }
+
+  async readEarly(file: RecordFile, fd: number, position: number, length: number): Promise<{ sha256: string; bytes: number }> {
+    const reply = await this.ask((id) => ({ type: 'read', id, file, fd, position, length }));
+    if (reply.type !== 'read') throw new Error(`the records thread answered a read with ${reply.type}`);
+    return { sha256: reply.sha256, bytes: reply.bytes };
+  }
+
+  discard(file: RecordFile): void {
+    this.post({ type: 'discard', file });
+  }
+
+  payload(read: ReadResults): Promise<CheckOutcome> {
+    return this.outcome((id) => ({ type: 'payload', id, read }));
+  }
+
+  production(): Promise<CheckOutcome> {
+    return this.outcome((id) => ({ type: 'production', id }));
+  }
+
+  scope(rule: ScopeRule): Promise<CheckOutcome> {
+    return this.outcome((id) => ({ type: 'scope', id, rule }));
+  }
+
+  /** Stops the thread (safe to call more than once, and after a failure). */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    this.stop(new Error('the records thread was closed'));
+    if (worker) await stopWorker(worker);
+  }
+
+  private async outcome(request: (id: number) => RecordsRequest): Promise<CheckOutcome> {
+    const reply = await this.ask(request);
+    if (reply.type !== 'outcome') throw new Error(`the records thread answered a check with ${reply.type}`);
+    return reply.outcome;
+  }
+
+  private ask(request: (id: number) => RecordsRequest): Promise<RecordsReply> {
+    const id = this.nextId++;
+    return new Promise<RecordsReply>((resolve, reject) => {
+      if (this.failure) {
+        reject(this.failure);
+        return;
+      }
+      this.post(request(id));
+      this.pending.set(id, { resolve, reject });
+      this.worker?.ref();
+    });
+  }
+
+  private post(request: RecordsRequest): void {
+    if (this.failure) throw this.failure;
+    const worker = this.worker;
+    if (worker === null) throw new Error('the records thread was closed');
+    worker.postMessage(request);
+  }
+
+  private received(reply: RecordsReply): void {
+    if (reply.type === 'failed') {
+      this.stop(Object.assign(new Error(`the records thread failed: ${reply.message}`), reply.code === undefined ? {} : { code: reply.code }));
+      return;
+    }
+    const pending = this.pending.get(reply.id);
+    if (!pending) return;
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.worker?.unref();
+    pending.resolve(reply);
+  }
+
+  private stop(error: Error): void {
+    this.failure ??= error;
+    const waiting = [...this.pending.values()];
+    this.pending.clear();
+    this.worker?.unref();
+    for (const pending of waiting) pending.reject(this.failure);
+  }
+}

@@ -1,0 +1,423 @@
+// The payload's two long records, manifest-sha256.txt and production.json: parsed as they stream, then checked
+// against what the archive holds. This is most of a large archive's per-file work apart from hashing, so
+// `records-thread.ts` can run it on a thread of its own (see `record-checker.ts`); it never touches the archive
+// itself, only the bytes and facts it is handed, and it gives back the failures it found.
+import { z } from 'zod';
+import { CATEGORIES, instant } from '../order/schema.js';
+import { ManifestReader } from './bag-files.js';
+import { JsonArrayReader } from './json-array-reader.js';
+import { unsafeNameReason } from './names.js';
+import type { VerifyCheckName, VerifyFailure } from './verify.js';
+
+export const ENCRYPTION_STATES = ['provider-decrypted', 'customer-key', 'user-encrypted'] as const;
+
+/** One production.json record (extra fields are allowed and ignored). */
+export const productionRecordSchema = z.object({
+  path: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'lower-case hex SHA-256'),
+  bytes: z.number().int().nonnegative(),
+  account: z.string().min(1),
+  category: z.enum(CATEGORIES),
+  sourceId: z.string().min(1).nullable(),
+  originalName: z.string().nullable().optional(),
+  timestamp: instant.nullable(),
+  encryption: z.enum(ENCRYPTION_STATES),
+  items: z.number().int().nonnegative().optional(),
+});
+
+export const MANIFEST = 'manifest-sha256.txt';
+export const PRODUCTION = 'production.json';
+export type RecordFile = 'manifest' | 'production';
+
+/** What the records are checked against: the archive's entries, as the main thread listed them. */
+export interface RecordLayout {
+  topFolder: string | null;
+  /** Bag paths of the entries with safe names (folders end with "/"), in the order the names were checked... */
+  paths: readonly string[];
+  /** ... and the index of each one's entry in the central directory. */
+  indexes: ArrayLike<number>;
+  entryCount: number;
+  /** Manifest lines and production records kept at most (memory stays bounded on a hostile archive). */
+  maxRecords: number;
+  /** Failures listed per check (all are counted). */
+  maxFailures: number;
+}
+
+/** What the one pass over the archive found, by entry index. */
+export interface ReadResults {
+  /** The SHA-256 (lower-case hex) of each file entry read in full; undefined for the others. */
+  digests: readonly (string | undefined)[];
+  sizes: ArrayLike<number>;
+}
+
+/** The order's scope, for the records' categories and timestamps. */
+export interface ScopeRule {
+  categories: readonly string[];
+  from: string;
+  to: string;
+}
+
+/** The failures of one check: the first `maxFailures`, and how many there were in all. */
+export interface CheckOutcome {
+  failures: VerifyFailure[];
+  count: number;
+  detail: string;
+}
+
+interface ProductionRecord {
+  path: string;
+  sha256: string;
+  bytes: number;
+  account: string;
+  category: (typeof CATEGORIES)[number];
+  sourceId: string | null;
+  timestamp: number | null;
+  timestampText: string | null;
+}
+
+class Failures {
+  readonly listed: VerifyFailure[] = [];
+  count = 0;
+
+  constructor(
+    private readonly max: number,
+    private readonly topFolder: string | null,
+  ) {}
+
+  add(check: VerifyCheckName, path: string, expected: string, found: string, message: string): void {
+    this.count++;
+    if (this.listed.length < this.max) this.listed.push({ check, entry: this.topFolder ? `${this.topFolder}/${path}` : path, expected, found, message });
+  }
+
+  outcome(detail: string): CheckOutcome {
+    return { failures: this.listed, count: this.count, detail };
+  }
+}
+
+export class RecordChecks {
+  /** Bag path to entry index, for entries with safe names. */
+  private readonly bagEntries = new Map<string, number>();
+  /** The payload files (under data/, not folders) in archive order, and their entry indexes. */
+  private readonly payload: string[] = [];
+  private readonly payloadIndexes: number[] = [];
+  private manifest: ManifestReader;
+  private production: ProductionRecord[] = [];
+  private productionReader: JsonArrayReader;
+  private productionReadable = false;
+  private recordsOverflowed = false;
+  /** Failures of the 'production' check found while parsing (reported first by `checkProduction`). */
+  private parseFailures: Failures;
+
+  constructor(private readonly layout: RecordLayout) {
+    for (let i = 0; i < layout.paths.length; i++) {
+      const path = layout.paths[i] as string;
+      const index = layout.indexes[i] as number;
+      this.bagEntries.set(path, index);
+      if (path.startsWith('data/') && !path.endsWith('/')) {
+        this.payload.push(path);
+        this.payloadIndexes.push(index);
+      }
+    }
+    this.manifest = new ManifestReader(layout.maxRecords);
+    this.parseFailures = this.failures();
+    this.productionReader = this.newProductionReader();
+  }
+
+  /** Where the bytes of `file` go, in order; `end()` once they are all there. */
+  sink(file: RecordFile): { update(chunk: Buffer): void; end(): void } {
+    if (file === 'manifest') return this.manifest;
+    const reader = this.productionReader;
+    return {
+      update: (chunk) => reader.update(chunk),
+      end: () => {
+        reader.end();
+        this.productionReadable = !reader.failed;
+      },
+    };
+  }
+
+  /** Forgets whatever `file` was fed, as if it had never been read. */
+  discard(file: RecordFile): void {
+    if (file === 'manifest') {
+      this.manifest = new ManifestReader(this.layout.maxRecords);
+      return;
+    }
+    this.production = [];
+    this.productionReadable = false;
+    this.recordsOverflowed = false;
+    this.parseFailures = this.failures();
+    this.productionReader = this.newProductionReader();
+  }
+
+  /** Every payload file is in manifest-sha256.txt with the hash recomputed here, and nothing else is. */
+  checkPayload(read: ReadResults): CheckOutcome {
+    const failures = this.failures();
+    for (const problem of this.manifest.problems) failures.add('payload-manifest', MANIFEST, problem.expected, problem.found, problem.message);
+    if (digestOf(read, this.bagEntries.get(MANIFEST)) === undefined) {
+      failures.add('payload-manifest', MANIFEST, `a readable ${MANIFEST}`, 'none', 'the payload cannot be checked without the manifest');
+      return failures.outcome('not verifiable');
+    }
+    // Listed payload files, counted: when they are all the payload files, none is unlisted.
+    let listedFiles = 0;
+    // The manifest usually lists the files in archive order: the next payload file is then the one listed.
+    let next = 0;
+    for (const [path, expected] of this.manifest.entries) {
+      if (!path.startsWith('data/') || unsafeNameReason(path)) {
+        failures.add('payload-manifest', path, 'a path under data/', path, `the manifest lists ${path}, which is not a payload path`);
+        continue;
+      }
+      let found: number | undefined;
+      if (this.payload[next] === path) found = this.payloadIndexes[next++];
+      else found = this.bagEntries.get(path);
+      if (found !== undefined && !path.endsWith('/')) listedFiles++;
+      const actual = digestOf(read, found);
+      if (actual === expected) continue;
+      if (found === undefined) failures.add('payload-manifest', path, `${path} in the archive`, 'nothing', `${path} is listed but missing`);
+      else if (actual === undefined) failures.add('payload-manifest', path, `sha256 ${expected}`, 'unreadable data', `${path} could not be read`);
+      else failures.add('payload-manifest', path, `sha256 ${expected}`, `sha256 ${actual}`, `${path} does not match its hash`);
+    }
+    if (listedFiles !== this.payload.length) {
+      for (const path of this.payload) {
+        if (!this.manifest.entries.has(path)) failures.add('payload-manifest', path, 'only files listed in the manifest', 'an unlisted file', `${path} is not in the manifest (an added file)`);
+      }
+    }
+    return failures.outcome(`${this.manifest.entries.size} payload files`);
+  }
+
+  /** production.json has exactly one well-formed record per payload file, agreeing with the manifest. */
+  checkProduction(read: ReadResults): CheckOutcome {
+    const failures = this.parseFailures;
+    const productionDigest = digestOf(read, this.bagEntries.get(PRODUCTION));
+    if (productionDigest === undefined || !this.productionReadable) {
+      if (productionDigest === undefined) failures.add('production', PRODUCTION, 'a readable production.json', 'none', 'production.json is missing or unreadable');
+      return failures.outcome('not verifiable');
+    }
+    // The record paths seen: by entry index for paths in the archive, by name for the others.
+    const seenEntries = new Uint8Array(this.layout.entryCount);
+    const seenOthers = new Set<string>();
+    // Manifest payload paths with a record, counted: when they are all of them, none lacks a record.
+    let recorded = 0;
+    // Records usually follow the archive's and the manifest's order: the next file and manifest line are then theirs.
+    const manifestPaths = [...this.manifest.entries.keys()];
+    const manifestHashes = [...this.manifest.entries.values()];
+    let nextFile = 0;
+    let nextLine = 0;
+    for (const record of this.production) {
+      let found: number | undefined;
+      if (this.payload[nextFile] === record.path) found = this.payloadIndexes[nextFile++];
+      else found = this.bagEntries.get(record.path);
+      const again = found !== undefined ? seenEntries[found] === 1 : seenOthers.has(record.path);
+      if (again) {
+        failures.add('production', record.path, 'one record per file', 'a second record', `production.json lists ${record.path} twice`);
+        continue;
+      }
+      if (found !== undefined) seenEntries[found] = 1;
+      else seenOthers.add(record.path);
+      let listed: string | undefined;
+      if (manifestPaths[nextLine] === record.path) listed = manifestHashes[nextLine++];
+      else listed = this.manifest.entries.get(record.path);
+      if (listed === undefined) {
+        failures.add('production', record.path, 'a file in the manifest', 'a record for a file the manifest does not list', `production.json describes ${record.path}, which is not in the manifest`);
+      } else {
+        if (record.path.startsWith('data/')) recorded++;
+        if (listed !== record.sha256) failures.add('production', record.path, `sha256 ${listed} (manifest)`, `sha256 ${record.sha256}`, `production.json and the manifest disagree on ${record.path}`);
+      }
+      const actualBytes = digestOf(read, found) !== undefined ? read.sizes[found as number] : undefined;
+      if (actualBytes !== undefined && actualBytes !== record.bytes) {
+        failures.add('production', record.path, `${actualBytes} bytes`, `${record.bytes} bytes`, `production.json gives the wrong size for ${record.path}`);
+      }
+      const metadata = record.category.endsWith('.metadata');
+      // The usual record: its path is data/<its account>/<its category>/<rest>, read without splitting the path.
+      const restAt = plainRecordRestAt(record.path, record.account, record.category);
+      let rest: string | null = null;
+      if (restAt < 0) {
+        const parts = splitPayloadPath(record.path);
+        if (parts.root !== 'data' || parts.rest === null) {
+          failures.add('production', record.path, 'data/<account>/<category>/<file>', record.path, 'the record path is not a payload path');
+          continue;
+        }
+        if (parts.account !== record.account) failures.add('production', record.path, `account ${parts.account} (from the path)`, `account ${record.account}`, 'the record names another account than its path');
+        if (parts.category !== record.category) failures.add('production', record.path, `category ${parts.category} (from the path)`, `category ${record.category}`, 'the record names another category than its path');
+        rest = parts.rest;
+      }
+      if (metadata && (rest ?? record.path.slice(restAt)) !== 'metadata.jsonl') {
+        failures.add('production', record.path, `data/${record.account}/${record.category}/metadata.jsonl`, record.path, 'a metadata category must be one metadata.jsonl file');
+      }
+      if (record.timestamp === null && !metadata && record.category !== 'subscriber') {
+        failures.add('production', record.path, 'a timestamp', 'null', 'only metadata files and subscriber records may lack a timestamp');
+      }
+      if (record.sourceId === null && !metadata && record.category !== 'subscriber') {
+        failures.add('production', record.path, 'a source id', 'null', 'only metadata files and subscriber records may lack a source id');
+      }
+    }
+    let listed = 0;
+    for (const path of this.manifest.entries.keys()) if (path.startsWith('data/')) listed++;
+    if (recorded !== listed) {
+      for (const path of this.manifest.entries.keys()) {
+        if (!path.startsWith('data/')) continue;
+        const found = this.bagEntries.get(path);
+        const seen = found !== undefined ? seenEntries[found] === 1 : seenOthers.has(path);
+        if (!seen) failures.add('production', path, 'a production.json record', 'none', `${path} has no record in production.json`);
+      }
+    }
+    return failures.outcome(`${this.production.length} records`);
+  }
+
+  /** Every record within the order: its category among the order's, its timestamp inside the date range (inclusive). */
+  checkScope(rule: ScopeRule): CheckOutcome {
+    const failures = this.failures();
+    const from = Date.parse(rule.from);
+    const to = Date.parse(rule.to);
+    const categories = new Set<string>(rule.categories);
+    for (const record of this.production) {
+      if (!categories.has(record.category)) {
+        failures.add('scope', record.path, `a category among ${rule.categories.join(', ')}`, record.category, `${record.path} is of a category the order does not name`);
+      }
+      if (record.timestamp !== null && (record.timestamp < from || record.timestamp > to)) {
+        failures.add('scope', record.path, `a time from ${rule.from} to ${rule.to}`, record.timestampText ?? '', `${record.path} lies outside the order's date range`);
+      }
+    }
+    return failures.outcome('');
+  }
+
+  private failures(): Failures {
+    return new Failures(this.layout.maxFailures, this.layout.topFolder);
+  }
+
+  private newProductionReader(): JsonArrayReader {
+    return new JsonArrayReader(
+      (value, index) => this.acceptProductionRecord(value, index),
+      (message) => this.parseFailures.add('production', PRODUCTION, 'a JSON array of records', message, `production.json cannot be read: ${message}`),
+    );
+  }
+
+  private acceptProductionRecord(value: unknown, index: number): void {
+    if (isPlainProductionRecord(value)) {
+      this.keepProductionRecord(value);
+      return;
+    }
+    const parsed = productionRecordSchema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const path = typeof value === 'object' && value !== null ? (value as { path?: unknown }).path : undefined;
+      this.parseFailures.add(
+        'production',
+        typeof path === 'string' ? path : PRODUCTION,
+        'a record with path, sha256, bytes, account, category, sourceId, timestamp, encryption',
+        `${issue?.path.join('.') || 'record'}: ${issue?.message ?? 'invalid'}`,
+        `production.json record ${index + 1} is malformed`,
+      );
+      return;
+    }
+    this.keepProductionRecord(parsed.data);
+  }
+
+  private keepProductionRecord(record: z.infer<typeof productionRecordSchema>): void {
+    const max = this.layout.maxRecords;
+    if (this.production.length >= max) {
+      if (!this.recordsOverflowed) this.parseFailures.add('production', PRODUCTION, `at most ${max} records`, 'more', 'production.json holds far more records than the archive holds files');
+      this.recordsOverflowed = true;
+      return;
+    }
+    this.production.push({
+      path: record.path,
+      sha256: record.sha256,
+      bytes: record.bytes,
+      account: record.account,
+      category: record.category,
+      sourceId: record.sourceId,
+      timestamp: record.timestamp === null ? null : Date.parse(record.timestamp),
+      timestampText: record.timestamp,
+    });
+  }
+}
+
+function digestOf(read: ReadResults, index: number | undefined): string | undefined {
+  return index === undefined ? undefined : read.digests[index];
+}
+
+const PRODUCTION_CATEGORIES: ReadonlySet<unknown> = new Set(CATEGORIES);
+const PRODUCTION_ENCRYPTION: ReadonlySet<unknown> = new Set(ENCRYPTION_STATES);
+
+function isCount(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isNonEmptyText(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
+}
+
+/**
+ * The common case of `productionRecordSchema`, without zod's per-record cost: a record that plainly satisfies every
+ * rule of the schema (each test here is as strict as the schema's or stricter; the timestamp is checked by the
+ * schema's own `instant`). Anything else, null: the schema itself then decides and says what is wrong.
+ */
+export function plainProductionRecord(value: unknown): { success: true; data: z.infer<typeof productionRecordSchema> } | null {
+  if (!isPlainProductionRecord(value)) return null;
+  const { path, sha256, bytes, account, category, sourceId, originalName, timestamp, encryption, items } = value;
+  return {
+    success: true,
+    data: {
+      path,
+      sha256,
+      bytes: bytes as number,
+      account,
+      category: category as (typeof CATEGORIES)[number],
+      sourceId,
+      ...(originalName !== undefined ? { originalName } : {}),
+      timestamp,
+      encryption,
+      ...(items !== undefined ? { items } : {}),
+    },
+  };
+}
+
+/** `plainProductionRecord` as a test: the value's own fields then read as the schema would give them. */
+function isPlainProductionRecord(value: unknown): value is z.infer<typeof productionRecordSchema> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const { path, sha256, bytes, account, category, sourceId, originalName, timestamp, encryption, items } = value as Record<string, unknown>;
+  if (!isNonEmptyText(path) || typeof sha256 !== 'string' || !isLowerHexSha256(sha256) || !isCount(bytes)) return false;
+  if (!isNonEmptyText(account) || !PRODUCTION_CATEGORIES.has(category) || !PRODUCTION_ENCRYPTION.has(encryption)) return false;
+  if (sourceId !== null && !isNonEmptyText(sourceId)) return false;
+  if (originalName !== undefined && originalName !== null && typeof originalName !== 'string') return false;
+  if (timestamp !== null && (typeof timestamp !== 'string' || !instant.safeParse(timestamp).success)) return false;
+  if (items !== undefined && !isCount(items)) return false;
+  return true;
+}
+
+function isLowerHexSha256(text: string): boolean {
+  if (text.length !== 64) return false;
+  for (let i = 0; i < 64; i++) {
+    const code = text.charCodeAt(i);
+    if (!((code >= 0x30 && code <= 0x39) || (code >= 0x61 && code <= 0x66))) return false;
+  }
+  return true;
+}
+
+/**
+ * Where the part after `data/<account>/<category>/` begins when `path` starts with exactly that (account and category
+ * free of "/"), else -1. Only the usual case is taken here; anything else is split and compared by the caller.
+ */
+function plainRecordRestAt(path: string, account: string, category: string): number {
+  if (!path.startsWith('data/') || account.includes('/') || category.includes('/')) return -1;
+  const accountEnd = 5 + account.length;
+  const categoryEnd = accountEnd + 1 + category.length;
+  if (!path.startsWith(account, 5) || path.charCodeAt(accountEnd) !== 0x2f) return -1;
+  if (!path.startsWith(category, accountEnd + 1) || path.charCodeAt(categoryEnd) !== 0x2f) return -1;
+  return categoryEnd + 1;
+}
+
+/** The first three segments of a bag path and the rest (null when there are fewer than four segments). */
+export function splitPayloadPath(path: string): { root: string; account: string; category: string; rest: string | null } {
+  const first = path.indexOf('/');
+  if (first < 0) return { root: path, account: '', category: '', rest: null };
+  const second = path.indexOf('/', first + 1);
+  if (second < 0) return { root: path.slice(0, first), account: path.slice(first + 1), category: '', rest: null };
+  const third = path.indexOf('/', second + 1);
+  return {
+    root: path.slice(0, first),
+    account: path.slice(first + 1, second),
+    category: third < 0 ? path.slice(second + 1) : path.slice(second + 1, third),
+    rest: third < 0 ? null : path.slice(third + 1),
+  };
+}
