@@ -138,7 +138,10 @@ class ThreadedRecordChecker implements RecordChecker {
   }
 
   payload(read: ReadResults): Promise<CheckOutcome> {
-    return this.outcome((id) => ({ type: 'payload', id, read }));
+    // Hex digests hold no line break; an entry not read is ''.
+    const digests = Array.from(read.digests, (digest) => digest ?? '').join('\n');
+    const sizes = Float64Array.from(read.sizes);
+    return this.outcome((id) => ({ type: 'payload', id, digests, sizes }), [sizes.buffer]);
   }
 
   production(): Promise<CheckOutcome> {
@@ -157,30 +160,30 @@ class ThreadedRecordChecker implements RecordChecker {
     if (worker) await stopWorker(worker);
   }
 
-  private async outcome(request: (id: number) => RecordsRequest): Promise<CheckOutcome> {
-    const reply = await this.ask(request);
+  private async outcome(request: (id: number) => RecordsRequest, transfer: ArrayBuffer[] = []): Promise<CheckOutcome> {
+    const reply = await this.ask(request, transfer);
     if (reply.type !== 'outcome') throw new Error(`the records thread answered a check with ${reply.type}`);
     return reply.outcome;
   }
 
-  private ask(request: (id: number) => RecordsRequest): Promise<RecordsReply> {
+  private ask(request: (id: number) => RecordsRequest, transfer: ArrayBuffer[] = []): Promise<RecordsReply> {
     const id = this.nextId++;
     return new Promise<RecordsReply>((resolve, reject) => {
       if (this.failure) {
         reject(this.failure);
         return;
       }
-      this.post(request(id));
+      this.post(request(id), transfer);
       this.pending.set(id, { resolve, reject });
       this.worker?.ref();
     });
   }
 
-  private post(request: RecordsRequest): void {
+  private post(request: RecordsRequest, transfer: ArrayBuffer[] = []): void {
     if (this.failure) throw this.failure;
     const worker = this.worker;
     if (worker === null) throw new Error('the records thread was closed');
-    worker.postMessage(request);
+    worker.postMessage(request, transfer);
   }
 
   private received(reply: RecordsReply): void {

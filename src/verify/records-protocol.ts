@@ -1,13 +1,14 @@
 // Messages between the verifier and its records thread (`records-thread.ts`). Each request with an `id` gets one
 // reply with the same id; the others are answered only by a failure, which fails every request after it.
-import type { CheckOutcome, ReadResults, RecordFile, RecordLayout, ScopeRule } from './record-checks.js';
+import type { CheckOutcome, RecordFile, RecordLayout, ScopeRule } from './record-checks.js';
 
 export type RecordsRequest =
   | { type: 'layout'; layout: RecordLayout }
   /** Read `length` bytes at `position` of the open archive `fd`, feed them to `file` and hash them. */
   | { type: 'read'; id: number; file: RecordFile; fd: number; position: number; length: number }
   | { type: 'discard'; file: RecordFile }
-  | { type: 'payload'; id: number; read: ReadResults }
+  /** `digests` joined by line breaks, '' for an entry not read (posting the array itself cost far more). */
+  | { type: 'payload'; id: number; digests: string; sizes: Float64Array }
   | { type: 'production'; id: number }
   | { type: 'scope'; id: number; rule: ScopeRule };
 

@@ -46,9 +46,11 @@ function handle(request: RecordsRequest): RecordsReply | null {
     case 'discard':
       required().discard(request.file);
       return null;
-    case 'payload':
-      lastRead = request.read;
-      return { type: 'outcome', id: request.id, outcome: required().checkPayload(request.read) };
+    case 'payload': {
+      const digests = request.digests.split('\n').map((digest) => (digest === '' ? undefined : digest));
+      lastRead = { digests, sizes: request.sizes };
+      return { type: 'outcome', id: request.id, outcome: required().checkPayload(lastRead) };
+    }
     case 'production':
       if (lastRead === null) throw new Error('the records thread was asked for production before payload');
       return { type: 'outcome', id: request.id, outcome: required().checkProduction(lastRead) };
