@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { stopWorker } from '../util/stop-worker.js';
-import { RecordChecks, type CheckOutcome, type ReadResults, type RecordFile, type RecordLayout, type ScopeRule } from './record-checks.js';
+import { RecordChecks, type CheckOutcome, type ReadResults, type RecordFile, type RecordLayout, type RecordSettings, type ScopeRule } from './record-checks.js';
 import type { RecordsReply, RecordsRequest } from './records-protocol.js';
 
 export interface RecordSink {
@@ -17,8 +17,10 @@ export interface RecordSink {
 export interface RecordChecker {
   /** Whether `readEarly` is available. */
   readonly threaded: boolean;
-  /** What the records are checked against; before anything else (the thread may start before the names are known). */
-  begin(layout: RecordLayout): void;
+  /** How the records are read; before anything else (the thread may start before the entries are listed). */
+  begin(settings: RecordSettings): void;
+  /** What the records are checked against, once the names are; before any check. */
+  setLayout(layout: RecordLayout): void;
   /** Where the main thread feeds `file`'s bytes, in order (the chunks may be reused after each call); not threaded. */
   sink(file: RecordFile): RecordSink;
   /**
@@ -58,8 +60,12 @@ export class LocalRecordChecker implements RecordChecker {
   private started: RecordChecks | null = null;
   private lastRead: ReadResults | null = null;
 
-  begin(layout: RecordLayout): void {
-    this.started = new RecordChecks(layout);
+  begin(settings: RecordSettings): void {
+    this.started = new RecordChecks(settings);
+  }
+
+  setLayout(layout: RecordLayout): void {
+    this.checks.setLayout(layout);
   }
 
   private get checks(): RecordChecks {
@@ -118,7 +124,11 @@ class ThreadedRecordChecker implements RecordChecker {
     worker.on('exit', () => this.stop(new Error('the records thread stopped')));
   }
 
-  begin(layout: RecordLayout): void {
+  begin(settings: RecordSettings): void {
+    this.post({ type: 'begin', settings });
+  }
+
+  setLayout(layout: RecordLayout): void {
     this.post({ type: 'layout', layout });
   }
 

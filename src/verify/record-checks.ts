@@ -29,18 +29,22 @@ export const MANIFEST = 'manifest-sha256.txt';
 export const PRODUCTION = 'production.json';
 export type RecordFile = 'manifest' | 'production';
 
-/** What the records are checked against: the archive's entries, as the main thread listed them. */
-export interface RecordLayout {
+/** How the records are read: known once the entries are listed, before their names are checked. */
+export interface RecordSettings {
   topFolder: string | null;
+  /** Manifest lines and production records kept at most (memory stays bounded on a hostile archive). */
+  maxRecords: number;
+  /** Failures listed per check (all are counted). */
+  maxFailures: number;
+}
+
+/** What the records are checked against: the archive's entries, once their names are checked. */
+export interface RecordLayout {
   /** Bag paths of the entries with safe names (folders end with "/"), in the order the names were checked... */
   paths: readonly string[];
   /** ... and the index of each one's entry in the central directory. */
   indexes: ArrayLike<number>;
   entryCount: number;
-  /** Manifest lines and production records kept at most (memory stays bounded on a hostile archive). */
-  maxRecords: number;
-  /** Failures listed per check (all are counted). */
-  maxFailures: number;
 }
 
 /** What the one pass over the archive found, by entry index. */
@@ -100,6 +104,7 @@ export class RecordChecks {
   /** The payload files (under data/, not folders) in archive order, and their entry indexes. */
   private readonly payload: string[] = [];
   private readonly payloadIndexes: number[] = [];
+  private entryCount = -1;
   private manifest: ManifestReader;
   private production: ProductionRecord[] = [];
   private productionReader: JsonArrayReader;
@@ -108,7 +113,15 @@ export class RecordChecks {
   /** Failures of the 'production' check found while parsing (reported first by `checkProduction`). */
   private parseFailures: Failures;
 
-  constructor(private readonly layout: RecordLayout) {
+  constructor(private readonly settings: RecordSettings) {
+    this.manifest = new ManifestReader(settings.maxRecords);
+    this.parseFailures = this.failures();
+    this.productionReader = this.newProductionReader();
+  }
+
+  /** Once, before any check (the files may be read before it). */
+  setLayout(layout: RecordLayout): void {
+    if (this.entryCount >= 0) throw new Error('the record checks were given a layout twice');
     for (let i = 0; i < layout.paths.length; i++) {
       const path = layout.paths[i] as string;
       const index = layout.indexes[i] as number;
@@ -118,9 +131,7 @@ export class RecordChecks {
         this.payloadIndexes.push(index);
       }
     }
-    this.manifest = new ManifestReader(layout.maxRecords);
-    this.parseFailures = this.failures();
-    this.productionReader = this.newProductionReader();
+    this.entryCount = layout.entryCount;
   }
 
   /** Where the bytes of `file` go, in order; `end()` once they are all there. */
@@ -139,7 +150,7 @@ export class RecordChecks {
   /** Forgets whatever `file` was fed, as if it had never been read. */
   discard(file: RecordFile): void {
     if (file === 'manifest') {
-      this.manifest = new ManifestReader(this.layout.maxRecords);
+      this.manifest = new ManifestReader(this.settings.maxRecords);
       return;
     }
     this.production = [];
@@ -151,6 +162,7 @@ export class RecordChecks {
 
   /** Every payload file is in manifest-sha256.txt with the hash recomputed here, and nothing else is. */
   checkPayload(read: ReadResults): CheckOutcome {
+    this.requireLayout();
     const failures = this.failures();
     for (const problem of this.manifest.problems) failures.add('payload-manifest', MANIFEST, problem.expected, problem.found, problem.message);
     if (digestOf(read, this.bagEntries.get(MANIFEST)) === undefined) {
@@ -186,6 +198,7 @@ export class RecordChecks {
 
   /** production.json has exactly one well-formed record per payload file, agreeing with the manifest. */
   checkProduction(read: ReadResults): CheckOutcome {
+    this.requireLayout();
     const failures = this.parseFailures;
     const productionDigest = digestOf(read, this.bagEntries.get(PRODUCTION));
     if (productionDigest === undefined || !this.productionReadable) {
@@ -193,7 +206,7 @@ export class RecordChecks {
       return failures.outcome('not verifiable');
     }
     // The record paths seen: by entry index for paths in the archive, by name for the others.
-    const seenEntries = new Uint8Array(this.layout.entryCount);
+    const seenEntries = new Uint8Array(this.entryCount);
     const seenOthers = new Set<string>();
     // Manifest payload paths with a record, counted: when they are all of them, none lacks a record.
     let recorded = 0;
@@ -280,8 +293,12 @@ export class RecordChecks {
     return failures.outcome('');
   }
 
+  private requireLayout(): void {
+    if (this.entryCount < 0) throw new Error('the records were checked before the layout was given');
+  }
+
   private failures(): Failures {
-    return new Failures(this.layout.maxFailures, this.layout.topFolder);
+    return new Failures(this.settings.maxFailures, this.settings.topFolder);
   }
 
   private newProductionReader(): JsonArrayReader {
@@ -313,7 +330,7 @@ export class RecordChecks {
   }
 
   private keepProductionRecord(record: z.infer<typeof productionRecordSchema>): void {
-    const max = this.layout.maxRecords;
+    const max = this.settings.maxRecords;
     if (this.production.length >= max) {
       if (!this.recordsOverflowed) this.parseFailures.add('production', PRODUCTION, `at most ${max} records`, 'more', 'production.json holds far more records than the archive holds files');
       this.recordsOverflowed = true;

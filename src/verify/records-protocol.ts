@@ -1,8 +1,9 @@
 // Messages between the verifier and its records thread (`records-thread.ts`). Each request with an `id` gets one
 // reply with the same id; the others are answered only by a failure, which fails every request after it.
-import type { CheckOutcome, RecordFile, RecordLayout, ScopeRule } from './record-checks.js';
+import type { CheckOutcome, RecordFile, RecordLayout, RecordSettings, ScopeRule } from './record-checks.js';
 
 export type RecordsRequest =
+  | { type: 'begin'; settings: RecordSettings }
   | { type: 'layout'; layout: RecordLayout }
   /** Read `length` bytes at `position` of the open archive `fd`, feed them to `file` and hash them. */
   | { type: 'read'; id: number; file: RecordFile; fd: number; position: number; length: number }

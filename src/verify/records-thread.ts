@@ -18,14 +18,17 @@ let lastRead: ReadResults | null = null;
 let readBuffer: Buffer | null = null;
 
 function required(): RecordChecks {
-  if (checks === null) throw new Error('the records thread was given no layout');
+  if (checks === null) throw new Error('the records thread was not begun');
   return checks;
 }
 
 function handle(request: RecordsRequest): RecordsReply | null {
   switch (request.type) {
+    case 'begin':
+      checks = new RecordChecks(request.settings);
+      return null;
     case 'layout':
-      checks = new RecordChecks(request.layout);
+      required().setLayout(request.layout);
       return null;
     case 'read': {
       const sink = required().sink(request.file);

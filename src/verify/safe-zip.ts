@@ -107,8 +107,11 @@ interface YauzlRawEntry {
   externalFileAttributes: number;
 }
 
-/** Lists the entries and checks the end records and the central directory. */
-export async function listZip(file: FileHandle, fileSize: number): Promise<ZipListing> {
+/**
+ * Lists the entries and checks the end records and the central directory. `onEntryCount` hears how many entries the
+ * end records declare (within the limits) before the central directory is read.
+ */
+export async function listZip(file: FileHandle, fileSize: number, onEntryCount?: (count: number) => void): Promise<ZipListing> {
   const problems: ZipProblem[] = [];
   const fatal = (expected: string, found: string, message: string): ZipListing => {
     problems.push({ entry: null, expected, found, message });
@@ -122,6 +125,7 @@ export async function listZip(file: FileHandle, fileSize: number): Promise<ZipLi
   if (end.centralDirectorySize > ZIP_LIMITS.maxCentralDirectoryBytes) {
     return fatal(`a central directory of at most ${ZIP_LIMITS.maxCentralDirectoryBytes} bytes`, `${end.centralDirectorySize} bytes`, 'the central directory is too large');
   }
+  onEntryCount?.(end.entryCount);
   const centralEnd = end.centralDirectoryOffset + end.centralDirectorySize;
   if (centralEnd > end.endRecordsOffset) {
     return fatal(`a central directory ending by byte ${end.endRecordsOffset}`, `one ending at byte ${centralEnd}`, 'the central directory overlaps the end records (truncated or forged archive)');

@@ -172,20 +172,29 @@ class ArchiveVerification {
   }
 
   async verify(file: FileHandle, size: number): Promise<void> {
-    const listing = await listZip(file, size);
-    this.listing = listing;
-    for (const problem of listing.problems) this.fail('zip-structure', problem.entry, problem.expected, problem.found, problem.message);
-    if (listing.fatal) {
-      this.pass('zip-structure', 'the entries cannot be listed');
-      for (const name of VERIFY_CHECKS.slice(1)) this.skip(name, 'not run: the archive cannot be read');
-      return;
-    }
-    this.digests = new Array<string | undefined>(listing.entries.length);
-    this.sizes = new Array<number>(listing.entries.length).fill(0);
-    // The records thread starts now, so that it is up by the time the entries are read; it is told what to check
-    // against once the names are.
-    this.records = this.startRecordChecks(listing.entries);
+    // The records thread starts as soon as the end records say how many entries there are, so that it is up by the
+    // time the central directory is read.
+    let thread: RecordChecker | undefined;
+    let listing: ZipListing;
     try {
+      listing = await listZip(file, size, (count) => {
+        thread = this.startRecordsThread(count);
+      });
+    } catch (error) {
+      await thread?.close();
+      throw error;
+    }
+    this.records = thread ?? new LocalRecordChecker();
+    try {
+      this.listing = listing;
+      for (const problem of listing.problems) this.fail('zip-structure', problem.entry, problem.expected, problem.found, problem.message);
+      if (listing.fatal) {
+        this.pass('zip-structure', 'the entries cannot be listed');
+        for (const name of VERIFY_CHECKS.slice(1)) this.skip(name, 'not run: the archive cannot be read');
+        return;
+      }
+      this.digests = new Array<string | undefined>(listing.entries.length);
+      this.sizes = new Array<number>(listing.entries.length).fill(0);
       await this.readArchive(file, listing);
       this.pass('zip-structure', `${listing.entries.length} entries tile ${size} bytes`);
       this.verifyBagLayout();
@@ -197,12 +206,26 @@ class ArchiveVerification {
       this.verifyOrder();
       await this.verifyScope();
     } finally {
-      await this.records?.close();
+      await this.records.close();
     }
   }
 
-  /** Names and types from the central directory, then one pass over the entries. */
+  /**
+   * Names and types from the central directory, then one pass over the entries. A records thread reads the manifest
+   * and production.json meanwhile, from where the central directory puts them, and parses them while the names are
+   * checked and the pass goes on.
+   */
   private async readArchive(file: FileHandle, listing: ZipListing): Promise<void> {
+    this.topFolder = mostCommonTopFolder(listing.entries);
+    const settings = {
+      topFolder: this.topFolder,
+      // Manifest lines and production records are kept in memory: bound them by what the archive can hold.
+      maxRecords: listing.entries.length + SLACK_RECORDS,
+      maxFailures: this.maxFailures,
+    };
+    let records = this.recordChecks();
+    records.begin(settings);
+    const early = records.threaded ? await this.readEarly(file, listing, records) : null;
     this.verifyEntryNames(listing.entries);
     for (const [path, entry] of this.bagEntries) {
       if (path.startsWith('data/') && !path.endsWith('/')) {
@@ -211,32 +234,63 @@ class ArchiveVerification {
       }
     }
     this.verifyEntryTypes(listing.entries);
-    let records = this.recordChecks();
-    // The records thread reads the manifest and production.json itself, ahead of the pass; when either is not plainly
-    // stored, both are read by the pass and checked here instead.
-    const early = records.threaded ? await this.earlyRanges(file, listing) : null;
-    if (records.threaded && early === null) {
+    // The thread read the first entry of each name under the top folder: unless those are the entries the names give
+    // (or either file is not plainly stored), both files are read by the pass and checked here instead.
+    if (records.threaded && (early === null || !this.sameEntries(early))) {
       await records.close();
       records = this.records = new LocalRecordChecker();
+      records.begin(settings);
     }
-    records.begin(this.recordLayout(listing.entries));
+    records.setLayout(this.recordLayout(listing.entries));
     const mode = this.options.hashThread ?? 'auto';
     const useWorker = mode === 'always' || (mode === 'auto' && worthAHashThread(listing.entries, records.threaded));
     const batcher = new HashBatcher((slot, sha256) => {
       this.digests[slot] = sha256;
     }, useWorker);
     try {
-      await this.readEntries(file, listing, batcher, records, early ?? new Map());
+      await this.readEntries(file, listing, batcher, records, records.threaded && early ? early : new Map());
     } finally {
       await batcher.close();
     }
   }
 
-  /** On a records thread when there is enough to check to pay for one (the same `RecordChecks` either way). */
-  private startRecordChecks(entries: readonly ZipEntry[]): RecordChecker {
+  /** A records thread when there are enough entries to pay for one (`RecordChecks` runs the same either way). */
+  private startRecordsThread(entryCount: number): RecordChecker | undefined {
     const mode = this.options.recordsThread ?? 'auto';
-    const threaded = mode === 'always' || (mode === 'auto' && entries.length >= THREAD_FROM_ENTRIES) ? startRecordsThread(mode === 'always') : undefined;
-    return threaded ?? new LocalRecordChecker();
+    if (mode === 'never' || (mode === 'auto' && entryCount < THREAD_FROM_ENTRIES)) return undefined;
+    return startRecordsThread(mode === 'always');
+  }
+
+  /**
+   * Has the records thread read the manifest and production.json: the first entry of each name under the top folder,
+   * by entry index. Null, and nothing read, when either is there but not plainly stored.
+   */
+  private async readEarly(file: FileHandle, listing: ZipListing, records: RecordChecker): Promise<Map<number, EarlyRead> | null> {
+    const top = this.topFolder;
+    const wanted = new Map<string, RecordFile>(top === null ? [] : [[`${top}/${MANIFEST}`, 'manifest'], [`${top}/${PRODUCTION}`, 'production']]);
+    const found: { entry: ZipEntry; file: RecordFile; range: { position: number; length: number } }[] = [];
+    for (const entry of listing.entries) {
+      const which = wanted.get(entry.name);
+      if (which === undefined) continue;
+      wanted.delete(entry.name);
+      const range = await storedDataRange(file, listing, entry);
+      if (!range) return null;
+      found.push({ entry, file: which, range });
+      if (wanted.size === 0) break;
+    }
+    const early = new Map<number, EarlyRead>();
+    for (const { entry, file: which, range } of found) {
+      const result = records.readEarly(which, file.fd, range.position, range.length);
+      result.catch(() => undefined); // awaited after the pass; a failure meanwhile must not go unhandled
+      early.set(entry.index, { file: which, path: which === 'manifest' ? MANIFEST : PRODUCTION, result, claimed: false });
+    }
+    return early;
+  }
+
+  /** Whether the entries read early are exactly those the names give the manifest and production.json. */
+  private sameEntries(early: ReadonlyMap<number, EarlyRead>): boolean {
+    const read = new Map([...early].map(([index, taken]) => [taken.path, index]));
+    return [MANIFEST, PRODUCTION].every((path) => this.bagEntries.get(path)?.index === read.get(path));
   }
 
   private recordLayout(entries: readonly ZipEntry[]): RecordLayout {
@@ -244,15 +298,7 @@ class ArchiveVerification {
     const indexes = new Int32Array(paths.length);
     let at = 0;
     for (const entry of this.bagEntries.values()) indexes[at++] = entry.index;
-    return {
-      topFolder: this.topFolder,
-      paths,
-      indexes,
-      entryCount: entries.length,
-      // Manifest lines and production records are kept in memory: bound them by what the archive can hold.
-      maxRecords: this.payloadPaths().length + SLACK_RECORDS,
-      maxFailures: this.maxFailures,
-    };
+    return { paths, indexes, entryCount: entries.length };
   }
 
   report(): VerifyReport {
@@ -276,7 +322,7 @@ class ArchiveVerification {
 
   /** Safe names only: relative, no `..`, no backslash, no duplicates (NFC included), one top folder. */
   private verifyEntryNames(entries: readonly ZipEntry[]): void {
-    const top = (this.topFolder = mostCommonTopFolder(entries));
+    const top = this.topFolder;
     const exact = new Set<string>();
     const normalized = new Map<string, string>();
     // While every name so far is ASCII (its own NFC form), a new name can only be a twin of one seen exactly, so
@@ -377,15 +423,15 @@ class ArchiveVerification {
 
   /**
    * One front-to-back pass: every file is hashed, small tag files are kept, large ones are parsed as they stream. The
-   * `early` ones the records thread reads itself, meanwhile; what it read counts only where the pass would have read
-   * the entry too.
+   * entries in `taking` the records thread reads itself; what it read counts only where the pass would have read the
+   * entry too.
    */
   private async readEntries(
     file: FileHandle,
     listing: ZipListing,
     batcher: HashBatcher,
     records: RecordChecker,
-    early: ReadonlyMap<number, { file: RecordFile; position: number; length: number }>,
+    taking: ReadonlyMap<number, EarlyRead>,
   ): Promise<void> {
     // The bag path of each file entry, by its index in the central directory; the few tag files read for more than
     // their hash are marked.
@@ -395,12 +441,6 @@ class ArchiveVerification {
     for (const path of [...Object.keys(CAPTURED), MANIFEST, PRODUCTION]) {
       const entry = this.bagEntries.get(path);
       if (entry) special[entry.index] = 1;
-    }
-    const taking = new Map<number, EarlyRead>();
-    for (const [index, range] of early) {
-      const result = records.readEarly(range.file, file.fd, range.position, range.length);
-      result.catch(() => undefined); // awaited after the pass; a failure meanwhile must not go unhandled
-      taking.set(index, { file: range.file, result, claimed: false });
     }
     const digests = this.digests;
     const problems = await scanZip(file, listing, (entry) => {
@@ -421,22 +461,6 @@ class ArchiveVerification {
       }
     }
     for (const problem of problems) this.fail('zip-structure', problem.entry, problem.expected, problem.found, problem.message);
-  }
-
-  /**
-   * Where the data of the manifest and production.json lie, by entry index (the absent ones left out); null when
-   * either is there but not plainly stored.
-   */
-  private async earlyRanges(file: FileHandle, listing: ZipListing): Promise<Map<number, { file: RecordFile; position: number; length: number }> | null> {
-    const ranges = new Map<number, { file: RecordFile; position: number; length: number }>();
-    for (const [path, which] of [[MANIFEST, 'manifest'], [PRODUCTION, 'production']] as const) {
-      const entry = this.bagEntries.get(path);
-      if (!entry) continue;
-      const range = await storedDataRange(file, listing, entry);
-      if (!range) return null;
-      ranges.set(entry.index, { file: which, ...range });
-    }
-    return ranges;
   }
 
   private sinkFor(path: string, entry: ZipEntry, records: RecordChecker): EntrySink {
@@ -822,6 +846,8 @@ function mostCommonTopFolder(entries: readonly ZipEntry[]): string | null {
 
 interface EarlyRead {
   file: RecordFile;
+  /** Its bag path. */
+  path: string;
   result: Promise<{ sha256: string; bytes: number }>;
   /** Whether the pass over the archive came to the entry and would have read it. */
   claimed: boolean;

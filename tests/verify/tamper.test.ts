@@ -191,6 +191,33 @@ describe('good archives from other writers', () => {
   });
 });
 
+describe('the records thread takes the manifest and production.json the names give, or leaves both to the pass', () => {
+  // verifyBytes runs each archive with the records thread too and demands the same report.
+  it('a top folder whose name is unsafe: no file has a bag path, none is read early', async () => {
+    const items = zipItems(good).map((item) => ({ ...item, name: item.name.replace(`${ORDER_ID}/`, 'a\\b/') }));
+    const report = await verifyBytes(writeZip(path.join(dir, `u-${counter++}.zip`), items));
+    expect(failedChecks(report)).toContain('entry-names');
+  });
+
+  it('production.json deflated, the manifest stored', async () => {
+    const items = zipItems(good).map((item) => (item.name.endsWith('/production.json') ? { ...item, deflate: true } : item));
+    expect((await verifyBytes(writeZip(path.join(dir, `d-${counter++}.zip`), items))).failures).toEqual([]);
+  });
+
+  it('a second production.json after the first, and a second manifest before the first', async () => {
+    const items = zipItems(good);
+    const production = items.find((item) => item.name.endsWith('/production.json')) as ZipItem;
+    const manifest = items.find((item) => item.name.endsWith('/manifest-sha256.txt')) as ZipItem;
+    const bytes = writeZip(path.join(dir, `t-${counter++}.zip`), [
+      { name: manifest.name, data: Buffer.from('0'.repeat(64) + '  data/acc-0001/none.eml\n') },
+      ...items,
+      { name: production.name, data: Buffer.from('[]\n') },
+    ]);
+    const report = await verifyBytes(bytes);
+    expect(failedChecks(report)).toEqual(expect.arrayContaining(['entry-names', 'payload-manifest']));
+  });
+});
+
 interface TamperCase {
   name: string;
   make: () => Buffer;
