@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { describeFsError } from '../config.js';
 import { EXIT, exitCodeFor, InputError, OrderError, pathErrorOf, ScopexError } from '../errors.js';
+import { packageVersion } from '../util/package-root.js';
 import { auditCommand } from './audit.js';
 import { withGlobals } from './common.js';
 import { batchCommand } from './batch.js';
@@ -40,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
       .exitProcess(false)
       .help()
       .alias('help', 'h')
-      .version()
+      .version(packageVersion())
       .parseAsync();
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (error) {

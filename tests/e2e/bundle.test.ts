@@ -30,4 +30,11 @@ describe('the bundled CLI', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/^InputError: /m);
   });
+
+  it('prints the package version for --version', async () => {
+    const { version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const run = await runCli(['--version']);
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe(version);
+  });
 });
