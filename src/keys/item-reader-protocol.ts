@@ -3,6 +3,7 @@
 // thread than reading the blobs did.
 import type { KeyObject } from 'node:crypto';
 import type { IntegrityErrorCode } from '../errors.js';
+import type { MailHeaderFields } from '../pipeline/mail-headers.js';
 import type { StoreService } from './key-service.js';
 
 export interface ReadJob {
@@ -11,15 +12,17 @@ export interface ReadJob {
   accountId: string;
   itemId: string;
   maxBytes: number;
+  /** Also read the message's header fields (mail-headers.ts), so that the main thread need not parse them. */
+  mailHeaders: boolean;
 }
 
-/** Fields per job in a batch's `jobs` JSON array: file, service, accountId, itemId, maxBytes. */
-export const JOB_FIELDS = 5;
+/** Fields per job in a batch's `jobs` JSON array: file, service, accountId, itemId, maxBytes, mailHeaders (1 or 0). */
+export const JOB_FIELDS = 6;
 
 /** A batch's jobs as one JSON string of their fields, job after job. */
 export function encodeJobs(jobs: readonly ReadJob[]): string {
   const flat: (string | number)[] = [];
-  for (const job of jobs) flat.push(job.file, job.service, job.accountId, job.itemId, job.maxBytes);
+  for (const job of jobs) flat.push(job.file, job.service, job.accountId, job.itemId, job.maxBytes, job.mailHeaders ? 1 : 0);
   return JSON.stringify(flat);
 }
 
@@ -33,6 +36,7 @@ export function decodeJobs(encoded: string): ReadJob[] {
       accountId: flat[at + 2] as string,
       itemId: flat[at + 3] as string,
       maxBytes: flat[at + 4] as number,
+      mailHeaders: flat[at + 5] === 1,
     });
   }
   return jobs;
@@ -71,5 +75,42 @@ export interface ReaderReply {
   spans: Int32Array;
   /** The SHA-256 (hex) of each plaintext placed in the arena, job after job, 64 characters each (spaces for the others). */
   digests: string;
+  /** encodeHeaders of the header fields of the jobs that asked for them; '' when none did. */
+  headers: string;
   exceptions: Exception[];
+}
+
+/** One job's header fields in a reply: from, to, cc, date, messageId, headerTruncated. */
+type HeaderTuple = [string | null, string | null, string | null, string | null, string | null, boolean];
+
+/** The header fields of a batch's jobs (null for a job that did not ask or whose read failed), as one JSON text. */
+export function encodeHeaders(fields: readonly (MailHeaderFields | null)[]): string {
+  const tuples = fields.map((f): HeaderTuple | null => (f ? [f.from, f.to, f.cc, f.date, f.messageId, f.headerTruncated] : null));
+  return JSON.stringify(tuples);
+}
+
+/**
+ * The header fields of a reply, job by job. A job whose entry is missing or not of the expected shape gets undefined
+ * (its caller then reads the headers from the plaintext itself): a broken reply never gives wrong fields.
+ */
+export function decodeHeaders(encoded: string, jobs: number): (MailHeaderFields | undefined)[] {
+  const out = new Array<MailHeaderFields | undefined>(jobs).fill(undefined);
+  if (encoded === '') return out;
+  let tuples: unknown;
+  try {
+    tuples = JSON.parse(encoded);
+  } catch {
+    return out;
+  }
+  if (!Array.isArray(tuples)) return out;
+  for (let index = 0; index < jobs && index < tuples.length; index += 1) out[index] = fieldsOf(tuples[index]);
+  return out;
+}
+
+function fieldsOf(tuple: unknown): MailHeaderFields | undefined {
+  if (!Array.isArray(tuple) || tuple.length !== 6) return undefined;
+  const [from, to, cc, date, messageId, headerTruncated] = tuple as unknown[];
+  const text = (value: unknown): value is string | null => value === null || typeof value === 'string';
+  if (!text(from) || !text(to) || !text(cc) || !text(date) || !text(messageId) || typeof headerTruncated !== 'boolean') return undefined;
+  return { from, to, cc, date, messageId, headerTruncated };
 }

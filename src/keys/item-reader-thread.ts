@@ -4,7 +4,8 @@ import { hash, type KeyObject } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { IntegrityError } from '../errors.js';
 import { describeItem, itemAad } from './item-crypto.js';
-import { decodeJobs, IN_EXCEPTIONS, type Exception, type ReaderReply, type ReaderRequest, type ReaderThreadData, type ReadFailure, type ReadJob } from './item-reader-protocol.js';
+import { mailHeaderFields, type MailHeaderFields } from '../pipeline/mail-headers.js';
+import { decodeJobs, encodeHeaders, IN_EXCEPTIONS, type Exception, type ReaderReply, type ReaderRequest, type ReaderThreadData, type ReadFailure, type ReadJob } from './item-reader-protocol.js';
 import { BlobOpenError, SmallBlobReader } from './small-blob.js';
 
 const port = parentPort;
@@ -21,6 +22,8 @@ interface Output {
   used: number;
   spans: Int32Array;
   digests: string[];
+  /** Each job's header fields, when it asked for them and was read. */
+  headers: (MailHeaderFields | null)[];
   exceptions: Exception[];
   transfer: ArrayBuffer[];
 }
@@ -28,6 +31,7 @@ interface Output {
 function readOne(job: ReadJob, index: number, out: Output): void {
   out.spans[2 * index] = IN_EXCEPTIONS;
   out.digests[index] = NO_DIGEST;
+  out.headers[index] = null;
   const what = describeItem(job);
   const key = keys.get(job.accountId);
   if (!key) {
@@ -41,6 +45,7 @@ function readOne(job: ReadJob, index: number, out: Output): void {
     out.exceptions.push({ index, failure: failureOf(error) });
     return;
   }
+  if (job.mailHeaders) out.headers[index] = mailHeaderFields(plaintext);
   if (plaintext.length <= out.arena.length - out.used) {
     // Copied into shared memory: the plaintext buffer itself dies young in this thread instead of being freed by
     // the main thread's collector (which leaves this thread's malloc arena fragmented).
@@ -78,8 +83,17 @@ port.on('message', (message: ReaderRequest) => {
   const arena = arenas[message.arena];
   if (!arena) throw new Error(`no arena ${message.arena}`);
   const jobs = decodeJobs(message.jobs);
-  const out: Output = { arena, used: 0, spans: new Int32Array(2 * jobs.length), digests: [], exceptions: [], transfer: [] };
+  const wantsHeaders = jobs.some((job) => job.mailHeaders);
+  const out: Output = { arena, used: 0, spans: new Int32Array(2 * jobs.length), digests: [], headers: [], exceptions: [], transfer: [] };
   for (let index = 0; index < jobs.length; index += 1) readOne(jobs[index]!, index, out);
-  const reply: ReaderReply = { type: 'read', arena: message.arena, used: out.used, spans: out.spans, digests: out.digests.join(''), exceptions: out.exceptions };
+  const reply: ReaderReply = {
+    type: 'read',
+    arena: message.arena,
+    used: out.used,
+    spans: out.spans,
+    digests: out.digests.join(''),
+    headers: wantsHeaders ? encodeHeaders(out.headers) : '',
+    exceptions: out.exceptions,
+  };
   port.postMessage(reply, [out.spans.buffer as ArrayBuffer, ...out.transfer]);
 });

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { IntegrityError, SourceError } from '../errors.js';
 import type { ItemPlaintext, ItemRef } from './key-service.js';
-import { encodeJobs, IN_EXCEPTIONS, type ReaderReply, type ReaderThreadData, type ReadFailure, type ReadJob } from './item-reader-protocol.js';
+import { decodeHeaders, encodeJobs, IN_EXCEPTIONS, type ReaderReply, type ReaderThreadData, type ReadFailure, type ReadJob } from './item-reader-protocol.js';
 import { BlobOpenError } from './small-blob.js';
 import { stopWorker } from '../util/stop-worker.js';
 
@@ -84,17 +84,18 @@ export class ThreadedBlobReader {
   }
 
   /**
-   * The authenticated plaintext of a small blob. Rejects as SmallBlobReader.read throws (BlobOpenError,
-   * IntegrityError), or with a SourceError if the thread is gone.
+   * The authenticated plaintext of a small blob, with its header fields when `mailHeaders` (unless the thread's
+   * answer lacked them: callers read them from the plaintext then). Rejects as SmallBlobReader.read throws
+   * (BlobOpenError, IntegrityError), or with a SourceError if the thread is gone.
    */
-  read(ref: ItemRef, key: KeyObject, maxBytes: number): Promise<ItemPlaintext> {
+  read(ref: ItemRef, key: KeyObject, maxBytes: number, mailHeaders = false): Promise<ItemPlaintext> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (!this.#keysSent.has(ref.accountId)) {
       this.#worker.postMessage({ type: 'key', accountId: ref.accountId, key });
       this.#keysSent.add(ref.accountId);
     }
     const { service, accountId, itemId, blobFile: file } = ref;
-    this.#queue.push({ file, service, accountId, itemId, maxBytes });
+    this.#queue.push({ file, service, accountId, itemId, maxBytes, mailHeaders });
     const result = new Promise<ItemPlaintext>((resolve, reject) => this.#waiting.push({ resolve, reject }));
     this.#outstanding += 1;
     if (this.#outstanding === 1) this.#worker.ref();
@@ -134,20 +135,25 @@ export class ThreadedBlobReader {
     const copy = Buffer.allocUnsafeSlow(reply.used);
     arena.copy(copy, 0, 0, reply.used);
     const { spans, digests } = reply;
+    const headers = decodeHeaders(typeof reply.headers === 'string' ? reply.headers : '', waiting.length);
+    const answer = (index: number, bytes: Buffer, sha256: string): ItemPlaintext => {
+      const mailHeaders = headers[index];
+      return mailHeaders ? { bytes, sha256, mailHeaders } : { bytes, sha256 };
+    };
     const settled = new Array<boolean>(waiting.length).fill(false);
     for (let index = 0; index < waiting.length; index += 1) {
       const at = spans[2 * index] ?? IN_EXCEPTIONS;
       const end = at + (spans[2 * index + 1] ?? 0);
       // A span outside what the thread filled is no answer (it would hand over some other item's bytes).
       if (at === IN_EXCEPTIONS || at < 0 || end > reply.used) continue;
-      waiting[index]!.resolve({ bytes: copy.subarray(at, end), sha256: digests.slice(64 * index, 64 * index + 64) });
+      waiting[index]!.resolve(answer(index, copy.subarray(at, end), digests.slice(64 * index, 64 * index + 64)));
       settled[index] = true;
     }
     for (const exception of reply.exceptions) {
       const pending = waiting[exception.index];
       if (!pending || settled[exception.index]) continue;
       if ('failure' in exception) pending.reject(toError(exception.failure));
-      else pending.resolve({ bytes: Buffer.from(exception.bytes.buffer, exception.bytes.byteOffset, exception.bytes.byteLength), sha256: exception.sha256 });
+      else pending.resolve(answer(exception.index, Buffer.from(exception.bytes.buffer, exception.bytes.byteOffset, exception.bytes.byteLength), exception.sha256));
       settled[exception.index] = true;
     }
     this.#outstanding -= waiting.length;

@@ -1,5 +1,6 @@
 // The only boundary that holds keys: it opens stored items, and never hands a key to anyone.
 import type { Readable } from 'node:stream';
+import type { MailHeaderFields } from '../pipeline/mail-headers.js';
 
 /** Which store an item lives in; bound into every item's additional authenticated data. */
 export type StoreService = 'mail' | 'storage' | 'im' | 'subscriber';
@@ -17,6 +18,14 @@ export interface ItemRef {
 export interface ItemPlaintext {
   bytes: Buffer;
   sha256: string;
+  /** The message's non-content header fields, read where it was decrypted; only when asked for (ReadOptions). */
+  mailHeaders?: MailHeaderFields;
+}
+
+/** What readItem takes from a plaintext besides its hash, on the thread that decrypted it. */
+export interface ReadOptions {
+  /** The item is an RFC 5322 message whose header fields (mail-headers.ts) are wanted. */
+  mailHeaders?: boolean;
 }
 
 /** Whether the provider can decrypt an account's items, or only its customer can. */
@@ -35,7 +44,7 @@ export interface KeyService {
    * The whole plaintext of a small item (at most maxBytes), authenticated before it is returned, and its SHA-256:
    * hashed on the thread that decrypted it, so that the caller need not hash it again.
    */
-  readItem(ref: ItemRef, maxBytes: number): Promise<ItemPlaintext>;
+  readItem(ref: ItemRef, maxBytes: number, options?: ReadOptions): Promise<ItemPlaintext>;
   /** The item exactly as stored (ciphertext with its header and tag), for customer-key accounts. */
   openStored(ref: ItemRef): Readable;
   /** Stops what the service started (a reader thread); later reads run on the calling thread. Optional. */

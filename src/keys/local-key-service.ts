@@ -7,10 +7,11 @@ import { InputError, KeyError, SourceError } from '../errors.js';
 import { unwrapDataKey, dataKeysSchema, type DataKeysFile } from './data-keys.js';
 import { BlobPlaintextStream } from './blob-stream.js';
 import { describeItem, itemAad } from './item-crypto.js';
-import type { EncryptionState, ItemPlaintext, ItemRef, KeyService } from './key-service.js';
+import type { EncryptionState, ItemPlaintext, ItemRef, KeyService, ReadOptions } from './key-service.js';
 import { ThreadedBlobReader } from './item-reader.js';
 import { loadMasterKey } from './master-key.js';
 import { BlobOpenError, SmallBlobReader } from './small-blob.js';
+import { mailHeaderFields } from '../pipeline/mail-headers.js';
 
 export interface LocalKeyServiceOptions {
   masterKeyFile: string;
@@ -82,13 +83,16 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
       });
     },
 
-    async readItem(ref: ItemRef, maxBytes: number): Promise<ItemPlaintext> {
+    async readItem(ref: ItemRef, maxBytes: number, readOptions?: ReadOptions): Promise<ItemPlaintext> {
       const key = dataKey(ref);
+      const mailHeaders = readOptions?.mailHeaders === true;
       try {
         const thread = readerThread();
-        if (thread) return await thread.read(ref, key, maxBytes);
+        if (thread) return await thread.read(ref, key, maxBytes, mailHeaders);
         const bytes = inThread.read(ref.blobFile, maxBytes, key, itemAad(ref.service, ref.accountId, ref.itemId), describeItem(ref));
-        return { bytes, sha256: hash('sha256', bytes, 'hex') };
+        const plaintext: ItemPlaintext = { bytes, sha256: hash('sha256', bytes, 'hex') };
+        if (mailHeaders) plaintext.mailHeaders = mailHeaderFields(bytes);
+        return plaintext;
       } catch (error) {
         throw error instanceof BlobOpenError ? missingBlob(ref, error) : error;
       }

@@ -398,7 +398,7 @@ function createRun(ctx: RunContext) {
     const prepared: PreparedItem = { item, encryption };
     const small = item.kind === 'subscriber' || item.bytes <= SMALL_ITEM_BYTES;
     if (state === 'provider-key' && small && needsBody(item, state, plan)) {
-      prepared.buffer = readSmall(item, primary);
+      prepared.buffer = readSmall(item, primary, wantsHeaders(item, state, plan));
       // Read ahead: a failure is handled when the consumer reaches this item, not as an unhandled rejection.
       prepared.buffer.catch(() => undefined);
     }
@@ -410,11 +410,17 @@ function createRun(ctx: RunContext) {
     return plan.content !== undefined || (item.kind === 'mail' && state === 'provider-key');
   }
 
-  async function readSmall(item: SourceItem, request: GateRequest): Promise<ItemPlaintext> {
+  /** Mail metadata is read from the message's headers, which only the provider's key can open. */
+  function wantsHeaders(item: SourceItem, state: EncryptionState, plan: ServicePlan): boolean {
+    return item.kind === 'mail' && plan.metadata !== undefined && state === 'provider-key';
+  }
+
+  async function readSmall(item: SourceItem, request: GateRequest, mailHeaders: boolean): Promise<ItemPlaintext> {
     const limit = item.kind === 'subscriber' ? MAX_SUBSCRIBER_BYTES : item.bytes;
     let body: ItemPlaintext;
     try {
-      body = await sources.keyService.readItem(item.ref, limit);
+      // The key service reads the headers on the thread that decrypted the message, when it has one.
+      body = await sources.keyService.readItem(item.ref, limit, { mailHeaders });
     } catch (error) {
       // readItem refuses a blob larger than the size asked for; when the index lied about the size, that is the
       // source's scope violation, not a damaged blob.
@@ -442,11 +448,11 @@ function createRun(ctx: RunContext) {
   ): Promise<MailHeaderFields | null> {
     const { item } = prepared;
     if (!needsBody(item, state, plan)) return null;
-    const wantHeaders = item.kind === 'mail' && plan.metadata !== undefined && state === 'provider-key';
+    const wantHeaders = wantsHeaders(item, state, plan);
     if (prepared.buffer) {
       const body = await prepared.buffer;
       if (plan.content) await addContent(prepared, paths, plan.content, item.kind === 'subscriber' ? subscriberBody(body.bytes, item) : body);
-      return wantHeaders ? mailHeaderFields(body.bytes) : null;
+      return wantHeaders ? (body.mailHeaders ?? mailHeaderFields(body.bytes)) : null;
     }
     const collector = wantHeaders ? createMailHeaderCollector() : undefined;
     const guarded = guardedItemStream(item, state, primary, collector);

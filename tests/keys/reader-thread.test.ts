@@ -9,9 +9,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyError, ScopexError, SourceError } from '../../src/errors.js';
 import { BLOB_OVERHEAD, HEADER_BYTES, TAG_BYTES } from '../../src/keys/item-crypto.js';
-import { decodeJobs, encodeJobs } from '../../src/keys/item-reader-protocol.js';
+import { decodeHeaders, decodeJobs, encodeHeaders, encodeJobs } from '../../src/keys/item-reader-protocol.js';
 import type { KeyService } from '../../src/keys/key-service.js';
 import { createLocalKeyService } from '../../src/keys/local-key-service.js';
+import { mailHeaderFields, type MailHeaderFields } from '../../src/pipeline/mail-headers.js';
 import { buildStoreFixture, type FixtureItem, type StoreFixture } from '../helpers/store-fixture.js';
 import { blobOf, failureOf, refOf } from './key-helpers.js';
 
@@ -78,6 +79,25 @@ describe('the reader thread', () => {
     });
   });
 
+  it('reads the header fields of the messages that ask for them, as the main thread would, and of no others', async () => {
+    // The large item overflows the batch arena and travels on its own; every other read asks, so batches mix both.
+    const items = providerItems();
+    expect(items.some((item) => item.id === 's-large')).toBe(true);
+    const asks = items.map((item, index) => item.id === 's-large' || index % 2 === 0);
+    for (const service of [threaded, inThread]) {
+      const read = await Promise.all(items.map((item, index) => service.readItem(refOf(item), item.bytes, { mailHeaders: asks[index]! })));
+      read.forEach((plaintext, index) => {
+        expect(plaintext.sha256).toBe(items[index]!.sha256);
+        expect(createHash('sha256').update(plaintext.bytes).digest('hex')).toBe(items[index]!.sha256);
+        expect(plaintext.mailHeaders).toEqual(asks[index] ? mailHeaderFields(plaintext.bytes) : undefined);
+      });
+    }
+    // Not vacuous: the fixture's messages have senders.
+    const mail = items.filter((item) => item.service === 'mail' && item.bytes > 0);
+    const fromThread = await Promise.all(mail.map((item) => threaded.readItem(refOf(item), item.bytes, { mailHeaders: true })));
+    expect(fromThread.some((plaintext) => plaintext.mailHeaders?.from)).toBe(true);
+  });
+
   it('fails as the in-thread reader does for every flipped byte, truncation and extension of a blob', async () => {
     const item = providerItems().find((candidate) => candidate.bytes > 40)!;
     const blob = blobOf(item);
@@ -135,13 +155,34 @@ describe('the reader protocol', () => {
   it('carries any file name and id through a batch unchanged', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ file: fc.string({ unit: 'grapheme' }), accountId: fc.string(), itemId: fc.string({ unit: 'binary' }), maxBytes: fc.nat() }), { maxLength: 20 }),
+        fc.array(
+          fc.record({ file: fc.string({ unit: 'grapheme' }), accountId: fc.string(), itemId: fc.string({ unit: 'binary' }), maxBytes: fc.nat(), mailHeaders: fc.boolean() }),
+          { maxLength: 20 },
+        ),
         (jobs) => {
           const full = jobs.map((job) => ({ ...job, service: 'mail' as const }));
           expect(decodeJobs(encodeJobs(full))).toEqual(full);
         },
       ),
     );
+  });
+
+  it('carries any header fields through a batch unchanged', () => {
+    const value = fc.option(fc.string({ unit: 'binary' }), { nil: null });
+    const fields: fc.Arbitrary<MailHeaderFields> = fc.record({ from: value, to: value, cc: value, date: value, messageId: value, headerTruncated: fc.boolean() });
+    fc.assert(
+      fc.property(fc.array(fc.option(fields, { nil: null }), { maxLength: 20 }), (batch) => {
+        expect(decodeHeaders(encodeHeaders(batch), batch.length)).toEqual(batch.map((entry) => entry ?? undefined));
+      }),
+    );
+  });
+
+  it('gives no header fields, never wrong ones, for a reply of the wrong shape', () => {
+    const good = ['a', 'b', null, 'd', '<e>', false];
+    for (const encoded of ['', 'not json', '{}', '[1]', JSON.stringify([[...good.slice(0, 5)]]), JSON.stringify([[...good.slice(0, 5), 'no']]), JSON.stringify([[1, ...good.slice(1)]])]) {
+      expect(decodeHeaders(encoded, 1), encoded).toEqual([undefined]);
+    }
+    expect(decodeHeaders(JSON.stringify([good]), 2)).toEqual([{ from: 'a', to: 'b', cc: null, date: 'd', messageId: '<e>', headerTruncated: false }, undefined]);
   });
 
   // Protocol faults, as a broken thread would make them: no plaintext and no failure, or a span past what it filled.
@@ -153,7 +194,7 @@ describe('the reader protocol', () => {
     writeFileSync(
       script,
       `import { parentPort } from 'node:worker_threads';
-       parentPort.on('message', (m) => { if (m.type === 'read') parentPort.postMessage({ type: 'read', arena: m.arena, used: 0, digests: '', spans: new Int32Array(2 * JSON.parse(m.jobs).length / 5)${spans}, exceptions: [] }); });`,
+       parentPort.on('message', (m) => { if (m.type === 'read') parentPort.postMessage({ type: 'read', arena: m.arena, used: 0, digests: '', spans: new Int32Array(2 * JSON.parse(m.jobs).length / 6)${spans}, headers: '', exceptions: [] }); });`,
     );
     const service = createLocalKeyService({ masterKeyFile: fx.masterKeyFile, dataKeysFile: fx.dataKeysFile, readerThread: pathToFileURL(script) });
     const item = providerItems()[0]!;
