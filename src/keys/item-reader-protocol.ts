@@ -75,6 +75,8 @@ export interface ReaderReply {
   spans: Int32Array;
   /** The SHA-256 (hex) of each plaintext placed in the arena, job after job, 64 characters each (spaces for the others). */
   digests: string;
+  /** The CRC-32 of each job's plaintext (placed or moved), as an unsigned value in a signed slot; 0 for failures. */
+  crcs: Int32Array;
   /** encodeHeaders of the header fields of the jobs that asked for them; '' when none did. */
   headers: string;
   exceptions: Exception[];

@@ -1,6 +1,7 @@
 // The key service's reader thread: reads and authenticates small blobs in batches, so that an export's main thread
 // is left with listing, checking and sealing. It holds the data keys it was sent, as KeyObjects, and nothing else.
 import { hash, type KeyObject } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { parentPort, workerData } from 'node:worker_threads';
 import { IntegrityError } from '../errors.js';
 import { describeItem, itemAad } from './item-crypto.js';
@@ -21,6 +22,7 @@ interface Output {
   arena: Buffer;
   used: number;
   spans: Int32Array;
+  crcs: Int32Array;
   digests: string[];
   /** Each job's header fields, when it asked for them and was read. */
   headers: (MailHeaderFields | null)[];
@@ -52,11 +54,13 @@ function readOne(job: ReadJob, index: number, out: Output): void {
     // Hashed as placed: the digest is of the very bytes the main thread copies out.
     const placed = out.arena.subarray(out.used, out.used + plaintext.copy(out.arena, out.used));
     out.digests[index] = hash('sha256', placed, 'hex');
+    out.crcs[index] = crc32(placed);
     out.spans[2 * index] = out.used;
     out.spans[2 * index + 1] = placed.length;
     out.used += placed.length;
   } else {
     const sha256 = hash('sha256', plaintext, 'hex');
+    out.crcs[index] = crc32(plaintext);
     out.exceptions.push({ index, bytes: transferable(plaintext, out.transfer), sha256 });
   }
 }
@@ -84,16 +88,17 @@ port.on('message', (message: ReaderRequest) => {
   if (!arena) throw new Error(`no arena ${message.arena}`);
   const jobs = decodeJobs(message.jobs);
   const wantsHeaders = jobs.some((job) => job.mailHeaders);
-  const out: Output = { arena, used: 0, spans: new Int32Array(2 * jobs.length), digests: [], headers: [], exceptions: [], transfer: [] };
+  const out: Output = { arena, used: 0, spans: new Int32Array(2 * jobs.length), crcs: new Int32Array(jobs.length), digests: [], headers: [], exceptions: [], transfer: [] };
   for (let index = 0; index < jobs.length; index += 1) readOne(jobs[index]!, index, out);
   const reply: ReaderReply = {
     type: 'read',
     arena: message.arena,
     used: out.used,
     spans: out.spans,
+    crcs: out.crcs,
     digests: out.digests.join(''),
     headers: wantsHeaders ? encodeHeaders(out.headers) : '',
     exceptions: out.exceptions,
   };
-  port.postMessage(reply, [out.spans.buffer as ArrayBuffer, ...out.transfer]);
+  port.postMessage(reply, [out.spans.buffer as ArrayBuffer, out.crcs.buffer as ArrayBuffer, ...out.transfer]);
 });

@@ -136,9 +136,14 @@ export class ThreadedBlobReader {
     arena.copy(copy, 0, 0, reply.used);
     const { spans, digests } = reply;
     const headers = decodeHeaders(typeof reply.headers === 'string' ? reply.headers : '', waiting.length);
+    // Without a CRC for every job, none is used: the ZIP writer then takes them itself.
+    const crcs = reply.crcs instanceof Int32Array && reply.crcs.length === waiting.length ? reply.crcs : undefined;
     const answer = (index: number, bytes: Buffer, sha256: string): ItemPlaintext => {
+      const plaintext: ItemPlaintext = { bytes, sha256 };
+      if (crcs) plaintext.crc32 = crcs[index]! >>> 0;
       const mailHeaders = headers[index];
-      return mailHeaders ? { bytes, sha256, mailHeaders } : { bytes, sha256 };
+      if (mailHeaders) plaintext.mailHeaders = mailHeaders;
+      return plaintext;
     };
     const settled = new Array<boolean>(waiting.length).fill(false);
     for (let index = 0; index < waiting.length; index += 1) {

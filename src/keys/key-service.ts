@@ -18,6 +18,8 @@ export interface ItemRef {
 export interface ItemPlaintext {
   bytes: Buffer;
   sha256: string;
+  /** Its CRC-32 (unsigned), taken with the hash when the reader thread decrypted it (for the ZIP entry). */
+  crc32?: number;
   /** The message's non-content header fields, read where it was decrypted; only when asked for (ReadOptions). */
   mailHeaders?: MailHeaderFields;
 }

@@ -59,11 +59,14 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
   }
 
   const inThread = new SmallBlobReader();
-  // Started on the first small read (commands that read no items start no thread); null: none could be started.
+  // Started on the first small read (commands that read no items start no thread). null: no thread, for good (turned
+  // off, could not be started, or closed). Not `??=`: that would treat null as "not tried yet" and start one.
   let threaded: ThreadedBlobReader | null | undefined = options.readerThread === false ? null : undefined;
   function readerThread(): ThreadedBlobReader | null {
-    const script = options.readerThread;
-    threaded ??= script instanceof URL ? ThreadedBlobReader.startScript(script) : (ThreadedBlobReader.start() ?? null);
+    if (threaded === undefined) {
+      const script = options.readerThread;
+      threaded = script instanceof URL ? ThreadedBlobReader.startScript(script) : (ThreadedBlobReader.start() ?? null);
+    }
     return threaded;
   }
 

@@ -24,7 +24,7 @@ import { signDetached } from './cms-signature.js';
 import { coalesceZipWrites } from './coalesced-zip-writes.js';
 import { compactCentralDirectory } from './compact-central-directory.js';
 import { LineSpool } from './line-spool.js';
-import { useNativeCrc32 } from './native-crc.js';
+import { rememberCrc32, useNativeCrc32 } from './native-crc.js';
 import { collisionKey, isSafeArchivePath, safeSegment } from './safe-names.js';
 import { SealError } from './seal-error.js';
 import type { BagSealer, HashedBytes, PayloadResult, SealResult, SealerOptions } from './sealer.js';
@@ -252,6 +252,7 @@ class ZipBagSealer implements BagSealer {
       if (!SHA256_HEX.test(body.sha256)) {
         return Promise.reject(new SealError('BAD_DIGEST', `the SHA-256 given for payload path ${JSON.stringify(relPath)} is not 64 lower-case hex digits.`));
       }
+      if (body.crc32 !== undefined) rememberCrc32(body.bytes, body.crc32);
       return this.#addPayload(relPath, body.bytes, body.sha256);
     }
     return releaseOnFailure(body, this.#addPayload(relPath, body));

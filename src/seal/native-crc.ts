@@ -33,6 +33,22 @@ function crcModules(): CrcModule[] {
 
 let installed: boolean | undefined;
 
+/**
+ * CRC-32s already taken of Buffers about to be appended (by the thread that decrypted them), by the very Buffer
+ * object: compress-commons asks for a stored Buffer entry's CRC with `crc32.buf(source)` on the Buffer it was
+ * given. Each is used once. A Buffer not here, or asked for with a seed (a stream's chunks), is computed as before.
+ */
+const known = new WeakMap<Uint8Array, number>();
+
+/**
+ * Tells the ZIP writer the CRC-32 of `bytes`, to use when it appends them as they are. Only while the native CRC is
+ * installed (otherwise archiver computes every CRC itself); a value that is not a 32-bit unsigned integer is ignored.
+ */
+export function rememberCrc32(bytes: Uint8Array, crc: number): void {
+  if (installed !== true || !Number.isInteger(crc) || crc < 0 || crc > 0xffffffff) return;
+  known.set(bytes, crc);
+}
+
 /** Installs the native CRC once per process; returns whether archiver now uses it. */
 export function useNativeCrc32(): boolean {
   if (installed !== undefined) return installed;
@@ -49,7 +65,16 @@ export function useNativeCrc32(): boolean {
   for (const crcModule of modules) {
     const original = crcModule.buf;
     if (typeof original !== 'function') return installed;
-    const replacement: CrcBuf = (bytes, seed) => native(bytes, seedOf(seed)) | 0;
+    const replacement: CrcBuf = (bytes, seed) => {
+      if (seed === undefined) {
+        const crc = known.get(bytes);
+        if (crc !== undefined) {
+          known.delete(bytes);
+          return crc | 0;
+        }
+      }
+      return native(bytes, seedOf(seed)) | 0;
+    };
     const seeded = original(probe.subarray(20), original(probe.subarray(0, 20)) >>> 0);
     const same =
       replacement(probe) === original(probe) &&

@@ -28,6 +28,8 @@ export interface SealerOptions {
 export interface HashedBytes {
   bytes: Buffer;
   sha256: string;
+  /** The CRC-32 of `bytes` (unsigned), when it was taken with the hash: the ZIP writer then does not take it again. */
+  crc32?: number;
 }
 
 export interface PayloadResult {

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { crc32 } from 'node:zlib';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
@@ -65,6 +66,7 @@ describe('the reader thread', () => {
     read.forEach((plaintext, index) => {
       expect(plaintext.bytes.equals(rounds[index]!.plaintext!)).toBe(true);
       expect(plaintext.sha256).toBe(rounds[index]!.sha256);
+      expect(plaintext.crc32).toBe(crc32(plaintext.bytes));
     });
   });
 
@@ -76,6 +78,7 @@ describe('the reader thread', () => {
     read.forEach((plaintext, index) => {
       expect(createHash('sha256').update(plaintext.bytes).digest('hex')).toBe(mixed[index]!.sha256);
       expect(plaintext.sha256).toBe(mixed[index]!.sha256);
+      expect(plaintext.crc32).toBe(crc32(plaintext.bytes));
     });
   });
 
@@ -145,9 +148,22 @@ describe('the reader thread', () => {
   it('after close, reads go on in the calling thread', async () => {
     const service = createLocalKeyService({ masterKeyFile: fx.masterKeyFile, dataKeysFile: fx.dataKeysFile, readerThread: SCRIPT });
     const item = providerItems()[0]!;
-    expect(await service.readItem(refOf(item), item.bytes)).toEqual({ bytes: item.plaintext, sha256: item.sha256 });
+    expect(await service.readItem(refOf(item), item.bytes)).toEqual({ bytes: item.plaintext, sha256: item.sha256, crc32: crc32(item.plaintext!) });
     await service.close?.();
+    // No CRC: only the thread takes one, so this read was made here (and no new thread was started).
     expect(await service.readItem(refOf(item), item.bytes)).toEqual({ bytes: item.plaintext, sha256: item.sha256 });
+  });
+
+  it('starts no thread when told not to, in the built service too (where a thread script is there to start)', async () => {
+    const built = (await import(pathToFileURL(path.join(ROOT, 'dist/src/keys/local-key-service.js')).href)) as { createLocalKeyService: typeof createLocalKeyService };
+    const files = { masterKeyFile: fx.masterKeyFile, dataKeysFile: fx.dataKeysFile };
+    const item = providerItems()[0]!;
+    const off = built.createLocalKeyService({ ...files, readerThread: false });
+    expect((await off.readItem(refOf(item), item.bytes)).crc32).toBeUndefined();
+    const on = built.createLocalKeyService(files);
+    expect((await on.readItem(refOf(item), item.bytes)).crc32).toBe(crc32(item.plaintext!));
+    await on.close?.();
+    await off.close?.();
   });
 });
 
@@ -183,6 +199,25 @@ describe('the reader protocol', () => {
       expect(decodeHeaders(encoded, 1), encoded).toEqual([undefined]);
     }
     expect(decodeHeaders(JSON.stringify([good]), 2)).toEqual([{ from: 'a', to: 'b', cc: null, date: 'd', messageId: '<e>', headerTruncated: false }, undefined]);
+  });
+
+  it.each([
+    ['one CRC per job', 'n', 0xffffffff],
+    ['CRCs of the wrong count', 'n + 1', undefined],
+  ])('a reply with %s gives %s', async (_what, count, expected) => {
+    // A thread that answers every job with an empty plaintext and CRC -1 (0xffffffff unsigned).
+    const script = path.join(scratch, `crc-thread-${counter++}.mjs`);
+    writeFileSync(
+      script,
+      `import { parentPort } from 'node:worker_threads';
+       parentPort.on('message', (m) => { if (m.type !== 'read') return; const n = JSON.parse(m.jobs).length / 6;
+         parentPort.postMessage({ type: 'read', arena: m.arena, used: 0, digests: ' '.repeat(64 * n), spans: new Int32Array(2 * n), crcs: new Int32Array(${count}).fill(-1), headers: '', exceptions: [] }); });`,
+    );
+    const service = createLocalKeyService({ masterKeyFile: fx.masterKeyFile, dataKeysFile: fx.dataKeysFile, readerThread: pathToFileURL(script) });
+    const read = await service.readItem(refOf(providerItems()[0]!), 1 << 20);
+    expect(read.bytes.length).toBe(0);
+    expect(read.crc32).toBe(expected);
+    await service.close?.();
   });
 
   // Protocol faults, as a broken thread would make them: no plaintext and no failure, or a span past what it filled.

@@ -2,6 +2,7 @@ import { createHash, createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AbortedError, InputError, IntegrityError } from '../../src/errors.js';
 import type { SealerOptions } from '../../src/seal/sealer.js';
@@ -77,10 +78,14 @@ describe('a sealed bag', () => {
     outDir = opts.outDir;
     const sealer = await createBagSealer(opts);
     for (const [rel, body] of payload) {
-      // Big ones as streams in uneven chunks, small ones as Buffers, and mail as bytes hashed by their reader: every
-      // path of the sealer.
+      // Big ones as streams in uneven chunks, small ones as Buffers, and mail as bytes hashed (and CRC'd) by their
+      // reader: every path of the sealer.
       const source =
-        body.length > 1024 ? chunkedStream([body.subarray(0, 1000), body.subarray(1000)]) : rel.endsWith('.eml') ? { bytes: body, sha256: sha256(body) } : body;
+        body.length > 1024
+          ? chunkedStream([body.subarray(0, 1000), body.subarray(1000)])
+          : rel.endsWith('.eml')
+            ? { bytes: body, sha256: sha256(body), crc32: crc32(body) }
+            : body;
       const added = await sealer.addPayload(rel, source);
       expect(added).toEqual({ path: `data/${rel}`, sha256: sha256(body), bytes: body.length });
     }
@@ -100,6 +105,22 @@ describe('a sealed bag', () => {
     expect(result.bytes).toBe(bytes.length);
     expect(result.payloadFiles).toBe(payload.size);
     expect(result.payloadBytes).toBe([...payload.values()].reduce((sum, b) => sum + b.length, 0));
+  });
+
+  test('writes the CRC-32 a reader took of its bytes, and takes it itself otherwise', async () => {
+    // The CRC given with the bytes is the one the entry carries: a wrong one (never given by scopex's reader, which
+    // takes it of the very bytes it hashed) would show in unzip -t. So the given value is really the one used.
+    const body = Buffer.from('From: b@example\r\n\r\nsecond\r\n');
+    const sealed = async (crc: number | undefined): Promise<number | null> => {
+      const sealer = await createBagSealer(options());
+      await sealer.addPayload('acct-1/mail.content/m-2.eml', crc === undefined ? { bytes: body, sha256: sha256(body) } : { bytes: body, sha256: sha256(body), crc32: crc });
+      await sealer.addTagFile('order.json', Buffer.from('{}\n'));
+      await sealer.addTagFile('production.json', Buffer.from('[]\n'));
+      return run('unzip', ['-tqq', (await sealer.seal()).archive]).status;
+    };
+    expect(await sealed(crc32(body))).toBe(0);
+    expect(await sealed(undefined)).toBe(0);
+    expect(await sealed((crc32(body) + 1) >>> 0)).not.toBe(0);
   });
 
   test('passes unzip -t and has one top folder with the expected tag files', () => {
