@@ -1,5 +1,5 @@
 // The benchmark's own arithmetic: medians, dd parsing, the table and the target verdicts.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { parseDdSummary } from './disk-speed.js';
 import { parseOptions, planFor, type BenchOptions } from './options.js';
 import { readGnuTimeUsage } from './process-timer.js';
 import { summarize } from './stats.js';
+import { warmPageCache } from './world.js';
 import { renderTable } from './table.js';
 import { RSS_LIMIT_BYTES, targetRows, type Figures } from './targets.js';
 import type { WorldResult } from './world-bench.js';
@@ -165,5 +166,22 @@ describe('parseOptions and planFor', () => {
     const quick = planFor(parseOptions(['--quick']) as BenchOptions);
     expect(quick.large.bytes).toBeLessThan(128 * 1024 * 1024);
     expect(quick.batch).toBe('small');
+  });
+});
+
+describe('warmPageCache', () => {
+  it('reads every file under a folder once, sub-folders too, and counts what it read', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'scopex-warm-'));
+    try {
+      mkdirSync(path.join(dir, 'mail', 'acct-1', 'blobs'), { recursive: true });
+      writeFileSync(path.join(dir, 'directory.json'), '{}');
+      writeFileSync(path.join(dir, 'mail', 'acct-1', 'blobs', 'm-1'), Buffer.alloc(3 * 1024 * 1024 + 5, 1));
+      writeFileSync(path.join(dir, 'mail', 'acct-1', 'index.jsonl'), '');
+      const warmed = warmPageCache(dir);
+      expect(warmed.files).toBe(3);
+      expect(warmed.bytes).toBe(2 + 3 * 1024 * 1024 + 5);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { extractArchive, payloadInArchive, payloadOnDisk, runOpensslDigest, runSha256sumCheck, runShellBaseline, type Payload } from './baseline.js';
 import { runTimed } from './process-timer.js';
 import { MB, repeat, summarize, type Summary } from './stats.js';
-import { cli, consumerAccounts, writeApprovedOrder, type World } from './world.js';
+import { cli, consumerAccounts, warmStores, writeApprovedOrder, type World } from './world.js';
 
 export interface Rates {
   mbPerSecond: number;
@@ -60,6 +60,8 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
   const exportDir = path.join(workDir, 'export');
   mkdirSync(exportDir, { recursive: true });
   const archive = path.join(exportDir, `BENCH-${label}.zip`);
+  // From a warm page cache, as the baseline's files are (it reads files it has just written).
+  warmStores(world, log);
 
   const exports = await repeat(runs, async (index) => {
     rmSync(archive, { force: true });
