@@ -97,7 +97,7 @@ describe('ceilings', () => {
     const crypto = { ...measureCryptoCeiling(1, 1), allCoresBytesPerSecond: 2.5e8 };
     const batch = {
       orders: 8, speedup: 1.2,
-      concurrency1: { seconds: s(6) }, concurrency2: { seconds: s(5) },
+      concurrency1: { seconds: s(6), peakRssBytes: s(250 * 1024 * 1024) }, concurrency2: { seconds: s(5), peakRssBytes: s(300 * 1024 * 1024) },
       ceiling: batchCeiling(s(6), [9], [10]),
     } as unknown as BatchResult;
     const rows = targetRows({
@@ -110,6 +110,10 @@ describe('ceilings', () => {
     expect(at('  ceiling: 1 worker')).toBe(at('batch') + 1);
     expect(rows[at('  ceiling: 1 worker')]!.ratio).toBeCloseTo((6 * os.availableParallelism()) / 10);
     expect(rows[at('  ceiling: 1 worker')]!.pass).toBeNull();
+    // The batch's peak RSS is shown under it, each concurrency's own, and not judged (the target is per export).
+    expect(at('  peak RSS batch, 1 worker')).toBe(at('  ceiling: 1 worker') + 1);
+    expect(rows[at('  peak RSS batch, 1 worker')]).toMatchObject({ scopex: '250.0 MiB', target: '', pass: null });
+    expect(rows[at('  peak RSS batch, 2 workers')]).toMatchObject({ scopex: '300.0 MiB', target: '', pass: null });
   });
 
   it("puts the small export's CPU work spread on every core under its figure", () => {
