@@ -126,6 +126,23 @@ describe('ceilings', () => {
     expect(rows[at]!.pass).toBeNull();
   });
 
+  it('puts the floor pipeline under the small export, as timed and with its CPU spread on every core', () => {
+    const small = world('small', 4, 50_000, 2e8, 1, 4);
+    const s = (value: number) => ({ median: value, min: value, max: value, samples: [value] });
+    // 49,000 items in 3.5 s (14,000 items/s), 5 CPU seconds: 2.5 s on 2 cores; the baseline: 50,000 files in 4 s.
+    small.floor = { seconds: s(3.5), mbPerSecond: 50, itemsPerSecond: 14_000, items: 49_000, cpuSeconds: s(5) };
+    const rows = targetRows({ disk: null, large: null, small, itemSeries: [], byteSeries: [], batch: null, cryptoCeiling: null, cores: 2, rssLimitBytes: RSS_LIMIT_BYTES });
+    const at = rows.findIndex((candidate) => candidate.figure.startsWith('  floor: read'));
+    expect(rows[at - 2]!.figure).toMatch(/^export small/);
+    expect(rows[at]).toMatchObject({ figure: expect.stringContaining('(49000 items)'), pass: null });
+    expect(rows[at]!.ratio).toBeCloseTo(14_000 / 12_500);
+    expect(rows[at + 1]).toMatchObject({ figure: expect.stringMatching(/^ {2}floor: its CPU work \(5\.00 s\) spread on 2 cores/), pass: null });
+    expect(rows[at + 1]!.ratio).toBeCloseTo(49_000 / 2.5 / 12_500);
+    delete small.floor;
+    const without = targetRows({ disk: null, large: null, small, itemSeries: [], byteSeries: [], batch: null, cryptoCeiling: null, cores: 2, rssLimitBytes: RSS_LIMIT_BYTES });
+    expect(without.some((row) => row.figure.includes('floor'))).toBe(false);
+  });
+
   it("puts the verify's CPU work spread on every core under each verify figure, against that figure's baseline", () => {
     const small = world('small', 4, 50_000, 2e8, 1, 4);
     const rows = targetRows({ disk: null, large: null, small, itemSeries: [], byteSeries: [], batch: null, cryptoCeiling: null, cores: 2, rssLimitBytes: RSS_LIMIT_BYTES });

@@ -138,7 +138,7 @@ async function main(argv: string[]): Promise<number> {
   const batchOnSmall = plan.batch === 'small' && !opts.skipBatch;
   const small = await section(`world ${plan.small.label}`, worldSpace(plan.small, SPACE_FACTOR_COMPARE), () =>
     withWorld(plan.small, async (world, workDir) => {
-      const result = await benchWorld(world, workDir, { runs: opts.runs, compare: true, log });
+      const result = await benchWorld(world, workDir, { runs: opts.runs, compare: true, floor: true, log });
       if (batchOnSmall) batch = await section('batch', 0, () => benchBatch(world, plan.batchOrders, path.join(workDir, 'batch'), opts.runs, log));
       return result;
     }));
@@ -191,7 +191,8 @@ async function main(argv: string[]): Promise<number> {
       ceilings:
         'crypto: AES-256-GCM decrypt + 2 SHA-256 + CRC-32 of 1 MiB chunks from memory on one thread, fastest of 3 rounds, times the cores; ' +
         "batch: 1 worker's median wall seconds x cores / 2 workers' median CPU seconds (GNU time %U + %S); " +
-        'export small: payload files / (median export CPU seconds / cores)',
+        'export small: payload files / (median export CPU seconds / cores); ' +
+        'floor: tests/bench/floor-pipeline.ts on the stored items the order covers (a worker reads, decrypts and hashes each, archiver zips them on the main thread, nothing else), median wall seconds and, spread on the cores, median CPU seconds',
     },
     disk,
     ceilings: { crypto: cryptoCeiling, batch: (batch as BatchResult | null)?.ceiling ?? null },

@@ -75,6 +75,7 @@ export function targetRows(figures: Figures): Row[] {
         pass: null,
       });
     }
+    rows.push(...floorRows(small, figures.cores));
   } else rows.push(missing('export small vs shell baseline', '>= 1.0x'));
 
   for (const world of uniqueWorlds(figures)) {
@@ -182,6 +183,39 @@ export function targetRows(figures: Figures): Row[] {
 function cpuSpread(cpu: Summary | null, world: WorldResult, cores: number): { cpuSeconds: number; rates: Rates } | null {
   if (!cpu || !(cpu.median > 0) || !(cores > 0)) return null;
   return { cpuSeconds: cpu.median, rates: rates(world.payload, cpu.median / cores) };
+}
+
+/**
+ * The floor pipeline against the same baseline: what a Node pipeline on archiver reaches doing nothing but read,
+ * decrypt, hash and zip the items, as timed and with its CPU work spread perfectly on the cores.
+ */
+function floorRows(world: WorldResult, cores: number): Row[] {
+  const { floor, baseline } = world;
+  if (!floor || !baseline) return [];
+  const perItem = (itemsPerSecond: number): number => itemsPerSecond / baseline.itemsPerSecond;
+  const rows: Row[] = [
+    {
+      figure: `  floor: read + decrypt + SHA-256 + zip alone (${floor.items} items)`,
+      scopex: itemsps(floor.itemsPerSecond),
+      baseline: itemsps(baseline.itemsPerSecond),
+      ratio: perItem(floor.itemsPerSecond),
+      target: '',
+      pass: null,
+    },
+  ];
+  const cpu = floor.cpuSeconds;
+  if (cpu && cpu.median > 0 && cores > 0) {
+    const itemsPerSecond = floor.items / (cpu.median / cores);
+    rows.push({
+      figure: `  floor: its CPU work (${formatSeconds(cpu.median)}) spread on ${cores} cores`,
+      scopex: itemsps(itemsPerSecond),
+      baseline: itemsps(baseline.itemsPerSecond),
+      ratio: perItem(itemsPerSecond),
+      target: '',
+      pass: null,
+    });
+  }
+  return rows;
 }
 
 function sizeOf(world: WorldResult): string {

@@ -2,7 +2,9 @@
 // and scopex verify against sha256sum -c and openssl dgst over the same bytes.
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { extractArchive, payloadInArchive, payloadOnDisk, runOpensslDigest, runSha256sumCheck, runShellBaseline, type Payload } from './baseline.js';
+import { storedItemFiles, writeItemList } from './floor-pipeline.js';
 import { runTimed } from './process-timer.js';
 import { MB, repeat, summarize, type Summary } from './stats.js';
 import { cli, consumerAccounts, warmStores, writeApprovedOrder, type World } from './world.js';
@@ -29,6 +31,12 @@ export interface WorldResult {
   /** cpuSeconds: user + system of every thread (GNU time), null when it could not be read. */
   export: TimedFigure & { peakRssBytes: Summary; cpuSeconds: Summary | null };
   baseline?: TimedFigure & { steps: { manifest: Summary; sign: Summary; zip: Summary } };
+  /**
+   * The floor pipeline (floor-pipeline.ts) on the stored items the order covers: the least a Node pipeline on
+   * archiver does for them. Its rates count its own items, which are the payload less the few files scopex writes
+   * itself (metadata lines, subscriber records).
+   */
+  floor?: TimedFigure & { items: number; cpuSeconds: Summary | null };
   verify?: {
     /** cpuSeconds as for the export. */
     scopex: TimedFigure & { peakRssBytes: Summary; cpuSeconds: Summary | null };
@@ -41,6 +49,8 @@ export interface WorldBenchOptions {
   runs: number;
   /** Extract the archive and run the shell baseline and the verify comparison too. */
   compare: boolean;
+  /** With compare: time the floor pipeline on the same stored items too. */
+  floor?: boolean;
   log: (message: string) => void;
 }
 
@@ -95,6 +105,8 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
     return run;
   }, (run) => run.seconds);
 
+  const floor = options.floor ? await benchFloor(world, consumers.map((account) => account.id), workDir, options) : undefined;
+
   const scopexVerify: { seconds: number; rss: number; cpuSeconds: number | null }[] = [];
   const sumCheck: number[] = [];
   const dgst: number[] = [];
@@ -119,6 +131,7 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
         zip: summarize(baselines.results.map((run) => run.steps.zip)),
       },
     },
+    ...(floor ? { floor } : {}),
     verify: {
       scopex: {
         ...figure(payload, summarize(scopexVerify.map((run) => run.seconds))),
@@ -128,6 +141,33 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
       sha256sumCheck: figure(payload, summarize(sumCheck)),
       opensslDgst: figure(payload, summarize(dgst)),
     },
+  };
+}
+
+/** Runs the floor pipeline on the stored items of these accounts, as many times as scopex's export. */
+async function benchFloor(world: World, accountIds: readonly string[], workDir: string, options: WorldBenchOptions): Promise<NonNullable<WorldResult['floor']>> {
+  const label = world.spec.label;
+  const list = path.join(workDir, 'floor-items.txt');
+  writeItemList(list, storedItemFiles(world.dir, accountIds));
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'floor-pipeline.js');
+  const out = path.join(workDir, 'floor.zip');
+  let plaintext: { items: number; bytes: number } | null = null;
+  const runs = await repeat(options.runs, async (index) => {
+    rmSync(out, { force: true });
+    const run = await runTimed(process.execPath, [script, list, out], { measureRss: true });
+    if (run.exitCode !== 0) throw new Error(`the floor pipeline (${label}) exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
+    plaintext = JSON.parse(run.stdout) as { items: number; bytes: number };
+    const cpu = run.cpuSeconds === null ? '' : `, CPU ${run.cpuSeconds.toFixed(2)} s`;
+    options.log(`  ${label}: floor run ${index + 1}/${options.runs}: ${plaintext.items} items in ${run.seconds.toFixed(2)} s${cpu}`);
+    return run;
+  }, (run) => run.seconds);
+  rmSync(out, { force: true });
+  const done = plaintext as { items: number; bytes: number } | null;
+  if (!done) throw new Error(`the floor pipeline (${label}) did not run`);
+  return {
+    ...figure({ files: done.items, bytes: done.bytes }, runs.summary),
+    items: done.items,
+    cpuSeconds: summarizeCpu(runs.results.map((run) => run.cpuSeconds)),
   };
 }
 
