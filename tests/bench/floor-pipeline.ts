@@ -19,8 +19,9 @@ import { useNativeCrc32 } from '../../src/seal/native-crc.js';
 const NONCE_AT = 5;
 const BODY_AT = 17;
 const TAG_BYTES = 16;
-/** Items per request to the worker; the next batch is asked for before the current one is appended. */
+/** Items per request to the worker, and requests out at once: the worker reads ahead while batches are appended. */
 const BATCH_ITEMS = 128;
+const BATCHES_AHEAD = 3;
 /** Appends archiver has not yet written, at most (scopex bounds them the same way, by archiver's `entry` event). */
 const IN_FLIGHT = 128;
 
@@ -117,12 +118,15 @@ async function mainLoop(listFile: string, outFile: string): Promise<void> {
     }
   });
   const worker = new Worker(new URL(import.meta.url), { workerData: { files } });
-  // One request is out at a time: its reply settles `waiting`.
-  let waiting: { resolve: (reply: Reply) => void; reject: (error: unknown) => void } | null = null;
-  worker.on('message', (reply: Reply) => waiting?.resolve(reply));
-  worker.on('error', (error) => waiting?.reject(error));
+  // Requests are answered in order; each reply settles the oldest one waiting.
+  const waiting: { resolve: (reply: Reply) => void; reject: (error: unknown) => void }[] = [];
+  worker.on('message', (reply: Reply) => waiting.shift()?.resolve(reply));
+  worker.on('error', (error) => {
+    for (const request of waiting.splice(0)) request.reject(error);
+  });
   const ask = (): Promise<Reply> => {
-    const reply = new Promise<Reply>((resolve, reject) => (waiting = { resolve, reject }));
+    const reply = new Promise<Reply>((resolve, reject) => waiting.push({ resolve, reject }));
+    reply.catch(() => undefined); // awaited in turn; one left unawaited after the last batch must not go unhandled
     worker.postMessage(BATCH_ITEMS);
     return reply;
   };
@@ -130,11 +134,11 @@ async function mainLoop(listFile: string, outFile: string): Promise<void> {
   let items = 0;
   let bytes = 0;
   try {
-    let pending = ask();
+    const pending = Array.from({ length: BATCHES_AHEAD }, ask);
     for (let done = false; !done; ) {
-      const reply = await pending;
+      const reply = await pending.shift()!;
       done = reply.done;
-      if (!done) pending = ask();
+      if (!done) pending.push(ask());
       for (const body of reply.bodies) {
         archive.append(Buffer.from(body.buffer, body.byteOffset, body.byteLength), { name: `floor/data/${String(items).padStart(7, '0')}.eml`, date });
         items += 1;
