@@ -126,7 +126,7 @@ describe('ceilings', () => {
     expect(rows[at]!.pass).toBeNull();
   });
 
-  it('puts the floor pipeline under the small export, as timed and with its CPU spread on every core', () => {
+  it('puts the floor pipeline under the small export (as timed, and its CPU spread on every core) and the verify floor under each verify figure', () => {
     const small = world('small', 4, 50_000, 2e8, 1, 4);
     const s = (value: number) => ({ median: value, min: value, max: value, samples: [value] });
     // 49,000 items in 3.5 s (14,000 items/s), 5 CPU seconds: 2.5 s on 2 cores; the baseline: 50,000 files in 4 s.
@@ -138,6 +138,15 @@ describe('ceilings', () => {
     expect(rows[at]!.ratio).toBeCloseTo(14_000 / 12_500);
     expect(rows[at + 1]).toMatchObject({ figure: expect.stringMatching(/^ {2}floor: its CPU work \(5\.00 s\) spread on 2 cores/), pass: null });
     expect(rows[at + 1]!.ratio).toBeCloseTo(49_000 / 2.5 / 12_500);
+    // The verify floor: 50,000 files in 0.5 s, against sha256sum -c's 3 s and openssl dgst's 1.2 s.
+    const verify = small.verify!;
+    verify.floor = { seconds: s(0.5), mbPerSecond: 400, itemsPerSecond: 100_000 };
+    const withVerifyFloor = targetRows({ disk: null, large: null, small, itemSeries: [], byteSeries: [], batch: null, cryptoCeiling: null, cores: 2, rssLimitBytes: RSS_LIMIT_BYTES });
+    const under = (start: string) => withVerifyFloor[withVerifyFloor.findIndex((candidate) => candidate.figure.startsWith(start)) + 2]!;
+    expect(under('verify small vs sha256sum')).toMatchObject({ figure: '  floor: every file hashed against the manifest, alone', pass: null });
+    expect(under('verify small vs sha256sum').ratio).toBeCloseTo(3 / 0.5);
+    expect(under('verify small vs openssl').ratio).toBeCloseTo(1.2 / 0.5);
+    delete verify.floor;
     delete small.floor;
     const without = targetRows({ disk: null, large: null, small, itemSeries: [], byteSeries: [], batch: null, cryptoCeiling: null, cores: 2, rssLimitBytes: RSS_LIMIT_BYTES });
     expect(without.some((row) => row.figure.includes('floor'))).toBe(false);

@@ -192,7 +192,8 @@ async function main(argv: string[]): Promise<number> {
         'crypto: AES-256-GCM decrypt + 2 SHA-256 + CRC-32 of 1 MiB chunks from memory on one thread, fastest of 3 rounds, times the cores; ' +
         "batch: 1 worker's median wall seconds x cores / 2 workers' median CPU seconds (GNU time %U + %S); " +
         'export small: payload files / (median export CPU seconds / cores); ' +
-        'floor: tests/bench/floor-pipeline.ts on the stored items the order covers (a worker reads, decrypts and hashes each, archiver zips them on the main thread, nothing else), median wall seconds and, spread on the cores, median CPU seconds',
+        'floor: tests/bench/floor-pipeline.ts on the stored items the order covers (a worker reads, decrypts and hashes each, archiver zips them on the main thread, nothing else), median wall seconds and, spread on the cores, median CPU seconds; ' +
+        'verify floor: tests/bench/verify-floor.ts on the same archive (central directory, then each payload file hashed and compared with the manifest, one thread), median wall seconds',
     },
     disk,
     ceilings: { crypto: cryptoCeiling, batch: (batch as BatchResult | null)?.ceiling ?? null },

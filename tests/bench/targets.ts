@@ -143,6 +143,17 @@ export function targetRows(figures: Figures): Row[] {
           pass: null,
         });
       }
+      const floor = world.verify.floor;
+      if (floor) {
+        rows.push({
+          figure: '  floor: every file hashed against the manifest, alone',
+          scopex: unit(pick(floor)),
+          baseline: unit(pick(baseline)),
+          ratio: floor.mbPerSecond / baseline.mbPerSecond,
+          target: '',
+          pass: null,
+        });
+      }
     }
   }
 

@@ -42,6 +42,8 @@ export interface WorldResult {
     scopex: TimedFigure & { peakRssBytes: Summary; cpuSeconds: Summary | null };
     sha256sumCheck: TimedFigure;
     opensslDgst: TimedFigure;
+    /** The verify floor (verify-floor.ts) on the same archive: the payload checked against the manifest, alone. */
+    floor?: TimedFigure;
   };
 }
 
@@ -110,14 +112,17 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
   const scopexVerify: { seconds: number; rss: number; cpuSeconds: number | null }[] = [];
   const sumCheck: number[] = [];
   const dgst: number[] = [];
+  const verifyFloorRuns: number[] = [];
   for (let index = 0; index < runs; index++) {
     const run = await runTimed(process.execPath, [cli.entry, 'verify', archive, '--trust', path.join(world.dir, 'pki', 'ca.cert.pem'), '--config', world.config, '--json'], { measureRss: true });
     if (run.exitCode !== 0) throw new Error(`scopex verify (${label}) exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
     scopexVerify.push({ seconds: run.seconds, rss: run.peakRssBytes ?? Number.NaN, cpuSeconds: run.cpuSeconds });
     sumCheck.push(await runSha256sumCheck(bagDir));
     dgst.push(await runOpensslDigest(bagDir));
+    if (options.floor) verifyFloorRuns.push(await runVerifyFloor(archive, payload, label));
     const cpu = run.cpuSeconds === null ? '' : ` (CPU ${run.cpuSeconds.toFixed(2)} s)`;
-    log(`  ${label}: verify run ${index + 1}/${runs}: scopex ${run.seconds.toFixed(2)} s${cpu}, sha256sum -c ${sumCheck.at(-1)!.toFixed(2)} s, openssl dgst ${dgst.at(-1)!.toFixed(2)} s`);
+    const floorText = options.floor ? `, floor ${verifyFloorRuns.at(-1)!.toFixed(2)} s` : '';
+    log(`  ${label}: verify run ${index + 1}/${runs}: scopex ${run.seconds.toFixed(2)} s${cpu}, sha256sum -c ${sumCheck.at(-1)!.toFixed(2)} s, openssl dgst ${dgst.at(-1)!.toFixed(2)} s${floorText}`);
   }
 
   return {
@@ -140,8 +145,21 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
       },
       sha256sumCheck: figure(payload, summarize(sumCheck)),
       opensslDgst: figure(payload, summarize(dgst)),
+      ...(verifyFloorRuns.length > 0 ? { floor: figure(payload, summarize(verifyFloorRuns)) } : {}),
     },
   };
+}
+
+/** One run of the verify floor on the archive; it must find every payload file and no mismatch, as scopex did. */
+async function runVerifyFloor(archive: string, payload: Payload, label: string): Promise<number> {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'verify-floor.js');
+  const run = await runTimed(process.execPath, [script, archive]);
+  if (run.exitCode !== 0) throw new Error(`the verify floor (${label}) exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
+  const found = JSON.parse(run.stdout) as { payloadFiles: number; listed: number; mismatched: number };
+  if (found.payloadFiles !== payload.files || found.listed !== payload.files || found.mismatched !== 0) {
+    throw new Error(`the verify floor (${label}) disagrees with the archive: ${run.stdout.trim()} for ${payload.files} payload files`);
+  }
+  return run.seconds;
 }
 
 /** Runs the floor pipeline on the stored items of these accounts, as many times as scopex's export. */
