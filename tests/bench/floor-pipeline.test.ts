@@ -1,4 +1,4 @@
-// The floor pipeline really reads, decrypts and zips the stored items it is given, and only those.
+// The floor pipeline really reads, decrypts (with a random key) and zips the stored items it is given, and only those.
 import { execFile } from 'node:child_process';
 import { createSecretKey, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,7 +42,7 @@ describe('floor pipeline', () => {
     ]);
   });
 
-  it('zips every listed item as its plaintext, and nothing else', async () => {
+  it('zips every listed item, at its plaintext size (the key is random, so not its plaintext), and nothing else', async () => {
     const list = path.join(folder, 'list.txt');
     writeItemList(list, storedItemFiles(folder, ['acct-a', 'acct-b']));
     const out = path.join(folder, 'floor.zip');

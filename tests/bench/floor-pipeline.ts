@@ -11,14 +11,13 @@ import { createDecipheriv, hash, randomBytes } from 'node:crypto';
 import { closeSync, createWriteStream, existsSync, fstatSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { BLOB_MAGIC, HEADER_BYTES, TAG_BYTES } from '../../src/keys/item-crypto.js';
 import { coalesceZipWrites } from '../../src/seal/coalesced-zip-writes.js';
 import { compactCentralDirectory } from '../../src/seal/compact-central-directory.js';
 import { useNativeCrc32 } from '../../src/seal/native-crc.js';
 
-/** The at-rest format of src/keys/item-crypto.ts: "SCXB" | version | 12-byte nonce | ciphertext | 16-byte tag. */
-const NONCE_AT = 5;
-const BODY_AT = 17;
-const TAG_BYTES = 16;
+/** Where the nonce starts in the at-rest format: after the magic and the version byte. */
+const NONCE_AT = BLOB_MAGIC.length + 1;
 /** Items per request to the worker, and requests out at once: the worker reads ahead while batches are appended. */
 const BATCH_ITEMS = 128;
 const BATCHES_AHEAD = 3;
@@ -69,9 +68,9 @@ function workerLoop(files: readonly string[]): void {
       } finally {
         closeSync(fd);
       }
-      const decipher = createDecipheriv('aes-256-gcm', key, blob.subarray(NONCE_AT, BODY_AT), { authTagLength: TAG_BYTES });
+      const decipher = createDecipheriv('aes-256-gcm', key, blob.subarray(NONCE_AT, HEADER_BYTES), { authTagLength: TAG_BYTES });
       decipher.setAuthTag(blob.subarray(blob.length - TAG_BYTES));
-      const body = decipher.update(blob.subarray(BODY_AT, blob.length - TAG_BYTES));
+      const body = decipher.update(blob.subarray(HEADER_BYTES, blob.length - TAG_BYTES));
       try {
         decipher.final();
       } catch {
