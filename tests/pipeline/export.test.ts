@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import { pipeline, Transform } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScopexConfig } from '../../src/config.js';
 import { AbortedError, IntegrityError, OrderError, ScopeError, SourceError } from '../../src/errors.js';
@@ -211,15 +211,16 @@ describe('exportOrder stops and delivers nothing', () => {
           const real = keyService.openItem(ref);
           if (ref.itemId !== 's-large') return real;
           let seen = 0;
-          return real.pipe(
-            new Transform({
-              transform(chunk: Buffer, _encoding, callback) {
-                seen += chunk.length;
-                if (seen > 2 ** 20) callback(new SourceError('STORE_UNREADABLE', 'the disk went away under s-large'));
-                else callback(null, chunk);
-              },
-            }),
-          );
+          const failing = new Transform({
+            transform(chunk: Buffer, _encoding, callback) {
+              seen += chunk.length;
+              if (seen > 2 ** 20) callback(new SourceError('STORE_UNREADABLE', 'the disk went away under s-large'));
+              else callback(null, chunk);
+            },
+          });
+          // pipeline, not pipe: the real stream is destroyed (its file closed) when the failing one errors.
+          pipeline(real, failing, () => undefined);
+          return failing;
         },
       };
       const midItem = await exportOrder({ orderFile: order.file, outDir: out, config: bigConfig, sources: { keyService: breaking } }).catch((e: unknown) => e);
