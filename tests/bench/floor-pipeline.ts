@@ -97,6 +97,11 @@ async function mainLoop(listFile: string, outFile: string): Promise<void> {
   coalesceZipWrites(archive);
   compactCentralDirectory(archive);
   const out = createWriteStream(outFile, { flags: 'wx', highWaterMark: 1 << 20 });
+  // An output that cannot be created (it exists, say) stops the run before any item is read.
+  await new Promise<void>((resolve, reject) => {
+    out.once('open', () => resolve());
+    out.once('error', reject);
+  });
   const closed = new Promise<void>((resolve, reject) => {
     out.once('close', resolve);
     out.once('error', reject);
@@ -159,6 +164,9 @@ if (!isMainThread) {
     process.stderr.write('usage: node floor-pipeline.js LIST OUT.zip\n');
     process.exitCode = 2;
   } else {
-    await mainLoop(listFile, outFile);
+    await mainLoop(listFile, outFile).catch((error: unknown) => {
+      process.stderr.write(`floor-pipeline: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    });
   }
 }

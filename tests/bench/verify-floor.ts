@@ -151,6 +151,11 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(im
     process.stderr.write('usage: node verify-floor.js ARCHIVE\n');
     process.exitCode = 2;
   } else {
-    process.stdout.write(`${JSON.stringify(verifyFloor(archive))}\n`);
+    try {
+      process.stdout.write(`${JSON.stringify(verifyFloor(archive))}\n`);
+    } catch (error) {
+      process.stderr.write(`verify-floor: ${archive}: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    }
   }
 }

@@ -169,22 +169,21 @@ async function benchFloor(world: World, accountIds: readonly string[], workDir: 
   writeItemList(list, storedItemFiles(world.dir, accountIds));
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'floor-pipeline.js');
   const out = path.join(workDir, 'floor.zip');
-  let plaintext: { items: number; bytes: number } | null = null;
   const runs = await repeat(options.runs, async (index) => {
     rmSync(out, { force: true });
     const run = await runTimed(process.execPath, [script, list, out], { measureRss: true });
     if (run.exitCode !== 0) throw new Error(`the floor pipeline (${label}) exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
-    plaintext = JSON.parse(run.stdout) as { items: number; bytes: number };
+    const zipped = JSON.parse(run.stdout) as { items: number; bytes: number };
     const cpu = run.cpuSeconds === null ? '' : `, CPU ${run.cpuSeconds.toFixed(2)} s`;
-    options.log(`  ${label}: floor run ${index + 1}/${options.runs}: ${plaintext.items} items in ${run.seconds.toFixed(2)} s${cpu}`);
-    return run;
+    options.log(`  ${label}: floor run ${index + 1}/${options.runs}: ${zipped.items} items in ${run.seconds.toFixed(2)} s${cpu}`);
+    return { ...run, zipped };
   }, (run) => run.seconds);
   rmSync(out, { force: true });
-  const done = plaintext as { items: number; bytes: number } | null;
-  if (!done) throw new Error(`the floor pipeline (${label}) did not run`);
+  // Every run zips the same list: the last one's count stands for all.
+  const { zipped } = runs.results.at(-1)!;
   return {
-    ...figure({ files: done.items, bytes: done.bytes }, runs.summary),
-    items: done.items,
+    ...figure({ files: zipped.items, bytes: zipped.bytes }, runs.summary),
+    items: zipped.items,
     cpuSeconds: summarizeCpu(runs.results.map((run) => run.cpuSeconds)),
   };
 }
