@@ -3,9 +3,9 @@
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { extractArchive, payloadInArchive, payloadOnDisk, runOpensslDigest, runSha256sumCheck, runShellBaseline, type Payload } from './baseline.js';
+import { extractArchive, payloadInArchive, payloadOnDisk, runOpensslDigest, runSha256sumCheck, runShellBaseline, type BaselineRun, type Payload } from './baseline.js';
 import { storedItemFiles, writeItemList } from './floor-pipeline.js';
-import { runTimed } from './process-timer.js';
+import { runTimed, type TimedRun } from './process-timer.js';
 import { MB, repeat, summarize, type Summary } from './stats.js';
 import { cli, consumerAccounts, warmStores, writeApprovedOrder, type World } from './world.js';
 
@@ -75,7 +75,7 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
   // From a warm page cache, as the baseline's files are (it reads files it has just written).
   warmStores(world, log);
 
-  const exports = await repeat(runs, async (index) => {
+  const exportOnce = async (index: number): Promise<TimedRun> => {
     rmSync(archive, { force: true });
     const run = await runTimed(process.execPath, [cli.entry, 'export', orderFile, '--out', exportDir, '--config', world.config, '--json', '--force'], { measureRss: true });
     if (run.exitCode !== 0) throw new Error(`scopex export (${label}) exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
@@ -83,31 +83,43 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
     const cpu = run.cpuSeconds === null ? '' : `, CPU ${run.cpuSeconds.toFixed(2)} s`;
     log(`  ${label}: export run ${index + 1}/${runs}: ${run.seconds.toFixed(2)} s${cpu}, peak RSS ${mib(run.peakRssBytes)}`);
     return run;
-  }, (run) => run.seconds);
-  const exportRss = summarize(exports.results.map((run) => run.peakRssBytes ?? Number.NaN));
-  const exportCpu = summarizeCpu(exports.results.map((run) => run.cpuSeconds));
-  const archiveBytes = statSync(archive).size;
+  };
 
   if (!options.compare) {
+    const exports = await repeat(runs, exportOnce, (run) => run.seconds);
     const payload = await payloadInArchive(archive);
     return {
-      ...header(world, consumers.length, payload, archiveBytes),
-      export: { ...figure(payload, exports.summary), peakRssBytes: exportRss, cpuSeconds: exportCpu },
+      ...header(world, consumers.length, payload, statSync(archive).size),
+      export: exportFigure(payload, exports.results),
     };
   }
 
-  const bagDir = await extractArchive(archive, path.join(workDir, 'unzipped'));
-  const payload = payloadOnDisk(path.join(bagDir, 'data'));
-  log(`  ${label}: payload ${payload.files} files, ${(payload.bytes / MB).toFixed(1)} MB`);
+  // Export, shell baseline and floor take turns, round by round: this host's speed drifts by a third within minutes,
+  // and three blocks run one after another would each catch another part of that drift. The baseline works on the
+  // plaintext the first export delivered, extracted once (untimed) after it.
   const signer = { certificate: path.join(world.dir, 'pki', 'signer.cert.pem'), key: path.join(world.dir, 'pki', 'signer.key.pem') };
   const baselineZip = path.join(workDir, 'baseline.zip');
-  const baselines = await repeat(runs, async (index) => {
-    const run = await runShellBaseline(bagDir, signer, baselineZip);
-    log(`  ${label}: baseline run ${index + 1}/${runs}: ${run.seconds.toFixed(2)} s (manifest ${run.steps.manifest.toFixed(2)}, sign ${run.steps.sign.toFixed(2)}, zip ${run.steps.zip.toFixed(2)})`);
-    return run;
-  }, (run) => run.seconds);
-
-  const floor = options.floor ? await benchFloor(world, consumers.map((account) => account.id), workDir, options) : undefined;
+  const floorItems = options.floor ? writeFloorItems(world, consumers.map((account) => account.id), workDir) : undefined;
+  const exports: TimedRun[] = [];
+  const baselines: BaselineRun[] = [];
+  const floorRuns: FloorRun[] = [];
+  let bag: { dir: string; payload: Payload } | undefined;
+  for (let index = 0; index < runs; index++) {
+    exports.push(await exportOnce(index));
+    if (!bag) {
+      const dir = await extractArchive(archive, path.join(workDir, 'unzipped'));
+      bag = { dir, payload: payloadOnDisk(path.join(dir, 'data')) };
+      log(`  ${label}: payload ${bag.payload.files} files, ${(bag.payload.bytes / MB).toFixed(1)} MB`);
+    }
+    const baseline = await runShellBaseline(bag.dir, signer, baselineZip);
+    log(`  ${label}: baseline run ${index + 1}/${runs}: ${baseline.seconds.toFixed(2)} s (manifest ${baseline.steps.manifest.toFixed(2)}, sign ${baseline.steps.sign.toFixed(2)}, zip ${baseline.steps.zip.toFixed(2)})`);
+    baselines.push(baseline);
+    if (floorItems) floorRuns.push(await runFloor(floorItems, workDir, label, `${index + 1}/${runs}`, log));
+  }
+  if (!bag) throw new Error(`world ${label}: no export was run (runs = ${runs})`);
+  const { dir: bagDir, payload } = bag;
+  const archiveBytes = statSync(archive).size;
+  const floor = floorRuns.length > 0 ? floorFigure(floorRuns) : undefined;
 
   const scopexVerify: { seconds: number; rss: number; cpuSeconds: number | null }[] = [];
   const sumCheck: number[] = [];
@@ -127,13 +139,13 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
 
   return {
     ...header(world, consumers.length, payload, archiveBytes),
-    export: { ...figure(payload, exports.summary), peakRssBytes: exportRss, cpuSeconds: exportCpu },
+    export: exportFigure(payload, exports),
     baseline: {
-      ...figure(payload, baselines.summary),
+      ...figure(payload, summarize(baselines.map((run) => run.seconds))),
       steps: {
-        manifest: summarize(baselines.results.map((run) => run.steps.manifest)),
-        sign: summarize(baselines.results.map((run) => run.steps.sign)),
-        zip: summarize(baselines.results.map((run) => run.steps.zip)),
+        manifest: summarize(baselines.map((run) => run.steps.manifest)),
+        sign: summarize(baselines.map((run) => run.steps.sign)),
+        zip: summarize(baselines.map((run) => run.steps.zip)),
       },
     },
     ...(floor ? { floor } : {}),
@@ -162,29 +174,46 @@ async function runVerifyFloor(archive: string, payload: Payload, label: string):
   return run.seconds;
 }
 
-/** Runs the floor pipeline on the stored items of these accounts, as many times as scopex's export. */
-async function benchFloor(world: World, accountIds: readonly string[], workDir: string, options: WorldBenchOptions): Promise<NonNullable<WorldResult['floor']>> {
-  const label = world.spec.label;
+/** The list of stored blobs the floor pipeline reads: those of the accounts the order names. */
+function writeFloorItems(world: World, accountIds: readonly string[], workDir: string): string {
   const list = path.join(workDir, 'floor-items.txt');
   writeItemList(list, storedItemFiles(world.dir, accountIds));
+  return list;
+}
+
+interface FloorRun extends TimedRun {
+  zipped: { items: number; bytes: number };
+}
+
+/** One run of the floor pipeline on the listed items; its output is removed again. */
+async function runFloor(list: string, workDir: string, label: string, which: string, log: (message: string) => void): Promise<FloorRun> {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'floor-pipeline.js');
   const out = path.join(workDir, 'floor.zip');
-  const runs = await repeat(options.runs, async (index) => {
-    rmSync(out, { force: true });
-    const run = await runTimed(process.execPath, [script, list, out], { measureRss: true });
-    if (run.exitCode !== 0) throw new Error(`the floor pipeline (${label}) exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
-    const zipped = JSON.parse(run.stdout) as { items: number; bytes: number };
-    const cpu = run.cpuSeconds === null ? '' : `, CPU ${run.cpuSeconds.toFixed(2)} s`;
-    options.log(`  ${label}: floor run ${index + 1}/${options.runs}: ${zipped.items} items in ${run.seconds.toFixed(2)} s${cpu}`);
-    return { ...run, zipped };
-  }, (run) => run.seconds);
   rmSync(out, { force: true });
+  const run = await runTimed(process.execPath, [script, list, out], { measureRss: true });
+  rmSync(out, { force: true });
+  if (run.exitCode !== 0) throw new Error(`the floor pipeline (${label}) exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
+  const zipped = JSON.parse(run.stdout) as { items: number; bytes: number };
+  const cpu = run.cpuSeconds === null ? '' : `, CPU ${run.cpuSeconds.toFixed(2)} s`;
+  log(`  ${label}: floor run ${which}: ${zipped.items} items in ${run.seconds.toFixed(2)} s${cpu}`);
+  return { ...run, zipped };
+}
+
+function floorFigure(runs: readonly FloorRun[]): NonNullable<WorldResult['floor']> {
   // Every run zips the same list: the last one's count stands for all.
-  const { zipped } = runs.results.at(-1)!;
+  const { zipped } = runs.at(-1)!;
   return {
-    ...figure({ files: zipped.items, bytes: zipped.bytes }, runs.summary),
+    ...figure({ files: zipped.items, bytes: zipped.bytes }, summarize(runs.map((run) => run.seconds))),
     items: zipped.items,
-    cpuSeconds: summarizeCpu(runs.results.map((run) => run.cpuSeconds)),
+    cpuSeconds: summarizeCpu(runs.map((run) => run.cpuSeconds)),
+  };
+}
+
+function exportFigure(payload: Payload, runs: readonly TimedRun[]): WorldResult['export'] {
+  return {
+    ...figure(payload, summarize(runs.map((run) => run.seconds))),
+    peakRssBytes: summarize(runs.map((run) => run.peakRssBytes ?? Number.NaN)),
+    cpuSeconds: summarizeCpu(runs.map((run) => run.cpuSeconds)),
   };
 }
 
