@@ -1,10 +1,10 @@
 // The benchmark's own arithmetic: medians, dd parsing, the table and the target verdicts.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BatchResult } from './batch-bench.js';
-import { batchCeiling, measureCryptoCeiling } from './ceilings.js';
+import { batchCeiling, measureCopyCost, measureCryptoCeiling, withCopies } from './ceilings.js';
 import { parseDdSummary } from './disk-speed.js';
 import { parseOptions, planFor, type BenchOptions } from './options.js';
 import { readGnuTimeUsage } from './process-timer.js';
@@ -93,6 +93,25 @@ describe('ceilings', () => {
     expect(ceiling.allCoresBytesPerSecond).toBeCloseTo(ceiling.oneCoreBytesPerSecond * ceiling.cores);
   });
 
+  it('times reading and writing the bytes through the kernel, and leaves no file behind', () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'scopex-copy-cost-'));
+    try {
+      const cost = measureCopyCost(folder, 2, 1);
+      expect(cost.bytes).toBe(2 * 1024 * 1024);
+      expect(cost.cpuSeconds).toBeGreaterThan(0);
+      expect(readdirSync(folder)).toEqual([]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('adds the copies to the crypto work per byte before spreading it on the cores', () => {
+    // 1 s of crypto and 1 s of copies per GB on one core: 2 s per GB, so 1 GB/s on 2 cores.
+    const crypto = { steps: '', bytes: 1e9, seconds: 1, oneCoreBytesPerSecond: 1e9, cores: 2, allCoresBytesPerSecond: 2e9 };
+    expect(withCopies(crypto, { steps: '', bytes: 5e8, cpuSeconds: 0.5 })).toBeCloseTo(1e9);
+    expect(withCopies({ ...crypto, seconds: Number.NaN }, { steps: '', bytes: 5e8, cpuSeconds: 0.5 })).toBeUndefined();
+  });
+
   it('puts each ceiling under the figure it bounds, as information only', () => {
     const crypto = { ...measureCryptoCeiling(1, 1), allCoresBytesPerSecond: 2.5e8 };
     const batch = {
@@ -103,10 +122,15 @@ describe('ceilings', () => {
     const rows = targetRows({
       disk: { bytesPerSecond: 5e8, runs: [] }, large: world('large', 2, 20, 1e9, 1, 5), small: null,
       itemSeries: [], byteSeries: [], batch, cryptoCeiling: crypto, cores: 2, rssLimitBytes: RSS_LIMIT_BYTES,
+      copyCost: { steps: '', bytes: crypto.bytes, cpuSeconds: crypto.seconds },
     });
     const at = (start: string) => rows.findIndex((candidate) => candidate.figure.startsWith(start));
     expect(at('  ceiling: decrypt')).toBe(at('export large vs disk') + 1);
     expect(rows[at('  ceiling: decrypt')]).toMatchObject({ ratio: 0.5, pass: null });
+    // Copies that cost as much CPU per byte as the crypto halve what the cores can do.
+    expect(at('  ceiling: the same + reading')).toBe(at('  ceiling: decrypt') + 1);
+    expect(rows[at('  ceiling: the same + reading')]!.ratio).toBeCloseTo((crypto.oneCoreBytesPerSecond * crypto.cores) / 2 / 5e8);
+    expect(rows[at('  ceiling: the same + reading')]!.pass).toBeNull();
     expect(at('  ceiling: 1 worker')).toBe(at('batch') + 1);
     expect(rows[at('  ceiling: 1 worker')]!.ratio).toBeCloseTo((6 * os.availableParallelism()) / 10);
     expect(rows[at('  ceiling: 1 worker')]!.pass).toBeNull();

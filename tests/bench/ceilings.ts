@@ -1,7 +1,9 @@
 // What this machine allows, measured in the same run as the figures it bounds: when a target is out of reach,
 // the table shows by how much with these, not with an argument.
 import { createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import zlib from 'node:zlib';
 import { MiB, summarize, type Summary } from './stats.js';
 
@@ -60,6 +62,72 @@ export function measureCryptoCeiling(mebibytes: number, rounds = 3): CryptoCeili
     cores,
     allCoresBytesPerSecond: oneCore * cores,
   };
+}
+
+export interface CopyCost {
+  steps: string;
+  bytes: number;
+  /** CPU seconds (user + system of this process) of the fastest round. */
+  cpuSeconds: number;
+}
+
+/**
+ * The CPU an export spends moving each payload byte through the kernel, whatever else it does: reading its stored
+ * blob from the page cache and writing it into the archive file, in 1 MiB reads and writes, then the fsync the sealer
+ * does. Only this process's CPU counts, not the kernel's writeback threads: a lower bound on the cost, so that a
+ * ceiling built on it stays an upper bound.
+ */
+export function measureCopyCost(folder: string, mebibytes: number, rounds = 3): CopyCost {
+  const chunks = Math.max(1, mebibytes);
+  const source = path.join(folder, 'ceiling-copy-source.bin');
+  const target = path.join(folder, 'ceiling-copy-target.bin');
+  const buffer = randomBytes(CHUNK_BYTES);
+  let best = Number.POSITIVE_INFINITY;
+  try {
+    // The source is written once and then sits in the page cache, as a world's warmed stores do.
+    const sourceFd = openSync(source, 'w');
+    try {
+      for (let index = 0; index < chunks; index++) writeSync(sourceFd, buffer, 0, CHUNK_BYTES);
+    } finally {
+      closeSync(sourceFd);
+    }
+    for (let round = 0; round < rounds; round++) {
+      rmSync(target, { force: true });
+      const readFd = openSync(source, 'r');
+      const writeFd = openSync(target, 'w');
+      const started = process.cpuUsage();
+      try {
+        for (let position = 0; ; position += CHUNK_BYTES) {
+          const read = readSync(readFd, buffer, 0, CHUNK_BYTES, position);
+          if (read === 0) break;
+          writeSync(writeFd, buffer, 0, read);
+        }
+        fsyncSync(writeFd);
+      } finally {
+        closeSync(writeFd);
+        closeSync(readFd);
+      }
+      const used = process.cpuUsage(started);
+      best = Math.min(best, (used.user + used.system) / 1e6);
+    }
+  } finally {
+    rmSync(source, { force: true });
+    rmSync(target, { force: true });
+  }
+  return {
+    steps: 'read a page-cached file and write it to a new one in 1 MiB pieces, then fsync; CPU of this process',
+    bytes: chunks * CHUNK_BYTES,
+    cpuSeconds: best,
+  };
+}
+
+/**
+ * The crypto ceiling with the kernel copies added: every payload byte's CPU work, spread perfectly over every core.
+ * Undefined when either cost is not a positive number.
+ */
+export function withCopies(crypto: CryptoCeiling, copy: CopyCost): number | undefined {
+  const seconds = crypto.seconds / crypto.bytes + copy.cpuSeconds / copy.bytes;
+  return Number.isFinite(seconds) && seconds > 0 ? crypto.cores / seconds : undefined;
 }
 
 export interface BatchCeiling {

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync, wr
 import os from 'node:os';
 import path from 'node:path';
 import { benchBatch, type BatchResult } from './batch-bench.js';
-import { measureCryptoCeiling } from './ceilings.js';
+import { measureCopyCost, measureCryptoCeiling, withCopies } from './ceilings.js';
 import { measureDiskWrite, type DiskSpeed } from './disk-speed.js';
 import { parseOptions, planFor, USAGE, type BenchOptions } from './options.js';
 import { rssMethod } from './process-timer.js';
@@ -125,6 +125,14 @@ async function main(argv: string[]): Promise<number> {
     log(`  ${(ceiling.oneCoreBytesPerSecond / 1e6).toFixed(0)} MB/s on one core, ${(ceiling.allCoresBytesPerSecond / 1e6).toFixed(0)} MB/s on ${ceiling.cores} (${ceiling.steps})`);
     return Promise.resolve(ceiling);
   });
+  const copyMiB = opts.quick ? 128 : 512;
+  const copyCost = await section('copy cost', 2 * copyMiB * MiB, () => {
+    const cost = measureCopyCost(root, copyMiB);
+    const withIo = cryptoCeiling ? withCopies(cryptoCeiling, cost) : undefined;
+    const ceilingText = withIo === undefined ? '' : `; with the crypto, ${(withIo / 1e6).toFixed(0)} MB/s on ${cryptoCeiling?.cores} cores`;
+    log(`  ${(cost.bytes / cost.cpuSeconds / 1e6).toFixed(0)} MB/s of CPU on one core (${cost.steps})${ceilingText}`);
+    return Promise.resolve(cost);
+  });
 
   const compare = (spec: WorldSpec): Promise<WorldResult | null> =>
     section(`world ${spec.label}`, worldSpace(spec, SPACE_FACTOR_COMPARE), () =>
@@ -171,7 +179,7 @@ async function main(argv: string[]): Promise<number> {
     sections.push({ name: 'scaling series', status: 'skipped', message: 'not asked for (--series)', seconds: 0 });
   }
 
-  const figures: Figures = { disk, large, small, itemSeries, byteSeries, batch, cryptoCeiling, cores: os.availableParallelism(), rssLimitBytes: RSS_LIMIT_BYTES };
+  const figures: Figures = { disk, large, small, itemSeries, byteSeries, batch, cryptoCeiling, copyCost, cores: os.availableParallelism(), rssLimitBytes: RSS_LIMIT_BYTES };
   const rows = targetRows(figures);
   const results = {
     schema: 'scopex.bench/v1',
@@ -190,13 +198,14 @@ async function main(argv: string[]): Promise<number> {
       pageCache: 'warm: the stores and the unzipped files are read from the page cache after being written; nobody drops caches',
       ceilings:
         'crypto: AES-256-GCM decrypt + 2 SHA-256 + CRC-32 of 1 MiB chunks from memory on one thread, fastest of 3 rounds, times the cores; ' +
+        'crypto + copies: the same with the CPU (this process, user + system, fastest of 3 rounds) of reading a page-cached file and writing it to a new one in 1 MiB pieces plus fsync, added per byte; ' +
         "batch: 1 worker's median wall seconds x cores / 2 workers' median CPU seconds (GNU time %U + %S); " +
         'export small: payload files / (median export CPU seconds / cores); ' +
         'floor: tests/bench/floor-pipeline.ts on the stored items the order covers (a worker reads, decrypts and hashes each, archiver zips them on the main thread, nothing else), median wall seconds and, spread on the cores, median CPU seconds; ' +
         'verify floor: tests/bench/verify-floor.ts on the same archive (central directory, then each payload file hashed and compared with the manifest, one thread), median wall seconds',
     },
     disk,
-    ceilings: { crypto: cryptoCeiling, batch: (batch as BatchResult | null)?.ceiling ?? null },
+    ceilings: { crypto: cryptoCeiling, copies: copyCost, batch: (batch as BatchResult | null)?.ceiling ?? null },
     worlds: { large, small },
     series: { items: itemSeries, bytes: byteSeries },
     batch,

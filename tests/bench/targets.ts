@@ -1,6 +1,6 @@
 // Issue 7's targets, judged on the figures of one run; a figure that was not measured is said so, never guessed.
 import type { BatchResult } from './batch-bench.js';
-import type { CryptoCeiling } from './ceilings.js';
+import { withCopies, type CopyCost, type CryptoCeiling } from './ceilings.js';
 import type { DiskSpeed } from './disk-speed.js';
 import { formatRate, formatSeconds, type Row } from './table.js';
 import type { Summary } from './stats.js';
@@ -17,6 +17,8 @@ export interface Figures {
   batch: BatchResult | null;
   /** The least CPU work per payload byte of a large export, on every core: bounds `export large vs disk write`. */
   cryptoCeiling: CryptoCeiling | null;
+  /** The CPU of reading the stored bytes and writing the archive: added to the crypto ceiling when measured. */
+  copyCost?: CopyCost | null;
   /** Cores of the machine (os.availableParallelism()), for the ceilings. */
   cores: number;
   rssLimitBytes: number;
@@ -59,6 +61,17 @@ export function targetRows(figures: Figures): Row[] {
       target: '',
       pass: null,
     });
+    const withIo = figures.copyCost ? withCopies(crypto, figures.copyCost) : undefined;
+    if (withIo !== undefined) {
+      rows.push({
+        figure: `  ceiling: the same + reading the blobs and writing the archive, ${crypto.cores} cores`,
+        scopex: mbps(withIo / 1e6),
+        baseline: mbps(diskMb),
+        ratio: withIo / 1e6 / diskMb,
+        target: '',
+        pass: null,
+      });
+    }
   }
 
   if (small?.baseline) {
