@@ -123,7 +123,7 @@ export function measureCopyCost(folder: string, mebibytes: number, rounds = 3): 
 
 /**
  * The crypto ceiling with the kernel copies added: every payload byte's CPU work, spread perfectly over every core.
- * Undefined when either cost is not a positive number.
+ * Undefined when the summed cost per byte is not a finite positive number.
  */
 export function withCopies(crypto: CryptoCeiling, copy: CopyCost): number | undefined {
   const seconds = crypto.seconds / crypto.bytes + copy.cpuSeconds / copy.bytes;
