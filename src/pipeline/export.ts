@@ -29,7 +29,7 @@ import { createMailHeaderCollector, mailHeaderFields, type MailHeaderCollector, 
 import { imMetadata, mailMetadata, storageMetadata, type DeliveredEncryption } from './metadata.js';
 import { createScopeGate, ScopeViolation, type GateRequest, type ScopeGate } from './scope-gate.js';
 import type { ProductionRecord } from './production-record.js';
-import { abortError, mapStage, openJsonArraySink, openTextSink, readAhead, throwIfAborted, type JsonArraySink, type TextSink } from './stages.js';
+import { abortError, oneByOne, openJsonArraySink, openTextSink, readAhead, throwIfAborted, type JsonArraySink, type TextSink } from './stages.js';
 import { filterSubscriberRecord } from './subscriber-record.js';
 
 export interface ExportProgress {
@@ -355,18 +355,21 @@ function createRun(ctx: RunContext) {
     let metadataLines = 0;
     try {
       const listed = sources.adapters[plan.service].list(account.id, plan.service === 'subscriber' ? ALL_TIME : range, signal);
-      const admitted = mapStage(listed, (item) => {
+      const admit = (item: SourceItem): PreparedItem => {
         for (const request of requests) gate.admit(item, request);
         return prepare(item, state, plan, primary);
-      });
-      for await (const prepared of readAhead(admitted, { items: READ_AHEAD_ITEMS, weight: READ_AHEAD_BYTES, weigh: bufferedBytes }, signal)) {
-        throwIfAborted(signal);
-        const headers = await deliver(prepared, state, paths, plan, primary);
-        if (metadataSink) {
-          await metadataSink.write(`${JSON.stringify(metadataLine(prepared, headers))}\n`);
-          metadataLines += 1;
+      };
+      const limits = { items: READ_AHEAD_ITEMS, weight: READ_AHEAD_BYTES, weigh: bufferedBytes };
+      for await (const batch of readAhead(listed.batches?.() ?? oneByOne(listed), admit, limits, signal)) {
+        for (const prepared of batch) {
+          throwIfAborted(signal);
+          const headers = await deliver(prepared, state, paths, plan, primary);
+          if (metadataSink) {
+            await metadataSink.write(`${JSON.stringify(metadataLine(prepared, headers))}\n`);
+            metadataLines += 1;
+          }
+          report(prepared.item);
         }
-        report(prepared.item);
       }
       if (metadataSink && plan.metadata) {
         await metadataSink.close();
@@ -563,7 +566,7 @@ function createRun(ctx: RunContext) {
       timestamp: item.kind === 'subscriber' ? null : item.timestamp,
       encryption,
     };
-    await (await sinkOfProduction()).push(record);
+    await (production ?? (await sinkOfProduction())).push(record);
   }
 
   function metadataLine(prepared: PreparedItem, headers: MailHeaderFields | null): Record<string, unknown> {

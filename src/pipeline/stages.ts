@@ -3,54 +3,78 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { AbortedError } from '../errors.js';
 import { Utf8Stage } from '../util/utf8-stage.js';
 
-/** Applies fn to each item as it is pulled (fn may start work whose result is awaited later). */
-export async function* mapStage<T, R>(source: AsyncIterable<T>, fn: (item: T) => R): AsyncGenerator<R> {
-  for await (const item of source) yield fn(item);
-}
-
 /** How far readAhead may run ahead of its consumer. */
-export interface ReadAheadLimits<T> {
-  /** At most this many items queued. */
+export interface ReadAheadLimits<R> {
+  /** At most this many items prepared and not yet handed on. */
   items: number;
   /** And at most this much weight (bytes being read ahead), though always at least one item. */
   weight?: number;
-  weigh?: (item: T) => number;
+  weigh?: (item: R) => number;
 }
 
 /**
- * Pulls items ahead of the consumer, so that work each item started when it was mapped (reading and decrypting a
- * small item) overlaps with the consumer writing the previous one. Order is kept; memory is bounded by the limits.
- * Closing the consumer early closes the source.
+ * Prepares items ahead of the consumer, so that work each item started when it was prepared (reading and decrypting
+ * a small item) overlaps with the consumer writing the ones before. The source comes in batches, and the items go on
+ * in batches of half of those prepared (at most half the limit): the consumer has one batch while the rest are being
+ * read, and there is one await per batch, not per item. Order is kept. The limits bound the items prepared and not yet
+ * done with, the batch the consumer holds included. Closing the consumer early closes the source.
  */
-export async function* readAhead<T>(source: AsyncIterable<T>, limits: ReadAheadLimits<T>, signal?: AbortSignal): AsyncGenerator<T> {
+export async function* readAhead<T, R>(
+  source: AsyncIterable<readonly T[]>,
+  prepare: (item: T) => R,
+  limits: ReadAheadLimits<R>,
+  signal?: AbortSignal,
+): AsyncGenerator<R[]> {
   const iterator = source[Symbol.asyncIterator]();
-  const queue: { item: T; weight: number }[] = [];
   const maxWeight = limits.weight ?? Number.POSITIVE_INFINITY;
+  const handOn = Math.max(1, Math.floor(limits.items / 2));
+  let queue: { item: R; weight: number }[] = [];
   let queuedWeight = 0;
+  let pending: readonly T[] = [];
+  let next = 0;
   let ended = false;
   try {
     for (;;) {
-      // Refilled once half is used, not one at a time, so that the reads its items start go out in batches.
-      const refill = queue.length <= limits.items / 2;
-      while (refill && !ended && queue.length < limits.items && (queue.length === 0 || queuedWeight < maxWeight)) {
-        throwIfAborted(signal);
-        const next = await iterator.next();
-        if (next.done) {
-          ended = true;
-        } else {
-          const weight = limits.weigh?.(next.value) ?? 0;
-          queue.push({ item: next.value, weight });
-          queuedWeight += weight;
+      while (queue.length < limits.items && (queue.length === 0 || queuedWeight < maxWeight)) {
+        if (next === pending.length) {
+          if (ended) break;
+          throwIfAborted(signal);
+          const pulled = await iterator.next();
+          if (pulled.done) {
+            ended = true;
+            break;
+          }
+          pending = pulled.value;
+          next = 0;
+          continue;
         }
+        const item = prepare(pending[next++] as T);
+        const weight = limits.weigh?.(item) ?? 0;
+        queue.push({ item, weight });
+        queuedWeight += weight;
       }
-      const head = queue.shift();
-      if (!head) return;
-      queuedWeight -= head.weight;
-      yield head.item;
+      if (queue.length === 0) return;
+      // Half of what is queued (up to half the limit) goes on, and the rest goes on being read meanwhile; once the
+      // source is used up, nothing more is to be read ahead.
+      const count = Math.min(handOn, ended ? queue.length : Math.ceil(queue.length / 2));
+      const batch: R[] = [];
+      for (let index = 0; index < count; index++) {
+        const entry = queue[index] as { item: R; weight: number };
+        batch.push(entry.item);
+        queuedWeight -= entry.weight;
+      }
+      queue = queue.slice(count);
+      // Nothing more is prepared until the consumer is done with the batch and asks for the next.
+      yield batch;
     }
   } finally {
     await iterator.return?.();
   }
+}
+
+/** A listing that has no batches of its own, one item per batch. */
+export async function* oneByOne<T>(source: AsyncIterable<T>): AsyncGenerator<T[]> {
+  for await (const item of source) yield [item];
 }
 
 /** Throws the abort reason when it is a scopex error (the caller's own), an AbortedError otherwise. */
@@ -74,6 +98,9 @@ export interface TextSink {
   /** Closes without waiting for the data (on failure). */
   destroy(): void;
 }
+
+/** What a write that needs no waiting returns: one settled promise for all of them. */
+const DONE: Promise<void> = Promise.resolve();
 
 /** Small writes are gathered into chunks of this size: one write call per line would cost a syscall each. */
 const SINK_CHUNK_BYTES = 256 * 1024;
@@ -109,14 +136,19 @@ export async function openTextSink(file: string): Promise<TextSink> {
     }
   }
 
+  async function writeThrough(text: string): Promise<void> {
+    await flush();
+    // Longer than a whole chunk: written on its own.
+    if (!pending.tryAppend(text)) await writeChunk(Buffer.from(text, 'utf8'));
+  }
+
   return {
     file,
-    async write(text) {
-      if (failure) throw failure;
-      if (pending.tryAppend(text)) return;
-      await flush();
-      // Longer than a whole chunk: written on its own.
-      if (!pending.tryAppend(text)) await writeChunk(Buffer.from(text, 'utf8'));
+    // Not async: most lines only join the chunk being gathered, and are done without a promise of their own.
+    write(text) {
+      if (failure) return Promise.reject(failure);
+      if (pending.tryAppend(text)) return DONE;
+      return writeThrough(text);
     },
     async close() {
       await flush();
@@ -143,9 +175,10 @@ export async function openJsonArraySink(file: string): Promise<JsonArraySink> {
   let count = 0;
   return {
     file,
-    async push(value) {
-      await sink.write(`${count === 0 ? '[\n  ' : ',\n  '}${JSON.stringify(value)}`);
+    push(value) {
+      const text = `${count === 0 ? '[\n  ' : ',\n  '}${JSON.stringify(value)}`;
       count += 1;
+      return sink.write(text);
     },
     async close() {
       await sink.write(count === 0 ? '[]\n' : '\n]\n');

@@ -411,7 +411,8 @@ class ZipBagSealer implements BagSealer {
     const name = `${this.#orderId}/${bagPath}`;
     if (Buffer.isBuffer(body)) {
       const sha256 = knownSha256 ?? hash('sha256', body, 'hex');
-      await this.#waitForRoom(body.length);
+      const room = this.#waitForRoom(body.length);
+      if (room) await room;
       this.#append(name, body, body.length);
       return { path: bagPath, sha256, bytes: body.length };
     }
@@ -435,15 +436,22 @@ class ZipBagSealer implements BagSealer {
     return { path: bagPath, ...(await hashing.result()) };
   }
 
-  /** Waits until archiver's queue has room for `bytes` more. */
-  async #waitForRoom(bytes: number): Promise<void> {
+  /** Waits until archiver's queue has room for `bytes` more; undefined (no promise to wait on) when it has room now. */
+  #waitForRoom(bytes: number): Promise<void> | undefined {
+    this.#throwIfFailed();
+    return this.#hasRoom(bytes) ? undefined : this.#roomLater(bytes);
+  }
+
+  async #roomLater(bytes: number): Promise<void> {
     for (;;) {
+      await this.#queued[0]?.done;
       this.#throwIfFailed();
-      const oldest = this.#queued[0];
-      if (!oldest) return;
-      if (this.#queued.length < MAX_QUEUED_ENTRIES && this.#queuedBytes + bytes <= MAX_QUEUED_BYTES) return;
-      await oldest.done;
+      if (this.#hasRoom(bytes)) return;
     }
+  }
+
+  #hasRoom(bytes: number): boolean {
+    return this.#queued.length === 0 || (this.#queued.length < MAX_QUEUED_ENTRIES && this.#queuedBytes + bytes <= MAX_QUEUED_BYTES);
   }
 
   /** Waits until archiver has consumed every entry handed to it. */

@@ -3,6 +3,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Utf8Stage } from '../util/utf8-stage.js';
 
 const FLUSH_AT = 64 * 1024;
+/** What an append that needs no waiting returns: one settled promise for all of them. */
+const DONE: Promise<void> = Promise.resolve();
 
 export class LineSpool {
   readonly file: string;
@@ -18,9 +20,13 @@ export class LineSpool {
     return new LineSpool(file, await open(file, 'wx', 0o600));
   }
 
-  /** Adds text; writes to disk once enough has gathered. */
-  async append(text: string): Promise<void> {
-    if (this.#pending.tryAppend(text)) return;
+  /** Adds text; writes to disk once enough has gathered. Not async: most lines only join the block being gathered. */
+  append(text: string): Promise<void> {
+    if (this.#pending.tryAppend(text)) return DONE;
+    return this.#appendThrough(text);
+  }
+
+  async #appendThrough(text: string): Promise<void> {
     await this.#flush();
     // Longer than a whole block: written on its own.
     if (!this.#pending.tryAppend(text)) await this.#write(Buffer.from(text, 'utf8'));

@@ -2,14 +2,13 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { describeFsError, describeZodError } from '../config.js';
 import { AbortedError, InputError, SourceError } from '../errors.js';
 import type { ItemRef, StoreService } from '../keys/key-service.js';
 import { instant } from '../order/schema.js';
 import { ACCOUNT_ID_PATTERN } from './file-directory.js';
-import type { TimeRange } from './source-adapter.js';
+import type { Listing, TimeRange } from './source-adapter.js';
 
 /** Item ids name blob files, so they are safe ASCII and never "." or "..". */
 export const ITEM_ID_PATTERN = /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,200}$/;
@@ -77,11 +76,16 @@ export function throwIfAborted(signal: AbortSignal | undefined, what: string): v
   throw new AbortedError('ABORTED', `${what} was interrupted`, { cause: reason });
 }
 
+/** Lines are parsed and handed on in batches of at most this many (one batch per chunk read, usually fewer). */
+const MAX_BATCH_LINES = 512;
+
 /**
- * Yields the index's lines in file order, each validated; a line that is not JSON or does not fit the schema is a
- * SourceError('INDEX_CORRUPT') naming the file and line. Blank lines are skipped.
+ * Yields the index's lines in file order, each validated, in batches (one per chunk read): a caller that handles
+ * many lines pays the cost of an await once per batch, not once per line. A line that is not JSON or does not fit the
+ * schema is a SourceError('INDEX_CORRUPT') naming the file and line, thrown after the good lines before it have been
+ * yielded. Blank lines are skipped. Lines end as readline ends them: at "\n", "\r\n" or a lone "\r".
  */
-export async function* readJsonlIndex<T>(options: ReadIndexOptions<T>): AsyncGenerator<IndexLine<T>> {
+export async function* readJsonlIndex<T>(options: ReadIndexOptions<T>): AsyncGenerator<IndexLine<T>[]> {
   const { file, schema, accepts, signal } = options;
   throwIfAborted(signal, `reading ${file}`);
   const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 64 * 1024 });
@@ -95,37 +99,125 @@ export async function* readJsonlIndex<T>(options: ReadIndexOptions<T>): AsyncGen
     stream.destroy();
     throw new SourceError('STORE_UNREADABLE', `cannot read the index ${file}: ${describeFsError(error)}`, { cause: error });
   }
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
   let number = 0;
-  try {
-    for await (const text of lines) {
-      number += 1;
-      throwIfAborted(signal, `reading ${file}`);
-      if (text.trim() === '') continue;
-      let raw: unknown;
-      try {
-        raw = JSON.parse(text) as unknown;
-      } catch (error) {
-        throw new SourceError('INDEX_CORRUPT', `index ${file} line ${number} is not valid JSON: ${(error as Error).message}`, {
-          cause: error,
-        });
-      }
-      if (accepts?.(raw)) {
-        yield { line: number, entry: raw };
-        continue;
-      }
-      const parsed = schema.safeParse(raw);
-      if (!parsed.success) {
-        throw new SourceError('INDEX_CORRUPT', `index ${file} line ${number} does not fit the index schema: ${describeZodError(parsed.error)}`);
-      }
-      yield { line: number, entry: parsed.data };
+  let batch: IndexLine<T>[] = [];
+  /** The first bad line, thrown once the lines before it are yielded. */
+  let bad: SourceError | undefined;
+  const take = (text: string): void => {
+    number += 1;
+    if (bad || text.trim() === '') return;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text) as unknown;
+    } catch (error) {
+      bad = new SourceError('INDEX_CORRUPT', `index ${file} line ${number} is not valid JSON: ${(error as Error).message}`, { cause: error });
+      return;
     }
+    if (accepts?.(raw)) {
+      batch.push({ line: number, entry: raw });
+      return;
+    }
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      bad = new SourceError('INDEX_CORRUPT', `index ${file} line ${number} does not fit the index schema: ${describeZodError(parsed.error)}`);
+      return;
+    }
+    batch.push({ line: number, entry: parsed.data });
+  };
+  const lines = new LineSplitter(take);
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) {
+      throwIfAborted(signal, `reading ${file}`);
+      let paused = lines.push(chunk, () => batch.length >= MAX_BATCH_LINES || bad !== undefined);
+      for (;;) {
+        if (batch.length > 0) {
+          const full = batch;
+          batch = [];
+          yield full;
+          throwIfAborted(signal, `reading ${file}`);
+        }
+        if (bad) throw bad;
+        if (!paused) break;
+        paused = lines.resume();
+      }
+    }
+    lines.end();
+    if (batch.length > 0) yield batch;
+    if (bad) throw bad;
   } catch (error) {
     if (error instanceof SourceError || error instanceof AbortedError || signal?.aborted) throw error;
     throw new SourceError('STORE_UNREADABLE', `cannot read the index ${file}: ${describeFsError(error)}`, { cause: error });
   } finally {
-    lines.close();
     stream.destroy();
+  }
+}
+
+/**
+ * Splits decoded text into lines the way readline does with an infinite crlfDelay: "\n", "\r\n" and a lone "\r" each
+ * end a line; a "\r" at the end of a chunk waits for the next one; the last line needs no line break. After each line,
+ * `push` stops early when `pause` says so, and `resume` goes on with the rest of that chunk.
+ */
+export class LineSplitter {
+  #carry = '';
+  #text = '';
+  #at = 0;
+  #pause: () => boolean = () => false;
+  #paused = false;
+
+  constructor(private readonly onLine: (text: string) => void) {}
+
+  /** True when it paused before the chunk was used up (see `resume`). */
+  push(chunk: string, pause: () => boolean = () => false): boolean {
+    this.#text = this.#carry + chunk;
+    this.#carry = '';
+    this.#at = 0;
+    this.#pause = pause;
+    this.#paused = true;
+    return this.resume();
+  }
+
+  /** Goes on with the chunk after a pause; true when it paused again, false once the chunk is used up. */
+  resume(): boolean {
+    if (!this.#paused) return false;
+    const text = this.#text;
+    let at = this.#at;
+    const plain = text.indexOf('\r', at) < 0;
+    for (;;) {
+      let end = text.indexOf('\n', at);
+      let next = end + 1;
+      if (!plain) {
+        const cr = text.indexOf('\r', at);
+        if (cr >= 0 && (end < 0 || cr < end)) {
+          if (cr === text.length - 1) end = -1; // a "\r" that may be half of a "\r\n": wait for the next chunk
+          else {
+            end = cr;
+            next = text.charCodeAt(cr + 1) === 0x0a ? cr + 2 : cr + 1;
+          }
+        }
+      }
+      if (end < 0) {
+        this.#carry = text.slice(at);
+        break;
+      }
+      this.onLine(text.slice(at, end));
+      at = next;
+      if (at < text.length && this.#pause()) {
+        this.#at = at;
+        return true;
+      }
+    }
+    this.#text = '';
+    this.#at = 0;
+    this.#paused = false;
+    return false;
+  }
+
+  /** The last line, when the text did not end with a line break. */
+  end(): void {
+    const rest = this.#carry;
+    this.#carry = '';
+    if (rest === '') return;
+    this.onLine(rest.endsWith('\r') ? rest.slice(0, -1) : rest);
   }
 }
 
@@ -179,18 +271,35 @@ export interface ListIndexedOptions<T extends z.infer<typeof indexLineSchema>, I
 }
 
 /** What the mail, storage and IM adapters share: read only this account's index, keep the lines in range. */
-export async function* listIndexedItems<T extends z.infer<typeof indexLineSchema>, Item>(
-  options: ListIndexedOptions<T, Item>,
-): AsyncGenerator<Item> {
+export function listIndexedItems<T extends z.infer<typeof indexLineSchema>, Item>(options: ListIndexedOptions<T, Item>): Listing<Item> {
+  return {
+    batches: () => listIndexedBatches(options),
+    async *[Symbol.asyncIterator]() {
+      for await (const batch of listIndexedBatches(options)) {
+        for (const item of batch) {
+          yield item;
+          throwIfAborted(options.signal, `listing ${options.service} items of account ${options.accountId}`);
+        }
+      }
+    },
+  };
+}
+
+async function* listIndexedBatches<T extends z.infer<typeof indexLineSchema>, Item>(options: ListIndexedOptions<T, Item>): AsyncGenerator<Item[]> {
   const { root, service, accountId, range, signal } = options;
   checkRange(range, service);
   throwIfAborted(signal, `listing ${service} items of account ${accountId}`);
   const folder = await accountFolder(root, service, accountId);
   const file = path.join(folder, 'index.jsonl');
-  for await (const { entry } of readJsonlIndex({ file, schema: options.schema, ...(options.accepts ? { accepts: options.accepts } : {}), signal })) {
-    if (!inRange(entry.timestamp, range)) continue;
-    const ref: ItemRef = { service, accountId, itemId: entry.id, blobFile: path.join(folder, 'blobs', entry.id) };
-    yield options.toItem(entry, ref);
+  const blobs = path.join(folder, 'blobs');
+  for await (const lines of readJsonlIndex({ file, schema: options.schema, ...(options.accepts ? { accepts: options.accepts } : {}), signal })) {
+    const items: Item[] = [];
+    for (const { entry } of lines) {
+      if (!inRange(entry.timestamp, range)) continue;
+      const ref: ItemRef = { service, accountId, itemId: entry.id, blobFile: path.join(blobs, entry.id) };
+      items.push(options.toItem(entry, ref));
+    }
+    if (items.length > 0) yield items;
     throwIfAborted(signal, `listing ${service} items of account ${accountId}`);
   }
 }

@@ -46,6 +46,14 @@ export interface SubscriberItem extends ItemBase {
 export type SourceItem = MailItem | FileItem | ImItem | SubscriberItem;
 export type ItemKind = SourceItem['kind'];
 
+/**
+ * An adapter's items, one by one; a listing that reads its store in batches may also hand them over as such (one
+ * await per batch instead of one per item: the export of many small items uses it).
+ */
+export interface Listing<Item = SourceItem> extends AsyncIterable<Item> {
+  batches?(): AsyncIterable<Item[]>;
+}
+
 export interface SourceAdapter {
   readonly service: StoreService;
   /**
@@ -53,5 +61,5 @@ export interface SourceAdapter {
    * Reads only that account's index; an unknown account is a SourceError('UNKNOWN_ACCOUNT'); an account with no
    * items yields nothing.
    */
-  list(accountId: string, range: TimeRange, signal?: AbortSignal): AsyncIterable<SourceItem>;
+  list(accountId: string, range: TimeRange, signal?: AbortSignal): Listing;
 }
