@@ -1,4 +1,4 @@
-// Reading one account's index.jsonl a line at a time (never the whole file), each line checked against a schema.
+// Reading one account's index.jsonl a chunk at a time (never the whole file), each line checked against a schema.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
