@@ -234,7 +234,8 @@ class ZipBagSealer implements BagSealer {
 
     const { ZipArchive: ZipArchiveClass } = archiverModule as unknown as { ZipArchive: ZipArchiveConstructor };
     this.#hashThread = createHashThread(init.options.hashThread ?? true);
-    this.#hasher = this.#hashThread.channel();
+    // The archive is read back from the file by the thread: its channel needs no ring.
+    this.#hasher = this.#hashThread.channel(0);
     this.#sink = new BatchingFileSink(this.#handle, this.#hasher);
     this.#archive = new ZipArchiveClass({ store: true, highWaterMark: BATCH_BYTES });
     coalesceZipWrites(this.#archive);
@@ -317,7 +318,9 @@ class ZipBagSealer implements BagSealer {
           `${this.#archive.pointer()} bytes produced but ${this.#sink.bytes} written`,
         );
       }
-      const sha256 = await this.#sink.digestHex();
+      const sha256 = await this.#sink.digestHex().catch((error: unknown) => {
+        throw writeFailure(`archive ${this.#partialPath}`, error);
+      });
       await this.#hashThread.close();
       await this.#handle.sync();
       await this.#handle.close();
@@ -663,7 +666,8 @@ export async function createBagSealer(options: SealerOptions): Promise<BagSealer
   const tempDir = await mkdtemp(path.join(outDir, tempPrefix));
   let handle: FileHandle | undefined;
   try {
-    handle = await open(partialPath, 'wx', 0o644);
+    // Read and write: the hash thread reads the archive back as it is written.
+    handle = await open(partialPath, 'wx+', 0o644);
     const manifest = await LineSpool.create(path.join(tempDir, MANIFEST_FILE));
     return new ZipBagSealer({ options, archivePath, partialPath, tempDir, signer, handle, manifest });
   } catch (error) {

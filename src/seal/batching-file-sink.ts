@@ -1,5 +1,6 @@
-// The archive's file writer: gathers archiver's many small chunks into ~1 MiB writes, and hashes and counts the
-// bytes on the way so the archive's SHA-256 and size are known without reading it back.
+// The archive's file writer: gathers archiver's many small chunks into ~1 MiB writes, counts the bytes, and has the
+// hash thread read each batch back from the file once it is written and hash it, so that the archive's SHA-256 is
+// known when the stream finishes without this thread copying a byte of it (the file must be open for reading too).
 //
 // Up to STAGING_BUFFERS batches can be on their way to the disk, written one after another in order, while the ZIP
 // writer fills the next one: a write into the page cache can take several milliseconds per MiB on a busy host, and
@@ -32,6 +33,8 @@ export class BatchingFileSink extends Writable {
   readonly #hasher: HashChannel;
   readonly #syncEveryBytes: number;
   #bytes = 0;
+  /** Where the next batch is written: the file holds exactly the bytes of the batches before it. */
+  #writePosition = 0;
   /** Segments of the batch being filled, in order. */
   #segments: Buffer[] = [];
   #pendingBytes = 0;
@@ -148,7 +151,7 @@ export class BatchingFileSink extends Writable {
         this.#waitingForBuffer?.();
         return;
       }
-      // Written and hashed: its staging buffer can take another batch.
+      // Written (the hash thread reads it back from the file): its staging buffer can take another batch.
       this.#spare.push(batch.staging);
       this.#waitingForBuffer?.();
       this.#syncInBackground();
@@ -172,15 +175,15 @@ export class BatchingFileSink extends Writable {
   }
 
   async #writeBatch(segments: Buffer[]): Promise<void> {
-    const hashed = this.#hasher.update(segments);
-    hashed.catch(() => undefined); // awaited below, after the write
+    const start = this.#writePosition;
     let rest = segments;
     while (rest.length > 0) {
-      const { bytesWritten } = await this.#handle.writev(rest);
+      const { bytesWritten } = await this.#handle.writev(rest, this.#writePosition);
+      this.#writePosition += bytesWritten;
       this.#unsyncedBytes += bytesWritten;
       rest = remainderAfter(rest, bytesWritten);
     }
-    await hashed;
+    if (this.#writePosition > start) this.#hasher.updateFromFile(this.#handle.fd, start, this.#writePosition - start);
   }
 }
 

@@ -1,10 +1,15 @@
 // SHA-256 on a worker thread, for the archive as it is written and for streamed payload files: the main thread
 // decrypts and computes the ZIP CRC, and the full hashes of those bytes go to the other core.
 //
-// One thread serves several hash channels. Each channel's bytes travel through a fixed ring of shared memory: the
-// writer copies a batch into free slots and posts their numbers; the thread hashes each slot in order and hands it
-// back. Nothing is allocated per batch, and the memory a channel needs is its ring, whatever the archive's size.
+// One thread serves several hash channels. A channel's bytes reach the thread in one of two ways:
+// - through a fixed ring of shared memory (`update`): the writer copies a batch into free slots and posts their
+//   numbers; the thread hashes each slot in order and hands it back. Nothing is allocated per batch, and the memory a
+//   channel needs is its ring, whatever the archive's size.
+// - from a file (`updateFromFile`): the thread reads bytes already written back from the open file, at their
+//   position, into a buffer of its own. The archive is hashed this way: the main thread copies none of it, and the
+//   digest is that of the bytes the file holds.
 import { createHash, type Hash } from 'node:crypto';
+import { readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { stopWorker } from '../util/stop-worker.js';
 
@@ -12,10 +17,25 @@ export const SLOT_BYTES = 1024 * 1024;
 /** Slots of a channel's ring (the archive's channel; a payload channel may ask for fewer). */
 export const SLOT_COUNT = 8;
 
+/** The thread reads a file's bytes back in pieces of this size. */
+const FILE_READ_BYTES = 1024 * 1024;
+
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const { readSync } = require('node:fs');
 const channels = new Map();
+let readBuffer = null;
+function hashFromFile(channel, message) {
+  readBuffer ??= Buffer.allocUnsafe(${FILE_READ_BYTES});
+  let done = 0;
+  while (done < message.length) {
+    const read = readSync(message.fd, readBuffer, 0, Math.min(readBuffer.length, message.length - done), message.position + done);
+    if (read === 0) throw new Error('the file ended ' + (message.length - done) + ' bytes before the bytes written to it');
+    channel.hash.update(readBuffer.subarray(0, read));
+    done += read;
+  }
+}
 parentPort.on('message', (message) => {
   if (message.type === 'open') {
     channels.set(message.channel, { ring: new Uint8Array(message.ring), slotBytes: message.slotBytes, hash: createHash('sha256') });
@@ -27,6 +47,14 @@ parentPort.on('message', (message) => {
     const start = message.slot * channel.slotBytes;
     channel.hash.update(channel.ring.subarray(start, start + message.length));
     parentPort.postMessage({ type: 'hashed', channel: message.channel, slot: message.slot });
+  } else if (message.type === 'file') {
+    try {
+      hashFromFile(channel, message);
+      parentPort.postMessage({ type: 'read', channel: message.channel });
+    } catch (error) {
+      const code = error && typeof error.code === 'string' ? error.code : undefined;
+      parentPort.postMessage({ type: 'failed', channel: message.channel, message: String(error && error.message), code });
+    }
   } else if (message.type === 'digest') {
     parentPort.postMessage({ type: 'digest', channel: message.channel, hex: channel.hash.digest('hex') });
     channel.hash = createHash('sha256');
@@ -42,6 +70,12 @@ export interface HashChannel {
    * promise settles (they are copied by then); it settles late only when the hasher is behind by a whole ring.
    */
   update(segments: readonly Buffer[]): Promise<void>;
+  /**
+   * Hashes the `length` bytes at `position` of the open file `fd`, after everything handed over before. They must be
+   * written already and stay as they are until the digest; the file must stay open until then. A read that fails or
+   * finds the file shorter fails the digest.
+   */
+  updateFromFile(fd: number, position: number, length: number): void;
   /** The SHA-256 of everything since the start or the previous digest; the next update starts a new hash. */
   digestHex(): Promise<string>;
   /** Gives the channel up (after digestHex, or on failure); its thread goes on serving the others. */
@@ -49,7 +83,7 @@ export interface HashChannel {
 }
 
 export interface HashThread {
-  /** A new, independent hash channel with a ring of `slots` slots. */
+  /** A new, independent hash channel with a ring of `slots` slots (none: it hashes from files only). */
   channel(slots?: number): HashChannel;
   /** Stops the thread: every channel's pending work fails. Safe to call more than once. */
   close(): Promise<void>;
@@ -58,12 +92,30 @@ export interface HashThread {
 class InThreadHasher implements HashChannel {
   #hash: Hash = createHash('sha256');
 
+  #failure: Error | undefined;
+
   update(segments: readonly Buffer[]): Promise<void> {
     for (const segment of segments) this.#hash.update(segment);
     return Promise.resolve();
   }
 
+  updateFromFile(fd: number, position: number, length: number): void {
+    if (this.#failure) return;
+    const buffer = Buffer.allocUnsafe(Math.min(FILE_READ_BYTES, Math.max(1, length)));
+    try {
+      for (let done = 0; done < length; ) {
+        const read = readSync(fd, buffer, 0, Math.min(buffer.length, length - done), position + done);
+        if (read === 0) throw new Error(`the file ended ${length - done} bytes before the bytes written to it`);
+        this.#hash.update(buffer.subarray(0, read));
+        done += read;
+      }
+    } catch (error) {
+      this.#failure = readBackFailure(error instanceof Error ? error.message : String(error), (error as { code?: unknown }).code);
+    }
+  }
+
   digestHex(): Promise<string> {
+    if (this.#failure) return Promise.reject(this.#failure);
     const hex = this.#hash.digest('hex');
     this.#hash = createHash('sha256');
     return Promise.resolve(hex);
@@ -74,7 +126,17 @@ class InThreadHasher implements HashChannel {
   }
 }
 
-type WorkerReply = { type: 'hashed'; channel: number; slot: number } | { type: 'digest'; channel: number; hex: string };
+type WorkerReply =
+  | { type: 'hashed'; channel: number; slot: number }
+  | { type: 'read'; channel: number }
+  | { type: 'failed'; channel: number; message: string; code?: string }
+  | { type: 'digest'; channel: number; hex: string };
+
+/** A read of written bytes that failed, with the file system's code (EIO, EBADF) when there is one. */
+function readBackFailure(message: string, code: unknown): Error {
+  const error = new Error(`reading back what was written, to hash it, failed: ${message}`);
+  return typeof code === 'string' ? Object.assign(error, { code }) : error;
+}
 
 class Channel implements HashChannel {
   readonly #thread: WorkerHashThread;
@@ -85,6 +147,8 @@ class Channel implements HashChannel {
   busy = 0;
   #waiters: (() => void)[] = [];
   #digest: { resolve(hex: string): void; reject(error: Error): void } | undefined;
+  /** A read back from a file failed: the channel's digest would not be of the bytes handed over. */
+  #failure: Error | undefined;
   /** update() calls run one after another, so that slots are posted in the order of the bytes. */
   #chain: Promise<void> = Promise.resolve();
 
@@ -107,9 +171,21 @@ class Channel implements HashChannel {
     return run;
   }
 
+  updateFromFile(fd: number, position: number, length: number): void {
+    // After the copies of every earlier update() are posted: the thread takes messages in order.
+    const run = this.#chain.then(() => {
+      this.#thread.check();
+      this.busy += 1;
+      this.#thread.post({ type: 'file', channel: this.#id, fd, position, length });
+    });
+    // A stopped thread fails the digest (digestHex checks it), as it does for update().
+    this.#chain = run.catch(() => undefined);
+  }
+
   async digestHex(): Promise<string> {
     await this.#chain;
     this.#thread.check();
+    if (this.#failure) throw this.#failure;
     const hex = new Promise<string>((resolve, reject) => {
       this.#digest = { resolve, reject };
     });
@@ -127,7 +203,19 @@ class Channel implements HashChannel {
     this.wake();
   }
 
+  onRead(): void {
+    this.busy -= 1;
+  }
+
+  onReadFailed(error: Error): void {
+    this.busy -= 1;
+    this.#failure ??= error;
+    this.#digest?.reject(this.#failure);
+    this.#digest = undefined;
+  }
+
   onDigest(hex: string): void {
+    if (this.#failure) return;
     this.#digest?.resolve(hex);
     this.#digest = undefined;
   }
@@ -145,6 +233,9 @@ class Channel implements HashChannel {
   }
 
   async #copyIn(segments: readonly Buffer[]): Promise<void> {
+    if (this.#ring.length === 0 && segments.some((segment) => segment.length > 0)) {
+      throw new Error('this hash channel has no ring: it hashes bytes read back from files only');
+    }
     let slot: number | undefined;
     let filled = 0;
     for (const segment of segments) {
@@ -193,6 +284,8 @@ class WorkerHashThread implements HashThread {
     this.#worker.on('message', (reply: WorkerReply) => {
       const channel = this.#channels.get(reply.channel);
       if (reply.type === 'hashed') channel?.onHashed(reply.slot);
+      else if (reply.type === 'read') channel?.onRead();
+      else if (reply.type === 'failed') channel?.onReadFailed(readBackFailure(reply.message, reply.code));
       else channel?.onDigest(reply.hex);
       this.#settle();
     });

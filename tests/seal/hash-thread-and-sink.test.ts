@@ -27,9 +27,10 @@ const SIZES = [1, 2, 30, 4096, 65_535, 65_536, 65_537, BATCH_BYTES - 1, BATCH_BY
  */
 function slowHandle(handle: FileHandle): FileHandle {
   const slow = {
-    async writev(buffers: Buffer[]) {
+    fd: handle.fd,
+    async writev(buffers: Buffer[], position?: number) {
       await new Promise((resolve) => setTimeout(resolve, 2));
-      return handle.writev(buffers);
+      return handle.writev(buffers, position);
     },
   };
   return slow as unknown as FileHandle;
@@ -37,7 +38,7 @@ function slowHandle(handle: FileHandle): FileHandle {
 
 async function writeAll(chunks: Buffer[]): Promise<{ file: string; sink: BatchingFileSink; digest: string }> {
   const file = path.join(dir, 'archive.bin');
-  const handle = await open(file, 'wx');
+  const handle = await open(file, 'wx+');
   const thread = createHashThread();
   const sink = new BatchingFileSink(slowHandle(handle), thread.channel());
   for (const chunk of chunks) {
@@ -75,7 +76,7 @@ describe('BatchingFileSink with the archive hasher', () => {
 
   it('fails the stream when the disk write fails, and does not hang', async () => {
     const file = path.join(dir, 'archive.bin');
-    const handle = await open(file, 'wx');
+    const handle = await open(file, 'wx+');
     const thread = createHashThread();
     const sink = new BatchingFileSink(handle, thread.channel());
     await handle.close(); // every writev now fails with EBADF
@@ -93,9 +94,10 @@ describe('BatchingFileSink flushing to the disk as it goes', () => {
   function syncCountingHandle(handle: FileHandle, failWith?: string): { handle: FileHandle; events: string[] } {
     const events: string[] = [];
     const counting = {
-      async writev(buffers: Buffer[]) {
+      fd: handle.fd,
+      async writev(buffers: Buffer[], position?: number) {
         await new Promise((resolve) => setTimeout(resolve, 3));
-        return handle.writev(buffers);
+        return handle.writev(buffers, position);
       },
       async datasync() {
         events.push('sync-start');
@@ -110,7 +112,7 @@ describe('BatchingFileSink flushing to the disk as it goes', () => {
 
   it('starts background flushes every syncEveryBytes and finishes only after the last one', async () => {
     const file = path.join(dir, 'archive.bin');
-    const real = await open(file, 'wx');
+    const real = await open(file, 'wx+');
     const { handle, events } = syncCountingHandle(real);
     const thread = createHashThread(false);
     const sink = new BatchingFileSink(handle, thread.channel(), { syncEveryBytes: 2 * BATCH_BYTES });
@@ -130,7 +132,7 @@ describe('BatchingFileSink flushing to the disk as it goes', () => {
 
   it('fails the stream when a background flush fails, and does not hang', async () => {
     const file = path.join(dir, 'archive.bin');
-    const real = await open(file, 'wx');
+    const real = await open(file, 'wx+');
     const { handle } = syncCountingHandle(real, 'EIO');
     const thread = createHashThread(false);
     const sink = new BatchingFileSink(handle, thread.channel(), { syncEveryBytes: BATCH_BYTES });
@@ -165,5 +167,92 @@ describe('hash thread channels', () => {
     const channel = thread.channel(1);
     await thread.close();
     await expect(channel.update([randomBytes(3 * SLOT_BYTES)])).rejects.toThrow();
+  });
+});
+
+describe('hash channels reading back from a file', () => {
+  const sha = (parts: Buffer[]) => createHash('sha256').update(Buffer.concat(parts)).digest('hex');
+
+  for (const threaded of [true, false]) {
+    const where = threaded ? 'on the hash thread' : 'in this thread';
+
+    it(`hash the bytes at the given positions, in order with copied updates (${where})`, async () => {
+      const file = path.join(dir, 'written.bin');
+      const content = randomBytes(3 * 1024 * 1024 + 17);
+      fs.writeFileSync(file, content);
+      const handle = await open(file, 'r');
+      const thread = createHashThread(threaded);
+      const channel = thread.channel(2);
+      const before = randomBytes(SLOT_BYTES + 3);
+      const after = randomBytes(100);
+      try {
+        const copied = channel.update([before]);
+        channel.updateFromFile(handle.fd, 10, 2 * 1024 * 1024 + 5);
+        channel.updateFromFile(handle.fd, 0, 0);
+        channel.updateFromFile(handle.fd, content.length - 1, 1);
+        await copied;
+        await channel.update([after]);
+        const expected = sha([before, content.subarray(10, 10 + 2 * 1024 * 1024 + 5), content.subarray(content.length - 1), after]);
+        expect(await channel.digestHex()).toBe(expected);
+        // The next digest starts afresh.
+        channel.updateFromFile(handle.fd, 0, 4);
+        expect(await channel.digestHex()).toBe(sha([content.subarray(0, 4)]));
+      } finally {
+        await thread.close();
+        await handle.close();
+      }
+    });
+
+    it(`fail the digest when the file is shorter than the bytes asked for, or cannot be read (${where})`, async () => {
+      const file = path.join(dir, 'short.bin');
+      fs.writeFileSync(file, randomBytes(1000));
+      const readable = await open(file, 'r');
+      const writeOnly = await open(file, 'a');
+      const thread = createHashThread(threaded);
+      try {
+        const short = thread.channel(1);
+        short.updateFromFile(readable.fd, 900, 200);
+        await expect(short.digestHex()).rejects.toThrow(/reading back what was written, to hash it, failed: the file ended 100 bytes before/);
+        const unreadable = thread.channel(1);
+        unreadable.updateFromFile(writeOnly.fd, 0, 10);
+        await expect(unreadable.digestHex()).rejects.toMatchObject({ code: 'EBADF' });
+      } finally {
+        await thread.close();
+        await readable.close();
+        await writeOnly.close();
+      }
+    });
+  }
+
+  it('a sink whose file cannot be read back finishes writing but gives no digest', async () => {
+    const file = path.join(dir, 'archive.bin');
+    const handle = await open(file, 'wx'); // write-only: the hash thread cannot read it back
+    const thread = createHashThread();
+    const sink = new BatchingFileSink(handle, thread.channel());
+    sink.write(randomBytes(BATCH_BYTES + 5));
+    sink.end();
+    await finished(sink);
+    await expect(sink.digestHex()).rejects.toMatchObject({ code: 'EBADF' });
+    await thread.close();
+    await handle.close();
+  });
+});
+
+describe('a hash channel without a ring', () => {
+  it('hashes from files but refuses bytes to copy, rather than waiting for a slot forever', async () => {
+    const thread = createHashThread();
+    const channel = thread.channel(0);
+    try {
+      await expect(channel.update([randomBytes(10)])).rejects.toThrow(/no ring/);
+      const file = path.join(dir, 'bytes.bin');
+      const content = randomBytes(5000);
+      fs.writeFileSync(file, content);
+      const handle = await open(file, 'r');
+      channel.updateFromFile(handle.fd, 0, content.length);
+      expect(await channel.digestHex()).toBe(createHash('sha256').update(content).digest('hex'));
+      await handle.close();
+    } finally {
+      await thread.close();
+    }
   });
 });
