@@ -7,7 +7,7 @@ import { Transform, pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import * as archiverModule from 'archiver';
 import { AbortedError, InputError, ScopexError } from '../errors.js';
-import { createHashThread, type HashChannel, type HashThread } from './hash-thread.js';
+import { createHashThread, SLOT_COUNT, type HashChannel, type HashThread } from './hash-thread.js';
 import { BatchingFileSink, BATCH_BYTES } from './batching-file-sink.js';
 import {
   BAGIT_FILE,
@@ -50,8 +50,8 @@ const FOLDER_MODE = 0o755;
  */
 const MAX_QUEUED_ENTRIES = 16;
 const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
-/** Ring slots (1 MiB each) of the channel that hashes streamed payload files: enough for a read-ahead of chunks. */
-const STREAM_HASH_SLOTS = 4;
+/** Ring slots (SLOT_BYTES each) of the channel that hashes streamed payload files: enough for a read-ahead of chunks. */
+const STREAM_HASH_SLOTS = SLOT_COUNT;
 
 interface QueuedEntry {
   name: string;

@@ -32,6 +32,7 @@ function slowHandle(handle: FileHandle): FileHandle {
       await new Promise((resolve) => setTimeout(resolve, 2));
       return handle.writev(buffers, position);
     },
+    datasync: () => handle.datasync(),
   };
   return slow as unknown as FileHandle;
 }
