@@ -234,6 +234,8 @@ export interface ZipItem {
   deflate?: boolean;
   /** Instead of data: this many zero bytes, made by Python (cheap compression bombs). */
   zeros?: number;
+  /** Extra fields (id, size, data, ...), written in the local and the central header alike. */
+  extra?: Buffer;
 }
 
 /** The model's files as ZIP entries under `<orderId>/`, tag files first, in a stable order. */
@@ -252,6 +254,8 @@ with zipfile.ZipFile(plan['out'], 'w', allowZip64=True) as archive:
         info.create_system = item.get('createSystem', 3)
         info.external_attr = item.get('externalAttr', 0o100644 << 16)
         info.compress_type = zipfile.ZIP_DEFLATED if item.get('deflate') else zipfile.ZIP_STORED
+        if 'extra' in item:
+            info.extra = base64.b64decode(item['extra'])
         if 'zeros' in item:
             data = bytes(item['zeros'])
         else:
@@ -280,6 +284,7 @@ export function writeZip(out: string, items: readonly ZipItem[]): Buffer {
       externalAttr: (item.externalAttr ?? (item.name.endsWith('/') ? 0o40755 * 65536 + 0x10 : 0o100644 * 65536)) >>> 0,
       deflate: item.deflate ?? false,
       ...(item.zeros !== undefined ? { zeros: item.zeros } : {}),
+      ...(item.extra !== undefined ? { extra: item.extra.toString('base64') } : {}),
     })),
   };
   const result = spawnSync(pythonExecutable(), ['-I', '-S', '-c', ZIP_SCRIPT], { input: JSON.stringify(plan), maxBuffer: 1 << 30 });

@@ -259,6 +259,18 @@ const cases: TamperCase[] = [
   { name: '".." entry name', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/../../evil.sh`, data: Buffer.from('x') }]), checks: ['entry-names'] },
   { name: 'backslash entry name', make: () => zipOf(good, [{ name: `${ORDER_ID}\\data\\evil.txt`, data: Buffer.from('x') }]), checks: ['entry-names'] },
   { name: 'entry outside the top folder', make: () => zipOf(good, [{ name: 'other-order/data/x.txt', data: Buffer.from('x') }]), checks: ['entry-names'] },
+  {
+    name: 'an entry whose Unicode Path field names another file',
+    make: () => {
+      const other = Buffer.from(`${ORDER_ID}/data/acc-0001/mail.content/m-000009.eml`, 'utf8');
+      // Info-ZIP Unicode Path (0x7075): version 1, the CRC-32 of the header's name (not checked), the other name.
+      const field = Buffer.concat([Buffer.from([0x75, 0x70, (5 + other.length) & 0xff, (5 + other.length) >> 8, 1, 0, 0, 0, 0]), other]);
+      const items = zipItems(good).map((item) => (item.name.endsWith(MAIL_1) ? { ...item, extra: field } : item));
+      return writeZip(path.join(dir, `z-${counter++}.zip`), items);
+    },
+    checks: ['entry-names'],
+    exact: true,
+  },
   { name: 'symbolic link entry', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0001/mail.content/link.eml`, data: Buffer.from('/etc/passwd'), externalAttr: 0o120777 * 65536 }]), checks: ['entry-types'] },
   { name: 'truncated in the payload', make: () => goodZip.subarray(0, Math.floor(goodZip.length / 2)), checks: ['zip-structure'], exact: true },
   { name: 'truncated in the central directory', make: () => goodZip.subarray(0, goodZip.length - 200), checks: ['zip-structure'], exact: true },
