@@ -39,3 +39,36 @@ function plainlySafeName(name: string): boolean {
   }
   return true;
 }
+
+/**
+ * Finds Unicode twins: names that differ but have the same NFC form (an NFD "é" and an NFC one, a Kelvin sign and a
+ * K). `exact` is the caller's set of the distinct names seen, the one asked about included. Only non-ASCII names are
+ * kept here, by NFC form: an ASCII name is its own NFC form, so two ASCII names are never twins, and an earlier name
+ * equal to a later one's NFC form is found in `exact`.
+ */
+export class NfcTwins {
+  readonly #exact: ReadonlySet<string>;
+  /** The NFC form of each non-ASCII name that was not a twin, to that name. */
+  readonly #nonAscii = new Map<string, string>();
+
+  constructor(exact: ReadonlySet<string>) {
+    this.#exact = exact;
+  }
+
+  /**
+   * The first earlier name with the NFC form of `name`, or undefined (a twin is not remembered: the first one is
+   * what later twins are reported against).
+   */
+  twinOf(name: string): string | undefined {
+    if (isAscii(name)) return this.#nonAscii.get(name);
+    const nfc = name.normalize('NFC');
+    const twin = this.#nonAscii.get(nfc) ?? (nfc !== name && this.#exact.has(nfc) ? nfc : undefined);
+    if (twin === undefined) this.#nonAscii.set(nfc, name);
+    return twin;
+  }
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}

@@ -11,7 +11,7 @@ import { orderSchema, type Order } from '../order/schema.js';
 import { checkBagitDeclaration, ManifestReader, parseBagInfo } from './bag-files.js';
 import { verifyDetachedSignature } from './cms-signature.js';
 import { HashBatcher, MAX_BATCHED_ENTRY_BYTES } from './hash-batcher.js';
-import { unsafeNameReason } from './names.js';
+import { NfcTwins, unsafeNameReason } from './names.js';
 import { LocalRecordChecker, startRecordsThread, type RecordChecker, type RecordSink } from './record-checker.js';
 import { MANIFEST, PRODUCTION, splitPayloadPath, type CheckOutcome, type RecordFile, type RecordLayout } from './record-checks.js';
 import { listZip, scanZip, storedDataRange, type EntrySink, type ZipEntry, type ZipListing } from './safe-zip.js';
@@ -324,10 +324,7 @@ class ArchiveVerification {
   private verifyEntryNames(entries: readonly ZipEntry[]): void {
     const top = this.topFolder;
     const exact = new Set<string>();
-    const normalized = new Map<string, string>();
-    // While every name so far is ASCII (its own NFC form), a new name can only be a twin of one seen exactly, so
-    // `normalized` is filled only when the first other name comes.
-    let asciiOnly: string[] | null = [];
+    const twins = new NfcTwins(exact);
     const folders = new Set<string>();
     let lastFolder: string | null = null;
     for (const entry of entries) {
@@ -346,21 +343,10 @@ class ArchiveVerification {
         this.fail('entry-names', name, 'each name once', 'a duplicate', 'the entry name appears twice');
         continue;
       }
-      const ascii = isAscii(name);
-      if (ascii && asciiOnly !== null) {
-        asciiOnly.push(name);
-      } else {
-        if (asciiOnly !== null) {
-          for (const earlier of asciiOnly) normalized.set(earlier, earlier);
-          asciiOnly = null;
-        }
-        const nfc = ascii ? name : name.normalize('NFC');
-        const twin = normalized.get(nfc);
-        if (twin !== undefined) {
-          this.fail('entry-names', name, 'names distinct after Unicode normalisation', `the same as "${twin}"`, 'the entry name is a Unicode (NFC/NFD) twin of another');
-          continue;
-        }
-        normalized.set(nfc, name);
+      const twin = twins.twinOf(name);
+      if (twin !== undefined) {
+        this.fail('entry-names', name, 'names distinct after Unicode normalisation', `the same as "${twin}"`, 'the entry name is a Unicode (NFC/NFD) twin of another');
+        continue;
       }
       if (top === null || name.charCodeAt(top.length) !== 0x2f || !name.startsWith(top)) {
         this.fail('entry-names', name, `an entry under "${top ?? '<order-id>'}/"`, name, 'the entry lies outside the single top folder');
@@ -867,11 +853,6 @@ function claimSink(taken: EarlyRead): EntrySink {
     update: () => undefined,
     end: claim,
   };
-}
-
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
-  return true;
 }
 
 function sha256(bytes: Buffer): string {

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decodeManifestPath, ManifestReader } from '../../src/verify/bag-files.js';
 import { JsonArrayReader } from '../../src/verify/json-array-reader.js';
 import { listZip, scanZip, type EntrySink } from '../../src/verify/safe-zip.js';
-import { unsafeNameReason } from '../../src/verify/names.js';
+import { NfcTwins, unsafeNameReason } from '../../src/verify/names.js';
 import { plainProductionRecord, productionRecordSchema } from '../../src/verify/record-checks.js';
 import { tempDir, writeZipWithArchiver } from './fixtures.js';
 import { splitAt } from '../helpers/split-at.js';
@@ -27,6 +27,45 @@ function referenceUnsafeNameReason(name: string): string | null {
   if (segments.includes('')) return 'an empty segment';
   return null;
 }
+
+describe('NfcTwins', () => {
+  /** The plain rule: every distinct name's NFC form goes in one map, the first name with it stays there. */
+  function referenceTwins(names: readonly string[]): (string | undefined)[] {
+    const seen = new Set<string>();
+    const byNfc = new Map<string, string>();
+    return names.map((name) => {
+      if (seen.has(name)) return 'duplicate';
+      seen.add(name);
+      const nfc = name.normalize('NFC');
+      const twin = byNfc.get(nfc);
+      if (twin === undefined) byNfc.set(nfc, name);
+      return twin;
+    });
+  }
+
+  function fastTwins(names: readonly string[]): (string | undefined)[] {
+    const exact = new Set<string>();
+    const twins = new NfcTwins(exact);
+    return names.map((name) => {
+      if (exact.has(name)) return 'duplicate';
+      exact.add(name);
+      return twins.twinOf(name);
+    });
+  }
+
+  it('reports the same first twin as one map of every NFC form, for any names in any order', () => {
+    // ASCII letters and their look-alikes: the Kelvin sign (NFC: K), an angstrom sign (NFC: Å), e with a combining
+    // acute (NFC: é), precomposed é and Å.
+    const piece = fc.constantFrom('K', 'k', '\u212a', 'e', '\u0301', '\u00e9', 'A', '\u030a', '\u00c5', '\u212b', '/', 'x');
+    const name = fc.array(piece, { minLength: 1, maxLength: 4 }).map((pieces) => pieces.join(''));
+    fc.assert(
+      fc.property(fc.array(name, { maxLength: 30 }), (names) => {
+        expect(fastTwins(names)).toEqual(referenceTwins(names));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
 
 describe('unsafeNameReason fast path', () => {
   it('gives the same answer as the plain rules for any name', () => {
