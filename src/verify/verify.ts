@@ -159,6 +159,7 @@ class ArchiveVerification {
   /** The manifest and production.json: parsed and checked here or on a records thread. */
   private records: RecordChecker | null = null;
   private order: Order | null = null;
+  private parsedOrder: ArchiveOrder | null = null;
   private signer: VerifyReport['signer'] = null;
   private signingTime: Date | null = null;
 
@@ -197,14 +198,17 @@ class ArchiveVerification {
       this.sizes = new Array<number>(listing.entries.length).fill(0);
       await this.readArchive(file, listing);
       this.pass('zip-structure', `${listing.entries.length} entries tile ${size} bytes`);
+      // The record checks are asked for at once: a records thread works through them while this thread checks the
+      // layout, the signature, the tag manifest and the order. Their outcomes are taken in the same order as ever.
+      const asked = this.askRecordChecks();
       this.verifyBagLayout();
       this.verifySignature();
       this.verifyTagManifest();
-      await this.verifyPayload();
+      this.verifyPayload(await asked.payload);
       this.verifyPayloadOxum();
-      await this.verifyProduction();
+      this.verifyProduction(await asked.production);
       this.verifyOrder();
-      await this.verifyScope();
+      await this.verifyScope(asked.scope);
     } finally {
       await this.records.close();
     }
@@ -553,8 +557,21 @@ class ArchiveVerification {
   }
 
   /** Every payload file is in manifest-sha256.txt with the hash recomputed here, and nothing else is. */
-  private async verifyPayload(): Promise<void> {
-    const outcome = await this.recordChecks().payload({ digests: this.digests, sizes: this.sizes });
+  /**
+   * Asks for the payload, production and scope checks of the records, in that order (the scope one only when the
+   * archive's order.json is a valid order). A failed request rejects when its outcome is awaited, not before.
+   */
+  private askRecordChecks(): { payload: Promise<CheckOutcome>; production: Promise<CheckOutcome>; scope: Promise<CheckOutcome> | null } {
+    const records = this.recordChecks();
+    const payload = records.payload({ digests: this.digests, sizes: this.sizes });
+    const production = records.production();
+    const order = this.archiveOrder().parsed?.data;
+    const scope = order ? records.scope({ categories: order.categories, from: order.dateRange.from, to: order.dateRange.to }) : null;
+    for (const outcome of [payload, production, scope]) outcome?.catch(() => undefined);
+    return { payload, production, scope };
+  }
+
+  private verifyPayload(outcome: CheckOutcome): void {
     this.absorb('payload-manifest', outcome);
     this.pass('payload-manifest', outcome.detail);
   }
@@ -574,30 +591,25 @@ class ArchiveVerification {
   }
 
   /** production.json has exactly one well-formed record per payload file, agreeing with the manifest. */
-  private async verifyProduction(): Promise<void> {
-    const outcome = await this.recordChecks().production();
+  private verifyProduction(outcome: CheckOutcome): void {
     this.absorb('production', outcome);
     this.pass('production', outcome.detail);
   }
 
   /** The archive's order.json is a scopex order for this bag, and equals --order when given. */
   private verifyOrder(): void {
-    const bytes = this.captured.get('order.json');
     const entry = this.entryName('order.json');
+    const { bytes, value, jsonError, parsed } = this.archiveOrder();
     if (!bytes) {
       this.fail('order', entry, 'a readable order.json', 'none', 'the archive has no readable order.json');
       this.pass('order', 'not verifiable');
       return;
     }
-    let value: unknown;
-    try {
-      value = JSON.parse(bytes.toString('utf8'));
-    } catch (error) {
-      this.fail('order', entry, 'JSON', (error as Error).message, 'order.json is not valid JSON');
+    if (jsonError !== undefined || !parsed) {
+      this.fail('order', entry, 'JSON', jsonError ?? '', 'order.json is not valid JSON');
       this.pass('order', 'not verifiable');
       return;
     }
-    const parsed = orderSchema.safeParse(value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       this.fail('order', entry, 'a scopex.order/v1 document', `${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`, 'order.json is not a valid scopex order');
@@ -626,18 +638,36 @@ class ArchiveVerification {
     this.pass('order', detail);
   }
 
+  /** The archive's order.json, read once: its bytes, its JSON value (or why it is not JSON) and the schema's verdict. */
+  private archiveOrder(): ArchiveOrder {
+    if (this.parsedOrder) return this.parsedOrder;
+    const bytes = this.captured.get('order.json');
+    let result: ArchiveOrder = { bytes };
+    if (bytes) {
+      try {
+        const value: unknown = JSON.parse(bytes.toString('utf8'));
+        result = { bytes, value, parsed: orderSchema.safeParse(value) };
+      } catch (error) {
+        result = { bytes, jsonError: (error as Error).message };
+      }
+    }
+    this.parsedOrder = result;
+    return result;
+  }
+
   /**
    * Every record within the order: its category among the order's categories, its timestamp inside the date range
    * (inclusive). Accounts can only be checked offline when every target is an account id; otherwise the directory
-   * that resolved them is not available to the verifier.
+   * that resolved them is not available to the verifier. `records` is the records' scope check, asked for when the
+   * order was found valid.
    */
-  private async verifyScope(): Promise<void> {
+  private async verifyScope(records: Promise<CheckOutcome> | null): Promise<void> {
     const order = this.order;
-    if (!order) {
+    if (!order || !records) {
       this.skip('scope', 'not run: no valid order.json');
       return;
     }
-    this.absorb('scope', await this.recordChecks().scope({ categories: order.categories, from: order.dateRange.from, to: order.dateRange.to }));
+    this.absorb('scope', await records);
     const categories = new Set<string>(order.categories);
     const accounts = new Set<string>();
     // Paths of one folder follow each other: a path under the previous one's data/<account>/<category>/ has the same
@@ -828,6 +858,14 @@ function mostCommonTopFolder(entries: readonly ZipEntry[]): string | null {
     }
   }
   return best;
+}
+
+/** order.json as found in the archive: absent (no bytes), not JSON (jsonError), or the schema's verdict on it. */
+interface ArchiveOrder {
+  bytes?: Buffer | undefined;
+  value?: unknown;
+  jsonError?: string;
+  parsed?: ReturnType<typeof orderSchema.safeParse>;
 }
 
 interface EarlyRead {
