@@ -19,7 +19,9 @@ export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   const json = argv.includes('--json');
   try {
-    await withGlobals(yargs(argv))
+    const cli = withGlobals(yargs(argv));
+    skipHelpCaching(cli);
+    await cli
       .scriptName('scopex')
       .usage('$0 <command> [options]\n\nHands over exactly the data an approved legal order names, sealed and signed.')
       .command(samplesCommand)
@@ -47,6 +49,19 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     return report(error, { debug, json });
   }
+}
+
+/**
+ * yargs renders a command's whole help text before running it, in case the command fails and help is to be shown
+ * (about 25 ms of every run here). scopex never shows help on failure (`.fail` throws) and no command asks for help
+ * itself, so the rendering is skipped; `--help` renders it as before. If a yargs version lacks these internals, it is
+ * left as it is.
+ */
+function skipHelpCaching(cli: object): void {
+  type Usage = { cacheHelpMessage?: unknown };
+  const internal = (cli as { getInternalMethods?: () => { getUsageInstance?: () => Usage | undefined } }).getInternalMethods;
+  const usage = typeof internal === 'function' ? internal.call(cli).getUsageInstance?.() : undefined;
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
 function report(error: unknown, flags: { debug: boolean; json: boolean }): number {
