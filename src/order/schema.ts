@@ -38,6 +38,19 @@ export const ORDER_LIMITS = { text: 4096, certificate: 16384, targets: 1000 } as
 /** An ISO 8601 instant with an explicit zone (Z or ±hh:mm); zone-less local times are ambiguous in court. */
 export const instant = z.iso.datetime({ offset: true });
 
+/**
+ * The pattern of `instant` (zod's ISO datetime with an offset), for hand-written checks of many values (index lines,
+ * production records), where a schema parse per value costs more than the rest of the check; a test keeps the two the
+ * same.
+ */
+export const INSTANT_PATTERN =
+  /^(?:(?:\d\d[2468][048]|\d\d[13579][26]|\d\d0[48]|[02468][048]00|[13579][26]00)-02-29|\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|(?:02)-(?:0[1-9]|1\d|2[0-8])))T(?:(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|([+-](?:[01]\d|2[0-3]):[0-5]\d)))$/;
+
+/** What `instant` accepts, as a test. */
+export function isInstant(value: unknown): value is string {
+  return typeof value === 'string' && INSTANT_PATTERN.test(value);
+}
+
 /** Non-blank text, kept exactly as written (no trimming: the signed bytes and the parsed order must agree). */
 const nonEmpty = z
   .string()

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { describeFsError, describeZodError } from '../config.js';
 import { AbortedError, InputError, SourceError } from '../errors.js';
 import type { ItemRef, StoreService } from '../keys/key-service.js';
-import { instant } from '../order/schema.js';
+import { instant, isInstant } from '../order/schema.js';
 import { ACCOUNT_ID_PATTERN } from './file-directory.js';
 import type { Listing, TimeRange } from './source-adapter.js';
 
@@ -21,18 +21,7 @@ export const indexLineSchema = z.looseObject({
   name: z.string(),
 });
 
-/**
- * The pattern of `instant` (zod's ISO datetime with an offset), for the hand-written line check below; a test keeps
- * the two the same.
- */
-export const INSTANT_PATTERN =
-  /^(?:(?:\d\d[2468][048]|\d\d[13579][26]|\d\d0[48]|[02468][048]00|[13579][26]00)-02-29|\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|(?:02)-(?:0[1-9]|1\d|2[0-8])))T(?:(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|([+-](?:[01]\d|2[0-3]):[0-5]\d)))$/;
-
 export type IndexLineFields = z.infer<typeof indexLineSchema>;
-
-export function isInstant(value: unknown): value is string {
-  return typeof value === 'string' && INSTANT_PATTERN.test(value);
-}
 
 /**
  * True only for what indexLineSchema accepts as it is (so the line needs no parse). Per line this is a few

@@ -1,7 +1,7 @@
 // The file-storage store (W/stores/storage/<account>/index.jsonl + blobs/): users' files, encrypted at rest.
 import type { z } from 'zod';
-import { instant } from '../order/schema.js';
-import { indexLineSchema, isIndexLine, isInstant, listIndexedItems, requireRoot } from './jsonl-index.js';
+import { instant, isInstant } from '../order/schema.js';
+import { indexLineSchema, isIndexLine, listIndexedItems, requireRoot } from './jsonl-index.js';
 import type { FileItem, SourceAdapter } from './source-adapter.js';
 
 export interface StorageAdapterOptions {

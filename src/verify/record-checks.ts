@@ -3,7 +3,7 @@
 // `records-thread.ts` can run it on a thread of its own (see `record-checker.ts`); it never touches the archive
 // itself, only the bytes and facts it is handed, and it gives back the failures it found.
 import { z } from 'zod';
-import { CATEGORIES, instant } from '../order/schema.js';
+import { CATEGORIES, instant, isInstant } from '../order/schema.js';
 import { ManifestReader } from './bag-files.js';
 import { JsonArrayReader } from './json-array-reader.js';
 import { unsafeNameReason } from './names.js';
@@ -366,8 +366,8 @@ function isNonEmptyText(value: unknown): value is string {
 
 /**
  * The common case of `productionRecordSchema`, without zod's per-record cost: a record that plainly satisfies every
- * rule of the schema (each test here is as strict as the schema's or stricter; the timestamp is checked by the
- * schema's own `instant`). Anything else, null: the schema itself then decides and says what is wrong.
+ * rule of the schema (each test here is as strict as the schema's or stricter; the timestamp is checked against
+ * `instant`'s own pattern). Anything else, null: the schema itself then decides and says what is wrong.
  */
 export function plainProductionRecord(value: unknown): { success: true; data: z.infer<typeof productionRecordSchema> } | null {
   if (!isPlainProductionRecord(value)) return null;
@@ -397,7 +397,7 @@ function isPlainProductionRecord(value: unknown): value is z.infer<typeof produc
   if (!isNonEmptyText(account) || !PRODUCTION_CATEGORIES.has(category) || !PRODUCTION_ENCRYPTION.has(encryption)) return false;
   if (sourceId !== null && !isNonEmptyText(sourceId)) return false;
   if (originalName !== undefined && originalName !== null && typeof originalName !== 'string') return false;
-  if (timestamp !== null && (typeof timestamp !== 'string' || !instant.safeParse(timestamp).success)) return false;
+  if (timestamp !== null && !isInstant(timestamp)) return false;
   if (items !== undefined && !isCount(items)) return false;
   return true;
 }

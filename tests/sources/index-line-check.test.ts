@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { instant } from '../../src/order/schema.js';
 import { imIndexSchema, isImIndexLine } from '../../src/sources/im-adapter.js';
-import { indexLineSchema, INSTANT_PATTERN, isIndexLine } from '../../src/sources/jsonl-index.js';
+import { indexLineSchema, isIndexLine } from '../../src/sources/jsonl-index.js';
+import { INSTANT_PATTERN } from '../../src/order/schema.js';
 import { isMailIndexLine, mailIndexSchema } from '../../src/sources/mail-adapter.js';
 import { isStorageIndexLine, storageIndexSchema } from '../../src/sources/storage-adapter.js';
 
