@@ -1,7 +1,7 @@
-// The archive's file writer: gathers archiver's many small chunks into ~1 MiB writes, counts the bytes, and has the
-// hash thread read what is written back from the file (every 8 MiB, and the rest at the end) and hash it, so that the
-// archive's SHA-256 is known when the stream finishes without this thread copying a byte of it. The file must be open
-// for reading too.
+// The archive's file writer: gathers archiver's many small chunks into ~1 MiB writes, counts the bytes, and hands
+// each written batch to the archive's hash channel, so that the archive's SHA-256 is known when the stream finishes.
+// A hash thread reads the batches back from the file (this thread copies none of the archive), so the file must be
+// open for reading too.
 //
 // Up to STAGING_BUFFERS batches can be on their way to the disk, written one after another in order, while the ZIP
 // writer fills the next one: a write into the page cache can take several milliseconds per MiB on a busy host, and
@@ -23,12 +23,6 @@ export const STAGING_BUFFERS = 4;
  * final fsync, which nothing can overlap, has little left to do: about 0.6 s per GB on a fresh file here.
  */
 export const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
-/**
- * Written bytes are handed to the hash thread every this many bytes (and the rest at the end): each message wakes a
- * thread, and on two busy cores a wake-up can cost the waker its turn.
- */
-export const READ_BACK_EVERY_BYTES = 8 * 1024 * 1024;
-
 interface Batch {
   segments: Buffer[];
   staging: Buffer;
@@ -41,8 +35,6 @@ export class BatchingFileSink extends Writable {
   #bytes = 0;
   /** Where the next batch is written: the file holds exactly the bytes of the batches before it. */
   #writePosition = 0;
-  /** Bytes before this position are handed to the hash thread; the rest of the written ones are not yet. */
-  #readBackFrom = 0;
   /** Segments of the batch being filled, in order. */
   #segments: Buffer[] = [];
   #pendingBytes = 0;
@@ -121,10 +113,7 @@ export class BatchingFileSink extends Writable {
     if (this.#pendingBytes > 0) this.#queueBatch();
     const done = this.#writer ?? Promise.resolve();
     done
-      .then(() => {
-        if (!this.#failure) this.#readBack();
-        return this.#syncing;
-      })
+      .then(() => this.#syncing)
       .then(() => callback(this.#failure ?? null), callback);
   }
 
@@ -162,7 +151,7 @@ export class BatchingFileSink extends Writable {
         this.#waitingForBuffer?.();
         return;
       }
-      // Written (the hash thread reads it back from the file): its staging buffer can take another batch.
+      // Written and handed to the hasher: its staging buffer can take another batch.
       this.#spare.push(batch.staging);
       this.#waitingForBuffer?.();
       this.#syncInBackground();
@@ -186,6 +175,7 @@ export class BatchingFileSink extends Writable {
   }
 
   async #writeBatch(segments: Buffer[]): Promise<void> {
+    const start = this.#writePosition;
     let rest = segments;
     while (rest.length > 0) {
       const { bytesWritten } = await this.#handle.writev(rest, this.#writePosition);
@@ -193,14 +183,7 @@ export class BatchingFileSink extends Writable {
       this.#unsyncedBytes += bytesWritten;
       rest = remainderAfter(rest, bytesWritten);
     }
-    if (this.#writePosition - this.#readBackFrom >= READ_BACK_EVERY_BYTES) this.#readBack();
-  }
-
-  /** Hands the bytes written since the last call to the hash thread, which reads them back from the file. */
-  #readBack(): void {
-    if (this.#writePosition === this.#readBackFrom) return;
-    this.#hasher.updateFromFile(this.#handle.fd, this.#readBackFrom, this.#writePosition - this.#readBackFrom);
-    this.#readBackFrom = this.#writePosition;
+    this.#hasher.written(segments, this.#handle.fd, start, this.#writePosition - start);
   }
 }
 

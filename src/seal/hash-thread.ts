@@ -5,9 +5,9 @@
 // - through a fixed ring of shared memory (`update`): the writer copies a batch into free slots and posts their
 //   numbers; the thread hashes each slot in order and hands it back. Nothing is allocated per batch, and the memory a
 //   channel needs is its ring, whatever the archive's size.
-// - from a file (`updateFromFile`): the thread reads bytes already written back from the open file, at their
-//   position, into a buffer of its own. The archive is hashed this way: the main thread copies none of it, and the
-//   digest is that of the bytes the file holds.
+// - from a file (`updateFromFile`, or `written` for bytes just written): the thread reads bytes already written back
+//   from the open file, at their position, into a buffer of its own. The archive is hashed this way: the main thread
+//   copies none of it, and the digest is that of the bytes the file holds.
 import { createHash, type Hash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
@@ -22,6 +22,11 @@ export const SLOT_BYTES = 4 * 1024 * 1024;
 /** Slots of a channel's ring unless it asks for another number (the archive's channel asks for none). */
 export const SLOT_COUNT = 4;
 
+/**
+ * Written bytes are handed to the thread every this many bytes (and the rest at the digest): each message wakes a
+ * thread, and on two busy cores a wake-up can cost the waker its turn.
+ */
+const READ_BACK_EVERY_BYTES = 8 * 1024 * 1024;
 /** The thread reads a file's bytes back in pieces of this size. */
 const FILE_READ_BYTES = 1024 * 1024;
 
@@ -81,6 +86,12 @@ export interface HashChannel {
    * finds the file shorter fails the digest.
    */
   updateFromFile(fd: number, position: number, length: number): void;
+  /**
+   * Hashes the `length` bytes just written at `position` of the open file `fd`, after everything handed over before;
+   * `segments` holds them (valid only during the call). A hash thread reads them back from the file, several writes at
+   * a time (as `updateFromFile`, whose rules apply); hashing in this thread takes them from `segments`.
+   */
+  written(segments: readonly Buffer[], fd: number, position: number, length: number): void;
   /** The SHA-256 of everything since the start or the previous digest; the next update starts a new hash. */
   digestHex(): Promise<string>;
   /** Gives the channel up (after digestHex, or on failure); its thread goes on serving the others. */
@@ -119,6 +130,10 @@ class InThreadHasher implements HashChannel {
     }
   }
 
+  written(segments: readonly Buffer[]): void {
+    for (const segment of segments) this.#hash.update(segment);
+  }
+
   digestHex(): Promise<string> {
     if (this.#failure) return Promise.reject(this.#failure);
     const hex = this.#hash.digest('hex');
@@ -154,6 +169,8 @@ class Channel implements HashChannel {
   #digest: { resolve(hex: string): void; reject(error: Error): void } | undefined;
   /** A read back from a file failed: the channel's digest would not be of the bytes handed over. */
   #failure: Error | undefined;
+  /** Written bytes not yet handed to the thread: one range of one file, handed over once it is large enough. */
+  #unread: { fd: number; from: number; to: number } | undefined;
   /** update() calls run one after another, so that slots are posted in the order of the bytes. */
   #chain: Promise<void> = Promise.resolve();
 
@@ -171,12 +188,14 @@ class Channel implements HashChannel {
   }
 
   update(segments: readonly Buffer[]): Promise<void> {
+    this.#readUnread();
     const run = this.#chain.then(() => this.#copyIn(segments));
     this.#chain = run.catch(() => undefined);
     return run;
   }
 
   updateFromFile(fd: number, position: number, length: number): void {
+    this.#readUnread();
     // After the copies of every earlier update() are posted: the thread takes messages in order.
     const run = this.#chain.then(() => {
       this.#thread.check();
@@ -187,7 +206,25 @@ class Channel implements HashChannel {
     this.#chain = run.catch(() => undefined);
   }
 
+  written(_segments: readonly Buffer[], fd: number, position: number, length: number): void {
+    const unread = this.#unread;
+    if (unread && unread.fd === fd && unread.to === position) {
+      unread.to += length;
+    } else {
+      this.#readUnread();
+      this.#unread = { fd, from: position, to: position + length };
+    }
+    if (this.#unread && this.#unread.to - this.#unread.from >= READ_BACK_EVERY_BYTES) this.#readUnread();
+  }
+
+  #readUnread(): void {
+    const unread = this.#unread;
+    this.#unread = undefined;
+    if (unread && unread.to > unread.from) this.updateFromFile(unread.fd, unread.from, unread.to - unread.from);
+  }
+
   async digestHex(): Promise<string> {
+    this.#readUnread();
     await this.#chain;
     this.#thread.check();
     if (this.#failure) throw this.#failure;

@@ -204,6 +204,33 @@ describe('hash channels reading back from a file', () => {
       }
     });
 
+    it(`hash written bytes in order with other updates, whether the writes are contiguous or not (${where})`, async () => {
+      const file = path.join(dir, 'written.bin');
+      const content = randomBytes(20 * 1024 * 1024 + 11);
+      fs.writeFileSync(file, content);
+      const handle = await open(file, 'r');
+      const thread = createHashThread(threaded);
+      const channel = thread.channel(2);
+      const piece = (from: number, to: number) => content.subarray(from, to);
+      const written = (from: number, to: number) => channel.written([piece(from, from + 3), piece(from + 3, to)], handle.fd, from, to - from);
+      const copied = randomBytes(1000);
+      try {
+        // Contiguous writes past the read-back size, a copied update between, a gap, a write elsewhere, the end.
+        written(0, 5 * 1024 * 1024);
+        written(5 * 1024 * 1024, 9 * 1024 * 1024);
+        written(9 * 1024 * 1024, 9 * 1024 * 1024 + 100);
+        await channel.update([copied]);
+        written(9 * 1024 * 1024 + 100, 12 * 1024 * 1024);
+        written(15 * 1024 * 1024, 20 * 1024 * 1024 + 11);
+        written(10, 20);
+        const expected = sha([piece(0, 9 * 1024 * 1024 + 100), copied, piece(9 * 1024 * 1024 + 100, 12 * 1024 * 1024), piece(15 * 1024 * 1024, content.length), piece(10, 20)]);
+        expect(await channel.digestHex()).toBe(expected);
+      } finally {
+        await thread.close();
+        await handle.close();
+      }
+    });
+
     it(`fail the digest when the file is shorter than the bytes asked for, or cannot be read (${where})`, async () => {
       const file = path.join(dir, 'short.bin');
       fs.writeFileSync(file, randomBytes(1000));
@@ -224,6 +251,19 @@ describe('hash channels reading back from a file', () => {
       }
     });
   }
+
+  it('a sink hashing in its own thread reports the SHA-256 of what it wrote', async () => {
+    const file = path.join(dir, 'archive.bin');
+    const handle = await open(file, 'wx');
+    const thread = createHashThread(false);
+    const sink = new BatchingFileSink(handle, thread.channel(0));
+    const chunks = [randomBytes(BATCH_BYTES + 5), randomBytes(70_000), randomBytes(10)];
+    for (const chunk of chunks) sink.write(chunk);
+    sink.end();
+    await finished(sink);
+    expect(await sink.digestHex()).toBe(createHash('sha256').update(Buffer.concat(chunks)).digest('hex'));
+    await handle.close();
+  });
 
   it('a sink whose file cannot be read back finishes writing but gives no digest', async () => {
     const file = path.join(dir, 'archive.bin');
