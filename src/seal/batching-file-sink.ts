@@ -23,6 +23,7 @@ export const STAGING_BUFFERS = 4;
  * final fsync, which nothing can overlap, has little left to do: about 0.6 s per GB on a fresh file here.
  */
 export const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
+
 interface Batch {
   segments: Buffer[];
   staging: Buffer;
