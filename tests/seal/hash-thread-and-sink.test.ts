@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createHashThread, SLOT_BYTES, SLOT_COUNT } from '../../src/seal/hash-thread.js';
+import { createHashThread, SLOT_BYTES, SLOT_COUNT, type HashChannel } from '../../src/seal/hash-thread.js';
 import { BatchingFileSink, BATCH_BYTES } from '../../src/seal/batching-file-sink.js';
 
 let dir: string;
@@ -174,47 +174,48 @@ describe('hash thread channels', () => {
 describe('hash channels reading back from a file', () => {
   const sha = (parts: Buffer[]) => createHash('sha256').update(Buffer.concat(parts)).digest('hex');
 
+  /** Runs `test` with a channel (on the hash thread or in this thread) and a file holding `content`, open to read. */
+  async function withFile(content: Buffer, threaded: boolean, test: (channel: HashChannel, fd: number) => Promise<void>): Promise<void> {
+    const file = path.join(dir, 'written.bin');
+    fs.writeFileSync(file, content);
+    const handle = await open(file, 'r');
+    const thread = createHashThread(threaded);
+    try {
+      await test(thread.channel(2), handle.fd);
+    } finally {
+      await thread.close();
+      await handle.close();
+    }
+  }
+
   for (const threaded of [true, false]) {
     const where = threaded ? 'on the hash thread' : 'in this thread';
 
     it(`hash the bytes at the given positions, in order with copied updates (${where})`, async () => {
-      const file = path.join(dir, 'written.bin');
       const content = randomBytes(3 * 1024 * 1024 + 17);
-      fs.writeFileSync(file, content);
-      const handle = await open(file, 'r');
-      const thread = createHashThread(threaded);
-      const channel = thread.channel(2);
-      const before = randomBytes(SLOT_BYTES + 3);
-      const after = randomBytes(100);
-      try {
+      await withFile(content, threaded, async (channel, fd) => {
+        const before = randomBytes(SLOT_BYTES + 3);
+        const after = randomBytes(100);
         const copied = channel.update([before]);
-        channel.updateFromFile(handle.fd, 10, 2 * 1024 * 1024 + 5);
-        channel.updateFromFile(handle.fd, 0, 0);
-        channel.updateFromFile(handle.fd, content.length - 1, 1);
+        channel.updateFromFile(fd, 10, 2 * 1024 * 1024 + 5);
+        channel.updateFromFile(fd, 0, 0);
+        channel.updateFromFile(fd, content.length - 1, 1);
         await copied;
         await channel.update([after]);
         const expected = sha([before, content.subarray(10, 10 + 2 * 1024 * 1024 + 5), content.subarray(content.length - 1), after]);
         expect(await channel.digestHex()).toBe(expected);
         // The next digest starts afresh.
-        channel.updateFromFile(handle.fd, 0, 4);
+        channel.updateFromFile(fd, 0, 4);
         expect(await channel.digestHex()).toBe(sha([content.subarray(0, 4)]));
-      } finally {
-        await thread.close();
-        await handle.close();
-      }
+      });
     });
 
     it(`hash written bytes in order with other updates, whether the writes are contiguous or not (${where})`, async () => {
-      const file = path.join(dir, 'written.bin');
       const content = randomBytes(20 * 1024 * 1024 + 11);
-      fs.writeFileSync(file, content);
-      const handle = await open(file, 'r');
-      const thread = createHashThread(threaded);
-      const channel = thread.channel(2);
-      const piece = (from: number, to: number) => content.subarray(from, to);
-      const written = (from: number, to: number) => channel.written([piece(from, from + 3), piece(from + 3, to)], handle.fd, from, to - from);
-      const copied = randomBytes(1000);
-      try {
+      await withFile(content, threaded, async (channel, fd) => {
+        const piece = (from: number, to: number) => content.subarray(from, to);
+        const written = (from: number, to: number) => channel.written([piece(from, from + 3), piece(from + 3, to)], fd, from, to - from);
+        const copied = randomBytes(1000);
         // Contiguous writes past the read-back size, a copied update between, a gap, a write elsewhere, the end.
         written(0, 5 * 1024 * 1024);
         written(5 * 1024 * 1024, 9 * 1024 * 1024);
@@ -225,10 +226,7 @@ describe('hash channels reading back from a file', () => {
         written(10, 20);
         const expected = sha([piece(0, 9 * 1024 * 1024 + 100), copied, piece(9 * 1024 * 1024 + 100, 12 * 1024 * 1024), piece(15 * 1024 * 1024, content.length), piece(10, 20)]);
         expect(await channel.digestHex()).toBe(expected);
-      } finally {
-        await thread.close();
-        await handle.close();
-      }
+      });
     });
 
     it(`fail the digest when the file is shorter than the bytes asked for, or cannot be read (${where})`, async () => {
