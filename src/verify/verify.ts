@@ -556,7 +556,6 @@ class ArchiveVerification {
     this.pass('tag-manifest', `${tags.entries.size} tag files`);
   }
 
-  /** Every payload file is in manifest-sha256.txt with the hash recomputed here, and nothing else is. */
   /**
    * Asks for the payload, production and scope checks of the records, in that order (the scope one only when the
    * archive's order.json is a valid order). A failed request rejects when its outcome is awaited, not before.
@@ -571,6 +570,7 @@ class ArchiveVerification {
     return { payload, production, scope };
   }
 
+  /** Every payload file is in manifest-sha256.txt with the hash recomputed here, and nothing else is. */
   private verifyPayload(outcome: CheckOutcome): void {
     this.absorb('payload-manifest', outcome);
     this.pass('payload-manifest', outcome.detail);
