@@ -7,7 +7,7 @@ import { Transform, pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import * as archiverModule from 'archiver';
 import { AbortedError, InputError, ScopexError } from '../errors.js';
-import { createHashThread, SLOT_COUNT, type HashChannel, type HashThread } from './hash-thread.js';
+import { createHashThread, type HashChannel, type HashThread } from './hash-thread.js';
 import { BatchingFileSink, BATCH_BYTES } from './batching-file-sink.js';
 import {
   BAGIT_FILE,
@@ -50,8 +50,6 @@ const FOLDER_MODE = 0o755;
  */
 const MAX_QUEUED_ENTRIES = 16;
 const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
-/** Ring slots (SLOT_BYTES each) of the channel that hashes streamed payload files: enough for a read-ahead of chunks. */
-const STREAM_HASH_SLOTS = SLOT_COUNT;
 
 interface QueuedEntry {
   name: string;
@@ -419,7 +417,7 @@ class ZipBagSealer implements BagSealer {
       this.#append(name, body, body.length);
       return { path: bagPath, sha256, bytes: body.length };
     }
-    const hasher = (this.#streamHasher ??= this.#hashThread.channel(STREAM_HASH_SLOTS));
+    const hasher = (this.#streamHasher ??= this.#hashThread.channel());
     const hashing = hashingStream(hasher);
     this.#currentBody = body;
     pipeline(body, hashing.stream, (error) => {

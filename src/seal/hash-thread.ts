@@ -19,7 +19,10 @@ import { stopWorker } from '../util/stop-worker.js';
  * 4.02 s, 6 alternating pairs).
  */
 export const SLOT_BYTES = 4 * 1024 * 1024;
-/** Slots of a channel's ring unless it asks for another number (the archive's channel asks for none). */
+/**
+ * Slots of a channel's ring unless it asks for another number: enough for a streamed payload file's read-ahead of
+ * chunks (the archive's channel asks for none).
+ */
 export const SLOT_COUNT = 4;
 
 /**
