@@ -27,6 +27,7 @@ import { LineSpool } from './line-spool.js';
 import { rememberCrc32, useNativeCrc32 } from './native-crc.js';
 import { collisionKey, isSafeArchivePath, safeSegment } from './safe-names.js';
 import { SealError } from './seal-error.js';
+import { writeZipHeadersWhole } from './zip-headers.js';
 import type { BagSealer, HashedBytes, PayloadResult, SealResult, SealerOptions } from './sealer.js';
 
 /** The part of archiver 8's ZipArchive we use (its bundled typings describe archiver 7's factory). */
@@ -237,6 +238,8 @@ class ZipBagSealer implements BagSealer {
     this.#sink = new BatchingFileSink(this.#handle, this.#hasher);
     this.#archive = new ZipArchiveClass({ store: true, highWaterMark: BATCH_BYTES });
     coalesceZipWrites(this.#archive);
+    // Before compactCentralDirectory, which renders each record with the engine's writer as installed then.
+    writeZipHeadersWhole(this.#archive);
     compactCentralDirectory(this.#archive);
     this.#archive.on('entry', (data: { name?: unknown }) => this.#onEntry(data));
     this.#archive.on('warning', (error: unknown) => this.#fail(writeFailure(this.#whereWriting(), error)));

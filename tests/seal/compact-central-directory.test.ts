@@ -1,5 +1,5 @@
-// The compact central directory (and the write coalescing) must change nothing but memory: the same entries give the same archive, byte for
-// byte, with every kind of entry the sealer writes (buffers, empty files, a folder, streams with data descriptors,
+// The compact central directory, the write coalescing and the one-Buffer headers must change nothing but memory and
+// CPU: the same entries give the same archive, byte for byte, with every kind of entry the sealer writes (buffers, empty files, a folder, streams with data descriptors,
 // non-ASCII names) and in ZIP64 form.
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
@@ -7,6 +7,7 @@ import * as archiverModule from 'archiver';
 import { describe, expect, it } from 'vitest';
 import { coalesceZipWrites } from '../../src/seal/coalesced-zip-writes.js';
 import { compactCentralDirectory } from '../../src/seal/compact-central-directory.js';
+import { writeZipHeadersWhole } from '../../src/seal/zip-headers.js';
 
 interface ZipArchive extends NodeJS.EventEmitter {
   append(source: Buffer | Readable, data: { name: string; date: Date; mode: number; store: boolean }): this;
@@ -44,10 +45,11 @@ interface Engine {
 
 async function zipOf(
   entries: readonly Entry[],
-  options: { compact: boolean; coalesce?: boolean; forceZip64?: boolean; keepObjectsAt?: readonly number[] },
+  options: { compact: boolean; coalesce?: boolean; wholeHeaders?: boolean; forceZip64?: boolean; keepObjectsAt?: readonly number[] },
 ): Promise<{ bytes: Buffer; kept: unknown[] }> {
   const archive = new ZipArchiveClass({ store: true, ...(options.forceZip64 ? { forceZip64: true } : {}) });
   if (options.coalesce ?? true) expect(coalesceZipWrites(archive)).toBe(true);
+  if (options.wholeHeaders) expect(writeZipHeadersWhole(archive)).toBe(true);
   if (options.compact) expect(compactCentralDirectory(archive)).toBe(true);
   if (options.keepObjectsAt) {
     // Some entries left as the engine's own objects (as if compaction had not applied to them), between records.
@@ -117,3 +119,25 @@ describe('compactCentralDirectory', () => {
     expect(compactCentralDirectory({ _module: { engine: { write: () => true } } })).toBe(false);
   });
 });
+
+describe('writeZipHeadersWhole', () => {
+  it('writes exactly the bytes archiver writes on its own, alone and with the sealer\'s other changes', async () => {
+    const entries = sampleEntries();
+    const alone = await zipOf(entries, { compact: false, coalesce: false });
+    expect((await zipOf(entries, { compact: false, coalesce: false, wholeHeaders: true })).bytes.equals(alone.bytes)).toBe(true);
+    expect((await zipOf(entries, { compact: true, coalesce: true, wholeHeaders: true })).bytes.equals(alone.bytes)).toBe(true);
+  });
+
+  it('the same in ZIP64 form', async () => {
+    const entries = sampleEntries().slice(0, 300);
+    const alone = await zipOf(entries, { compact: false, coalesce: false, forceZip64: true });
+    const whole = await zipOf(entries, { compact: true, coalesce: true, wholeHeaders: true, forceZip64: true });
+    expect(whole.bytes.equals(alone.bytes)).toBe(true);
+  });
+
+  it('changes nothing when the engine is not the one it knows', () => {
+    expect(writeZipHeadersWhole({})).toBe(false);
+    expect(writeZipHeadersWhole({ _module: { engine: { offset: 0, write: () => true } } })).toBe(false);
+  });
+});
+
