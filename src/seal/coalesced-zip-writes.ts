@@ -1,12 +1,14 @@
-// Gathers the ZIP writer's tiny writes into one chunk per burst.
+// Gathers the ZIP writer's small writes into chunks of up to 64 KiB.
 //
-// compress-commons writes every header field as its own 2- or 4-byte chunk, ~14 per entry plus ~15 per entry for
-// the central directory, which it writes in one synchronous loop at the end. Each chunk then travels through two
-// Transform streams as its own object: a fixed cost per entry, and at finalisation 1.5 million queued objects
-// (about 600 MB of RSS) for 100,000 entries. Here the engine's `write` keeps its exact offset accounting (headers
-// read `this.offset` between writes) but stages small chunks and hands them on together at the end of the current
-// synchronous burst (a microtask), before any large chunk, and before `end()`. The bytes and their order are
-// unchanged; only the chunk boundaries differ. If archiver's internals are not as expected, nothing is changed.
+// compress-commons writes each entry as a few small chunks (its headers, then a small entry's data), and each chunk
+// then travels through two Transform streams as its own object: a fixed cost per chunk, and at finalisation, when it
+// writes the central directory in one synchronous loop, a queue of objects as long as the archive has entries. Here
+// the engine's `write` keeps its exact offset accounting (headers read `this.offset` between writes) but stages small
+// chunks and hands them on together when the stage is full, before any large chunk or a write with a callback, and
+// before `end()`. Nothing waits for staged bytes to reach the file before `end()`: archiver reports an entry as
+// written ('entry') when the engine has taken it, and the sealer waits for those reports, never for the file. The
+// bytes and their order are unchanged; only the chunk boundaries differ. If archiver's internals are not as
+// expected, nothing is changed.
 
 const STAGE_BYTES = 64 * 1024;
 
@@ -38,7 +40,6 @@ export function coalesceZipWrites(archive: object): boolean {
   let stage = Buffer.allocUnsafeSlow(STAGE_BYTES);
   let stageStart = 0;
   let stageEnd = 0;
-  let scheduled = false;
 
   const flush = (): boolean => {
     if (stageEnd === stageStart) return true;
@@ -64,13 +65,6 @@ export function coalesceZipWrites(archive: object): boolean {
     engine.offset += chunk.length;
     stage.set(chunk, stageEnd);
     stageEnd += chunk.length;
-    if (!scheduled) {
-      scheduled = true;
-      queueMicrotask(() => {
-        scheduled = false;
-        flush();
-      });
-    }
     return handedOn;
   };
   engine.end = (...args: unknown[]): unknown => {
