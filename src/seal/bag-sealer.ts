@@ -25,6 +25,7 @@ import { coalesceZipWrites } from './coalesced-zip-writes.js';
 import { compactCentralDirectory } from './compact-central-directory.js';
 import { LineSpool } from './line-spool.js';
 import { rememberCrc32, useNativeCrc32 } from './native-crc.js';
+import { keepPlainEntryNames } from './plain-entry-names.js';
 import { collisionKey, isSafeArchivePath, safeSegment } from './safe-names.js';
 import { SealError } from './seal-error.js';
 import { writeZipHeadersWhole } from './zip-headers.js';
@@ -241,6 +242,7 @@ class ZipBagSealer implements BagSealer {
     // Before compactCentralDirectory, which renders each record with the engine's writer as installed then.
     writeZipHeadersWhole(this.#archive);
     compactCentralDirectory(this.#archive);
+    keepPlainEntryNames(this.#archive);
     this.#archive.on('entry', (data: { name?: unknown }) => this.#onEntry(data));
     this.#archive.on('warning', (error: unknown) => this.#fail(writeFailure(this.#whereWriting(), error)));
     this.#archive.on('error', (error: unknown) => this.#fail(writeFailure(this.#whereWriting(), error)));

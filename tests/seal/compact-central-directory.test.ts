@@ -7,6 +7,7 @@ import * as archiverModule from 'archiver';
 import { describe, expect, it } from 'vitest';
 import { coalesceZipWrites } from '../../src/seal/coalesced-zip-writes.js';
 import { compactCentralDirectory } from '../../src/seal/compact-central-directory.js';
+import { keepPlainEntryNames } from '../../src/seal/plain-entry-names.js';
 import { writeZipHeadersWhole } from '../../src/seal/zip-headers.js';
 
 interface ZipArchive extends NodeJS.EventEmitter {
@@ -45,11 +46,19 @@ interface Engine {
 
 async function zipOf(
   entries: readonly Entry[],
-  options: { compact: boolean; coalesce?: boolean; wholeHeaders?: boolean; forceZip64?: boolean; keepObjectsAt?: readonly number[] },
+  options: {
+    compact: boolean;
+    coalesce?: boolean;
+    wholeHeaders?: boolean;
+    plainNames?: boolean;
+    forceZip64?: boolean;
+    keepObjectsAt?: readonly number[];
+  },
 ): Promise<{ bytes: Buffer; kept: unknown[] }> {
   const archive = new ZipArchiveClass({ store: true, ...(options.forceZip64 ? { forceZip64: true } : {}) });
   if (options.coalesce ?? true) expect(coalesceZipWrites(archive)).toBe(true);
   if (options.wholeHeaders) expect(writeZipHeadersWhole(archive)).toBe(true);
+  if (options.plainNames) expect(keepPlainEntryNames(archive)).toBe(true);
   if (options.compact) expect(compactCentralDirectory(archive)).toBe(true);
   if (options.keepObjectsAt) {
     // Some entries left as the engine's own objects (as if compaction had not applied to them), between records.
@@ -126,6 +135,19 @@ describe('writeZipHeadersWhole', () => {
     const alone = await zipOf(entries, { compact: false, coalesce: false });
     expect((await zipOf(entries, { compact: false, coalesce: false, wholeHeaders: true })).bytes.equals(alone.bytes)).toBe(true);
     expect((await zipOf(entries, { compact: true, coalesce: true, wholeHeaders: true })).bytes.equals(alone.bytes)).toBe(true);
+  });
+
+  it('with the name pass-through too (keepPlainEntryNames): still the bytes of archiver alone', async () => {
+    // sampleEntries has a folder entry and non-ASCII names; these add names archiver's clean-up rewrites.
+    const entries = [
+      ...sampleEntries().slice(0, 500),
+      { name: 'ORDER//data/twice.txt', data: Buffer.from('a') },
+      { name: '/ORDER/data/rooted.txt', data: Buffer.from('b') },
+      { name: 'ORDER\\data\\back.txt', data: Buffer.from('c') },
+    ];
+    const alone = await zipOf(entries, { compact: false, coalesce: false });
+    const all = await zipOf(entries, { compact: true, coalesce: true, wholeHeaders: true, plainNames: true });
+    expect(all.bytes.equals(alone.bytes)).toBe(true);
   });
 
   it('the same in ZIP64 form', async () => {
