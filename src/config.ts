@@ -1,31 +1,29 @@
 // The scopex config (config/scopex.json, or --config FILE): where the stores, keys, trust anchors and custody log are.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from './util/zod.js';
 import { InputError } from './errors.js';
 import { packageRoot } from './util/package-root.js';
 import { CATEGORIES, PROCESSES, type Category, type LegalProcess } from './order/schema.js';
 
-const relPath = z.string().min(1);
+const relPath = z.string().check(z.minLength(1));
 
 export const configSchema = z.strictObject({
   schema: z.literal('scopex.config/v1'),
   /** Written into bag-info.txt as Source-Organization. */
-  organization: z.string().min(1),
+  organization: z.string().check(z.minLength(1)),
   /** Path to the legal-process rules (which process may compel which categories). */
   legalProcess: relPath,
   /** Root of the stores: directory.json, mail/, storage/, im/, subscriber/. */
   stores: relPath,
   keys: z.strictObject({ masterKey: relPath, dataKeys: relPath }),
   /** Reviewer CA certificates (PEM) that approvals must chain to. */
-  reviewerCa: z.array(relPath).min(1),
+  reviewerCa: z.array(relPath).check(z.minLength(1)),
   /** The archive signer: certificate and private key (PEM). */
   signer: z.strictObject({ certificate: relPath, key: relPath }),
   custodyLog: relPath,
   /** Set only in generated sample worlds: their keys and nonces come from a seeded generator. */
-  sampleWorld: z
-    .strictObject({ seed: z.string(), warning: z.string() })
-    .optional(),
+  sampleWorld: z.optional(z.strictObject({ seed: z.string(), warning: z.string() })),
 });
 export type ConfigFile = z.infer<typeof configSchema>;
 
@@ -34,7 +32,7 @@ export const legalProcessSchema = z.strictObject({
   permits: z.strictObject(
     Object.fromEntries(PROCESSES.map((p) => [p, z.array(z.enum(CATEGORIES))])) as Record<
       LegalProcess,
-      z.ZodArray<z.ZodEnum<{ [K in Category]: K }>>
+      z.ZodMiniArray<z.ZodMiniEnum<{ [K in Category]: K }>>
     >,
   ),
 });
@@ -93,7 +91,7 @@ export function describeFsError(error: unknown): string {
 }
 
 /** Formats the first zod issue as "field: what was expected". */
-export function describeZodError(error: z.ZodError): string {
+export function describeZodError(error: z.core.$ZodError): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid';
   const field = issue.path.length > 0 ? issue.path.map(String).join('.') : '(top level)';

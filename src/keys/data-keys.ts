@@ -1,6 +1,6 @@
 // keys/data-keys.json: each account's data key, wrapped (AES-256-GCM) by the master key, or marked customer-held.
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import { KeyError } from '../errors.js';
 
 export const dataKeysSchema = z.strictObject({
@@ -9,7 +9,7 @@ export const dataKeysSchema = z.strictObject({
   accounts: z.record(
     z.string(),
     z.discriminatedUnion('state', [
-      z.strictObject({ state: z.literal('provider-key'), wrapped: z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/) }),
+      z.strictObject({ state: z.literal('provider-key'), wrapped: z.string().check(z.regex(/^[A-Za-z0-9+/]+={0,2}$/)) }),
       z.strictObject({ state: z.literal('customer-key') }),
     ]),
   ),

@@ -1,6 +1,6 @@
 // Reading an order strictly: exact bytes kept for the archive, then strict JSON, then the strict zod schema.
 import { open } from 'node:fs/promises';
-import type { z } from 'zod';
+import type * as z from '../util/zod.js';
 import { describeFsError } from '../config.js';
 import { InputError } from '../errors.js';
 import { orderSchema, type Order } from './schema.js';
@@ -88,7 +88,7 @@ export async function readOrderBytes(file: string): Promise<Buffer> {
 }
 
 /** Every schema issue (up to a few), each as "field a.b: what was expected". */
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: z.core.$ZodError): string {
   const shown = error.issues.slice(0, 5).map((issue) => {
     const field = issue.path.length > 0 ? issue.path.map(String).join('.') : '(top level)';
     return `field ${field}: ${issue.message}`;

@@ -1,5 +1,5 @@
 // The scopex.order/v1 document (DESIGN.md, "The order"): strict, every field named in its error.
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 
 export const PROCESSES = [
   'subpoena',
@@ -52,19 +52,19 @@ export function isInstant(value: unknown): value is string {
 }
 
 /** Non-blank text, kept exactly as written (no trimming: the signed bytes and the parsed order must agree). */
-const nonEmpty = z
-  .string()
-  .max(ORDER_LIMITS.text)
-  .refine((text) => text.trim().length > 0, 'a non-blank string');
+const nonEmpty = z.string().check(
+  z.maxLength(ORDER_LIMITS.text),
+  z.refine((text) => text.trim().length > 0, 'a non-blank string'),
+);
 
 /** An exact identifier: no surrounding blanks and no control characters, so what is resolved is what was signed. */
-const identifierValue = z
-  .string()
-  .min(1)
-  .max(ORDER_LIMITS.text)
-  .refine((text) => text.trim() === text, 'an identifier without leading or trailing blanks')
+const identifierValue = z.string().check(
+  z.minLength(1),
+  z.maxLength(ORDER_LIMITS.text),
+  z.refine((text) => text.trim() === text, 'an identifier without leading or trailing blanks'),
   // eslint-disable-next-line no-control-regex
-  .refine((text) => !/[\u0000-\u001f\u007f]/.test(text), 'an identifier without control characters');
+  z.refine((text) => !/[\u0000-\u001f\u007f]/.test(text), 'an identifier without control characters'),
+);
 
 export const targetSchema = z.strictObject({
   type: z.enum([...TARGET_TYPES, ...BLANKET_TARGET_TYPES]),
@@ -74,14 +74,14 @@ export const targetSchema = z.strictObject({
 export const approvalSchema = z.strictObject({
   reviewer: nonEmpty,
   approvedAt: instant,
-  certificate: z.string().min(1).max(ORDER_LIMITS.certificate),
-  signature: z.string().min(1).max(ORDER_LIMITS.text),
+  certificate: z.string().check(z.minLength(1), z.maxLength(ORDER_LIMITS.certificate)),
+  signature: z.string().check(z.minLength(1), z.maxLength(ORDER_LIMITS.text)),
 });
 
 export const orderSchema = z
   .strictObject({
     schema: z.literal('scopex.order/v1'),
-    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'an id of letters, digits, ".", "_" or "-" (at most 64)'),
+    id: z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'an id of letters, digits, ".", "_" or "-" (at most 64)')),
     process: z.enum(PROCESSES),
     authority: z.strictObject({
       name: nonEmpty,
@@ -90,35 +90,34 @@ export const orderSchema = z
     }),
     issuedAt: instant,
     expiresAt: instant,
-    targets: z
-      .array(targetSchema)
-      .min(1, 'at least one target: there is no blanket access')
-      .max(ORDER_LIMITS.targets),
-    categories: z.array(z.enum(CATEGORIES)).min(1, 'at least one category'),
+    targets: z.array(targetSchema).check(z.minLength(1, 'at least one target: there is no blanket access'), z.maxLength(ORDER_LIMITS.targets)),
+    categories: z.array(z.enum(CATEGORIES)).check(z.minLength(1, 'at least one category')),
     dateRange: z.strictObject({ from: instant, to: instant }),
-    nondisclosure: z.strictObject({ until: instant }).nullable().optional(),
+    nondisclosure: z.optional(z.nullable(z.strictObject({ until: instant }))),
     enterpriseRedirect: z.enum(['not-applicable', 'customer-unreachable', 'customer-consented']),
-    approval: approvalSchema.optional(),
+    approval: z.optional(approvalSchema),
   })
-  .superRefine((order, ctx) => {
-    if (Date.parse(order.dateRange.from) > Date.parse(order.dateRange.to)) {
-      ctx.addIssue({ code: 'custom', path: ['dateRange'], message: 'dateRange.from must not be after dateRange.to' });
-    }
-    if (Date.parse(order.issuedAt) > Date.parse(order.expiresAt)) {
-      ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'expiresAt must not be before issuedAt' });
-    }
-    if (new Set(order.categories).size !== order.categories.length) {
-      ctx.addIssue({ code: 'custom', path: ['categories'], message: 'categories must not repeat' });
-    }
-    const seen = new Set<string>();
-    for (const [index, target] of order.targets.entries()) {
-      const key = `${target.type}\n${target.value}`;
-      if (seen.has(key)) {
-        ctx.addIssue({ code: 'custom', path: ['targets', index], message: `target ${target.type} ${target.value} is listed twice` });
+  .check(
+    z.superRefine((order, ctx) => {
+      if (Date.parse(order.dateRange.from) > Date.parse(order.dateRange.to)) {
+        ctx.addIssue({ code: 'custom', path: ['dateRange'], message: 'dateRange.from must not be after dateRange.to' });
       }
-      seen.add(key);
-    }
-  });
+      if (Date.parse(order.issuedAt) > Date.parse(order.expiresAt)) {
+        ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'expiresAt must not be before issuedAt' });
+      }
+      if (new Set(order.categories).size !== order.categories.length) {
+        ctx.addIssue({ code: 'custom', path: ['categories'], message: 'categories must not repeat' });
+      }
+      const seen = new Set<string>();
+      for (const [index, target] of order.targets.entries()) {
+        const key = `${target.type}\n${target.value}`;
+        if (seen.has(key)) {
+          ctx.addIssue({ code: 'custom', path: ['targets', index], message: `target ${target.type} ${target.value} is listed twice` });
+        }
+        seen.add(key);
+      }
+    }),
+  );
 
 export type Order = z.infer<typeof orderSchema>;
 export type Approval = z.infer<typeof approvalSchema>;

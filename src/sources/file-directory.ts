@@ -1,5 +1,5 @@
 // The account directory read from stores/directory.json: which accounts an exact identifier names.
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import { describeZodError, readJsonFile } from '../config.js';
 import { InputError } from '../errors.js';
 import { TARGET_TYPES, type TargetType } from '../order/schema.js';
@@ -17,10 +17,10 @@ export const directorySchema = z.strictObject({
   schema: z.literal('scopex.directory/v1'),
   accounts: z.array(
     z.strictObject({
-      id: z.string().regex(ACCOUNT_ID_PATTERN, 'an account id of letters, digits, ".", "_" or "-" (at most 128)'),
-      tenant: z.string().min(1),
+      id: z.string().check(z.regex(ACCOUNT_ID_PATTERN, 'an account id of letters, digits, ".", "_" or "-" (at most 128)')),
+      tenant: z.string().check(z.minLength(1)),
       tenantType: z.enum(['consumer', 'enterprise', 'customer-key']),
-      identifiers: z.array(z.strictObject({ type: z.enum(TARGET_TYPES), value: z.string().min(1) })),
+      identifiers: z.array(z.strictObject({ type: z.enum(TARGET_TYPES), value: z.string().check(z.minLength(1)) })),
     }),
   ),
 });

@@ -1,5 +1,5 @@
 // The instant-messaging store (W/stores/im/<account>/index.jsonl + blobs/): JSON chat messages, encrypted at rest.
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import { indexLineSchema, isIndexLine, listIndexedItems, requireRoot } from './jsonl-index.js';
 import type { ImItem, SourceAdapter } from './source-adapter.js';
 
@@ -8,8 +8,8 @@ export interface ImAdapterOptions {
   root: string;
 }
 
-export const imIndexSchema = indexLineSchema.extend({
-  conversationId: z.string().min(1),
+export const imIndexSchema = z.extend(indexLineSchema, {
+  conversationId: z.string().check(z.minLength(1)),
   participants: z.array(z.string()),
 });
 

@@ -2,7 +2,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import { describeFsError, describeZodError } from '../config.js';
 import { AbortedError, InputError, SourceError } from '../errors.js';
 import type { ItemRef, StoreService } from '../keys/key-service.js';
@@ -15,9 +15,9 @@ export const ITEM_ID_PATTERN = /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,200}$/;
 
 /** The fields every index line has; services add their own, and unknown fields are allowed. */
 export const indexLineSchema = z.looseObject({
-  id: z.string().regex(ITEM_ID_PATTERN, 'an item id of letters, digits, ".", "_" or "-"'),
+  id: z.string().check(z.regex(ITEM_ID_PATTERN, 'an item id of letters, digits, ".", "_" or "-"')),
   timestamp: instant,
-  bytes: z.number().int().nonnegative(),
+  bytes: z.number().check(z.int(), z.nonnegative()),
   name: z.string(),
 });
 
@@ -51,7 +51,7 @@ export interface IndexLine<T> {
 
 export interface ReadIndexOptions<T> {
   file: string;
-  schema: z.ZodType<T>;
+  schema: z.ZodMiniType<T>;
   /** A fast check that implies the schema accepts a line unchanged; lines it refuses are parsed by the schema. */
   accepts?: (raw: unknown) => raw is T;
   signal?: AbortSignal;
@@ -253,7 +253,7 @@ export interface ListIndexedOptions<T extends z.infer<typeof indexLineSchema>, I
   accountId: string;
   range: TimeRange;
   signal?: AbortSignal | undefined;
-  schema: z.ZodType<T>;
+  schema: z.ZodMiniType<T>;
   /** See ReadIndexOptions.accepts. */
   accepts?: (raw: unknown) => raw is T;
   toItem: (entry: T, ref: ItemRef) => Item;

@@ -1,5 +1,5 @@
 // The mail store (W/stores/mail/<account>/index.jsonl + blobs/): RFC 5322 messages, encrypted at rest.
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import { indexLineSchema, isIndexLine, listIndexedItems, requireRoot } from './jsonl-index.js';
 import type { MailItem, SourceAdapter } from './source-adapter.js';
 
@@ -8,8 +8,8 @@ export interface MailAdapterOptions {
   root: string;
 }
 
-export const mailIndexSchema = indexLineSchema.extend({
-  userEncryption: z.enum(['smime', 'pgp']).nullable(),
+export const mailIndexSchema = z.extend(indexLineSchema, {
+  userEncryption: z.nullable(z.enum(['smime', 'pgp'])),
 });
 
 type MailIndexLine = z.infer<typeof mailIndexSchema>;

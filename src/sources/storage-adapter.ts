@@ -1,5 +1,5 @@
 // The file-storage store (W/stores/storage/<account>/index.jsonl + blobs/): users' files, encrypted at rest.
-import type { z } from 'zod';
+import * as z from '../util/zod.js';
 import { instant, isInstant } from '../order/schema.js';
 import { indexLineSchema, isIndexLine, listIndexedItems, requireRoot } from './jsonl-index.js';
 import type { FileItem, SourceAdapter } from './source-adapter.js';
@@ -9,7 +9,7 @@ export interface StorageAdapterOptions {
   root: string;
 }
 
-export const storageIndexSchema = indexLineSchema.extend({
+export const storageIndexSchema = z.extend(indexLineSchema, {
   created: instant,
   modified: instant,
 });

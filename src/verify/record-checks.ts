@@ -2,7 +2,7 @@
 // against what the archive holds. This is most of a large archive's per-file work apart from hashing, so
 // `records-thread.ts` can run it on a thread of its own (see `record-checker.ts`); it never touches the archive
 // itself, only the bytes and facts it is handed, and it gives back the failures it found.
-import { z } from 'zod';
+import * as z from '../util/zod.js';
 import { CATEGORIES, instant, isInstant } from '../order/schema.js';
 import { ManifestReader } from './bag-files.js';
 import { JsonArrayReader } from './json-array-reader.js';
@@ -13,16 +13,16 @@ export const ENCRYPTION_STATES = ['provider-decrypted', 'customer-key', 'user-en
 
 /** One production.json record (extra fields are allowed and ignored). */
 export const productionRecordSchema = z.object({
-  path: z.string().min(1),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'lower-case hex SHA-256'),
-  bytes: z.number().int().nonnegative(),
-  account: z.string().min(1),
+  path: z.string().check(z.minLength(1)),
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/, 'lower-case hex SHA-256')),
+  bytes: z.number().check(z.int(), z.nonnegative()),
+  account: z.string().check(z.minLength(1)),
   category: z.enum(CATEGORIES),
-  sourceId: z.string().min(1).nullable(),
-  originalName: z.string().nullable().optional(),
-  timestamp: instant.nullable(),
+  sourceId: z.nullable(z.string().check(z.minLength(1))),
+  originalName: z.optional(z.nullable(z.string())),
+  timestamp: z.nullable(instant),
   encryption: z.enum(ENCRYPTION_STATES),
-  items: z.number().int().nonnegative().optional(),
+  items: z.optional(z.number().check(z.int(), z.nonnegative())),
 });
 
 export const MANIFEST = 'manifest-sha256.txt';

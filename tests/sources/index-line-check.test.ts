@@ -1,7 +1,7 @@
 // The hand-written index-line checks skip the schema parse, so each must accept only what its schema accepts.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { z } from 'zod';
+import type * as z from '../../src/util/zod.js';
 import { instant } from '../../src/order/schema.js';
 import { imIndexSchema, isImIndexLine } from '../../src/sources/im-adapter.js';
 import { indexLineSchema, isIndexLine } from '../../src/sources/jsonl-index.js';
@@ -31,7 +31,7 @@ function lines(extra: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<unkno
   return fc.oneof({ weight: 10, arbitrary: record }, { weight: 1, arbitrary: anything }, { weight: 1, arbitrary: fc.constant([]) });
 }
 
-function agrees<T>(check: (raw: unknown) => raw is T, schema: z.ZodType<T>, arbitrary: fc.Arbitrary<unknown>): void {
+function agrees<T>(check: (raw: unknown) => raw is T, schema: z.ZodMiniType<T>, arbitrary: fc.Arbitrary<unknown>): void {
   let accepted = 0;
   fc.assert(
     fc.property(arbitrary, (raw) => {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import fc from 'fast-check';
-import { z } from 'zod';
+import * as z from '../../src/util/zod.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SourceError } from '../../src/errors.js';
 import { LineSplitter, readJsonlIndex } from '../../src/sources/jsonl-index.js';
