@@ -98,6 +98,38 @@ class Failures {
   }
 }
 
+/** A manifest line's entry when the archive has none, or a record's when its size is not checked. */
+const NO_ENTRY = -1;
+/** A manifest line whose path is not a payload path. */
+const NOT_A_PAYLOAD_PATH = -2;
+
+interface PayloadPlan {
+  /** The manifest's lines: paths and hashes... */
+  paths: string[];
+  hashes: string[];
+  /** ... and each one's entry index, NO_ENTRY, or NOT_A_PAYLOAD_PATH. */
+  entries: Int32Array;
+  /** Listed payload files the archive has. */
+  listedFiles: number;
+}
+
+interface PlannedFailure {
+  /** The record it is about (the record count for the manifest files without a record)... */
+  record: number;
+  /** ... and whether it comes before that record's size check. */
+  beforeSize: boolean;
+  path: string;
+  expected: string;
+  found: string;
+  message: string;
+}
+
+interface ProductionPlan {
+  failures: PlannedFailure[];
+  /** The entry each record's size is checked against, or NO_ENTRY. */
+  sizeEntries: Int32Array;
+}
+
 export class RecordChecks {
   /** Bag path to entry index, for entries with safe names. */
   private readonly bagEntries = new Map<string, number>();
@@ -112,6 +144,8 @@ export class RecordChecks {
   private recordsOverflowed = false;
   /** Failures of the 'production' check found while parsing (reported first by `checkProduction`). */
   private parseFailures: Failures;
+  /** The digest-free part of the payload and production checks, once the layout and both files are in. */
+  private plan: { payload: PayloadPlan; production: ProductionPlan } | null = null;
 
   constructor(private readonly settings: RecordSettings) {
     this.manifest = new ManifestReader(settings.maxRecords);
@@ -149,6 +183,7 @@ export class RecordChecks {
 
   /** Forgets whatever `file` was fed, as if it had never been read. */
   discard(file: RecordFile): void {
+    this.plan = null;
     if (file === 'manifest') {
       this.manifest = new ManifestReader(this.settings.maxRecords);
       return;
@@ -160,35 +195,44 @@ export class RecordChecks {
     this.productionReader = this.newProductionReader();
   }
 
+  /**
+   * Does the part of the payload and production checks that needs no digest: matching manifest lines and records to
+   * entries, and every rule about paths, names and the manifest. A records thread calls it once the layout and both
+   * files are in, so that it runs while the archive is still being hashed; the checks call it themselves otherwise.
+   * The outcomes are the same either way.
+   */
+  prepare(): void {
+    this.requireLayout();
+    this.plan ??= { payload: this.planPayload(), production: this.planProduction() };
+  }
+
   /** Every payload file is in manifest-sha256.txt with the hash recomputed here, and nothing else is. */
   checkPayload(read: ReadResults): CheckOutcome {
-    this.requireLayout();
+    this.prepare();
+    const plan = (this.plan as { payload: PayloadPlan }).payload;
     const failures = this.failures();
     for (const problem of this.manifest.problems) failures.add('payload-manifest', MANIFEST, problem.expected, problem.found, problem.message);
     if (digestOf(read, this.bagEntries.get(MANIFEST)) === undefined) {
       failures.add('payload-manifest', MANIFEST, `a readable ${MANIFEST}`, 'none', 'the payload cannot be checked without the manifest');
       return failures.outcome('not verifiable');
     }
-    // Listed payload files, counted: when they are all the payload files, none is unlisted.
-    let listedFiles = 0;
-    // The manifest usually lists the files in archive order: the next payload file is then the one listed.
-    let next = 0;
-    for (const [path, expected] of this.manifest.entries) {
-      if (!path.startsWith('data/') || unsafeNameReason(path)) {
+    const { paths, hashes, entries } = plan;
+    for (let line = 0; line < paths.length; line++) {
+      const path = paths[line] as string;
+      const at = entries[line] as number;
+      if (at === NOT_A_PAYLOAD_PATH) {
         failures.add('payload-manifest', path, 'a path under data/', path, `the manifest lists ${path}, which is not a payload path`);
         continue;
       }
-      let found: number | undefined;
-      if (this.payload[next] === path) found = this.payloadIndexes[next++];
-      else found = this.bagEntries.get(path);
-      if (found !== undefined && !path.endsWith('/')) listedFiles++;
+      const found = at === NO_ENTRY ? undefined : at;
+      const expected = hashes[line] as string;
       const actual = digestOf(read, found);
       if (actual === expected) continue;
       if (found === undefined) failures.add('payload-manifest', path, `${path} in the archive`, 'nothing', `${path} is listed but missing`);
       else if (actual === undefined) failures.add('payload-manifest', path, `sha256 ${expected}`, 'unreadable data', `${path} could not be read`);
       else failures.add('payload-manifest', path, `sha256 ${expected}`, `sha256 ${actual}`, `${path} does not match its hash`);
     }
-    if (listedFiles !== this.payload.length) {
+    if (plan.listedFiles !== this.payload.length) {
       for (const path of this.payload) {
         if (!this.manifest.entries.has(path)) failures.add('payload-manifest', path, 'only files listed in the manifest', 'an unlisted file', `${path} is not in the manifest (an added file)`);
       }
@@ -196,15 +240,77 @@ export class RecordChecks {
     return failures.outcome(`${this.manifest.entries.size} payload files`);
   }
 
+  /** Each manifest line's entry, and how many listed payload files the archive has. */
+  private planPayload(): PayloadPlan {
+    const paths = [...this.manifest.entries.keys()];
+    const hashes = [...this.manifest.entries.values()];
+    const entries = new Int32Array(paths.length);
+    // Listed payload files, counted: when they are all the payload files, none is unlisted.
+    let listedFiles = 0;
+    // The manifest usually lists the files in archive order: the next payload file is then the one listed.
+    let next = 0;
+    for (let line = 0; line < paths.length; line++) {
+      const path = paths[line] as string;
+      if (!path.startsWith('data/') || unsafeNameReason(path)) {
+        entries[line] = NOT_A_PAYLOAD_PATH;
+        continue;
+      }
+      let found: number | undefined;
+      if (this.payload[next] === path) found = this.payloadIndexes[next++];
+      else found = this.bagEntries.get(path);
+      if (found !== undefined && !path.endsWith('/')) listedFiles++;
+      entries[line] = found ?? NO_ENTRY;
+    }
+    return { paths, hashes, entries, listedFiles };
+  }
+
   /** production.json has exactly one well-formed record per payload file, agreeing with the manifest. */
   checkProduction(read: ReadResults): CheckOutcome {
-    this.requireLayout();
+    this.prepare();
+    const plan = (this.plan as { production: ProductionPlan }).production;
     const failures = this.parseFailures;
     const productionDigest = digestOf(read, this.bagEntries.get(PRODUCTION));
     if (productionDigest === undefined || !this.productionReadable) {
       if (productionDigest === undefined) failures.add('production', PRODUCTION, 'a readable production.json', 'none', 'production.json is missing or unreadable');
       return failures.outcome('not verifiable');
     }
+    // The planned failures, each in its place among the size checks, which are the only ones that need the pass.
+    const planned = plan.failures;
+    let next = 0;
+    const addPlanned = (record: number, beforeSize: boolean): void => {
+      for (let failure = planned[next]; failure && failure.record === record && (!beforeSize || failure.beforeSize); failure = planned[++next]) {
+        failures.add('production', failure.path, failure.expected, failure.found, failure.message);
+      }
+    };
+    for (let index = 0; index < this.production.length; index++) {
+      addPlanned(index, true);
+      const found = plan.sizeEntries[index] as number;
+      if (found !== NO_ENTRY) {
+        const record = this.production[index] as ProductionRecord;
+        const actualBytes = digestOf(read, found) !== undefined ? read.sizes[found] : undefined;
+        if (actualBytes !== undefined && actualBytes !== record.bytes) {
+          failures.add('production', record.path, `${actualBytes} bytes`, `${record.bytes} bytes`, `production.json gives the wrong size for ${record.path}`);
+        }
+      }
+      addPlanned(index, false);
+    }
+    addPlanned(this.production.length, false);
+    return failures.outcome(`${this.production.length} records`);
+  }
+
+  /**
+   * Everything `checkProduction` finds without the pass, in the order it reports it: per record, the failures before
+   * its size check and those after, then the manifest files without a record. And which entry's size each record is
+   * checked against.
+   */
+  private planProduction(): ProductionPlan {
+    const failures: PlannedFailure[] = [];
+    const sizeEntries = new Int32Array(this.production.length).fill(NO_ENTRY);
+    let index = 0;
+    let beforeSize = true;
+    const fail = (path: string, expected: string, found: string, message: string): void => {
+      failures.push({ record: index, beforeSize, path, expected, found, message });
+    };
     // The record paths seen: by entry index for paths in the archive, by name for the others.
     const seenEntries = new Uint8Array(this.entryCount);
     const seenOthers = new Set<string>();
@@ -215,13 +321,15 @@ export class RecordChecks {
     const manifestHashes = [...this.manifest.entries.values()];
     let nextFile = 0;
     let nextLine = 0;
-    for (const record of this.production) {
+    for (; index < this.production.length; index++) {
+      const record = this.production[index] as ProductionRecord;
+      beforeSize = true;
       let found: number | undefined;
       if (this.payload[nextFile] === record.path) found = this.payloadIndexes[nextFile++];
       else found = this.bagEntries.get(record.path);
       const again = found !== undefined ? seenEntries[found] === 1 : seenOthers.has(record.path);
       if (again) {
-        failures.add('production', record.path, 'one record per file', 'a second record', `production.json lists ${record.path} twice`);
+        fail(record.path, 'one record per file', 'a second record', `production.json lists ${record.path} twice`);
         continue;
       }
       if (found !== undefined) seenEntries[found] = 1;
@@ -230,15 +338,13 @@ export class RecordChecks {
       if (manifestPaths[nextLine] === record.path) listed = manifestHashes[nextLine++];
       else listed = this.manifest.entries.get(record.path);
       if (listed === undefined) {
-        failures.add('production', record.path, 'a file in the manifest', 'a record for a file the manifest does not list', `production.json describes ${record.path}, which is not in the manifest`);
+        fail(record.path, 'a file in the manifest', 'a record for a file the manifest does not list', `production.json describes ${record.path}, which is not in the manifest`);
       } else {
         if (record.path.startsWith('data/')) recorded++;
-        if (listed !== record.sha256) failures.add('production', record.path, `sha256 ${listed} (manifest)`, `sha256 ${record.sha256}`, `production.json and the manifest disagree on ${record.path}`);
+        if (listed !== record.sha256) fail(record.path, `sha256 ${listed} (manifest)`, `sha256 ${record.sha256}`, `production.json and the manifest disagree on ${record.path}`);
       }
-      const actualBytes = digestOf(read, found) !== undefined ? read.sizes[found as number] : undefined;
-      if (actualBytes !== undefined && actualBytes !== record.bytes) {
-        failures.add('production', record.path, `${actualBytes} bytes`, `${record.bytes} bytes`, `production.json gives the wrong size for ${record.path}`);
-      }
+      if (found !== undefined) sizeEntries[index] = found;
+      beforeSize = false;
       const metadata = record.category.endsWith('.metadata');
       // The usual record: its path is data/<its account>/<its category>/<rest>, read without splitting the path.
       const restAt = plainRecordRestAt(record.path, record.account, record.category);
@@ -246,34 +352,35 @@ export class RecordChecks {
       if (restAt < 0) {
         const parts = splitPayloadPath(record.path);
         if (parts.root !== 'data' || parts.rest === null) {
-          failures.add('production', record.path, 'data/<account>/<category>/<file>', record.path, 'the record path is not a payload path');
+          fail(record.path, 'data/<account>/<category>/<file>', record.path, 'the record path is not a payload path');
           continue;
         }
-        if (parts.account !== record.account) failures.add('production', record.path, `account ${parts.account} (from the path)`, `account ${record.account}`, 'the record names another account than its path');
-        if (parts.category !== record.category) failures.add('production', record.path, `category ${parts.category} (from the path)`, `category ${record.category}`, 'the record names another category than its path');
+        if (parts.account !== record.account) fail(record.path, `account ${parts.account} (from the path)`, `account ${record.account}`, 'the record names another account than its path');
+        if (parts.category !== record.category) fail(record.path, `category ${parts.category} (from the path)`, `category ${record.category}`, 'the record names another category than its path');
         rest = parts.rest;
       }
       if (metadata && (rest ?? record.path.slice(restAt)) !== 'metadata.jsonl') {
-        failures.add('production', record.path, `data/${record.account}/${record.category}/metadata.jsonl`, record.path, 'a metadata category must be one metadata.jsonl file');
+        fail(record.path, `data/${record.account}/${record.category}/metadata.jsonl`, record.path, 'a metadata category must be one metadata.jsonl file');
       }
       if (record.timestamp === null && !metadata && record.category !== 'subscriber') {
-        failures.add('production', record.path, 'a timestamp', 'null', 'only metadata files and subscriber records may lack a timestamp');
+        fail(record.path, 'a timestamp', 'null', 'only metadata files and subscriber records may lack a timestamp');
       }
       if (record.sourceId === null && !metadata && record.category !== 'subscriber') {
-        failures.add('production', record.path, 'a source id', 'null', 'only metadata files and subscriber records may lack a source id');
+        fail(record.path, 'a source id', 'null', 'only metadata files and subscriber records may lack a source id');
       }
     }
+    beforeSize = false;
     let listed = 0;
-    for (const path of this.manifest.entries.keys()) if (path.startsWith('data/')) listed++;
+    for (const path of manifestPaths) if (path.startsWith('data/')) listed++;
     if (recorded !== listed) {
-      for (const path of this.manifest.entries.keys()) {
+      for (const path of manifestPaths) {
         if (!path.startsWith('data/')) continue;
         const found = this.bagEntries.get(path);
         const seen = found !== undefined ? seenEntries[found] === 1 : seenOthers.has(path);
-        if (!seen) failures.add('production', path, 'a production.json record', 'none', `${path} has no record in production.json`);
+        if (!seen) fail(path, 'a production.json record', 'none', `${path} has no record in production.json`);
       }
     }
-    return failures.outcome(`${this.production.length} records`);
+    return { failures, sizeEntries };
   }
 
   /** Every record within the order: its category among the order's, its timestamp inside the date range (inclusive). */

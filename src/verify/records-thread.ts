@@ -29,6 +29,9 @@ function handle(request: RecordsRequest): RecordsReply | null {
       return null;
     case 'layout':
       required().setLayout(request.layout);
+      // Both files were read before the layout came (the verifier asks in that order), and nothing else feeds them
+      // here: the digest-free part of the checks runs now, while the main thread is still hashing the payload.
+      required().prepare();
       return null;
     case 'read': {
       const sink = required().sink(request.file);

@@ -1,0 +1,66 @@
+// The payload and production checks are planned ahead of the digests (`prepare`) and finished with them: the
+// failures must come in the order one pass over the records gives them, and a forgotten file must not be checked.
+import { describe, expect, it } from 'vitest';
+import { RecordChecks, type ReadResults } from '../../src/verify/record-checks.js';
+
+const hex = (byte: number): string => byte.toString(16).padStart(2, '0').repeat(32);
+const PATHS = ['bagit.txt', 'manifest-sha256.txt', 'production.json', 'data/a1/mail.content/m1.eml', 'data/a1/mail.content/m2.eml'];
+
+function checks(manifest: string, records: object[]): RecordChecks {
+  const checks = new RecordChecks({ topFolder: 'T', maxRecords: 10, maxFailures: 10 });
+  const manifestSink = checks.sink('manifest');
+  manifestSink.update(Buffer.from(manifest));
+  manifestSink.end();
+  const productionSink = checks.sink('production');
+  productionSink.update(Buffer.from(JSON.stringify(records)));
+  productionSink.end();
+  checks.setLayout({ paths: PATHS, indexes: PATHS.map((_, index) => index), entryCount: PATHS.length });
+  return checks;
+}
+
+const read: ReadResults = { digests: PATHS.map((_, index) => hex(index)), sizes: PATHS.map((_, index) => 100 + index) };
+const record = (path: string, index: number, changes: object = {}): object => ({
+  path,
+  sha256: hex(index),
+  bytes: 100 + index,
+  account: 'a1',
+  category: 'mail.content',
+  sourceId: 's',
+  timestamp: '2025-01-01T00:00:00Z',
+  encryption: 'provider-decrypted',
+  ...changes,
+});
+const manifest = `${hex(3)}  ${PATHS[3]}\n${hex(4)}  ${PATHS[4]}\n`;
+
+describe('record checks planned ahead of the digests', () => {
+  it('report a record’s failures around its size check, in the order of one pass', () => {
+    const records = [record(PATHS[3] as string, 3, { sha256: hex(9), bytes: 1, account: 'a2' }), record(PATHS[3] as string, 3), record(PATHS[4] as string, 4)];
+    for (const early of [false, true]) {
+      const planned = checks(manifest, records);
+      if (early) planned.prepare();
+      expect(planned.checkPayload(read).count).toBe(0);
+      const messages = planned.checkProduction(read).failures.map((failure) => failure.message);
+      expect(messages).toEqual([
+        `production.json and the manifest disagree on ${PATHS[3]}`,
+        `production.json gives the wrong size for ${PATHS[3]}`,
+        'the record names another account than its path',
+        `production.json lists ${PATHS[3]} twice`,
+      ]);
+    }
+  });
+
+  it('check only what the digests show, however early the plan was made', () => {
+    const planned = checks(manifest, [record(PATHS[3] as string, 3), record(PATHS[4] as string, 4)]);
+    planned.prepare();
+    const tampered: ReadResults = { digests: read.digests.map((digest, index) => (index === 4 ? hex(200) : digest)), sizes: read.sizes };
+    expect(planned.checkPayload(tampered).failures.map((failure) => failure.message)).toEqual([`${PATHS[4]} does not match its hash`]);
+  });
+
+  it('plan again after a file is forgotten', () => {
+    const planned = checks(manifest, [record(PATHS[3] as string, 3), record(PATHS[4] as string, 4)]);
+    planned.prepare();
+    planned.discard('manifest');
+    const messages = planned.checkPayload(read).failures.map((failure) => failure.message);
+    expect(messages).toEqual([`${PATHS[3]} is not in the manifest (an added file)`, `${PATHS[4]} is not in the manifest (an added file)`]);
+  });
+});
