@@ -202,14 +202,17 @@ export class RecordChecks {
    * The outcomes are the same either way.
    */
   prepare(): void {
+    this.planned();
+  }
+
+  private planned(): { payload: PayloadPlan; production: ProductionPlan } {
     this.requireLayout();
-    this.plan ??= { payload: this.planPayload(), production: this.planProduction() };
+    return (this.plan ??= { payload: this.planPayload(), production: this.planProduction() });
   }
 
   /** Every payload file is in manifest-sha256.txt with the hash recomputed here, and nothing else is. */
   checkPayload(read: ReadResults): CheckOutcome {
-    this.prepare();
-    const plan = (this.plan as { payload: PayloadPlan }).payload;
+    const plan = this.planned().payload;
     const failures = this.failures();
     for (const problem of this.manifest.problems) failures.add('payload-manifest', MANIFEST, problem.expected, problem.found, problem.message);
     if (digestOf(read, this.bagEntries.get(MANIFEST)) === undefined) {
@@ -266,8 +269,7 @@ export class RecordChecks {
 
   /** production.json has exactly one well-formed record per payload file, agreeing with the manifest. */
   checkProduction(read: ReadResults): CheckOutcome {
-    this.prepare();
-    const plan = (this.plan as { production: ProductionPlan }).production;
+    const plan = this.planned().production;
     const failures = this.parseFailures;
     const productionDigest = digestOf(read, this.bagEntries.get(PRODUCTION));
     if (productionDigest === undefined || !this.productionReadable) {
