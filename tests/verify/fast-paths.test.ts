@@ -252,3 +252,40 @@ describe('scanZip hashing', () => {
     }
   });
 });
+
+describe('central directory names', () => {
+  const dir = tempDir();
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** The end record's central directory size field (the last 22 bytes of an archive without a comment). */
+  function declareDirectorySize(zip: Buffer, change: (size: number) => number): void {
+    const end = zip.length - 22;
+    expect(zip.readUInt32LE(end)).toBe(0x06054b50);
+    zip.writeUInt32LE(change(zip.readUInt32LE(end + 12)), end + 12);
+  }
+
+  it('are read and checked alike in the directory and past its declared end', async () => {
+    const items = ['x/data/a.eml', 'x/data/b.eml', 'x/data/ümlaut-c.eml'].map((name, index) => ({ name, data: randomBytes(100 + index) }));
+    const file = path.join(dir, 'short-directory.zip');
+    await writeZipWithArchiver(file, items);
+    const zip = fs.readFileSync(file);
+    // Declared 20 bytes short: the last record's name lies past the directory read at once, and is read from the file.
+    declareDirectorySize(zip, (size) => size - 20);
+    // The last entry's local header names another file (same length): the check must compare with the name read late.
+    const last = zip.lastIndexOf(Buffer.from('ümlaut-c.eml'), zip.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])));
+    zip.write('x', last + Buffer.byteLength('ümlaut-c.eml') - 5, 'latin1');
+    fs.writeFileSync(file, zip);
+    const handle = await open(file, 'r');
+    try {
+      const listing = await listZip(handle, zip.length);
+      expect(listing.entries.map((entry) => [entry.name, entry.nameIsUtf8])).toEqual(items.map((item) => [item.name, true]));
+      expect(listing.problems.map((problem) => problem.message)).toContain('the central directory size does not match its entries (hidden or missing records)');
+      const problems = await scanZip(handle, listing, () => null);
+      expect(problems.map((problem) => [problem.entry, problem.message])).toEqual([
+        ['x/data/ümlaut-c.eml', 'the local header names a different file than the central directory'],
+      ]);
+    } finally {
+      await handle.close();
+    }
+  });
+});
