@@ -207,7 +207,11 @@ export class RecordChecks {
 
   private planned(): { payload: PayloadPlan; production: ProductionPlan } {
     this.requireLayout();
-    return (this.plan ??= { payload: this.planPayload(), production: this.planProduction() });
+    if (this.plan === null) {
+      const payload = this.planPayload();
+      this.plan = { payload, production: this.planProduction(payload) };
+    }
+    return this.plan;
   }
 
   /** Every payload file is in manifest-sha256.txt with the hash recomputed here, and nothing else is. */
@@ -305,7 +309,7 @@ export class RecordChecks {
    * its size check and those after, then the manifest files without a record. And which entry's size each record is
    * checked against.
    */
-  private planProduction(): ProductionPlan {
+  private planProduction(payload: PayloadPlan): ProductionPlan {
     const failures: PlannedFailure[] = [];
     const sizeEntries = new Int32Array(this.production.length).fill(NO_ENTRY);
     let index = 0;
@@ -319,8 +323,7 @@ export class RecordChecks {
     // Manifest payload paths with a record, counted: when they are all of them, none lacks a record.
     let recorded = 0;
     // Records usually follow the archive's and the manifest's order: the next file and manifest line are then theirs.
-    const manifestPaths = [...this.manifest.entries.keys()];
-    const manifestHashes = [...this.manifest.entries.values()];
+    const { paths: manifestPaths, hashes: manifestHashes } = payload;
     let nextFile = 0;
     let nextLine = 0;
     for (; index < this.production.length; index++) {
