@@ -1,0 +1,63 @@
+// `npm run bundle`: bundles the compiled CLI (dist/src) and its worker scripts into dist/bin, a few files that load
+// faster than every module of dist/src and node_modules one by one. archiver stays outside: src/seal/native-crc.ts
+// swaps its CRC-32 in place.
+//
+// One change to what the dependencies import: `string-width`, imported by yargs, cliui and wrap-ansi, becomes
+// dist/src/cli/text-width.js in front of the same copy, which is then only loaded (and its Intl.Segmenter and emoji
+// expression built) when some text is not printable ASCII. cli-progress `require`s its own CommonJS copy and keeps it.
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const root = path.dirname(fileURLToPath(import.meta.url));
+const outdir = path.join(root, 'dist/bin');
+const textWidth = path.join(root, 'dist/src/cli/text-width.js');
+
+/** @type {esbuild.Plugin} */
+export const lazyStringWidth = {
+  name: 'lazy-string-width',
+  setup(build) {
+    build.onResolve({ filter: /^string-width$/ }, async (args) => {
+      if (args.kind !== 'import-statement' || args.pluginData?.real) return undefined;
+      const real = await build.resolve('string-width', { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: { real: true } });
+      if (real.errors.length > 0) return { errors: real.errors };
+      return { path: real.path, namespace: 'lazy-string-width' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'lazy-string-width' }, (args) => ({
+      // A require() of a bundled ES module: esbuild evaluates it on the first call, not when the bundle loads.
+      contents: [
+        `import { lazyStringWidth } from ${JSON.stringify(textWidth)};`,
+        `export default lazyStringWidth(() => require(${JSON.stringify(args.path)}).default);`,
+      ].join('\n'),
+      resolveDir: path.dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
+
+/** The options every scopex bundle is built with (tests build small ones with them too). */
+export const bundleOptions = {
+  absWorkingDir: root,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+  // CommonJS dependencies bundled into ES modules still require() Node's own modules: each chunk gets a real require.
+  banner: { js: "import { createRequire as __scopexCreateRequire } from 'node:module'; const require = __scopexCreateRequire(import.meta.url);" },
+  plugins: [lazyStringWidth],
+};
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  rmSync(outdir, { recursive: true, force: true });
+  await esbuild.build({
+    ...bundleOptions,
+    entryPoints: ['dist/src/cli/main.js', 'dist/src/keys/item-reader-thread.js', 'dist/src/batch/export-worker.js', 'dist/src/verify/records-thread.js'],
+    splitting: true,
+    external: ['archiver'],
+    entryNames: '[name]',
+    outdir,
+  });
+}
