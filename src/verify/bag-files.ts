@@ -74,15 +74,24 @@ export class LineSplitter {
 /** A `manifest-sha256.txt` or `tagmanifest-sha256.txt`: `<sha256> <path>` per line, paths relative to the bag. */
 export class ManifestReader {
   readonly entries = new Map<string, string>();
+  /** The first `maxProblems` problems, in line order... */
   readonly problems: LineProblem[] = [];
+  /** ... and how many there were in all. */
+  problemCount = 0;
   private readonly splitter: LineSplitter;
   private full = false;
 
-  /** `maxEntries` bounds memory on a hostile manifest: lines beyond it are reported once, not kept. */
-  constructor(private readonly maxEntries: number = Number.MAX_SAFE_INTEGER) {
+  /**
+   * `maxEntries` and `maxProblems` bound memory on a hostile manifest: lines beyond `maxEntries` are reported once,
+   * not kept, and problems beyond `maxProblems` are only counted (a verifier lists no more failures than that anyway).
+   */
+  constructor(
+    private readonly maxEntries: number = Number.MAX_SAFE_INTEGER,
+    private readonly maxProblems: number = Number.MAX_SAFE_INTEGER,
+  ) {
     this.splitter = new LineSplitter(
       (line, lineNumber) => this.line(line, lineNumber),
-      (lineNumber) => this.problems.push({ line: lineNumber, expected: `a line under ${MAX_LINE_BYTES} bytes`, found: 'a longer line', message: `line ${lineNumber} is too long` }),
+      (lineNumber) => this.problem(() => ({ line: lineNumber, expected: `a line under ${MAX_LINE_BYTES} bytes`, found: 'a longer line', message: `line ${lineNumber} is too long` })),
     );
   }
 
@@ -99,20 +108,26 @@ export class ManifestReader {
     const pathAt = plainManifestPathAt(line);
     const match = pathAt < 0 ? MANIFEST_LINE.exec(line) : null;
     if (pathAt < 0 && !match) {
-      this.problems.push({ line: lineNumber, expected: '"<sha256 hex> <path>"', found: JSON.stringify(line.slice(0, 120)), message: `line ${lineNumber} is not a SHA-256 manifest line` });
+      this.problem(() => ({ line: lineNumber, expected: '"<sha256 hex> <path>"', found: JSON.stringify(line.slice(0, 120)), message: `line ${lineNumber} is not a SHA-256 manifest line` }));
       return;
     }
     if (this.entries.size >= this.maxEntries) {
-      if (!this.full) this.problems.push({ line: lineNumber, expected: `at most ${this.maxEntries} lines`, found: 'more', message: `the manifest lists more files than the archive holds (from line ${lineNumber})` });
+      if (!this.full) this.problem(() => ({ line: lineNumber, expected: `at most ${this.maxEntries} lines`, found: 'more', message: `the manifest lists more files than the archive holds (from line ${lineNumber})` }));
       this.full = true;
       return;
     }
     const path = decodeManifestPath(match ? (match[2] as string) : line.slice(pathAt));
     if (this.entries.has(path)) {
-      this.problems.push({ line: lineNumber, expected: 'each path listed once', found: `${path} again`, message: `line ${lineNumber} lists ${path} a second time` });
+      this.problem(() => ({ line: lineNumber, expected: 'each path listed once', found: `${path} again`, message: `line ${lineNumber} lists ${path} a second time` }));
       return;
     }
     this.entries.set(path, (match ? (match[1] as string) : line.slice(0, 64)).toLowerCase());
+  }
+
+  /** Keeps the problem while there is room (only then is it written out); counts it in any case. */
+  private problem(describe: () => LineProblem): void {
+    this.problemCount++;
+    if (this.problems.length < this.maxProblems) this.problems.push(describe());
   }
 }
 

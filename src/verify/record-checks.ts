@@ -93,6 +93,11 @@ class Failures {
     if (this.listed.length < this.max) this.listed.push({ check, entry: this.topFolder ? `${this.topFolder}/${path}` : path, expected, found, message });
   }
 
+  /** Failures that are counted and never listed: a reader kept only the first ones, which already fill the list. */
+  addUnlisted(count: number): void {
+    this.count += count;
+  }
+
   outcome(detail: string): CheckOutcome {
     return { failures: this.listed, count: this.count, detail };
   }
@@ -148,7 +153,7 @@ export class RecordChecks {
   private plan: { payload: PayloadPlan; production: ProductionPlan } | null = null;
 
   constructor(private readonly settings: RecordSettings) {
-    this.manifest = new ManifestReader(settings.maxRecords);
+    this.manifest = this.manifestReader();
     this.parseFailures = this.failures();
     this.productionReader = this.newProductionReader();
   }
@@ -185,7 +190,7 @@ export class RecordChecks {
   discard(file: RecordFile): void {
     this.plan = null;
     if (file === 'manifest') {
-      this.manifest = new ManifestReader(this.settings.maxRecords);
+      this.manifest = this.manifestReader();
       return;
     }
     this.production = [];
@@ -219,6 +224,7 @@ export class RecordChecks {
     const plan = this.planned().payload;
     const failures = this.failures();
     for (const problem of this.manifest.problems) failures.add('payload-manifest', MANIFEST, problem.expected, problem.found, problem.message);
+    failures.addUnlisted(this.manifest.problemCount - this.manifest.problems.length);
     if (digestOf(read, this.bagEntries.get(MANIFEST)) === undefined) {
       failures.add('payload-manifest', MANIFEST, `a readable ${MANIFEST}`, 'none', 'the payload cannot be checked without the manifest');
       return failures.outcome('not verifiable');
@@ -411,6 +417,11 @@ export class RecordChecks {
 
   private failures(): Failures {
     return new Failures(this.settings.maxFailures, this.settings.topFolder);
+  }
+
+  /** Keeps as many problems as a check lists: the rest are counted, so the outcome is the same as keeping them all. */
+  private manifestReader(): ManifestReader {
+    return new ManifestReader(this.settings.maxRecords, this.settings.maxFailures);
   }
 
   private newProductionReader(): JsonArrayReader {

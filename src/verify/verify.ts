@@ -535,10 +535,11 @@ class ArchiveVerification {
       this.pass('tag-manifest', 'not verifiable');
       return;
     }
-    const tags = new ManifestReader();
+    const tags = new ManifestReader(Number.MAX_SAFE_INTEGER, this.maxFailures);
     tags.update(bytes);
     tags.end();
     for (const problem of tags.problems) this.fail('tag-manifest', this.entryName(TAG_MANIFEST), problem.expected, problem.found, problem.message);
+    this.failUnlisted('tag-manifest', tags.problemCount - tags.problems.length);
     for (const [path, expected] of tags.entries) {
       if (path.startsWith('data/') || path === TAG_MANIFEST || path === SIGNATURE || unsafeNameReason(path)) {
         this.fail('tag-manifest', this.entryName(path), 'tag files only', path, `the tag manifest lists ${path}, which is not a tag file it can cover`);
@@ -708,12 +709,17 @@ class ArchiveVerification {
   /** The failures a record check found, as if each had been reported here. */
   private absorb(check: VerifyCheckName, outcome: CheckOutcome): void {
     for (const failure of outcome.failures) this.fail(failure.check, failure.entry, failure.expected, failure.found, failure.message);
-    // Beyond the listed ones (at most `maxFailures`), every failure is counted and, the list being full, omitted.
-    const unlisted = outcome.count - outcome.failures.length;
-    if (unlisted > 0) {
-      this.failureCounts.set(check, (this.failureCounts.get(check) ?? 0) + unlisted);
-      this.omitted += unlisted;
-    }
+    this.failUnlisted(check, outcome.count - outcome.failures.length);
+  }
+
+  /**
+   * Failures beyond the ones listed: counted against their check and omitted. Only for failures that come after at
+   * least `maxFailures` listed ones of the same source, which leave the list full.
+   */
+  private failUnlisted(check: VerifyCheckName, count: number): void {
+    if (count <= 0) return;
+    this.failureCounts.set(check, (this.failureCounts.get(check) ?? 0) + count);
+    this.omitted += count;
   }
 
   private compareHash(check: 'tag-manifest', path: string, expected: string, found = this.bagEntries.get(path)): void {

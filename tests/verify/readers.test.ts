@@ -75,6 +75,21 @@ describe('ManifestReader', () => {
     expect(reader.problems.map((problem) => problem.line)).toEqual([2, 3, 5]);
   });
 
+  it('keeps the first problems up to its cap and counts the rest, however many lines a hostile manifest has', () => {
+    const lines = 200_000;
+    const junk = Buffer.from(`${hash}  data/a\n${'x\n'.repeat(lines)}${hash}  data/b\n`);
+    const capped = new ManifestReader(Number.MAX_SAFE_INTEGER, 5);
+    capped.update(junk);
+    capped.end();
+    expect(capped.problemCount).toBe(lines);
+    expect(capped.problems.map((problem) => problem.line)).toEqual([2, 3, 4, 5, 6]);
+    expect([...capped.entries.keys()]).toEqual(['data/a', 'data/b']);
+    const uncapped = new ManifestReader();
+    uncapped.update(junk.subarray(0, 4 * 1024));
+    uncapped.end();
+    expect(capped.problems).toEqual(uncapped.problems.slice(0, 5));
+  });
+
   it('decodes only the three RFC 8493 escapes', () => {
     expect(decodeManifestPath('data/%41%0d%0A%25')).toBe('data/%41\r\n%');
   });

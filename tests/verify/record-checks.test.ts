@@ -6,8 +6,8 @@ import { RecordChecks, type ReadResults } from '../../src/verify/record-checks.j
 const hex = (byte: number): string => byte.toString(16).padStart(2, '0').repeat(32);
 const PATHS = ['bagit.txt', 'manifest-sha256.txt', 'production.json', 'data/a1/mail.content/m1.eml', 'data/a1/mail.content/m2.eml'];
 
-function checks(manifest: string, records: object[]): RecordChecks {
-  const checks = new RecordChecks({ topFolder: 'T', maxRecords: 10, maxFailures: 10 });
+function checks(manifest: string, records: object[], maxFailures = 10): RecordChecks {
+  const checks = new RecordChecks({ topFolder: 'T', maxRecords: 10, maxFailures });
   const manifestSink = checks.sink('manifest');
   manifestSink.update(Buffer.from(manifest));
   manifestSink.end();
@@ -62,5 +62,16 @@ describe('record checks planned ahead of the digests', () => {
     planned.discard('manifest');
     const messages = planned.checkPayload(read).failures.map((failure) => failure.message);
     expect(messages).toEqual([`${PATHS[3]} is not in the manifest (an added file)`, `${PATHS[4]} is not in the manifest (an added file)`]);
+  });
+
+  it('count every malformed manifest line while keeping only as many as they list', () => {
+    const junk = `${'not a manifest line\n'.repeat(1000)}${manifest}${hex(9)}  ${PATHS[3]}\n`;
+    const records = [record(PATHS[3] as string, 3), record(PATHS[4] as string, 4)];
+    const few = checks(junk, records, 3).checkPayload(read);
+    const all = checks(junk, records, 2000).checkPayload(read);
+    expect(all.count).toBe(1001);
+    expect(all.failures).toHaveLength(1001);
+    expect(few.count).toBe(all.count);
+    expect(few.failures).toEqual(all.failures.slice(0, 3));
   });
 });

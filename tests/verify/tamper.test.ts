@@ -218,6 +218,26 @@ describe('the records thread takes the manifest and production.json the names gi
   });
 });
 
+describe('manifests with more malformed lines than a report lists', () => {
+  it('are counted in full and listed up to the cap, as if every problem had been kept', async () => {
+    const junk = (name: string, lines: number) => (item: ZipItem): ZipItem =>
+      item.name.endsWith(`/${name}`) ? { ...item, data: Buffer.concat([item.data as Buffer, Buffer.from('not a manifest line\n'.repeat(lines))]) } : item;
+    const items = zipItems(good).map(junk('manifest-sha256.txt', 3000)).map(junk('tagmanifest-sha256.txt', 1000));
+    const bytes = writeZip(path.join(dir, `j-${counter++}.zip`), items);
+    const capped = await verifyBytes(bytes);
+    const file = path.join(dir, `j-${counter++}.zip`);
+    fs.writeFileSync(file, bytes);
+    const uncapped = await builtVerifyArchive({ archive: file, trustFile: pki.caFile, maxFailures: 1_000_000, recordsThread: 'always' });
+    expect(uncapped.failures.length).toBeGreaterThan(4000);
+    expect(capped.failures).toEqual(uncapped.failures.slice(0, 200));
+    expect(capped.failures.length + capped.failuresOmitted).toBe(uncapped.failures.length);
+    expect(capped.checks).toEqual(uncapped.checks);
+    const failing = new Map(capped.checks.filter((check) => !check.ok).map((check) => [check.name, check.detail]));
+    expect(failing.get('payload-manifest')).toBe('3000 failures');
+    expect(failing.get('tag-manifest')).toMatch(/^10\d\d failures$/);
+  });
+});
+
 interface TamperCase {
   name: string;
   make: () => Buffer;
