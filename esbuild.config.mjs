@@ -5,7 +5,7 @@
 // One change to what the dependencies import: `string-width`, imported by yargs, cliui and wrap-ansi, becomes
 // dist/src/cli/text-width.js in front of the same copy, which is then only loaded (and its Intl.Segmenter and emoji
 // expression built) when some text is not printable ASCII. cli-progress `require`s its own CommonJS copy and keeps it.
-import { rmSync } from 'node:fs';
+import { realpathSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
@@ -23,17 +23,21 @@ export const lazyStringWidth = {
       if (args.kind !== 'import-statement' || args.pluginData?.real) return undefined;
       const real = await build.resolve('string-width', { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: { real: true } });
       if (real.errors.length > 0) return { errors: real.errors };
-      return { path: real.path, namespace: 'lazy-string-width' };
+      // Relative to the package, so that the bundle does not carry the path it was built at.
+      return { path: path.relative(root, real.path), namespace: 'lazy-string-width' };
     });
-    build.onLoad({ filter: /.*/, namespace: 'lazy-string-width' }, (args) => ({
-      // A require() of a bundled ES module: esbuild evaluates it on the first call, not when the bundle loads.
-      contents: [
-        `import { lazyStringWidth } from ${JSON.stringify(textWidth)};`,
-        `export default lazyStringWidth(() => require(${JSON.stringify(args.path)}).default);`,
-      ].join('\n'),
-      resolveDir: path.dirname(args.path),
-      loader: 'js',
-    }));
+    build.onLoad({ filter: /.*/, namespace: 'lazy-string-width' }, (args) => {
+      const real = path.join(root, args.path);
+      return {
+        // A require() of a bundled ES module: esbuild evaluates it on the first call, not when the bundle loads.
+        contents: [
+          `import { lazyStringWidth } from ${JSON.stringify(textWidth)};`,
+          `export default lazyStringWidth(() => require(${JSON.stringify(real)}).default);`,
+        ].join('\n'),
+        resolveDir: path.dirname(real),
+        loader: 'js',
+      };
+    });
   },
 };
 
@@ -50,7 +54,8 @@ export const bundleOptions = {
   plugins: [lazyStringWidth],
 };
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// Run as `node esbuild.config.mjs`, it builds; imported (by a test), it only lends its options.
+if (process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))) {
   rmSync(outdir, { recursive: true, force: true });
   await esbuild.build({
     ...bundleOptions,
