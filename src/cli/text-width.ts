@@ -1,5 +1,5 @@
 // What the bundle gives yargs, cliui and wrap-ansi in place of `string-width`. Each copy of `string-width` builds an
-// Intl.Segmenter as it loads, and yargs' copy (8.x) a Unicode-sets emoji expression too: together about 40 ms of
+// Intl.Segmenter as it loads, and yargs' copy (8.x) a Unicode-sets emoji expression too: together about 50 ms of
 // every command's start-up, spent before any argument is read, to measure help text that is printable ASCII. Such
 // text is measured here, as every copy measures it (one column per character); anything else goes to the copy the
 // importer asked for, loaded the first time it is needed (see esbuild.config.mjs).
