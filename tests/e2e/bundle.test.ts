@@ -1,5 +1,6 @@
 // The bundled CLI (dist/bin) is what users run. The bundler renames a top-level name that two modules share, and
-// the error classes carry their class name as `name` (printed by --debug): none of them may be renamed.
+// the error classes carry their class name as `name` (printed by --debug): none of them may be renamed. The bundle
+// also puts src/cli/text-width.ts in front of string-width (esbuild.config.mjs): help must lay out as unbundled.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
