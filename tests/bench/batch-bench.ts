@@ -5,7 +5,7 @@ import path from 'node:path';
 import { batchCeiling, type BatchCeiling } from './ceilings.js';
 import { runTimed } from './process-timer.js';
 import { summarize, type Summary } from './stats.js';
-import { cli, consumerAccounts, warmStores, writeApprovedOrder, type DirectoryAccount, type World } from './world.js';
+import { cli, consumerAccounts, warmPageCache, warmStores, writeApprovedOrder, type DirectoryAccount, type World } from './world.js';
 import { lastLines, mib } from './world-bench.js';
 
 export interface BatchResult {
@@ -37,7 +37,8 @@ export async function benchBatch(world: World, orderCount: number, workDir: stri
     }
   };
   await Promise.all([approveNext(), approveNext()]);
-  // Both concurrencies from a warm page cache: otherwise the first run (with 1 worker) alone reads from the disk.
+  // Both concurrencies from a warm page cache: otherwise the first run (with 1 worker) alone reads from the disk. The
+  // stores are read again before each run, as in world-bench.ts: this host lets go of page-cached files on its own.
   warmStores(world, log);
 
   const timings: Record<1 | 2, { seconds: number[]; rss: number[]; cpu: (number | null)[] }> = {
@@ -49,6 +50,7 @@ export async function benchBatch(world: World, orderCount: number, workDir: stri
       const outDir = path.join(workDir, `out-c${concurrency}`);
       rmSync(outDir, { recursive: true, force: true });
       mkdirSync(outDir, { recursive: true });
+      warmPageCache(path.join(world.dir, 'stores'));
       const run = await runTimed(process.execPath, [cli.entry, 'batch', ...orders, '--out', outDir, '--concurrency', String(concurrency), '--config', world.config, '--json'], { measureRss: true });
       if (run.exitCode !== 0) throw new Error(`scopex batch --concurrency ${concurrency} exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
       timings[concurrency].seconds.push(run.seconds);

@@ -195,7 +195,7 @@ async function main(argv: string[]): Promise<number> {
       disk: `dd if=/dev/zero bs=1M count=${opts.diskMiB} oflag=direct (conv=fdatasync where O_DIRECT is refused), in the temp folder`,
       baseline: 'find data -type f -print0 | xargs -0 sha256sum > manifest; openssl cms -sign -binary -outform DER -md sha256 (detached) of it; zip -0 -r -q of data, manifest and signature; time = sum of the three',
       verifyBaselines: 'sha256sum -c --quiet manifest; find data -type f -print0 | xargs -0 openssl dgst -sha256, over the unzipped archive',
-      pageCache: 'warm: the stores and the unzipped files are read from the page cache after being written; nobody drops caches',
+      pageCache: 'warm: every timed step reads its input once, untimed, just before it (stores, unzipped files, archive); the host evicts page-cached files on its own within minutes',
       ceilings:
         'crypto: AES-256-GCM decrypt + 2 SHA-256 + CRC-32 of 1 MiB chunks from memory on one thread, fastest of 3 rounds, times the cores; ' +
         'crypto + copies: the same with the CPU (this process, user + system, fastest of 3 rounds) of reading a page-cached file and writing it to a new one in 1 MiB pieces plus fsync, added per byte; ' +

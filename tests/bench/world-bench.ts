@@ -7,7 +7,7 @@ import { extractArchive, payloadInArchive, payloadOnDisk, runOpensslDigest, runS
 import { storedItemFiles, writeItemList } from './floor-pipeline.js';
 import { runTimed, type TimedRun } from './process-timer.js';
 import { MB, repeat, summarize, type Summary } from './stats.js';
-import { cli, consumerAccounts, warmStores, writeApprovedOrder, type World } from './world.js';
+import { cli, consumerAccounts, warmPageCache, warmStores, writeApprovedOrder, type World } from './world.js';
 
 export interface Rates {
   mbPerSecond: number;
@@ -72,11 +72,16 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
   const exportDir = path.join(workDir, 'export');
   mkdirSync(exportDir, { recursive: true });
   const archive = path.join(exportDir, `BENCH-${label}.zip`);
-  // From a warm page cache, as the baseline's files are (it reads files it has just written).
+  // From a warm page cache, as the baseline's files are (it reads files it has just written). Every timed step reads
+  // its input once more just before it (untimed): this host lets go of page-cached files within a minute even with
+  // most of its memory free (1.6 GB of stores fell to 1.26 GB in 100 s), so a run late in a round would otherwise
+  // read from the disk what the first run read from memory.
   warmStores(world, log);
+  const stores = path.join(world.dir, 'stores');
 
   const exportOnce = async (index: number): Promise<TimedRun> => {
     rmSync(archive, { force: true });
+    warmPageCache(stores);
     const run = await runTimed(process.execPath, [cli.entry, 'export', orderFile, '--out', exportDir, '--config', world.config, '--json', '--force'], { measureRss: true });
     if (run.exitCode !== 0) throw new Error(`scopex export (${label}) exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
     if (!existsSync(archive)) throw new Error(`scopex export (${label}) exited 0 but ${archive} does not exist`);
@@ -111,9 +116,11 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
       bag = { dir, payload: payloadOnDisk(path.join(dir, 'data')) };
       log(`  ${label}: payload ${bag.payload.files} files, ${(bag.payload.bytes / MB).toFixed(1)} MB`);
     }
+    warmPageCache(bag.dir);
     const baseline = await runShellBaseline(bag.dir, signer, baselineZip);
     log(`  ${label}: baseline run ${index + 1}/${runs}: ${baseline.seconds.toFixed(2)} s (manifest ${baseline.steps.manifest.toFixed(2)}, sign ${baseline.steps.sign.toFixed(2)}, zip ${baseline.steps.zip.toFixed(2)})`);
     baselines.push(baseline);
+    if (floorItems) warmPageCache(stores);
     if (floorItems) floorRuns.push(await runFloor(floorItems, workDir, label, `${index + 1}/${runs}`, log));
   }
   if (!bag) throw new Error(`world ${label}: no export was run (runs = ${runs})`);
@@ -126,12 +133,18 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
   const dgst: number[] = [];
   const verifyFloorRuns: number[] = [];
   for (let index = 0; index < runs; index++) {
+    warmPageCache(exportDir);
     const run = await runTimed(process.execPath, [cli.entry, 'verify', archive, '--trust', path.join(world.dir, 'pki', 'ca.cert.pem'), '--config', world.config, '--json'], { measureRss: true });
     if (run.exitCode !== 0) throw new Error(`scopex verify (${label}) exited with ${run.exitCode}: ${lastLines(run.stderr || run.stdout)}`);
     scopexVerify.push({ seconds: run.seconds, rss: run.peakRssBytes ?? Number.NaN, cpuSeconds: run.cpuSeconds });
+    warmPageCache(bagDir);
     sumCheck.push(await runSha256sumCheck(bagDir));
+    warmPageCache(bagDir);
     dgst.push(await runOpensslDigest(bagDir));
-    if (options.floor) verifyFloorRuns.push(await runVerifyFloor(archive, payload, label));
+    if (options.floor) {
+      warmPageCache(exportDir);
+      verifyFloorRuns.push(await runVerifyFloor(archive, payload, label));
+    }
     const cpu = run.cpuSeconds === null ? '' : ` (CPU ${run.cpuSeconds.toFixed(2)} s)`;
     const floorText = options.floor ? `, floor ${verifyFloorRuns.at(-1)!.toFixed(2)} s` : '';
     log(`  ${label}: verify run ${index + 1}/${runs}: scopex ${run.seconds.toFixed(2)} s${cpu}, sha256sum -c ${sumCheck.at(-1)!.toFixed(2)} s, openssl dgst ${dgst.at(-1)!.toFixed(2)} s${floorText}`);
