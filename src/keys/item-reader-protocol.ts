@@ -46,7 +46,9 @@ export type ReaderRequest =
   /** The data key of one account, sent once before its first job (a KeyObject is cloned, never exported). */
   | { type: 'key'; accountId: string; key: KeyObject }
   /** Plaintexts go into shared arena `arena` (from workerData.arenas) while they fit, then by transfer. */
-  | { type: 'read'; jobs: string; arena: number };
+  | { type: 'read'; jobs: string; arena: number }
+  /** Drop every data key: the key service that sent them is done, and the thread waits for the next one. */
+  | { type: 'forget' };
 
 /** What the thread is started with: the shared arenas that carry plaintexts back. */
 export interface ReaderThreadData {

@@ -1,5 +1,6 @@
 // The key service's reader thread: reads and authenticates small blobs in batches, so that an export's main thread
-// is left with listing, checking and sealing. It holds the data keys it was sent, as KeyObjects, and nothing else.
+// is left with listing, checking and sealing. It holds the data keys it was sent, as KeyObjects, and nothing else,
+// and drops them all when told to forget (the key service that sent them has closed; the thread may serve another).
 import { hash, type KeyObject } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -82,6 +83,10 @@ function transferable(bytes: Buffer, transfer: ArrayBuffer[]): Uint8Array {
 port.on('message', (message: ReaderRequest) => {
   if (message.type === 'key') {
     keys.set(message.accountId, message.key);
+    return;
+  }
+  if (message.type === 'forget') {
+    keys.clear();
     return;
   }
   const arena = arenas[message.arena];

@@ -113,7 +113,7 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
     async close(): Promise<void> {
       const thread = threaded;
       threaded = null;
-      await thread?.close();
+      await thread?.release();
     },
   };
 }

@@ -1,18 +1,22 @@
 // The key service's reader thread (the built script, as the CLI runs it) answers every small read exactly as the
 // in-thread reader does: the same plaintext, and the same error class and code for every damaged or missing blob.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { crc32 } from 'node:zlib';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyError, ScopexError, SourceError } from '../../src/errors.js';
 import { BLOB_OVERHEAD, HEADER_BYTES, TAG_BYTES } from '../../src/keys/item-crypto.js';
-import { decodeHeaders, decodeJobs, encodeHeaders, encodeJobs } from '../../src/keys/item-reader-protocol.js';
+import { unwrapDataKey } from '../../src/keys/data-keys.js';
+import { ThreadedBlobReader } from '../../src/keys/item-reader.js';
+import { decodeHeaders, decodeJobs, encodeHeaders, encodeJobs, type ReaderReply } from '../../src/keys/item-reader-protocol.js';
 import type { KeyService } from '../../src/keys/key-service.js';
 import { createLocalKeyService } from '../../src/keys/local-key-service.js';
+import { loadMasterKey } from '../../src/keys/master-key.js';
 import { mailHeaderFields, type MailHeaderFields } from '../../src/pipeline/mail-headers.js';
 import { buildStoreFixture, type FixtureItem, type StoreFixture } from '../helpers/store-fixture.js';
 import { blobOf, failureOf, refOf } from './key-helpers.js';
@@ -164,6 +168,92 @@ describe('the reader thread', () => {
     expect((await on.readItem(refOf(item), item.bytes)).crc32).toBe(crc32(item.plaintext!));
     await on.close?.();
     await off.close?.();
+  });
+});
+
+describe('a reader thread given back by a closed key service', () => {
+  it('is taken up by the next key service, which reads with its own keys (same account ids, other keys)', async () => {
+    const other = await buildStoreFixture({ pki: false });
+    try {
+      const ours = providerItems()[0]!;
+      const theirs = other.items.find((item) => item.encryption === 'provider-key' && item.accountId === ours.accountId && item.plaintext)!;
+      expect(theirs).toBeDefined();
+      const first = ThreadedBlobReader.startScript(SCRIPT);
+      const key = (fixture: StoreFixture, accountId: string) => {
+        const { accounts } = JSON.parse(readFileSync(fixture.dataKeysFile, 'utf8')) as { accounts: Record<string, { wrapped: string }> };
+        return unwrapDataKey(loadMasterKey(fixture.masterKeyFile), accountId, accounts[accountId]!.wrapped);
+      };
+      expect((await first.read(refOf(ours), key(fx, ours.accountId), ours.bytes)).bytes.equals(ours.plaintext!)).toBe(true);
+      await first.release();
+      expect(first.threadId).toBeGreaterThan(0);
+      const second = ThreadedBlobReader.startScript(SCRIPT);
+      expect(second.threadId).toBe(first.threadId);
+      // The same account id under another key: the thread must be sent the new key, not use the one it forgot.
+      expect((await second.read(refOf(theirs), key(other, theirs.accountId), theirs.bytes)).bytes.equals(theirs.plaintext!)).toBe(true);
+      await second.close();
+      expect(ThreadedBlobReader.startScript(SCRIPT).threadId).not.toBe(first.threadId);
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it('holds no data key once given back', async () => {
+    // The real thread, with a listener of its own that notes every forget the thread is sent.
+    const log = path.join(scratch, `forget-${counter++}.log`);
+    const script = path.join(scratch, `noting-thread-${counter++}.mjs`);
+    writeFileSync(
+      script,
+      `import { appendFileSync } from 'node:fs';
+       import { parentPort } from 'node:worker_threads';
+       import ${JSON.stringify(SCRIPT.href)};
+       parentPort.on('message', (m) => { if (m.type === 'forget') appendFileSync(${JSON.stringify(log)}, 'forget\\n'); });`,
+    );
+    const service = createLocalKeyService({ masterKeyFile: fx.masterKeyFile, dataKeysFile: fx.dataKeysFile, readerThread: pathToFileURL(script) });
+    const item = providerItems()[0]!;
+    expect((await service.readItem(refOf(item), item.bytes)).crc32).toBe(crc32(item.plaintext!));
+    await service.close?.();
+    await expect.poll(() => (existsSync(log) ? readFileSync(log, 'utf8') : '')).toBe('forget\n');
+
+    // And the thread itself drops every key it holds when told to forget: a read after that finds none.
+    const arenas = [new SharedArrayBuffer(1 << 20)];
+    const raw = new Worker(SCRIPT, { workerData: { arenas } });
+    try {
+      const [ours] = providerItems();
+      const { accounts } = JSON.parse(readFileSync(fx.dataKeysFile, 'utf8')) as { accounts: Record<string, { wrapped: string }> };
+      const dataKey = unwrapDataKey(loadMasterKey(fx.masterKeyFile), ours!.accountId, accounts[ours!.accountId]!.wrapped);
+      const job = encodeJobs([{ file: ours!.blobFile, service: ours!.service, accountId: ours!.accountId, itemId: ours!.id, maxBytes: ours!.bytes, mailHeaders: false }]);
+      const reply = () => new Promise<ReaderReply>((resolve) => raw.once('message', resolve));
+      raw.postMessage({ type: 'key', accountId: ours!.accountId, key: dataKey });
+      raw.postMessage({ type: 'read', jobs: job, arena: 0 });
+      expect((await reply()).exceptions).toEqual([]);
+      raw.postMessage({ type: 'forget' });
+      raw.postMessage({ type: 'read', jobs: job, arena: 0 });
+      expect((await reply()).exceptions).toEqual([{ index: 0, failure: { kind: 'other', message: expect.stringContaining('no data key was sent') } }]);
+    } finally {
+      await raw.terminate();
+    }
+  });
+
+  it('is stopped, not given back, when it failed', async () => {
+    const script = path.join(scratch, `silent-thread-${counter++}.mjs`);
+    // Answers every read with nothing: the reader fails, and its thread must not serve anyone again.
+    writeFileSync(
+      script,
+      `import { parentPort } from 'node:worker_threads';
+       parentPort.on('message', (m) => { if (m.type === 'read') parentPort.postMessage({ type: 'read', arena: m.arena, used: 0, digests: '', spans: new Int32Array(2 * JSON.parse(m.jobs).length / 6).fill(-1), crcs: new Int32Array(0), headers: '', exceptions: [] }); });`,
+    );
+    const failing = ThreadedBlobReader.startScript(pathToFileURL(script));
+    expect(failing.reusable).toBe(true);
+    const item = providerItems()[0]!;
+    const { accounts } = JSON.parse(readFileSync(fx.dataKeysFile, 'utf8')) as { accounts: Record<string, { wrapped: string }> };
+    const dataKey = unwrapDataKey(loadMasterKey(fx.masterKeyFile), item.accountId, accounts[item.accountId]!.wrapped);
+    expect(await failureOf(() => failing.read(refOf(item), dataKey, 1 << 20))).toBeInstanceOf(SourceError);
+    expect(failing.reusable).toBe(false);
+    const id = failing.threadId;
+    await failing.release();
+    // Stopped: a thread no longer running has the id -1.
+    expect(failing.threadId).toBe(-1);
+    expect(ThreadedBlobReader.startScript(pathToFileURL(script)).threadId).not.toBe(id);
   });
 });
 
