@@ -49,6 +49,12 @@ export interface KeyService {
   readItem(ref: ItemRef, maxBytes: number, options?: ReadOptions): Promise<ItemPlaintext>;
   /** The item exactly as stored (ciphertext with its header and tag), for customer-key accounts. */
   openStored(ref: ItemRef): Readable;
+  /**
+   * Starts now what reads will need (a reader thread), so that its start-up overlaps the caller's own work before the
+   * first read instead of delaying it. Never throws: whatever fails here fails again, and is reported, at the first
+   * read. Optional.
+   */
+  prepare?(): void;
   /** Stops what the service started (a reader thread); later reads run on the calling thread. Optional. */
   close?(): Promise<void>;
 }

@@ -71,6 +71,15 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
   }
 
   return {
+    prepare(): void {
+      try {
+        readerThread();
+      } catch {
+        // The first read tries again and reports why.
+        threaded = undefined;
+      }
+    },
+
     encryptionState(accountId: string): EncryptionState {
       return entry(accountId).state;
     },

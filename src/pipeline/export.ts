@@ -113,6 +113,9 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
   const { order } = checked;
   const accounts = distinctAccounts(checked);
   const accountIds = accounts.map((account) => account.id);
+  // The order stands: the reader thread starts while the archive is set up and the first index is read, instead of
+  // at the first read (whose answer came 4-20 ms sooner this way, small export, 4 pairs).
+  sources.keyService.prepare?.();
 
   let scratch: string | undefined;
   let sealer: BagSealer | undefined;

@@ -158,6 +158,29 @@ describe('the reader thread', () => {
     expect(await service.readItem(refOf(item), item.bytes)).toEqual({ bytes: item.plaintext, sha256: item.sha256 });
   });
 
+  it('prepare() starts the thread before the first read, and the first read uses it', async () => {
+    const service = createLocalKeyService({ masterKeyFile: fx.masterKeyFile, dataKeysFile: fx.dataKeysFile, readerThread: SCRIPT });
+    const ready = ThreadedBlobReader.startScript(SCRIPT);
+    // An idle thread of this script, handed to the next key service that starts one: prepare() must take it now.
+    await ready.release();
+    expect(ready.threadId).toBeGreaterThan(0);
+    service.prepare?.();
+    expect(ThreadedBlobReader.startScript(SCRIPT).threadId).not.toBe(ready.threadId);
+    const item = providerItems()[0]!;
+    expect((await service.readItem(refOf(item), item.bytes)).crc32).toBe(crc32(item.plaintext!));
+    await service.close?.();
+  });
+
+  it('prepare() never throws; a thread that cannot start fails the first read instead', async () => {
+    const service = createLocalKeyService({
+      masterKeyFile: fx.masterKeyFile,
+      dataKeysFile: fx.dataKeysFile,
+      readerThread: pathToFileURL(path.join(scratch, 'no-such-thread.js')),
+    });
+    expect(() => service.prepare?.()).not.toThrow();
+    expect(await failureOf(() => service.readItem(refOf(providerItems()[0]!), 1 << 20))).toBeInstanceOf(Error);
+  });
+
   it('starts no thread when told not to, in the built service too (where a thread script is there to start)', async () => {
     const built = (await import(pathToFileURL(path.join(ROOT, 'dist/src/keys/local-key-service.js')).href)) as { createLocalKeyService: typeof createLocalKeyService };
     const files = { masterKeyFile: fx.masterKeyFile, dataKeysFile: fx.dataKeysFile };

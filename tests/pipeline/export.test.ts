@@ -159,6 +159,34 @@ describe('exportOrder on the store fixture', () => {
     const daveMeta = readFileSync(path.join(bag, 'data/acct-dave/mail.metadata/metadata.jsonl'), 'utf8').trim().split('\n');
     expect(JSON.parse(daveMeta[0]!)).toMatchObject({ from: null, encryption: 'customer-key', headersRead: false });
   });
+
+  it('prepares the key service once the order stands, before its first read, and never for a refused order', async () => {
+    const real = createSources(config).keyService;
+    const calls: string[] = [];
+    const recording = {
+      ...real,
+      prepare: () => {
+        calls.push('prepare');
+        real.prepare?.();
+      },
+      readItem: (...args: Parameters<typeof real.readItem>) => {
+        calls.push('read');
+        return real.readItem(...args);
+      },
+      openItem: (...args: Parameters<typeof real.openItem>) => {
+        calls.push('read');
+        return real.openItem(...args);
+      },
+    };
+    const refused = writeSignedOrder(fx, {}, { approve: false });
+    expect(await exportOrder({ orderFile: refused.file, outDir: outDir(), config, sources: { keyService: recording } }).catch((e: unknown) => e)).toBeInstanceOf(OrderError);
+    expect(calls).toEqual([]);
+    const order = writeSignedOrder(fx);
+    await exportOrder({ orderFile: order.file, outDir: outDir(), config, sources: { keyService: recording } });
+    expect(calls[0]).toBe('prepare');
+    expect(calls.filter((call) => call === 'prepare')).toHaveLength(1);
+    expect(calls.length).toBeGreaterThan(1);
+  });
 });
 
 describe('exportOrder stops and delivers nothing', () => {
