@@ -55,6 +55,9 @@ export interface KeyService {
    * read. Optional.
    */
   prepare?(): void;
-  /** Stops what the service started (a reader thread); later reads run on the calling thread. Optional. */
+  /**
+   * Ends the service's use of what it started: its reader thread forgets every data key and is left for the next key
+   * service of this isolate to take up (or stopped, if it failed). Later reads run on the calling thread. Optional.
+   */
   close?(): Promise<void>;
 }

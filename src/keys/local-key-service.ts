@@ -75,8 +75,7 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
       try {
         readerThread();
       } catch {
-        // The first read tries again and reports why.
-        threaded = undefined;
+        // Nothing was started: the first read tries again and reports why.
       }
     },
 

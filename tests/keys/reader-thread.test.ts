@@ -165,7 +165,9 @@ describe('the reader thread', () => {
     await ready.release();
     expect(ready.threadId).toBeGreaterThan(0);
     service.prepare?.();
-    expect(ThreadedBlobReader.startScript(SCRIPT).threadId).not.toBe(ready.threadId);
+    const next = ThreadedBlobReader.startScript(SCRIPT);
+    expect(next.threadId).not.toBe(ready.threadId);
+    await next.close();
     const item = providerItems()[0]!;
     expect((await service.readItem(refOf(item), item.bytes)).crc32).toBe(crc32(item.plaintext!));
     await service.close?.();
@@ -214,7 +216,9 @@ describe('a reader thread given back by a closed key service', () => {
       // The same account id under another key: the thread must be sent the new key, not use the one it forgot.
       expect((await second.read(refOf(theirs), key(other, theirs.accountId), theirs.bytes)).bytes.equals(theirs.plaintext!)).toBe(true);
       await second.close();
-      expect(ThreadedBlobReader.startScript(SCRIPT).threadId).not.toBe(first.threadId);
+      const third = ThreadedBlobReader.startScript(SCRIPT);
+      expect(third.threadId).not.toBe(first.threadId);
+      await third.close();
     } finally {
       other.cleanup();
     }
@@ -276,7 +280,9 @@ describe('a reader thread given back by a closed key service', () => {
     await failing.release();
     // Stopped: a thread no longer running has the id -1.
     expect(failing.threadId).toBe(-1);
-    expect(ThreadedBlobReader.startScript(pathToFileURL(script)).threadId).not.toBe(id);
+    const next = ThreadedBlobReader.startScript(pathToFileURL(script));
+    expect(next.threadId).not.toBe(id);
+    await next.close();
   });
 });
 
