@@ -73,7 +73,7 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
   mkdirSync(exportDir, { recursive: true });
   const archive = path.join(exportDir, `BENCH-${label}.zip`);
   // From a warm page cache, as the baseline's files are (it reads files it has just written). Every timed step reads
-  // its input once more just before it (untimed): this host lets go of page-cached files within a minute even with
+  // its input once more just before it (untimed): this host lets go of page-cached files within minutes even with
   // most of its memory free (1.6 GB of stores fell to 1.26 GB in 100 s), so a run late in a round would otherwise
   // read from the disk what the first run read from memory.
   warmStores(world, log);
@@ -120,8 +120,10 @@ export async function benchWorld(world: World, workDir: string, options: WorldBe
     const baseline = await runShellBaseline(bag.dir, signer, baselineZip);
     log(`  ${label}: baseline run ${index + 1}/${runs}: ${baseline.seconds.toFixed(2)} s (manifest ${baseline.steps.manifest.toFixed(2)}, sign ${baseline.steps.sign.toFixed(2)}, zip ${baseline.steps.zip.toFixed(2)})`);
     baselines.push(baseline);
-    if (floorItems) warmPageCache(stores);
-    if (floorItems) floorRuns.push(await runFloor(floorItems, workDir, label, `${index + 1}/${runs}`, log));
+    if (floorItems) {
+      warmPageCache(stores);
+      floorRuns.push(await runFloor(floorItems, workDir, label, `${index + 1}/${runs}`, log));
+    }
   }
   if (!bag) throw new Error(`world ${label}: no export was run (runs = ${runs})`);
   const { dir: bagDir, payload } = bag;
