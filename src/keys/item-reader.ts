@@ -4,8 +4,8 @@
 // A key service that closes with nothing outstanding gives its thread back rather than stopping it: the thread
 // forgets every data key, and the next key service of this isolate (a batch worker runs export after export) takes it
 // up, already started and compiled. A new thread per export cost a batch of 8 orders 13% of its time with one worker
-// (3.33 s against 2.90 s, medians of 6 alternating pairs) and left native memory behind it (peak RSS 268 MB against
-// 246 MB, means).
+// (3.33 s against 2.90 s, medians of 6 alternating pairs) and left native memory behind it (peak RSS 261 MiB against
+// 240 MiB, means).
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
