@@ -1,6 +1,6 @@
 // Writes one BagIt bag into a ZIP with archiver, one entry at a time, then signs it and renames it into place.
 import { createPrivateKey, hash, X509Certificate, type KeyObject } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { constants as fsConstants, createReadStream } from 'node:fs';
 import { link, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
@@ -9,6 +9,7 @@ import * as archiverModule from 'archiver';
 import { AbortedError, InputError, ScopexError } from '../errors.js';
 import { createHashThread, type HashChannel, type HashThread } from './hash-thread.js';
 import { BatchingFileSink, BATCH_BYTES } from './batching-file-sink.js';
+import { alignedSharedMemory, DIRECT_SLOT_BYTES, DIRECT_SLOTS, DirectFileSink } from './direct-file-sink.js';
 import {
   BAGIT_FILE,
   BAGIT_TXT,
@@ -183,12 +184,13 @@ class ZipBagSealer implements BagSealer {
   readonly #tempDir: string;
   readonly #signer: { certificatePem: string; key: KeyObject };
   readonly #handle: FileHandle;
+  /** The same file opened for direct I/O, when the file system takes it (see DirectFileSink). */
+  readonly #directHandle: FileHandle | undefined;
   /** Hashes the archive and streamed payload files on the other core. */
   readonly #hashThread: HashThread;
-  readonly #hasher: HashChannel;
   /** Hashes streamed payload files, one after another; started with the first one (Buffers are hashed here). */
   #streamHasher: HashChannel | undefined;
-  readonly #sink: BatchingFileSink;
+  readonly #sink: BatchingFileSink | DirectFileSink;
   readonly #archive: ZipArchive;
   readonly #manifest: LineSpool;
   readonly #signal: AbortSignal | undefined;
@@ -218,6 +220,7 @@ class ZipBagSealer implements BagSealer {
     tempDir: string;
     signer: { certificatePem: string; key: KeyObject };
     handle: FileHandle;
+    directHandle: FileHandle | undefined;
     manifest: LineSpool;
   }) {
     this.#orderId = init.options.orderId;
@@ -229,14 +232,18 @@ class ZipBagSealer implements BagSealer {
     this.#tempDir = init.tempDir;
     this.#signer = init.signer;
     this.#handle = init.handle;
+    this.#directHandle = init.directHandle;
     this.#manifest = init.manifest;
     this.#signal = init.options.signal;
 
     const { ZipArchive: ZipArchiveClass } = archiverModule as unknown as { ZipArchive: ZipArchiveConstructor };
     this.#hashThread = createHashThread(init.options.hashThread ?? true);
-    // The archive is read back from the file by the thread: its channel needs no ring.
-    this.#hasher = this.#hashThread.channel(0);
-    this.#sink = new BatchingFileSink(this.#handle, this.#hasher);
+    const memory = init.directHandle ? alignedSharedMemory(DIRECT_SLOT_BYTES * DIRECT_SLOTS) : undefined;
+    this.#sink =
+      init.directHandle && memory
+        ? new DirectFileSink({ direct: init.directHandle, buffered: this.#handle }, memory, this.#hashThread)
+        : // The archive is read back from the file by the thread: its channel needs no ring.
+          new BatchingFileSink(this.#handle, this.#hashThread.channel(0));
     this.#archive = new ZipArchiveClass({ store: true, highWaterMark: BATCH_BYTES });
     coalesceZipWrites(this.#archive);
     // Before compactCentralDirectory, which renders each record with the engine's writer as installed then.
@@ -325,6 +332,7 @@ class ZipBagSealer implements BagSealer {
         throw writeFailure(`archive ${this.#partialPath}`, error);
       });
       await this.#hashThread.close();
+      await this.#directHandle?.close();
       await this.#handle.sync();
       await this.#handle.close();
       await this.#publish();
@@ -597,6 +605,7 @@ class ZipBagSealer implements BagSealer {
     this.#sink.destroy();
     await this.#hashThread.close().catch(() => undefined);
     await this.#manifest.discard();
+    await this.#directHandle?.close().catch(() => undefined);
     await this.#handle.close().catch(() => undefined);
     await rm(this.#partialPath, { force: true }).catch(() => undefined);
     await rm(this.#tempDir, { recursive: true, force: true }).catch(() => undefined);
@@ -640,6 +649,21 @@ function toSealerError(error: unknown, orderId: string): unknown {
   return new AbortedError('ABORTED', `the export of order ${orderId} was abandoned: ${String(error)}`);
 }
 
+/**
+ * The file open as `handle`, opened again for writing with O_DIRECT (through /proc/self/fd, so that it is the same
+ * file whatever happens to its name meanwhile); undefined where the platform, /proc or the file system does not allow
+ * it: the archive then goes through the page cache.
+ */
+async function reopenDirect(handle: FileHandle): Promise<FileHandle | undefined> {
+  const direct = fsConstants.O_DIRECT as number | undefined;
+  if (typeof direct !== 'number' || process.platform !== 'linux') return undefined;
+  try {
+    return await open(`/proc/self/fd/${handle.fd}`, fsConstants.O_WRONLY | direct);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function createBagSealer(options: SealerOptions): Promise<BagSealer> {
   if (options.orderId === '' || safeSegment(options.orderId) !== options.orderId || options.orderId.includes('%')) {
     throw new InputError('USAGE', `order id ${JSON.stringify(options.orderId)} cannot name an archive file.`);
@@ -668,12 +692,15 @@ export async function createBagSealer(options: SealerOptions): Promise<BagSealer
   }
   const tempDir = await mkdtemp(path.join(outDir, tempPrefix));
   let handle: FileHandle | undefined;
+  let directHandle: FileHandle | undefined;
   try {
-    // Read and write: the hash thread reads the archive back as it is written.
+    // Read and write: where direct I/O is refused, the hash thread reads the archive back as it is written.
     handle = await open(partialPath, 'wx+', 0o644);
+    directHandle = options.directIo === false ? undefined : await reopenDirect(handle);
     const manifest = await LineSpool.create(path.join(tempDir, MANIFEST_FILE));
-    return new ZipBagSealer({ options, archivePath, partialPath, tempDir, signer, handle, manifest });
+    return new ZipBagSealer({ options, archivePath, partialPath, tempDir, signer, handle, directHandle, manifest });
   } catch (error) {
+    await directHandle?.close().catch(() => undefined);
     await handle?.close().catch(() => undefined);
     await rm(partialPath, { force: true }).catch(() => undefined);
     await rm(tempDir, { recursive: true, force: true }).catch(() => undefined);

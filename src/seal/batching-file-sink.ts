@@ -32,7 +32,6 @@ interface Batch {
 export class BatchingFileSink extends Writable {
   readonly #handle: FileHandle;
   readonly #hasher: HashChannel;
-  readonly #syncEveryBytes: number;
   #bytes = 0;
   /** Where the next batch is written: the file holds exactly the bytes of the batches before it. */
   #writePosition = 0;
@@ -51,16 +50,17 @@ export class BatchingFileSink extends Writable {
   #failure: Error | undefined;
   /** A _write that waits for a staging buffer to come back. */
   #waitingForBuffer: (() => void) | undefined;
-  /** Bytes written since the last background flush started, and that flush while it runs. */
-  #unsyncedBytes = 0;
-  #syncing: Promise<void> | undefined;
+  readonly #flush: BackgroundFlush;
 
   /** `syncEveryBytes` (tests): how often to flush in the background; the default is SYNC_EVERY_BYTES. */
   constructor(handle: FileHandle, hasher: HashChannel, options: { syncEveryBytes?: number } = {}) {
     super({ highWaterMark: BATCH_BYTES });
     this.#handle = handle;
     this.#hasher = hasher;
-    this.#syncEveryBytes = options.syncEveryBytes ?? SYNC_EVERY_BYTES;
+    this.#flush = new BackgroundFlush(handle, options.syncEveryBytes, (error) => {
+      this.#failure ??= error;
+      this.destroy(this.#failure);
+    });
     for (let index = 1; index < STAGING_BUFFERS; index += 1) this.#spare.push(Buffer.allocUnsafeSlow(STAGING_BYTES));
   }
 
@@ -114,7 +114,7 @@ export class BatchingFileSink extends Writable {
     if (this.#pendingBytes > 0) this.#queueBatch();
     const done = this.#writer ?? Promise.resolve();
     done
-      .then(() => this.#syncing)
+      .then(() => this.#flush.settled())
       .then(() => callback(this.#failure ?? null), callback);
   }
 
@@ -155,24 +155,7 @@ export class BatchingFileSink extends Writable {
       // Written and handed to the hasher: its staging buffer can take another batch.
       this.#spare.push(batch.staging);
       this.#waitingForBuffer?.();
-      this.#syncInBackground();
     }
-  }
-
-  /** Starts an fdatasync of what is written so far once enough has gathered and none is running. */
-  #syncInBackground(): void {
-    if (this.#unsyncedBytes < this.#syncEveryBytes || this.#syncing) return;
-    this.#unsyncedBytes = 0;
-    this.#syncing = this.#handle.datasync().then(
-      () => {
-        this.#syncing = undefined;
-      },
-      (error: unknown) => {
-        this.#syncing = undefined;
-        this.#failure ??= error instanceof Error ? error : new Error(String(error));
-        this.destroy(this.#failure);
-      },
-    );
   }
 
   async #writeBatch(segments: Buffer[]): Promise<void> {
@@ -181,10 +164,50 @@ export class BatchingFileSink extends Writable {
     while (rest.length > 0) {
       const { bytesWritten } = await this.#handle.writev(rest, this.#writePosition);
       this.#writePosition += bytesWritten;
-      this.#unsyncedBytes += bytesWritten;
       rest = remainderAfter(rest, bytesWritten);
     }
     this.#hasher.written(segments, this.#handle.fd, start, this.#writePosition - start);
+    this.#flush.wrote(this.#writePosition - start);
+  }
+}
+
+/**
+ * Flushes a file being written to the disk in the background (fdatasync), once every `everyBytes` written and never
+ * two at once, so that the final fsync, which nothing can overlap, has little left to do.
+ */
+export class BackgroundFlush {
+  readonly #handle: Pick<FileHandle, 'datasync'>;
+  readonly #everyBytes: number;
+  readonly #onError: (error: Error) => void;
+  /** Bytes written since the last flush started, and that flush while it runs. */
+  #unflushed = 0;
+  #flushing: Promise<void> | undefined;
+
+  constructor(handle: Pick<FileHandle, 'datasync'>, everyBytes: number | undefined, onError: (error: Error) => void) {
+    this.#handle = handle;
+    this.#everyBytes = everyBytes ?? SYNC_EVERY_BYTES;
+    this.#onError = onError;
+  }
+
+  /** Counts `bytes` just written and starts a flush if enough have gathered and none is running. */
+  wrote(bytes: number): void {
+    this.#unflushed += bytes;
+    if (this.#unflushed < this.#everyBytes || this.#flushing) return;
+    this.#unflushed = 0;
+    this.#flushing = this.#handle.datasync().then(
+      () => {
+        this.#flushing = undefined;
+      },
+      (error: unknown) => {
+        this.#flushing = undefined;
+        this.#onError(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  }
+
+  /** Settles when no flush is running (a failed one has been reported to onError by then). */
+  async settled(): Promise<void> {
+    await this.#flushing;
   }
 }
 

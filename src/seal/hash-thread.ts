@@ -101,9 +101,28 @@ export interface HashChannel {
   close(): void;
 }
 
+/**
+ * A hash channel over memory the caller owns and shares with the thread: the caller fills a slot, hands it over with
+ * `hash`, and leaves it alone until that settles. Nothing is copied: the archive's direct-I/O writer hashes its own
+ * staging slots this way, the same bytes it writes.
+ */
+export interface SlotHashChannel {
+  /**
+   * Hashes the first `length` bytes of slot `slot` after every slot handed over before; settles once the thread is done
+   * with them (rejects if it stopped). A slot is handed over again only after that.
+   */
+  hash(slot: number, length: number): Promise<void>;
+  /** The SHA-256 of everything handed over. */
+  digestHex(): Promise<string>;
+  /** Gives the channel up; its thread goes on serving the others. */
+  close(): void;
+}
+
 export interface HashThread {
   /** A new, independent hash channel with a ring of `slots` slots (none: it hashes from files only). */
   channel(slots?: number): HashChannel;
+  /** A new, independent hash channel over `memory`, cut into slots of `slotBytes` (see SlotHashChannel). */
+  slotChannel(memory: SharedArrayBuffer, slotBytes: number): SlotHashChannel;
   /** Stops the thread: every channel's pending work fails. Safe to call more than once. */
   close(): Promise<void>;
 }
@@ -149,6 +168,33 @@ class InThreadHasher implements HashChannel {
   }
 }
 
+class InThreadSlotHasher implements SlotHashChannel {
+  readonly #memory: Buffer;
+  readonly #slotBytes: number;
+  #hash: Hash = createHash('sha256');
+
+  constructor(memory: SharedArrayBuffer, slotBytes: number) {
+    this.#memory = Buffer.from(memory);
+    this.#slotBytes = slotBytes;
+  }
+
+  hash(slot: number, length: number): Promise<void> {
+    const start = slot * this.#slotBytes;
+    this.#hash.update(this.#memory.subarray(start, start + length));
+    return Promise.resolve();
+  }
+
+  digestHex(): Promise<string> {
+    const hex = this.#hash.digest('hex');
+    this.#hash = createHash('sha256');
+    return Promise.resolve(hex);
+  }
+
+  close(): void {
+    // Nothing to give back.
+  }
+}
+
 type WorkerReply =
   | { type: 'hashed'; channel: number; slot: number }
   | { type: 'read'; channel: number }
@@ -161,15 +207,61 @@ function readBackFailure(message: string, code: unknown): Error {
   return typeof code === 'string' ? Object.assign(error, { code }) : error;
 }
 
-class Channel implements HashChannel {
-  readonly #thread: WorkerHashThread;
-  readonly #id: number;
+interface DigestWaiter {
+  resolve(hex: string): void;
+  reject(error: Error): void;
+}
+
+/** A channel of the worker thread, of either kind: what the thread's replies reach. */
+abstract class ThreadChannel {
+  protected readonly thread: WorkerHashThread;
+  protected readonly id: number;
+  /** Answers the thread owes this channel. */
+  busy = 0;
+  #digest: DigestWaiter | undefined;
+
+  constructor(thread: WorkerHashThread, id: number) {
+    this.thread = thread;
+    this.id = id;
+  }
+
+  get waitingForDigest(): boolean {
+    return this.#digest !== undefined;
+  }
+
+  close(): void {
+    this.thread.forget(this.id);
+  }
+
+  onDigest(hex: string): void {
+    this.#digest?.resolve(hex);
+    this.#digest = undefined;
+  }
+
+  abstract onHashed(slot: number): void;
+  abstract onRead(): void;
+  abstract onReadFailed(error: Error): void;
+  abstract fail(error: Error): void;
+
+  /** Asks for the digest of everything posted before (the thread takes messages in order). */
+  protected requestDigest(): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      this.#digest = { resolve, reject };
+      this.thread.post({ type: 'digest', channel: this.id });
+    });
+  }
+
+  protected rejectDigest(error: Error): void {
+    this.#digest?.reject(error);
+    this.#digest = undefined;
+  }
+}
+
+class Channel extends ThreadChannel implements HashChannel {
   readonly #ring: Buffer;
   /** Slots the thread has handed back, in the order they will be filled. */
   readonly #free: number[] = [];
-  busy = 0;
   #waiters: (() => void)[] = [];
-  #digest: { resolve(hex: string): void; reject(error: Error): void } | undefined;
   /** A read back from a file failed: the channel's digest would not be of the bytes handed over. */
   #failure: Error | undefined;
   /** Written bytes not yet handed to the thread: one range of one file, handed over once it is large enough. */
@@ -178,16 +270,11 @@ class Channel implements HashChannel {
   #chain: Promise<void> = Promise.resolve();
 
   constructor(thread: WorkerHashThread, id: number, slots: number) {
-    this.#thread = thread;
-    this.#id = id;
+    super(thread, id);
     const shared = new SharedArrayBuffer(SLOT_BYTES * slots);
     this.#ring = Buffer.from(shared);
     for (let slot = 0; slot < slots; slot += 1) this.#free.push(slot);
     thread.post({ type: 'open', channel: id, ring: shared, slotBytes: SLOT_BYTES });
-  }
-
-  get waitingForDigest(): boolean {
-    return this.#digest !== undefined;
   }
 
   update(segments: readonly Buffer[]): Promise<void> {
@@ -201,9 +288,9 @@ class Channel implements HashChannel {
     this.#readUnread();
     // After the copies of every earlier update() are posted: the thread takes messages in order.
     const run = this.#chain.then(() => {
-      this.#thread.check();
+      this.thread.check();
       this.busy += 1;
-      this.#thread.post({ type: 'file', channel: this.#id, fd, position, length });
+      this.thread.post({ type: 'file', channel: this.id, fd, position, length });
     });
     // A stopped thread fails the digest (digestHex checks it), as it does for update().
     this.#chain = run.catch(() => undefined);
@@ -229,17 +316,9 @@ class Channel implements HashChannel {
   async digestHex(): Promise<string> {
     this.#readUnread();
     await this.#chain;
-    this.#thread.check();
+    this.thread.check();
     if (this.#failure) throw this.#failure;
-    const hex = new Promise<string>((resolve, reject) => {
-      this.#digest = { resolve, reject };
-    });
-    this.#thread.post({ type: 'digest', channel: this.#id });
-    return hex;
-  }
-
-  close(): void {
-    this.#thread.forget(this.#id);
+    return this.requestDigest();
   }
 
   onHashed(slot: number): void {
@@ -255,19 +334,16 @@ class Channel implements HashChannel {
   onReadFailed(error: Error): void {
     this.busy -= 1;
     this.#failure ??= error;
-    this.#digest?.reject(this.#failure);
-    this.#digest = undefined;
+    this.rejectDigest(this.#failure);
   }
 
-  onDigest(hex: string): void {
+  override onDigest(hex: string): void {
     if (this.#failure) return;
-    this.#digest?.resolve(hex);
-    this.#digest = undefined;
+    super.onDigest(hex);
   }
 
   fail(error: Error): void {
-    this.#digest?.reject(error);
-    this.#digest = undefined;
+    this.rejectDigest(error);
     this.wake();
   }
 
@@ -302,7 +378,7 @@ class Channel implements HashChannel {
 
   async #takeSlot(): Promise<number> {
     for (;;) {
-      this.#thread.check();
+      this.thread.check();
       const slot = this.#free.shift();
       if (slot !== undefined) return slot;
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
@@ -311,13 +387,63 @@ class Channel implements HashChannel {
 
   #post(slot: number, length: number): void {
     this.busy += 1;
-    this.#thread.post({ type: 'update', channel: this.#id, slot, length });
+    this.thread.post({ type: 'update', channel: this.id, slot, length });
+  }
+}
+
+class SlotChannel extends ThreadChannel implements SlotHashChannel {
+  readonly #slots: number;
+  /** The caller waiting for each slot handed over, by slot. */
+  readonly #handedOver = new Map<number, { resolve(): void; reject(error: Error): void }>();
+
+  constructor(thread: WorkerHashThread, id: number, memory: SharedArrayBuffer, slotBytes: number) {
+    super(thread, id);
+    this.#slots = Math.floor(memory.byteLength / slotBytes);
+    thread.post({ type: 'open', channel: id, ring: memory, slotBytes });
+  }
+
+  async hash(slot: number, length: number): Promise<void> {
+    this.thread.check();
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.#slots || this.#handedOver.has(slot)) {
+      throw new Error(`hash slot ${slot} is not a free slot of this channel`);
+    }
+    const done = new Promise<void>((resolve, reject) => this.#handedOver.set(slot, { resolve, reject }));
+    this.busy += 1;
+    this.thread.post({ type: 'update', channel: this.id, slot, length });
+    return done;
+  }
+
+  async digestHex(): Promise<string> {
+    this.thread.check();
+    return this.requestDigest();
+  }
+
+  onHashed(slot: number): void {
+    this.busy -= 1;
+    const waiter = this.#handedOver.get(slot);
+    this.#handedOver.delete(slot);
+    waiter?.resolve();
+  }
+
+  onRead(): void {
+    // This channel never asks for file reads.
+  }
+
+  onReadFailed(error: Error): void {
+    this.fail(error);
+  }
+
+  fail(error: Error): void {
+    for (const waiter of this.#handedOver.values()) waiter.reject(error);
+    this.#handedOver.clear();
+    this.busy = 0;
+    this.rejectDigest(error);
   }
 }
 
 class WorkerHashThread implements HashThread {
   readonly #worker: Worker;
-  readonly #channels = new Map<number, Channel>();
+  readonly #channels = new Map<number, ThreadChannel>();
   #nextId = 0;
   #failure: Error | undefined;
   #closed = false;
@@ -339,10 +465,18 @@ class WorkerHashThread implements HashThread {
   }
 
   channel(slots: number = SLOT_COUNT): HashChannel {
+    return this.#register((id) => new Channel(this, id, slots));
+  }
+
+  slotChannel(memory: SharedArrayBuffer, slotBytes: number): SlotHashChannel {
+    return this.#register((id) => new SlotChannel(this, id, memory, slotBytes));
+  }
+
+  #register<T extends ThreadChannel>(make: (id: number) => T): T {
     this.check();
     const id = this.#nextId;
     this.#nextId += 1;
-    const channel = new Channel(this, id, slots);
+    const channel = make(id);
     this.#channels.set(id, channel);
     return channel;
   }
@@ -384,6 +518,10 @@ class WorkerHashThread implements HashThread {
 class InThreadHashing implements HashThread {
   channel(): HashChannel {
     return new InThreadHasher();
+  }
+
+  slotChannel(memory: SharedArrayBuffer, slotBytes: number): SlotHashChannel {
+    return new InThreadSlotHasher(memory, slotBytes);
   }
 
   close(): Promise<void> {

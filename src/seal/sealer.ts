@@ -19,6 +19,11 @@ export interface SealerOptions {
   signal?: AbortSignal;
   /** Hash the archive and streamed files on a thread of its own (default true); false: on the calling thread. */
   hashThread?: boolean;
+  /**
+   * Write the archive with direct I/O, past the page cache, where the file system allows it (default true); false:
+   * through the page cache, as it is written anyway where direct I/O is refused.
+   */
+  directIo?: boolean;
 }
 
 /**

@@ -9,6 +9,7 @@ import { finished } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHashThread, SLOT_BYTES, SLOT_COUNT, type HashChannel } from '../../src/seal/hash-thread.js';
 import { BatchingFileSink, BATCH_BYTES } from '../../src/seal/batching-file-sink.js';
+import { expectFileHolds } from './helpers.js';
 
 let dir: string;
 beforeEach(() => {
@@ -61,12 +62,7 @@ describe('BatchingFileSink with the archive hasher', () => {
     for (let index = 0; index < 40_000; index += 1) chunks.push(randomBytes(1 + (index % 97)));
     for (const size of SIZES) chunks.push(randomBytes(size));
     const { file, sink, digest } = await writeAll(chunks);
-    const expected = Buffer.concat(chunks);
-    const written = fs.readFileSync(file);
-    expect(written.length).toBe(expected.length);
-    expect(written.equals(expected)).toBe(true);
-    expect(sink.bytes).toBe(expected.length);
-    expect(digest).toBe(createHash('sha256').update(expected).digest('hex'));
+    expectFileHolds(file, chunks, sink, digest);
   });
 
   it('hashes nothing as the SHA-256 of the empty string', async () => {

@@ -1,8 +1,10 @@
 // Fixtures for the sealer tests: a sample PKI on disk, a temp folder, and an independent bag checker.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { expect } from 'vitest';
 import { generateSamplePki, type SamplePki } from '../../src/samples/pki.js';
 
 export interface PkiFiles {
@@ -28,6 +30,16 @@ export function writePki(dir: string): PkiFiles {
   writeFileSync(signerKeyFile, pki.signer.keyPem, { mode: 0o600 });
   writeFileSync(otherCaFile, other.ca.certificatePem);
   return { pki, caFile, signerCertificateFile, signerKeyFile, otherCaFile };
+}
+
+/** The file holds exactly `chunks`, in order, and the writer reported its size and SHA-256. */
+export function expectFileHolds(file: string, chunks: Buffer[], writer: { bytes: number }, digest: string): void {
+  const expected = Buffer.concat(chunks);
+  const written = readFileSync(file);
+  expect(written.length).toBe(expected.length);
+  expect(written.equals(expected)).toBe(true);
+  expect(writer.bytes).toBe(expected.length);
+  expect(digest).toBe(createHash('sha256').update(expected).digest('hex'));
 }
 
 export function tempDir(): { dir: string; cleanup(): void } {

@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
@@ -238,6 +238,70 @@ describe('a sealed bag', () => {
         expect(bytes.includes(encoded.subarray(0, 32))).toBe(false);
       }
     }
+  });
+});
+
+describe('writing the archive past the page cache (direct I/O)', () => {
+  const big = Buffer.alloc(5 * 1024 * 1024 + 4097);
+  for (let at = 0; at < big.length; at += 1) big[at] = (at * 31 + (at >>> 12)) & 0xff;
+
+  /** Seals one bag with `overrides`; `during` runs while the archive is open, before seal(). */
+  async function seal(overrides: Partial<SealerOptions>, during?: (partial: string) => void): Promise<{ bytes: Buffer; sha256: string }> {
+    const opts = options(overrides);
+    const sealer = await createBagSealer(opts);
+    await sealer.addPayload('acct-1/storage.content/big.bin', chunkedStream([big.subarray(0, 4000), big.subarray(4000)]));
+    for (let index = 0; index < 300; index += 1) await sealer.addPayload(`acct-1/mail.content/m-${index}.eml`, Buffer.from(`Subject: ${index}\r\n\r\n${'x'.repeat(index)}\r\n`));
+    await sealer.addTagFile('order.json', Buffer.from('{}\n'));
+    await sealer.addTagFile('production.json', Buffer.from('[]\n'));
+    during?.(path.join(opts.outDir, `${opts.orderId}.zip.partial`));
+    const result = await sealer.seal();
+    return { bytes: readFileSync(result.archive), sha256: result.sha256 };
+  }
+
+  test('gives the same archive, byte for byte, as through the page cache, with the hash thread or without', async () => {
+    const archives = [
+      await seal({}),
+      await seal({ directIo: false }),
+      await seal({ hashThread: false }),
+      await seal({ directIo: false, hashThread: false }),
+    ];
+    const first = archives[0]!;
+    expect(first.bytes.length).toBeGreaterThan(big.length);
+    for (const archive of archives) {
+      expect(archive.bytes.equals(first.bytes)).toBe(true);
+      expect(archive.sha256).toBe(sha256(archive.bytes));
+    }
+  });
+
+  test.runIf(process.platform === 'linux')('holds the archive open with O_DIRECT where the file system takes it, and not when told not to', async () => {
+    /** The open flags (octal, from /proc/self/fdinfo) of every descriptor of this process on `file`. */
+    const flagsOf = (file: string): number[] =>
+      readdirSync('/proc/self/fd').flatMap((fd) => {
+        try {
+          if (readlinkSync(`/proc/self/fd/${fd}`) !== file) return [];
+          return [Number.parseInt(/^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0', 8)];
+        } catch {
+          return [];
+        }
+      });
+    let direct: number[] = [];
+    let buffered: number[] = [];
+    await seal({}, (partial) => (direct = flagsOf(partial)));
+    await seal({ directIo: false }, (partial) => (buffered = flagsOf(partial)));
+    // O_DIRECT is 0o40000 on x86-64 and arm64 Linux alike (fs.constants says which).
+    const O_DIRECT = constants.O_DIRECT;
+    const probe = path.join(workspace.dir, 'probe');
+    writeFileSync(probe, '');
+    let takesDirect = true;
+    try {
+      closeSync(openSync(probe, constants.O_RDONLY | O_DIRECT));
+    } catch {
+      takesDirect = false;
+    }
+    expect(direct.length).toBe(takesDirect ? 2 : 1);
+    expect(direct.filter((flags) => (flags & O_DIRECT) !== 0).length).toBe(takesDirect ? 1 : 0);
+    expect(buffered.length).toBe(1);
+    expect(buffered.filter((flags) => (flags & O_DIRECT) !== 0)).toEqual([]);
   });
 });
 
