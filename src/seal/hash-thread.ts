@@ -268,6 +268,11 @@ class Channel extends ThreadChannel implements HashChannel {
   #unread: { fd: number; from: number; to: number } | undefined;
   /** update() calls run one after another, so that slots are posted in the order of the bytes. */
   #chain: Promise<void> = Promise.resolve();
+  /**
+   * The slot being filled: posted once full, or before a file range or the digest. Many small updates (a spooled
+   * file streamed in 64 KiB chunks) then cost one message per slot, not one each: every message wakes the thread.
+   */
+  #filling: { slot: number; filled: number } | undefined;
 
   constructor(thread: WorkerHashThread, id: number, slots: number) {
     super(thread, id);
@@ -289,6 +294,7 @@ class Channel extends ThreadChannel implements HashChannel {
     // After the copies of every earlier update() are posted: the thread takes messages in order.
     const run = this.#chain.then(() => {
       this.thread.check();
+      this.#postFilling();
       this.busy += 1;
       this.thread.post({ type: 'file', channel: this.id, fd, position, length });
     });
@@ -318,6 +324,7 @@ class Channel extends ThreadChannel implements HashChannel {
     await this.#chain;
     this.thread.check();
     if (this.#failure) throw this.#failure;
+    this.#postFilling();
     return this.requestDigest();
   }
 
@@ -357,23 +364,24 @@ class Channel extends ThreadChannel implements HashChannel {
     if (this.#ring.length === 0 && segments.some((segment) => segment.length > 0)) {
       throw new Error('this hash channel has no ring: it hashes bytes read back from files only');
     }
-    let slot: number | undefined;
-    let filled = 0;
     for (const segment of segments) {
       let at = 0;
       while (at < segment.length) {
-        slot ??= await this.#takeSlot();
-        const copied = segment.copy(this.#ring, slot * SLOT_BYTES + filled, at, at + Math.min(segment.length - at, SLOT_BYTES - filled));
+        this.#filling ??= { slot: await this.#takeSlot(), filled: 0 };
+        const filling = this.#filling;
+        const copied = segment.copy(this.#ring, filling.slot * SLOT_BYTES + filling.filled, at, at + Math.min(segment.length - at, SLOT_BYTES - filling.filled));
         at += copied;
-        filled += copied;
-        if (filled === SLOT_BYTES) {
-          this.#post(slot, filled);
-          slot = undefined;
-          filled = 0;
-        }
+        filling.filled += copied;
+        if (filling.filled === SLOT_BYTES) this.#postFilling();
       }
     }
-    if (slot !== undefined) this.#post(slot, filled);
+  }
+
+  /** Hands the slot being filled to the thread, however full it is. */
+  #postFilling(): void {
+    const filling = this.#filling;
+    this.#filling = undefined;
+    if (filling) this.#post(filling.slot, filling.filled);
   }
 
   async #takeSlot(): Promise<number> {
