@@ -13,8 +13,12 @@ import { Writable } from 'node:stream';
 import { BackgroundFlush } from './batching-file-sink.js';
 import type { HashThread, SlotHashChannel } from './hash-thread.js';
 
-/** Bytes per slot: each full slot is one write and one message to the hash thread. */
-export const DIRECT_SLOT_BYTES = 2 * 1024 * 1024;
+/**
+ * Bytes per slot: each full slot is one write and one message to the hash thread. 1 MiB slots were as fast as 2 and
+ * 4 MiB ones (large export: 2.735 s against 2.725 s, medians of 4 pairs) and left a batch of 8 orders on one worker
+ * ~10 MB lower (peak RSS 247,713 KB against 258,481 KB, means of 4).
+ */
+export const DIRECT_SLOT_BYTES = 1024 * 1024;
 /** Slots filling, on their way to the disk or being hashed at once. */
 export const DIRECT_SLOTS = 4;
 /**
