@@ -128,12 +128,12 @@ function outputExists(archive: string): InputError {
   return new InputError('OUTPUT_EXISTS', `archive ${archive} already exists; use --force to replace it.`);
 }
 
-function writeFailure(what: string, cause: unknown): SealError {
+/** The sealer's error for a failed write of `what`, naming the system's code once (Node's messages often start with it). */
+export function writeFailure(what: string, cause: unknown): SealError {
   const code = (cause as { code?: unknown } | null)?.code;
   const detail = cause instanceof Error ? cause.message : String(cause);
-  return new SealError('WRITE_FAILED', `writing ${what} failed: ${typeof code === 'string' ? `${code}: ` : ''}${detail}`, {
-    cause,
-  });
+  const prefix = typeof code === 'string' && !detail.startsWith(`${code}:`) ? `${code}: ` : '';
+  return new SealError('WRITE_FAILED', `writing ${what} failed: ${prefix}${detail}`, { cause });
 }
 
 function isHashedBytes(body: Buffer | Readable | HashedBytes): body is HashedBytes {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AbortedError, InputError, IntegrityError } from '../../src/errors.js';
 import type { SealerOptions } from '../../src/seal/sealer.js';
 import { createBagSealer } from '../../src/seal/sealer.js';
+import { writeFailure } from '../../src/seal/bag-sealer.js';
 import { SealError } from '../../src/seal/seal-error.js';
 import { pythonCheckBag, run, tempDir, writePki, type PkiFiles } from './helpers.js';
 
@@ -302,6 +303,19 @@ describe('writing the archive past the page cache (direct I/O)', () => {
     expect(direct.filter((flags) => (flags & O_DIRECT) !== 0).length).toBe(takesDirect ? 1 : 0);
     expect(buffered.length).toBe(1);
     expect(buffered.filter((flags) => (flags & O_DIRECT) !== 0)).toEqual([]);
+  });
+});
+
+describe('a failed write', () => {
+  test('names what was being written and the system code, once', () => {
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    expect(writeFailure('archive out/LE-1.zip.partial', full).message).toBe(
+      'writing archive out/LE-1.zip.partial failed: ENOSPC: no space left on device, write',
+    );
+    const bare = Object.assign(new Error('i/o error'), { code: 'EIO' });
+    expect(writeFailure('archive a.zip.partial', bare).message).toBe('writing archive a.zip.partial failed: EIO: i/o error');
+    expect(writeFailure('archive a.zip.partial', 'stopped').message).toBe('writing archive a.zip.partial failed: stopped');
+    expect(writeFailure('archive a.zip.partial', full)).toBeInstanceOf(SealError);
   });
 });
 
