@@ -48,7 +48,23 @@ export type ReaderRequest =
   /** Plaintexts go into shared arena `arena` (from workerData.arenas) while they fit, then by transfer. */
   | { type: 'read'; jobs: string; arena: number }
   /** Drop every data key: the key service that sent them is done, and the thread waits for the next one. */
-  | { type: 'forget' };
+  | { type: 'forget' }
+  /**
+   * Open a stored item to stream its plaintext (a large item), under an id the main side chose; the thread answers
+   * with its first chunk. Each `more` asks for one chunk more; `cancel` closes the stream early.
+   */
+  | { type: 'stream'; id: number; file: string; service: StoreService; accountId: string; itemId: string }
+  | { type: 'more'; id: number }
+  | { type: 'cancel'; id: number };
+
+/**
+ * A streamed item's answers: a chunk of plaintext (moved over, not copied) with the CRC-32 of every byte sent so far
+ * (unsigned); then `end`, once the tag is checked, with the SHA-256 (hex) and size of all of them; or `failed`.
+ */
+export type StreamReply =
+  | { type: 'chunk'; id: number; bytes: Uint8Array; crc: number }
+  | { type: 'end'; id: number; sha256: string; crc: number; bytes: number }
+  | { type: 'failed'; id: number; failure: ReadFailure };
 
 /** What the thread is started with: the shared arenas that carry plaintexts back. */
 export interface ReaderThreadData {

@@ -1,14 +1,16 @@
-// The key service's reader thread: reads and authenticates small blobs in batches, so that an export's main thread
-// is left with listing, checking and sealing. It holds the data keys it was sent, as KeyObjects, and nothing else,
-// and drops them all when told to forget (the key service that sent them has closed; the thread may serve another).
-import { hash, type KeyObject } from 'node:crypto';
+// The key service's reader thread: reads and authenticates small blobs in batches, and streams large ones chunk by
+// chunk, so that an export's main thread is left with listing, checking and sealing. It holds the data keys it was
+// sent, as KeyObjects, and nothing else, and drops them all when told to forget (the key service that sent them has
+// closed; the thread may serve another).
+import { createHash, hash, type Hash, type KeyObject } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { parentPort, workerData } from 'node:worker_threads';
 import { IntegrityError } from '../errors.js';
 import { describeItem, itemAad } from './item-crypto.js';
 import { mailHeaderFields, type MailHeaderFields } from '../pipeline/mail-headers.js';
-import { decodeJobs, encodeHeaders, IN_EXCEPTIONS, type Exception, type ReaderReply, type ReaderRequest, type ReaderThreadData, type ReadFailure, type ReadJob } from './item-reader-protocol.js';
+import { decodeJobs, encodeHeaders, IN_EXCEPTIONS, type Exception, type ReaderReply, type ReaderRequest, type ReaderThreadData, type ReadFailure, type ReadJob, type StreamReply } from './item-reader-protocol.js';
 import { BlobOpenError, SmallBlobReader } from './small-blob.js';
+import { SyncBlobReader } from './sync-blob-reader.js';
 
 const port = parentPort;
 if (!port) throw new Error('item-reader-thread runs only as a worker thread');
@@ -80,6 +82,66 @@ function transferable(bytes: Buffer, transfer: ArrayBuffer[]): Uint8Array {
   return out;
 }
 
+/** Ciphertext bytes read for each chunk of a streamed item. */
+const STREAM_CHUNK_BYTES = 1024 * 1024;
+
+/** A streamed item: its reader, and the SHA-256, CRC-32 and size of the plaintext sent so far. */
+interface Streaming {
+  reader: SyncBlobReader;
+  hash: Hash;
+  crc: number;
+  bytes: number;
+}
+
+const streams = new Map<number, Streaming>();
+let streamScratch: Buffer | undefined;
+
+function reply(message: StreamReply, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(message, transfer);
+}
+
+function startStream(request: Extract<ReaderRequest, { type: 'stream' }>): void {
+  const what = describeItem(request);
+  const key = keys.get(request.accountId);
+  if (!key) {
+    reply({ type: 'failed', id: request.id, failure: { kind: 'other', message: `no data key was sent for ${what}` } });
+    return;
+  }
+  try {
+    const reader = SyncBlobReader.open(request.file, key, itemAad(request.service, request.accountId, request.itemId), what);
+    streams.set(request.id, { reader, hash: createHash('sha256'), crc: 0, bytes: 0 });
+  } catch (error) {
+    reply({ type: 'failed', id: request.id, failure: failureOf(error) });
+    return;
+  }
+  sendChunk(request.id);
+}
+
+/** Sends stream `id`'s next chunk; after the last one, at once, its end (or its failure: a tag that does not match). */
+function sendChunk(id: number): void {
+  const stream = streams.get(id);
+  if (!stream) return;
+  streamScratch ??= Buffer.allocUnsafeSlow(STREAM_CHUNK_BYTES);
+  try {
+    const chunk = stream.reader.next(streamScratch);
+    if (chunk) {
+      stream.hash.update(chunk);
+      stream.crc = crc32(chunk, stream.crc);
+      stream.bytes += chunk.length;
+      const transfer: ArrayBuffer[] = [];
+      reply({ type: 'chunk', id, bytes: transferable(chunk, transfer), crc: stream.crc }, transfer);
+      if (!stream.reader.exhausted) return;
+    }
+    if (stream.reader.next(streamScratch) !== null) throw new Error('the cipher gave bytes after the last chunk');
+    streams.delete(id);
+    reply({ type: 'end', id, sha256: stream.hash.digest('hex'), crc: stream.crc, bytes: stream.bytes });
+  } catch (error) {
+    stream.reader.close();
+    streams.delete(id);
+    reply({ type: 'failed', id, failure: failureOf(error) });
+  }
+}
+
 port.on('message', (message: ReaderRequest) => {
   if (message.type === 'key') {
     keys.set(message.accountId, message.key);
@@ -87,6 +149,21 @@ port.on('message', (message: ReaderRequest) => {
   }
   if (message.type === 'forget') {
     keys.clear();
+    for (const stream of streams.values()) stream.reader.close();
+    streams.clear();
+    return;
+  }
+  if (message.type === 'stream') {
+    startStream(message);
+    return;
+  }
+  if (message.type === 'more') {
+    sendChunk(message.id);
+    return;
+  }
+  if (message.type === 'cancel') {
+    streams.get(message.id)?.reader.close();
+    streams.delete(message.id);
     return;
   }
   const arena = arenas[message.arena];

@@ -9,11 +9,13 @@
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { IntegrityError, SourceError } from '../errors.js';
-import type { ItemPlaintext, ItemRef } from './key-service.js';
-import { decodeHeaders, encodeJobs, IN_EXCEPTIONS, type ReaderReply, type ReaderRequest, type ReaderThreadData, type ReadFailure, type ReadJob } from './item-reader-protocol.js';
+import type { DigestingReadable, ItemPlaintext, ItemRef, PlaintextDigest } from './key-service.js';
+import { decodeHeaders, encodeJobs, IN_EXCEPTIONS, type ReaderReply, type ReaderRequest, type ReaderThreadData, type ReadFailure, type ReadJob, type StreamReply } from './item-reader-protocol.js';
 import { BlobOpenError } from './small-blob.js';
+import { noteRunningCrc32 } from '../util/chunk-crc.js';
 import { stopWorker } from '../util/stop-worker.js';
 
 /** Jobs queued in one turn of the event loop are sent together; a batch is sent at once when it reaches this size. */
@@ -69,6 +71,9 @@ export class ThreadedBlobReader {
   #outstanding = 0;
   #flushScheduled = false;
   #failure: Error | undefined;
+  /** Streams open on the thread, by id. */
+  readonly #streams = new Map<number, ThreadedBlobStream>();
+  #nextStreamId = 0;
 
   /**
    * A reader thread running the built script beside this module (an idle one if a closed key service gave one back),
@@ -109,7 +114,10 @@ export class ThreadedBlobReader {
     for (let index = 0; index < arenas.length; index += 1) this.#freeArenas.push(index);
     // Referenced only while reads are outstanding: an idle reader never keeps the process alive.
     this.#worker.unref();
-    this.#worker.on('message', (reply: ReaderReply) => this.#onReply(reply));
+    this.#worker.on('message', (reply: ReaderReply | StreamReply) => {
+      if (reply.type === 'read') this.#onReply(reply);
+      else this.#onStreamReply(reply);
+    });
     this.#worker.on('error', (error: Error) => this.#stop(error.message));
     this.#worker.on('exit', () => this.#stop('it exited'));
   }
@@ -121,10 +129,7 @@ export class ThreadedBlobReader {
    */
   read(ref: ItemRef, key: KeyObject, maxBytes: number, mailHeaders = false): Promise<ItemPlaintext> {
     if (this.#failure) return Promise.reject(this.#failure);
-    if (!this.#keysSent.has(ref.accountId)) {
-      this.#worker.postMessage({ type: 'key', accountId: ref.accountId, key });
-      this.#keysSent.add(ref.accountId);
-    }
+    this.#sendKey(ref.accountId, key);
     const { service, accountId, itemId, blobFile: file } = ref;
     this.#queue.push({ file, service, accountId, itemId, maxBytes, mailHeaders });
     const result = new Promise<ItemPlaintext>((resolve, reject) => this.#waiting.push({ resolve, reject }));
@@ -139,6 +144,32 @@ export class ThreadedBlobReader {
     return result;
   }
 
+  /**
+   * The plaintext of a stored item as a stream, read, decrypted, hashed and CRC'd on the thread a chunk at a time
+   * (moved over, not copied); `plaintextDigest` gives the SHA-256, CRC-32 and size once it has ended. Fails as
+   * BlobPlaintextStream does (an altered blob at the end); an unopenable blob fails with `openFailure(BlobOpenError)`.
+   */
+  openStream(ref: ItemRef, key: KeyObject, openFailure: (error: BlobOpenError) => Error): ThreadedBlobStream {
+    const id = this.#nextStreamId;
+    this.#nextStreamId += 1;
+    const stream = new ThreadedBlobStream({
+      more: () => this.#post({ type: 'more', id }),
+      cancel: () => this.#endStream(id, { type: 'cancel', id }),
+      openFailure,
+    });
+    if (this.#failure) {
+      stream.fail(this.#failure);
+      return stream;
+    }
+    this.#sendKey(ref.accountId, key);
+    this.#streams.set(id, stream);
+    this.#outstanding += 1;
+    if (this.#outstanding === 1) this.#worker.ref();
+    const { service, accountId, itemId, blobFile: file } = ref;
+    this.#post({ type: 'stream', id, file, service, accountId, itemId });
+    return stream;
+  }
+
   /** The thread's id (tests: whether a thread was taken up again). */
   get threadId(): number {
     return this.#worker.threadId;
@@ -146,7 +177,7 @@ export class ThreadedBlobReader {
 
   /** Sound, and owing no answer: the thread can serve another key service. */
   get reusable(): boolean {
-    return this.#failure === undefined && this.#outstanding === 0 && this.#queue.length === 0 && this.#inFlight.size === 0;
+    return this.#failure === undefined && this.#outstanding === 0 && this.#queue.length === 0 && this.#inFlight.size === 0 && this.#streams.size === 0;
   }
 
   /**
@@ -169,6 +200,38 @@ export class ThreadedBlobReader {
   async close(): Promise<void> {
     this.#stop('the key service was closed');
     await stopWorker(this.#worker);
+  }
+
+  #sendKey(accountId: string, key: KeyObject): void {
+    if (this.#keysSent.has(accountId)) return;
+    this.#post({ type: 'key', accountId, key });
+    this.#keysSent.add(accountId);
+  }
+
+  #post(request: ReaderRequest): void {
+    this.#worker.postMessage(request);
+  }
+
+  #onStreamReply(reply: StreamReply): void {
+    const stream = this.#streams.get(reply.id);
+    if (!stream) return;
+    if (reply.type === 'chunk') {
+      stream.onChunk(reply.bytes, reply.crc);
+    } else if (reply.type === 'end') {
+      this.#endStream(reply.id);
+      stream.onEnd({ sha256: reply.sha256, crc32: reply.crc >>> 0, bytes: reply.bytes });
+    } else {
+      this.#endStream(reply.id);
+      stream.fail(toError(reply.failure));
+    }
+  }
+
+  /** Forgets stream `id` (ended, failed or cancelled), telling the thread `request` if given. */
+  #endStream(id: number, request?: ReaderRequest): void {
+    if (!this.#streams.delete(id)) return;
+    if (request && !this.#failure) this.#post(request);
+    this.#outstanding -= 1;
+    if (this.#outstanding === 0) this.#worker.unref();
   }
 
   /** Sends the queued jobs if an arena is free; otherwise the next reply sends them. */
@@ -236,11 +299,80 @@ export class ThreadedBlobReader {
   #stop(why: string): void {
     this.#failure ??= new SourceError('STORE_UNREADABLE', `the key service's reader thread stopped: ${why}`);
     const all = [...this.#waiting, ...[...this.#inFlight.values()].flat()];
+    const streams = [...this.#streams.values()];
     this.#queue = [];
     this.#waiting = [];
     this.#inFlight.clear();
+    this.#streams.clear();
     this.#outstanding = 0;
     for (const pending of all) pending.reject(this.#failure);
+    for (const stream of streams) stream.fail(this.#failure);
     this.#worker.unref();
+  }
+}
+
+/** Chunks asked of the thread ahead of the consumer. */
+const STREAM_CHUNKS_AHEAD = 2;
+
+/** A streamed item's plaintext, as the reader thread sends it (ThreadedBlobReader.openStream). */
+export class ThreadedBlobStream extends Readable implements DigestingReadable {
+  readonly plaintextDigest: Promise<PlaintextDigest>;
+  readonly #owner: { more(): void; cancel(): void; openFailure(error: BlobOpenError): Error };
+  #settle!: { resolve(digest: PlaintextDigest): void; reject(error: Error): void };
+  /** Chunks asked for and not yet come (the open asks for the first). */
+  #asked = 1;
+  /** The CRC-32 of the chunks pushed so far. */
+  #crc = 0;
+  #ended = false;
+
+  constructor(owner: { more(): void; cancel(): void; openFailure(error: BlobOpenError): Error }) {
+    super({ highWaterMark: 1024 * 1024 });
+    this.#owner = owner;
+    this.plaintextDigest = new Promise<PlaintextDigest>((resolve, reject) => {
+      this.#settle = { resolve, reject };
+    });
+    // Whoever wants the digest awaits it; a stream that fails must not leave an unhandled rejection behind.
+    this.plaintextDigest.catch(() => undefined);
+  }
+
+  override _read(): void {
+    while (!this.#ended && this.#asked < STREAM_CHUNKS_AHEAD) {
+      this.#asked += 1;
+      this.#owner.more();
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.#ended) {
+      this.#ended = true;
+      this.#owner.cancel();
+      this.#settle.reject(error ?? new Error('the stream was closed before its end'));
+    }
+    callback(error);
+  }
+
+  onChunk(bytes: Uint8Array, crc: number): void {
+    if (this.#ended) return;
+    this.#asked -= 1;
+    const chunk = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // The thread's running CRC, for the ZIP writer: it takes it only for this chunk, after this very CRC.
+    noteRunningCrc32(chunk, this.#crc, crc >>> 0);
+    this.#crc = crc >>> 0;
+    this.push(chunk);
+  }
+
+  onEnd(digest: PlaintextDigest): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#settle.resolve(digest);
+    this.push(null);
+  }
+
+  fail(error: Error): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const failure = error instanceof BlobOpenError ? this.#owner.openFailure(error) : error;
+    this.#settle.reject(failure);
+    this.destroy(failure);
   }
 }

@@ -24,6 +24,26 @@ export interface ItemPlaintext {
   mailHeaders?: MailHeaderFields;
 }
 
+/** The SHA-256 (hex), CRC-32 (unsigned) and size of a streamed plaintext, taken where it was decrypted. */
+export interface PlaintextDigest {
+  sha256: string;
+  crc32: number;
+  bytes: number;
+}
+
+/**
+ * A plaintext stream (openItem) that also gives its digest once it has ended cleanly: the key service's reader thread
+ * takes it of the very bytes it sends, so that the caller need not hash them again. The promise rejects if the
+ * stream fails or is destroyed first.
+ */
+export interface DigestingReadable extends Readable {
+  readonly plaintextDigest: Promise<PlaintextDigest>;
+}
+
+export function isDigesting(stream: Readable): stream is DigestingReadable {
+  return (stream as Partial<DigestingReadable>).plaintextDigest instanceof Promise;
+}
+
 /** What readItem takes from a plaintext besides its hash, on the thread that decrypted it. */
 export interface ReadOptions {
   /** The item is an RFC 5322 message whose header fields (mail-headers.ts) are wanted. */

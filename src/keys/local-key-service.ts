@@ -85,6 +85,13 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
 
     openItem(ref: ItemRef): Readable {
       const key = dataKey(ref);
+      let thread: ThreadedBlobReader | null = null;
+      try {
+        thread = readerThread();
+      } catch {
+        // No thread could be started: this thread reads the item itself.
+      }
+      if (thread) return thread.openStream(ref, key, (error) => missingBlob(ref, error));
       return new BlobPlaintextStream({
         file: ref.blobFile,
         key,

@@ -16,7 +16,7 @@ import type {
 import { createFileCustodyLog } from '../custody/file-custody-log.js';
 import { InputError, IntegrityError, OrderError, ScopeError, ScopexError } from '../errors.js';
 import { BLOB_OVERHEAD } from '../keys/item-crypto.js';
-import type { EncryptionState, ItemPlaintext, StoreService } from '../keys/key-service.js';
+import { isDigesting, type EncryptionState, type ItemPlaintext, type StoreService } from '../keys/key-service.js';
 import { checkOrder, type CheckedOrder } from '../order/check-order.js';
 import { MAX_ORDER_BYTES, parseOrderJson } from '../order/read-order.js';
 import { CATEGORIES, type Category, type Order } from '../order/schema.js';
@@ -520,6 +520,11 @@ function createRun(ctx: RunContext) {
     pipelineCallback(source, guard, () => signal?.removeEventListener('abort', onAbort));
     return {
       stream: guard as Readable,
+      /**
+       * The SHA-256 and size the key service took of the plaintext as it read it (the reader thread), when it did:
+       * the guard passes every byte on unchanged, or fails the stream.
+       */
+      digest: isDigesting(source) ? source.plaintextDigest : undefined,
       /** The first error of the item itself (source, key service, size), which wins over what a consumer saw. */
       failure: () => failure,
       destroy: () => guard.destroy(),
@@ -548,7 +553,7 @@ function createRun(ctx: RunContext) {
       added = await sealer.addPayload(relPath, body);
     } else {
       try {
-        added = await sealer.addPayload(relPath, body.stream);
+        added = await sealer.addPayload(relPath, body.digest ? { stream: body.stream, digest: body.digest } : body.stream);
       } catch (error) {
         body.destroy();
         throw body.failure() ?? error;

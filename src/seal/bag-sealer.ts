@@ -30,7 +30,7 @@ import { keepPlainEntryNames } from './plain-entry-names.js';
 import { collisionKey, isSafeArchivePath, safeSegment } from './safe-names.js';
 import { SealError } from './seal-error.js';
 import { writeZipHeadersWhole } from './zip-headers.js';
-import type { BagSealer, HashedBytes, PayloadResult, SealResult, SealerOptions } from './sealer.js';
+import type { BagSealer, HashedBytes, HashedStream, PayloadResult, SealResult, SealerOptions } from './sealer.js';
 
 /** The part of archiver 8's ZipArchive we use (its bundled typings describe archiver 7's factory). */
 interface ZipArchive extends NodeJS.EventEmitter {
@@ -136,7 +136,11 @@ export function writeFailure(what: string, cause: unknown): SealError {
   return new SealError('WRITE_FAILED', `writing ${what} failed: ${prefix}${detail}`, { cause });
 }
 
-function isHashedBytes(body: Buffer | Readable | HashedBytes): body is HashedBytes {
+function isHashedStream(body: Buffer | Readable | HashedBytes | HashedStream): body is HashedStream {
+  return !Buffer.isBuffer(body) && (body as Partial<HashedStream>).digest instanceof Promise && (body as Partial<HashedStream>).stream !== undefined;
+}
+
+function isHashedBytes(body: Buffer | Readable | HashedBytes | HashedStream): body is HashedBytes {
   return !Buffer.isBuffer(body) && Buffer.isBuffer((body as Partial<HashedBytes>).bytes) && typeof (body as Partial<HashedBytes>).sha256 === 'string';
 }
 
@@ -258,7 +262,12 @@ class ZipBagSealer implements BagSealer {
     this.#signal?.addEventListener('abort', this.#onAbortSignal, { once: true });
   }
 
-  addPayload(relPath: string, body: Buffer | Readable | HashedBytes): Promise<PayloadResult> {
+  addPayload(relPath: string, body: Buffer | Readable | HashedBytes | HashedStream): Promise<PayloadResult> {
+    if (isHashedStream(body)) {
+      // Awaited only once the stream is consumed: a failure before that must not leave its rejection unhandled.
+      body.digest.catch(() => undefined);
+      return releaseOnFailure(body.stream, this.#addPayload(relPath, body));
+    }
     if (isHashedBytes(body)) {
       if (!SHA256_HEX.test(body.sha256)) {
         return Promise.reject(new SealError('BAD_DIGEST', `the SHA-256 given for payload path ${JSON.stringify(relPath)} is not 64 lower-case hex digits.`));
@@ -273,7 +282,7 @@ class ZipBagSealer implements BagSealer {
     return releaseOnFailure(body, this.#addTagFile(name, body));
   }
 
-  #addPayload(relPath: string, body: Buffer | Readable, sha256?: string): Promise<PayloadResult> {
+  #addPayload(relPath: string, body: Buffer | Readable | HashedStream, sha256?: string): Promise<PayloadResult> {
     try {
       this.#checkOpen();
       if (!this.#isSafePayloadPath(relPath)) {
@@ -421,8 +430,9 @@ class ZipBagSealer implements BagSealer {
    * Appends one entry under `<orderId>/` with its hash and size. A Buffer is hashed at once and may stay queued
    * (within the bounds above); a stream is hashed as archiver reads it, and awaited until consumed.
    */
-  async #appendHashed(bagPath: string, body: Buffer | Readable, knownSha256?: string): Promise<PayloadResult> {
+  async #appendHashed(bagPath: string, body: Buffer | Readable | HashedStream, knownSha256?: string): Promise<PayloadResult> {
     const name = `${this.#orderId}/${bagPath}`;
+    if (isHashedStream(body)) return this.#appendPrehashed(bagPath, name, body);
     if (Buffer.isBuffer(body)) {
       const sha256 = knownSha256 ?? hash('sha256', body, 'hex');
       const room = this.#waitForRoom(body.length);
@@ -448,6 +458,23 @@ class ZipBagSealer implements BagSealer {
       this.#currentBody = undefined;
     }
     return { path: bagPath, ...(await hashing.result()) };
+  }
+
+  /** Appends a stream hashed where it was made, and takes its digest once archiver has consumed it. */
+  async #appendPrehashed(bagPath: string, name: string, body: HashedStream): Promise<PayloadResult> {
+    this.#currentBody = body.stream;
+    // archiver does not see a source's error (it reads it through a pipe): the source's own error is the first error.
+    body.stream.once('error', (error: unknown) => this.#fail(error));
+    try {
+      await this.#append(name, body.stream, 0);
+    } finally {
+      this.#currentBody = undefined;
+    }
+    const { sha256, bytes } = await body.digest;
+    if (!SHA256_HEX.test(sha256) || !Number.isSafeInteger(bytes) || bytes < 0) {
+      throw new SealError('BAD_DIGEST', `the digest given for payload path ${JSON.stringify(bagPath)} is not a SHA-256 and a size.`);
+    }
+    return { path: bagPath, sha256, bytes };
   }
 
   /** Waits until archiver's queue has room for `bytes` more; undefined (no promise to wait on) when it has room now. */

@@ -37,6 +37,16 @@ export interface HashedBytes {
   crc32?: number;
 }
 
+/**
+ * A stream whose SHA-256 and size were taken where it was made (the key service's reader thread takes them of the
+ * very chunks it sends): the sealer appends it without hashing it again. `digest` settles once the stream has ended
+ * cleanly, and rejects if it fails.
+ */
+export interface HashedStream {
+  stream: Readable;
+  digest: Promise<{ sha256: string; bytes: number }>;
+}
+
 export interface PayloadResult {
   /** Path relative to the bag root, e.g. `data/acct-1/mail.content/m1.eml`. */
   path: string;
@@ -64,7 +74,7 @@ export interface BagSealer {
    * and with the first error once the sealer has failed. A body stream belongs to the sealer from then on: it is
    * destroyed if the call fails.
    */
-  addPayload(relPath: string, body: Buffer | Readable | HashedBytes): Promise<PayloadResult>;
+  addPayload(relPath: string, body: Buffer | Readable | HashedBytes | HashedStream): Promise<PayloadResult>;
   /** Adds a tag file at the bag root (order.json, production.json); hashed into tagmanifest-sha256.txt. */
   addTagFile(name: string, body: Buffer | Readable): Promise<PayloadResult>;
   /**

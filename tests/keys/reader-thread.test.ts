@@ -1,6 +1,6 @@
 // The key service's reader thread (the built script, as the CLI runs it) answers every small read exactly as the
 // in-thread reader does: the same plaintext, and the same error class and code for every damaged or missing blob.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { crc32 } from 'node:zlib';
@@ -10,16 +10,17 @@ import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyError, ScopexError, SourceError } from '../../src/errors.js';
-import { BLOB_OVERHEAD, HEADER_BYTES, TAG_BYTES } from '../../src/keys/item-crypto.js';
+import { BLOB_OVERHEAD, encryptItemBuffer, HEADER_BYTES, itemAad, TAG_BYTES } from '../../src/keys/item-crypto.js';
 import { unwrapDataKey } from '../../src/keys/data-keys.js';
 import { ThreadedBlobReader } from '../../src/keys/item-reader.js';
 import { decodeHeaders, decodeJobs, encodeHeaders, encodeJobs, type ReaderReply } from '../../src/keys/item-reader-protocol.js';
-import type { KeyService } from '../../src/keys/key-service.js';
+import { isDigesting, type KeyService } from '../../src/keys/key-service.js';
 import { createLocalKeyService } from '../../src/keys/local-key-service.js';
 import { loadMasterKey } from '../../src/keys/master-key.js';
 import { mailHeaderFields, type MailHeaderFields } from '../../src/pipeline/mail-headers.js';
 import { buildStoreFixture, type FixtureItem, type StoreFixture } from '../helpers/store-fixture.js';
-import { blobOf, failureOf, refOf } from './key-helpers.js';
+import { takeRunningCrc32 } from '../../src/util/chunk-crc.js';
+import { blobOf, drain, failureOf, refOf } from './key-helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SCRIPT = pathToFileURL(path.join(ROOT, 'dist/src/keys/item-reader-thread.js'));
@@ -193,6 +194,108 @@ describe('the reader thread', () => {
     expect((await on.readItem(refOf(item), item.bytes)).crc32).toBe(crc32(item.plaintext!));
     await on.close?.();
     await off.close?.();
+  });
+});
+
+/** The data key of `accountId`, as the key service unwraps it. */
+function dataKeyOf(accountId: string): KeyObject {
+  const { accounts } = JSON.parse(readFileSync(fx.dataKeysFile, 'utf8')) as { accounts: Record<string, { wrapped: string }> };
+  return unwrapDataKey(loadMasterKey(fx.masterKeyFile), accountId, accounts[accountId]!.wrapped);
+}
+
+describe('items streamed from the reader thread', () => {
+  // Several chunks of 1 MiB and a ragged end, under the identity of the fixture's large item (the AAD binds it).
+  const plaintext = Buffer.alloc(3 * 1024 * 1024 + 4321);
+  for (let at = 0; at < plaintext.length; at += 1) plaintext[at] = (at * 7 + (at >>> 10)) & 0xff;
+  let large: FixtureItem;
+  let blob: Buffer;
+  let blobFile: string;
+  beforeAll(() => {
+    large = providerItems().find((item) => item.id === 's-large')!;
+    blob = encryptItemBuffer(dataKeyOf(large.accountId), randomBytes(12), itemAad(large.service, large.accountId, large.id), plaintext);
+    blobFile = scratchBlob(blob);
+  });
+
+  /** What reading the stream gave: its bytes and its digest, or the failure as class name and code. */
+  async function streamed(service: KeyService, file: string): Promise<{ bytes?: Buffer; failure?: string; digest?: unknown }> {
+    const stream = service.openItem(refOf(large, file));
+    try {
+      const bytes = await drain(stream);
+      return { bytes, digest: isDigesting(stream) ? await stream.plaintextDigest : undefined };
+    } catch (error) {
+      if (isDigesting(stream)) await expect(stream.plaintextDigest).rejects.toBe(error);
+      return { failure: `${(error as Error).constructor.name}:${(error as ScopexError<string>).code}` };
+    }
+  }
+
+  it('gives the bytes the in-thread stream gives, with their SHA-256, CRC-32 and size', async () => {
+    const fromThread = await streamed(threaded, blobFile);
+    const fromMain = await streamed(inThread, blobFile);
+    expect(fromThread.bytes?.equals(plaintext)).toBe(true);
+    expect(fromMain.bytes?.equals(plaintext)).toBe(true);
+    expect(fromThread.digest).toEqual({ sha256: createHash('sha256').update(plaintext).digest('hex'), crc32: crc32(plaintext), bytes: plaintext.length });
+    // The in-thread stream takes no digest: the sealer hashes what it reads.
+    expect(fromMain.digest).toBeUndefined();
+    // Empty and one-chunk items too.
+    for (const item of providerItems().filter((candidate) => candidate.service === 'storage' && candidate.plaintext !== undefined)) {
+      const stream = threaded.openItem(refOf(item));
+      expect((await drain(stream)).equals(item.plaintext!)).toBe(true);
+      expect(isDigesting(stream) && (await stream.plaintextDigest)).toEqual({ sha256: item.sha256, crc32: crc32(item.plaintext!), bytes: item.bytes });
+    }
+  });
+
+  it("notes each chunk's running CRC-32 for the ZIP writer, for that chunk after that CRC only", async () => {
+    const stream = threaded.openItem(refOf(large, blobFile));
+    let seed = 0;
+    let chunks = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      expect(takeRunningCrc32(chunk, seed + 1)).toBeUndefined();
+      const crc = takeRunningCrc32(chunk, seed);
+      expect(crc).toBe(crc32(chunk, seed));
+      // Used once.
+      expect(takeRunningCrc32(chunk, seed)).toBeUndefined();
+      seed = crc!;
+      chunks += 1;
+    }
+    expect(chunks).toBeGreaterThanOrEqual(4);
+    expect(seed).toBe(crc32(plaintext));
+  });
+
+  it('fails as the in-thread stream does for a damaged blob, and its digest with it', async () => {
+    const damaged: Buffer[] = [];
+    for (const at of [0, 5, HEADER_BYTES, HEADER_BYTES + 1024 * 1024 + 3, blob.length - TAG_BYTES - 1, blob.length - 1]) {
+      const copy = Buffer.from(blob);
+      copy[at] = copy[at]! ^ 0x40;
+      damaged.push(copy);
+    }
+    for (const length of [0, HEADER_BYTES, BLOB_OVERHEAD - 1, 2 * 1024 * 1024, blob.length - 1]) damaged.push(blob.subarray(0, length));
+    damaged.push(Buffer.concat([blob, Buffer.from([0])]));
+    for (const file of damaged.map(scratchBlob)) {
+      const fromThread = await streamed(threaded, file);
+      expect(fromThread.failure).toMatch(/^IntegrityError:/);
+      expect(fromThread.failure).toBe((await streamed(inThread, file)).failure);
+    }
+    expect((await streamed(threaded, path.join(scratch, 'absent'))).failure).toBe('SourceError:ITEM_MISSING');
+  });
+
+  it('closes a stream given up half-way on the thread, which can then be given back', async () => {
+    const reader = ThreadedBlobReader.startScript(SCRIPT);
+    try {
+      const stream = reader.openStream(refOf(large, blobFile), dataKeyOf(large.accountId), (error) => error);
+      const first = await new Promise<Buffer>((resolve) => stream.once('data', resolve));
+      expect(first.length).toBe(1024 * 1024);
+      expect(reader.reusable).toBe(false);
+      stream.destroy();
+      await expect(stream.plaintextDigest).rejects.toThrow();
+      expect(reader.reusable).toBe(true);
+      // The thread goes on serving.
+      const item = providerItems().find((candidate) => candidate.plaintext !== undefined)!;
+      expect((await reader.read(refOf(item), dataKeyOf(item.accountId), item.bytes)).sha256).toBe(item.sha256);
+      const again = reader.openStream(refOf(large, blobFile), dataKeyOf(large.accountId), (error) => error);
+      expect((await drain(again)).equals(plaintext)).toBe(true);
+    } finally {
+      await reader.close();
+    }
   });
 });
 

@@ -306,6 +306,53 @@ describe('writing the archive past the page cache (direct I/O)', () => {
   });
 });
 
+describe('a stream hashed where it was made', () => {
+  const body = Buffer.alloc(2 * 1024 * 1024 + 99, 0x5a);
+
+  /** `digest` is made as the payload is added, as a reader's is when it opens the stream. */
+  async function sealWith(stream: Readable, digest: () => Promise<{ sha256: string; bytes: number }>): Promise<{ added: unknown; archive?: string; outDir: string }> {
+    const opts = options();
+    const sealer = await createBagSealer(opts);
+    try {
+      const added = await sealer.addPayload('acct-1/storage.content/big.bin', { stream, digest: digest() });
+      await sealer.addTagFile('order.json', Buffer.from('{}\n'));
+      await sealer.addTagFile('production.json', Buffer.from('[]\n'));
+      return { added, archive: (await sealer.seal()).archive, outDir: opts.outDir };
+    } catch (error) {
+      await sealer.abort(error);
+      return { added: error, outDir: opts.outDir };
+    }
+  }
+
+  test('is written as it comes, and its given digest is the one recorded (it is not hashed again)', async () => {
+    // A digest that is not the bytes' own shows which one the manifest took; a real reader gives the true one.
+    const given = sha256(Buffer.from('not these bytes'));
+    const { added, archive } = await sealWith(chunkedStream([body.subarray(0, 5000), body.subarray(5000)]), () => Promise.resolve({ sha256: given, bytes: body.length }));
+    expect(added).toEqual({ path: 'data/acct-1/storage.content/big.bin', sha256: given, bytes: body.length });
+    const extracted = path.join(workspace.dir, `x-${counter}`);
+    expect(run('unzip', ['-q', archive!, '-d', extracted]).status).toBe(0);
+    expect(readFileSync(path.join(extracted, 'LE-2026-000123/data/acct-1/storage.content/big.bin')).equals(body)).toBe(true);
+    expect(readFileSync(path.join(extracted, 'LE-2026-000123/manifest-sha256.txt'), 'utf8')).toContain(`${given}  data/acct-1/storage.content/big.bin`);
+  });
+
+  test("fails with the source's own error and leaves nothing behind", async () => {
+    const broken = new IntegrityError('ITEM_AUTH_FAILED', 'item s-1 failed authentication');
+    const failed = await sealWith(failingStream(70_000, broken), () => new Promise(() => undefined));
+    expect(failed.added).toBe(broken);
+    expect(outputListing(failed.outDir)).toEqual([]);
+  });
+
+  test("fails with the digest's failure, or a digest that is not one, and leaves nothing behind", async () => {
+    const broken = new IntegrityError('ITEM_AUTH_FAILED', 'item s-1 failed authentication');
+    const rejected = await sealWith(chunkedStream([body]), () => Promise.reject(broken));
+    expect(rejected.added).toBe(broken);
+    expect(outputListing(rejected.outDir)).toEqual([]);
+    const malformed = await sealWith(chunkedStream([body]), () => Promise.resolve({ sha256: 'ABC', bytes: body.length }));
+    expect(malformed.added).toMatchObject({ code: 'BAD_DIGEST' });
+    expect(outputListing(malformed.outDir)).toEqual([]);
+  });
+});
+
 describe('a failed write', () => {
   test('names what was being written and the system code, once', () => {
     const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
