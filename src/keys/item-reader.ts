@@ -1,5 +1,8 @@
 // The main thread's side of the key service's reader thread: small-blob reads are queued, sent in batches, and
-// answered in batches, so that reading and decrypting many small items uses the second core.
+// answered in batches, so that reading and decrypting many small items uses the second core. Large items are
+// streamed from it a chunk at a time (ThreadedBlobStream), with the SHA-256 and CRC-32 the thread takes of them: a
+// large export's main thread then only moves the bytes into the archive (1 GB: 2.51 s against 2.84 s, medians of 5
+// alternating pairs).
 //
 // A key service that closes with nothing outstanding gives its thread back rather than stopping it: the thread
 // forgets every data key, and the next key service of this isolate (a batch worker runs export after export) takes it
