@@ -299,6 +299,18 @@ describe('items streamed from the reader thread', () => {
   });
 });
 
+describe('a stream whose reader thread stops', () => {
+  it('fails with STORE_UNREADABLE, and so does its digest', async () => {
+    const reader = ThreadedBlobReader.startScript(SCRIPT);
+    const large = providerItems().find((item) => item.id === 's-large')!;
+    const stream = reader.openStream(refOf(large), dataKeyOf(large.accountId), (error) => error);
+    const failed = new Promise<unknown>((resolve) => stream.once('error', resolve));
+    await reader.close();
+    expect(await failed).toMatchObject({ code: 'STORE_UNREADABLE' });
+    await expect(stream.plaintextDigest).rejects.toMatchObject({ code: 'STORE_UNREADABLE' });
+  });
+});
+
 describe('a reader thread given back by a closed key service', () => {
   it('is taken up by the next key service, which reads with its own keys (same account ids, other keys)', async () => {
     const other = await buildStoreFixture({ pki: false });
