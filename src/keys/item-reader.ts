@@ -11,8 +11,8 @@
 // 240 MiB, means).
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { IntegrityError, SourceError } from '../errors.js';
 import type { DigestingReadable, ItemPlaintext, ItemRef, PlaintextDigest } from './key-service.js';
@@ -317,10 +317,20 @@ export class ThreadedBlobReader {
 /** Chunks asked of the thread ahead of the consumer. */
 const STREAM_CHUNKS_AHEAD = 2;
 
+/** What a stream asks of the reader that opened it. */
+interface StreamOwner {
+  /** Asks the thread for one chunk more. */
+  more(): void;
+  /** Tells the thread to close the stream, which is not wanted any more. */
+  cancel(): void;
+  /** The error for a blob that cannot be opened. */
+  openFailure(error: BlobOpenError): Error;
+}
+
 /** A streamed item's plaintext, as the reader thread sends it (ThreadedBlobReader.openStream). */
 export class ThreadedBlobStream extends Readable implements DigestingReadable {
   readonly plaintextDigest: Promise<PlaintextDigest>;
-  readonly #owner: { more(): void; cancel(): void; openFailure(error: BlobOpenError): Error };
+  readonly #owner: StreamOwner;
   #settle!: { resolve(digest: PlaintextDigest): void; reject(error: Error): void };
   /** Chunks asked for and not yet come (the open asks for the first). */
   #asked = 1;
@@ -328,7 +338,7 @@ export class ThreadedBlobStream extends Readable implements DigestingReadable {
   #crc = 0;
   #ended = false;
 
-  constructor(owner: { more(): void; cancel(): void; openFailure(error: BlobOpenError): Error }) {
+  constructor(owner: StreamOwner) {
     super({ highWaterMark: 1024 * 1024 });
     this.#owner = owner;
     this.plaintextDigest = new Promise<PlaintextDigest>((resolve, reject) => {
