@@ -2,7 +2,7 @@
 // (only the whole archive, if the kill came after the rename), and the next run cleans up what the killed one left
 // and seals a good archive.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStoreFixture, type StoreFixture } from '../helpers/store-fixture.js';
@@ -77,6 +77,30 @@ describe('scopex export under SIGKILL', () => {
     expect(existsSync(archive)).toBe(true);
     // Nothing the killed runs left remains: no .partial and no temp folder of this order.
     expect(readdirSync(out).filter((name) => name !== `${order.id}.zip` && !name.includes('.seal-'))).toEqual([]);
+  });
+
+  it('stops at a large item altered after it was indexed: exit 4, one line naming it, nothing left behind', async () => {
+    // The built CLI streams large items from the key service's reader thread; the tag is checked at the end, after
+    // 40 MB of the item are already in the archive being written: nothing of it may stay.
+    const large = fx.items.find((item) => item.id === 's-large')!;
+    const original = readFileSync(large.blobFile);
+    const altered = Buffer.from(original);
+    const middle = Math.floor(altered.length / 2);
+    altered[middle] = altered[middle]! ^ 0x01;
+    writeFileSync(large.blobFile, altered);
+    try {
+      const order = writeSignedOrder(fx, { categories: ['storage.content'] });
+      const out = path.join(fx.root, 'out-altered');
+      const run = await runCli(['export', order.file, '--out', out, '--config', fx.configFile]);
+      expect(run.code, run.stderr).toBe(4);
+      const lines = run.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain('s-large');
+      expect(lines[0]).toContain('failed authentication');
+      expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+    } finally {
+      writeFileSync(large.blobFile, original);
+    }
   });
 
   it('stops cleanly on Ctrl-C (SIGINT): exit 130, no archive, no partial file', async () => {
