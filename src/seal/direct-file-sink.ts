@@ -124,6 +124,13 @@ export class DirectFileSink extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    // Most chunks (archiver's headers, small items) fit in the slot being filled: no closure for those.
+    if (this.#slot !== undefined && !this.#failure && chunk.length < this.#slotBytes - this.#filled) {
+      chunk.copy(this.#memory, this.#slot * this.#slotBytes + this.#filled);
+      this.#filled += chunk.length;
+      callback();
+      return;
+    }
     let at = 0;
     const copyOn = (): void => {
       while (at < chunk.length) {
