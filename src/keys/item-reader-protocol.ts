@@ -55,20 +55,33 @@ export type ReaderRequest =
    */
   | { type: 'stream'; id: number; file: string; service: StoreService; accountId: string; itemId: string }
   | { type: 'more'; id: number }
-  | { type: 'cancel'; id: number };
+  | { type: 'cancel'; id: number }
+  /** Ring slot `slot`, lent with a `lent` reply, is free again: the last reader of its chunk is done with it. */
+  | { type: 'return'; slot: number };
+
+/** Plaintext bytes in each chunk of a streamed item, at most; the ring's slots are this big. */
+export const STREAM_CHUNK_BYTES = 1024 * 1024;
+/** Slots of the ring that streamed chunks are lent from. */
+export const RING_SLOTS = 8;
 
 /**
- * A streamed item's answers: a chunk of plaintext (moved over, not copied) with the CRC-32 of every byte sent so far
- * (unsigned); then `end`, once the tag is checked, with the SHA-256 (hex) and size of all of them; or `failed`.
+ * A streamed item's answers: a chunk of plaintext, lent in ring slot `slot` until the main side returns it, or moved
+ * over when no slot is free; then `end`, once the tag is checked, with the SHA-256 (hex) and size of all of them; or
+ * `failed`.
  */
 export type StreamReply =
-  | { type: 'chunk'; id: number; bytes: Uint8Array; crc: number }
-  | { type: 'end'; id: number; sha256: string; crc: number; bytes: number }
+  | { type: 'lent'; id: number; slot: number; length: number }
+  | { type: 'chunk'; id: number; bytes: Uint8Array }
+  | { type: 'end'; id: number; sha256: string; bytes: number }
   | { type: 'failed'; id: number; failure: ReadFailure };
 
-/** What the thread is started with: the shared arenas that carry plaintexts back. */
+/**
+ * What the thread is started with: the shared arenas that carry small plaintexts back, and the ring of RING_SLOTS
+ * slots of STREAM_CHUNK_BYTES that streamed chunks are lent from.
+ */
 export interface ReaderThreadData {
   arenas: SharedArrayBuffer[];
+  ring: SharedArrayBuffer;
 }
 
 export type ReadFailure =

@@ -8,7 +8,20 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { IntegrityError } from '../errors.js';
 import { describeItem, itemAad } from './item-crypto.js';
 import { mailHeaderFields, type MailHeaderFields } from '../pipeline/mail-headers.js';
-import { decodeJobs, encodeHeaders, IN_EXCEPTIONS, type Exception, type ReaderReply, type ReaderRequest, type ReaderThreadData, type ReadFailure, type ReadJob, type StreamReply } from './item-reader-protocol.js';
+import {
+  decodeJobs,
+  encodeHeaders,
+  IN_EXCEPTIONS,
+  RING_SLOTS,
+  STREAM_CHUNK_BYTES,
+  type Exception,
+  type ReaderReply,
+  type ReaderRequest,
+  type ReaderThreadData,
+  type ReadFailure,
+  type ReadJob,
+  type StreamReply,
+} from './item-reader-protocol.js';
 import { BlobOpenError, SmallBlobReader } from './small-blob.js';
 import { SyncBlobReader } from './sync-blob-reader.js';
 
@@ -18,7 +31,12 @@ if (!port) throw new Error('item-reader-thread runs only as a worker thread');
 const keys = new Map<string, KeyObject>();
 const reader = new SmallBlobReader();
 const NO_DIGEST = ' '.repeat(64);
-const arenas = (workerData as ReaderThreadData).arenas.map((shared) => Buffer.from(shared));
+const data = workerData as ReaderThreadData;
+const arenas = data.arenas.map((shared) => Buffer.from(shared));
+const ring = Buffer.from(data.ring);
+/** Ring slots free to lend, and those lent and not yet returned. */
+const freeSlots = Array.from({ length: RING_SLOTS }, (_, slot) => RING_SLOTS - 1 - slot);
+const lentSlots = new Set<number>();
 
 /** Where the batch's plaintexts go: its arena while they fit, then each in a buffer of its own, moved over. */
 interface Output {
@@ -82,14 +100,10 @@ function transferable(bytes: Buffer, transfer: ArrayBuffer[]): Uint8Array {
   return out;
 }
 
-/** Ciphertext bytes read for each chunk of a streamed item. */
-const STREAM_CHUNK_BYTES = 1024 * 1024;
-
-/** A streamed item: its reader, and the SHA-256, CRC-32 and size of the plaintext sent so far. */
+/** A streamed item: its reader, and the SHA-256 and size of the plaintext sent so far. */
 interface Streaming {
   reader: SyncBlobReader;
   hash: Hash;
-  crc: number;
   bytes: number;
 }
 
@@ -109,12 +123,32 @@ function startStream(request: Extract<ReaderRequest, { type: 'stream' }>): void 
   }
   try {
     const reader = SyncBlobReader.open(request.file, key, itemAad(request.service, request.accountId, request.itemId), what);
-    streams.set(request.id, { reader, hash: createHash('sha256'), crc: 0, bytes: 0 });
+    streams.set(request.id, { reader, hash: createHash('sha256'), bytes: 0 });
   } catch (error) {
     reply({ type: 'failed', id: request.id, failure: failureOf(error) });
     return;
   }
   sendChunk(request.id);
+}
+
+/**
+ * Sends a chunk of stream `id`: lent in a free ring slot (copied there and hashed as placed, so the digest is of the
+ * very bytes the main thread archives), or moved over when every slot is lent.
+ */
+function sendPlaintext(id: number, stream: Streaming, chunk: Buffer): void {
+  stream.bytes += chunk.length;
+  const slot = chunk.length <= STREAM_CHUNK_BYTES ? freeSlots.pop() : undefined;
+  if (slot === undefined) {
+    stream.hash.update(chunk);
+    const transfer: ArrayBuffer[] = [];
+    reply({ type: 'chunk', id, bytes: transferable(chunk, transfer) }, transfer);
+    return;
+  }
+  const start = slot * STREAM_CHUNK_BYTES;
+  const placed = ring.subarray(start, start + chunk.copy(ring, start));
+  stream.hash.update(placed);
+  lentSlots.add(slot);
+  reply({ type: 'lent', id, slot, length: placed.length });
 }
 
 /** Sends stream `id`'s next chunk; after the last one, at once, its end (or its failure: a tag that does not match). */
@@ -125,16 +159,12 @@ function sendChunk(id: number): void {
   try {
     const chunk = stream.reader.next(streamScratch);
     if (chunk) {
-      stream.hash.update(chunk);
-      stream.crc = crc32(chunk, stream.crc);
-      stream.bytes += chunk.length;
-      const transfer: ArrayBuffer[] = [];
-      reply({ type: 'chunk', id, bytes: transferable(chunk, transfer), crc: stream.crc }, transfer);
+      sendPlaintext(id, stream, chunk);
       if (!stream.reader.exhausted) return;
     }
     if (stream.reader.next(streamScratch) !== null) throw new Error('the cipher gave bytes after the last chunk');
     streams.delete(id);
-    reply({ type: 'end', id, sha256: stream.hash.digest('hex'), crc: stream.crc, bytes: stream.bytes });
+    reply({ type: 'end', id, sha256: stream.hash.digest('hex'), bytes: stream.bytes });
   } catch (error) {
     stream.reader.close();
     streams.delete(id);
@@ -159,6 +189,11 @@ port.on('message', (message: ReaderRequest) => {
   }
   if (message.type === 'more') {
     sendChunk(message.id);
+    return;
+  }
+  if (message.type === 'return') {
+    // Only a slot that is lent goes back: a stray or repeated return must not free a slot twice.
+    if (lentSlots.delete(message.slot)) freeSlots.push(message.slot);
     return;
   }
   if (message.type === 'cancel') {

@@ -24,10 +24,9 @@ export interface ItemPlaintext {
   mailHeaders?: MailHeaderFields;
 }
 
-/** The SHA-256 (hex), CRC-32 (unsigned) and size of a streamed plaintext, taken where it was decrypted. */
+/** The SHA-256 (hex) and size of a streamed plaintext, taken where it was decrypted. */
 export interface PlaintextDigest {
   sha256: string;
-  crc32: number;
   bytes: number;
 }
 

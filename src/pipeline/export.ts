@@ -31,6 +31,7 @@ import { createScopeGate, ScopeViolation, type GateRequest, type ScopeGate } fro
 import type { ProductionRecord } from './production-record.js';
 import { abortError, oneByOne, openJsonArraySink, openTextSink, readAhead, throwIfAborted, type JsonArraySink, type TextSink } from './stages.js';
 import { filterSubscriberRecord } from './subscriber-record.js';
+import { giveBackChunk } from '../util/lent-chunks.js';
 
 export interface ExportProgress {
   items: number;
@@ -530,7 +531,16 @@ function createRun(ctx: RunContext) {
       destroy: () => guard.destroy(),
       async consume() {
         try {
-          await pipeline(guard, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+          await pipeline(
+            guard,
+            new Writable({
+              write: (chunk: Buffer, _encoding, callback) => {
+                // Its last reader: the headers were copied out of it as it passed.
+                giveBackChunk(chunk);
+                callback();
+              },
+            }),
+          );
         } catch (error) {
           throw failure ?? error;
         }

@@ -10,6 +10,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import type { HashChannel } from './hash-thread.js';
+import { giveBackChunk } from '../util/lent-chunks.js';
 
 export const BATCH_BYTES = 1024 * 1024;
 /** Chunks smaller than this are copied into the current batch buffer; larger ones are written as they are. */
@@ -81,6 +82,7 @@ export class BatchingFileSink extends Writable {
     if (chunk.length < COPY_BELOW) {
       chunk.copy(this.#staging, this.#stagingEnd);
       this.#stagingEnd += chunk.length;
+      giveBackChunk(chunk);
     } else {
       this.#closeStaging();
       this.#segments.push(chunk);
@@ -167,6 +169,8 @@ export class BatchingFileSink extends Writable {
       rest = remainderAfter(rest, bytesWritten);
     }
     this.#hasher.written(segments, this.#handle.fd, start, this.#writePosition - start);
+    // Written, and hashed or to be read back from the file: this is each chunk's last reader (util/lent-chunks.ts).
+    for (const segment of segments) giveBackChunk(segment);
     this.#flush.wrote(this.#writePosition - start);
   }
 }

@@ -12,6 +12,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { BackgroundFlush } from './batching-file-sink.js';
 import type { HashThread, SlotHashChannel } from './hash-thread.js';
+import { giveBackChunk } from '../util/lent-chunks.js';
 
 /**
  * Bytes per slot: each full slot is one write and one message to the hash thread. 1 MiB slots were as fast as 2 and
@@ -128,6 +129,8 @@ export class DirectFileSink extends Writable {
     if (this.#slot !== undefined && !this.#failure && chunk.length < this.#slotBytes - this.#filled) {
       chunk.copy(this.#memory, this.#slot * this.#slotBytes + this.#filled);
       this.#filled += chunk.length;
+      // Copied: this is the chunk's last reader (util/lent-chunks.ts).
+      giveBackChunk(chunk);
       callback();
       return;
     }
@@ -157,6 +160,7 @@ export class DirectFileSink extends Writable {
         this.#filled += copied;
         if (this.#filled === this.#slotBytes) this.#queueSlot();
       }
+      giveBackChunk(chunk);
       callback(this.#failure ?? null);
     };
     copyOn();

@@ -8,7 +8,6 @@
 // chain is not what we expect, nothing is changed and archiver keeps its pure-JS CRC: slower, equally correct.
 import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
-import { takeRunningCrc32 } from '../util/chunk-crc.js';
 
 type CrcBuf = (bytes: Uint8Array, seed?: unknown) => number;
 interface CrcModule {
@@ -73,10 +72,6 @@ export function useNativeCrc32(): boolean {
           known.delete(bytes);
           return crc | 0;
         }
-      } else {
-        // A stream's chunk whose running CRC its reader took (util/chunk-crc.ts).
-        const crc = takeRunningCrc32(bytes, seedOf(seed));
-        if (crc !== undefined) return crc | 0;
       }
       return native(bytes, seedOf(seed)) | 0;
     };

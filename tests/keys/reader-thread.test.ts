@@ -13,13 +13,13 @@ import { KeyError, ScopexError, SourceError } from '../../src/errors.js';
 import { BLOB_OVERHEAD, encryptItemBuffer, HEADER_BYTES, itemAad, TAG_BYTES } from '../../src/keys/item-crypto.js';
 import { unwrapDataKey } from '../../src/keys/data-keys.js';
 import { ThreadedBlobReader } from '../../src/keys/item-reader.js';
-import { decodeHeaders, decodeJobs, encodeHeaders, encodeJobs, type ReaderReply } from '../../src/keys/item-reader-protocol.js';
+import { decodeHeaders, decodeJobs, encodeHeaders, encodeJobs, RING_SLOTS, STREAM_CHUNK_BYTES, type ReaderReply, type ReaderThreadData } from '../../src/keys/item-reader-protocol.js';
 import { isDigesting, type KeyService } from '../../src/keys/key-service.js';
 import { createLocalKeyService } from '../../src/keys/local-key-service.js';
 import { loadMasterKey } from '../../src/keys/master-key.js';
 import { mailHeaderFields, type MailHeaderFields } from '../../src/pipeline/mail-headers.js';
 import { buildStoreFixture, type FixtureItem, type StoreFixture } from '../helpers/store-fixture.js';
-import { takeRunningCrc32 } from '../../src/util/chunk-crc.js';
+import { giveBackChunk, isLent } from '../../src/util/lent-chunks.js';
 import { blobOf, drain, failureOf, refOf } from './key-helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -228,37 +228,67 @@ describe('items streamed from the reader thread', () => {
     }
   }
 
-  it('gives the bytes the in-thread stream gives, with their SHA-256, CRC-32 and size', async () => {
+  it('gives the bytes the in-thread stream gives, with their SHA-256 and size', async () => {
     const fromThread = await streamed(threaded, blobFile);
     const fromMain = await streamed(inThread, blobFile);
     expect(fromThread.bytes?.equals(plaintext)).toBe(true);
     expect(fromMain.bytes?.equals(plaintext)).toBe(true);
-    expect(fromThread.digest).toEqual({ sha256: createHash('sha256').update(plaintext).digest('hex'), crc32: crc32(plaintext), bytes: plaintext.length });
+    expect(fromThread.digest).toEqual({ sha256: createHash('sha256').update(plaintext).digest('hex'), bytes: plaintext.length });
     // The in-thread stream takes no digest: the sealer hashes what it reads.
     expect(fromMain.digest).toBeUndefined();
     // Empty and one-chunk items too.
     for (const item of providerItems().filter((candidate) => candidate.service === 'storage' && candidate.plaintext !== undefined)) {
       const stream = threaded.openItem(refOf(item));
       expect((await drain(stream)).equals(item.plaintext!)).toBe(true);
-      expect(isDigesting(stream) && (await stream.plaintextDigest)).toEqual({ sha256: item.sha256, crc32: crc32(item.plaintext!), bytes: item.bytes });
+      expect(isDigesting(stream) && (await stream.plaintextDigest)).toEqual({ sha256: item.sha256, bytes: item.bytes });
     }
   });
 
-  it("notes each chunk's running CRC-32 for the ZIP writer, for that chunk after that CRC only", async () => {
-    const stream = threaded.openItem(refOf(large, blobFile));
-    let seed = 0;
-    let chunks = 0;
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      expect(takeRunningCrc32(chunk, seed + 1)).toBeUndefined();
-      const crc = takeRunningCrc32(chunk, seed);
-      expect(crc).toBe(crc32(chunk, seed));
-      // Used once.
-      expect(takeRunningCrc32(chunk, seed)).toBeUndefined();
-      seed = crc!;
-      chunks += 1;
+  /** Reads a stream chunk by chunk, each handed to `take` as it comes (before the next is read). */
+  async function eachChunk(stream: NodeJS.ReadableStream, take: (chunk: Buffer) => void): Promise<void> {
+    for await (const chunk of stream as AsyncIterable<Buffer>) take(chunk);
+  }
+
+  it('lends its chunks out of shared memory, and takes a slot again only once its chunk is given back', async () => {
+    const reader = ThreadedBlobReader.startScript(SCRIPT);
+    try {
+      const key = dataKeyOf(large.accountId);
+      // Kept, never given back: every chunk is lent and still holds its bytes at the end.
+      const kept: Buffer[] = [];
+      await eachChunk(reader.openStream(refOf(large, blobFile), key, (error) => error), (chunk) => kept.push(chunk));
+      expect(kept.length).toBe(4);
+      expect(kept.every((chunk) => isLent(chunk) && chunk.buffer instanceof SharedArrayBuffer)).toBe(true);
+      expect(Buffer.concat(kept).equals(plaintext)).toBe(true);
+      kept.forEach(giveBackChunk);
+
+      // An item of more chunks than the ring has slots, each given back once read: every chunk is lent, from the
+      // same few slots over and over.
+      const big = Buffer.alloc((RING_SLOTS + 3) * STREAM_CHUNK_BYTES + 777);
+      for (let at = 0; at < big.length; at += 4096) big.writeUInt32BE((at * 2654435761) >>> 0, at);
+      const bigFile = scratchBlob(encryptItemBuffer(key, randomBytes(12), itemAad(large.service, large.accountId, large.id), big));
+      const offsets = new Set<number>();
+      let at = 0;
+      await eachChunk(reader.openStream(refOf(large, bigFile), key, (error) => error), (chunk) => {
+        expect(isLent(chunk)).toBe(true);
+        expect(chunk.equals(big.subarray(at, at + chunk.length))).toBe(true);
+        at += chunk.length;
+        offsets.add(chunk.byteOffset);
+        giveBackChunk(chunk);
+      });
+      expect(at).toBe(big.length);
+      expect(offsets.size).toBeLessThan(RING_SLOTS);
+
+      // The same item, its chunks kept: once every slot is lent, the rest are moved over, and no lent chunk is
+      // written over by a later one.
+      const held: Buffer[] = [];
+      await eachChunk(reader.openStream(refOf(large, bigFile), key, (error) => error), (chunk) => held.push(chunk));
+      expect(held.filter((chunk) => isLent(chunk)).length).toBe(RING_SLOTS);
+      expect(held.length).toBe(RING_SLOTS + 4);
+      expect(Buffer.concat(held).equals(big)).toBe(true);
+      held.forEach(giveBackChunk);
+    } finally {
+      await reader.close();
     }
-    expect(chunks).toBeGreaterThanOrEqual(4);
-    expect(seed).toBe(crc32(plaintext));
   });
 
   it('fails as the in-thread stream does for a damaged blob, and its digest with it', async () => {
@@ -291,8 +321,19 @@ describe('items streamed from the reader thread', () => {
       // The thread goes on serving.
       const item = providerItems().find((candidate) => candidate.plaintext !== undefined)!;
       expect((await reader.read(refOf(item), dataKeyOf(item.accountId), item.bytes)).sha256).toBe(item.sha256);
-      const again = reader.openStream(refOf(large, blobFile), dataKeyOf(large.accountId), (error) => error);
-      expect((await drain(again)).equals(plaintext)).toBe(true);
+      for (let round = 0; round < 3; round += 1) {
+        const again = reader.openStream(refOf(large, blobFile), dataKeyOf(large.accountId), (error) => error);
+        const copies: Buffer[] = [];
+        await eachChunk(again, (chunk) => {
+          copies.push(Buffer.from(chunk));
+          giveBackChunk(chunk);
+        });
+        expect(Buffer.concat(copies).equals(plaintext)).toBe(true);
+      }
+      // Meanwhile the first chunk, never given back, kept its slot: nothing was written over it.
+      expect(isLent(first)).toBe(true);
+      expect(first.equals(plaintext.subarray(0, first.length))).toBe(true);
+      giveBackChunk(first);
     } finally {
       await reader.close();
     }
@@ -358,7 +399,7 @@ describe('a reader thread given back by a closed key service', () => {
 
     // And the thread itself drops every key it holds when told to forget: a read after that finds none.
     const arenas = [new SharedArrayBuffer(1 << 20)];
-    const raw = new Worker(SCRIPT, { workerData: { arenas } });
+    const raw = new Worker(SCRIPT, { workerData: { arenas, ring: new SharedArrayBuffer(RING_SLOTS * STREAM_CHUNK_BYTES) } satisfies ReaderThreadData });
     try {
       const [ours] = providerItems();
       const { accounts } = JSON.parse(readFileSync(fx.dataKeysFile, 'utf8')) as { accounts: Record<string, { wrapped: string }> };

@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHashThread, type HashThread, type SlotHashChannel } from '../../src/seal/hash-thread.js';
 import { alignedSharedMemory, DIRECT_ALIGN_BYTES, DirectFileSink } from '../../src/seal/direct-file-sink.js';
-import { expectFileHolds } from './helpers.js';
+import { expectFileHolds, lentCopies } from './helpers.js';
 
 let dir: string;
 beforeEach(() => {
@@ -143,6 +143,15 @@ describe('DirectFileSink', () => {
     // Slow writes, and slower hashing: a slot given back after its write alone would be hashed with later bytes.
     const slow = await writeAll(chunks, { thread: lateHashing(createHashThread(false), 3), delayMs: 1 });
     expectFileHolds(slow.file, chunks, slow.sink, slow.digest);
+  });
+
+  it('gives each lent chunk back once, and only after every byte of it is copied', async () => {
+    // Slow disk and slower hashing: big chunks wait for slots half-way through their copy.
+    const chunks = mixedChunks().filter((chunk) => chunk.length > 0);
+    const { lent, givenBack } = lentCopies(chunks);
+    const { file, sink, digest } = await writeAll(lent, { thread: lateHashing(createHashThread(), 3), delayMs: 2 });
+    expectFileHolds(file, chunks, sink, digest);
+    expect(givenBack()).toBe(lent.length);
   });
 
   it('hashes nothing as the SHA-256 of the empty string, and writes nothing', async () => {

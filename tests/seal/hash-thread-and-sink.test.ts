@@ -9,7 +9,7 @@ import { finished } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHashThread, SLOT_BYTES, SLOT_COUNT, type HashChannel } from '../../src/seal/hash-thread.js';
 import { BatchingFileSink, BATCH_BYTES } from '../../src/seal/batching-file-sink.js';
-import { expectFileHolds } from './helpers.js';
+import { expectFileHolds, lentCopies } from './helpers.js';
 
 let dir: string;
 beforeEach(() => {
@@ -63,6 +63,15 @@ describe('BatchingFileSink with the archive hasher', () => {
     for (const size of SIZES) chunks.push(randomBytes(size));
     const { file, sink, digest } = await writeAll(chunks);
     expectFileHolds(file, chunks, sink, digest);
+  });
+
+  it('gives each lent chunk back once, and only after it is written', async () => {
+    // Big chunks are written as they are, from the chunk itself: they must not be given back when taken in.
+    const chunks = [...SIZES, ...SIZES].filter((size) => size > 0).map((size) => randomBytes(size));
+    const { lent, givenBack } = lentCopies(chunks);
+    const { file, sink, digest } = await writeAll(lent);
+    expectFileHolds(file, chunks, sink, digest);
+    expect(givenBack()).toBe(lent.length);
   });
 
   it('hashes nothing as the SHA-256 of the empty string', async () => {

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { generateSamplePki, type SamplePki } from '../../src/samples/pki.js';
+import { lendChunk } from '../../src/util/lent-chunks.js';
 
 export interface PkiFiles {
   pki: SamplePki;
@@ -131,4 +132,22 @@ export function pythonCheckBag(archive: string, top: string): PythonVerdict {
     maxBuffer: 64 * 1024 * 1024,
   });
   return JSON.parse(out) as PythonVerdict;
+}
+
+/**
+ * Copies of `chunks`, each lent (util/lent-chunks.ts) by a lender that writes over it the moment it is given back, as
+ * the reader thread's ring does with its next chunk: a writer that gives a chunk back before it is done with it
+ * writes those bytes instead. `givenBack()` counts the chunks given back.
+ */
+export function lentCopies(chunks: Buffer[]): { lent: Buffer[]; givenBack(): number } {
+  let count = 0;
+  const lent = chunks.map((chunk) => {
+    const copy = Buffer.from(chunk);
+    lendChunk(copy, () => {
+      copy.fill(0xee);
+      count += 1;
+    });
+    return copy;
+  });
+  return { lent, givenBack: () => count };
 }
