@@ -4,7 +4,7 @@
 // export's main thread then only moves the bytes into the archive (1 GB: 2.51 s against 2.84 s, medians of 5
 // alternating pairs). Their chunks are lent out of a ring of shared memory and returned by the archive's writer once
 // it has copied them (util/lent-chunks.ts), rather than each moved over as a new buffer that the main thread's
-// collector must free (1 GB: 2.435 -> 2.220 s with the CRC-32 taken on the main thread, 6 rounds, medians).
+// collector must free (1 GB: 2.54 -> 2.08 s with the CRC-32 taken on the main thread, medians of 3 rounds).
 //
 // A key service that closes with nothing outstanding gives its thread back rather than stopping it: the thread
 // forgets every data key, and the next key service of this isolate (a batch worker runs export after export) takes it
