@@ -61,8 +61,14 @@ export type ReaderRequest =
 
 /** Plaintext bytes in each chunk of a streamed item, at most; the ring's slots are this big. */
 export const STREAM_CHUNK_BYTES = 1024 * 1024;
-/** Slots of the ring that streamed chunks are lent from. */
-export const RING_SLOTS = 8;
+/**
+ * Slots of the ring that streamed chunks are lent from: more than an export ever has lent at once, so that it never
+ * falls back to moving new buffers. A chunk stays lent while it waits in the item's stream, in archiver's streams and
+ * in the file sink's queue while the disk catches up: up to 12 at once in a 4 GiB export. With 8 slots that export
+ * moved ~120 new buffers over instead, and peaked at ~15 MB more RSS (152,405 against 137,573 KB, means of 3). A slot
+ * never used is never touched, and costs no memory.
+ */
+export const RING_SLOTS = 16;
 
 /**
  * A streamed item's answers: a chunk of plaintext, lent in ring slot `slot` until the main side returns it, or moved
