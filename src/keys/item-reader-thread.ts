@@ -24,6 +24,7 @@ import {
 } from './item-reader-protocol.js';
 import { BlobOpenError, SmallBlobReader } from './small-blob.js';
 import { SyncBlobReader } from './sync-blob-reader.js';
+import { freeNow } from '../util/free-now.js';
 
 const port = parentPort;
 if (!port) throw new Error('item-reader-thread runs only as a worker thread');
@@ -132,26 +133,10 @@ function startStream(request: Extract<ReaderRequest, { type: 'stream' }>): void 
 }
 
 /**
- * Young objects allocated per streamed chunk: 64 arrays of 512 slots (~130 KiB with V8's compressed pointers), each
- * below the size that would go to the large-object space. Each chunk's decipher output is a new 1 MiB buffer that is
- * dead as soon as it is copied into the ring, but this thread allocates almost nothing on its own heap, so its
- * collector ran only under external-memory pressure: every ~36 MB of them, all that while resident. This brings a
- * minor collection every few chunks instead, which frees them. A 4 GiB export peaked at 173,000-184,394 KB of RSS
- * without it (157,570-161,403 KB before chunks were lent), 153,183 KB with it (means of 3). Twice as much did worse
- * (183,176 KB): the arrays outgrew this thread's small young generation and were promoted, and the thread ran full
- * collections.
- */
-const NUDGE_ARRAYS = 64;
-const NUDGE_SLOTS = 512;
-// Kept in a module variable, so that the compiler cannot drop the allocation as unused.
-let _nudge: unknown[][] = [];
-
-/**
  * Sends a chunk of stream `id`: lent in a free ring slot (copied there and hashed as placed, so the digest is of the
  * very bytes the main thread archives), or moved over when every slot is lent.
  */
 function sendPlaintext(id: number, stream: Streaming, chunk: Buffer): void {
-  _nudge = Array.from({ length: NUDGE_ARRAYS }, () => new Array<unknown>(NUDGE_SLOTS));
   stream.bytes += chunk.length;
   const slot = chunk.length <= STREAM_CHUNK_BYTES ? freeSlots.pop() : undefined;
   if (slot === undefined) {
@@ -163,6 +148,8 @@ function sendPlaintext(id: number, stream: Streaming, chunk: Buffer): void {
   const start = slot * STREAM_CHUNK_BYTES;
   const placed = ring.subarray(start, start + chunk.copy(ring, start));
   stream.hash.update(placed);
+  // The decipher's buffer is dead now; left to this thread's collector, such buffers piled up (see free-now.ts).
+  freeNow(chunk);
   lentSlots.add(slot);
   reply({ type: 'lent', id, slot, length: placed.length });
 }
