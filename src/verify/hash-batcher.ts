@@ -39,7 +39,7 @@ function hashFile(job) {
     sha.update(readBuffer.subarray(0, read));
     done += read;
   }
-  return { type: 'file', slot: job.slot, digest: sha.digest('hex') };
+  return { type: 'file', slot: job.slot, digest: sha.digest() };
 }
 parentPort.on('message', (batch) => {
   if (batch.type === 'file') {
@@ -85,12 +85,13 @@ interface Batch {
 
 type WorkerReply =
   | { type: 'batch'; id: number; bytes: ArrayBuffer; digests: ArrayBuffer }
-  | { type: 'file'; slot: number; digest: string }
+  | { type: 'file'; slot: number; digest: Uint8Array }
   | { type: 'file-failed'; message: string; code?: string };
 
 /**
- * Hashes entries, identified by a caller's slot number, and hands each digest (lower-case hex) to `onDigest`,
- * possibly later: every digest has been delivered once `finish()` resolves. `close()` stops the worker.
+ * Hashes entries, identified by a caller's slot number, and hands each digest to `onDigest` as the 32 bytes at `at` of
+ * `digest` (valid only during the call), possibly later: every digest has been delivered once `finish()` resolves.
+ * `close()` stops the worker.
  */
 export class HashBatcher {
   private worker: Worker | null = null;
@@ -108,7 +109,7 @@ export class HashBatcher {
 
   /** `useWorker: false` hashes everything in this thread (for few entries the worker's start-up is not worth it). */
   constructor(
-    private readonly onDigest: (slot: number, sha256: string) => void,
+    private readonly onDigest: (slot: number, digest: Uint8Array, at: number) => void,
     useWorker: boolean,
   ) {
     if (!useWorker) return;
@@ -131,7 +132,7 @@ export class HashBatcher {
   add(slot: number, data: Buffer): void {
     if (this.failure) throw this.failure;
     if (this.worker === null || !this.hasRoomFor(Math.max(1, data.length))) {
-      this.onDigest(slot, hashOnce('sha256', data, 'hex'));
+      this.onDigest(slot, hashOnce('sha256', data, 'buffer'), 0);
       return;
     }
     if (data.length > MAX_BATCHED_ENTRY_BYTES) {
@@ -144,7 +145,7 @@ export class HashBatcher {
       this.post(current);
       this.current = null;
       if (!this.hasRoomFor(Math.max(1, data.length))) {
-        this.onDigest(slot, hashOnce('sha256', data, 'hex'));
+        this.onDigest(slot, hashOnce('sha256', data, 'buffer'), 0);
         return;
       }
     }
@@ -267,18 +268,18 @@ export class HashBatcher {
     }
     if (reply.type === 'file') {
       this.filesInFlight--;
-      this.onDigest(reply.slot, reply.digest);
+      this.onDigest(reply.slot, reply.digest, 0);
       this.settle();
       return;
     }
     const batch = this.inFlight.get(reply.id);
     if (!batch) return;
     this.inFlight.delete(reply.id);
-    const digests = Buffer.from(reply.digests);
+    const digests = new Uint8Array(reply.digests);
     const slots = batch.slots;
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i] as number;
-      if (slot >= 0) this.onDigest(slot, digests.toString('hex', i * 32, i * 32 + 32));
+      if (slot >= 0) this.onDigest(slot, digests, i * 32);
     }
     this.free.push(new Uint8Array(reply.bytes));
     this.settle();

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { stopWorker } from '../util/stop-worker.js';
+import { DigestTable } from './digest-table.js';
 import { RecordChecks, type CheckOutcome, type ReadResults, type RecordFile, type RecordLayout, type RecordSettings, type ScopeRule } from './record-checks.js';
 import type { RecordsReply, RecordsRequest } from './records-protocol.js';
 
@@ -148,10 +149,13 @@ class ThreadedRecordChecker implements RecordChecker {
   }
 
   payload(read: ReadResults): Promise<CheckOutcome> {
-    // Hex digests hold no line break; an entry not read is ''.
-    const digests = Array.from(read.digests, (digest) => digest ?? '').join('\n');
+    const table = read.digests;
+    if (!(table instanceof DigestTable)) return Promise.reject(new Error('the records thread takes the digests as a DigestTable'));
+    // Copies (the verifier goes on using its own), moved over without another.
+    const digests = table.bytes.slice();
+    const present = table.present.slice();
     const sizes = Float64Array.from(read.sizes);
-    return this.outcome((id) => ({ type: 'payload', id, digests, sizes }), [sizes.buffer]);
+    return this.outcome((id) => ({ type: 'payload', id, digests, present, sizes }), [digests.buffer, present.buffer, sizes.buffer]);
   }
 
   production(): Promise<CheckOutcome> {

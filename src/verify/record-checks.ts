@@ -5,6 +5,7 @@
 import * as z from '../util/zod.js';
 import { CATEGORIES, instant, isInstant } from '../order/schema.js';
 import { ManifestReader } from './bag-files.js';
+import type { DigestReader } from './digest-table.js';
 import { JsonArrayReader } from './json-array-reader.js';
 import { unsafeNameReason } from './names.js';
 import type { VerifyCheckName, VerifyFailure } from './verify.js';
@@ -49,8 +50,8 @@ export interface RecordLayout {
 
 /** What the one pass over the archive found, by entry index. */
 export interface ReadResults {
-  /** The SHA-256 (lower-case hex) of each file entry read in full; undefined for the others. */
-  digests: readonly (string | undefined)[];
+  /** The SHA-256 of each file entry read in full. */
+  digests: DigestReader;
   sizes: ArrayLike<number>;
 }
 
@@ -225,7 +226,7 @@ export class RecordChecks {
     const failures = this.failures();
     for (const problem of this.manifest.problems) failures.add('payload-manifest', MANIFEST, problem.expected, problem.found, problem.message);
     failures.addUnlisted(this.manifest.problemCount - this.manifest.problems.length);
-    if (digestOf(read, this.bagEntries.get(MANIFEST)) === undefined) {
+    if (!hasDigest(read, this.bagEntries.get(MANIFEST))) {
       failures.add('payload-manifest', MANIFEST, `a readable ${MANIFEST}`, 'none', 'the payload cannot be checked without the manifest');
       return failures.outcome('not verifiable');
     }
@@ -239,8 +240,8 @@ export class RecordChecks {
       }
       const found = at === NO_ENTRY ? undefined : at;
       const expected = hashes[line] as string;
-      const actual = digestOf(read, found);
-      if (actual === expected) continue;
+      if (found !== undefined && read.digests.matches(found, expected)) continue;
+      const actual = found === undefined ? undefined : read.digests.hex(found);
       if (found === undefined) failures.add('payload-manifest', path, `${path} in the archive`, 'nothing', `${path} is listed but missing`);
       else if (actual === undefined) failures.add('payload-manifest', path, `sha256 ${expected}`, 'unreadable data', `${path} could not be read`);
       else failures.add('payload-manifest', path, `sha256 ${expected}`, `sha256 ${actual}`, `${path} does not match its hash`);
@@ -281,9 +282,9 @@ export class RecordChecks {
   checkProduction(read: ReadResults): CheckOutcome {
     const plan = this.planned().production;
     const failures = this.parseFailures;
-    const productionDigest = digestOf(read, this.bagEntries.get(PRODUCTION));
-    if (productionDigest === undefined || !this.productionReadable) {
-      if (productionDigest === undefined) failures.add('production', PRODUCTION, 'a readable production.json', 'none', 'production.json is missing or unreadable');
+    const productionRead = hasDigest(read, this.bagEntries.get(PRODUCTION));
+    if (!productionRead || !this.productionReadable) {
+      if (!productionRead) failures.add('production', PRODUCTION, 'a readable production.json', 'none', 'production.json is missing or unreadable');
       return failures.outcome('not verifiable');
     }
     // The planned failures, each in its place among the size checks, which are the only ones that need the pass.
@@ -299,7 +300,7 @@ export class RecordChecks {
       const found = plan.sizeEntries[index] as number;
       if (found !== NO_ENTRY) {
         const record = this.production[index] as ProductionRecord;
-        const actualBytes = digestOf(read, found) !== undefined ? read.sizes[found] : undefined;
+        const actualBytes = read.digests.has(found) ? read.sizes[found] : undefined;
         if (actualBytes !== undefined && actualBytes !== record.bytes) {
           failures.add('production', record.path, `${actualBytes} bytes`, `${record.bytes} bytes`, `production.json gives the wrong size for ${record.path}`);
         }
@@ -472,8 +473,8 @@ export class RecordChecks {
   }
 }
 
-function digestOf(read: ReadResults, index: number | undefined): string | undefined {
-  return index === undefined ? undefined : read.digests[index];
+function hasDigest(read: ReadResults, index: number | undefined): boolean {
+  return index !== undefined && read.digests.has(index);
 }
 
 const PRODUCTION_CATEGORIES: ReadonlySet<unknown> = new Set(CATEGORIES);

@@ -8,8 +8,8 @@ export type RecordsRequest =
   /** Read `length` bytes at `position` of the open archive `fd`, feed them to `file` and hash them. */
   | { type: 'read'; id: number; file: RecordFile; fd: number; position: number; length: number }
   | { type: 'discard'; file: RecordFile }
-  /** `digests` joined by line breaks, '' for an entry not read (posting the array itself cost far more). */
-  | { type: 'payload'; id: number; digests: string; sizes: Float64Array }
+  /** The arrays of a `DigestTable`, and each entry's size. */
+  | { type: 'payload'; id: number; digests: Uint8Array; present: Uint8Array; sizes: Float64Array }
   | { type: 'production'; id: number }
   | { type: 'scope'; id: number; rule: ScopeRule };
 

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import { DigestTable } from './digest-table.js';
 import { RecordChecks, type ReadResults } from './record-checks.js';
 import type { RecordsReply, RecordsRequest } from './records-protocol.js';
 
@@ -53,8 +54,7 @@ function handle(request: RecordsRequest): RecordsReply | null {
       required().discard(request.file);
       return null;
     case 'payload': {
-      const digests = request.digests.split('\n').map((digest) => (digest === '' ? undefined : digest));
-      lastRead = { digests, sizes: request.sizes };
+      lastRead = { digests: new DigestTable(request.digests, request.present), sizes: request.sizes };
       return { type: 'outcome', id: request.id, outcome: required().checkPayload(lastRead) };
     }
     case 'production':

@@ -10,6 +10,7 @@ import { canonicalJson } from '../order/canonical.js';
 import { orderSchema, type Order } from '../order/schema.js';
 import { checkBagitDeclaration, ManifestReader, parseBagInfo } from './bag-files.js';
 import { verifyDetachedSignature } from './cms-signature.js';
+import { DigestTable } from './digest-table.js';
 import { HashBatcher, MAX_BATCHED_ENTRY_BYTES } from './hash-batcher.js';
 import { NfcTwins, unsafeNameReason } from './names.js';
 import { LocalRecordChecker, startRecordsThread, type RecordChecker, type RecordSink } from './record-checker.js';
@@ -152,9 +153,9 @@ class ArchiveVerification {
   private readonly payload: string[] = [];
   /** The entries of `payload`, in the same order. */
   private readonly payloadEntries: ZipEntry[] = [];
-  /** The SHA-256 (hex) and byte count of each file entry read in full, by its index in the central directory. */
-  private digests: (string | undefined)[] = [];
-  private sizes: number[] = [];
+  /** The SHA-256 and byte count of each file entry read in full, by its index in the central directory. */
+  private digests = new DigestTable(0);
+  private sizes = new Float64Array(0);
   private readonly captured = new Map<string, Buffer>();
   /** The manifest and production.json: parsed and checked here or on a records thread. */
   private records: RecordChecker | null = null;
@@ -194,8 +195,8 @@ class ArchiveVerification {
         for (const name of VERIFY_CHECKS.slice(1)) this.skip(name, 'not run: the archive cannot be read');
         return;
       }
-      this.digests = new Array<string | undefined>(listing.entries.length);
-      this.sizes = new Array<number>(listing.entries.length).fill(0);
+      this.digests = new DigestTable(listing.entries.length);
+      this.sizes = new Float64Array(listing.entries.length);
       await this.readArchive(file, listing);
       this.pass('zip-structure', `${listing.entries.length} entries tile ${size} bytes`);
       // The record checks are asked for at once: a records thread works through them while this thread checks the
@@ -248,9 +249,7 @@ class ArchiveVerification {
     records.setLayout(this.recordLayout(listing.entries));
     const mode = this.options.hashThread ?? 'auto';
     const useWorker = mode === 'always' || (mode === 'auto' && worthAHashThread(listing.entries, records.threaded));
-    const batcher = new HashBatcher((slot, sha256) => {
-      this.digests[slot] = sha256;
-    }, useWorker);
+    const batcher = new HashBatcher((slot, digest, at) => this.digests.set(slot, digest, at), useWorker);
     try {
       await this.readEntries(file, listing, batcher, records, records.threaded && early ? early : new Map());
     } finally {
@@ -444,7 +443,7 @@ class ArchiveVerification {
     for (const [index, taken] of taking) {
       const { sha256, bytes } = await taken.result;
       if (taken.claimed) {
-        digests[index] = sha256;
+        digests.setHex(index, sha256);
         this.sizes[index] = bytes;
       } else {
         records.discard(taken.file);
@@ -477,7 +476,7 @@ class ArchiveVerification {
         extra?.update(chunk);
       },
       end: () => {
-        this.digests[entry.index] = hash.digest('hex');
+        this.digests.set(entry.index, hash.digest());
         this.sizes[entry.index] = bytes;
         extra?.end();
       },
@@ -723,7 +722,7 @@ class ArchiveVerification {
   }
 
   private compareHash(check: 'tag-manifest', path: string, expected: string, found = this.bagEntries.get(path)): void {
-    const actual = found ? this.digests[found.index] : undefined;
+    const actual = found ? this.digests.hex(found.index) : undefined;
     if (actual === expected) return;
     const entry = this.entryName(path);
     if (!found) {
@@ -742,14 +741,14 @@ class ArchiveVerification {
   /** The SHA-256 computed for a bag path, when its entry was read in full. */
   private digestOf(path: string): string | undefined {
     const entry = this.bagEntries.get(path);
-    return entry ? this.digests[entry.index] : undefined;
+    return entry ? this.digests.hex(entry.index) : undefined;
   }
 
   /** The bytes of the payload files: as read, or as the central directory declares for those not read in full. */
   private payloadBytes(): number {
     let sum = 0;
     for (const entry of this.payloadEntries) {
-      sum += this.digests[entry.index] !== undefined ? (this.sizes[entry.index] as number) : entry.uncompressedSize;
+      sum += this.digests.has(entry.index) ? (this.sizes[entry.index] as number) : entry.uncompressedSize;
     }
     return sum;
   }
@@ -790,8 +789,8 @@ class HashSink implements EntrySink {
 
   constructor(
     private readonly slot: number,
-    private readonly digests: (string | undefined)[],
-    private readonly sizes: number[],
+    private readonly digests: DigestTable,
+    private readonly sizes: Float64Array,
     private readonly batcher: HashBatcher,
     private readonly fd: number,
   ) {}
@@ -817,7 +816,7 @@ class HashSink implements EntrySink {
 
   end(): void {
     this.sizes[this.slot] = this.bytes;
-    this.digests[this.slot] = (this.hash ?? createHash('sha256')).digest('hex');
+    this.digests.set(this.slot, (this.hash ?? createHash('sha256')).digest());
   }
 }
 

@@ -1,6 +1,7 @@
 // The payload and production checks are planned ahead of the digests (`prepare`) and finished with them: the
 // failures must come in the order one pass over the records gives them, and a forgotten file must not be checked.
 import { describe, expect, it } from 'vitest';
+import { DigestTable } from '../../src/verify/digest-table.js';
 import { RecordChecks, type ReadResults } from '../../src/verify/record-checks.js';
 
 const hex = (byte: number): string => byte.toString(16).padStart(2, '0').repeat(32);
@@ -18,7 +19,13 @@ function checks(manifest: string, records: object[], maxFailures = 10): RecordCh
   return checks;
 }
 
-const read: ReadResults = { digests: PATHS.map((_, index) => hex(index)), sizes: PATHS.map((_, index) => 100 + index) };
+function digestsOf(hexes: readonly string[]): DigestTable {
+  const table = new DigestTable(hexes.length);
+  hexes.forEach((digest, index) => table.setHex(index, digest));
+  return table;
+}
+
+const read: ReadResults = { digests: digestsOf(PATHS.map((_, index) => hex(index))), sizes: PATHS.map((_, index) => 100 + index) };
 const record = (path: string, index: number, changes: object = {}): object => ({
   path,
   sha256: hex(index),
@@ -52,7 +59,7 @@ describe('record checks planned ahead of the digests', () => {
   it('check only what the digests show, however early the plan was made', () => {
     const planned = checks(manifest, [record(PATHS[3] as string, 3), record(PATHS[4] as string, 4)]);
     planned.prepare();
-    const tampered: ReadResults = { digests: read.digests.map((digest, index) => (index === 4 ? hex(200) : digest)), sizes: read.sizes };
+    const tampered: ReadResults = { digests: digestsOf(PATHS.map((_, index) => hex(index === 4 ? 200 : index))), sizes: read.sizes };
     expect(planned.checkPayload(tampered).failures.map((failure) => failure.message)).toEqual([`${PATHS[4]} does not match its hash`]);
   });
 
