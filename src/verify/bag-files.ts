@@ -10,14 +10,21 @@ export interface LineProblem {
   message: string;
 }
 
-/** Splits a byte stream into LF- or CRLF-terminated lines without holding more than one line. */
+/**
+ * Splits a byte stream into LF- or CRLF-terminated lines without holding more than one line. Each line is handed over
+ * as bytes `start` to `end` of `bytes`, its terminator left out, valid only during the call: a line wholly inside a
+ * chunk is not copied.
+ */
 export class LineSplitter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private overlong = false;
   private lineNumber = 0;
 
-  constructor(private readonly onLine: (line: string, lineNumber: number) => void, private readonly onOverlong: (lineNumber: number) => void) {}
+  constructor(
+    private readonly onLine: (bytes: Buffer, start: number, end: number, lineNumber: number) => void,
+    private readonly onOverlong: (lineNumber: number) => void,
+  ) {}
 
   update(chunk: Buffer): void {
     let start = 0;
@@ -28,10 +35,9 @@ export class LineSplitter {
         return;
       }
       if (this.pendingBytes === 0 && !this.overlong && newline - start <= MAX_LINE_BYTES) {
-        // The whole line is in this chunk: decode it in place, no copy.
         this.lineNumber++;
         const end = newline > start && chunk[newline - 1] === 0x0d ? newline - 1 : newline;
-        this.onLine(chunk.toString('utf8', start, end), this.lineNumber);
+        this.onLine(chunk, start, end, this.lineNumber);
       } else {
         this.keep(chunk.subarray(start, newline));
         this.flush();
@@ -61,9 +67,9 @@ export class LineSplitter {
     if (this.overlong) {
       this.onOverlong(this.lineNumber);
     } else {
-      let line = Buffer.concat(this.pending, this.pendingBytes).toString('utf8');
-      if (line.endsWith('\r')) line = line.slice(0, -1);
-      this.onLine(line, this.lineNumber);
+      const line = Buffer.concat(this.pending, this.pendingBytes);
+      const end = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length;
+      this.onLine(line, 0, end, this.lineNumber);
     }
     this.pending = [];
     this.pendingBytes = 0;
@@ -71,13 +77,20 @@ export class LineSplitter {
   }
 }
 
-/** A `manifest-sha256.txt` or `tagmanifest-sha256.txt`: `<sha256> <path>` per line, paths relative to the bag. */
+/**
+ * A `manifest-sha256.txt` or `tagmanifest-sha256.txt`: `<sha256> <path>` per line, paths relative to the bag. Each
+ * path is kept as a string of its own and each hash as 32 bytes, not as slices of the line, which kept the whole line
+ * (~250 bytes a line in all on a payload manifest, ~120 now).
+ */
 export class ManifestReader {
-  readonly entries = new Map<string, string>();
+  /** Each listed path, in line order, and the slot of its hash: 0, 1, 2... in that same order. */
+  readonly entries = new Map<string, number>();
   /** The first `maxProblems` problems, in line order... */
   readonly problems: LineProblem[] = [];
   /** ... and how many there were in all. */
   problemCount = 0;
+  /** The hashes, 32 bytes per slot. */
+  private hashes = new Uint8Array(32 * 256);
   private readonly splitter: LineSplitter;
   private full = false;
 
@@ -90,7 +103,7 @@ export class ManifestReader {
     private readonly maxProblems: number = Number.MAX_SAFE_INTEGER,
   ) {
     this.splitter = new LineSplitter(
-      (line, lineNumber) => this.line(line, lineNumber),
+      (bytes, start, end, lineNumber) => this.line(bytes, start, end, lineNumber),
       (lineNumber) => this.problem(() => ({ line: lineNumber, expected: `a line under ${MAX_LINE_BYTES} bytes`, found: 'a longer line', message: `line ${lineNumber} is too long` })),
     );
   }
@@ -103,25 +116,62 @@ export class ManifestReader {
     this.splitter.end();
   }
 
-  private line(line: string, lineNumber: number): void {
-    if (line === '') return;
-    const pathAt = plainManifestPathAt(line);
-    const match = pathAt < 0 ? MANIFEST_LINE.exec(line) : null;
-    if (pathAt < 0 && !match) {
-      this.problem(() => ({ line: lineNumber, expected: '"<sha256 hex> <path>"', found: JSON.stringify(line.slice(0, 120)), message: `line ${lineNumber} is not a SHA-256 manifest line` }));
-      return;
+  /** The hash of `slot` in lower-case hex. */
+  hash(slot: number): string {
+    return Buffer.from(this.hashes.buffer, this.hashes.byteOffset + slot * 32, 32).toString('hex');
+  }
+
+  /** The hashes, 32 bytes per slot. */
+  get hashBytes(): Uint8Array {
+    return this.hashes;
+  }
+
+  /** Whether the hash of `slot` is the 32 bytes at `at` of `digest`. */
+  hashIs(slot: number, digest: Uint8Array, at: number): boolean {
+    const hashes = this.hashes;
+    const base = slot * 32;
+    for (let i = 0; i < 32; i++) if (hashes[base + i] !== digest[at + i]) return false;
+    return true;
+  }
+
+  private line(bytes: Buffer, start: number, end: number, lineNumber: number): void {
+    if (start === end) return;
+    const pathAt = plainManifestPathAt(bytes, start, end);
+    let path: string;
+    let hash = bytes;
+    let hashAt = start;
+    if (pathAt >= 0) {
+      path = bytes.toString('utf8', pathAt, end);
+    } else {
+      const line = bytes.toString('utf8', start, end);
+      const match = MANIFEST_LINE.exec(line);
+      if (!match) {
+        this.problem(() => ({ line: lineNumber, expected: '"<sha256 hex> <path>"', found: JSON.stringify(line.slice(0, 120)), message: `line ${lineNumber} is not a SHA-256 manifest line` }));
+        return;
+      }
+      path = match[2] as string;
+      hash = Buffer.from(match[1] as string, 'latin1');
+      hashAt = 0;
     }
     if (this.entries.size >= this.maxEntries) {
       if (!this.full) this.problem(() => ({ line: lineNumber, expected: `at most ${this.maxEntries} lines`, found: 'more', message: `the manifest lists more files than the archive holds (from line ${lineNumber})` }));
       this.full = true;
       return;
     }
-    const path = decodeManifestPath(match ? (match[2] as string) : line.slice(pathAt));
+    path = decodeManifestPath(path);
     if (this.entries.has(path)) {
       this.problem(() => ({ line: lineNumber, expected: 'each path listed once', found: `${path} again`, message: `line ${lineNumber} lists ${path} a second time` }));
       return;
     }
-    this.entries.set(path, (match ? (match[1] as string) : line.slice(0, 64)).toLowerCase());
+    const slot = this.entries.size;
+    if ((slot + 1) * 32 > this.hashes.length) {
+      const grown = new Uint8Array(this.hashes.length * 2);
+      grown.set(this.hashes);
+      this.hashes = grown;
+    }
+    const hashes = this.hashes;
+    for (let i = 0; i < 32; i++) hashes[slot * 32 + i] = (nibble(hash[hashAt + 2 * i] as number) << 4) | nibble(hash[hashAt + 2 * i + 1] as number);
+    this.entries.set(path, slot);
   }
 
   /** Keeps the problem while there is room (only then is it written out); counts it in any case. */
@@ -134,26 +184,32 @@ export class ManifestReader {
 const MANIFEST_LINE = /^([0-9a-fA-F]{64})[ \t]+(.+)$/;
 
 /**
- * The usual manifest line, read without the regular expression: 64 hex digits, spaces or tabs, then a path with no
- * line terminator (what `.` refuses). Returns where the path starts, exactly as `MANIFEST_LINE` would split the
- * line, or -1 for anything else (the expression then decides).
+ * The usual manifest line, read on its bytes without the regular expression: 64 hex digits, spaces or tabs, then a
+ * path with no line terminator (what `.` refuses: CR, and U+2028 and U+2029, E2 80 A8 and E2 80 A9 in UTF-8). Returns
+ * where the path starts, exactly as `MANIFEST_LINE` would split the decoded line (all before it is ASCII), or -1 for
+ * anything else (the expression then decides).
  */
-function plainManifestPathAt(line: string): number {
-  const length = line.length;
-  if (length < 66) return -1;
-  for (let i = 0; i < 64; i++) {
-    const code = line.charCodeAt(i);
+function plainManifestPathAt(bytes: Buffer, start: number, end: number): number {
+  if (end - start < 66) return -1;
+  for (let i = start; i < start + 64; i++) {
+    const code = bytes[i] as number;
     const letter = code | 0x20; // A-F onto a-f; nothing else lands there
     if (!((code >= 0x30 && code <= 0x39) || (letter >= 0x61 && letter <= 0x66))) return -1;
   }
-  let at = 64;
-  while (at < length && (line.charCodeAt(at) === 0x20 || line.charCodeAt(at) === 0x09)) at++;
-  if (at === 64 || at === length) return -1;
-  for (let i = at; i < length; i++) {
-    const code = line.charCodeAt(i);
-    if (code === 0x0a || code === 0x0d || code === 0x2028 || code === 0x2029) return -1;
+  let at = start + 64;
+  while (at < end && (bytes[at] === 0x20 || bytes[at] === 0x09)) at++;
+  if (at === start + 64 || at === end) return -1;
+  for (let i = at; i < end; i++) {
+    const code = bytes[i] as number;
+    if (code === 0x0a || code === 0x0d) return -1;
+    if (code === 0xe2 && i + 2 < end && bytes[i + 1] === 0x80 && (bytes[i + 2] === 0xa8 || bytes[i + 2] === 0xa9)) return -1;
   }
   return at;
+}
+
+/** The value of a hex digit's character code, either case (the caller has checked it is one). */
+function nibble(code: number): number {
+  return code <= 0x39 ? code - 0x30 : (code | 0x20) - 0x57;
 }
 
 /** RFC 8493 2.1.3: only LF, CR and % itself are percent-encoded in manifest paths. */

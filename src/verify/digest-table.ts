@@ -2,15 +2,13 @@
 // A 200,517-entry archive held ~17.6 MB of hex strings in the main thread, and its records thread as much again plus
 // the ~13 MB string they were posted in; the table is 6.6 MB, and it goes to the records thread as two typed arrays.
 
-const HEX = Uint8Array.from('0123456789abcdef', (digit) => digit.charCodeAt(0));
-
 /** What the checks read: whether an entry was read in full, and its digest (lower-case hex). */
 export interface DigestReader {
   has(index: number): boolean;
   /** The digest of entry `index` in lower-case hex; undefined when the entry was not read in full. */
   hex(index: number): string | undefined;
-  /** Whether `hex(index) === expected`, without making the string. */
-  matches(index: number, expected: string): boolean;
+  /** Whether entry `index` has a digest, and it is the 32 bytes at `at` of `digest`. */
+  is(index: number, digest: Uint8Array, at: number): boolean;
 }
 
 export class DigestTable implements DigestReader {
@@ -60,14 +58,11 @@ export class DigestTable implements DigestReader {
     return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + index * 32, 32).toString('hex');
   }
 
-  matches(index: number, expected: string): boolean {
-    if (!this.has(index) || expected.length !== 64) return false;
+  is(index: number, digest: Uint8Array, at: number): boolean {
+    if (!this.has(index)) return false;
     const bytes = this.bytes;
     const base = index * 32;
-    for (let i = 0; i < 32; i++) {
-      const byte = bytes[base + i] as number;
-      if (expected.charCodeAt(2 * i) !== HEX[byte >> 4] || expected.charCodeAt(2 * i + 1) !== HEX[byte & 15]) return false;
-    }
+    for (let i = 0; i < 32; i++) if (bytes[base + i] !== digest[at + i]) return false;
     return true;
   }
 

@@ -6,6 +6,7 @@ import * as z from '../util/zod.js';
 import { CATEGORIES, instant, isInstant } from '../order/schema.js';
 import { ManifestReader } from './bag-files.js';
 import type { DigestReader } from './digest-table.js';
+import { ProductionTable } from './production-table.js';
 import { JsonArrayReader } from './json-array-reader.js';
 import { unsafeNameReason } from './names.js';
 import type { VerifyCheckName, VerifyFailure } from './verify.js';
@@ -69,17 +70,6 @@ export interface CheckOutcome {
   detail: string;
 }
 
-interface ProductionRecord {
-  path: string;
-  sha256: string;
-  bytes: number;
-  account: string;
-  category: (typeof CATEGORIES)[number];
-  sourceId: string | null;
-  timestamp: number | null;
-  timestampText: string | null;
-}
-
 class Failures {
   readonly listed: VerifyFailure[] = [];
   count = 0;
@@ -110,9 +100,8 @@ const NO_ENTRY = -1;
 const NOT_A_PAYLOAD_PATH = -2;
 
 interface PayloadPlan {
-  /** The manifest's lines: paths and hashes... */
+  /** The manifest's lines' paths (line i's hash is the manifest's slot i)... */
   paths: string[];
-  hashes: string[];
   /** ... and each one's entry index, NO_ENTRY, or NOT_A_PAYLOAD_PATH. */
   entries: Int32Array;
   /** Listed payload files the archive has. */
@@ -144,7 +133,7 @@ export class RecordChecks {
   private readonly payloadIndexes: number[] = [];
   private entryCount = -1;
   private manifest: ManifestReader;
-  private production: ProductionRecord[] = [];
+  private production = new ProductionTable();
   private productionReader: JsonArrayReader;
   private productionReadable = false;
   private recordsOverflowed = false;
@@ -194,7 +183,7 @@ export class RecordChecks {
       this.manifest = this.manifestReader();
       return;
     }
-    this.production = [];
+    this.production = new ProductionTable();
     this.productionReadable = false;
     this.recordsOverflowed = false;
     this.parseFailures = this.failures();
@@ -230,7 +219,8 @@ export class RecordChecks {
       failures.add('payload-manifest', MANIFEST, `a readable ${MANIFEST}`, 'none', 'the payload cannot be checked without the manifest');
       return failures.outcome('not verifiable');
     }
-    const { paths, hashes, entries } = plan;
+    const { paths, entries } = plan;
+    const manifest = this.manifest;
     for (let line = 0; line < paths.length; line++) {
       const path = paths[line] as string;
       const at = entries[line] as number;
@@ -239,8 +229,8 @@ export class RecordChecks {
         continue;
       }
       const found = at === NO_ENTRY ? undefined : at;
-      const expected = hashes[line] as string;
-      if (found !== undefined && read.digests.matches(found, expected)) continue;
+      if (found !== undefined && read.digests.is(found, manifest.hashBytes, line * 32)) continue;
+      const expected = manifest.hash(line);
       const actual = found === undefined ? undefined : read.digests.hex(found);
       if (found === undefined) failures.add('payload-manifest', path, `${path} in the archive`, 'nothing', `${path} is listed but missing`);
       else if (actual === undefined) failures.add('payload-manifest', path, `sha256 ${expected}`, 'unreadable data', `${path} could not be read`);
@@ -257,7 +247,6 @@ export class RecordChecks {
   /** Each manifest line's entry, and how many listed payload files the archive has. */
   private planPayload(): PayloadPlan {
     const paths = [...this.manifest.entries.keys()];
-    const hashes = [...this.manifest.entries.values()];
     const entries = new Int32Array(paths.length);
     // Listed payload files, counted: when they are all the payload files, none is unlisted.
     let listedFiles = 0;
@@ -275,7 +264,7 @@ export class RecordChecks {
       if (found !== undefined && !path.endsWith('/')) listedFiles++;
       entries[line] = found ?? NO_ENTRY;
     }
-    return { paths, hashes, entries, listedFiles };
+    return { paths, entries, listedFiles };
   }
 
   /** production.json has exactly one well-formed record per payload file, agreeing with the manifest. */
@@ -295,20 +284,22 @@ export class RecordChecks {
         failures.add('production', failure.path, failure.expected, failure.found, failure.message);
       }
     };
-    for (let index = 0; index < this.production.length; index++) {
+    const production = this.production;
+    for (let index = 0; index < production.length; index++) {
       addPlanned(index, true);
       const found = plan.sizeEntries[index] as number;
       if (found !== NO_ENTRY) {
-        const record = this.production[index] as ProductionRecord;
         const actualBytes = read.digests.has(found) ? read.sizes[found] : undefined;
-        if (actualBytes !== undefined && actualBytes !== record.bytes) {
-          failures.add('production', record.path, `${actualBytes} bytes`, `${record.bytes} bytes`, `production.json gives the wrong size for ${record.path}`);
+        const bytes = production.bytes(index);
+        if (actualBytes !== undefined && actualBytes !== bytes) {
+          const path = production.path(index);
+          failures.add('production', path, `${actualBytes} bytes`, `${bytes} bytes`, `production.json gives the wrong size for ${path}`);
         }
       }
       addPlanned(index, false);
     }
-    addPlanned(this.production.length, false);
-    return failures.outcome(`${this.production.length} records`);
+    addPlanned(production.length, false);
+    return failures.outcome(`${production.length} records`);
   }
 
   /**
@@ -330,11 +321,13 @@ export class RecordChecks {
     // Manifest payload paths with a record, counted: when they are all of them, none lacks a record.
     let recorded = 0;
     // Records usually follow the archive's and the manifest's order: the next file and manifest line are then theirs.
-    const { paths: manifestPaths, hashes: manifestHashes } = payload;
+    const manifestPaths = payload.paths;
+    const manifest = this.manifest;
     let nextFile = 0;
     let nextLine = 0;
-    for (; index < this.production.length; index++) {
-      const record = this.production[index] as ProductionRecord;
+    const production = this.production;
+    for (; index < production.length; index++) {
+      const record = { path: production.path(index), account: production.account(index), category: production.category(index) };
       beforeSize = true;
       let found: number | undefined;
       if (this.payload[nextFile] === record.path) found = this.payloadIndexes[nextFile++];
@@ -346,14 +339,16 @@ export class RecordChecks {
       }
       if (found !== undefined) seenEntries[found] = 1;
       else seenOthers.add(record.path);
-      let listed: string | undefined;
-      if (manifestPaths[nextLine] === record.path) listed = manifestHashes[nextLine++];
-      else listed = this.manifest.entries.get(record.path);
+      let listed: number | undefined;
+      if (manifestPaths[nextLine] === record.path) listed = nextLine++;
+      else listed = manifest.entries.get(record.path);
       if (listed === undefined) {
         fail(record.path, 'a file in the manifest', 'a record for a file the manifest does not list', `production.json describes ${record.path}, which is not in the manifest`);
       } else {
         if (record.path.startsWith('data/')) recorded++;
-        if (listed !== record.sha256) fail(record.path, `sha256 ${listed} (manifest)`, `sha256 ${record.sha256}`, `production.json and the manifest disagree on ${record.path}`);
+        if (!production.sha256Is(index, manifest.hashBytes, listed * 32)) {
+          fail(record.path, `sha256 ${manifest.hash(listed)} (manifest)`, `sha256 ${production.sha256(index)}`, `production.json and the manifest disagree on ${record.path}`);
+        }
       }
       if (found !== undefined) sizeEntries[index] = found;
       beforeSize = false;
@@ -374,10 +369,10 @@ export class RecordChecks {
       if (metadata && (rest ?? record.path.slice(restAt)) !== 'metadata.jsonl') {
         fail(record.path, `data/${record.account}/${record.category}/metadata.jsonl`, record.path, 'a metadata category must be one metadata.jsonl file');
       }
-      if (record.timestamp === null && !metadata && record.category !== 'subscriber') {
+      if (production.time(index) === null && !metadata && record.category !== 'subscriber') {
         fail(record.path, 'a timestamp', 'null', 'only metadata files and subscriber records may lack a timestamp');
       }
-      if (record.sourceId === null && !metadata && record.category !== 'subscriber') {
+      if (!production.hasSourceId(index) && !metadata && record.category !== 'subscriber') {
         fail(record.path, 'a source id', 'null', 'only metadata files and subscriber records may lack a source id');
       }
     }
@@ -401,12 +396,17 @@ export class RecordChecks {
     const from = Date.parse(rule.from);
     const to = Date.parse(rule.to);
     const categories = new Set<string>(rule.categories);
-    for (const record of this.production) {
-      if (!categories.has(record.category)) {
-        failures.add('scope', record.path, `a category among ${rule.categories.join(', ')}`, record.category, `${record.path} is of a category the order does not name`);
+    const production = this.production;
+    for (let index = 0; index < production.length; index++) {
+      const category = production.category(index);
+      if (!categories.has(category)) {
+        const path = production.path(index);
+        failures.add('scope', path, `a category among ${rule.categories.join(', ')}`, category, `${path} is of a category the order does not name`);
       }
-      if (record.timestamp !== null && (record.timestamp < from || record.timestamp > to)) {
-        failures.add('scope', record.path, `a time from ${rule.from} to ${rule.to}`, record.timestampText ?? '', `${record.path} lies outside the order's date range`);
+      const time = production.time(index);
+      if (time !== null && (time < from || time > to)) {
+        const path = production.path(index);
+        failures.add('scope', path, `a time from ${rule.from} to ${rule.to}`, production.timestamp(index) ?? '', `${path} lies outside the order's date range`);
       }
     }
     return failures.outcome('');
@@ -460,16 +460,7 @@ export class RecordChecks {
       this.recordsOverflowed = true;
       return;
     }
-    this.production.push({
-      path: record.path,
-      sha256: record.sha256,
-      bytes: record.bytes,
-      account: record.account,
-      category: record.category,
-      sourceId: record.sourceId,
-      timestamp: record.timestamp === null ? null : Date.parse(record.timestamp),
-      timestampText: record.timestamp,
-    });
+    this.production.push(record);
   }
 }
 

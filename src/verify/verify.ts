@@ -539,12 +539,12 @@ class ArchiveVerification {
     tags.end();
     for (const problem of tags.problems) this.fail('tag-manifest', this.entryName(TAG_MANIFEST), problem.expected, problem.found, problem.message);
     this.failUnlisted('tag-manifest', tags.problemCount - tags.problems.length);
-    for (const [path, expected] of tags.entries) {
+    for (const [path, slot] of tags.entries) {
       if (path.startsWith('data/') || path === TAG_MANIFEST || path === SIGNATURE || unsafeNameReason(path)) {
         this.fail('tag-manifest', this.entryName(path), 'tag files only', path, `the tag manifest lists ${path}, which is not a tag file it can cover`);
         continue;
       }
-      this.compareHash('tag-manifest', path, expected);
+      this.compareHash('tag-manifest', path, tags.hash(slot));
     }
     for (const name of REQUIRED_TAG_FILES) {
       if (!tags.entries.has(name)) this.fail('tag-manifest', this.entryName(name), `${name} listed in ${TAG_MANIFEST}`, 'not listed', `${name} is not covered by the signature`);

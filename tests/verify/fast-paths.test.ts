@@ -190,7 +190,7 @@ describe('streamed readers cut anywhere', () => {
           expect(reader.entries.size).toBe(0);
           expect(reader.problems).toHaveLength(1);
         } else {
-          expect([...reader.entries]).toEqual([[decodeManifestPath(match[2] as string), (match[1] as string).toLowerCase()]]);
+          expect([...reader.entries].map(([path, slot]) => [path, reader.hash(slot)])).toEqual([[decodeManifestPath(match[2] as string), (match[1] as string).toLowerCase()]]);
           expect(reader.problems).toEqual([]);
         }
       }),

@@ -61,7 +61,7 @@ describe('ManifestReader', () => {
     for (const chunk of splitAt(text, [3, 70, 71, 90])) reader.update(chunk);
     reader.end();
     expect(reader.problems).toEqual([]);
-    expect([...reader.entries]).toEqual([
+    expect([...reader.entries].map(([path, slot]) => [path, reader.hash(slot)])).toEqual([
       ['data/a.txt', hash],
       ['data/line\nbreak%.txt', 'b'.repeat(64)],
     ]);
