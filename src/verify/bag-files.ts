@@ -1,5 +1,6 @@
 // Readers for the BagIt tag files (RFC 8493): bagit.txt, bag-info.txt and the SHA-256 manifests, streaming where
 // they can be large.
+import { HEX_VALUE } from './digest-table.js';
 
 const MAX_LINE_BYTES = 64 * 1024;
 
@@ -90,18 +91,21 @@ export class ManifestReader {
   /** ... and how many there were in all. */
   problemCount = 0;
   /** The hashes, 32 bytes per slot. */
-  private hashes = new Uint8Array(32 * 256);
+  private hashes: Uint8Array;
   private readonly splitter: LineSplitter;
   private full = false;
 
   /**
    * `maxEntries` and `maxProblems` bound memory on a hostile manifest: lines beyond `maxEntries` are reported once,
    * not kept, and problems beyond `maxProblems` are only counted (a verifier lists no more failures than that anyway).
+   * Room for `expectedEntries` hashes is made at first (more grow it by copying; untouched room costs no memory).
    */
   constructor(
     private readonly maxEntries: number = Number.MAX_SAFE_INTEGER,
     private readonly maxProblems: number = Number.MAX_SAFE_INTEGER,
+    expectedEntries = 256,
   ) {
+    this.hashes = new Uint8Array(32 * Math.max(16, Math.min(expectedEntries, maxEntries)));
     this.splitter = new LineSplitter(
       (bytes, start, end, lineNumber) => this.line(bytes, start, end, lineNumber),
       (lineNumber) => this.problem(() => ({ line: lineNumber, expected: `a line under ${MAX_LINE_BYTES} bytes`, found: 'a longer line', message: `line ${lineNumber} is too long` })),
@@ -170,7 +174,8 @@ export class ManifestReader {
       this.hashes = grown;
     }
     const hashes = this.hashes;
-    for (let i = 0; i < 32; i++) hashes[slot * 32 + i] = (nibble(hash[hashAt + 2 * i] as number) << 4) | nibble(hash[hashAt + 2 * i + 1] as number);
+    // 64 hex digits, either case (checked above).
+    for (let i = 0; i < 32; i++) hashes[slot * 32 + i] = ((HEX_VALUE[hash[hashAt + 2 * i] as number] as number) << 4) | (HEX_VALUE[hash[hashAt + 2 * i + 1] as number] as number);
     this.entries.set(path, slot);
   }
 
@@ -205,11 +210,6 @@ function plainManifestPathAt(bytes: Buffer, start: number, end: number): number 
     if (code === 0xe2 && i + 2 < end && bytes[i + 1] === 0x80 && (bytes[i + 2] === 0xa8 || bytes[i + 2] === 0xa9)) return -1;
   }
   return at;
-}
-
-/** The value of a hex digit's character code, either case (the caller has checked it is one). */
-function nibble(code: number): number {
-  return code <= 0x39 ? code - 0x30 : (code | 0x20) - 0x57;
 }
 
 /** RFC 8493 2.1.3: only LF, CR and % itself are percent-encoded in manifest paths. */

@@ -133,7 +133,7 @@ export class RecordChecks {
   private readonly payloadIndexes: number[] = [];
   private entryCount = -1;
   private manifest: ManifestReader;
-  private production = new ProductionTable();
+  private production: ProductionTable;
   private productionReader: JsonArrayReader;
   private productionReadable = false;
   private recordsOverflowed = false;
@@ -144,6 +144,7 @@ export class RecordChecks {
 
   constructor(private readonly settings: RecordSettings) {
     this.manifest = this.manifestReader();
+    this.production = this.productionTable();
     this.parseFailures = this.failures();
     this.productionReader = this.newProductionReader();
   }
@@ -183,7 +184,7 @@ export class RecordChecks {
       this.manifest = this.manifestReader();
       return;
     }
-    this.production = new ProductionTable();
+    this.production = this.productionTable();
     this.productionReadable = false;
     this.recordsOverflowed = false;
     this.parseFailures = this.failures();
@@ -327,11 +328,19 @@ export class RecordChecks {
     let nextLine = 0;
     const production = this.production;
     for (; index < production.length; index++) {
-      const record = { path: production.path(index), account: production.account(index), category: production.category(index) };
       beforeSize = true;
+      // The path is read out of the table only when it is not the next file's (compared on its bytes).
+      const next = this.payload[nextFile];
       let found: number | undefined;
-      if (this.payload[nextFile] === record.path) found = this.payloadIndexes[nextFile++];
-      else found = this.bagEntries.get(record.path);
+      let path: string;
+      if (next !== undefined && production.pathIs(index, next)) {
+        path = next;
+        found = this.payloadIndexes[nextFile++];
+      } else {
+        path = production.path(index);
+        found = this.bagEntries.get(path);
+      }
+      const record = { path, account: production.account(index), category: production.category(index) };
       const again = found !== undefined ? seenEntries[found] === 1 : seenOthers.has(record.path);
       if (again) {
         fail(record.path, 'one record per file', 'a second record', `production.json lists ${record.path} twice`);
@@ -422,7 +431,12 @@ export class RecordChecks {
 
   /** Keeps as many problems as a check lists: the rest are counted, so the outcome is the same as keeping them all. */
   private manifestReader(): ManifestReader {
-    return new ManifestReader(this.settings.maxRecords, this.settings.maxFailures);
+    return new ManifestReader(this.settings.maxRecords, this.settings.maxFailures, this.settings.maxRecords);
+  }
+
+  /** Sized for one record per entry at most: columns grow by copying, and untouched room costs no memory. */
+  private productionTable(): ProductionTable {
+    return new ProductionTable(this.settings.maxRecords);
   }
 
   private newProductionReader(): JsonArrayReader {

@@ -40,6 +40,22 @@ describe('ProductionTable', () => {
     }
   });
 
+  it('keeps a path with a lone surrogate as it is (UTF-8 would make it U+FFFD, and two such paths alike)', () => {
+    const table = new ProductionTable();
+    for (const path of ['data/a/mail.content/\ud800.eml', 'data/a/mail.content/\ud801.eml', 'data/a/mail.content/\ufffd.eml']) table.push({ ...recordNumber(1), path });
+    expect([0, 1, 2].map((index) => table.path(index))).toEqual(['data/a/mail.content/\ud800.eml', 'data/a/mail.content/\ud801.eml', 'data/a/mail.content/\ufffd.eml']);
+  });
+
+  it('compares a path with a string as comparing the strings would', () => {
+    const paths = ['data/a/x.eml', 'data/a/é.eml', 'data/a/\ud800.eml', 'data/a/📄.eml', ''];
+    const others = [...paths, 'data/a/x.em', 'data/a/x.emlx', 'data/a/X.eml', 'data/a/e.eml', 'data/a/ée.eml', 'data/a/\ud801.eml', 'data/a/\ufffd.eml', 'data/a/xx.eml'];
+    const table = new ProductionTable(2);
+    for (const path of paths) table.push({ ...recordNumber(1), path });
+    paths.forEach((path, index) => {
+      for (const other of others) expect(table.pathIs(index, other)).toBe(path === other);
+    });
+  });
+
   it('keeps a timestamp that Date cannot read as one, apart from none at all', () => {
     const table = new ProductionTable();
     table.push({ ...recordNumber(1), timestamp: '+275760-09-13T00:00:00.001Z' });
