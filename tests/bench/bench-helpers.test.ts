@@ -77,6 +77,13 @@ describe('targetRows', () => {
     expect(row('verify large vs sha256sum').ratio).toBeCloseTo(3);
     expect(row('verify large vs openssl').pass).toBe(true);
   });
+
+  it("shows each verify's peak RSS after its figures, without a verdict", () => {
+    const at = (start: string) => rows.findIndex((candidate) => candidate.figure.startsWith(start));
+    expect(at('  peak RSS verify small')).toBeGreaterThan(at('verify small vs openssl'));
+    expect(rows[at('  peak RSS verify small')]).toMatchObject({ figure: '  peak RSS verify small (50000 files)', scopex: '300.0 MiB', target: '', pass: null });
+    expect(rows[at('  peak RSS verify large')]).toMatchObject({ scopex: '100.0 MiB', pass: null });
+  });
   it('fails an export over the RSS limit and leaves unmeasured figures undecided', () => {
     expect(row('peak RSS export small').pass).toBe(false);
     expect(row('peak RSS export large').pass).toBe(true);
