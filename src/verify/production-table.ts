@@ -1,20 +1,13 @@
 // production.json's records as the record checks keep them: what the checks read of each record, in typed columns,
-// rather than an object and six strings per record. A 200,517-record production.json held ~70 MB of them on the
-// records thread; see `RecordChecks` for what is read.
+// rather than an object and six strings per record (the fields, path and timestamp as UTF-8 bytes, the hash as 32
+// bytes). With the manifest's hashes kept as bytes too, a 200,517-entry archive's verify peaked ~50 MB lower (README,
+// `scopex verify`); see `RecordChecks` for what is read.
 import { CATEGORIES, type Category } from '../order/schema.js';
+import type { ProductionRecord } from '../pipeline/production-record.js';
 import { HEX_VALUE } from './digest-table.js';
 
-/** The fields of a record the checks read (the rest of a valid record is not kept). */
-export interface KeptRecord {
-  path: string;
-  /** Lower-case hex, as the schema requires. */
-  sha256: string;
-  bytes: number;
-  account: string;
-  category: Category;
-  sourceId: string | null;
-  timestamp: string | null;
-}
+/** The fields of a record the checks read (the rest of a valid record is not kept); sha256 in lower-case hex. */
+export type KeptRecord = Pick<ProductionRecord, 'path' | 'sha256' | 'bytes' | 'account' | 'category' | 'sourceId' | 'timestamp'>;
 
 const CATEGORY_INDEX = new Map<string, number>(CATEGORIES.map((category, index) => [category, index]));
 const HAS_SOURCE_ID = 1;
