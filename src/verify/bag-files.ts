@@ -80,8 +80,7 @@ export class LineSplitter {
 
 /**
  * A `manifest-sha256.txt` or `tagmanifest-sha256.txt`: `<sha256> <path>` per line, paths relative to the bag. Each
- * path is kept as a string of its own and each hash as 32 bytes, not as slices of the line, which kept the whole line
- * (~250 bytes a line in all on a payload manifest, ~120 now).
+ * path is kept as a string of its own and each hash as 32 bytes: slices of the line kept the whole line alive.
  */
 export class ManifestReader {
   /** Each listed path, in line order, and the slot of its hash: 0, 1, 2... in that same order. */
@@ -128,14 +127,6 @@ export class ManifestReader {
   /** The hashes, 32 bytes per slot. */
   get hashBytes(): Uint8Array {
     return this.hashes;
-  }
-
-  /** Whether the hash of `slot` is the 32 bytes at `at` of `digest`. */
-  hashIs(slot: number, digest: Uint8Array, at: number): boolean {
-    const hashes = this.hashes;
-    const base = slot * 32;
-    for (let i = 0; i < 32; i++) if (hashes[base + i] !== digest[at + i]) return false;
-    return true;
   }
 
   private line(bytes: Buffer, start: number, end: number, lineNumber: number): void {
