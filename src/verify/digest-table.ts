@@ -1,7 +1,7 @@
 // The SHA-256 of each entry read in full, by entry index: 32 bytes each in one buffer rather than a hex string each
 // (~88 bytes of heap), held by the main thread and again by the records thread, which also had them posted as one
 // joined string. For a 200,517-entry archive the table is 6.6 MB; it goes to the records thread as two typed arrays
-// (peak RSS ~498 -> ~453 MB, README, `scopex verify`).
+// (peak RSS ~489 -> ~444 MiB, README, `scopex verify`).
 
 /** The value of each hex digit by its character code (either case); 0 for anything else, which callers rule out first. */
 export const HEX_VALUE = new Uint8Array(256);

@@ -1,6 +1,6 @@
 // production.json's records as the record checks keep them: what the checks read of each record, in typed columns,
 // rather than an object and six strings per record (the fields, path and timestamp as UTF-8 bytes, the hash as 32
-// bytes). With the manifest's hashes kept as bytes too, a 200,517-entry archive's verify peaked ~50 MB lower (README,
+// bytes). With the manifest's hashes kept as bytes too, a 200,517-entry archive's verify peaked ~49 MiB lower (README,
 // `scopex verify`); see `RecordChecks` for what is read.
 import { CATEGORIES, type Category } from '../order/schema.js';
 import type { ProductionRecord } from '../pipeline/production-record.js';
