@@ -1,6 +1,6 @@
 // Readers for the BagIt tag files (RFC 8493): bagit.txt, bag-info.txt and the SHA-256 manifests, streaming where
 // they can be large.
-import { HEX_VALUE } from './digest-table.js';
+import { digestHex, HEX_VALUE } from './digest-table.js';
 
 const MAX_LINE_BYTES = 64 * 1024;
 
@@ -121,7 +121,7 @@ export class ManifestReader {
 
   /** The hash of `slot` in lower-case hex. */
   hash(slot: number): string {
-    return Buffer.from(this.hashes.buffer, this.hashes.byteOffset + slot * 32, 32).toString('hex');
+    return digestHex(this.hashes, slot * 32);
   }
 
   /** The hashes, 32 bytes per slot. */

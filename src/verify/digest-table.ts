@@ -10,6 +10,17 @@ for (let digit = 0; digit < 16; digit++) {
   HEX_VALUE[digit.toString(16).toUpperCase().charCodeAt(0)] = digit;
 }
 
+/** The 32 bytes at `at` of `bytes` in lower-case hex. */
+export function digestHex(bytes: Uint8Array, at: number): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + at, 32).toString('hex');
+}
+
+/** Whether the 32 bytes at `aAt` of `a` are those at `bAt` of `b`. */
+export function sameDigest(a: Uint8Array, aAt: number, b: Uint8Array, bAt: number): boolean {
+  for (let i = 0; i < 32; i++) if (a[aAt + i] !== b[bAt + i]) return false;
+  return true;
+}
+
 /** What the checks read: whether an entry was read in full, and its digest (lower-case hex). */
 export interface DigestReader {
   has(index: number): boolean;
@@ -65,16 +76,11 @@ export class DigestTable implements DigestReader {
   }
 
   hex(index: number): string | undefined {
-    if (!this.has(index)) return undefined;
-    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + index * 32, 32).toString('hex');
+    return this.has(index) ? digestHex(this.bytes, index * 32) : undefined;
   }
 
   is(index: number, digest: Uint8Array, at: number): boolean {
-    if (!this.has(index)) return false;
-    const bytes = this.bytes;
-    const base = index * 32;
-    for (let i = 0; i < 32; i++) if (bytes[base + i] !== digest[at + i]) return false;
-    return true;
+    return this.has(index) && sameDigest(this.bytes, index * 32, digest, at);
   }
 
   private checkIndex(index: number): void {

@@ -4,7 +4,7 @@
 // `scopex verify`); see `RecordChecks` for what is read.
 import { CATEGORIES, type Category } from '../order/schema.js';
 import type { ProductionRecord } from '../pipeline/production-record.js';
-import { HEX_VALUE } from './digest-table.js';
+import { digestHex, HEX_VALUE, sameDigest } from './digest-table.js';
 
 /** The fields of a record the checks read (the rest of a valid record is not kept); sha256 in lower-case hex. */
 export type KeptRecord = Pick<ProductionRecord, 'path' | 'sha256' | 'bytes' | 'account' | 'category' | 'sourceId' | 'timestamp'>;
@@ -151,14 +151,12 @@ export class ProductionTable {
   }
 
   sha256(index: number): string {
-    return Buffer.from(this.digests.buffer, this.digests.byteOffset + index * 32, 32).toString('hex');
+    return digestHex(this.digests, index * 32);
   }
 
   /** Whether the record's sha256 is the 32 bytes at `at` of `digest`. */
   sha256Is(index: number, digest: Uint8Array, at: number): boolean {
-    const base = index * 32;
-    for (let i = 0; i < 32; i++) if (this.digests[base + i] !== digest[at + i]) return false;
-    return true;
+    return sameDigest(this.digests, index * 32, digest, at);
   }
 
   bytes(index: number): number {
