@@ -51,11 +51,15 @@ export function signDetached(input: DetachedSignatureInput): Buffer {
     key: nativeRsaSigner(input.key) as unknown as forge.pki.rsa.PrivateKey,
     certificate,
     digestAlgorithm: OID.sha256,
+    // forge encodes the attributes in the order given, and DER wants a SET OF sorted by encoding (X.690 11.6): each
+    // encoding starts 0x30 then its length, and those differ (contentType 0x18, signingTime 0x1c as UTCTime or 0x1e
+    // as GeneralizedTime, messageDigest 0x2f), so this is their DER order. Out of order, OpenSSL still verifies the
+    // bytes as signed, but a verifier that re-encodes them (Bouncy Castle, OpenSSL's own -cmsout) does not.
     authenticatedAttributes: [
       { type: OID.contentType, value: OID.data },
-      { type: OID.messageDigest },
       // forge takes a Date here although its typings say string.
       { type: OID.signingTime, value: input.signingTime as unknown as string },
+      { type: OID.messageDigest },
     ],
   });
   signedData.sign({ detached: true });

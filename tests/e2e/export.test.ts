@@ -90,6 +90,23 @@ describe('scopex export (sample world)', () => {
     );
   });
 
+  it('signs its attributes in DER order, so the signature survives a re-encoding (as strict verifiers do)', () => {
+    // OpenSSL's encoder sorts the signed attributes' SET OF as DER requires (X.690 11.6); a signature over another
+    // order fails once re-encoded, as Bouncy Castle fails it.
+    const reencoded = path.join(os.tmpdir(), `scopex-reencoded-${process.pid}.p7s`);
+    try {
+      execFileSync('openssl', ['cms', '-cmsout', '-inform', 'DER', '-in', 'signature.p7s', '-outform', 'DER', '-out', reencoded], { cwd: warrant.bag, stdio: 'pipe' });
+      expect(readFileSync(reencoded)).toEqual(readFileSync(path.join(warrant.bag, 'signature.p7s')));
+      execFileSync(
+        'openssl',
+        ['cms', '-verify', '-binary', '-inform', 'DER', '-in', reencoded, '-content', 'tagmanifest-sha256.txt', '-CAfile', path.join(world, 'pki', 'ca.cert.pem'), '-purpose', 'any', '-out', '/dev/null'],
+        { cwd: warrant.bag, stdio: 'pipe' },
+      );
+    } finally {
+      rmSync(reencoded, { force: true });
+    }
+  });
+
   it('holds every in-scope item of the stores and nothing else (range edges included, cut items left out)', () => {
     const orderRaw = readFileSync(path.join(world, 'orders', 'approved-warrant.json'));
     expect(readFileSync(path.join(warrant.bag, 'order.json'))).toEqual(orderRaw);
