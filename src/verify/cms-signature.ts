@@ -266,6 +266,9 @@ function pssParameters(buf: Buffer, parameters: DerNode | null): { hash: string;
   return { hash, saltLength };
 }
 
+/** id-kp-emailProtection (RFC 5280 4.2.1.12): the usage an archive signer's certificate must name. */
+const EMAIL_PROTECTION = '1.3.6.1.5.5.7.3.4';
+
 function checkSignerCertificate(
   signer: CertificateFacts,
   embedded: readonly CertificateFacts[],
@@ -280,6 +283,17 @@ function checkSignerCertificate(
   if (signer.x509.ca) fail('an end-entity signer certificate', 'a CA certificate', `the signer certificate "${name}" is a CA certificate`);
   if (signer.keyUsage && !signer.keyUsage.digitalSignature && !signer.keyUsage.nonRepudiation) {
     fail('key usage digitalSignature or nonRepudiation', 'neither', `the signer certificate "${name}" is not allowed to sign`);
+  }
+  // One CA certifies both the archive signer and the reviewers who approve orders: chaining to --trust alone would let
+  // a reviewer's key sign an archive. An archive signer is certified for CMS signing by name (extended key usage
+  // emailProtection); a certificate without that usage, or with only "any usage", is not one.
+  const usages = signer.x509.keyUsage ?? [];
+  if (!usages.includes(EMAIL_PROTECTION)) {
+    fail(
+      `extended key usage emailProtection (${EMAIL_PROTECTION})`,
+      usages.length === 0 ? 'no extended key usage' : usages.join(', '),
+      `the signer certificate "${name}" is not certified to sign archives (its extended key usage lacks emailProtection)`,
+    );
   }
 
   const path: X509Certificate[] = [signer.x509];

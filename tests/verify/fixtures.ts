@@ -28,6 +28,8 @@ export interface Pki {
   expiredSigner: Signer;
   /** A signer under another CA that --trust does not name. */
   untrustedSigner: Signer;
+  /** The trusted CA's compliance reviewer (it approves orders; it must not be able to sign archives). */
+  reviewerAsSigner: Signer;
 }
 
 export function tempDir(): string {
@@ -51,6 +53,7 @@ export function createPki(dir: string): Pki {
     caAsSigner: { certFile: caFile, keyFile: write('ca.key.pem', trusted.ca.keyPem) },
     expiredSigner: { certFile: write('expired.cert.pem', expired.certificatePem), keyFile: write('expired.key.pem', expired.keyPem) },
     untrustedSigner: { certFile: write('other.cert.pem', other.signer.certificatePem), keyFile: write('other.key.pem', other.signer.keyPem) },
+    reviewerAsSigner: { certFile: write('reviewer.cert.pem', trusted.reviewer.certificatePem), keyFile: write('reviewer.key.pem', trusted.reviewer.keyPem) },
   };
 }
 
@@ -67,6 +70,7 @@ function issueSigner(pki: SamplePki, notBefore: Date, notAfter: Date): { certifi
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, nonRepudiation: true, critical: true },
+    { name: 'extKeyUsage', emailProtection: true },
   ]);
   cert.sign(forge.pki.privateKeyFromPem(pki.ca.keyPem), forge.md.sha256.create());
   return { certificatePem: forge.pki.certificateToPem(cert), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };

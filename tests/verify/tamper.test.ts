@@ -307,6 +307,7 @@ const cases: TamperCase[] = [
   { name: 'manifest re-signed by a key outside the trust', make: () => zipOf(resigned(good, 'untrustedSigner')), checks: ['signer-chain'], exact: true },
   { name: 'a CA certificate as signer', make: () => zipOf(resigned(good, 'caAsSigner')), checks: ['signer-chain'], exact: true },
   { name: 'signer expired at signing time', make: () => zipOf(resigned(good, 'expiredSigner')), checks: ['signer-chain'], exact: true },
+  { name: 're-signed by a reviewer certified by the trusted CA', make: () => zipOf(resigned(good, 'reviewerAsSigner')), checks: ['signer-chain'], exact: true },
   {
     name: 'signer certificate left out of the signature',
     make: () => {
@@ -401,13 +402,14 @@ describe('openssl cms -verify agrees on the signature cases', () => {
     // Where scopex is deliberately stricter than `openssl cms -verify -purpose any`:
     { name: 'CA certificate as signer', make: () => resigned(good, 'caAsSigner'), opensslAccepts: true },
     { name: 'SHA-1 digest', make: () => resigned(good, 'signer', 'sha1'), opensslAccepts: true },
+    { name: 'reviewer as signer', make: () => resigned(good, 'reviewerAsSigner'), opensslAccepts: true },
   ];
   for (const signatureCase of signatureCases) {
     it(signatureCase.name, async () => {
       const model = signatureCase.make();
       const report = await verifyBytes(zipOf(model));
       expect(opensslAccepts(model)).toBe(signatureCase.opensslAccepts);
-      const stricter = signatureCase.name === 'CA certificate as signer' || signatureCase.name === 'SHA-1 digest';
+      const stricter = ['CA certificate as signer', 'SHA-1 digest', 'reviewer as signer'].includes(signatureCase.name);
       expect(scopexAcceptsSignature(report)).toBe(stricter ? false : signatureCase.opensslAccepts);
     });
   }
@@ -501,7 +503,7 @@ function renamed(model: BagModel, from: string, to: string): BagModel {
   return copy;
 }
 
-function resigned(model: BagModel, who: 'signer' | 'untrustedSigner' | 'caAsSigner' | 'expiredSigner', digest?: string): BagModel {
+function resigned(model: BagModel, who: 'signer' | 'untrustedSigner' | 'caAsSigner' | 'expiredSigner' | 'reviewerAsSigner', digest?: string): BagModel {
   const copy = cloneModel(model);
   sign(copy, pki[who], { digest });
   return copy;
