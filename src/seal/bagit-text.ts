@@ -25,7 +25,7 @@ export function encodeManifestPath(path: string): string {
   return path.replace(/%/g, '%25').replace(/\n/g, '%0A').replace(/\r/g, '%0D');
 }
 
-/** One manifest line as bagit.py writes it: checksum, two spaces, encoded path, LF. */
+/** One manifest line (RFC 8493 2.1.3): checksum, two spaces, path with `%`, LF and CR percent-encoded, LF. */
 export function manifestLine(sha256: string, path: string): string {
   return `${sha256}  ${encodeManifestPath(path)}\n`;
 }

@@ -11,8 +11,10 @@ export const UNNAMED = 'unnamed';
 // spoofing characters that have no place in a file name.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/gu;
-// Characters Windows refuses in names, and separators: a segment never holds `/` or `\`.
-const WINDOWS_FORBIDDEN = /[<>:"|?*\\/]/g;
+// Characters Windows refuses in names, and separators: a segment never holds `/` or `\`. Nor `%`: RFC 8493 has a
+// manifest write it as `%25`, which bagit.py (1.8) does not decode, so a bag holding one fails `bagit.py --validate`.
+// Without it (and without CR and LF, removed above) a manifest path is the file's path as it is, for every reader.
+const FORBIDDEN = /[<>:"|?*\\/%]/g;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/iu;
 const EXTENSION = /\.[^.\s]{1,16}$/u;
@@ -53,14 +55,14 @@ export function withSuffix(name: string, suffix: string, maxBytes = MAX_SEGMENT_
 }
 
 /**
- * One path segment made safe: NFC, well-formed, no invisible or Windows-forbidden characters, no leading or
+ * One path segment made safe: NFC, well-formed, no invisible or Windows-forbidden characters nor `%`, no leading or
  * trailing blanks or trailing dots, no device names, at most MAX_SEGMENT_BYTES (longer ones are cut and get a
  * short hash of the original so that they stay unique and stable). Returns '' when nothing is left, and for
  * `.` and `..`. Idempotent: a safe segment comes back unchanged.
  */
 export function safeSegment(raw: string): string {
   if (isPlainSegment(raw)) return raw;
-  let name = raw.replace(LONE_SURROGATE, '\ufffd').normalize('NFC').replace(INVISIBLE, '').replace(WINDOWS_FORBIDDEN, '_');
+  let name = raw.replace(LONE_SURROGATE, '\ufffd').normalize('NFC').replace(INVISIBLE, '').replace(FORBIDDEN, '_');
   name = name.trim().replace(/[.\s]+$/u, '');
   if (name === '' || name === '.' || name === '..') return '';
   if (WINDOWS_DEVICE.test(name)) name = `_${name}`;

@@ -32,7 +32,8 @@ describe('safeArchivePath', () => {
     ['lpt1', ['_lpt1']],
     ['name. . .', ['name']],
     ['  spaced  ', ['spaced']],
-    ['100% done.txt', ['100% done.txt']],
+    ['100% done.txt', ['100_ done.txt']],
+    ['50%0Aoff.txt', ['50_0Aoff.txt']],
     ['cafe\u0301.txt', ['caf\u00e9.txt']],
     ['.bashrc', ['.bashrc']],
   ])('%j -> %j', (input, expected) => {

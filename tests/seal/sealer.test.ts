@@ -65,7 +65,7 @@ function failingStream(goodBytes: number, error: Error): Readable {
 describe('a sealed bag', () => {
   const payload = new Map<string, Buffer>([
     ['acct-1/mail.content/m-1.eml', Buffer.from('From: a@example\r\nSubject: hi\r\n\r\nbody\r\n')],
-    ['acct-1/storage.content/docs/report 100%.txt', Buffer.from('percent')],
+    ['acct-1/storage.content/docs/report 100 pct.txt', Buffer.from('spaced')],
     ['acct-1/storage.content/caf\u00e9/empty.bin', Buffer.alloc(0)],
     ['acct-1/storage.content/big.bin', Buffer.alloc(3 * 1024 * 1024 + 17, 0xab)],
   ]);
@@ -501,7 +501,8 @@ describe('refusing and cleaning up', () => {
     const refused = async (promise: Promise<unknown>, code: string): Promise<void> => {
       await expect(promise).rejects.toSatisfy((error) => error instanceof SealError && error.code === code);
     };
-    for (const bad of ['../x', '/abs', 'a//b', 'a/./b', 'a\\b', 'bad\nname', 'caf\u0065\u0301', 'con', 'trailing. ', '']) {
+    // `%` too: a manifest would have to write it as `%25`, which bagit.py does not read back.
+    for (const bad of ['../x', '/abs', 'a//b', 'a/./b', 'a\\b', 'bad\nname', 'caf\u0065\u0301', 'con', 'trailing. ', '', 'report 100%.txt']) {
       await refused(sealer.addPayload(bad, Buffer.from('x')), 'UNSAFE_PATH');
     }
     await refused(sealer.addPayload('acct/Folder/a.txt', Buffer.from('again')), 'DUPLICATE_PATH');
