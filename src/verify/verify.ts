@@ -489,6 +489,8 @@ class ArchiveVerification {
       if (!this.bagEntries.has(name)) this.fail('bag-layout', this.entryName(name), `${name} in the bag`, 'nothing', `the bag has no ${name}`);
     }
     const bagit = this.captured.get('bagit.txt');
+    // What bagit.txt declares (checkBagitDeclaration takes 1.0 and 0.97), so the report says what it found.
+    const version = bagit ? (/^BagIt-Version: (\d+\.\d+)\r?$/m.exec(bagit.toString('utf8'))?.[1] ?? '1.0') : '1.0';
     if (bagit) {
       const problem = checkBagitDeclaration(bagit.toString('utf8'));
       if (problem) this.fail('bag-layout', this.entryName('bagit.txt'), 'BagIt-Version: 1.0, Tag-File-Character-Encoding: UTF-8', problem, `bagit.txt is not a BagIt 1.0 declaration: ${problem}`);
@@ -504,7 +506,7 @@ class ArchiveVerification {
         this.fail('bag-layout', this.entryName('bag-info.txt'), `External-Identifier ${this.topFolder ?? ''}`, external, 'bag-info.txt names another order than the top folder');
       }
     }
-    this.pass('bag-layout', 'BagIt 1.0 with bag-info, manifests, order, production record and signature');
+    this.pass('bag-layout', `BagIt ${version} with bag-info, manifests, order, production record and signature`);
   }
 
   /** The CMS signature over tagmanifest-sha256.txt, its maths and its signer's chain to --trust. */
@@ -617,7 +619,9 @@ class ArchiveVerification {
       this.order = parsed.data;
       if (parsed.data.id !== this.topFolder) this.fail('order', entry, `order id ${this.topFolder ?? ''} (the top folder)`, parsed.data.id, 'order.json is for another order than the archive');
     }
-    let detail = 'the archive holds a valid order';
+    // The approval's signature is `scopex order check`'s to judge (it needs the reviewer CAs); the export that sealed
+    // this archive checked it, and the archive's signature vouches for that.
+    let detail = 'order.json is a well-formed scopex order for this archive (its approval is checked by order check)';
     if (this.givenOrder) {
       if (bytes.equals(this.givenOrder.bytes)) {
         detail = 'order.json is byte-identical to --order';

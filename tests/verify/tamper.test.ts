@@ -416,6 +416,18 @@ describe('openssl cms -verify agrees on the signature cases', () => {
 });
 
 describe('reporting and inputs', () => {
+  it('reports the BagIt version bagit.txt declares', async () => {
+    const model = cloneModel(good);
+    model.files.set('bagit.txt', Buffer.from('BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n'));
+    writeTagManifest(model);
+    sign(model, pki.signer);
+    const report = await verifyBytes(zipOf(model));
+    expect(report.failures).toEqual([]);
+    expect(report.checks.find((check) => check.name === 'bag-layout')?.detail).toMatch(/^BagIt 0\.97 /);
+    const goodReport = await verifyBytes(goodZip);
+    expect(goodReport.checks.find((check) => check.name === 'bag-layout')?.detail).toMatch(/^BagIt 1\.0 /);
+  });
+
   it('lists failures up to the cap and counts the rest', async () => {
     const model = cloneModel(good);
     for (const name of [...model.files.keys()].filter((p) => p.startsWith('data/') && (model.files.get(p) as Buffer).length > 0)) {
