@@ -20,6 +20,8 @@ import { isDigesting, type EncryptionState, type ItemPlaintext, type StoreServic
 import { checkOrder, type CheckedOrder } from '../order/check-order.js';
 import { MAX_ORDER_BYTES, parseOrderJson } from '../order/read-order.js';
 import { CATEGORIES, type Category, type Order } from '../order/schema.js';
+import { isTempFolderOf, lockOrderOutput } from '../seal/bag-sealer.js';
+import type { OrderLock } from '../seal/order-lock.js';
 import { createBagSealer, type BagSealer } from '../seal/sealer.js';
 import type { Account } from '../sources/account-directory.js';
 import type { SourceItem, TimeRange } from '../sources/source-adapter.js';
@@ -118,11 +120,15 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
   // at the first read (whose answer came 4-20 ms sooner this way, small export, 4 pairs).
   sources.keyService.prepare?.();
 
+  let lock: OrderLock | undefined;
   let scratch: string | undefined;
   let sealer: BagSealer | undefined;
   let run: ReturnType<typeof createRun> | undefined;
   let sealed = false;
   try {
+    // Held from before anything of this order in the folder is touched until the export's own files are gone: a
+    // second export of the order into the same folder is refused instead of removing this one's files as stale.
+    lock = await lockOrderOutput(options.outDir, order.id);
     sealer = await createBagSealer({
       outDir: options.outDir,
       orderId: order.id,
@@ -133,7 +139,7 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
       now,
       hashThread: helperThreads,
       ...(signal ? { signal } : {}),
-    });
+    }, lock);
     scratch = await createScratch(options.outDir, order.id);
     await custody.append({
       event: 'export.started',
@@ -194,21 +200,25 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
       .catch(() => undefined);
     throw first;
   } finally {
-    run?.dispose();
-    await sources.keyService.close?.().catch(() => undefined);
-    if (scratch) await rm(scratch, { recursive: true, force: true });
+    try {
+      run?.dispose();
+      await sources.keyService.close?.().catch(() => undefined);
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    } finally {
+      await lock?.release();
+    }
   }
 }
 
 /**
  * The export's own temp files (metadata lines, production.json) live beside the archive, in a folder named for the
  * order, so that what a crash (SIGKILL) leaves behind stays in the output folder and the next run of the order
- * removes it, as the sealer does with a stale .partial.
+ * removes it, as the sealer does with a stale .partial. Called under the order's lock: any such folder is a dead run's.
  */
 async function createScratch(outDir: string, orderId: string): Promise<string> {
   const prefix = `.${orderId}.export-`;
   for (const entry of await readdir(outDir, { withFileTypes: true })) {
-    if (entry.isDirectory() && entry.name.startsWith(prefix)) await rm(path.join(outDir, entry.name), { recursive: true, force: true });
+    if (entry.isDirectory() && isTempFolderOf(prefix, entry.name)) await rm(path.join(outDir, entry.name), { recursive: true, force: true });
   }
   return mkdtemp(path.join(outDir, prefix));
 }

@@ -26,6 +26,7 @@ import { coalesceZipWrites } from './coalesced-zip-writes.js';
 import { compactCentralDirectory } from './compact-central-directory.js';
 import { LineSpool } from './line-spool.js';
 import { rememberCrc32, useNativeCrc32 } from './native-crc.js';
+import { acquireOrderLock, orderLockFile, type OrderLock } from './order-lock.js';
 import { keepPlainEntryNames } from './plain-entry-names.js';
 import { collisionKey, isSafeArchivePath, safeSegment } from './safe-names.js';
 import { SealError } from './seal-error.js';
@@ -198,6 +199,8 @@ class ZipBagSealer implements BagSealer {
   readonly #archive: ZipArchive;
   readonly #manifest: LineSpool;
   readonly #signal: AbortSignal | undefined;
+  /** The order's lock when the sealer took it itself (released once its output is published or removed). */
+  readonly #ownLock: OrderLock | undefined;
   readonly #onAbortSignal = (): void => void this.abort(this.#signal?.reason);
 
   #state: 'open' | 'sealing' | 'sealed' | 'failed' = 'open';
@@ -226,6 +229,7 @@ class ZipBagSealer implements BagSealer {
     handle: FileHandle;
     directHandle: FileHandle | undefined;
     manifest: LineSpool;
+    ownLock: OrderLock | undefined;
   }) {
     this.#orderId = init.options.orderId;
     this.#organization = init.options.organization;
@@ -239,6 +243,7 @@ class ZipBagSealer implements BagSealer {
     this.#directHandle = init.directHandle;
     this.#manifest = init.manifest;
     this.#signal = init.options.signal;
+    this.#ownLock = init.ownLock;
 
     const { ZipArchive: ZipArchiveClass } = archiverModule as unknown as { ZipArchive: ZipArchiveConstructor };
     this.#hashThread = createHashThread(init.options.hashThread ?? true);
@@ -348,6 +353,7 @@ class ZipBagSealer implements BagSealer {
       await rm(this.#tempDir, { recursive: true, force: true });
       this.#state = 'sealed';
       this.#signal?.removeEventListener('abort', this.#onAbortSignal);
+      await this.#ownLock?.release();
       return {
         archive: this.#archivePath,
         sha256,
@@ -636,6 +642,7 @@ class ZipBagSealer implements BagSealer {
     await this.#handle.close().catch(() => undefined);
     await rm(this.#partialPath, { force: true }).catch(() => undefined);
     await rm(this.#tempDir, { recursive: true, force: true }).catch(() => undefined);
+    await this.#ownLock?.release();
   }
 }
 
@@ -691,10 +698,42 @@ async function reopenDirect(handle: FileHandle): Promise<FileHandle | undefined>
   }
 }
 
-export async function createBagSealer(options: SealerOptions): Promise<BagSealer> {
-  if (options.orderId === '' || safeSegment(options.orderId) !== options.orderId || options.orderId.includes('%')) {
-    throw new InputError('USAGE', `order id ${JSON.stringify(options.orderId)} cannot name an archive file.`);
+/** Exactly the name mkdtemp gives a temp folder of `prefix` (six letters or digits), and no other order's name. */
+export function isTempFolderOf(prefix: string, name: string): boolean {
+  return name.length === prefix.length + 6 && name.startsWith(prefix) && /^[A-Za-z0-9]{6}$/.test(name.slice(prefix.length));
+}
+
+function checkOrderId(orderId: string): void {
+  if (orderId === '' || safeSegment(orderId) !== orderId || orderId.includes('%')) {
+    throw new InputError('USAGE', `order id ${JSON.stringify(orderId)} cannot name an archive file.`);
   }
+}
+
+async function makeOutputFolder(outDir: string): Promise<void> {
+  try {
+    await makeFolder(outDir);
+  } catch (error) {
+    throw new InputError('FILE_UNREADABLE', `cannot create output folder ${outDir}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Makes the output folder and takes the order's lock in it (order-lock.ts), for a caller that keeps files of its own
+ * there (the export's temp folder): it hands the lock to createBagSealer and releases it once its own files are gone.
+ */
+export async function lockOrderOutput(outDir: string, orderId: string): Promise<OrderLock> {
+  checkOrderId(orderId);
+  const folder = path.resolve(outDir);
+  await makeOutputFolder(folder);
+  return acquireOrderLock(folder, orderId);
+}
+
+/**
+ * Without `heldLock`, the sealer takes the order's lock itself and releases it once the archive is published or its
+ * partial output removed; with one (lockOrderOutput's, for the same folder and order), the caller releases it.
+ */
+export async function createBagSealer(options: SealerOptions, heldLock?: OrderLock): Promise<BagSealer> {
+  checkOrderId(options.orderId);
   if (/[\r\n]/.test(options.organization) || options.organization.trim() === '') {
     throw new InputError('CONFIG_INVALID', 'the source organization must be one non-empty line.');
   }
@@ -702,35 +741,42 @@ export async function createBagSealer(options: SealerOptions): Promise<BagSealer
   const outDir = path.resolve(options.outDir);
   const archivePath = path.join(outDir, `${options.orderId}.zip`);
   const partialPath = `${archivePath}.partial`;
-  try {
-    await makeFolder(outDir);
-  } catch (error) {
-    throw new InputError('FILE_UNREADABLE', `cannot create output folder ${outDir}: ${(error as Error).message}`);
+  if (heldLock && heldLock.file !== orderLockFile(outDir, options.orderId)) {
+    throw new TypeError(`lock ${heldLock.file} is not the lock of order ${options.orderId} in ${outDir}`);
   }
+  await makeOutputFolder(outDir);
   if (!options.force && (await exists(archivePath))) throw outputExists(archivePath);
   const signer = await loadSigner(options);
   useNativeCrc32();
 
-  // A stale .partial and manifest folders are what an earlier crash left: they never count as output, so they go.
-  await rm(partialPath, { force: true });
-  const tempPrefix = `.${options.orderId}.seal-`;
-  for (const entry of await readdir(outDir)) {
-    if (entry.startsWith(tempPrefix)) await rm(path.join(outDir, entry), { recursive: true, force: true });
-  }
-  const tempDir = await mkdtemp(path.join(outDir, tempPrefix));
+  const ownLock = heldLock ? undefined : await acquireOrderLock(outDir, options.orderId);
+  let tempDir: string | undefined;
   let handle: FileHandle | undefined;
   let directHandle: FileHandle | undefined;
   try {
-    // Read and write: where direct I/O is refused, the hash thread reads the archive back as it is written.
-    handle = await open(partialPath, 'wx+', 0o644);
-    directHandle = options.directIo === false ? undefined : await reopenDirect(handle);
-    const manifest = await LineSpool.create(path.join(tempDir, MANIFEST_FILE));
-    return new ZipBagSealer({ options, archivePath, partialPath, tempDir, signer, handle, directHandle, manifest });
+    // Under the lock, a .partial and manifest folders of this order are what a dead run left: they never count as
+    // output, so they go. Only this order's: another order's names may start with this one's.
+    await rm(partialPath, { force: true });
+    const tempPrefix = `.${options.orderId}.seal-`;
+    for (const entry of await readdir(outDir)) {
+      if (isTempFolderOf(tempPrefix, entry)) await rm(path.join(outDir, entry), { recursive: true, force: true });
+    }
+    tempDir = await mkdtemp(path.join(outDir, tempPrefix));
+    try {
+      // Read and write: where direct I/O is refused, the hash thread reads the archive back as it is written.
+      handle = await open(partialPath, 'wx+', 0o644);
+      directHandle = options.directIo === false ? undefined : await reopenDirect(handle);
+      const manifest = await LineSpool.create(path.join(tempDir, MANIFEST_FILE));
+      return new ZipBagSealer({ options, archivePath, partialPath, tempDir, signer, handle, directHandle, manifest, ownLock });
+    } catch (error) {
+      throw writeFailure(`archive ${partialPath}`, error);
+    }
   } catch (error) {
     await directHandle?.close().catch(() => undefined);
     await handle?.close().catch(() => undefined);
-    await rm(partialPath, { force: true }).catch(() => undefined);
-    await rm(tempDir, { recursive: true, force: true }).catch(() => undefined);
-    throw writeFailure(`archive ${partialPath}`, error);
+    if (handle) await rm(partialPath, { force: true }).catch(() => undefined);
+    if (tempDir) await rm(tempDir, { recursive: true, force: true }).catch(() => undefined);
+    await ownLock?.release();
+    throw error;
   }
 }

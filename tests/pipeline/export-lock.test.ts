@@ -1,0 +1,236 @@
+// One export of an order into a folder at a time: the order's lock file, its stale cases, and that it never stays.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ScopexConfig } from '../../src/config.js';
+import { AbortedError, exitCodeFor, EXIT, InputError, SourceError } from '../../src/errors.js';
+import { exportOrder, type ExportOptions } from '../../src/pipeline/export.js';
+import { isTempFolderOf } from '../../src/seal/bag-sealer.js';
+import { orderLockFile } from '../../src/seal/order-lock.js';
+import { createBagSealer } from '../../src/seal/sealer.js';
+import type { SourceAdapter } from '../../src/sources/source-adapter.js';
+import { createSources } from '../../src/sources/sources.js';
+import { verifyArchive } from '../../src/verify/verify.js';
+import { buildStoreFixture, type StoreFixture } from '../helpers/store-fixture.js';
+import { writeSignedOrder } from './export-fixture.js';
+
+let fx: StoreFixture;
+let config: ScopexConfig;
+let work: string;
+let runs = 0;
+
+beforeAll(async () => {
+  fx = await buildStoreFixture();
+  config = fx.config();
+  work = mkdtempSync(path.join(os.tmpdir(), 'scopex-export-lock-'));
+});
+
+afterAll(() => {
+  fx?.cleanup();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+function outDir(): string {
+  runs += 1;
+  const out = path.join(work, `out-${runs}`);
+  mkdirSync(out, { recursive: true });
+  return out;
+}
+
+function exportInto(out: string, orderFile: string, more: Partial<ExportOptions> = {}) {
+  return exportOrder({ config, outDir: out, orderFile, ...more });
+}
+
+/** The mail adapter, held before its first item until `open()`; `reached` settles once an export is held there. */
+function heldMail(): { adapter: SourceAdapter; reached: Promise<void>; open(): void } {
+  const real = createSources(config).adapters.mail;
+  let reachedResolve!: () => void;
+  let openResolve!: () => void;
+  const reached = new Promise<void>((resolve) => (reachedResolve = resolve));
+  const opened = new Promise<void>((resolve) => (openResolve = resolve));
+  return {
+    adapter: {
+      service: 'mail',
+      async *list(accountId, range, signal) {
+        reachedResolve();
+        await opened;
+        yield* real.list(accountId, range, signal);
+      },
+    },
+    reached,
+    open: () => openResolve(),
+  };
+}
+
+/** A pid that no process has now: a child that has already exited. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', '']);
+  return child.pid!;
+}
+
+function writeLock(out: string, orderId: string, owner: Record<string, unknown> | string): string {
+  const file = orderLockFile(out, orderId);
+  writeFileSync(file, typeof owner === 'string' ? owner : `${JSON.stringify(owner)}\n`);
+  return file;
+}
+
+function lockOwner(overrides: Record<string, unknown>): Record<string, unknown> {
+  return { pid: process.pid, host: os.hostname(), process: null, orderId: 'x', startedAt: new Date().toISOString(), ...overrides };
+}
+
+/** Everything but the archive: lock, .partial, temp folders. */
+function leftovers(out: string): string[] {
+  return readdirSync(out).filter((name) => !name.endsWith('.zip'));
+}
+
+async function expectVerifies(archive: string, orderFile: string): Promise<void> {
+  const report = await verifyArchive({ archive, trustFile: fx.pki!.caCertFile, orderFile });
+  expect(report.failures).toEqual([]);
+  expect(report.ok).toBe(true);
+}
+
+describe('the order lock of an export', () => {
+  it('refuses a second export of the order into the same folder while the first runs; the first still seals', async () => {
+    const order = writeSignedOrder(fx);
+    const out = outDir();
+    const held = heldMail();
+    const first = exportInto(out, order.file, { sources: { adapters: { ...createSources(config).adapters, mail: held.adapter } } });
+    first.catch(() => undefined);
+    await held.reached;
+    expect(existsSync(orderLockFile(out, order.id))).toBe(true);
+    const before = readdirSync(out).sort();
+
+    const second = await exportInto(out, order.file).catch((error: unknown) => error);
+    expect(second).toBeInstanceOf(InputError);
+    expect((second as InputError).code).toBe('OUTPUT_EXISTS');
+    expect(exitCodeFor(second)).toBe(EXIT.input);
+    expect((second as InputError).message).toContain(`(pid ${process.pid})`);
+    expect((second as InputError).message).toContain('nothing was changed');
+    // The running export's .partial, temp folders and lock are where they were.
+    expect(readdirSync(out).sort()).toEqual(before);
+
+    held.open();
+    const result = await first;
+    await expectVerifies(result.archive, order.file);
+    expect(readdirSync(out)).toEqual([`${order.id}.zip`]);
+  });
+
+  it('refuses a second sealer of the order in the same folder while the first is open', async () => {
+    const out = outDir();
+    const options = {
+      outDir: out,
+      orderId: 'LE-LOCK-SEALER',
+      organization: 'Contoso Cloud',
+      signerCertificateFile: config.signerCertificateFile,
+      signerKeyFile: config.signerKeyFile,
+    };
+    const sealer = await createBagSealer(options);
+    const second = await createBagSealer(options).catch((error: unknown) => error);
+    expect((second as InputError).code).toBe('OUTPUT_EXISTS');
+    expect(existsSync(`${path.join(out, options.orderId)}.zip.partial`)).toBe(true);
+    await sealer.addPayload('acct/file.txt', Buffer.from('kept'));
+    await sealer.seal();
+    expect(readdirSync(out)).toEqual([`${options.orderId}.zip`]);
+
+    const aborted = await createBagSealer({ ...options, force: true });
+    await aborted.abort();
+    expect(readdirSync(out)).toEqual([`${options.orderId}.zip`]);
+  });
+
+  it('lets exports of different orders into one folder run side by side', async () => {
+    const out = outDir();
+    const a = writeSignedOrder(fx, { categories: ['mail.content'] });
+    const b = writeSignedOrder(fx, { categories: ['storage.content'] });
+    const [ra, rb] = await Promise.all([exportInto(out, a.file), exportInto(out, b.file)]);
+    await expectVerifies(ra.archive, a.file);
+    await expectVerifies(rb.archive, b.file);
+    expect(leftovers(out)).toEqual([]);
+  });
+
+  it('takes over the lock of a dead process, and removes what that run left', async () => {
+    const order = writeSignedOrder(fx, { categories: ['mail.content'] });
+    const out = outDir();
+    writeLock(out, order.id, lockOwner({ pid: deadPid(), orderId: order.id }));
+    writeFileSync(path.join(out, `${order.id}.zip.partial`), 'half an archive');
+    mkdirSync(path.join(out, `.${order.id}.export-Ab12Cd`));
+    mkdirSync(path.join(out, `.${order.id}.seal-Ef34Gh`));
+    const result = await exportInto(out, order.file);
+    await expectVerifies(result.archive, order.file);
+    expect(readdirSync(out)).toEqual([`${order.id}.zip`]);
+  });
+
+  it.runIf(process.platform === 'linux')('takes over a lock whose pid now belongs to another process', async () => {
+    const order = writeSignedOrder(fx, { categories: ['mail.content'] });
+    const out = outDir();
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    writeLock(out, order.id, lockOwner({ pid: process.pid, process: `${bootId}:1`, orderId: order.id }));
+    await exportInto(out, order.file);
+    expect(readdirSync(out)).toEqual([`${order.id}.zip`]);
+  });
+
+  it('takes over an unreadable lock only once it is old', async () => {
+    const order = writeSignedOrder(fx, { categories: ['mail.content'] });
+    const out = outDir();
+    const file = writeLock(out, order.id, '');
+    const young = await exportInto(out, order.file).catch((error: unknown) => error);
+    expect((young as InputError).code).toBe('OUTPUT_EXISTS');
+    expect(existsSync(file)).toBe(true);
+
+    const tenMinutesAgo = new Date(Date.now() - 10 * 60_000);
+    utimesSync(file, tenMinutesAgo, tenMinutesAgo);
+    await exportInto(out, order.file);
+    expect(readdirSync(out)).toEqual([`${order.id}.zip`]);
+  });
+
+  it('never takes over the lock of another host, and leaves it and that run\'s files alone', async () => {
+    const order = writeSignedOrder(fx, { categories: ['mail.content'] });
+    const out = outDir();
+    const file = writeLock(out, order.id, lockOwner({ pid: deadPid(), host: 'elsewhere.example', orderId: order.id }));
+    const theirs = path.join(out, `.${order.id}.export-Ab12Cd`);
+    mkdirSync(theirs);
+    const error = await exportInto(out, order.file).catch((e: unknown) => e);
+    expect((error as InputError).code).toBe('OUTPUT_EXISTS');
+    expect((error as InputError).message).toContain('elsewhere.example');
+    expect(existsSync(file)).toBe(true);
+    expect(existsSync(theirs)).toBe(true);
+  });
+
+  it('leaves no lock after a failed or interrupted export', async () => {
+    const order = writeSignedOrder(fx);
+    const out = outDir();
+    const broken: SourceAdapter = {
+      service: 'storage',
+      // eslint-disable-next-line require-yield -- fails before its first item
+      async *list() {
+        throw new SourceError('STORE_UNREADABLE', 'the storage store is unreadable (test)');
+      },
+    };
+    const failed = await exportInto(out, order.file, { sources: { adapters: { ...createSources(config).adapters, storage: broken } } }).catch(
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(SourceError);
+    expect(leftovers(out)).toEqual([]);
+
+    const controller = new AbortController();
+    const interrupted = await exportInto(out, order.file, {
+      signal: controller.signal,
+      onProgress: (progress) => {
+        if (progress.items === 2) controller.abort();
+      },
+    }).catch((e: unknown) => e);
+    expect(interrupted).toBeInstanceOf(AbortedError);
+    expect(leftovers(out)).toEqual([]);
+
+    await exportInto(out, order.file);
+    expect(readdirSync(out)).toEqual([`${order.id}.zip`]);
+  });
+
+  it('cleans only temp folders named exactly as mkdtemp names them, never another order\'s', () => {
+    expect(isTempFolderOf('.LE-1.seal-', '.LE-1.seal-a1B2c3')).toBe(true);
+    expect(isTempFolderOf('.LE-1.seal-', '.LE-1.seal-x.seal-a1B2c3')).toBe(false);
+    expect(isTempFolderOf('.LE-1.seal-', '.LE-1.seal-ab.lock')).toBe(false);
+    expect(isTempFolderOf('.LE-1.export-', '.LE-1.export-a1B2c')).toBe(false);
+  });
+});
