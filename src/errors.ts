@@ -17,7 +17,9 @@ export type InputErrorCode =
   | 'JSON_MALFORMED'
   | 'SCHEMA_VIOLATION'
   | 'CONFIG_INVALID'
-  | 'OUTPUT_EXISTS';
+  | 'OUTPUT_EXISTS'
+  /** Another export of the same order into the same folder is running (seal/order-lock.ts). */
+  | 'OUTPUT_BUSY';
 export class InputError extends ScopexError<InputErrorCode> {}
 
 /** The order is refused on legal or approval grounds: exit 3. */

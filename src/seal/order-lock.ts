@@ -39,7 +39,7 @@ export function orderLockFile(outDir: string, orderId: string): string {
 }
 
 /**
- * Takes the order's lock in `outDir` (which must exist), or throws InputError('OUTPUT_EXISTS') naming the export that
+ * Takes the order's lock in `outDir` (which must exist), or throws InputError('OUTPUT_BUSY') naming the export that
  * holds it. A lock is stale, and taken over, when it names a process of this host that is no longer running (or whose
  * pid now belongs to another process), or when it is unreadable and older than UNREADABLE_LOCK_STALE_MS. A lock
  * from another host is never taken over: its process cannot be checked from here.
@@ -58,10 +58,10 @@ export async function acquireOrderLock(outDir: string, orderId: string): Promise
     const lock = await createLock(file, owner);
     if (lock) return lock;
     const found = await inspect(file, outDir, orderId);
-    if (found.kind === 'held') throw new InputError('OUTPUT_EXISTS', found.message);
+    if (found.kind === 'held') throw new InputError('OUTPUT_BUSY', found.message);
     if (attempt === 2) {
       throw new InputError(
-        'OUTPUT_EXISTS',
+        'OUTPUT_BUSY',
         `the lock ${file} of order ${orderId} was being replaced by another export at the same time; nothing was changed.`,
       );
     }

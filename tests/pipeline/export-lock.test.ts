@@ -104,7 +104,7 @@ describe('the order lock of an export', () => {
 
     const second = await exportInto(out, order.file).catch((error: unknown) => error);
     expect(second).toBeInstanceOf(InputError);
-    expect((second as InputError).code).toBe('OUTPUT_EXISTS');
+    expect((second as InputError).code).toBe('OUTPUT_BUSY');
     expect(exitCodeFor(second)).toBe(EXIT.input);
     expect((second as InputError).message).toContain(`(pid ${process.pid})`);
     expect((second as InputError).message).toContain('nothing was changed');
@@ -128,7 +128,7 @@ describe('the order lock of an export', () => {
     };
     const sealer = await createBagSealer(options);
     const second = await createBagSealer(options).catch((error: unknown) => error);
-    expect((second as InputError).code).toBe('OUTPUT_EXISTS');
+    expect((second as InputError).code).toBe('OUTPUT_BUSY');
     expect(existsSync(`${path.join(out, options.orderId)}.zip.partial`)).toBe(true);
     await sealer.addPayload('acct/file.txt', Buffer.from('kept'));
     await sealer.seal();
@@ -175,7 +175,7 @@ describe('the order lock of an export', () => {
     const out = outDir();
     const file = writeLock(out, order.id, '');
     const young = await exportInto(out, order.file).catch((error: unknown) => error);
-    expect((young as InputError).code).toBe('OUTPUT_EXISTS');
+    expect((young as InputError).code).toBe('OUTPUT_BUSY');
     expect(existsSync(file)).toBe(true);
 
     const tenMinutesAgo = new Date(Date.now() - 10 * 60_000);
@@ -191,7 +191,7 @@ describe('the order lock of an export', () => {
     const theirs = path.join(out, `.${order.id}.export-Ab12Cd`);
     mkdirSync(theirs);
     const error = await exportInto(out, order.file).catch((e: unknown) => e);
-    expect((error as InputError).code).toBe('OUTPUT_EXISTS');
+    expect((error as InputError).code).toBe('OUTPUT_BUSY');
     expect((error as InputError).message).toContain('elsewhere.example');
     expect(existsSync(file)).toBe(true);
     expect(existsSync(theirs)).toBe(true);
