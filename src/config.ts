@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as z from './util/zod.js';
 import { InputError } from './errors.js';
+import { notValidJson } from './util/json-position.js';
 import { packageRoot } from './util/package-root.js';
 import { CATEGORIES, PROCESSES, type Category, type LegalProcess } from './order/schema.js';
 
@@ -69,7 +70,8 @@ export function readJsonFile(file: string, what: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new InputError('JSON_MALFORMED', `${what} ${file} is not valid JSON: ${(error as Error).message}`, { cause: error });
+    // No cause: the parser's message quotes the start of the file, which may be a key given here by mistake.
+    throw new InputError('JSON_MALFORMED', `${what} ${file} ${notValidJson(error, text)}`);
   }
 }
 

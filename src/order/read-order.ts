@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises';
 import type * as z from '../util/zod.js';
 import { describeFsError } from '../config.js';
 import { InputError } from '../errors.js';
+import { lineAndColumn } from '../util/json-position.js';
 import { orderSchema, type Order } from './schema.js';
 import { decodeStrictUtf8, parseStrictJson, StrictJsonError } from './strict-json.js';
 
@@ -33,17 +34,20 @@ export function parseOrderBytes(raw: Uint8Array, source: string): Order {
 /** The order's JSON value exactly as written (no schema applied): what the approval signature covers. */
 export function parseOrderJson(raw: Uint8Array, source: string): Record<string, unknown> {
   let value: unknown;
+  let text = '';
   try {
-    value = parseStrictJson(decodeStrictUtf8(raw));
+    text = decodeStrictUtf8(raw);
+    value = parseStrictJson(text);
   } catch (error) {
     if (error instanceof StrictJsonError) {
+      const place = error.position === null ? null : lineAndColumn(text, error.position);
       const where = [
         error.field === null ? null : `field ${error.field}`,
-        error.position === null ? null : `at character ${error.position}`,
+        place === null ? null : `at line ${place.line}, column ${place.column}`,
       ]
         .filter(Boolean)
         .join(', ');
-      throw new InputError('JSON_MALFORMED', `order ${source}${where ? ` (${where})` : ''}: ${error.message}`, { cause: error });
+      throw new InputError('JSON_MALFORMED', `order ${source}: ${error.message}${where ? ` (${where})` : ''}`, { cause: error });
     }
     throw error;
   }

@@ -1,5 +1,6 @@
 // Strict JSON for signed documents: one UTF-8 text, no BOM, no duplicate or prototype-polluting keys.
 // JSON.parse keeps the last of two equal keys silently, so a second "categories" could hide behind a signed first one.
+import { jsonErrorOffset } from '../util/json-position.js';
 
 /** Why a text was refused, and where (a byte-free character offset into the decoded text, or null). */
 export class StrictJsonError extends Error {
@@ -46,7 +47,8 @@ export function parseStrictJson(text: string): unknown {
   try {
     value = JSON.parse(text) as unknown;
   } catch (error) {
-    throw new StrictJsonError(`it is not valid JSON (${(error as Error).message})`, null);
+    // The parser's message quotes the text (a key file given by mistake would be echoed): keep only where it stopped.
+    throw new StrictJsonError('it is not valid JSON', jsonErrorOffset(error, text));
   }
   scanKeys(text);
   return value;

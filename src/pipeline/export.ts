@@ -485,8 +485,9 @@ function createRun(ctx: RunContext) {
     let record: unknown;
     try {
       record = JSON.parse(body.toString('utf8')) as unknown;
-    } catch (error) {
-      throw new IntegrityError('ITEM_FORMAT', `the subscriber record of account ${item.accountId} is not valid JSON`, { cause: error });
+    } catch {
+      // No cause: the parser's message would quote the decrypted record.
+      throw new IntegrityError('ITEM_FORMAT', `the subscriber record of account ${item.accountId} is not valid JSON`);
     }
     // Decision: the record's standing facts are delivered whole; its dated history (logins, IPs) only within the
     // order's date range, since those events are as time-bound as mail or messages.

@@ -7,6 +7,7 @@ import { describeFsError, describeZodError } from '../config.js';
 import { AbortedError, InputError, SourceError } from '../errors.js';
 import type { ItemRef, StoreService } from '../keys/key-service.js';
 import { instant, isInstant } from '../order/schema.js';
+import { jsonErrorOffset } from '../util/json-position.js';
 import { ACCOUNT_ID_PATTERN } from './file-directory.js';
 import type { Listing, TimeRange } from './source-adapter.js';
 
@@ -99,7 +100,9 @@ export async function* readJsonlIndex<T>(options: ReadIndexOptions<T>): AsyncGen
     try {
       raw = JSON.parse(text) as unknown;
     } catch (error) {
-      bad = new SourceError('INDEX_CORRUPT', `index ${file} line ${number} is not valid JSON: ${(error as Error).message}`, { cause: error });
+      // No cause: the parser's message quotes the line.
+      const offset = jsonErrorOffset(error, text);
+      bad = new SourceError('INDEX_CORRUPT', `index ${file} line ${number} is not valid JSON${offset === null ? '' : ` (at column ${offset + 1})`}`);
       return;
     }
     if (accepts?.(raw)) {

@@ -1,5 +1,6 @@
 // Reads a large top-level JSON array of objects (production.json) one element at a time, so memory is bounded by
 // the largest record, not the file.
+import { notValidJson } from '../util/json-position.js';
 
 const MAX_ELEMENT_BYTES = 1024 * 1024;
 
@@ -191,7 +192,7 @@ export class JsonArrayReader {
     try {
       value = JSON.parse(text);
     } catch (error) {
-      this.die(`record ${this.index + 1} is not valid JSON: ${(error as Error).message}`);
+      this.die(`record ${this.index + 1} ${notValidJson(error, text, 'of the record')}`);
       return;
     }
     this.onElement(value, this.index++);

@@ -7,6 +7,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { describeFsError } from '../config.js';
 import { InputError, ScopexError } from '../errors.js';
 import { canonicalJson } from '../order/canonical.js';
+import { notValidJson } from '../util/json-position.js';
 import { orderSchema, type Order } from '../order/schema.js';
 import { checkBagitDeclaration, ManifestReader, parseBagInfo } from './bag-files.js';
 import { verifyDetachedSignature } from './cms-signature.js';
@@ -130,10 +131,12 @@ function readGivenOrder(orderFile: string): { bytes: Buffer; value: unknown } {
   } catch (error) {
     throw new InputError('FILE_UNREADABLE', `cannot read the order ${orderFile}: ${(error as Error).message}`, { cause: error });
   }
+  const text = bytes.toString('utf8');
   try {
-    return { bytes, value: JSON.parse(bytes.toString('utf8')) as unknown };
+    return { bytes, value: JSON.parse(text) as unknown };
   } catch (error) {
-    throw new InputError('JSON_MALFORMED', `the order ${orderFile} is not valid JSON: ${(error as Error).message}`, { cause: error });
+    // No cause: the parser's message quotes the start of the file, which may be a key given here by mistake.
+    throw new InputError('JSON_MALFORMED', `the order ${orderFile} ${notValidJson(error, text)}`);
   }
 }
 
@@ -648,11 +651,12 @@ class ArchiveVerification {
     const bytes = this.captured.get('order.json');
     let result: ArchiveOrder = { bytes };
     if (bytes) {
+      const text = bytes.toString('utf8');
       try {
-        const value: unknown = JSON.parse(bytes.toString('utf8'));
+        const value: unknown = JSON.parse(text);
         result = { bytes, value, parsed: orderSchema.safeParse(value) };
       } catch (error) {
-        result = { bytes, jsonError: (error as Error).message };
+        result = { bytes, jsonError: `text that ${notValidJson(error, text)}` };
       }
     }
     this.parsedOrder = result;
