@@ -6,6 +6,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { BatchEvent, BatchOrderResult, BatchResult } from '../batch/batch.js';
 import { AbortedError, BatchError } from '../errors.js';
 import { boundHeapGrowth } from '../util/heap-growth.js';
+import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
 import { configFrom, printResult, progressWanted, type GlobalArgs } from './common.js';
 
 interface BatchArgs extends GlobalArgs {
@@ -38,31 +39,32 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
   handler: async (args) => {
     const config = configFrom(args);
     boundHeapGrowth();
-    const controller = new AbortController();
-    const onInterrupt = () => {
-      controller.abort(new AbortedError('ABORTED', 'the batch was interrupted (Ctrl-C); running exports were stopped and left nothing'));
-      if (!args.quiet) process.stderr.write('\nscopex: interrupted; stopping running exports (finished archives stay)\n');
-    };
-    process.once('SIGINT', onInterrupt);
-    process.once('SIGTERM', onInterrupt);
     const { runBatch } = await import('../batch/batch.js');
     const display = progressWanted(args) ? createBatchDisplay((await import('cli-progress')).default) : undefined;
     let result: BatchResult;
     try {
-      result = await runBatch({
-        orders: args.orders,
-        outDir: args.out,
-        config,
-        ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
-        mode: args.workers ? 'worker-threads' : 'in-process',
-        ...(args.trust ? { trustFile: path.resolve(args.trust) } : {}),
-        signal: controller.signal,
-        ...(display ? { onEvent: display.onEvent } : {}),
-      });
+      result = await whileInterruptible(
+        (signal) =>
+          runBatch({
+            orders: args.orders,
+            outDir: args.out,
+            config,
+            ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
+            mode: args.workers ? 'worker-threads' : 'in-process',
+            ...(args.trust ? { trustFile: path.resolve(args.trust) } : {}),
+            signal,
+            ...(display ? { onEvent: display.onEvent } : {}),
+          }),
+        {
+          reason: (signal) =>
+            new AbortedError('ABORTED', `the batch was interrupted (${describeInterrupt(signal)}); running exports were stopped and left nothing`),
+          onInterrupt: (signal) => {
+            if (!args.quiet) process.stderr.write(`\nscopex: interrupted (${describeInterrupt(signal)}); stopping running exports (finished archives stay)\n`);
+          },
+        },
+      );
     } finally {
       display?.stop();
-      process.off('SIGINT', onInterrupt);
-      process.off('SIGTERM', onInterrupt);
     }
     printResult(args, result, () => summaryTable(result));
     // The summary above is the result; the entry point must not print a second JSON document.

@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { AbortedError } from '../errors.js';
 import type { ExportProgress, ExportResult } from '../pipeline/export.js';
 import { boundHeapGrowthWhenLarge } from '../util/heap-growth.js';
+import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
 import { configFrom, printResult, progressWanted, type GlobalArgs } from './common.js';
 
 interface ExportArgs extends GlobalArgs {
@@ -25,25 +26,23 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
     const config = configFrom(args);
     boundHeapGrowthWhenLarge();
     const { exportOrder } = await import('../pipeline/export.js');
-    const controller = new AbortController();
-    const onInterrupt = () => controller.abort(new AbortedError('ABORTED', 'the export was interrupted (Ctrl-C); nothing was delivered'));
-    process.once('SIGINT', onInterrupt);
-    process.once('SIGTERM', onInterrupt);
     const bar = progressWanted(args) ? await createProgressBar() : undefined;
     let result: ExportResult;
     try {
-      result = await exportOrder({
-        orderFile: args.order,
-        outDir: args.out,
-        config,
-        force: args.force,
-        signal: controller.signal,
-        ...(bar ? { onProgress: bar.update } : {}),
-      });
+      result = await whileInterruptible(
+        (signal) =>
+          exportOrder({
+            orderFile: args.order,
+            outDir: args.out,
+            config,
+            force: args.force,
+            signal,
+            ...(bar ? { onProgress: bar.update } : {}),
+          }),
+        { reason: (signal) => new AbortedError('ABORTED', `the export was interrupted (${describeInterrupt(signal)}); nothing was delivered`) },
+      );
     } finally {
       bar?.stop();
-      process.off('SIGINT', onInterrupt);
-      process.off('SIGTERM', onInterrupt);
     }
     printResult(args, result, () => summary(result));
   },

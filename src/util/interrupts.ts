@@ -1,0 +1,58 @@
+// Turning the signals that ask scopex to stop (Ctrl-C, a kill, a closed terminal) into an AbortSignal.
+//
+// Without a listener, Node dies of SIGHUP or SIGTERM on the spot: an export then leaves its `.zip.partial` and its
+// temp folders (personal data) behind, and --json prints nothing. Every interrupt ends the same way, whichever signal
+// it was: clean-up, one line naming it, exit 130 (an AbortedError; DESIGN.md has one code for "interrupted").
+
+export const INTERRUPT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+export type InterruptSignal = (typeof INTERRUPT_SIGNALS)[number];
+
+/** How the user would name the interruption: Ctrl-C for SIGINT, the signal's name otherwise. */
+export function describeInterrupt(signal: InterruptSignal): string {
+  return signal === 'SIGINT' ? 'Ctrl-C' : signal;
+}
+
+export interface InterruptibleOptions {
+  /** The error the work is aborted with (an AbortedError, so that the exit code is 130). */
+  reason: (signal: InterruptSignal) => Error;
+  /** Called once, on the first interrupt (a notice on stderr, say). */
+  onInterrupt?: (signal: InterruptSignal) => void;
+  /**
+   * For work that writes nothing and so has nothing to clean up (verify, audit verify): the call rejects with the
+   * reason at once instead of waiting for the work to notice the AbortSignal; the process ends before the work does.
+   */
+  stopAtOnce?: boolean;
+}
+
+/**
+ * Runs `work` with an AbortSignal that aborts on the first SIGINT, SIGTERM or SIGHUP. Later signals are absorbed
+ * until `work` has settled, so that a second Ctrl-C or a hang-up cannot cut the clean-up short and leave partial
+ * files behind.
+ */
+export async function whileInterruptible<T>(work: (signal: AbortSignal) => Promise<T>, options: InterruptibleOptions): Promise<T> {
+  const controller = new AbortController();
+  let rejectInterrupted: (error: Error) => void = () => undefined;
+  const interrupted = new Promise<never>((_resolve, reject) => {
+    rejectInterrupted = reject;
+  });
+  interrupted.catch(() => undefined);
+  const listeners = INTERRUPT_SIGNALS.map((signal) => {
+    const listener = () => {
+      if (controller.signal.aborted) return;
+      const reason = options.reason(signal);
+      options.onInterrupt?.(signal);
+      controller.abort(reason);
+      rejectInterrupted(reason);
+    };
+    process.on(signal, listener);
+    return { signal, listener };
+  });
+  try {
+    const running = work(controller.signal);
+    if (!options.stopAtOnce) return await running;
+    running.catch(() => undefined);
+    return await Promise.race([running, interrupted]);
+  } finally {
+    for (const { signal, listener } of listeners) process.off(signal, listener);
+  }
+}

@@ -1,0 +1,100 @@
+// Interrupts as a user (or a closing terminal) sends them: the built CLI on a sample world, signalled mid-run. Every
+// interrupt ends the same way whatever the signal: partial output removed, one line saying so, exit 130, and under
+// --json one JSON document.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AbortedError } from '../../src/errors.js';
+import { INTERRUPT_SIGNALS, whileInterruptible } from '../../src/util/interrupts.js';
+import { buildCli, CLI, runCli, type CliRun } from '../e2e/export-helpers.js';
+
+let root: string;
+let world: string;
+let config: string;
+
+beforeAll(async () => {
+  buildCli();
+  root = mkdtempSync(path.join(os.tmpdir(), 'scopex-'));
+  world = path.join(root, 'w');
+  // Large files, so that an export is still writing its archive when the signal lands.
+  const generated = await runCli(['samples', 'generate', '--out', world, '--accounts', '5', '--size', '600000000', '--profile', 'large-items', '--seed', 'interrupts', '--quiet']);
+  expect(generated.code, generated.stderr).toBe(0);
+  config = path.join(world, 'config.json');
+});
+
+afterAll(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Runs the CLI and sends `signal` once `ready()` holds; 'finished' when it ended before that. */
+async function signalWhen(args: string[], signal: NodeJS.Signals, ready: () => boolean): Promise<CliRun | 'finished'> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  let done = false;
+  const exited = new Promise<CliRun>((resolve) =>
+    child.on('close', (code, killedBy) => {
+      done = true;
+      resolve({ code, signal: killedBy, stdout, stderr });
+    }),
+  );
+  const until = Date.now() + 60_000;
+  while (!done && !ready() && Date.now() < until) await sleep(2);
+  if (done) return 'finished';
+  child.kill(signal);
+  return exited;
+}
+
+/** An export of the warrant interrupted while its .partial is being written (retried if it finished first). */
+async function interruptedExport(signal: NodeJS.Signals, extra: string[] = []): Promise<{ run: CliRun; out: string }> {
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const out = path.join(root, `out-${signal}-${attempt}`);
+    const run = await signalWhen(
+      ['export', path.join(world, 'orders', 'approved-warrant.json'), '--out', out, '--config', config, ...extra],
+      signal,
+      () => existsSync(out) && readdirSync(out).some((name) => name.endsWith('.zip.partial')),
+    );
+    if (run !== 'finished') return { run, out };
+  }
+  throw new Error('every export finished before it could be interrupted');
+}
+
+describe('interrupts', () => {
+  it('SIGHUP during export removes the partial archive and its temp folders, says so in one line, and exits 130', async () => {
+    const { run, out } = await interruptedExport('SIGHUP');
+    expect(run.signal).toBeNull();
+    expect(run.code).toBe(130);
+    expect(run.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^scopex: the export was interrupted \(SIGHUP\)/)]);
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('SIGTERM during export with --json prints one JSON error and exits 130', async () => {
+    const { run, out } = await interruptedExport('SIGTERM', ['--json']);
+    expect(run.code).toBe(130);
+    expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, exitCode: 130, error: { code: 'ABORTED' } });
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it.each(INTERRUPT_SIGNALS)('whileInterruptible aborts the work on %s, and lets go of the signal afterwards', async (signal) => {
+    const before = process.listenerCount(signal);
+    const work = whileInterruptible(
+      (abort) =>
+        new Promise<string>((_resolve, reject) => {
+          abort.addEventListener('abort', () => reject(abort.reason as Error));
+        }),
+      { reason: (name) => new AbortedError('ABORTED', `stopped by ${name}`) },
+    );
+    expect(process.listenerCount(signal)).toBe(before + 1);
+    process.emit(signal, signal);
+    await expect(work).rejects.toMatchObject({ code: 'ABORTED', message: `stopped by ${signal}` });
+    expect(process.listenerCount(signal)).toBe(before);
+  });
+});
