@@ -2,7 +2,8 @@
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { AuditReport } from '../custody/verify-log.js';
-import { IntegrityError } from '../errors.js';
+import { AbortedError, IntegrityError } from '../errors.js';
+import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
 interface AuditVerifyArgs extends GlobalArgs {
@@ -20,7 +21,10 @@ const auditVerifyCommand: CommandModule<GlobalArgs, AuditVerifyArgs> = {
   handler: async (args) => {
     const file = args.log ? path.resolve(args.log) : configFrom(args).custodyLogFile;
     const { verifyCustodyLog } = await import('../custody/verify-log.js');
-    const report = await verifyCustodyLog(file);
+    const report = await whileInterruptible(() => verifyCustodyLog(file), {
+      reason: (signal) => new AbortedError('ABORTED', `the check of custody log ${file} was interrupted (${describeInterrupt(signal)}); no verdict was reached`),
+      stopAtOnce: true,
+    });
     printResult(args, report, () => describeAudit(report));
     if (!report.ok) {
       const first = report.failures[0];

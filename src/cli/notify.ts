@@ -1,6 +1,8 @@
 // scopex notify [--as-of DATE]: who may now be told of a demand, and which demands go back to the customer.
 import type { Argv, CommandModule } from 'yargs';
 import type { NoticesResult } from '../custody/notices.js';
+import { AbortedError } from '../errors.js';
+import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
 interface NotifyArgs extends GlobalArgs {
@@ -21,7 +23,10 @@ export const notifyCommand: CommandModule<GlobalArgs, NotifyArgs> = {
     const [{ notices }, { parseInstant }] = await Promise.all([import('../custody/notices.js'), import('../custody/read-log.js')]);
     const asOf = args.asOf ? parseInstant(args.asOf, 'end', '--as-of') : new Date();
     const logFile = args.log ?? configFrom(args).custodyLogFile;
-    const result = await notices({ logFile, asOf });
+    const result = await whileInterruptible(() => notices({ logFile, asOf }), {
+      reason: (signal) => new AbortedError('ABORTED', `notify was interrupted (${describeInterrupt(signal)}); nothing was reported`),
+      stopAtOnce: true,
+    });
     printResult(args, result, () => describeNotices(result));
   },
 };

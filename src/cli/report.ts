@@ -1,7 +1,8 @@
 // scopex report transparency --from D --to D: the transparency-report figures, from the custody log.
 import type { Argv, CommandModule } from 'yargs';
 import type { PeriodFigures, TransparencyReport } from '../custody/transparency.js';
-import { InputError } from '../errors.js';
+import { AbortedError, InputError } from '../errors.js';
+import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
 interface TransparencyArgs extends GlobalArgs {
@@ -34,7 +35,10 @@ const transparencyCommand: CommandModule<GlobalArgs, TransparencyArgs> = {
     const to = parseInstant(args.to, 'end', '--to');
     if (from.getTime() > to.getTime()) throw new InputError('USAGE', `--from ${args.from} is after --to ${args.to}`);
     const logFile = args.log ?? configFrom(args).custodyLogFile;
-    const report = await transparencyReport({ logFile, from, to, periods: args.periods });
+    const report = await whileInterruptible(() => transparencyReport({ logFile, from, to, periods: args.periods }), {
+      reason: (signal) => new AbortedError('ABORTED', `the transparency report was interrupted (${describeInterrupt(signal)}); nothing was reported`),
+      stopAtOnce: true,
+    });
     if (!report.logVerified && !args.quiet) {
       process.stderr.write('scopex: warning: the custody log does not pass audit verification; run scopex audit verify\n');
     }

@@ -1,7 +1,9 @@
 // `scopex samples generate`: builds a sample world for the demo, the tests and the benchmarks.
 import type { Argv, CommandModule } from 'yargs';
+import { AbortedError } from '../errors.js';
 import { SAMPLE_DEFAULTS, SAMPLE_PROFILES, type SampleProfile } from '../samples/profiles.js';
 import type { SampleWorldSummary } from '../samples/sample-world.js';
+import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
 import { printResult, progressWanted, type GlobalArgs } from './common.js';
 
 interface GenerateArgs extends GlobalArgs {
@@ -52,7 +54,17 @@ async function runWithProgress(args: GenerateArgs): Promise<SampleWorldSummary> 
     force: args.force,
   };
   const { generateSampleWorld } = await import('../samples/sample-world.js');
-  if (!progressWanted(args)) return generateSampleWorld(common);
+  // An interrupted world is left as it is, marked unfinished, and --force replaces it (src/samples/sample-world.ts).
+  const interruptible = (generate: () => Promise<SampleWorldSummary>) =>
+    whileInterruptible(generate, {
+      reason: (signal) =>
+        new AbortedError(
+          'ABORTED',
+          `samples generate was interrupted (${describeInterrupt(signal)}); ${args.out} holds an unfinished world: run again with --force to replace it`,
+        ),
+      stopAtOnce: true,
+    });
+  if (!progressWanted(args)) return interruptible(() => generateSampleWorld(common));
   const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar(
     { format: 'generating |{bar}| {percentage}% {value}/{total} MB | accounts {accountsDone}/{accounts}', stream: process.stderr, hideCursor: true },
@@ -61,13 +73,15 @@ async function runWithProgress(args: GenerateArgs): Promise<SampleWorldSummary> 
   const mb = (bytes: number) => Math.round(bytes / 1e6);
   bar.start(Math.max(1, mb(args.size)), 0, { accountsDone: 0, accounts: args.accounts });
   try {
-    return await generateSampleWorld({
-      ...common,
-      onProgress: (progress) => {
-        bar.setTotal(Math.max(1, mb(progress.targetBytes), mb(progress.bytes)));
-        bar.update(mb(progress.bytes), { accountsDone: progress.accountsDone, accounts: progress.accounts });
-      },
-    });
+    return await interruptible(() =>
+      generateSampleWorld({
+        ...common,
+        onProgress: (progress) => {
+          bar.setTotal(Math.max(1, mb(progress.targetBytes), mb(progress.bytes)));
+          bar.update(mb(progress.bytes), { accountsDone: progress.accountsDone, accounts: progress.accounts });
+        },
+      }),
+    );
   } finally {
     bar.stop();
   }

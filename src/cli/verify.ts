@@ -1,7 +1,8 @@
 // scopex verify ARCHIVE --trust CA.pem [--order ORDER]: proves a delivered archive whole, authentic and in scope.
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { IntegrityError } from '../errors.js';
+import { AbortedError, IntegrityError } from '../errors.js';
+import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
 import type { VerifyReport } from '../verify/verify.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
@@ -28,12 +29,20 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
       ) as unknown as Argv<VerifyArgs>,
   handler: async (args) => {
     const [{ verifyArchive }, { describeVerifyReport }] = await Promise.all([import('../verify/verify.js'), import('../verify/report-text.js')]);
-    const report = await verifyArchive({
-      archive: path.resolve(args.archive),
-      trustFile: path.resolve(args.trust),
-      orderFile: args.order ? path.resolve(args.order) : undefined,
-      maxFailures: args.maxFailures,
-    });
+    // Verification writes nothing, so an interrupt ends it at once (with its JSON error under --json).
+    const report = await whileInterruptible(
+      () =>
+        verifyArchive({
+          archive: path.resolve(args.archive),
+          trustFile: path.resolve(args.trust),
+          orderFile: args.order ? path.resolve(args.order) : undefined,
+          maxFailures: args.maxFailures,
+        }),
+      {
+        reason: (signal) => new AbortedError('ABORTED', `the verification of ${args.archive} was interrupted (${describeInterrupt(signal)}); no verdict was reached`),
+        stopAtOnce: true,
+      },
+    );
     if (args.config !== undefined) await recordVerification(args, report);
     printResult(args, report, () => describeVerifyReport(report));
     if (!report.ok) {

@@ -66,6 +66,12 @@ export interface SampleWorldSummary {
   warning: string;
 }
 
+/**
+ * Written first into the world folder and removed last: a folder holding it is a sample world whose generation was
+ * interrupted or crashed, which `force` may replace like a finished one (and nothing else may be replaced).
+ */
+export const UNFINISHED_WORLD_MARKER = '.scopex-sample-world-unfinished';
+
 const KIB = 1024;
 const MIB = 1024 * KIB;
 const DAY = 24 * 3600 * 1000;
@@ -78,6 +84,9 @@ export async function generateSampleWorld(options: SampleWorldOptions): Promise<
   const { out, accounts: accountCount, size, seed, profile } = settings;
   const now = options.now ?? new Date();
   prepareFolder(out, options.force ?? false);
+  const unfinishedMarker = path.join(out, UNFINISHED_WORLD_MARKER);
+  ensureDirSync(out);
+  writeFileSync(unfinishedMarker, 'A scopex sample world is being generated here; until this file is gone it is unfinished.\n');
 
   const random = createSeededRandom(seed);
   const people = makePeople(random.fork('people'), accountCount);
@@ -183,6 +192,7 @@ export async function generateSampleWorld(options: SampleWorldOptions): Promise<
 
   const tenants: Record<TenantType, number> = { consumer: 0, enterprise: 0, 'customer-key': 0 };
   for (const person of people) tenants[person.account.tenantType] += 1;
+  rmSync(unfinishedMarker);
   return {
     out,
     configFile,
@@ -219,12 +229,13 @@ function prepareFolder(out: string, force: boolean): void {
   if (!existsSync(out)) return;
   if (!statSync(out).isDirectory()) throw new InputError('OUTPUT_EXISTS', `--out ${out} exists and is not a folder`);
   if (readdirSync(out).length === 0) return;
-  const isSampleWorld = existsSync(path.join(out, 'config.json')) && existsSync(path.join(out, 'stores', 'directory.json'));
+  const unfinished = existsSync(path.join(out, UNFINISHED_WORLD_MARKER));
+  const isSampleWorld = unfinished || (existsSync(path.join(out, 'config.json')) && existsSync(path.join(out, 'stores', 'directory.json')));
   if (!force || !isSampleWorld) {
     throw new InputError(
       'OUTPUT_EXISTS',
       isSampleWorld
-        ? `--out ${out} already holds a sample world; pass --force to replace it`
+        ? `--out ${out} already holds ${unfinished ? 'an unfinished' : 'a'} sample world; pass --force to replace it`
         : `--out ${out} is not empty and is not a sample world; choose an empty or new folder`,
     );
   }

@@ -2,7 +2,7 @@
 // interrupt ends the same way whatever the signal: partial output removed, one line saying so, exit 130, and under
 // --json one JSON document.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,8 +33,9 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Runs the CLI and sends `signal` once `ready()` holds; 'finished' when it ended before that. */
-async function signalWhen(args: string[], signal: NodeJS.Signals, ready: () => boolean): Promise<CliRun | 'finished'> {
+async function signalWhen(args: string[], signal: NodeJS.Signals, ready: () => boolean, started: { pid?: number } = {}): Promise<CliRun | 'finished'> {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.pid = child.pid;
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -67,6 +68,21 @@ async function interruptedExport(signal: NodeJS.Signals, extra: string[] = []): 
   throw new Error('every export finished before it could be interrupted');
 }
 
+/** Whether process `pid` has `file` open (Linux: /proc/PID/fd); false where that cannot be told. */
+function hasOpen(pid: number | undefined, file: string): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === file;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
 describe('interrupts', () => {
   it('SIGHUP during export removes the partial archive and its temp folders, says so in one line, and exits 130', async () => {
     const { run, out } = await interruptedExport('SIGHUP');
@@ -81,6 +97,47 @@ describe('interrupts', () => {
     expect(run.code).toBe(130);
     expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, exitCode: 130, error: { code: 'ABORTED' } });
     expect(readdirSync(out)).toEqual([]);
+  });
+
+  it.skipIf(!existsSync('/proc/self/fd'))('an interrupted verify --json prints one JSON error and exits 130', async () => {
+    const out = path.join(root, 'out-verify');
+    const exported = await runCli(['export', path.join(world, 'orders', 'approved-warrant.json'), '--out', out, '--config', config, '--quiet']);
+    expect(exported.code, exported.stderr).toBe(0);
+    const archive = path.join(out, readdirSync(out).find((name) => name.endsWith('.zip'))!);
+    let run: CliRun | 'finished' = 'finished';
+    for (let attempt = 0; attempt < 5 && run === 'finished'; attempt += 1) {
+      // The archive is opened inside the interruptible part, so its being open says the handlers are in place.
+      const child: { pid?: number } = {};
+      run = await signalWhen(['verify', archive, '--trust', path.join(world, 'pki', 'ca.cert.pem'), '--json'], 'SIGINT', () => hasOpen(child.pid, archive), child);
+    }
+    if (run === 'finished') throw new Error('every verify finished before it could be interrupted');
+    expect(run.code).toBe(130);
+    expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, exitCode: 130, error: { code: 'ABORTED' } });
+    expect(run.stderr.trim().split('\n')).toEqual([expect.stringContaining('interrupted (Ctrl-C)')]);
+  });
+
+  it('an interrupted samples generate says so, and --force replaces the unfinished world it left', async () => {
+    const half = path.join(root, 'half');
+    const args = ['samples', 'generate', '--out', half, '--accounts', '5', '--seed', 'half'];
+    const run = await signalWhen([...args, '--size', '2000000000', '--profile', 'large-items', '--json'], 'SIGINT', () => existsSync(path.join(half, 'stores')));
+    if (run === 'finished') throw new Error('samples generate finished before it could be interrupted');
+    expect(run.code).toBe(130);
+    expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, exitCode: 130, error: { code: 'ABORTED' } });
+    const again = await runCli([...args, '--quiet']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('--force');
+    const forced = await runCli([...args, '--force', '--quiet']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(existsSync(path.join(half, 'config.json'))).toBe(true);
+  });
+
+  it('whileInterruptible with stopAtOnce rejects on the signal without waiting for the work', async () => {
+    const work = whileInterruptible(() => new Promise<never>(() => undefined), {
+      reason: (name) => new AbortedError('ABORTED', `stopped by ${name}`),
+      stopAtOnce: true,
+    });
+    process.emit('SIGHUP', 'SIGHUP');
+    await expect(work).rejects.toBeInstanceOf(AbortedError);
   });
 
   it.each(INTERRUPT_SIGNALS)('whileInterruptible aborts the work on %s, and lets go of the signal afterwards', async (signal) => {
