@@ -1,7 +1,7 @@
 // scopex verify ARCHIVE --trust CA.pem [--order ORDER]: proves a delivered archive whole, authentic and in scope.
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { AbortedError, IntegrityError } from '../errors.js';
+import { AbortedError, InputError, IntegrityError } from '../errors.js';
 import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
 import type { VerifyReport } from '../verify/verify.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
@@ -10,7 +10,7 @@ interface VerifyArgs extends GlobalArgs {
   archive: string;
   trust: string;
   order?: string;
-  maxFailures: number;
+  maxFailures: string;
 }
 
 export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
@@ -21,13 +21,14 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
       .positional('archive', { type: 'string', demandOption: true, describe: 'the sealed <order-id>.zip' })
       .option('trust', { type: 'string', demandOption: true, describe: 'PEM file of the CA certificate(s) the signer must chain to' })
       .option('order', { type: 'string', describe: 'the order the archive must answer (its order.json must equal it)' })
-      .option('max-failures', { type: 'number', default: 50, describe: 'list at most this many failures (all are counted)' })
+      .option('max-failures', { type: 'string', default: '50', describe: 'list at most this many failures, 1 or more (all are counted)' })
       .example('$0 verify out/LE-2026-000123.zip --trust W/pki/ca.cert.pem', 'check an archive against the provider CA')
       .example('$0 verify out/LE-2026-000123.zip --trust ca.pem --order W/orders/approved-warrant.json --json', 'also check it answers this order, machine-readable')
       .epilogue(
         'An investigator needs no scopex config. With an explicit --config (the provider side), the verdict is also recorded in that config\'s custody log as an archive.verified event.',
       ) as unknown as Argv<VerifyArgs>,
   handler: async (args) => {
+    const maxFailures = parseMaxFailures(args.maxFailures);
     const [{ verifyArchive }, { describeVerifyReport }] = await Promise.all([import('../verify/verify.js'), import('../verify/report-text.js')]);
     // Verification writes nothing, so an interrupt ends it at once (with its JSON error under --json).
     const report = await whileInterruptible(
@@ -36,7 +37,7 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
           archive: path.resolve(args.archive),
           trustFile: path.resolve(args.trust),
           orderFile: args.order ? path.resolve(args.order) : undefined,
-          maxFailures: args.maxFailures,
+          maxFailures,
         }),
       {
         reason: (signal) => new AbortedError('ABORTED', `the verification of ${args.archive} was interrupted (${describeInterrupt(signal)}); no verdict was reached`),
@@ -57,6 +58,19 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
     }
   },
 };
+
+/**
+ * --max-failures as typed: a whole number of at least 1. As a yargs number, "abc" became NaN and "-1" or "2.5" were
+ * taken as they are; and a report listing no failure would not name the first failure of each check.
+ */
+function parseMaxFailures(text: unknown): number {
+  const typed = String(text).trim();
+  const value = /^\d+$/.test(typed) ? Number(typed) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new InputError('USAGE', `--max-failures must be a whole number of at least 1; found ${JSON.stringify(String(text))}`);
+  }
+  return value;
+}
 
 /** Provider side: the verdict joins the custody log of the given config (the investigator's side has none). */
 async function recordVerification(args: VerifyArgs, report: VerifyReport): Promise<void> {
