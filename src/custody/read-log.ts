@@ -3,6 +3,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import readline from 'node:readline';
 import { describeFsError } from '../config.js';
 import { InputError } from '../errors.js';
+import { isInstant } from '../order/schema.js';
 import type { CustodyRecord } from './custody-log.js';
 import { parseRecord } from './file-custody-log.js';
 
@@ -32,7 +33,8 @@ export async function* readCustodyRecords(file: string): AsyncGenerator<CustodyR
 
 /**
  * A day ("2026-06-30") or an instant with a zone. A bare day means the start of that day (UTC) for a lower bound and
- * its last millisecond for an upper bound, so that ranges are inclusive at both ends.
+ * its last millisecond for an upper bound, so that ranges are inclusive at both ends. The day must be on the calendar
+ * (Date would roll 2026-02-30 over to 2 March): the check orders' dates pass, `isInstant`.
  */
 export function parseInstant(text: string, bound: 'start' | 'end', flag: string): Date {
   const day = /^\d{4}-\d{2}-\d{2}$/.test(text);
@@ -41,6 +43,9 @@ export function parseInstant(text: string, bound: 'start' | 'end', flag: string)
   const value = new Date(iso);
   if (!zoned || Number.isNaN(value.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(text)) {
     throw new InputError('USAGE', `${flag} ${JSON.stringify(text)}: expected a day (2026-06-30) or an ISO time with a zone (2026-06-30T12:00:00Z)`);
+  }
+  if (!isInstant(`${text.slice(0, 10)}T00:00:00Z`)) {
+    throw new InputError('USAGE', `${flag} ${JSON.stringify(text)}: ${text.slice(0, 10)} is not a day of the calendar`);
   }
   return value;
 }
