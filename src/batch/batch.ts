@@ -99,14 +99,18 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
     throw new TypeError('an injected exportOrder function cannot run in worker threads; pass exportModule instead');
   }
   const outDir = path.resolve(options.outDir);
-  const files = await expandOrderArguments(options.orders);
+  const expanded = await expandOrderArguments(options.orders);
   // Workers start (and import the exporter) while this thread reads the orders.
   const pool = mode === 'worker-threads' ? createWorkerPool({ size: concurrency, ...(options.exportModule ? { exportModule: options.exportModule } : {}) }) : null;
-  pool?.warm(files.length);
+  pool?.warm(expanded.filter((argument) => !argument.unusable).length);
   let planned: OrderFile[];
   let startOrder: OrderFile[];
   try {
-    planned = await Promise.all(files.map((file) => identifyOrder(file)));
+    planned = await Promise.all(
+      expanded.map(({ file, unusable }) =>
+        unusable ? { file, orderId: path.basename(file), idFromOrder: false, sha256: null, unusable } : identifyOrder(file),
+      ),
+    );
     options.onEvent?.({ type: 'planned', orders: planned });
     await ensureOutputFolder(outDir);
     startOrder = concurrency > 1 ? await biggestFirstOrders(planned, options.config) : planned;
@@ -173,6 +177,8 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
       return result;
     };
     const none = { items: null, itemsByCategory: null, accounts: null, bytes: null, archive: null, sha256: null } as const;
+    // Reported as a bad order file is (exit 2 alone), as one failed row among the others here.
+    if (order.unusable) return finish({ ...none, verdict: 'malformed', error: { ...order.unusable } });
     if (options.signal?.aborted) {
       return finish({ ...none, verdict: 'aborted', error: { code: 'ABORTED', message: 'not started: the batch was interrupted' } });
     }

@@ -17,38 +17,53 @@ export interface OrderFile {
   idFromOrder: boolean;
   /** SHA-256 of the file's bytes, to tell a repeated order from a different one under the same id. */
   sha256: string | null;
+  /** Why an argument names no order that can be run (missing, unreadable, an empty folder): its row fails with this. */
+  unusable?: { code: 'FILE_UNREADABLE' | 'USAGE'; message: string };
 }
 
-export async function expandOrderArguments(args: readonly string[]): Promise<string[]> {
+/** An order argument as expanded: a file to run, or an argument that names none, with the reason. */
+export type OrderArgument = Pick<OrderFile, 'file' | 'unusable'>;
+
+/**
+ * The order files the arguments name, each once, in the order given. An argument that names none (a path that is
+ * missing or unreadable, a folder without *.json files) stays in the list with its reason, so that it fails as a row
+ * of its own and does not stop the others; only when no argument names an order is that a usage error.
+ */
+export async function expandOrderArguments(args: readonly string[]): Promise<OrderArgument[]> {
   if (args.length === 0) throw new InputError('USAGE', 'name at least one order file or folder');
-  const files: string[] = [];
+  const expanded: OrderArgument[] = [];
   const seen = new Set<string>();
-  const add = (file: string) => {
-    if (!seen.has(file)) {
-      seen.add(file);
-      files.push(file);
+  const add = (argument: OrderArgument) => {
+    if (!seen.has(argument.file)) {
+      seen.add(argument.file);
+      expanded.push(argument);
     }
   };
   for (const arg of args) {
     const absolute = path.resolve(arg);
-    let stats;
+    let names: string[] | null = null;
     try {
-      stats = await fs.stat(absolute);
+      const stats = await fs.stat(absolute);
+      if (stats.isDirectory()) {
+        names = (await fs.readdir(absolute, { withFileTypes: true }))
+          .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
+          .map((entry) => entry.name)
+          .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      }
     } catch (error) {
-      throw new InputError('FILE_UNREADABLE', `cannot read order ${arg}: ${describeFsError(error)}`, { cause: error });
+      add({ file: absolute, unusable: { code: 'FILE_UNREADABLE', message: `cannot read order ${arg}: ${describeFsError(error)}` } });
+      continue;
     }
-    if (stats.isDirectory()) {
-      const names = (await fs.readdir(absolute, { withFileTypes: true }))
-        .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
-        .map((entry) => entry.name)
-        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      if (names.length === 0) throw new InputError('USAGE', `folder ${arg} holds no *.json order files`);
-      for (const name of names) add(path.join(absolute, name));
-    } else {
-      add(absolute);
-    }
+    if (names === null) add({ file: absolute });
+    else if (names.length === 0) add({ file: absolute, unusable: { code: 'USAGE', message: `folder ${arg} holds no *.json order files` } });
+    else for (const name of names) add({ file: path.join(absolute, name) });
   }
-  return files;
+  const firstUnusable = expanded.find((argument) => argument.unusable)?.unusable;
+  if (firstUnusable && expanded.every((argument) => argument.unusable)) {
+    const others = expanded.length - 1;
+    throw new InputError(firstUnusable.code, `${firstUnusable.message}${others > 0 ? ` (and none of the ${others} other order argument${others === 1 ? '' : 's'} names an order either)` : ''}`);
+  }
+  return expanded;
 }
 
 /** Reads just enough of an order file to know its id; never throws (a bad file is the exporter's to report). */

@@ -168,11 +168,38 @@ describe('runBatch', () => {
     expect(readdirSync(outDir)).toEqual(['LE-1.zip']);
   });
 
+  it('runs the usable orders when other arguments name none, each of those a failed row of its own', async () => {
+    const good = writeFakeOrder(ordersDir, 'a.json', 'LE-A', 'seal');
+    const missing = path.join(dir, 'nope.json');
+    const missingFolder = path.join(dir, 'no-such-folder');
+    const emptyFolder = path.join(dir, 'empty');
+    mkdirSync(emptyFolder);
+    const fake = createFakeExporter();
+    const result = await runBatch({
+      orders: [missing, good, missingFolder, emptyFolder],
+      outDir,
+      config: fakeConfig(dir),
+      exportOrder: fake.exportOrder,
+      verifyArchive: fakeVerify,
+    });
+    expect(result.orders.map((o) => [o.file, o.verdict, o.error?.code ?? null])).toEqual([
+      [missing, 'malformed', 'FILE_UNREADABLE'],
+      [good, 'sealed', null],
+      [missingFolder, 'malformed', 'FILE_UNREADABLE'],
+      [emptyFolder, 'malformed', 'USAGE'],
+    ]);
+    expect(result.ok).toBe(false);
+    expect(fake.calls).toEqual(['a.json']);
+    expect(readdirSync(outDir)).toEqual(['LE-A.zip']);
+  });
+
   it('refuses bad arguments before doing any work', async () => {
     const base = { outDir, config: fakeConfig(dir), exportOrder: createFakeExporter().exportOrder, verifyArchive: fakeVerify };
     await expect(runBatch({ ...base, orders: [path.join(dir, 'missing.json')] })).rejects.toBeInstanceOf(InputError);
     await expect(runBatch({ ...base, orders: [ordersDir] })).rejects.toMatchObject({ code: 'USAGE' });
     await expect(runBatch({ ...base, orders: [] })).rejects.toMatchObject({ code: 'USAGE' });
+    // No argument names an order: nothing to run, so a usage error rather than a summary of failures.
+    await expect(runBatch({ ...base, orders: [path.join(dir, 'missing.json'), ordersDir] })).rejects.toMatchObject({ code: 'FILE_UNREADABLE' });
     writeFakeOrder(ordersDir, 'a.json', 'LE-A', 'seal');
     await expect(runBatch({ ...base, orders: [ordersDir], concurrency: 0 })).rejects.toMatchObject({ code: 'USAGE' });
     expect(existsSync(outDir)).toBe(false);

@@ -1,0 +1,48 @@
+// `scopex batch` given paths that name no order: each is a failed row, the good orders still run, exit 6; only when no
+// argument names an order is it a usage error (exit 2).
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCli, runCli } from '../e2e/export-helpers.js';
+
+let root: string;
+let world: string;
+let config: string;
+
+beforeAll(async () => {
+  buildCli();
+  root = mkdtempSync(path.join(os.tmpdir(), 'scopex-'));
+  world = path.join(root, 'w');
+  const generated = await runCli(['samples', 'generate', '--out', world, '--accounts', '5', '--seed', 'batch-args', '--quiet']);
+  expect(generated.code, generated.stderr).toBe(0);
+  config = path.join(world, 'config.json');
+});
+
+afterAll(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+describe('scopex batch with unusable arguments', () => {
+  it('exports the good order, gives a missing file and a missing folder a failed row each, and exits 6', async () => {
+    const out = path.join(root, 'out');
+    const missing = path.join(root, 'nope.json');
+    const missingFolder = path.join(root, 'no-such-folder');
+    const result = await runCli(['batch', path.join(world, 'orders', 'approved-subpoena.json'), missing, missingFolder, '--out', out, '--config', config, '--json']);
+    expect(result.code, result.stderr).toBe(6);
+    const summary = JSON.parse(result.stdout) as { orders: { file: string; verdict: string; archive: string | null; error: { code: string } | null }[] };
+    expect(summary.orders.map((o) => [o.file, o.verdict, o.error?.code ?? null])).toEqual([
+      [path.join(world, 'orders', 'approved-subpoena.json'), 'sealed', null],
+      [missing, 'malformed', 'FILE_UNREADABLE'],
+      [missingFolder, 'malformed', 'FILE_UNREADABLE'],
+    ]);
+    expect(existsSync(summary.orders[0]!.archive!)).toBe(true);
+  });
+
+  it('is a usage error (exit 2, one line) when no argument names an order', async () => {
+    const result = await runCli(['batch', path.join(root, 'nope.json'), '--out', path.join(root, 'out-none'), '--config', config]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(existsSync(path.join(root, 'out-none'))).toBe(false);
+  });
+});
