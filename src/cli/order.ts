@@ -1,9 +1,11 @@
 // `scopex order check` and `scopex order approve`: thin wrappers over src/order.
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { ApproveOptions } from '../order/approve-order.js';
 import type { OrderContext } from '../order/check-order.js';
 import type { OrderCheckReport } from '../order/check-report.js';
+import { InputError } from '../errors.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
 interface CheckArgs extends GlobalArgs {
@@ -15,6 +17,7 @@ interface ApproveArgs extends GlobalArgs {
   key: string;
   cert: string;
   out?: string;
+  force: boolean;
   reviewer?: string;
 }
 
@@ -57,13 +60,15 @@ const approveCommand: CommandModule<GlobalArgs, ApproveArgs> = {
       .positional('order', { type: 'string', demandOption: true, describe: 'the order file to approve' })
       .option('key', { type: 'string', demandOption: true, describe: "the reviewer's private key (PEM)" })
       .option('cert', { type: 'string', demandOption: true, describe: "the reviewer's certificate (PEM), issued by a reviewer CA in the config" })
-      .option('out', { type: 'string', describe: 'write the approved order here (default: replace ORDER atomically)' })
+      .option('out', { type: 'string', describe: 'write the approved order here (default: replace ORDER atomically); never over an existing file without --force' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace an existing --out file' })
       .option('reviewer', { type: 'string', describe: "reviewer name in the approval (default: the certificate's common name)" })
       .example(
         '$0 order approve W/orders/unapproved.json --key W/pki/reviewer.key.pem --cert W/pki/reviewer.cert.pem --out /tmp/approved.json --config W/config.json',
         'sign an order into a new file',
       ) as Argv<ApproveArgs>,
   handler: async (args) => {
+    if (args.out !== undefined && !args.force) await refuseExisting(args.out);
     const ctx = await contextFrom(args);
     const { approveOrder } = await import('../order/approve-order.js');
     const options: ApproveOptions = { orderFile: args.order, keyFile: args.key, certFile: args.cert, ctx };
@@ -78,6 +83,18 @@ const approveCommand: CommandModule<GlobalArgs, ApproveArgs> = {
     );
   },
 };
+
+/** An approved order is evidence: an existing --out file is replaced only with --force (the export's rule for archives). */
+async function refuseExisting(out: string): Promise<void> {
+  const exists = await fs.lstat(out).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return false;
+      throw error;
+    },
+  );
+  if (exists) throw new InputError('OUTPUT_EXISTS', `approved order ${out} already exists; use --force to replace it.`);
+}
 
 export const orderCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'order <command>',

@@ -1,0 +1,51 @@
+// `scopex order approve --out F` never replaces an existing F without --force, as export never replaces an archive.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCli, runCli } from '../e2e/export-helpers.js';
+
+let root: string;
+let world: string;
+let approve: (out: string, ...extra: string[]) => string[];
+
+beforeAll(async () => {
+  buildCli();
+  root = mkdtempSync(path.join(os.tmpdir(), 'scopex-'));
+  world = path.join(root, 'w');
+  const generated = await runCli(['samples', 'generate', '--out', world, '--accounts', '5', '--seed', 'approve-out', '--quiet']);
+  expect(generated.code, generated.stderr).toBe(0);
+  approve = (out, ...extra) => [
+    'order', 'approve', path.join(world, 'orders', 'unapproved.json'),
+    '--key', path.join(world, 'pki', 'reviewer.key.pem'),
+    '--cert', path.join(world, 'pki', 'reviewer.cert.pem'),
+    '--out', out, '--config', path.join(world, 'config.json'), ...extra,
+  ];
+});
+
+afterAll(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+describe('scopex order approve --out', () => {
+  it('refuses an existing file with exit 2 and leaves it as it was; --force replaces it', async () => {
+    const out = path.join(root, 'approved.json');
+    writeFileSync(out, 'an earlier approval\n');
+    const refused = await runCli(approve(out, '--json'));
+    expect(refused.code).toBe(2);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ ok: false, exitCode: 2, error: { code: 'OUTPUT_EXISTS' } });
+    expect(refused.stderr.trim().split('\n')).toEqual([expect.stringContaining('--force')]);
+    expect(readFileSync(out, 'utf8')).toBe('an earlier approval\n');
+
+    const forced = await runCli(approve(out, '--force', '--json'));
+    expect(forced.code, forced.stderr).toBe(0);
+    expect((JSON.parse(readFileSync(out, 'utf8')) as { approval?: unknown }).approval).toBeDefined();
+  });
+
+  it('writes a new file without --force', async () => {
+    const out = path.join(root, 'new.json');
+    const result = await runCli(approve(out));
+    expect(result.code, result.stderr).toBe(0);
+    expect((JSON.parse(readFileSync(out, 'utf8')) as { approval?: unknown }).approval).toBeDefined();
+  });
+});
