@@ -46,6 +46,14 @@ export function lockFileFor(logFile: string): string {
   return `${logFile}.lock`;
 }
 
+/** Every field a custody record has. The hash covers all but `hash`; a field outside this list is covered by nothing. */
+export const RECORD_FIELDS: readonly string[] = ['seq', 'time', 'event', 'orderId', 'details', 'prevHash', 'hash'];
+
+/** The fields of a parsed record that the format does not define: none in a record scopex wrote. */
+export function unknownRecordFields(record: object): string[] {
+  return Object.keys(record).filter((key) => !RECORD_FIELDS.includes(key));
+}
+
 /** SHA-256 (hex) of the canonical JSON of a record without its `hash` field. */
 export function recordHash(record: Omit<CustodyRecord, 'hash'> | CustodyRecord): string {
   const { seq, time, event, orderId, details, prevHash } = record;
@@ -185,7 +193,7 @@ async function readLastRecord(handle: fs.FileHandle, file: string): Promise<Cust
 
 function parseTail(line: string, file: string): CustodyRecord {
   const record = parseRecord(line);
-  if (!record || recordHash(record) !== record.hash) {
+  if (!record || recordHash(record) !== record.hash || unknownRecordFields(record).length > 0) {
     throw new IntegrityError(
       'AUDIT_LOG_BROKEN',
       `custody log ${file}: the last record is not a valid, self-consistent record; expected seq, time, event, orderId, details, prevHash and a matching hash; run scopex audit verify`,
@@ -194,7 +202,10 @@ function parseTail(line: string, file: string): CustodyRecord {
   return record;
 }
 
-/** Parses one line into a record, or null when it does not have a record's shape. */
+/**
+ * Parses one line into a record, or null when it does not have a record's shape. Fields beyond the record's are
+ * kept, for audit verification to name (unknownRecordFields).
+ */
 export function parseRecord(line: string): CustodyRecord | null {
   let value: unknown;
   try {

@@ -112,6 +112,14 @@ describe('file custody log', () => {
     await expect(log.append({ event: 'order.checked', orderId: 'LE-3', details: {} })).rejects.toBeInstanceOf(IntegrityError);
   });
 
+  it('refuses to append after a last record with a field the format does not define', async () => {
+    const lines = await writeLog(2);
+    lines[1] = lines[1]!.replace(/^{/, '{"note":"added by hand",');
+    writeLines(lines);
+    const log = createFileCustodyLog({ file: logFile });
+    await expect(log.append({ event: 'order.checked', orderId: 'LE-3', details: {} })).rejects.toBeInstanceOf(IntegrityError);
+  });
+
   it('keeps one chain when two processes append at once', async () => {
     if (!existsSync(distModule)) spawnSync('npx', ['tsc', '-p', '.'], { cwd: repo, stdio: 'ignore' });
     expect(existsSync(distModule)).toBe(true);
@@ -170,6 +178,16 @@ describe('verifyCustodyLog', () => {
       const report = await verifyCustodyLog(logFile);
       expect(report.ok).toBe(false);
       expect(report.failures.map((f) => f.seq)).toEqual([k]);
+    });
+
+    it(`catches a field added to record ${k}, which its hash does not cover`, async () => {
+      const lines = await writeLog(6);
+      lines[k - 1] = lines[k - 1]!.replace(/}$/, ',"extra":1}');
+      writeLines(lines);
+      const report = await verifyCustodyLog(logFile);
+      expect(report.ok).toBe(false);
+      expect(report.failures).toEqual([expect.objectContaining({ seq: k, kind: 'edited', line: k })]);
+      expect(report.failures[0]!.problem).toContain('"extra"');
     });
 
     it(`catches the removal of record ${k}`, async () => {
