@@ -273,7 +273,8 @@ async function biggestFirstOrders(planned: OrderFile[], config: ScopexConfig): P
 
 export function verdictFor(error: unknown, signal?: AbortSignal): BatchVerdict {
   if (error instanceof OrderError) return 'refused';
-  if (error instanceof InputError) return 'malformed';
+  // Another export of the order holds its output folder: the order is fine, this run of it failed.
+  if (error instanceof InputError) return error.code === 'OUTPUT_BUSY' ? 'failed' : 'malformed';
   if (error instanceof ScopeError) return 'scope-violation';
   if (error instanceof AbortedError || signal?.aborted) return 'aborted';
   return 'failed';

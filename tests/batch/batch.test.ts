@@ -205,3 +205,11 @@ describe('runBatch', () => {
     expect(existsSync(outDir)).toBe(false);
   });
 });
+
+describe('verdictFor', () => {
+  it('calls an order whose output another export holds failed, not malformed; other input errors malformed', async () => {
+    const { verdictFor } = await import('../../src/batch/batch.js');
+    expect(verdictFor(new InputError('OUTPUT_BUSY', 'an export of order X into OUT is already running (pid 1); nothing was changed.'))).toBe('failed');
+    expect(verdictFor(new InputError('SCHEMA_VIOLATION', 'order X: field id is missing'))).toBe('malformed');
+  });
+});
