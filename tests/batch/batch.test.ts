@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runBatch, type BatchEvent } from '../../src/batch/batch.js';
+import { runBatch, verdictFor, type BatchEvent } from '../../src/batch/batch.js';
 import { InputError } from '../../src/errors.js';
 import { createFakeExporter, fakeConfig, fakeVerify, writeFakeOrder } from './fake-exporter.js';
 
@@ -207,8 +207,7 @@ describe('runBatch', () => {
 });
 
 describe('verdictFor', () => {
-  it('calls an order whose output another export holds failed, not malformed; other input errors malformed', async () => {
-    const { verdictFor } = await import('../../src/batch/batch.js');
+  it('calls an order whose output another export holds failed, not malformed; other input errors malformed', () => {
     expect(verdictFor(new InputError('OUTPUT_BUSY', 'an export of order X into OUT is already running (pid 1); nothing was changed.'))).toBe('failed');
     expect(verdictFor(new InputError('SCHEMA_VIOLATION', 'order X: field id is missing'))).toBe('malformed');
   });
