@@ -1,7 +1,6 @@
 // Canary: a key file given where scopex reads JSON (an order, a config, a data-keys file, an index, an archive's
 // order.json or production.json) is refused in one line that names the file and quotes none of it. JSON.parse's own
 // message quotes the start of the text, so passing it on would print the key.
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,15 +13,13 @@ import { readOrderFile } from '../../src/order/read-order.js';
 import { generateSampleWorld } from '../../src/samples/sample-world.js';
 import { createFileDirectory } from '../../src/sources/file-directory.js';
 import { readJsonlIndex } from '../../src/sources/jsonl-index.js';
-import { packageRoot } from '../../src/util/package-root.js';
 import * as z from '../../src/util/zod.js';
 import { JsonArrayReader } from '../../src/verify/json-array-reader.js';
 import { verifyArchive } from '../../src/verify/verify.js';
+import { buildCli, runCli } from '../e2e/export-helpers.js';
 import { createPki, sampleBag, sign, writeManifests, writeZip, zipItems } from '../verify/fixtures.js';
 import { baseOrder } from './fixtures.js';
 
-const ROOT = packageRoot();
-const CLI = path.join(ROOT, 'dist', 'bin', 'main.js');
 
 const HEX_KEY = 'fe7a91c04d3b5e62f8a0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2';
 const PEM_KEY = [
@@ -201,34 +198,9 @@ describe('an archive whose order.json and production.json hold a key', () => {
   });
 });
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function newestSource(folder: string): number {
-  let newest = 0;
-  for (const entry of fs.readdirSync(folder, { withFileTypes: true })) {
-    const full = path.join(folder, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(full));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
 describe('the built CLI, given the sample world master key or a planted key where JSON belongs', () => {
   beforeAll(() => {
-    if (!fs.existsSync(CLI) || fs.statSync(CLI).mtimeMs < newestSource(path.join(ROOT, 'src'))) {
-      spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'ignore' });
-    }
-    if (!fs.existsSync(CLI)) throw new Error('the build did not produce dist/bin/main.js');
+    buildCli();
   });
 
   const cases = () => [
@@ -247,7 +219,7 @@ describe('the built CLI, given the sample world master key or a planted key wher
         ['export', file, '--out', out, '--config', config],
         ['verify', path.join(dir, 'missing.zip'), '--trust', path.join(world, 'pki', 'ca.cert.pem'), '--order', file],
       ];
-      const results = await Promise.all(commands.map((args) => run(args)));
+      const results = await Promise.all(commands.map((args) => runCli(args)));
       results.forEach(({ code, stdout, stderr }, n) => {
         const label = `${name}: scopex ${commands[n]!.join(' ')}`;
         expect(code, label).toBe(2);
@@ -262,7 +234,7 @@ describe('the built CLI, given the sample world master key or a planted key wher
 
   it('batch: the summary names the order as malformed without key bytes, exit 6', async () => {
     for (const { file, secret } of cases()) {
-      const { code, stdout, stderr } = await run(['batch', file, '--out', path.join(dir, 'batch-out'), '--config', config, '--json']);
+      const { code, stdout, stderr } = await runCli(['batch', file, '--out', path.join(dir, 'batch-out'), '--config', config, '--json']);
       expect(code).toBe(6);
       expect(leaks(`${stdout}\n${stderr}`, secret)).toEqual([]);
       const summary = JSON.parse(stdout) as { orders: { verdict: string; error: { code: string; message: string } }[] };
