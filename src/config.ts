@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as z from './util/zod.js';
-import { InputError } from './errors.js';
+import { describeFsError, InputError } from './errors.js';
 import { notValidJson } from './util/json-position.js';
 import { packageRoot } from './util/package-root.js';
 import { CATEGORIES, PROCESSES, type Category, type LegalProcess } from './order/schema.js';
@@ -72,23 +72,6 @@ export function readJsonFile(file: string, what: string): unknown {
   } catch (error) {
     // No cause: the parser's message quotes the start of the file, which may be a key given here by mistake.
     throw new InputError('JSON_MALFORMED', `${what} ${file} ${notValidJson(error, text)}`);
-  }
-}
-
-export function describeFsError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  switch (code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'it is a folder';
-    case 'ENOTDIR':
-      return 'a parent is not a folder';
-    default:
-      return code ?? (error instanceof Error ? error.message : String(error));
   }
 }
 

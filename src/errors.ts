@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 // One error base class with string codes; one subclass per domain. Only src/cli/main.ts maps them to exit codes.
 
 export class ScopexError<Code extends string = string> extends Error {
@@ -18,6 +20,8 @@ export type InputErrorCode =
   | 'SCHEMA_VIOLATION'
   | 'CONFIG_INVALID'
   | 'OUTPUT_EXISTS'
+  /** The output folder cannot take the archive: no permission, no space, read-only (pipeline/export.ts). */
+  | 'OUTPUT_UNWRITABLE'
   /** Another export of the same order into the same folder is running (seal/order-lock.ts). */
   | 'OUTPUT_BUSY';
 export class InputError extends ScopexError<InputErrorCode> {}
@@ -109,4 +113,55 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof AbortedError) return EXIT.interrupted;
   // Key and source failures are environment faults, not bugs, but the contract has no closer code than 1.
   return EXIT.internal;
+}
+
+/** A file-system failure in words, without Node's own message (which repeats the path and the syscall). */
+export function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a folder';
+    case 'ENOTDIR':
+      return 'a parent is not a folder';
+    case 'EEXIST':
+      return 'a file of that name is in the way';
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'EDQUOT':
+      return 'the disk quota is used up';
+    case 'EFBIG':
+      return 'the file system cannot hold a file this large';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'ENAMETOOLONG':
+      return 'the name is too long';
+    case 'ELOOP':
+      return 'too many symbolic links';
+    default:
+      return code ?? (error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** Failures that mean a folder cannot take what is written into it, as Node names them. */
+const OUTPUT_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EACCES', 'EPERM']);
+
+/**
+ * A disk that filled up or a folder that refuses writes is the user's to fix (another --out), not a bug: one sentence
+ * naming the folder, exit 2. Only errors without a path (a write) or with one inside `folder` qualify, so that an
+ * input file that cannot be read keeps its own message.
+ */
+export function outputWriteError(error: unknown, folder: string, sentence: (folder: string, why: string) => string): InputError | undefined {
+  // The sealer wraps a failed write of the archive (seal/seal-error.ts, WRITE_FAILED): its cause is the system's.
+  const system = error instanceof ScopexError ? (error.code === 'WRITE_FAILED' ? error.cause : undefined) : error;
+  if (system instanceof ScopexError) return undefined;
+  const { code, path: file } = (system ?? {}) as NodeJS.ErrnoException;
+  if (typeof code !== 'string' || !OUTPUT_ERRNOS.has(code)) return undefined;
+  const absolute = path.resolve(folder);
+  if (typeof file === 'string' && path.relative(absolute, path.resolve(file)).startsWith('..')) return undefined;
+  return new InputError('OUTPUT_UNWRITABLE', sentence(absolute, describeFsError(system)), { cause: error });
 }

@@ -3,10 +3,10 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { describeFsError, type ScopexConfig } from '../config.js';
+import type { ScopexConfig } from '../config.js';
 import type { CustodyLog } from '../custody/custody-log.js';
 import { createFileCustodyLog } from '../custody/file-custody-log.js';
-import { AbortedError, InputError, OrderError, ScopeError, ScopexError } from '../errors.js';
+import { AbortedError, describeFsError, InputError, OrderError, ScopeError, ScopexError } from '../errors.js';
 import type { ExportProgress, ExportResult } from '../pipeline/export.js';
 import { expandOrderArguments, identifyOrder, type OrderFile } from './order-files.js';
 import { biggestFirst, directoryForSizing, estimateOrderWork } from './order-size.js';
@@ -273,8 +273,9 @@ async function biggestFirstOrders(planned: OrderFile[], config: ScopexConfig): P
 
 export function verdictFor(error: unknown, signal?: AbortSignal): BatchVerdict {
   if (error instanceof OrderError) return 'refused';
-  // Another export of the order holds its output folder: the order is fine, this run of it failed.
-  if (error instanceof InputError) return error.code === 'OUTPUT_BUSY' ? 'failed' : 'malformed';
+  // The output folder cannot take this order's archive (another export holds it, or the disk is full or refuses
+  // writes): the order is fine, this run of it failed.
+  if (error instanceof InputError) return error.code === 'OUTPUT_BUSY' || error.code === 'OUTPUT_UNWRITABLE' ? 'failed' : 'malformed';
   if (error instanceof ScopeError) return 'scope-violation';
   if (error instanceof AbortedError || signal?.aborted) return 'aborted';
   return 'failed';
@@ -293,7 +294,7 @@ async function ensureOutputFolder(outDir: string): Promise<void> {
   try {
     await ensureDir(outDir);
   } catch (error) {
-    throw new InputError('FILE_UNREADABLE', `cannot create output folder ${outDir}: ${describeFsError(error)}`, { cause: error });
+    throw new InputError('OUTPUT_UNWRITABLE', `cannot create output folder ${outDir}: ${describeFsError(error)}`, { cause: error });
   }
   if (!(await fs.stat(outDir)).isDirectory()) throw new InputError('OUTPUT_EXISTS', `--out ${outDir} exists and is not a folder`);
 }

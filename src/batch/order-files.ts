@@ -2,8 +2,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { describeFsError } from '../config.js';
-import { InputError } from '../errors.js';
+import { describeFsError, InputError } from '../errors.js';
 
 /** An order file is small; anything bigger is not parsed here (the exporter reports it). */
 const MAX_ORDER_FILE_BYTES = 1024 * 1024;

@@ -2,8 +2,7 @@
 // The scopex entry point: the only place that turns errors into exit codes and calls process.exit.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { describeFsError } from '../config.js';
-import { EXIT, exitCodeFor, InputError, OrderError, pathErrorOf, ScopexError } from '../errors.js';
+import { describeFsError, EXIT, exitCodeFor, InputError, OrderError, pathErrorOf, ScopexError } from '../errors.js';
 import { packageVersion } from '../util/package-root.js';
 import { auditCommand } from './audit.js';
 import { withGlobals } from './common.js';

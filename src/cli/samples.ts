@@ -1,6 +1,6 @@
 // `scopex samples generate`: builds a sample world for the demo, the tests and the benchmarks.
 import type { Argv, CommandModule } from 'yargs';
-import { AbortedError } from '../errors.js';
+import { AbortedError, outputWriteError } from '../errors.js';
 import { SAMPLE_DEFAULTS, SAMPLE_PROFILES, type SampleProfile } from '../samples/profiles.js';
 import type { SampleWorldSummary } from '../samples/sample-world.js';
 import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
@@ -55,8 +55,11 @@ async function runWithProgress(args: GenerateArgs): Promise<SampleWorldSummary> 
   };
   const { generateSampleWorld } = await import('../samples/sample-world.js');
   // An interrupted world is left as it is, marked unfinished, and --force replaces it (src/samples/sample-world.ts).
+  // A full disk or a folder that refuses writes leaves the world unfinished too, and says so in one sentence (exit 2).
+  const unwritable = (error: unknown) =>
+    outputWriteError(error, args.out, (folder, why) => `cannot write the sample world into ${folder}: ${why}; it is left unfinished: run again with --force once it can be written`) ?? error;
   const interruptible = (generate: () => Promise<SampleWorldSummary>) =>
-    whileInterruptible(generate, {
+    whileInterruptible(() => generate().catch((error: unknown) => Promise.reject(unwritable(error))), {
       reason: (signal) =>
         new AbortedError(
           'ABORTED',

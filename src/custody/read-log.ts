@@ -1,8 +1,7 @@
 // Reading the custody log for figures and notices: one record at a time, never the whole file.
 import { createReadStream, promises as fs } from 'node:fs';
 import readline from 'node:readline';
-import { describeFsError } from '../config.js';
-import { InputError } from '../errors.js';
+import { describeFsError, InputError } from '../errors.js';
 import { isInstant } from '../order/schema.js';
 import type { CustodyRecord } from './custody-log.js';
 import { parseRecord } from './file-custody-log.js';

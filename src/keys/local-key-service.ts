@@ -2,8 +2,8 @@
 import { hash, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
-import { describeFsError, describeZodError, readJsonFile } from '../config.js';
-import { InputError, KeyError, SourceError } from '../errors.js';
+import { describeZodError, readJsonFile } from '../config.js';
+import { describeFsError, InputError, KeyError, SourceError } from '../errors.js';
 import { unwrapDataKey, dataKeysSchema, type DataKeysFile } from './data-keys.js';
 import { BlobPlaintextStream } from './blob-stream.js';
 import { describeItem, itemAad } from './item-crypto.js';

@@ -1,8 +1,7 @@
 // The master key file: 64 hex characters (32 bytes), readable by its owner only.
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { describeFsError } from '../config.js';
-import { KeyError } from '../errors.js';
+import { describeFsError, KeyError } from '../errors.js';
 
 export function loadMasterKey(file: string): KeyObject {
   let text: string;

@@ -4,8 +4,7 @@
 import { constants, verify, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import forge from 'node-forge';
-import { describeFsError } from '../config.js';
-import { InputError, type OrderErrorCode } from '../errors.js';
+import { describeFsError, InputError, type OrderErrorCode } from '../errors.js';
 import { APPROVAL_PSS_SALT } from './approval-sign.js';
 import { approvalSigningBytes } from './canonical.js';
 import type { Approval } from './schema.js';

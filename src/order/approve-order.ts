@@ -2,8 +2,7 @@
 import { randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { describeFsError } from '../config.js';
-import { InputError, OrderError } from '../errors.js';
+import { describeFsError, InputError, OrderError } from '../errors.js';
 import { signOrder, keyFromPem } from './approval-sign.js';
 import { commonName, loadArchiveSigner, loadReviewerCas, verifyApproval } from './approval-verify.js';
 import { evaluateOrderRules, type OrderContext } from './check-order.js';

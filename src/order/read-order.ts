@@ -1,8 +1,7 @@
 // Reading an order strictly: exact bytes kept for the archive, then strict JSON, then the strict zod schema.
 import { open } from 'node:fs/promises';
 import type * as z from '../util/zod.js';
-import { describeFsError } from '../config.js';
-import { InputError } from '../errors.js';
+import { describeFsError, InputError } from '../errors.js';
 import { lineAndColumn } from '../util/json-position.js';
 import { orderSchema, type Order } from './schema.js';
 import { decodeStrictUtf8, parseStrictJson, StrictJsonError } from './strict-json.js';

@@ -14,7 +14,7 @@ import type {
   OrderRefusedDetails,
 } from '../custody/custody-log.js';
 import { createFileCustodyLog } from '../custody/file-custody-log.js';
-import { InputError, IntegrityError, OrderError, ScopeError, ScopexError } from '../errors.js';
+import { InputError, IntegrityError, OrderError, outputWriteError, ScopeError, ScopexError } from '../errors.js';
 import { BLOB_OVERHEAD } from '../keys/item-crypto.js';
 import { isDigesting, type EncryptionState, type ItemPlaintext, type StoreService } from '../keys/key-service.js';
 import { checkOrder, type CheckedOrder } from '../order/check-order.js';
@@ -187,10 +187,18 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
       payloadBytes: seal.payloadBytes,
       refusedItems: 0,
     };
-  } catch (caught) {
+  } catch (thrown) {
     // Clean-up runs whatever happens and never replaces the first error (an interrupt is the first error when the
-    // failure came from it).
-    const first = signal?.aborted && !(caught instanceof ScopeError) && !(caught instanceof IntegrityError) ? abortError(signal) : caught;
+    // failure came from it). A system error here may be a consequence of the sealer's failure (a body stream it
+    // destroyed): the sealer's own first error then says what happened.
+    const caught = thrown instanceof ScopexError ? thrown : (sealer?.failure() ?? thrown);
+    const first =
+      signal?.aborted && !(caught instanceof ScopeError) && !(caught instanceof IntegrityError)
+        ? abortError(signal)
+        : sealed
+          ? caught
+          : (outputWriteError(caught, options.outDir, (folder, why) => `cannot write the archive of order ${order.id} into ${folder}: ${why}; nothing was delivered.`) ??
+            caught);
     if (!sealed) await sealer?.abort(first).catch(() => undefined);
     if (first instanceof ScopeViolation) {
       await custody.append({ event: 'scope.incident', orderId: order.id, details: { ...first.incident } }).catch(() => undefined);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import * as archiverModule from 'archiver';
-import { AbortedError, InputError, ScopexError } from '../errors.js';
+import { AbortedError, describeFsError, InputError, ScopexError } from '../errors.js';
 import { createHashThread, type HashChannel, type HashThread } from './hash-thread.js';
 import { BatchingFileSink, BATCH_BYTES } from './batching-file-sink.js';
 import { alignedSharedMemory, DIRECT_SLOT_BYTES, DIRECT_SLOTS, DirectFileSink } from './direct-file-sink.js';
@@ -374,6 +374,10 @@ class ZipBagSealer implements BagSealer {
     await this.#cleanup;
   }
 
+  failure(): unknown {
+    return this.#state === 'failed' ? this.#firstError : undefined;
+  }
+
   #checkOpen(): void {
     if (this.#state === 'failed') throw this.#firstError;
     if (this.#state !== 'open') {
@@ -713,7 +717,7 @@ async function makeOutputFolder(outDir: string): Promise<void> {
   try {
     await makeFolder(outDir);
   } catch (error) {
-    throw new InputError('FILE_UNREADABLE', `cannot create output folder ${outDir}: ${(error as Error).message}`);
+    throw new InputError('OUTPUT_UNWRITABLE', `cannot create output folder ${outDir}: ${describeFsError(error)}`, { cause: error });
   }
 }
 

@@ -84,6 +84,11 @@ export interface BagSealer {
   seal(): Promise<SealResult>;
   /** Deletes the partial output. Never hides the first error; safe to call twice or after seal failed. */
   abort(reason?: unknown): Promise<void>;
+  /**
+   * The first error, once the sealer has failed: the cause of what a caller saw next (a body stream it destroyed
+   * reports only "premature close").
+   */
+  failure(): unknown;
 }
 
 export { createBagSealer } from './bag-sealer.js';

@@ -2,11 +2,12 @@
 // directory and the wrapped data keys. Used by the sample-world generator and by test fixtures; scopex never writes stores.
 import type { KeyObject } from 'node:crypto';
 import { createSecretKey } from 'node:crypto';
+import { once } from 'node:events';
 import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { wrapDataKey, type DataKeysFile } from '../keys/data-keys.js';
 import { createItemEncryptor, encryptItemBuffer, itemAad, NONCE_BYTES } from '../keys/item-crypto.js';
 import type { StoreService } from '../keys/key-service.js';
@@ -64,10 +65,16 @@ export function createStoreWriter(options: StoreWriterOptions): StoreWriter {
           : { state };
       raw.fill(0);
       const indexes = new Map<string, WriteStream>();
+      // An index that cannot be written (a full disk) fails the next item or close(), instead of an unhandled 'error'.
+      let indexFailure: Error | undefined;
       for (const service of SERVICES) {
         const dir = path.join(options.storesRoot, service, account.id, 'blobs');
         ensureDirSync(dir);
-        indexes.set(service, createWriteStream(path.join(options.storesRoot, service, account.id, 'index.jsonl')));
+        const index = createWriteStream(path.join(options.storesRoot, service, account.id, 'index.jsonl'));
+        index.on('error', (error) => {
+          indexFailure ??= error;
+        });
+        indexes.set(service, index);
       }
       return {
         async writeItem(service, entry, body, bytes) {
@@ -92,7 +99,8 @@ export function createStoreWriter(options: StoreWriterOptions): StoreWriter {
           const { id, timestamp, name, ...rest } = entry;
           const line = `${JSON.stringify({ id, timestamp, bytes: size, name, ...rest })}\n`;
           const index = indexes.get(service)!;
-          if (!index.write(line)) await new Promise<void>((resolve) => index.once('drain', () => resolve()));
+          if (indexFailure) throw indexFailure;
+          if (!index.write(line)) await once(index, 'drain');
         },
         async writeSubscriber(record) {
           const body = Buffer.from(`${JSON.stringify(record, null, 2)}\n`, 'utf8');
@@ -101,10 +109,12 @@ export function createStoreWriter(options: StoreWriterOptions): StoreWriter {
         },
         async close() {
           await Promise.all(
-            [...indexes.values()].map(
-              (stream) => new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve()))),
-            ),
+            [...indexes.values()].map((stream) => {
+              stream.end();
+              return finished(stream);
+            }),
           );
+          if (indexFailure) throw indexFailure;
         },
       };
     },

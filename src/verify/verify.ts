@@ -4,8 +4,7 @@
 import { createHash, type Hash, type X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { describeFsError } from '../config.js';
-import { InputError, ScopexError } from '../errors.js';
+import { describeFsError, InputError, ScopexError } from '../errors.js';
 import { canonicalJson } from '../order/canonical.js';
 import { notValidJson } from '../util/json-position.js';
 import { orderSchema, type Order } from '../order/schema.js';

@@ -383,11 +383,11 @@ describe('a bag with no payload (an order that found nothing)', () => {
 });
 
 describe('refusing and cleaning up', () => {
-  test('an output folder that cannot be made is FILE_UNREADABLE at once (not a hang), and nested new folders are made', async () => {
+  test('an output folder that cannot be made is OUTPUT_UNWRITABLE at once (not a hang), and nested new folders are made', async () => {
     // Node 20's recursive mkdir never settles under /proc; the sealer makes folders one level at a time.
     if (existsSync('/proc/self')) {
       const refused = createBagSealer({ ...options(), outDir: '/proc/scopex-no-such/out' });
-      await expect(refused).rejects.toSatisfy((error) => error instanceof InputError && error.code === 'FILE_UNREADABLE');
+      await expect(refused).rejects.toSatisfy((error) => error instanceof InputError && error.code === 'OUTPUT_UNWRITABLE');
     }
     const opts = options();
     const nested = path.join(opts.outDir, 'a', 'b', 'c');

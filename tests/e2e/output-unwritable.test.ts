@@ -1,0 +1,106 @@
+// An output folder that cannot take the archive (a full disk, a read-only file system, a file in the way) is the
+// user's to fix, not a bug: one sentence naming the folder, exit 2 (code OUTPUT_UNWRITABLE), nothing left behind.
+// Full and read-only disks are small tmpfs mounts, so those cases need root and a mount namespace that allows them;
+// elsewhere they are skipped and say so. On a full disk these used to end in "internal error: ENOSPC ... this is a
+// bug" (exit 1), "Premature close", or, for `samples generate`, an unhandled 'error' event with a stack trace.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSampleWorld } from '../../src/samples/sample-world.js';
+import { buildCli, runCli } from './export-helpers.js';
+
+let work: string;
+let world: string;
+const mounts: string[] = [];
+
+function canMount(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const probe = mkdtempSync(path.join(os.tmpdir(), 'scopex-mount-probe-'));
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' }).status === 0;
+  if (mounted) spawnSync('umount', [probe], { stdio: 'ignore' });
+  rmSync(probe, { recursive: true, force: true });
+  return mounted;
+}
+const MOUNTS = canMount();
+
+/** A fresh tmpfs of `size` (e.g. "200k") at a new folder under the test's work folder. */
+function tmpfs(name: string, options: string): string {
+  const folder = path.join(work, name);
+  mkdirSync(folder);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', folder]);
+  mounts.push(folder);
+  return folder;
+}
+
+function exportArgs(out: string, order = 'approved-warrant.json'): string[] {
+  return ['export', path.join(world, 'orders', order), '--out', out, '--config', path.join(world, 'config.json'), '--json'];
+}
+
+function expectUnwritable(result: { code: number | null; stdout: string; stderr: string }, pattern: RegExp): void {
+  expect(result.code, result.stderr).toBe(2);
+  const body = JSON.parse(result.stdout) as { error: { code: string; message: string } };
+  expect(body.error.code).toBe('OUTPUT_UNWRITABLE');
+  expect(body.error.message).toMatch(pattern);
+  expect(result.stderr.trim().split('\n')).toEqual([`scopex: ${body.error.message}`]);
+}
+
+beforeAll(async () => {
+  buildCli();
+  work = mkdtempSync(path.join(os.tmpdir(), 'scopex-e2e-unwritable-'));
+  world = path.join(work, 'W');
+  await generateSampleWorld({ out: world, accounts: 6, seed: 'e2e-unwritable' });
+}, 120_000);
+
+afterAll(() => {
+  for (const folder of mounts.reverse()) spawnSync('umount', [folder], { stdio: 'ignore' });
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('an output folder that cannot take the archive', () => {
+  it('a file where --out should be: exit 2, naming the folder', async () => {
+    const file = path.join(work, 'a-file');
+    writeFileSync(file, 'not a folder\n');
+    const result = await runCli(exportArgs(file));
+    expectUnwritable(result, new RegExp(`^cannot create output folder ${file}: a file of that name is in the way$`));
+  });
+
+  it.skipIf(!MOUNTS)('a disk that fills up at any point of the export: exit 2, one sentence, nothing left', async () => {
+    // From no room at all to room for nearly the whole archive (the export also needs room for its temp files).
+    const whole = path.join(work, 'whole');
+    expect((await runCli(exportArgs(whole))).code).toBe(0);
+    const archiveBytes = statSync(path.join(whole, readdirSync(whole)[0]!)).size;
+    for (const share of [0, 0.02, 0.25, 0.5, 0.8, 0.97]) {
+      const size = `${Math.max(8, Math.floor((archiveBytes * share) / 1024))}k`;
+      const out = tmpfs(`full-${size}`, `size=${size}`);
+      const result = await runCli(exportArgs(out));
+      expectUnwritable(result, new RegExp(`^cannot write the archive of order \\S+ into ${out}: no space left on the device; nothing was delivered\\.$`));
+      expect(readdirSync(out), size).toEqual([]);
+    }
+  }, 120_000);
+
+  it.skipIf(!MOUNTS)('a read-only file system: exit 2', async () => {
+    const out = tmpfs('read-only', 'size=1m,ro');
+    const result = await runCli(exportArgs(out));
+    expectUnwritable(result, /: the file system is read-only; nothing was delivered\.$/);
+  });
+
+  it.skipIf(!MOUNTS)('batch calls such an order failed, not malformed, and goes on with the others', async () => {
+    const out = tmpfs('batch-full', 'size=100k');
+    // One at a time, the small subpoena first: it fits, and the warrant then fills the disk.
+    const orders = ['approved-subpoena.json', 'approved-warrant.json'].map((name) => path.join(world, 'orders', name));
+    const result = await runCli(['batch', ...orders, '--out', out, '--concurrency', '1', '--config', path.join(world, 'config.json'), '--json']);
+    expect(result.code, result.stderr).toBe(6);
+    const body = JSON.parse(result.stdout) as { orders: { verdict: string; error?: { code: string } }[] };
+    const verdicts = body.orders.map((order) => `${order.verdict}:${order.error?.code ?? ''}`).sort();
+    expect(verdicts).toEqual(['failed:OUTPUT_UNWRITABLE', 'sealed:']);
+  }, 60_000);
+
+  it.skipIf(!MOUNTS)('samples generate on a full disk: exit 2, and the world is marked unfinished', async () => {
+    const out = tmpfs('world-full', 'size=300k');
+    const result = await runCli(['samples', 'generate', '--out', path.join(out, 'W'), '--json']);
+    expectUnwritable(result, /^cannot write the sample world into \S+: no space left on the device; it is left unfinished/);
+    expect(readdirSync(path.join(out, 'W'))).toContain('.scopex-sample-world-unfinished');
+  }, 60_000);
+});
