@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { canonicalJson } from '../order/canonical.js';
-import { IntegrityError } from '../errors.js';
+import { IntegrityError, outputWriteError } from '../errors.js';
 import type { CustodyEvent, CustodyEventType, CustodyLog, CustodyRecord } from './custody-log.js';
 import { ensureDir } from '../util/ensure-dir.js';
 
@@ -80,10 +80,11 @@ export function createFileCustodyLog(options: FileCustodyLogOptions): CustodyLog
         return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
       }
       const previous = queues.get(file) ?? Promise.resolve();
-      const next = previous.then(
-        () => appendLocked(file, { event: event.event, orderId: event.orderId, details }, now, lockTimeoutMs),
-        () => appendLocked(file, { event: event.event, orderId: event.orderId, details }, now, lockTimeoutMs),
-      );
+      const append = () =>
+        appendLocked(file, { event: event.event, orderId: event.orderId, details }, now, lockTimeoutMs).catch((error: unknown) => {
+          throw unwritable(error, file, 'nothing was appended');
+        });
+      const next = previous.then(append, append);
       queues.set(file, next);
       void next.then(
         () => {
@@ -143,13 +144,25 @@ async function appendLocked(
         prevHash: last ? last.hash : GENESIS_HASH,
       };
       record = { ...unhashed, hash: recordHash(unhashed) };
-      // One write of one whole line, in append mode, then flushed to the disk before anyone is told it happened.
-      await handle.write(`${JSON.stringify(record)}\n`);
-      await handle.sync();
+      // One write of one whole line, in append mode, then flushed to the disk before anyone is told it happened. A
+      // write cut short (a full disk) is cut back off, so that the log never ends in a torn record.
+      const { size } = await handle.stat();
+      try {
+        await handle.write(`${JSON.stringify(record)}\n`);
+        await handle.sync();
+      } catch (error) {
+        await handle.truncate(size).catch(() => undefined);
+        throw unwritable(error, file, 'the log was left as it was');
+      }
     } finally {
       await handle.close();
     }
-    await writeHead(file, record);
+    try {
+      await writeHead(file, record);
+    } catch (error) {
+      // The record is in the log; audit verify accepts one record past the head (an append cut short just here).
+      throw unwritable(error, file, `record seq ${record.seq} was appended, but its head file ${headFileFor(file)} could not be updated`);
+    }
     return record;
   } finally {
     await release();
@@ -159,8 +172,18 @@ async function appendLocked(
 async function writeHead(file: string, record: CustodyRecord): Promise<void> {
   const head = headFileFor(file);
   const temp = `${head}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await fs.writeFile(temp, `${JSON.stringify({ seq: record.seq, hash: record.hash })}\n`);
-  await fs.rename(temp, head);
+  try {
+    await fs.writeFile(temp, `${JSON.stringify({ seq: record.seq, hash: record.hash })}\n`);
+    await fs.rename(temp, head);
+  } catch (error) {
+    await fs.unlink(temp).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A custody log that cannot be written (a full disk, no permission) in one sentence (exit 2), not a system error. */
+function unwritable(error: unknown, file: string, outcome: string): unknown {
+  return outputWriteError(error, path.dirname(file), (_folder, why) => `cannot append to custody log ${file}: ${why}; ${outcome}.`) ?? error;
 }
 
 /** Reads only the end of the log: the last complete line, parsed and self-checked. */
@@ -249,15 +272,27 @@ async function acquireLock(lockFile: string, timeoutMs: number): Promise<() => P
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
   for (;;) {
+    let handle: fs.FileHandle | undefined;
     try {
-      await fs.writeFile(lockFile, body, { flag: 'wx' });
+      handle = await fs.open(lockFile, 'wx');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    if (handle) {
+      try {
+        await handle.writeFile(body);
+        await handle.close();
+      } catch (error) {
+        // Created but not written (a full disk): an empty lock left here would hold up every later append.
+        await handle.close().catch(() => undefined);
+        await fs.unlink(lockFile).catch(() => undefined);
+        throw error;
+      }
       return async () => {
         // Removes the lock only while it is still ours (a stale-lock breaker may have taken it).
         const current = await fs.readFile(lockFile, 'utf8').catch(() => null);
         if (current === body) await fs.unlink(lockFile).catch(() => undefined);
       };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     await breakStaleLock(lockFile);
     if (Date.now() > deadline) {

@@ -4,7 +4,7 @@
 // elsewhere they are skipped and say so. On a full disk these used to end in "internal error: ENOSPC ... this is a
 // bug" (exit 1), "Premature close", or, for `samples generate`, an unhandled 'error' event with a stack trace.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,6 +96,25 @@ describe('an output folder that cannot take the archive', () => {
     const verdicts = body.orders.map((order) => `${order.verdict}:${order.error?.code ?? ''}`).sort();
     expect(verdicts).toEqual(['failed:OUTPUT_UNWRITABLE', 'sealed:']);
   }, 60_000);
+
+  it.skipIf(!MOUNTS)('a custody log on a full disk: exit 2, nothing appended, no lock left, and the log still verifies', async () => {
+    const logFolder = tmpfs('custody-full', 'size=64k');
+    const config = JSON.parse(readFileSync(path.join(world, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const configFile = path.join(world, 'config-full-log.json');
+    writeFileSync(configFile, JSON.stringify({ ...config, custodyLog: path.join(logFolder, 'custody.jsonl') }));
+    const check = ['order', 'check', path.join(world, 'orders', 'approved-warrant.json'), '--config', configFile, '--json'];
+    expect((await runCli(check)).code).toBe(0);
+    const before = readFileSync(path.join(logFolder, 'custody.jsonl'));
+    // Fill what is left of the disk.
+    spawnSync('sh', ['-c', `cat /dev/zero > ${path.join(logFolder, 'filler')}`], { stdio: 'ignore' });
+    const result = await runCli(check);
+    expectUnwritable(result, new RegExp(`^cannot append to custody log ${logFolder}/custody.jsonl: no space left on the device; nothing was appended\\.$`));
+    expect(readFileSync(path.join(logFolder, 'custody.jsonl'))).toEqual(before);
+    expect(readdirSync(logFolder).sort()).toEqual(['custody.jsonl', 'custody.jsonl.head', 'filler']);
+    rmSync(path.join(logFolder, 'filler'));
+    const audit = await runCli(['audit', 'verify', path.join(logFolder, 'custody.jsonl'), '--config', configFile]);
+    expect(audit.code, audit.stderr).toBe(0);
+  });
 
   it.skipIf(!MOUNTS)('samples generate on a full disk: exit 2, and the world is marked unfinished', async () => {
     const out = tmpfs('world-full', 'size=300k');
