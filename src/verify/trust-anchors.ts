@@ -1,7 +1,7 @@
 // The --trust file: one or more PEM certificates the archive signer must chain to.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { InputError } from '../errors.js';
+import { describeFsError, InputError } from '../errors.js';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
@@ -10,7 +10,7 @@ export function loadTrustAnchors(file: string): X509Certificate[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new InputError('FILE_UNREADABLE', `cannot read the trust file ${file}: ${(error as Error).message}`, {
+    throw new InputError('FILE_UNREADABLE', `cannot read the trust file ${file}: ${describeFsError(error)}`, {
       cause: error,
     });
   }

@@ -101,7 +101,7 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
   try {
     file = await open(options.archive, 'r');
   } catch (error) {
-    throw new InputError('FILE_UNREADABLE', `cannot read the archive ${options.archive}: ${(error as Error).message}`, { cause: error });
+    throw new InputError('FILE_UNREADABLE', `cannot read the archive ${options.archive}: ${describeFsError(error)}`, { cause: error });
   }
   try {
     const stat = await file.stat();
@@ -128,7 +128,7 @@ function readGivenOrder(orderFile: string): { bytes: Buffer; value: unknown } {
   try {
     bytes = readFileSync(orderFile);
   } catch (error) {
-    throw new InputError('FILE_UNREADABLE', `cannot read the order ${orderFile}: ${(error as Error).message}`, { cause: error });
+    throw new InputError('FILE_UNREADABLE', `cannot read the order ${orderFile}: ${describeFsError(error)}`, { cause: error });
   }
   const text = bytes.toString('utf8');
   try {
