@@ -7,21 +7,25 @@ export type DeliveredEncryption = 'provider-decrypted' | 'customer-key' | 'user-
 
 /**
  * Mail: the envelope headers (from, to, cc, date, message-id) read from the authenticated message, and its size;
- * never the subject or the body. For customer-key accounts the provider cannot read the message, so only what the
- * index holds (time, size) is given, and the header fields are null.
+ * never the subject or the body. The provider cannot read a customer-key account's messages, so for those the
+ * envelope comes from what the mail system recorded in the index (from, to, cc, message-id; no Date header there,
+ * the item's timestamp stands for it), and `headersFrom` says which source each line quotes: "message", "index", or
+ * null when neither had them.
  */
 export function mailMetadata(item: MailItem, encryption: DeliveredEncryption, headers: MailHeaderFields | null): Record<string, unknown> {
+  const envelope = headers ?? item.envelope;
   return {
     sourceId: item.id,
     timestamp: item.timestamp,
-    from: headers?.from ?? null,
-    to: headers?.to ?? null,
-    cc: headers?.cc ?? null,
+    from: envelope?.from ?? null,
+    to: envelope?.to ?? null,
+    cc: envelope?.cc ?? null,
     date: headers?.date ?? null,
-    messageId: headers?.messageId ?? null,
+    messageId: envelope?.messageId ?? null,
     size: item.bytes,
     encryption,
     headersRead: headers !== null,
+    headersFrom: headers ? 'message' : item.envelope ? 'index' : null,
     headerTruncated: headers?.headerTruncated ?? false,
   };
 }

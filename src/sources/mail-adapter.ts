@@ -1,7 +1,7 @@
 // The mail store (W/stores/mail/<account>/index.jsonl + blobs/): RFC 5322 messages, encrypted at rest.
 import * as z from '../util/zod.js';
 import { indexLineSchema, isIndexLine, listIndexedItems, requireRoot } from './jsonl-index.js';
-import type { MailItem, SourceAdapter } from './source-adapter.js';
+import type { MailEnvelope, MailItem, SourceAdapter } from './source-adapter.js';
 
 export interface MailAdapterOptions {
   /** The mail store's folder (W/stores/mail). */
@@ -42,9 +42,22 @@ export function createMailAdapter(options: MailAdapterOptions): SourceAdapter {
           bytes: entry.bytes,
           name: entry.name,
           userEncryption: entry.userEncryption,
+          envelope: indexEnvelope(entry),
           ref,
         }),
       });
     },
   };
+}
+
+/**
+ * The envelope fields of an index line (from, to, cc, messageId: fields the format allows beyond the required ones),
+ * each taken only when it has the expected type (a string; to and cc a list of strings); null when the line has none.
+ */
+export function indexEnvelope(entry: Record<string, unknown>): MailEnvelope | null {
+  const text = (value: unknown) => (typeof value === 'string' ? value : null);
+  const list = (value: unknown) =>
+    Array.isArray(value) && value.length > 0 && value.every((address) => typeof address === 'string') ? value.join(', ') : text(value);
+  const envelope = { from: text(entry['from']), to: list(entry['to']), cc: list(entry['cc']), messageId: text(entry['messageId']) };
+  return envelope.from === null && envelope.to === null && envelope.cc === null && envelope.messageId === null ? null : envelope;
 }

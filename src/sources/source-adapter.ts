@@ -25,6 +25,19 @@ export interface MailItem extends ItemBase {
   kind: 'mail';
   /** Mail the user encrypted end to end; delivered exactly as stored. */
   userEncryption: 'smime' | 'pgp' | null;
+  /**
+   * The envelope as the mail system recorded it in the index (plaintext metadata, not part of the message), where
+   * the index has it: the only source of a customer-key message's envelope, which the provider cannot decrypt.
+   */
+  envelope: MailEnvelope | null;
+}
+
+export interface MailEnvelope {
+  from: string | null;
+  /** Addresses joined with ", ", as they would stand in a header; null when the index lists none. */
+  to: string | null;
+  cc: string | null;
+  messageId: string | null;
 }
 
 export interface FileItem extends ItemBase {

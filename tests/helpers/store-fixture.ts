@@ -202,7 +202,15 @@ function mailBody(accountId: string, id: string, at: string, mark: string, encry
 function plan(accountId: string, role: keyof FixtureAccounts): Planned[] {
   const out: Planned[] = [];
   const mail = (id: string, ms: number, position: FixturePosition, name = `${id}.eml`, userEncryption: 'pgp' | null = null) =>
-    out.push({ service: 'mail', id, name, timestamp: iso(ms), position, fields: { userEncryption } });
+    out.push({
+      service: 'mail',
+      id,
+      name,
+      timestamp: iso(ms),
+      position,
+      // The envelope as the mail system indexes it, as the sample world does (the customer-key account's only one).
+      fields: { userEncryption, from: 'someone@contoso.example', to: [`${accountId}@contoso.example`], cc: [], messageId: `<${id}.${accountId}@contoso.example>` },
+    });
   const file = (id: string, ms: number, position: FixturePosition, name: string, body?: Buffer) =>
     out.push({ service: 'storage', id, name, timestamp: iso(ms), position, fields: { created: iso(ms - 86_400_000), modified: iso(ms) }, ...(body ? { body } : {}) });
   const im = (id: string, timestamp: string, position: FixturePosition, name = `${id}.json`) =>

@@ -157,7 +157,23 @@ describe('exportOrder on the store fixture', () => {
     expect(pgp.encryption).toBe('user-encrypted');
     expect(pgp.sha256).toBe(fx.items.find((i) => i.id === 'm-pgp')!.sha256);
     const daveMeta = readFileSync(path.join(bag, 'data/acct-dave/mail.metadata/metadata.jsonl'), 'utf8').trim().split('\n');
-    expect(JSON.parse(daveMeta[0]!)).toMatchObject({ from: null, encryption: 'customer-key', headersRead: false });
+    // The provider cannot read these messages: the envelope is the one its mail system indexed, and says so.
+    expect(JSON.parse(daveMeta[0]!)).toEqual({
+      sourceId: expect.any(String) as unknown,
+      timestamp: expect.any(String) as unknown,
+      from: 'someone@contoso.example',
+      to: 'acct-dave@contoso.example',
+      cc: null,
+      date: null,
+      messageId: `<${JSON.parse(daveMeta[0]!).sourceId}.acct-dave@contoso.example>`,
+      size: expect.any(Number) as unknown,
+      encryption: 'customer-key',
+      headersRead: false,
+      headersFrom: 'index',
+      headerTruncated: false,
+    });
+    const aliceMeta = readFileSync(path.join(bag, 'data/acct-alice/mail.metadata/metadata.jsonl'), 'utf8').trim().split('\n');
+    expect(JSON.parse(aliceMeta[0]!)).toMatchObject({ from: 'Someone <someone@contoso.example>', headersRead: true, headersFrom: 'message' });
   });
 
   it('prepares the key service once the order stands, before its first read, and never for a refused order', async () => {
