@@ -30,8 +30,11 @@ const needles = () => {
   const out: Buffer[] = [];
   for (const item of fx.items) {
     if (item.marker) out.push(Buffer.from(item.marker, 'utf8'));
-    // Any 24-byte stretch of the plaintext would betray it; check the start, middle and end.
-    const text = item.plaintext!;
+    // Any 24-byte stretch of the plaintext would betray it; check the start, middle and end. A mail's envelope
+    // (from, to, cc, message-id) is also in the index, as plaintext metadata by design: its stretches are the body's.
+    const whole = item.plaintext!;
+    const body = item.service === 'mail' ? whole.indexOf('\r\n\r\n') : -1;
+    const text = body >= 0 ? whole.subarray(body + 4) : whole;
     if (text.length >= 24) {
       for (const at of [0, Math.floor((text.length - 24) / 2), text.length - 24]) out.push(text.subarray(at, at + 24));
     }
