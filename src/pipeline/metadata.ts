@@ -1,4 +1,5 @@
 // The lines of a `<service>.metadata/metadata.jsonl` file: non-content fields only (DESIGN.md "The sealed archive").
+import { indexEnvelope } from '../sources/mail-adapter.js';
 import type { FileItem, ImItem, MailItem } from '../sources/source-adapter.js';
 import type { MailHeaderFields } from './mail-headers.js';
 
@@ -13,7 +14,8 @@ export type DeliveredEncryption = 'provider-decrypted' | 'customer-key' | 'user-
  * null when neither had them.
  */
 export function mailMetadata(item: MailItem, encryption: DeliveredEncryption, headers: MailHeaderFields | null): Record<string, unknown> {
-  const envelope = headers ?? item.envelope;
+  const indexed = headers ? null : indexEnvelope(item.indexLine);
+  const envelope = headers ?? indexed;
   return {
     sourceId: item.id,
     timestamp: item.timestamp,
@@ -25,7 +27,7 @@ export function mailMetadata(item: MailItem, encryption: DeliveredEncryption, he
     size: item.bytes,
     encryption,
     headersRead: headers !== null,
-    headersFrom: headers ? 'message' : item.envelope ? 'index' : null,
+    headersFrom: headers ? 'message' : indexed ? 'index' : null,
     headerTruncated: headers?.headerTruncated ?? false,
   };
 }

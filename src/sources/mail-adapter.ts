@@ -42,7 +42,7 @@ export function createMailAdapter(options: MailAdapterOptions): SourceAdapter {
           bytes: entry.bytes,
           name: entry.name,
           userEncryption: entry.userEncryption,
-          envelope: indexEnvelope(entry),
+          indexLine: entry,
           ref,
         }),
       });

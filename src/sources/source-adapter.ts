@@ -26,10 +26,12 @@ export interface MailItem extends ItemBase {
   /** Mail the user encrypted end to end; delivered exactly as stored. */
   userEncryption: 'smime' | 'pgp' | null;
   /**
-   * The envelope as the mail system recorded it in the index (plaintext metadata, not part of the message), where
-   * the index has it: the only source of a customer-key message's envelope, which the provider cannot decrypt.
+   * The index line as read (its fields beyond the required ones included): where the envelope the mail system
+   * recorded is found (indexEnvelope in mail-adapter.ts), the only source of a customer-key message's envelope, which
+   * the provider cannot decrypt. Kept as it is and read only when needed: most messages' envelopes come from their
+   * own headers.
    */
-  envelope: MailEnvelope | null;
+  indexLine: Readonly<Record<string, unknown>>;
 }
 
 export interface MailEnvelope {
