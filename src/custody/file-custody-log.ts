@@ -216,13 +216,18 @@ async function readLastRecord(handle: fs.FileHandle, file: string): Promise<Cust
 
 function parseTail(line: string, file: string): CustodyRecord {
   const record = parseRecord(line);
-  if (!record || recordHash(record) !== record.hash || unknownRecordFields(record).length > 0) {
+  if (!record || recordHash(record) !== record.hash || unknownRecordFields(record).length > 0 || !isAsWritten(record, line)) {
     throw new IntegrityError(
       'AUDIT_LOG_BROKEN',
       `custody log ${file}: the last record is not a valid, self-consistent record; expected seq, time, event, orderId, details, prevHash and a matching hash; run scopex audit verify`,
     );
   }
   return record;
+}
+
+/** Whether `line` is exactly the text append writes for `record` (JSON.stringify of it, nothing else). */
+export function isAsWritten(record: CustodyRecord, line: string): boolean {
+  return JSON.stringify(record) === line;
 }
 
 /**

@@ -1,7 +1,7 @@
 // Custody-log verification: streams the log once and names every edited, removed, inserted or reordered record.
 import { createReadStream, promises as fs } from 'node:fs';
 import readline from 'node:readline';
-import { GENESIS_HASH, headFileFor, parseRecord, recordHash, unknownRecordFields } from './file-custody-log.js';
+import { GENESIS_HASH, headFileFor, isAsWritten, parseRecord, recordHash, unknownRecordFields } from './file-custody-log.js';
 import { checkLogReadable } from './read-log.js';
 
 export type AuditProblemKind = 'edited' | 'removed' | 'inserted' | 'reordered' | 'chain-broken' | 'malformed';
@@ -71,15 +71,20 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
     const hashOk = recordHash(record) === record.hash;
     // The hash covers only the record's own fields: one added beside them is an edit the hash cannot show.
     const unknown = unknownRecordFields(record);
-    const selfOk = hashOk && unknown.length === 0;
+    // scopex writes each record as JSON.stringify of it: any other text for the same values (a repeated key, whose
+    // first value JSON.parse drops; reformatting) is an edit the hash cannot show either.
+    const asWritten = isAsWritten(record, line);
+    const selfOk = hashOk && unknown.length === 0 && asWritten;
     // A record whose content no longer matches its hash cannot be trusted for its seq either: it holds the place
     // the chain expects.
     const seq = selfOk ? record.seq : expected;
     if (!selfOk) {
       const renumbered = record.seq !== expected ? ` (it now says seq ${record.seq})` : '';
-      const what = hashOk
-        ? `it has ${unknown.length === 1 ? 'a field' : 'fields'} the custody record format does not define (${unknown.map((key) => JSON.stringify(key)).join(', ')})`
-        : 'its content no longer matches its hash';
+      const what = !hashOk
+        ? 'its content no longer matches its hash'
+        : unknown.length > 0
+          ? `it has ${unknown.length === 1 ? 'a field' : 'fields'} the custody record format does not define (${unknown.map((key) => JSON.stringify(key)).join(', ')})`
+          : 'its text is not as scopex wrote it (a repeated key, or the same values written differently)';
       fail({ seq, line: lineNo, kind: 'edited', problem: `record seq ${seq} on line ${lineNo} was edited: ${what}${renumbered}` });
     }
     if (seq === expected) {

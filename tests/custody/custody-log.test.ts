@@ -120,6 +120,14 @@ describe('file custody log', () => {
     await expect(log.append({ event: 'order.checked', orderId: 'LE-3', details: {} })).rejects.toBeInstanceOf(IntegrityError);
   });
 
+  it('refuses to append after a last record with a repeated key', async () => {
+    const lines = await writeLog(2);
+    lines[1] = lines[1]!.replace(/^{/, '{"event":"export.sealed",');
+    writeLines(lines);
+    const log = createFileCustodyLog({ file: logFile });
+    await expect(log.append({ event: 'order.checked', orderId: 'LE-3', details: {} })).rejects.toBeInstanceOf(IntegrityError);
+  });
+
   it('keeps one chain when two processes append at once', async () => {
     if (!existsSync(distModule)) spawnSync('npx', ['tsc', '-p', '.'], { cwd: repo, stdio: 'ignore' });
     expect(existsSync(distModule)).toBe(true);
@@ -188,6 +196,24 @@ describe('verifyCustodyLog', () => {
       expect(report.ok).toBe(false);
       expect(report.failures).toEqual([expect.objectContaining({ seq: k, kind: 'edited', line: k })]);
       expect(report.failures[0]!.problem).toContain('"extra"');
+    });
+
+    it(`catches a repeated key in record ${k}, whose first value JSON.parse would drop`, async () => {
+      const lines = await writeLog(6);
+      lines[k - 1] = lines[k - 1]!.replace(/^{/, '{"orderId":"SHOWN-TO-A-READER",');
+      writeLines(lines);
+      const report = await verifyCustodyLog(logFile);
+      expect(report.ok).toBe(false);
+      expect(report.failures).toEqual([expect.objectContaining({ seq: k, kind: 'edited', line: k })]);
+      expect(report.failures[0]!.problem).toContain('not as scopex wrote it');
+    });
+
+    it(`catches record ${k} rewritten with the same values in other text`, async () => {
+      const lines = await writeLog(6);
+      lines[k - 1] = JSON.stringify(JSON.parse(lines[k - 1]!), null, 1).replace(/\n/g, '');
+      writeLines(lines);
+      const report = await verifyCustodyLog(logFile);
+      expect(report.failures).toEqual([expect.objectContaining({ seq: k, kind: 'edited', line: k })]);
     });
 
     it(`catches the removal of record ${k}`, async () => {
