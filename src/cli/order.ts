@@ -1,11 +1,9 @@
 // `scopex order check` and `scopex order approve`: thin wrappers over src/order.
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { ApproveOptions } from '../order/approve-order.js';
 import type { OrderContext } from '../order/check-order.js';
 import type { OrderCheckReport } from '../order/check-report.js';
-import { InputError } from '../errors.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
 interface CheckArgs extends GlobalArgs {
@@ -68,11 +66,11 @@ const approveCommand: CommandModule<GlobalArgs, ApproveArgs> = {
         'sign an order into a new file',
       ) as Argv<ApproveArgs>,
   handler: async (args) => {
-    if (args.out !== undefined && !args.force) await refuseExisting(args.out);
     const ctx = await contextFrom(args);
     const { approveOrder } = await import('../order/approve-order.js');
     const options: ApproveOptions = { orderFile: args.order, keyFile: args.key, certFile: args.cert, ctx };
     if (args.out !== undefined) options.out = args.out;
+    if (args.force) options.replace = true;
     if (args.reviewer !== undefined) options.reviewer = args.reviewer;
     const { order, out } = await approveOrder(options);
     const approval = order.approval!;
@@ -83,18 +81,6 @@ const approveCommand: CommandModule<GlobalArgs, ApproveArgs> = {
     );
   },
 };
-
-/** An approved order is evidence: an existing --out file is replaced only with --force (the export's rule for archives). */
-async function refuseExisting(out: string): Promise<void> {
-  const exists = await fs.lstat(out).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return false;
-      throw error;
-    },
-  );
-  if (exists) throw new InputError('OUTPUT_EXISTS', `approved order ${out} already exists; use --force to replace it.`);
-}
 
 export const orderCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'order <command>',

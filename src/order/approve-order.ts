@@ -1,6 +1,6 @@
 // A compliance reviewer approves an order: it must pass every other check first, and the result must verify.
 import { randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { link, lstat, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describeFsError, InputError, OrderError } from '../errors.js';
 import { signOrder, keyFromPem } from './approval-sign.js';
@@ -17,6 +17,8 @@ export interface ApproveOptions {
   certFile: string;
   /** Where the approved order goes; default: the order file itself, replaced atomically. */
   out?: string;
+  /** Whether an existing `out` file may be replaced (--force); never checked for the default, the order file itself. */
+  replace?: boolean;
   ctx: OrderContext;
   /** Reviewer name written into the approval; default: the certificate's subject common name. */
   reviewer?: string;
@@ -30,6 +32,11 @@ export interface ApprovedOrder {
 }
 
 export async function approveOrder(options: ApproveOptions): Promise<ApprovedOrder> {
+  const replace = options.out === undefined || options.replace === true;
+  // Refused before anything is read or signed; the write itself refuses too, should a file appear meanwhile.
+  if (options.out !== undefined && !replace && (await lstat(options.out).then(() => true, () => false))) {
+    throw approvedOrderExists(options.out);
+  }
   const { order } = await readOrderFile(options.orderFile);
   const rules = evaluateOrderRules(order, options.ctx);
   if (rules.reasons.length > 0) throw new OrderError(rules.reasons);
@@ -54,7 +61,7 @@ export async function approveOrder(options: ApproveOptions): Promise<ApprovedOrd
   if (problems.length > 0) throw new OrderError(problems);
 
   const out = options.out ?? options.orderFile;
-  await writeAtomically(out, `${JSON.stringify(approved, null, 2)}\n`);
+  await writeAtomically(out, `${JSON.stringify(approved, null, 2)}\n`, replace);
   return { order: approved, out };
 }
 
@@ -103,8 +110,12 @@ async function loadKey(file: string): Promise<KeyObject> {
   }
 }
 
-/** Writes to a temporary file beside the target, flushes it, then renames it over the target. */
-async function writeAtomically(file: string, text: string): Promise<void> {
+/**
+ * Writes to a temporary file beside the target, flushes it, then renames it over the target, or, when it may not
+ * replace one, links it to the target's name, which fails if a file got there first (no gap between a look and the
+ * write in which another file could appear and be overwritten).
+ */
+export async function writeAtomically(file: string, text: string, replace: boolean): Promise<void> {
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   let handle;
   try {
@@ -113,10 +124,21 @@ async function writeAtomically(file: string, text: string): Promise<void> {
     await handle.sync();
     await handle.close();
     handle = undefined;
-    await rename(temp, file);
+    if (replace) {
+      await rename(temp, file);
+    } else {
+      await link(temp, file);
+      await rm(temp, { force: true });
+    }
   } catch (error) {
     await handle?.close().catch(() => undefined);
     await rm(temp, { force: true }).catch(() => undefined);
-    throw new InputError('FILE_UNREADABLE', `cannot write approved order ${file}: ${describeFsError(error)}`, { cause: error });
+    if (!replace && (error as NodeJS.ErrnoException).code === 'EEXIST') throw approvedOrderExists(file);
+    throw new InputError('OUTPUT_UNWRITABLE', `cannot write approved order ${file}: ${describeFsError(error)}`, { cause: error });
   }
+}
+
+/** An approved order is evidence: an existing --out file is replaced only with --force (the export's rule for archives). */
+function approvedOrderExists(file: string): InputError {
+  return new InputError('OUTPUT_EXISTS', `approved order ${file} already exists; use --force to replace it.`);
 }

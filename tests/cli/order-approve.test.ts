@@ -1,8 +1,9 @@
 // `scopex order approve --out F` never replaces an existing F without --force, as export never replaces an archive.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeAtomically } from '../../src/order/approve-order.js';
 import { buildCli, runCli } from '../e2e/export-helpers.js';
 
 let root: string;
@@ -47,5 +48,22 @@ describe('scopex order approve --out', () => {
     const result = await runCli(approve(out));
     expect(result.code, result.stderr).toBe(0);
     expect((JSON.parse(readFileSync(out, 'utf8')) as { approval?: unknown }).approval).toBeDefined();
+  });
+});
+
+describe('writing the approved order', () => {
+  // The early look for an existing file leaves a gap before the write; the write closes it by linking its temp file
+  // to the name (which fails if a file got there first) instead of renaming over it.
+  it('never replaces a file that appeared after the look, and leaves no temp file', async () => {
+    const folder = mkdtempSync(path.join(root, 'write-'));
+    const out = path.join(folder, 'approved.json');
+    writeFileSync(out, 'appeared meanwhile\n');
+    await expect(writeAtomically(out, '{"new":true}\n', false)).rejects.toMatchObject({ code: 'OUTPUT_EXISTS' });
+    expect(readFileSync(out, 'utf8')).toBe('appeared meanwhile\n');
+    expect(readdirSync(folder)).toEqual(['approved.json']);
+    await writeAtomically(out, '{"new":true}\n', true);
+    expect(readFileSync(out, 'utf8')).toBe('{"new":true}\n');
+    await writeAtomically(path.join(folder, 'fresh.json'), '{"fresh":true}\n', false);
+    expect(readdirSync(folder).sort()).toEqual(['approved.json', 'fresh.json']);
   });
 });
