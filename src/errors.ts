@@ -20,7 +20,8 @@ export type InputErrorCode =
   | 'SCHEMA_VIOLATION'
   | 'CONFIG_INVALID'
   | 'OUTPUT_EXISTS'
-  /** The output folder cannot take the archive: no permission, no space, read-only (pipeline/export.ts). */
+  /** A folder cannot take what scopex writes there (the archive, a sample world, the custody log, an approved order):
+   * no permission, no space, read-only (outputWriteError below). */
   | 'OUTPUT_UNWRITABLE'
   /** Another export of the same order into the same folder is running (seal/order-lock.ts). */
   | 'OUTPUT_BUSY';
