@@ -1,22 +1,16 @@
 // `scopex batch` given paths that name no order: each is a failed row, the good orders still run, exit 6; only when no
 // argument names an order is it a usage error (exit 2).
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, runCli } from '../e2e/export-helpers.js';
+import { generateCliWorld, runCli } from '../e2e/export-helpers.js';
 
 let root: string;
 let world: string;
 let config: string;
 
 beforeAll(async () => {
-  buildCli();
-  root = mkdtempSync(path.join(os.tmpdir(), 'scopex-'));
-  world = path.join(root, 'w');
-  const generated = await runCli(['samples', 'generate', '--out', world, '--accounts', '5', '--seed', 'batch-args', '--quiet']);
-  expect(generated.code, generated.stderr).toBe(0);
-  config = path.join(world, 'config.json');
+  ({ root, world, config } = await generateCliWorld('batch-args'));
 });
 
 afterAll(() => {

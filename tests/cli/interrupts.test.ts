@@ -2,26 +2,20 @@
 // interrupt ends the same way whatever the signal: partial output removed, one line saying so, exit 130, and under
 // --json one JSON document.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortedError } from '../../src/errors.js';
 import { INTERRUPT_SIGNALS, whileInterruptible } from '../../src/util/interrupts.js';
-import { buildCli, CLI, runCli, type CliRun } from '../e2e/export-helpers.js';
+import { CLI, generateCliWorld, runCli, type CliRun } from '../e2e/export-helpers.js';
 
 let root: string;
 let world: string;
 let config: string;
 
 beforeAll(async () => {
-  buildCli();
-  root = mkdtempSync(path.join(os.tmpdir(), 'scopex-'));
-  world = path.join(root, 'w');
   // Large files, so that an export is still writing its archive when the signal lands.
-  const generated = await runCli(['samples', 'generate', '--out', world, '--accounts', '5', '--size', '600000000', '--profile', 'large-items', '--seed', 'interrupts', '--quiet']);
-  expect(generated.code, generated.stderr).toBe(0);
-  config = path.join(world, 'config.json');
+  ({ root, world, config } = await generateCliWorld('interrupts', ['--size', '600000000', '--profile', 'large-items']));
 });
 
 afterAll(() => {

@@ -1,21 +1,16 @@
 // `scopex order approve --out F` never replaces an existing F without --force, as export never replaces an archive.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAtomically } from '../../src/order/approve-order.js';
-import { buildCli, runCli } from '../e2e/export-helpers.js';
+import { generateCliWorld, runCli } from '../e2e/export-helpers.js';
 
 let root: string;
 let world: string;
 let approve: (out: string, ...extra: string[]) => string[];
 
 beforeAll(async () => {
-  buildCli();
-  root = mkdtempSync(path.join(os.tmpdir(), 'scopex-'));
-  world = path.join(root, 'w');
-  const generated = await runCli(['samples', 'generate', '--out', world, '--accounts', '5', '--seed', 'approve-out', '--quiet']);
-  expect(generated.code, generated.stderr).toBe(0);
+  ({ root, world } = await generateCliWorld('approve-out'));
   approve = (out, ...extra) => [
     'order', 'approve', path.join(world, 'orders', 'unapproved.json'),
     '--key', path.join(world, 'pki', 'reviewer.key.pem'),

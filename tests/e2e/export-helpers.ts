@@ -2,7 +2,8 @@
 // independently of scopex (node:crypto only), so that the tests check the pipeline against the ground truth.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createDecipheriv, createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../../src/util/package-root.js';
 
@@ -43,6 +44,23 @@ export function runCli(args: string[], options: { cwd?: string } = {}): Promise<
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
+}
+
+export interface CliWorld {
+  /** A new temp folder holding the world (remove it after the tests). */
+  root: string;
+  world: string;
+  config: string;
+}
+
+/** Builds the CLI and has it generate a 5-account sample world (plus `extra` flags) in a new temp folder. */
+export async function generateCliWorld(seed: string, extra: string[] = []): Promise<CliWorld> {
+  buildCli();
+  const root = mkdtempSync(path.join(os.tmpdir(), 'scopex-'));
+  const world = path.join(root, 'w');
+  const generated = await runCli(['samples', 'generate', '--out', world, '--accounts', '5', ...extra, '--seed', seed, '--quiet']);
+  if (generated.code !== 0) throw new Error(`samples generate exited ${String(generated.code)}: ${generated.stderr}`);
+  return { root, world, config: path.join(world, 'config.json') };
 }
 
 export function unzip(archive: string, folder: string): void {
