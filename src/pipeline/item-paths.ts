@@ -19,29 +19,30 @@ export function createAccountPaths(accountId: string): AccountPaths {
   if (account !== accountId) throw new Error(`account id ${JSON.stringify(accountId)} cannot name a folder as it is`);
   const allocators = new Map<PayloadCategory, NameAllocator>();
 
-  function allocate(category: PayloadCategory, name: string, folders: boolean): string {
+  function allocate(category: PayloadCategory, name: string, folders: boolean, suffix: string): string {
     let allocator = allocators.get(category);
     if (!allocator) {
       allocator = createNameAllocator();
       allocators.set(category, allocator);
     }
-    return `${account}/${category}/${allocator.allocate(name, { folders })}`;
+    return `${account}/${category}/${allocator.allocate(name, { folders, suffix })}`;
   }
 
   return {
     item(category, item, storedCiphertext) {
+      // The suffix goes on after the name is made safe: a ciphertext is named as its plaintext would be, plus `.scxb`.
       const suffix = storedCiphertext ? STORED_CIPHERTEXT_SUFFIX : '';
       switch (item.kind) {
         case 'mail':
-          return allocate(category, `${item.id}.eml${suffix}`, false);
+          return allocate(category, `${item.id}.eml`, false, suffix);
         case 'file':
           // The store's own folder path, made safe segment by segment (a hostile `..` or leading `/` disappears).
-          return allocate(category, `${item.name}${suffix}`, true);
+          return allocate(category, item.name, true, suffix);
         case 'im':
           // One folder per conversation, one JSON file per message.
-          return allocate(category, `${safeSegment(item.conversationId) || 'conversation'}/${item.id}.json${suffix}`, true);
+          return allocate(category, `${safeSegment(item.conversationId) || 'conversation'}/${item.id}.json`, true, suffix);
         case 'subscriber':
-          return allocate(category, `subscriber.json${suffix}`, false);
+          return allocate(category, 'subscriber.json', false, suffix);
         default: {
           const unknown: never = item;
           throw new Error(`unknown item kind ${String((unknown as SourceItem).kind)}`);

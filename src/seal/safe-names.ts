@@ -24,6 +24,14 @@ export interface SafeNameOptions {
   folders?: boolean;
 }
 
+export interface AllocateOptions extends SafeNameOptions {
+  /**
+   * Appended to the file name once it is made safe and unique (`.scxb`): the name keeps its own extension, and a twin's
+   * `~2` goes before that extension, as it does for names without the suffix.
+   */
+  suffix?: string;
+}
+
 function utf8Bytes(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
@@ -56,20 +64,20 @@ export function withSuffix(name: string, suffix: string, maxBytes = MAX_SEGMENT_
 
 /**
  * One path segment made safe: NFC, well-formed, no invisible or Windows-forbidden characters nor `%`, no leading or
- * trailing blanks or trailing dots, no device names, at most MAX_SEGMENT_BYTES (longer ones are cut and get a
- * short hash of the original so that they stay unique and stable). Returns '' when nothing is left, and for
- * `.` and `..`. Idempotent: a safe segment comes back unchanged.
+ * trailing blanks or trailing dots, no device names, at most `maxBytes` (longer ones are cut and get a short hash of
+ * the original so that they stay unique and stable). Returns '' when nothing is left, and for `.` and `..`.
+ * Idempotent: a safe segment comes back unchanged.
  */
-export function safeSegment(raw: string): string {
-  if (isPlainSegment(raw)) return raw;
+export function safeSegment(raw: string, maxBytes = MAX_SEGMENT_BYTES): string {
+  if (isPlainSegment(raw) && raw.length <= maxBytes) return raw;
   let name = raw.replace(LONE_SURROGATE, '\ufffd').normalize('NFC').replace(INVISIBLE, '').replace(FORBIDDEN, '_');
   name = name.trim().replace(/[.\s]+$/u, '');
   if (name === '' || name === '.' || name === '..') return '';
   if (WINDOWS_DEVICE.test(name)) name = `_${name}`;
-  if (utf8Bytes(name) > MAX_SEGMENT_BYTES) {
+  if (utf8Bytes(name) > maxBytes) {
     const digest = createHash('sha256').update(raw.normalize('NFC'), 'utf8').digest('hex').slice(0, 8);
     // Room is left for a uniqueness suffix (`~2`) so that it never eats into the hash.
-    name = withSuffix(name, `~${digest}`, MAX_SEGMENT_BYTES - SUFFIX_ROOM);
+    name = withSuffix(name, `~${digest}`, maxBytes - SUFFIX_ROOM);
   }
   return name;
 }
@@ -88,10 +96,12 @@ function isPlainSegment(raw: string): boolean {
  * A store name as safe path segments (last one the file name; never empty). With folders, `a/b\c.txt` keeps
  * `a` and `b` as folders; empty, `.` and `..` segments and leading slashes disappear.
  */
-export function safeArchivePath(storeName: string, options: SafeNameOptions = {}): string[] {
+export function safeArchivePath(storeName: string, options: SafeNameOptions = {}, fileNameBytes = MAX_SEGMENT_BYTES): string[] {
   const folders = options.folders ?? true;
   const parts = folders ? storeName.split(/[/\\]/) : [storeName];
-  const segments = parts.map(safeSegment).filter((segment) => segment !== '');
+  const last = parts.length - 1;
+  // The last part is the file name, which may have to leave room for a suffix.
+  const segments = parts.map((part, index) => safeSegment(part, index === last ? fileNameBytes : MAX_SEGMENT_BYTES)).filter((segment) => segment !== '');
   if (segments.length === 0 || !folders) return [segments[0] ?? UNNAMED];
   // A name that ended in `/` or `..` names a folder, not a file: keep what is left, its last part as the file.
   return segments;
@@ -125,17 +135,17 @@ export interface NameAllocator {
    * A unique safe relative path (`a/b/c.txt`) for a store name. The same sequence of names always gives the same
    * paths; twins (NFC/NFD, case, names cleaned to the same text, a file where a folder is) get `~2`, `~3`, ...
    */
-  allocate(storeName: string, options?: SafeNameOptions): string;
+  allocate(storeName: string, options?: AllocateOptions): string;
 }
 
 function newFolder(): FolderNode {
   return { taken: new Set(), folders: new Map() };
 }
 
-function unique(folder: FolderNode, name: string): string {
-  if (!folder.taken.has(collisionKey(name))) return name;
+function unique(folder: FolderNode, name: string, suffix = ''): string {
+  if (!folder.taken.has(collisionKey(name + suffix))) return name + suffix;
   for (let n = 2; ; n += 1) {
-    const candidate = withSuffix(name, `~${n}`);
+    const candidate = withSuffix(name, `~${n}`, MAX_SEGMENT_BYTES - utf8Bytes(suffix)) + suffix;
     if (!folder.taken.has(collisionKey(candidate))) return candidate;
   }
 }
@@ -144,7 +154,8 @@ export function createNameAllocator(): NameAllocator {
   const root = newFolder();
   return {
     allocate(storeName, options) {
-      const segments = safeArchivePath(storeName, options);
+      const suffix = options?.suffix ?? '';
+      const segments = safeArchivePath(storeName, options, MAX_SEGMENT_BYTES - utf8Bytes(suffix));
       const fileName = segments.pop() ?? UNNAMED;
       const out: string[] = [];
       let folder = root;
@@ -160,7 +171,7 @@ export function createNameAllocator(): NameAllocator {
         out.push(child.name);
         folder = child.node;
       }
-      const name = unique(folder, fileName);
+      const name = unique(folder, fileName, suffix);
       folder.taken.add(collisionKey(name));
       out.push(name);
       return out.join('/');

@@ -176,6 +176,44 @@ describe('archive paths', () => {
     }
   });
 
+  it('names a stored ciphertext as its plaintext would be named, plus .scxb', () => {
+    const names = [
+      '..',
+      '  spaces around.txt  ',
+      'Notes/caf\u00e9.txt',
+      'Notes/cafe\u0301.txt',
+      `Archive/${'n'.repeat(200)}.txt`,
+      `Archive/${'m'.repeat(150)}`,
+      `Archive/${'m'.repeat(150)}`,
+      'trailing.',
+    ];
+    const plain = createAccountPaths('acct-a');
+    const cipher = createAccountPaths('acct-a');
+    const plainPaths = names.map((name, i) => plain.item('storage.content', file(`s${i}`, name), false));
+    const cipherPaths = names.map((name, i) => cipher.item('storage.content', file(`s${i}`, name), true));
+    expect(plainPaths.slice(0, 4)).toEqual([
+      'acct-a/storage.content/unnamed',
+      'acct-a/storage.content/spaces around.txt',
+      'acct-a/storage.content/Notes/caf\u00e9.txt',
+      'acct-a/storage.content/Notes/caf\u00e9~2.txt',
+    ]);
+    names.forEach((name, i) => {
+      const cipherPath = cipherPaths[i]!;
+      expect(isSafeArchivePath(cipherPath), name).toBe(true);
+      if (name.length >= 150) return;
+      expect(cipherPath, name).toBe(`${plainPaths[i]!}.scxb`);
+    });
+    // A long name keeps its extension and the hash of its whole name, cut 5 bytes shorter to leave room for the suffix.
+    const hashed = /~([0-9a-f]{8})\.txt(\.scxb)?$/;
+    expect(hashed.exec(cipherPaths[4]!)?.[1]).toBe(hashed.exec(plainPaths[4]!)?.[1]);
+    expect(cipherPaths[4]!.endsWith('.txt.scxb')).toBe(true);
+    // Names at the length limit are cut to leave room for the suffix, and twins still differ.
+    const [m1, m2] = cipherPaths.slice(5, 7) as [string, string];
+    expect(m1).not.toBe(m2);
+    expect(m1.endsWith('.scxb') && m2.endsWith('.scxb')).toBe(true);
+    expect(new Set(cipherPaths).size).toBe(cipherPaths.length);
+  });
+
   it('marks stored ciphertext with .scxb and places IM messages by conversation', () => {
     const paths = createAccountPaths('acct-a');
     expect(paths.item('storage.content', file('s1', 'a/b.txt'), true)).toBe('acct-a/storage.content/a/b.txt.scxb');
