@@ -407,7 +407,8 @@ function createRun(ctx: RunContext) {
           sourceId: null,
           originalName: null,
           timestamp: null,
-          encryption: 'provider-decrypted',
+          // Nothing in the file is encrypted, and it is not an item the provider decrypted: it describes the items.
+          encryption: 'none',
           items: metadataLines,
         };
         await (await sinkOfProduction()).push(record);

@@ -3,8 +3,13 @@ import { indexEnvelope } from '../sources/mail-adapter.js';
 import type { FileItem, ImItem, MailItem } from '../sources/source-adapter.js';
 import type { MailHeaderFields } from './mail-headers.js';
 
-/** How a delivered file stands with respect to encryption (production.json `encryption`). */
-export type DeliveredEncryption = 'provider-decrypted' | 'customer-key' | 'user-encrypted';
+/**
+ * How a delivered file stands with respect to encryption (production.json `encryption`): an item the provider
+ * decrypted, the ciphertext of a customer-key account as stored, mail its user encrypted end to end as stored, or
+ * `none` for a metadata file, plain text scopex wrote (from the index and, for mail the provider can read, the
+ * messages' headers; each line gives its item's own state where it matters).
+ */
+export type DeliveredEncryption = 'provider-decrypted' | 'customer-key' | 'user-encrypted' | 'none';
 
 /**
  * Mail: the envelope headers (from, to, cc, date, message-id) read from the authenticated message, and its size;

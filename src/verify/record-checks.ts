@@ -11,7 +11,8 @@ import { JsonArrayReader } from './json-array-reader.js';
 import { unsafeNameReason } from './names.js';
 import type { VerifyCheckName, VerifyFailure } from './verify.js';
 
-export const ENCRYPTION_STATES = ['provider-decrypted', 'customer-key', 'user-encrypted'] as const;
+/** production.json's encryption states (`none`: a metadata file; archives before it said `provider-decrypted` there). */
+export const ENCRYPTION_STATES = ['provider-decrypted', 'customer-key', 'user-encrypted', 'none'] as const;
 
 /** One production.json record (extra fields are allowed and ignored). */
 export const productionRecordSchema = z.object({

@@ -174,6 +174,12 @@ describe('exportOrder on the store fixture', () => {
     });
     const aliceMeta = readFileSync(path.join(bag, 'data/acct-alice/mail.metadata/metadata.jsonl'), 'utf8').trim().split('\n');
     expect(JSON.parse(aliceMeta[0]!)).toMatchObject({ from: 'Someone <someone@contoso.example>', headersRead: true, headersFrom: 'message' });
+    // A metadata file is plain text scopex wrote, for either account: nothing in it was decrypted or is encrypted.
+    const metadataFiles = production.filter((r) => r.category === 'mail.metadata');
+    expect(metadataFiles.map((r) => [r.account, r.encryption]).sort()).toEqual([
+      ['acct-alice', 'none'],
+      ['acct-dave', 'none'],
+    ]);
   });
 
   it('prepares the key service once the order stands, before its first read, and never for a refused order', async () => {
