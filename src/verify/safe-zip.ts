@@ -535,10 +535,12 @@ function checkLocalHeader(bytes: Buffer, at: number, entry: ZipEntry, problem: (
   const agrees = crc32 === entry.crc32 && compressedSize === entry.compressedSize && uncompressedSize === entry.uncompressedSize;
   const deferred = crc32 === 0 && compressedSize === 0 && uncompressedSize === 0;
   if (!agrees && !(descriptorFollows && deferred)) {
+    const sizesAgree = compressedSize === entry.compressedSize && uncompressedSize === entry.uncompressedSize;
+    const fields = crc32 === entry.crc32 ? 'sizes differ' : sizesAgree ? 'CRC-32 differs' : 'CRC-32 and sizes differ';
     problem(
       `crc ${entry.crc32.toString(16)}, ${entry.compressedSize}/${entry.uncompressedSize} bytes`,
       `crc ${crc32.toString(16)}, ${compressedSize}/${uncompressedSize} bytes`,
-      'the local header sizes differ from the central directory',
+      `the local header ${fields} from the central directory`,
     );
   }
 }

@@ -359,6 +359,20 @@ describe('tampered archives', () => {
   }
 });
 
+describe('a local header that disagrees with its central record names the field', () => {
+  const local = (zip: Buffer): number => zip.indexOf(Buffer.from(`${ORDER_ID}/${MAIL_1}`)) - 30;
+  it.each([
+    ['CRC-32', (zip: Buffer) => zip.writeUInt32LE(zip.readUInt32LE(local(zip) + 14) ^ 1, local(zip) + 14), 'the local header CRC-32 differs from the central directory'],
+    ['size', (zip: Buffer) => zip.writeUInt32LE(zip.readUInt32LE(local(zip) + 22) + 1, local(zip) + 22), 'the local header sizes differ from the central directory'],
+  ])('%s', async (_, edit, message) => {
+    const zip = Buffer.from(goodZip);
+    expect(zip.readUInt16LE(local(zip) + 6) & 0x08).toBe(0); // its CRC and sizes are in the local header
+    edit(zip);
+    const report = await verifyBytes(zip);
+    expect(report.failures.filter((failure) => failure.check === 'zip-structure').map((failure) => failure.message)).toContain(message);
+  });
+});
+
 describe('payload files larger than a read window (one handed to the hashing thread, one hashed as it streams by)', () => {
   const MAIL_2 = 'data/acc-0001/mail.content/m-000002.eml';
   /** The good bag with m-000002 grown to 9 MiB and Résumé.txt to 6 MiB of random data, re-signed. */
