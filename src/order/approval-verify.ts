@@ -52,6 +52,11 @@ export function loadReviewerCas(files: readonly string[]): X509Certificate[] {
 /**
  * Every reason the approval of `signed` (the order's JSON exactly as received) is not a valid, trusted approval at
  * `now`. Empty when it is. `approval` is the schema-checked approval block of the same document.
+ *
+ * `approvedAt` is the approver's own claim, signed with the very key it vouches for: it must lie between the order's
+ * issue and now, and the reviewer's certificate (and its CA) must be valid both then and now. Checked only at the
+ * claimed time, a key whose certificate has expired (a reviewer who left, a superseded key) could still approve a new
+ * order by dating the approval back, and the order's issuedAt with it.
  */
 export function verifyApproval(
   signed: Record<string, unknown>,
@@ -67,6 +72,13 @@ export function verifyApproval(
     reasons.push({
       code: 'APPROVAL_INVALID',
       message: `field approval.approvedAt: the approval claims a future time ${approval.approvedAt}; expected a time no later than now (${now.toISOString()})`,
+    });
+  }
+  const issuedAt = typeof signed.issuedAt === 'string' ? Date.parse(signed.issuedAt) : Number.NaN;
+  if (approvedAt < issuedAt) {
+    reasons.push({
+      code: 'APPROVAL_INVALID',
+      message: `field approval.approvedAt: the approval is dated ${approval.approvedAt}, before the order was issued (issuedAt ${String(signed.issuedAt)}); an order is approved after it is issued`,
     });
   }
 
@@ -86,7 +98,7 @@ export function verifyApproval(
         'field approval.signature: the signature does not match the order; the order was changed after approval, or it was signed with a key other than the certificate\'s',
     });
   }
-  reasons.push(...trustProblems(certificate, reviewerCas, approvedAt, approval.approvedAt));
+  reasons.push(...trustProblems(certificate, reviewerCas, approvedAt, approval.approvedAt, now));
   if (forbiddenSigners.some((other) => samePublicKey(other, certificate))) {
     reasons.push({
       code: 'APPROVAL_UNTRUSTED',
@@ -166,6 +178,7 @@ function trustProblems(
   reviewerCas: readonly X509Certificate[],
   approvedAt: number,
   approvedAtText: string,
+  now: Date,
 ): OrderReason[] {
   const reasons: OrderReason[] = [];
   const untrusted = (message: string) => reasons.push({ code: 'APPROVAL_UNTRUSTED', message: `field approval.certificate: ${message}` });
@@ -177,6 +190,11 @@ function trustProblems(
   if (usage) untrusted(`${subject} ${usage}`);
   if (!validAt(certificate, approvedAt)) {
     untrusted(`${subject} is valid from ${certificate.validFrom} to ${certificate.validTo}, not at approval time ${approvedAtText}`);
+  } else if (!validAt(certificate, now.getTime())) {
+    untrusted(
+      `${subject} is valid from ${certificate.validFrom} to ${certificate.validTo}, not now (${now.toISOString()}); ` +
+        'the approval time is the approver\'s own claim, so the certificate must still be valid: have the order approved again',
+    );
   }
 
   const issuer = reviewerCas.find((ca) => safeVerify(certificate, ca));
@@ -184,6 +202,8 @@ function trustProblems(
     untrusted(`${subject} is not issued by a reviewer CA named in the config (${reviewerCas.length} configured)`);
   } else if (!validAt(issuer, approvedAt)) {
     untrusted(`its issuing CA ${JSON.stringify(commonName(issuer))} is not valid at approval time ${approvedAtText}`);
+  } else if (!validAt(issuer, now.getTime())) {
+    untrusted(`its issuing CA ${JSON.stringify(commonName(issuer))} is valid only until ${issuer.validTo}, not now (${now.toISOString()})`);
   }
   return reasons;
 }

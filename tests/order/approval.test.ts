@@ -154,9 +154,28 @@ describe('tampering with an approved order (exit 3)', () => {
     const error = (await checkOrder(file, ctx).catch((e: unknown) => e)) as OrderError;
     expect(error).toBeInstanceOf(OrderError);
     expect(new Set(error.reasons.map((r) => r.code))).toEqual(new Set(['APPROVAL_UNTRUSTED']));
-    // The same certificate, approving while it was valid, passes (the order dates are not checked against it).
+    // The same certificate, approving while it was valid, passes while it is still valid...
     const earlier = writeOrder(fx.dir, approve(baseOrder({ issuedAt: '2026-01-01T00:00:00Z' }), shortLived.reviewer, new Date('2026-05-01T00:00:00Z')));
-    await expect(checkOrder(earlier, ctx)).resolves.toBeDefined();
+    await expect(checkOrder(earlier, { ...ctx, now: new Date('2026-05-15T00:00:00Z') })).resolves.toBeDefined();
+    // ... and not once it has expired: approvedAt is the approver's own claim, so an expired key could date it back.
+    const expired = (await checkOrder(earlier, ctx).catch((e: unknown) => e)) as OrderError;
+    expect(expired).toBeInstanceOf(OrderError);
+    expect(expired.reasons.map((r) => r.code)).toEqual(['APPROVAL_UNTRUSTED']);
+    expect(expired.reasons[0]!.message).toMatch(/not now .*have the order approved again/);
+  });
+
+  it('an approval dated before the order was issued → APPROVAL_INVALID', async () => {
+    const order = baseOrder({ issuedAt: '2026-10-01T00:00:00Z' });
+    const codes = await codesFor(approve(order, fx.pki.reviewer, new Date('2026-09-30T23:59:59Z')));
+    expect(codes).toEqual(['APPROVAL_INVALID']);
+    // At the very instant of issue is fine.
+    await expect(checkOrder(writeOrder(fx.dir, approve(order, fx.pki.reviewer, new Date('2026-10-01T00:00:00Z'))), fx.ctx)).resolves.toBeDefined();
+  });
+
+  it('an expired key cannot approve a new order by dating the approval and the order back', async () => {
+    // Issued and approved (by their own claims) while the certificate was valid, checked after it expired.
+    const backdated = approve(baseOrder({ issuedAt: '2026-02-01T00:00:00Z' }), shortLived.reviewer, new Date('2026-03-01T00:00:00Z'));
+    expect(await codesFor(backdated)).toEqual(['APPROVAL_UNTRUSTED']);
   });
 
   it('a configured reviewer CA that is not a CA is a config error (exit 2)', async () => {
