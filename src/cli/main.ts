@@ -102,5 +102,17 @@ function report(error: unknown, flags: { debug: boolean; json: boolean }): numbe
   return code;
 }
 
+/**
+ * Settles once everything written to `stream` so far has been handed to the system. A pipe takes 64 KiB at a time,
+ * and process.exit drops what it has not taken yet: a long --json report read through a pipe was cut off there.
+ */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || stream.writableLength === 0) resolve();
+    else stream.write('', () => resolve());
+  });
+}
+
 const exitCode = await main(hideBin(process.argv));
+await Promise.all([drained(process.stdout), drained(process.stderr)]);
 process.exit(exitCode);
