@@ -284,9 +284,15 @@ async function* listIndexedBatches<T extends z.infer<typeof indexLineSchema>, It
   const folder = await accountFolder(root, service, accountId);
   const file = path.join(folder, 'index.jsonl');
   const blobs = path.join(folder, 'blobs');
+  // An item listed twice would be delivered twice (under a `~2` name) and counted twice: the index is inconsistent.
+  // The ids of one account's index are kept while it is read (~50 bytes each).
+  const seen = new Set<string>();
   for await (const lines of readJsonlIndex({ file, schema: options.schema, ...(options.accepts ? { accepts: options.accepts } : {}), signal })) {
     const items: Item[] = [];
-    for (const { entry } of lines) {
+    for (const { line, entry } of lines) {
+      if (seen.size === seen.add(entry.id).size) {
+        throw new SourceError('INDEX_CORRUPT', `index ${file} line ${line} lists item ${entry.id} again; an index lists each item once`);
+      }
       if (!inRange(entry.timestamp, range)) continue;
       const ref: ItemRef = { service, accountId, itemId: entry.id, blobFile: path.join(blobs, entry.id) };
       items.push(options.toItem(entry, ref));

@@ -271,6 +271,8 @@ export function testSourceAdapter(contract: SourceAdapterContract): void {
           'a zone-less timestamp': '{"id":"x","timestamp":"2026-03-01T00:00:00","bytes":1,"name":"x"}',
           'an id that is a path': '{"id":"../../acct-bob/blobs/m-1","timestamp":"2026-03-01T00:00:00Z","bytes":1,"name":"x"}',
           'negative bytes': '{"id":"x","timestamp":"2026-03-01T00:00:00Z","bytes":-1,"name":"x"}',
+          // Delivered twice under two names and counted twice, were it let through.
+          'an item listed again': (lines: string[]) => lines[0]!,
         };
         for (const [what, bad] of Object.entries(badLines)) {
           it(what, async () => {
@@ -280,7 +282,7 @@ export function testSourceAdapter(contract: SourceAdapterContract): void {
             mkdirSync(folder, { recursive: true });
             try {
               const lines = readFileSync(path.join(root, fixture.accounts.consumer.id, 'index.jsonl'), 'utf8').split('\n');
-              lines.splice(2, 1, bad);
+              lines.splice(2, 1, typeof bad === 'string' ? bad : bad(lines));
               const file = path.join(folder, 'index.jsonl');
               writeFileSync(file, lines.join('\n'));
               const error = await rejectsWithCode(list(accountId, wide), SourceError, 'INDEX_CORRUPT');
