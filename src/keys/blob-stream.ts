@@ -65,10 +65,10 @@ export class BlobPlaintextStream extends Readable {
     });
     const size = (await this.#handle.stat()).size;
     const header = Buffer.alloc(HEADER_BYTES);
-    await this.#handle.read(header, 0, HEADER_BYTES, 0);
+    await this.#read(header, HEADER_BYTES, 0);
     const nonce = parseHeader(header, size, what);
     const tag = Buffer.alloc(TAG_BYTES);
-    await this.#handle.read(tag, 0, TAG_BYTES, size - TAG_BYTES);
+    await this.#read(tag, TAG_BYTES, size - TAG_BYTES);
     this.#decipher = itemDecipher(key, nonce, aad, tag);
     this.#end = size - TAG_BYTES;
   }
@@ -83,7 +83,7 @@ export class BlobPlaintextStream extends Readable {
       return;
     }
     this.#buffer ??= Buffer.allocUnsafeSlow(Math.min(BLOB_READ_BYTES, this.#end - HEADER_BYTES));
-    const { bytesRead } = await handle.read(this.#buffer, 0, want, this.#position);
+    const bytesRead = await this.#read(this.#buffer, want, this.#position);
     if (this.destroyed) return;
     if (bytesRead === 0) {
       // The file got shorter since it was opened: the tag check below fails.
@@ -93,6 +93,15 @@ export class BlobPlaintextStream extends Readable {
     this.#position += bytesRead;
     // update() copies: the read buffer can take the next chunk once this returns.
     this.push(decipher.update(this.#buffer.subarray(0, bytesRead)));
+  }
+
+  /** A read of the blob, whose failure (a folder where the blob should be: EISDIR) is the blob's, as an open's is. */
+  async #read(buffer: Buffer, length: number, position: number): Promise<number> {
+    try {
+      return (await this.#handle!.read(buffer, 0, length, position)).bytesRead;
+    } catch (error) {
+      throw this.#options.openFailure(error);
+    }
   }
 
   #finish(decipher: DecipherGCM): void {

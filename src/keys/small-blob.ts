@@ -20,6 +20,15 @@ export class BlobOpenError extends Error {
   }
 }
 
+/** readSync, whose failure (a folder where the blob should be: EISDIR) is the blob's, as an open's is. */
+export function readBlob(fd: number, buffer: Buffer, offset: number, length: number, position: number): number {
+  try {
+    return readSync(fd, buffer, offset, length, position);
+  } catch (error) {
+    throw new BlobOpenError(error);
+  }
+}
+
 /**
  * Reads small blobs with one reused read buffer (reads are synchronous, so it is never shared): a fresh one per item
  * was most of an export's garbage. Synchronous on purpose: a small blob is one open, one read and one close of a
@@ -46,7 +55,7 @@ export class SmallBlobReader {
       blob = this.#buffer(capacity);
       let filled = 0;
       for (;;) {
-        const bytesRead = readSync(fd, blob, filled, capacity - filled, filled);
+        const bytesRead = readBlob(fd, blob, filled, capacity - filled, filled);
         if (bytesRead === 0) break;
         filled += bytesRead;
         if (filled === capacity) {

@@ -2,9 +2,9 @@
 // service's reader thread streams large items with it). The tag is checked when the last chunk has been read: the
 // chunks before it are not yet authenticated, and whoever takes them must fail if `next` throws at the end.
 import type { DecipherGCM, KeyObject } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { authFailure, HEADER_BYTES, itemDecipher, parseHeader, TAG_BYTES } from './item-crypto.js';
-import { BlobOpenError } from './small-blob.js';
+import { BlobOpenError, readBlob } from './small-blob.js';
 
 export class SyncBlobReader {
   readonly #fd: number;
@@ -31,10 +31,10 @@ export class SyncBlobReader {
     try {
       const size = fstatSync(fd).size;
       const header = Buffer.alloc(HEADER_BYTES);
-      readSync(fd, header, 0, HEADER_BYTES, 0);
+      readBlob(fd, header, 0, HEADER_BYTES, 0);
       const nonce = parseHeader(header, size, what);
       const tag = Buffer.alloc(TAG_BYTES);
-      readSync(fd, tag, 0, TAG_BYTES, size - TAG_BYTES);
+      readBlob(fd, tag, 0, TAG_BYTES, size - TAG_BYTES);
       return new SyncBlobReader(fd, itemDecipher(key, nonce, aad, tag), size - TAG_BYTES, what);
     } catch (error) {
       closeSync(fd);
@@ -58,7 +58,7 @@ export class SyncBlobReader {
     if (this.#done) return null;
     try {
       const want = Math.min(scratch.length, this.#end - this.#position);
-      const bytesRead = want > 0 ? readSync(this.#fd, scratch, 0, want, this.#position) : 0;
+      const bytesRead = want > 0 ? readBlob(this.#fd, scratch, 0, want, this.#position) : 0;
       if (bytesRead > 0) {
         this.#position += bytesRead;
         return this.#decipher.update(scratch.subarray(0, bytesRead));

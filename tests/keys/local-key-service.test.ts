@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +92,27 @@ describe('round trip', () => {
       const error = await failureOf(run);
       expect(error).toBeInstanceOf(SourceError);
       expect((error as SourceError).code).toBe('ITEM_MISSING');
+    }
+  });
+
+  it('a folder in place of the blob is ITEM_MISSING naming the item, with or without the reader thread', async () => {
+    const item = providerItems()[0]!;
+    const folder = path.join(scratch, 'a-folder');
+    mkdirSync(folder, { recursive: true });
+    const unthreaded = createLocalKeyService({ masterKeyFile: fx.masterKeyFile, dataKeysFile: fx.dataKeysFile, readerThread: false });
+    try {
+      for (const service of [keys, unthreaded]) {
+        const runs = [() => drain(service.openItem(refOf(item, folder))), () => service.readItem(refOf(item, folder), 1 << 20), () => drain(service.openStored(refOf(item, folder)))];
+        for (const run of runs) {
+          const error = await failureOf(run);
+          expect(error).toBeInstanceOf(SourceError);
+          expect((error as SourceError).code).toBe('ITEM_MISSING');
+          expect((error as Error).message).toContain(item.id);
+          expect((error as Error).message).toMatch(/folder/);
+        }
+      }
+    } finally {
+      await unthreaded.close();
     }
   });
 
