@@ -13,6 +13,7 @@ import { biggestFirst, directoryForSizing, estimateOrderWork } from './order-siz
 import { createWorkerPool } from './worker-pool.js';
 import type { ExportFunction } from './worker-protocol.js';
 import { ensureDir } from '../util/ensure-dir.js';
+import { loadTrustAnchors } from '../verify/trust-anchors.js';
 
 export type { ExportFunction } from './worker-protocol.js';
 
@@ -99,6 +100,9 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
     throw new TypeError('an injected exportOrder function cannot run in worker threads; pass exportModule instead');
   }
   const outDir = path.resolve(options.outDir);
+  // A --trust that holds no usable certificate is the flag's fault: found only when a sealed archive is checked, it
+  // made every good archive "not verify" (and the operator was told to move them away).
+  if (options.trustFile) loadTrustAnchors(options.trustFile);
   const expanded = await expandOrderArguments(options.orders);
   // Workers start (and import the exporter) while this thread reads the orders.
   const pool = mode === 'worker-threads' ? createWorkerPool({ size: concurrency, ...(options.exportModule ? { exportModule: options.exportModule } : {}) }) : null;

@@ -1,6 +1,6 @@
 // `scopex batch` given paths that name no order: each is a failed row, the good orders still run, exit 6; only when no
 // argument names an order is it a usage error (exit 2).
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCliWorld, runCli } from '../e2e/export-helpers.js';
@@ -31,6 +31,16 @@ describe('scopex batch with unusable arguments', () => {
       [missingFolder, 'malformed', 'FILE_UNREADABLE'],
     ]);
     expect(existsSync(summary.orders[0]!.archive!)).toBe(true);
+  });
+
+  it('a --trust file that holds no certificate is a usage error naming it, before any order runs', async () => {
+    const out = path.join(root, 'out-bad-trust');
+    const notCertificate = path.join(root, 'not-a-certificate.pem');
+    writeFileSync(notCertificate, 'not a certificate\n');
+    const result = await runCli(['batch', path.join(world, 'orders', 'approved-subpoena.json'), '--out', out, '--trust', notCertificate, '--config', config]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringContaining(`trust file ${notCertificate}`)]);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('is a usage error (exit 2, one line) when no argument names an order', async () => {

@@ -112,7 +112,7 @@ describe('round trip', () => {
         }
       }
     } finally {
-      await unthreaded.close();
+      await unthreaded.close?.();
     }
   });
 
