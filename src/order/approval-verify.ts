@@ -223,18 +223,40 @@ function validAt(certificate: X509Certificate, time: number): boolean {
   return Number.isFinite(from) && Number.isFinite(to) && from <= time && time <= to;
 }
 
-/** node:crypto does not expose keyUsage bits, so the extension is read with node-forge (structure only). */
+/** The extended key usage that makes a certificate an archive signer for `scopex verify` (emailProtection). */
+const ARCHIVE_SIGNER_USAGE = '1.3.6.1.5.5.7.3.4';
+/** Certificate signatures by digests that collide: md2, md5 and sha1 with RSA, and sha1 with RSA in its old OID. */
+const WEAK_SIGNATURES = new Map([
+  ['1.2.840.113549.1.1.2', 'md2WithRSAEncryption'],
+  ['1.2.840.113549.1.1.4', 'md5WithRSAEncryption'],
+  ['1.2.840.113549.1.1.5', 'sha1WithRSAEncryption'],
+  ['1.3.14.3.2.29', 'sha1WithRSASignature'],
+]);
+
+/**
+ * What makes the certificate unfit to approve: no signature usage, the archive signer's usage (a reviewer's key
+ * could then also sign archives that verify: the two duties stay apart), or a signature by a broken digest.
+ * node:crypto does not expose keyUsage bits nor the signature algorithm, so those are read with node-forge
+ * (structure only).
+ */
 function keyUsageProblem(certificate: X509Certificate): string | null {
   let extension: { digitalSignature?: boolean; nonRepudiation?: boolean } | undefined;
+  let signatureOid: string;
   try {
     const parsed = forge.pki.certificateFromAsn1(forge.asn1.fromDer(forge.util.createBuffer(certificate.raw.toString('binary'))));
     extension = parsed.getExtension('keyUsage') as typeof extension;
+    signatureOid = parsed.signatureOid;
   } catch {
     return 'has extensions that cannot be read';
   }
   if (extension && !extension.digitalSignature && !extension.nonRepudiation) {
     return 'does not allow digital signatures (keyUsage lacks digitalSignature and nonRepudiation)';
   }
+  if (certificate.keyUsage?.includes(ARCHIVE_SIGNER_USAGE)) {
+    return 'carries the archive signer\'s extended key usage (emailProtection); a reviewer\'s key must not be able to sign archives';
+  }
+  const weak = WEAK_SIGNATURES.get(signatureOid);
+  if (weak) return `is signed with ${weak}, a broken digest; expected SHA-256 or stronger`;
   return null;
 }
 

@@ -178,6 +178,27 @@ describe('tampering with an approved order (exit 3)', () => {
     expect(await codesFor(backdated)).toEqual(['APPROVAL_UNTRUSTED']);
   });
 
+  it.each([
+    ['the archive signer\'s usage (emailProtection)', { extKeyUsage: { emailProtection: true } }, /archive signer's extended key usage/],
+    ['a SHA-1 signature', { digest: 'sha1' as const }, /sha1WithRSAEncryption, a broken digest/],
+  ])('a reviewer certificate from the trusted CA with %s → APPROVAL_UNTRUSTED', async (_, extra, message) => {
+    const reviewer: PemPair = {
+      keyPem: fx.pki.reviewer.keyPem,
+      certificatePem: issueCertificate({
+        commonName: 'Contoso Cloud Compliance Reviewer',
+        subjectKeyPem: fx.pki.reviewer.keyPem,
+        issuerKeyPem: fx.pki.ca.keyPem,
+        issuerCertificatePem: fx.pki.ca.certificatePem,
+        ca: false,
+        ...extra,
+      }),
+    };
+    const error = (await checkOrder(writeOrder(fx.dir, approve(baseOrder(), reviewer)), fx.ctx).catch((e: unknown) => e)) as OrderError;
+    expect(error).toBeInstanceOf(OrderError);
+    expect(error.reasons.map((r) => r.code)).toEqual(['APPROVAL_UNTRUSTED']);
+    expect(error.reasons[0]!.message).toMatch(message);
+  });
+
   it('a configured reviewer CA that is not a CA is a config error (exit 2)', async () => {
     const notCa = path.join(fx.dir, 'not-ca.pem');
     writeFileSync(notCa, fx.pki.reviewer.certificatePem);

@@ -126,6 +126,10 @@ export interface IssueOptions {
   ca: boolean;
   notBefore?: Date;
   notAfter?: Date;
+  /** Extended key usages (e.g. emailProtection, the archive signer's). */
+  extKeyUsage?: { emailProtection?: boolean };
+  /** The digest the issuer signs with (default sha256). */
+  digest?: 'sha1' | 'sha256';
 }
 
 /** Issues a certificate from existing keys (no key generation: RSA keygen is the slow part of these tests). */
@@ -153,7 +157,8 @@ export function issueCertificate(options: IssueOptions): string {
     options.ca
       ? { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }
       : { name: 'keyUsage', digitalSignature: true, nonRepudiation: true, critical: true },
+    ...(options.extKeyUsage ? [{ name: 'extKeyUsage', ...options.extKeyUsage }] : []),
   ]);
-  cert.sign(forge.pki.privateKeyFromPem(options.issuerKeyPem), forge.md.sha256.create());
+  cert.sign(forge.pki.privateKeyFromPem(options.issuerKeyPem), (options.digest === 'sha1' ? forge.md.sha1 : forge.md.sha256).create());
   return forge.pki.certificateToPem(cert);
 }
