@@ -7,7 +7,7 @@ import { signOrder, keyFromPem } from './approval-sign.js';
 import { commonName, loadArchiveSigner, loadReviewerCas, verifyApproval } from './approval-verify.js';
 import { evaluateOrderRules, type OrderContext } from './check-order.js';
 import { readOrderFile } from './read-order.js';
-import type { Order } from './schema.js';
+import { displayText, type Order } from './schema.js';
 
 export interface ApproveOptions {
   orderFile: string;
@@ -48,8 +48,16 @@ export async function approveOrder(options: ApproveOptions): Promise<ApprovedOrd
     throw new InputError('USAGE', `reviewer key ${options.keyFile} does not belong to certificate ${options.certFile}; expected the certificate's own key`);
   }
 
+  const reviewer = options.reviewer ?? commonName(certificate);
+  const reviewerCheck = displayText.safeParse(reviewer);
+  if (!reviewerCheck.success) {
+    // Quoted as JSON: the refused name may hold the very control characters it is refused for.
+    const source = options.reviewer === undefined ? `the certificate's common name ${JSON.stringify(reviewer)}` : `--reviewer ${JSON.stringify(reviewer)}`;
+    throw new InputError('USAGE', `${source} cannot name the reviewer: expected ${reviewerCheck.error.issues[0]?.message ?? 'a non-blank name'}`);
+  }
+
   const approvedAt = options.now ?? options.ctx.now;
-  const approved = signOrder(order, { reviewer: options.reviewer ?? commonName(certificate), certificatePem, key }, approvedAt);
+  const approved = signOrder(order, { reviewer, certificatePem, key }, approvedAt);
   // Never write an approval that `order check` would refuse (untrusted or expired reviewer certificate).
   const problems = verifyApproval(
     approved as unknown as Record<string, unknown>,

@@ -51,10 +51,16 @@ export function isInstant(value: unknown): value is string {
   return typeof value === 'string' && INSTANT_PATTERN.test(value);
 }
 
-/** Non-blank text, kept exactly as written (no trimming: the signed bytes and the parsed order must agree). */
-const nonEmpty = z.string().check(
+/**
+ * A name shown to people (the reviewer, the authority): non-blank, kept exactly as written (no trimming: the signed
+ * bytes and the parsed order must agree), and without control characters, so that printing it cannot move the cursor,
+ * colour the terminal or start a fake line. Bidi overrides are refused for the same reason.
+ */
+export const displayText = z.string().check(
   z.maxLength(ORDER_LIMITS.text),
   z.refine((text) => text.trim().length > 0, 'a non-blank string'),
+  // eslint-disable-next-line no-control-regex
+  z.refine((text) => !/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(text), 'text without control characters'),
 );
 
 /** An exact identifier: no surrounding blanks and no control characters, so what is resolved is what was signed. */
@@ -72,7 +78,7 @@ export const targetSchema = z.strictObject({
 });
 
 export const approvalSchema = z.strictObject({
-  reviewer: nonEmpty,
+  reviewer: displayText,
   approvedAt: instant,
   certificate: z.string().check(z.minLength(1), z.maxLength(ORDER_LIMITS.certificate)),
   signature: z.string().check(z.minLength(1), z.maxLength(ORDER_LIMITS.text)),
@@ -84,9 +90,9 @@ export const orderSchema = z
     id: z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'an id of letters, digits, ".", "_" or "-" (at most 64)')),
     process: z.enum(PROCESSES),
     authority: z.strictObject({
-      name: nonEmpty,
-      jurisdiction: nonEmpty,
-      caseNumber: nonEmpty,
+      name: displayText,
+      jurisdiction: displayText,
+      caseNumber: displayText,
     }),
     issuedAt: instant,
     expiresAt: instant,

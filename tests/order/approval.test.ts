@@ -229,6 +229,22 @@ describe('scopex order approve', () => {
     expect(text).not.toContain('PRIVATE KEY');
   });
 
+  it.each(['', '   ', 'x\n\u001b[31mFAKE', 'a\u202eb'])('refuses --reviewer %j (exit 2), writing nothing', async (reviewer) => {
+    const file = writeOrder(fx.dir, baseOrder());
+    const before = readFileSync(file);
+    const error = await approveOrder({ orderFile: file, keyFile, certFile, ctx: fx.ctx, reviewer }).catch((e: unknown) => e);
+    expect(exitCodeFor(error)).toBe(2);
+    expect((error as Error).message).toMatch(/^--reviewer ".*" cannot name the reviewer/);
+    expect((error as Error).message).not.toContain('\u001b');
+    expect(readFileSync(file).equals(before)).toBe(true);
+  });
+
+  it('order check refuses an approval whose reviewer name holds control characters (exit 2)', async () => {
+    const error = await checkOrder(writeOrder(fx.dir, approve(baseOrder(), fx.pki.reviewer, APPROVED_AT, 'x\n\u001b[31mFAKE')), fx.ctx).catch((e: unknown) => e);
+    expect(exitCodeFor(error)).toBe(2);
+    expect((error as Error).message).toContain('approval.reviewer');
+  });
+
   it('writes to --out and leaves the input alone', async () => {
     const file = writeOrder(fx.dir, baseOrder());
     const before = readFileSync(file);
