@@ -1,14 +1,28 @@
 // The master key file: 64 hex characters (32 bytes), readable by its owner only.
 import { createSecretKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { describeFsError, KeyError } from '../errors.js';
 
 export function loadMasterKey(file: string): KeyObject {
   let text: string;
+  let mode: number;
+  let fd: number | undefined;
   try {
-    text = readFileSync(file, 'utf8').trim();
+    fd = openSync(file, 'r');
+    mode = fstatSync(fd).mode;
+    text = readFileSync(fd, 'utf8').trim();
   } catch (error) {
     throw new KeyError('MASTER_KEY_UNAVAILABLE', `cannot read the master key file ${file}: ${describeFsError(error)}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  // As ssh does with a private key: a master key others may read (or write) is refused, not used.
+  if ((mode & 0o077) !== 0) {
+    const octal = (mode & 0o777).toString(8).padStart(4, '0');
+    throw new KeyError(
+      'MASTER_KEY_UNAVAILABLE',
+      `the master key file ${file} is open to other users (mode ${octal}); it must be readable by its owner only (chmod 600 ${file})`,
+    );
   }
   if (!/^[0-9a-fA-F]{64}$/.test(text)) {
     // Never echo the content: it is, or is close to, key material.

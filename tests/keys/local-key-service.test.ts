@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -244,6 +244,33 @@ describe('master key and wrapped data keys', () => {
     expect((await keyFailure(keyServiceWith(undefined))).code).toBe('MASTER_KEY_UNAVAILABLE');
     expect((await keyFailure(keyServiceWith('not hex at all\n'))).code).toBe('MASTER_KEY_UNAVAILABLE');
     expect((await keyFailure(keyServiceWith(`${randomBytes(31).toString('hex')}\n`))).code).toBe('MASTER_KEY_UNAVAILABLE');
+  });
+});
+
+describe('a master key file open to other users', () => {
+  it.each([0o644, 0o640, 0o604, 0o660, 0o606])('mode %o is MASTER_KEY_UNAVAILABLE, naming the mode and the fix, never the key', async (mode) => {
+    const master = readFileSync(fx.masterKeyFile, 'utf8');
+    const dir = mkdtempSync(path.join(scratch, 'loose-'));
+    const masterKeyFile = path.join(dir, 'master.key');
+    writeFileSync(masterKeyFile, master);
+    chmodSync(masterKeyFile, mode);
+    const service = createLocalKeyService({ masterKeyFile, dataKeysFile: fx.dataKeysFile });
+    const error = await failureOf(() => service.readItem(refOf(find('mail', fx.accounts.consumer.id, 'm-inside')), 1 << 20));
+    expect(error).toBeInstanceOf(KeyError);
+    expect((error as KeyError).code).toBe('MASTER_KEY_UNAVAILABLE');
+    expect((error as Error).message).toContain(`mode 0${mode.toString(8)}`);
+    expect((error as Error).message).toContain(`chmod 600 ${masterKeyFile}`);
+    expect((error as Error).message).not.toContain(master.trim().slice(0, 16));
+  });
+
+  it('mode 0400 (owner read only) is fine', async () => {
+    const dir = mkdtempSync(path.join(scratch, 'tight-'));
+    const masterKeyFile = path.join(dir, 'master.key');
+    writeFileSync(masterKeyFile, readFileSync(fx.masterKeyFile, 'utf8'));
+    chmodSync(masterKeyFile, 0o400);
+    const service = createLocalKeyService({ masterKeyFile, dataKeysFile: fx.dataKeysFile });
+    const item = find('mail', fx.accounts.consumer.id, 'm-inside');
+    expect((await service.readItem(refOf(item), 1 << 20)).bytes.equals(item.plaintext!)).toBe(true);
   });
 });
 
