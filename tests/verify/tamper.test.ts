@@ -40,6 +40,8 @@ let pki: Pki;
 let good: BagModel;
 let goodRecords: ProductionRecord[];
 let goodZip: Buffer;
+/** The good bag as archiver writes it with ZIP64 end records. */
+let zip64Good: Buffer;
 let orderFile: string;
 let counter = 0;
 
@@ -56,6 +58,7 @@ beforeAll(async () => {
   writeManifests(good);
   sign(good, pki.signer);
   goodZip = zipOf(good);
+  zip64Good = await writeZipWithArchiver(path.join(dir, 'zip64-good.zip'), zipItems(good), { forceZip64: true });
   orderFile = path.join(dir, 'order.json');
   fs.writeFileSync(orderFile, good.files.get('order.json') as Buffer);
 });
@@ -288,7 +291,8 @@ const cases: TamperCase[] = [
       const items = zipItems(good).map((item) => (item.name.endsWith(MAIL_1) ? { ...item, extra: field } : item));
       return writeZip(path.join(dir, `z-${counter++}.zip`), items);
     },
-    checks: ['entry-names'],
+    // The second name is the names check's; the field itself is one scopex never writes.
+    checks: ['entry-names', 'zip-structure'],
     exact: true,
   },
   { name: 'symbolic link entry', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0001/mail.content/link.eml`, data: Buffer.from('/etc/passwd'), externalAttr: 0o120777 * 65536 }]), checks: ['entry-types'] },
@@ -326,6 +330,27 @@ const cases: TamperCase[] = [
   { name: 'an item after the date range (re-signed)', make: () => zipOf(resealed((_, records) => { (records[1] as ProductionRecord).timestamp = '2026-07-01T00:00:00Z'; })), checks: ['scope'], exact: true },
   { name: 'items of a category the order does not name (re-signed)', make: () => zipOf(resealed(() => undefined, { order: sampleOrder({ categories: ['subscriber', 'mail.content', 'mail.metadata'] }) })), checks: ['scope'], exact: true },
   { name: 'an account the order does not name (account-id targets, re-signed)', make: () => zipOf(resealed(() => undefined, { order: sampleOrder({ targets: [{ type: 'account-id', value: 'acc-0001' }] }) })), checks: ['scope'], exact: true },
+  // Fields other tools act on that scopex never writes (a VERIFIED archive must extract the same everywhere).
+  { name: 'a CRC-32 that does not match the data, in the local header and the central directory alike', make: () => crcChanged(goodZip, MAIL_1), checks: ['zip-structure'], exact: true },
+  { name: 'a CRC-32 that does not match an empty file', make: () => crcChanged(goodZip, 'data/acc-0002/storage.content/empty.bin'), checks: ['zip-structure'], exact: true },
+  { name: 'a central record on disk 1 (7-Zip extracts an empty file)', make: () => centralEdited(goodZip, MAIL_1, (zip, at) => zip.writeUInt16LE(1, at + 34)), checks: ['zip-structure'], exact: true },
+  { name: 'an archive comment', make: () => withArchiveComment(goodZip, 'note to the investigator: m-000001 is fake'), checks: ['zip-structure'], exact: true },
+  { name: 'a file comment', make: () => centralGrown(goodZip, MAIL_1, 'comment', Buffer.from('NOTE TO INVESTIGATOR: this message was fabricated')), checks: ['zip-structure'], exact: true },
+  { name: 'an unknown extra field in the central record only', make: () => centralGrown(goodZip, MAIL_1, 'extra', Buffer.from([0xfe, 0xca, 8, 0, ...Buffer.from('HIDDENXX')])), checks: ['zip-structure'], exact: true },
+  { name: 'bytes after the last extra field of a central record', make: () => centralGrown(goodZip, MAIL_1, 'extra', Buffer.from([0x01, 0x00])), checks: ['zip-structure'], exact: true },
+  { name: 'an unknown extra field in the local and central headers', make: () => withEntryOptions(good, MAIL_1, { extra: Buffer.from([0xfe, 0xca, 8, 0, ...Buffer.from('HIDDENXX')]) }), checks: ['zip-structure'], exact: true },
+  { name: 'extensible data in the ZIP64 end record', make: () => zip64ExtensibleData(), checks: ['zip-structure'], exact: true },
+  { name: 'a setuid payload file', make: () => withEntryOptions(good, MAIL_1, { externalAttr: 0o104644 * 65536 }), checks: ['entry-types'], exact: true },
+  { name: 'a payload file of mode 000 (unreadable once extracted)', make: () => withEntryOptions(good, MAIL_1, { externalAttr: 0o100000 * 65536 }), checks: ['entry-types'], exact: true },
+  { name: 'an executable payload file', make: () => withEntryOptions(good, MAIL_1, { externalAttr: 0o100755 * 65536 }), checks: ['entry-types'], exact: true },
+  { name: 'a world-writable tag file', make: () => withEntryOptions(good, 'order.json', { externalAttr: 0o100666 * 65536 }), checks: ['entry-types'], exact: true },
+  { name: 'a DOS hidden attribute (Unix host)', make: () => withEntryOptions(good, MAIL_1, { externalAttr: 0o100644 * 65536 + 0x02 }), checks: ['entry-types'], exact: true },
+  { name: 'a DOS hidden attribute (DOS host)', make: () => withEntryOptions(good, MAIL_1, { createSystem: 0, externalAttr: 0x02 }), checks: ['entry-types'], exact: true },
+  { name: 'a DOS volume-label attribute', make: () => withEntryOptions(good, MAIL_1, { externalAttr: 0o100644 * 65536 + 0x08 }), checks: ['entry-types'], exact: true },
+  { name: 'a folder its owner cannot enter', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0001/`, data: Buffer.alloc(0), externalAttr: 0o40600 * 65536 + 0x10 }]), checks: ['entry-types'], exact: true },
+  { name: 'an empty folder entry for an account the archive does not hold', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0099/mail.content/`, data: Buffer.alloc(0) }]), checks: ['bag-layout'], exact: true },
+  { name: 'an empty category folder entry of a held account', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0001/im.content/`, data: Buffer.alloc(0) }]), checks: ['bag-layout'], exact: true },
+  { name: 'an empty top-level folder entry', make: () => zipOf(good, [{ name: `${ORDER_ID}/evidence-removed/`, data: Buffer.alloc(0) }]), checks: ['bag-layout'], exact: true },
   {
     name: '--order with a different order',
     make: () => goodZip,
@@ -396,6 +421,17 @@ describe('payload files larger than a read window (one handed to the hashing thr
       expect(failedChecks(report)).toEqual(['payload-manifest']);
       expect(report.failures.map((failure) => failure.entry)).toEqual([`${ORDER_ID}/${name}`]);
     }
+  });
+
+  it('a CRC-32 that does not match either big file is reported in the same place, whoever read it', async () => {
+    const zip = zipOf(withBigFiles());
+    for (const name of [MAIL_2, RESUME]) {
+      const report = await verifyBytes(crcChanged(zip, name));
+      expect(failedChecks(report)).toEqual(['zip-structure']);
+      expect(report.failures.map((failure) => failure.entry)).toEqual([`${ORDER_ID}/${name}`]);
+    }
+    const both = await verifyBytes(crcChanged(crcChanged(zip, MAIL_2), RESUME));
+    expect(both.failures.map((failure) => failure.entry)).toEqual([MAIL_2, RESUME].map((name) => `${ORDER_ID}/${name}`).sort((a, b) => zip.indexOf(Buffer.from(a)) - zip.indexOf(Buffer.from(b))));
   });
 
   it('an archive cut inside a big file is reported, the same with and without the thread', async () => {
@@ -563,6 +599,61 @@ function withLeadingJunkAdjusted(zip: Buffer): Buffer {
     out.writeUInt32LE(out.readUInt32LE(at + 42) + shift, at + 42);
   }
   out.writeUInt32LE(out.readUInt32LE(eocd + 16) + shift, eocd + 16);
+  return out;
+}
+
+/** The good bag zipped with one entry's ZIP options changed (attributes, host, extra field). */
+function withEntryOptions(model: BagModel, bagPath: string, options: Partial<ZipItem>): Buffer {
+  return writeZip(path.join(dir, `e-${counter++}.zip`), zipItems(model).map((item) => (item.name === `${ORDER_ID}/${bagPath}` ? { ...item, ...options } : item)));
+}
+
+/** Edits the central record of `bagPath` in a copy of `zip` (`at` is where the record starts). */
+function centralEdited(zip: Buffer, bagPath: string, edit: (zip: Buffer, at: number) => void): Buffer {
+  const out = Buffer.from(zip);
+  const record = centralRecords(zip).find((r) => r.name === `${ORDER_ID}/${bagPath}`);
+  if (!record) throw new Error(`no record for ${bagPath}`);
+  edit(out, record.offset);
+  return out;
+}
+
+/** The CRC-32 of `bagPath` changed alike in its local header and its central record (Python writes no descriptors). */
+function crcChanged(zip: Buffer, bagPath: string): Buffer {
+  return centralEdited(zip, bagPath, (out, at) => {
+    const crc = (out.readUInt32LE(at + 16) ^ 0x00010000) >>> 0;
+    out.writeUInt32LE(crc, at + 16);
+    out.writeUInt32LE(crc, out.readUInt32LE(at + 42) + 14);
+  });
+}
+
+/** Appends `bytes` to the extra field or the comment of `bagPath`'s central record, the end record following. */
+function centralGrown(zip: Buffer, bagPath: string, field: 'extra' | 'comment', bytes: Buffer): Buffer {
+  const record = centralRecords(zip).find((r) => r.name === `${ORDER_ID}/${bagPath}`);
+  if (!record) throw new Error(`no record for ${bagPath}`);
+  const at = record.offset;
+  const nameLength = zip.readUInt16LE(at + 28);
+  const extraLength = zip.readUInt16LE(at + 30);
+  const commentLength = zip.readUInt16LE(at + 32);
+  const insertAt = at + 46 + nameLength + extraLength + (field === 'comment' ? commentLength : 0);
+  const out = Buffer.concat([zip.subarray(0, insertAt), bytes, zip.subarray(insertAt)]);
+  if (field === 'extra') out.writeUInt16LE(extraLength + bytes.length, at + 30);
+  else out.writeUInt16LE(commentLength + bytes.length, at + 32);
+  const eocd = out.lastIndexOf(EOCD_SIGNATURE);
+  out.writeUInt32LE(out.readUInt32LE(eocd + 12) + bytes.length, eocd + 12);
+  return out;
+}
+
+function withArchiveComment(zip: Buffer, comment: string): Buffer {
+  const out = Buffer.concat([zip, Buffer.from(comment)]);
+  out.writeUInt16LE(Buffer.byteLength(comment), zip.lastIndexOf(EOCD_SIGNATURE) + 20);
+  return out;
+}
+
+/** The good bag as archiver writes it with ZIP64 end records, 8 bytes of extensible data in the ZIP64 one. */
+function zip64ExtensibleData(): Buffer {
+  const zip = zip64Good;
+  const at = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x06, 0x06]));
+  const out = Buffer.concat([zip.subarray(0, at + 56), Buffer.from('HIDDEN!!'), zip.subarray(at + 56)]);
+  out.writeBigUInt64LE(out.readBigUInt64LE(at + 4) + 8n, at + 4);
   return out;
 }
 
