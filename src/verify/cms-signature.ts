@@ -91,6 +91,8 @@ interface SignerInfo {
 }
 
 interface ParsedSignedData {
+  /** The digest algorithms SignedData announces for its signers (openssl digests the content with each). */
+  digestAlgorithms: string[];
   eContentType: string;
   hasEmbeddedContent: boolean;
   certificates: Buffer[];
@@ -147,10 +149,19 @@ export function verifyDetachedSignature(input: DetachedSignatureInput): Signatur
   const signerCert = certificates.find((cert) => matchesSid(cert, signerInfo.sid));
   const signer = signerCert ? identity(signerCert.x509) : null;
 
-  // Digest and signed attributes.
+  // Digest and signed attributes. openssl digests the content with each algorithm SignedData announces, and refuses
+  // one it does not know or a signer whose algorithm is not among them.
   const digestName = DIGESTS[signerInfo.digestOid];
   if (!digestName) {
     fail('signature', 'digest SHA-256, SHA-384 or SHA-512', signerInfo.digestOid, `the signer's digest algorithm ${signerInfo.digestOid} is not SHA-256 or stronger`);
+  }
+  const announced = parsed.digestAlgorithms;
+  const unknown = announced.filter((oid) => !DIGESTS[oid]);
+  if (unknown.length > 0) {
+    fail('signature', 'digestAlgorithms of SHA-256, SHA-384 or SHA-512', unknown.join(', '), `SignedData announces the digest algorithm ${unknown[0] ?? ''}, which is not SHA-256 or stronger`);
+  }
+  if (!announced.includes(signerInfo.digestOid)) {
+    fail('signature', `digestAlgorithms listing ${signerInfo.digestOid}`, announced.length === 0 ? 'an empty set' : announced.join(', '), "SignedData's digestAlgorithms does not list the signer's digest algorithm");
   }
   let signingTime: Date | null = null;
   const attributes = signerInfo.signedAttributes;
@@ -379,7 +390,7 @@ function parseSignedData(der: Buffer): ParsedSignedData {
   const fields = childrenOf(der, signedData);
   let index = 0;
   expectTag(fields[index++], TAG.integer, 'SignedData version');
-  expectTag(fields[index++], TAG.set, 'SignedData digestAlgorithms');
+  const digestAlgorithms = childrenOf(der, expectTag(fields[index++], TAG.set, 'SignedData digestAlgorithms')).map((node) => algorithmOid(der, node, 'a digestAlgorithms entry'));
   const encap = childrenOf(der, expectTag(fields[index++], TAG.sequence, 'encapContentInfo'));
   const eContentType = decodeOid(der, expectTag(encap[0], TAG.oid, 'eContentType'));
   const certificates: Buffer[] = [];
@@ -391,7 +402,7 @@ function parseSignedData(der: Buffer): ParsedSignedData {
   if (fields[index]?.tag === TAG.context1) index++; // CRLs: not used
   const signerInfos = childrenOf(der, expectTag(fields[index++], TAG.set, 'signerInfos')).map((node) => parseSignerInfo(der, node));
   if (index !== fields.length) throw new DerError('unexpected fields after signerInfos');
-  return { eContentType, hasEmbeddedContent: encap.length > 1, certificates, signerInfos };
+  return { digestAlgorithms, eContentType, hasEmbeddedContent: encap.length > 1, certificates, signerInfos };
 }
 
 function parseSignerInfo(der: Buffer, node: DerNode): SignerInfo {
@@ -412,6 +423,7 @@ function parseSignerInfo(der: Buffer, node: DerNode): SignerInfo {
   } else {
     throw new DerError('SignerInfo sid is neither issuerAndSerialNumber nor subjectKeyIdentifier');
   }
+  // Its parameters are not looked at (openssl does not either).
   const digestOid = decodeOid(der, expectTag(childrenOf(der, expectTag(fields[index++], TAG.sequence, 'digestAlgorithm'))[0], TAG.oid, 'digestAlgorithm'));
   let signedAttributes: SignerInfo['signedAttributes'] = null;
   if (fields[index]?.tag === TAG.context0) {
@@ -432,6 +444,16 @@ function parseSignerInfo(der: Buffer, node: DerNode): SignerInfo {
   const signatureAlgorithm = { oid: decodeOid(der, expectTag(algorithm[0], TAG.oid, 'signatureAlgorithm')), parameters: algorithm[1] ?? null };
   const signatureValue = Buffer.from(contentOf(der, expectTag(fields[index], TAG.octetString, 'signature')));
   return { sid, digestOid, signedAttributes, signatureAlgorithm, signatureValue };
+}
+
+/** An entry of digestAlgorithms: SEQUENCE { OID, NULL or nothing }; anything else in it is malformed (as openssl has it). */
+function algorithmOid(der: Buffer, node: DerNode | undefined, what: string): string {
+  const [oid, parameters, ...more] = childrenOf(der, expectTag(node, TAG.sequence, what));
+  const decoded = decodeOid(der, expectTag(oid, TAG.oid, what));
+  if (more.length > 0 || (parameters && (parameters.tag !== TAG.null || parameters.end !== parameters.start + 2))) {
+    throw new DerError(`${what} ${decoded} has parameters other than NULL`);
+  }
+  return decoded;
 }
 
 function certificateFactsOrNull(der: Buffer): CertificateFacts | null {

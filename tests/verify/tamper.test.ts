@@ -465,6 +465,36 @@ describe('openssl cms -verify agrees on the signature cases', () => {
   }
 });
 
+describe("SignedData's digestAlgorithms", () => {
+  it('a byte flipped anywhere in it fails the signature check, as openssl cms -verify refuses it', async () => {
+    const p7s = good.files.get('signature.p7s') as Buffer;
+    // The SET follows SignedData's version; its first (only) entry is SHA-256, the first object identifier there.
+    const oid = p7s.indexOf(Buffer.from('0609608648016503040201', 'hex'));
+    expect(oid).toBeGreaterThan(0);
+    const setAt = p7s.lastIndexOf(0x31, oid);
+    const end = oid + 11 + (p7s[oid + 11] === 0x05 ? 2 : 0);
+    expect(oid - setAt).toBeLessThanOrEqual(4);
+    for (let at = setAt; at < end; at++) {
+      const model = editBytes(good, 'signature.p7s', at);
+      const report = await verifyBytes(zipOf(model));
+      expect(failedChecks(report), `p7s byte ${at}`).toContain('signature');
+      expect(opensslAccepts(model), `p7s byte ${at}`).toBe(false);
+    }
+  });
+
+  it("one that does not list the signer's algorithm fails the signature check", async () => {
+    // SHA-256 announced as SHA-512 (same length): the signer's own digest algorithm is left as it was.
+    const p7s = Buffer.from(good.files.get('signature.p7s') as Buffer);
+    const oid = p7s.indexOf(Buffer.from('0609608648016503040201', 'hex'));
+    p7s[oid + 10] = 0x03;
+    const model = cloneModel(good);
+    model.files.set('signature.p7s', p7s);
+    const report = await verifyBytes(zipOf(model));
+    expect(report.failures.filter((failure) => failure.check === 'signature').map((failure) => failure.message)).toContain("SignedData's digestAlgorithms does not list the signer's digest algorithm");
+    expect(opensslAccepts(model)).toBe(false);
+  });
+});
+
 describe('reporting and inputs', () => {
   it('reports the BagIt version bagit.txt declares', async () => {
     const model = cloneModel(good);
