@@ -102,6 +102,8 @@ interface ParsedSignedData {
 interface CertificateFacts {
   der: Buffer;
   x509: X509Certificate;
+  /** Decoded when the certificate is read: a key that cannot be decoded makes the certificate unreadable. */
+  publicKey: KeyObject;
   issuerDer: Buffer;
   serial: Buffer;
   notBefore: Date;
@@ -139,11 +141,14 @@ export function verifyDetachedSignature(input: DetachedSignatureInput): Signatur
   if (!signerInfo) return { signer: null, signingTime: null, problems, detail: 'no signer' };
 
   const certificates: CertificateFacts[] = [];
+  let unreadable = 0;
   for (const [index, der] of parsed.certificates.entries()) {
     try {
       certificates.push(certificateFacts(der));
     } catch (error) {
-      fail('signature', 'an X.509 certificate', `certificate ${index + 1} unreadable`, `certificate ${index + 1} in signature.p7s cannot be parsed: ${(error as Error).message}`);
+      unreadable++;
+      const reason = error instanceof DerError ? error.message : 'it is not a well-formed X.509 certificate';
+      fail('signer-chain', 'an X.509 certificate', `certificate ${index + 1} unreadable`, `certificate ${index + 1} in signature.p7s cannot be parsed: ${reason}`);
     }
   }
   const signerCert = certificates.find((cert) => matchesSid(cert, signerInfo.sid));
@@ -197,10 +202,12 @@ export function verifyDetachedSignature(input: DetachedSignatureInput): Signatur
   }
 
   // The signature value over the signed attributes, re-encoded as a SET (RFC 5652 5.4).
-  if (!signerCert) {
+  if (!signerCert && unreadable > 0) {
+    fail('signature', 'the signer certificate inside signature.p7s', `none readable matching the signer identifier (${unreadable} unreadable)`, 'the signature cannot be checked: no readable certificate in signature.p7s is the signer\'s');
+  } else if (!signerCert) {
     fail('signature', 'the signer certificate inside signature.p7s', 'none matching the signer identifier', 'signature.p7s does not include the signer certificate');
   } else if (attributes && digestName) {
-    const outcome = checkSignatureValue(input.signature, signerInfo, digestName, attributes.setDer, signerCert.x509.publicKey);
+    const outcome = checkSignatureValue(input.signature, signerInfo, digestName, attributes.setDer, signerCert.publicKey);
     if (outcome) fail('signature', outcome.expected, outcome.found, outcome.message);
   }
 
@@ -462,6 +469,13 @@ function certificateFactsOrNull(der: Buffer): CertificateFacts | null {
 
 function certificateFacts(der: Buffer): CertificateFacts {
   const x509 = new X509Certificate(der);
+  let publicKey: KeyObject;
+  try {
+    publicKey = x509.publicKey;
+  } catch {
+    // OpenSSL decodes the key only when asked, and says no more than ERR_OSSL_EVP_DECODE_ERROR.
+    throw new DerError('its public key cannot be decoded');
+  }
   const root = expectTag(readRoot(der), TAG.sequence, 'Certificate');
   const tbs = childrenOf(der, expectTag(childrenOf(der, root)[0], TAG.sequence, 'tbsCertificate'));
   let index = tbs[0]?.tag === TAG.context0 ? 1 : 0;
@@ -489,5 +503,5 @@ function certificateFacts(der: Buffer): CertificateFacts {
       }
     }
   }
-  return { der, x509, issuerDer, serial, notBefore: decodeTime(der, from), notAfter: decodeTime(der, to), keyUsage, subjectKeyId };
+  return { der, x509, publicKey, issuerDer, serial, notBefore: decodeTime(der, from), notAfter: decodeTime(der, to), keyUsage, subjectKeyId };
 }

@@ -540,7 +540,17 @@ class ArchiveVerification {
       this.skip('signer-chain', 'not run: no signature to check');
       return;
     }
-    const outcome = verifyDetachedSignature({ signature, content, trustAnchors: this.anchors, now: this.now });
+    let outcome: ReturnType<typeof verifyDetachedSignature>;
+    try {
+      outcome = verifyDetachedSignature({ signature, content, trustAnchors: this.anchors, now: this.now });
+    } catch (error) {
+      // A hostile signature.p7s is a failed check, never an unreadable archive: the other checks still report.
+      const reason = (error as { code?: unknown } | null)?.code ?? (error as Error | null)?.message ?? String(error);
+      this.fail('signature', this.entryName(SIGNATURE), 'a verifiable CMS signature', String(reason), 'the signature in signature.p7s could not be checked');
+      this.pass('signature', 'not verifiable');
+      this.skip('signer-chain', 'not run: the signature could not be checked');
+      return;
+    }
     this.signer = outcome.signer;
     this.signingTime = outcome.signingTime;
     for (const problem of outcome.problems) this.fail(problem.check, this.entryName(SIGNATURE), problem.expected, problem.found, problem.message);

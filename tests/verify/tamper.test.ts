@@ -495,6 +495,24 @@ describe("SignedData's digestAlgorithms", () => {
   });
 });
 
+describe('a signer certificate whose public key cannot be decoded', () => {
+  it('fails the signature checks with a sentence (not an unreadable archive), and the other checks still report', async () => {
+    const p7s = Buffer.from(good.files.get('signature.p7s') as Buffer);
+    // rsaEncryption, NULL, then the BIT STRING (03 82 xx xx 00) around RSAPublicKey's SEQUENCE: make that a SET.
+    const at = p7s.indexOf(Buffer.from('06092a864886f70d010101', 'hex')) + 11 + 2 + 5;
+    expect(p7s[at]).toBe(0x30);
+    p7s[at] = 0x31;
+    const model = cloneModel(good);
+    model.files.set('signature.p7s', p7s);
+    const report = await verifyBytes(zipOf(model));
+    expect(report.ok).toBe(false);
+    expect(failedChecks(report)).toEqual(expect.arrayContaining(['signature']));
+    expect(failedChecks(report).every((check) => check === 'signature' || check === 'signer-chain')).toBe(true);
+    expect(report.checks.find((check) => check.name === 'payload-manifest')?.ok).toBe(true);
+    for (const failure of report.failures) expect(failure.message).not.toMatch(/ERR_OSSL/);
+  });
+});
+
 describe('reporting and inputs', () => {
   it('reports the BagIt version bagit.txt declares', async () => {
     const model = cloneModel(good);
