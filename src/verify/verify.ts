@@ -313,7 +313,8 @@ class ArchiveVerification {
     return {
       ok: this.failures.length + this.omitted === 0,
       archive: this.options.archive,
-      orderId: this.order?.id ?? this.topFolder,
+      // Entries named "/x" share the empty first segment: that names no order.
+      orderId: this.order?.id ?? (this.topFolder || null),
       failures: this.failures,
       failuresOmitted: this.omitted,
       checks: [...this.checks].sort((a, b) => VERIFY_CHECKS.indexOf(a.name) - VERIFY_CHECKS.indexOf(b.name)),
