@@ -14,7 +14,7 @@ import { DigestTable } from './digest-table.js';
 import { HashBatcher, MAX_BATCHED_ENTRY_BYTES } from './hash-batcher.js';
 import { NfcTwins, unsafeNameReason } from './names.js';
 import { LocalRecordChecker, startRecordsThread, type EarlyReadResult, type RecordChecker, type RecordSink } from './record-checker.js';
-import { MANIFEST, PRODUCTION, splitPayloadPath, type CheckOutcome, type RecordFile, type RecordLayout } from './record-checks.js';
+import { MANIFEST, PRODUCTION, splitPayloadPath, type CheckOutcome, type RecordFile, type RecordLayout, type ScopeRule } from './record-checks.js';
 import { listZip, scanZip, storedDataRange, type EntrySink, type ZipEntry, type ZipListing } from './safe-zip.js';
 import { loadTrustAnchors } from './trust-anchors.js';
 
@@ -593,14 +593,27 @@ class ArchiveVerification {
    * Asks for the payload, production and scope checks of the records, in that order (the scope one only when the
    * archive's order.json is a valid order). A failed request rejects when its outcome is awaited, not before.
    */
-  private askRecordChecks(): { payload: Promise<CheckOutcome>; production: Promise<CheckOutcome>; scope: Promise<CheckOutcome> | null } {
+  private askRecordChecks(): { payload: Promise<CheckOutcome>; production: Promise<CheckOutcome>; scope: ScopeOutcomes | null } {
     const records = this.recordChecks();
     const payload = records.payload({ digests: this.digests, sizes: this.sizes });
     const production = records.production();
     const order = this.archiveOrder().parsed?.data;
-    const scope = order ? records.scope({ categories: order.categories, from: order.dateRange.from, to: order.dateRange.to }) : null;
-    for (const outcome of [payload, production, scope]) outcome?.catch(() => undefined);
-    return { payload, production, scope };
+    const rule = (of: Order): ScopeRule => ({ categories: of.categories, from: of.dateRange.from, to: of.dateRange.to });
+    const archive = order ? records.scope(rule(order)) : null;
+    // A different --order (the order check fails on that already) is the one the investigator holds: what lies
+    // outside it is named too, not only what lies outside the order the archive carries.
+    const given = order ? this.differingGivenOrder() : null;
+    const againstGiven = given ? records.scope(rule(given)) : null;
+    for (const outcome of [payload, production, archive, againstGiven]) outcome?.catch(() => undefined);
+    return { payload, production, scope: archive ? { archive, given: given && againstGiven ? { order: given, outcome: againstGiven } : null } : null };
+  }
+
+  /** --order when it is a valid order whose canonical JSON differs from the archive's order.json; else null. */
+  private differingGivenOrder(): Order | null {
+    if (!this.givenOrder) return null;
+    const parsed = orderSchema.safeParse(this.givenOrder.value);
+    if (!parsed.success) return null;
+    return canonicalJson(this.givenOrder.value) === canonicalJson(this.archiveOrder().value) ? null : parsed.data;
   }
 
   /** Every payload file is in manifest-sha256.txt with the hash recomputed here, and nothing else is. */
@@ -697,13 +710,28 @@ class ArchiveVerification {
    * that resolved them is not available to the verifier. `records` is the records' scope check, asked for when the
    * order was found valid.
    */
-  private async verifyScope(records: Promise<CheckOutcome> | null): Promise<void> {
+  private async verifyScope(outcomes: ScopeOutcomes | null): Promise<void> {
     const order = this.order;
-    if (!order || !records) {
+    if (!order || !outcomes) {
       this.skip('scope', 'not run: no valid order.json');
       return;
     }
-    this.absorb('scope', await records);
+    const detail = await this.scopeAgainst(order, await outcomes.archive);
+    const given = outcomes.given;
+    if (given) {
+      await this.scopeAgainst(given.order, await given.outcome);
+      this.pass('scope', `${detail}; and against --order: categories ${given.order.categories.join(', ')}; ${given.order.dateRange.from} to ${given.order.dateRange.to}`);
+    } else {
+      this.pass('scope', detail);
+    }
+  }
+
+  /**
+   * The records' scope outcome against `order`, then the payload folders: categories the order names, accounts its
+   * targets can be (at most one per target; by id when every target is an account id). Returns the check's detail.
+   */
+  private async scopeAgainst(order: Order, records: CheckOutcome): Promise<string> {
+    this.absorb('scope', records);
     const categories = new Set<string>(order.categories);
     const accounts = new Set<string>();
     // Paths of one folder follow each other: a path under the previous one's data/<account>/<category>/ has the same
@@ -724,6 +752,17 @@ class ArchiveVerification {
       }
     }
     let accountDetail = `${accounts.size} account(s); targets other than account ids cannot be resolved offline`;
+    // Each target resolves to exactly one account: more accounts than targets is data of an account no target names.
+    if (accounts.size > order.targets.length) {
+      const held = [...accounts].sort();
+      this.fail(
+        'scope',
+        this.entryName('data/'),
+        `at most ${order.targets.length} account(s), one per target of order ${order.id}`,
+        `${held.length} accounts (${held.join(', ')})`,
+        `the archive holds data of ${held.length} accounts, but the order's ${order.targets.length} target(s) resolve to at most ${order.targets.length}`,
+      );
+    }
     if (order.targets.every((target) => target.type === 'account-id')) {
       const named = new Set(order.targets.map((target) => target.value));
       for (const account of accounts) {
@@ -731,7 +770,7 @@ class ArchiveVerification {
       }
       accountDetail = `${accounts.size} account(s), all named by the order`;
     }
-    this.pass('scope', `categories ${order.categories.join(', ')}; ${order.dateRange.from} to ${order.dateRange.to}; ${accountDetail}`);
+    return `categories ${order.categories.join(', ')}; ${order.dateRange.from} to ${order.dateRange.to}; ${accountDetail}`;
   }
 
   // ---- helpers -------------------------------------------------------------------------------------------------
@@ -944,6 +983,12 @@ interface ArchiveOrder {
   value?: unknown;
   jsonError?: string;
   parsed?: ReturnType<typeof orderSchema.safeParse>;
+}
+
+/** The records' scope outcomes: against the archive's order, and against a different valid --order. */
+interface ScopeOutcomes {
+  archive: Promise<CheckOutcome>;
+  given: { order: Order; outcome: Promise<CheckOutcome> } | null;
 }
 
 interface EarlyRead {

@@ -351,6 +351,11 @@ const cases: TamperCase[] = [
   { name: 'an empty folder entry for an account the archive does not hold', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0099/mail.content/`, data: Buffer.alloc(0) }]), checks: ['bag-layout'], exact: true },
   { name: 'an empty category folder entry of a held account', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0001/im.content/`, data: Buffer.alloc(0) }]), checks: ['bag-layout'], exact: true },
   { name: 'an empty top-level folder entry', make: () => zipOf(good, [{ name: `${ORDER_ID}/evidence-removed/`, data: Buffer.alloc(0) }]), checks: ['bag-layout'], exact: true },
+  { name: 'more accounts than the order has targets (re-signed)', make: () => zipOf(resealed(() => undefined, { order: sampleOrder({ targets: [{ type: 'email', value: 'alice@contoso.example' }] }) })), checks: ['scope'], exact: true },
+  // A different --order fails the order check; what lies outside the given order is named under scope as well.
+  { name: '--order with a narrower date range', make: () => goodZip, orderFile: () => givenOrder({ dateRange: { from: '2026-01-01T00:00:00Z', to: '2026-03-31T23:59:59Z' } }), checks: ['order', 'scope'], exact: true },
+  { name: '--order with fewer categories', make: () => goodZip, orderFile: () => givenOrder({ categories: ['subscriber', 'mail.content', 'mail.metadata'] }), checks: ['order', 'scope'], exact: true },
+  { name: '--order with fewer targets', make: () => goodZip, orderFile: () => givenOrder({ targets: [{ type: 'email', value: 'alice@contoso.example' }] }), checks: ['order', 'scope'], exact: true },
   {
     name: '--order with a different order',
     make: () => goodZip,
@@ -463,6 +468,15 @@ describe('openssl cms -verify agrees on the signature cases', () => {
       expect(scopexAcceptsSignature(report)).toBe(stricter ? false : signatureCase.opensslAccepts);
     });
   }
+});
+
+describe('--order narrower than the order the archive carries', () => {
+  it('names the items outside the given order, not only the order mismatch', async () => {
+    const report = await verifyBytes(goodZip, { orderFile: givenOrder({ dateRange: { from: '2026-01-01T00:00:00Z', to: '2026-03-31T23:59:59Z' }, categories: ['subscriber', 'mail.content', 'mail.metadata'] }) });
+    const scope = report.failures.filter((failure) => failure.check === 'scope');
+    expect(scope.map((failure) => failure.entry)).toEqual(expect.arrayContaining([`${ORDER_ID}/data/acc-0001/mail.content/m-000002.eml`, `${ORDER_ID}/${RESUME}`]));
+    expect(report.checks.find((check) => check.name === 'scope')?.ok).toBe(false);
+  });
 });
 
 describe("SignedData's digestAlgorithms", () => {
@@ -648,6 +662,13 @@ function withLeadingJunkAdjusted(zip: Buffer): Buffer {
   }
   out.writeUInt32LE(out.readUInt32LE(eocd + 16) + shift, eocd + 16);
   return out;
+}
+
+/** An --order file: the sample order with `overrides`. */
+function givenOrder(overrides: Record<string, unknown>): string {
+  const file = path.join(dir, `given-order-${counter++}.json`);
+  fs.writeFileSync(file, JSON.stringify(sampleOrder(overrides), null, 2));
+  return file;
 }
 
 /** The good bag zipped with one entry's ZIP options changed (attributes, host, extra field). */
