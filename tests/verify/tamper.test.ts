@@ -403,6 +403,21 @@ describe('a local header that disagrees with its central record names the field'
   });
 });
 
+describe('a stored entry marked encrypted', () => {
+  it('is reported as marked encrypted, not as sizes "4930 != 4930"', async () => {
+    const zip = centralEdited(goodZip, MAIL_1, (out, at) => {
+      out.writeUInt16LE(out.readUInt16LE(at + 8) | 1, at + 8);
+      const local = out.readUInt32LE(at + 42);
+      out.writeUInt16LE(out.readUInt16LE(local + 6) | 1, local + 6);
+    });
+    const report = await verifyBytes(zip);
+    expect(failedChecks(report)).toContain('zip-structure');
+    const messages = report.failures.map((failure) => failure.message).join('\n');
+    expect(messages).toContain('marked encrypted');
+    expect(messages).not.toMatch(/(\d+) != \1/);
+  });
+});
+
 describe('payload files larger than a read window (one handed to the hashing thread, one hashed as it streams by)', () => {
   const MAIL_2 = 'data/acc-0001/mail.content/m-000002.eml';
   /** The good bag with m-000002 grown to 9 MiB and Résumé.txt to 6 MiB of random data, re-signed. */
