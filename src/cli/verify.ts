@@ -72,14 +72,24 @@ function parseMaxFailures(text: unknown): number {
   return value;
 }
 
-/** Provider side: the verdict joins the custody log of the given config (the investigator's side has none). */
+/** The order id a verification is logged under when the archive names none (no order.json, no top folder). */
+const UNKNOWN_ORDER_ID = 'unknown';
+
+/**
+ * Provider side: the verdict joins the custody log of the given config (the investigator's side has none). An archive
+ * that names no order (a hostile one whose entries start with "/") is logged under UNKNOWN_ORDER_ID with
+ * `orderIdKnown: false`: the log needs an order id, and a guess from the file name could pin it on a real order.
+ * archive.verified is not an event that counts an order as received, so the marker adds no order to the figures.
+ */
 async function recordVerification(args: VerifyArgs, report: VerifyReport): Promise<void> {
   const config = configFrom(args);
   const { createFileCustodyLog } = await import('../custody/file-custody-log.js');
+  const orderId = report.orderId !== null && report.orderId !== '' ? report.orderId : null;
   await createFileCustodyLog({ file: config.custodyLogFile }).append({
     event: 'archive.verified',
-    orderId: report.orderId ?? path.basename(args.archive),
+    orderId: orderId ?? UNKNOWN_ORDER_ID,
     details: {
+      orderIdKnown: orderId !== null,
       archive: path.resolve(args.archive),
       ok: report.ok,
       failures: report.failures.length + report.failuresOmitted,

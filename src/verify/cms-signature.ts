@@ -91,6 +91,8 @@ interface SignerInfo {
 }
 
 interface ParsedSignedData {
+  /** The digest algorithms SignedData announces for its signers (openssl digests the content with each). */
+  digestAlgorithms: string[];
   eContentType: string;
   hasEmbeddedContent: boolean;
   certificates: Buffer[];
@@ -100,6 +102,8 @@ interface ParsedSignedData {
 interface CertificateFacts {
   der: Buffer;
   x509: X509Certificate;
+  /** Decoded when the certificate is read: a key that cannot be decoded makes the certificate unreadable. */
+  publicKey: KeyObject;
   issuerDer: Buffer;
   serial: Buffer;
   notBefore: Date;
@@ -137,20 +141,32 @@ export function verifyDetachedSignature(input: DetachedSignatureInput): Signatur
   if (!signerInfo) return { signer: null, signingTime: null, problems, detail: 'no signer' };
 
   const certificates: CertificateFacts[] = [];
+  let unreadable = 0;
   for (const [index, der] of parsed.certificates.entries()) {
     try {
       certificates.push(certificateFacts(der));
     } catch (error) {
-      fail('signature', 'an X.509 certificate', `certificate ${index + 1} unreadable`, `certificate ${index + 1} in signature.p7s cannot be parsed: ${(error as Error).message}`);
+      unreadable++;
+      const reason = error instanceof DerError ? error.message : 'it is not a well-formed X.509 certificate';
+      fail('signer-chain', 'an X.509 certificate', `certificate ${index + 1} unreadable`, `certificate ${index + 1} in signature.p7s cannot be parsed: ${reason}`);
     }
   }
   const signerCert = certificates.find((cert) => matchesSid(cert, signerInfo.sid));
   const signer = signerCert ? identity(signerCert.x509) : null;
 
-  // Digest and signed attributes.
+  // Digest and signed attributes. openssl digests the content with each algorithm SignedData announces, and refuses
+  // one it does not know or a signer whose algorithm is not among them.
   const digestName = DIGESTS[signerInfo.digestOid];
   if (!digestName) {
     fail('signature', 'digest SHA-256, SHA-384 or SHA-512', signerInfo.digestOid, `the signer's digest algorithm ${signerInfo.digestOid} is not SHA-256 or stronger`);
+  }
+  const announced = parsed.digestAlgorithms;
+  const unknown = announced.filter((oid) => !DIGESTS[oid]);
+  if (unknown.length > 0) {
+    fail('signature', 'digestAlgorithms of SHA-256, SHA-384 or SHA-512', unknown.join(', '), `SignedData announces the digest algorithm ${unknown[0] ?? ''}, which is not SHA-256 or stronger`);
+  }
+  if (!announced.includes(signerInfo.digestOid)) {
+    fail('signature', `digestAlgorithms listing ${signerInfo.digestOid}`, announced.length === 0 ? 'an empty set' : announced.join(', '), "SignedData's digestAlgorithms does not list the signer's digest algorithm");
   }
   let signingTime: Date | null = null;
   const attributes = signerInfo.signedAttributes;
@@ -186,10 +202,12 @@ export function verifyDetachedSignature(input: DetachedSignatureInput): Signatur
   }
 
   // The signature value over the signed attributes, re-encoded as a SET (RFC 5652 5.4).
-  if (!signerCert) {
+  if (!signerCert && unreadable > 0) {
+    fail('signature', 'the signer certificate inside signature.p7s', `none readable matching the signer identifier (${unreadable} unreadable)`, 'the signature cannot be checked: no readable certificate in signature.p7s is the signer\'s');
+  } else if (!signerCert) {
     fail('signature', 'the signer certificate inside signature.p7s', 'none matching the signer identifier', 'signature.p7s does not include the signer certificate');
   } else if (attributes && digestName) {
-    const outcome = checkSignatureValue(input.signature, signerInfo, digestName, attributes.setDer, signerCert.x509.publicKey);
+    const outcome = checkSignatureValue(input.signature, signerInfo, digestName, attributes.setDer, signerCert.publicKey);
     if (outcome) fail('signature', outcome.expected, outcome.found, outcome.message);
   }
 
@@ -379,7 +397,7 @@ function parseSignedData(der: Buffer): ParsedSignedData {
   const fields = childrenOf(der, signedData);
   let index = 0;
   expectTag(fields[index++], TAG.integer, 'SignedData version');
-  expectTag(fields[index++], TAG.set, 'SignedData digestAlgorithms');
+  const digestAlgorithms = childrenOf(der, expectTag(fields[index++], TAG.set, 'SignedData digestAlgorithms')).map((node) => algorithmOid(der, node, 'a digestAlgorithms entry'));
   const encap = childrenOf(der, expectTag(fields[index++], TAG.sequence, 'encapContentInfo'));
   const eContentType = decodeOid(der, expectTag(encap[0], TAG.oid, 'eContentType'));
   const certificates: Buffer[] = [];
@@ -391,7 +409,7 @@ function parseSignedData(der: Buffer): ParsedSignedData {
   if (fields[index]?.tag === TAG.context1) index++; // CRLs: not used
   const signerInfos = childrenOf(der, expectTag(fields[index++], TAG.set, 'signerInfos')).map((node) => parseSignerInfo(der, node));
   if (index !== fields.length) throw new DerError('unexpected fields after signerInfos');
-  return { eContentType, hasEmbeddedContent: encap.length > 1, certificates, signerInfos };
+  return { digestAlgorithms, eContentType, hasEmbeddedContent: encap.length > 1, certificates, signerInfos };
 }
 
 function parseSignerInfo(der: Buffer, node: DerNode): SignerInfo {
@@ -412,6 +430,7 @@ function parseSignerInfo(der: Buffer, node: DerNode): SignerInfo {
   } else {
     throw new DerError('SignerInfo sid is neither issuerAndSerialNumber nor subjectKeyIdentifier');
   }
+  // Its parameters are not looked at (openssl does not either).
   const digestOid = decodeOid(der, expectTag(childrenOf(der, expectTag(fields[index++], TAG.sequence, 'digestAlgorithm'))[0], TAG.oid, 'digestAlgorithm'));
   let signedAttributes: SignerInfo['signedAttributes'] = null;
   if (fields[index]?.tag === TAG.context0) {
@@ -434,12 +453,29 @@ function parseSignerInfo(der: Buffer, node: DerNode): SignerInfo {
   return { sid, digestOid, signedAttributes, signatureAlgorithm, signatureValue };
 }
 
+/** An entry of digestAlgorithms: SEQUENCE { OID, NULL or nothing }; anything else in it is malformed (as openssl has it). */
+function algorithmOid(der: Buffer, node: DerNode | undefined, what: string): string {
+  const [oid, parameters, ...more] = childrenOf(der, expectTag(node, TAG.sequence, what));
+  const decoded = decodeOid(der, expectTag(oid, TAG.oid, what));
+  if (more.length > 0 || (parameters && (parameters.tag !== TAG.null || parameters.end !== parameters.start + 2))) {
+    throw new DerError(`${what} ${decoded} has parameters other than NULL`);
+  }
+  return decoded;
+}
+
 function certificateFactsOrNull(der: Buffer): CertificateFacts | null {
   return safe(() => certificateFacts(der));
 }
 
 function certificateFacts(der: Buffer): CertificateFacts {
   const x509 = new X509Certificate(der);
+  let publicKey: KeyObject;
+  try {
+    publicKey = x509.publicKey;
+  } catch {
+    // OpenSSL decodes the key only when asked, and says no more than ERR_OSSL_EVP_DECODE_ERROR.
+    throw new DerError('its public key cannot be decoded');
+  }
   const root = expectTag(readRoot(der), TAG.sequence, 'Certificate');
   const tbs = childrenOf(der, expectTag(childrenOf(der, root)[0], TAG.sequence, 'tbsCertificate'));
   let index = tbs[0]?.tag === TAG.context0 ? 1 : 0;
@@ -467,5 +503,5 @@ function certificateFacts(der: Buffer): CertificateFacts {
       }
     }
   }
-  return { der, x509, issuerDer, serial, notBefore: decodeTime(der, from), notAfter: decodeTime(der, to), keyUsage, subjectKeyId };
+  return { der, x509, publicKey, issuerDer, serial, notBefore: decodeTime(der, from), notAfter: decodeTime(der, to), keyUsage, subjectKeyId };
 }

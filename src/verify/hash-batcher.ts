@@ -27,19 +27,23 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash, hash } = require('node:crypto');
 const { readSync } = require('node:fs');
+const { crc32 } = require('node:zlib');
 let running = null;
 let readBuffer = null;
 function hashFile(job) {
   readBuffer ??= Buffer.allocUnsafe(${FILE_READ_BYTES});
   const sha = createHash('sha256');
+  let crc = 0;
   let done = 0;
   while (done < job.length) {
     const read = readSync(job.fd, readBuffer, 0, Math.min(readBuffer.length, job.length - done), job.position + done);
     if (read === 0) break;
-    sha.update(readBuffer.subarray(0, read));
+    const piece = readBuffer.subarray(0, read);
+    sha.update(piece);
+    crc = crc32(piece, crc);
     done += read;
   }
-  return { type: 'file', slot: job.slot, digest: sha.digest() };
+  return { type: 'file', slot: job.slot, digest: sha.digest(), crc };
 }
 parentPort.on('message', (batch) => {
   if (batch.type === 'file') {
@@ -85,7 +89,7 @@ interface Batch {
 
 type WorkerReply =
   | { type: 'batch'; id: number; bytes: ArrayBuffer; digests: ArrayBuffer }
-  | { type: 'file'; slot: number; digest: Uint8Array }
+  | { type: 'file'; slot: number; digest: Uint8Array; crc: number }
   | { type: 'file-failed'; message: string; code?: string };
 
 /**
@@ -103,6 +107,8 @@ export class HashBatcher {
   private nextId = 0;
   private waiter: (() => void) | null = null;
   private filesInFlight = 0;
+  /** The CRC-32 owed for each entry handed over, by slot: no one else reads its bytes. */
+  private readonly crcs = new Map<number, { resolve(crc: number): void; reject(error: Error): void }>();
   /** Bytes of large entries handed to the worker, and hashed here as they streamed by. */
   private delegatedBytes = 0;
   private streamedHereBytes = 0;
@@ -168,16 +174,20 @@ export class HashBatcher {
   /**
    * Hands entry `slot` over to the worker: it reads `length` bytes at `position` of the open file `fd` itself, and
    * its digest comes back like any other. The file must stay open until `finish()` resolves. A file that shrank
-   * meanwhile gives the digest of what was there, which the manifest then refuses.
+   * meanwhile gives the digest of what was there, which the manifest then refuses. Resolves to the CRC-32 of the
+   * bytes read (rejects when the worker fails, as `finish()` does).
    */
-  delegate(slot: number, fd: number, position: number, length: number): void {
+  delegate(slot: number, fd: number, position: number, length: number): Promise<number> {
     const worker = this.worker;
     if (this.failure) throw this.failure;
     if (worker === null) throw new Error('the hashing thread was closed');
+    const crc = new Promise<number>((resolve, reject) => this.crcs.set(slot, { resolve, reject }));
+    crc.catch(() => undefined); // the failure is also finish()'s: a caller that does not ask for the CRC must not see it unhandled
     this.filesInFlight++;
     this.delegatedBytes += length;
     worker.ref();
     worker.postMessage({ type: 'file', slot, fd, position, length });
+    return crc;
   }
 
   /** Bytes that fit without waiting: the rest of the batch being filled and every buffer not out. */
@@ -269,6 +279,8 @@ export class HashBatcher {
     if (reply.type === 'file') {
       this.filesInFlight--;
       this.onDigest(reply.slot, reply.digest, 0);
+      this.crcs.get(reply.slot)?.resolve(reply.crc);
+      this.crcs.delete(reply.slot);
       this.settle();
       return;
     }
@@ -292,6 +304,8 @@ export class HashBatcher {
 
   private stop(error: Error): void {
     this.failure ??= error;
+    for (const owed of this.crcs.values()) owed.reject(this.failure);
+    this.crcs.clear();
     this.wake();
   }
 

@@ -15,6 +15,13 @@ export interface RecordSink {
   end(): void;
 }
 
+/** What the records thread read of a file it read itself. */
+export interface EarlyReadResult {
+  sha256: string;
+  bytes: number;
+  crc: number;
+}
+
 export interface RecordChecker {
   /** Whether `readEarly` is available. */
   readonly threaded: boolean;
@@ -26,9 +33,9 @@ export interface RecordChecker {
   sink(file: RecordFile): RecordSink;
   /**
    * Has the records thread read `length` bytes at `position` of the open archive `fd` and feed them to `file`; resolves
-   * to the SHA-256 and length of what it read. The file must stay open until then.
+   * to the SHA-256, length and CRC-32 of what it read. The file must stay open until then.
    */
-  readEarly(file: RecordFile, fd: number, position: number, length: number): Promise<{ sha256: string; bytes: number }>;
+  readEarly(file: RecordFile, fd: number, position: number, length: number): Promise<EarlyReadResult>;
   /** Forgets `file`, as if no byte of it had been fed. */
   discard(file: RecordFile): void;
   payload(read: ReadResults): Promise<CheckOutcome>;
@@ -78,7 +85,7 @@ export class LocalRecordChecker implements RecordChecker {
     return this.checks.sink(file);
   }
 
-  readEarly(): Promise<{ sha256: string; bytes: number }> {
+  readEarly(): Promise<EarlyReadResult> {
     return Promise.reject(new Error('only a records thread reads early'));
   }
 
@@ -138,10 +145,10 @@ class ThreadedRecordChecker implements RecordChecker {
     throw new Error('the records thread reads its files itself');
   }
 
-  async readEarly(file: RecordFile, fd: number, position: number, length: number): Promise<{ sha256: string; bytes: number }> {
+  async readEarly(file: RecordFile, fd: number, position: number, length: number): Promise<EarlyReadResult> {
     const reply = await this.ask((id) => ({ type: 'read', id, file, fd, position, length }));
     if (reply.type !== 'read') throw new Error(`the records thread answered a read with ${reply.type}`);
-    return { sha256: reply.sha256, bytes: reply.bytes };
+    return { sha256: reply.sha256, bytes: reply.bytes, crc: reply.crc };
   }
 
   discard(file: RecordFile): void {

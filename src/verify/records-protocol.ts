@@ -14,7 +14,7 @@ export type RecordsRequest =
   | { type: 'scope'; id: number; rule: ScopeRule };
 
 export type RecordsReply =
-  /** The SHA-256 (hex) and length of the bytes a 'read' fed. */
-  | { type: 'read'; id: number; sha256: string; bytes: number }
+  /** The SHA-256 (hex), length and CRC-32 of the bytes a 'read' fed. */
+  | { type: 'read'; id: number; sha256: string; bytes: number; crc: number }
   | { type: 'outcome'; id: number; outcome: CheckOutcome }
   | { type: 'failed'; message: string; code?: string };

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import { crc32 } from 'node:zlib';
 import { DigestTable } from './digest-table.js';
 import { RecordChecks, type ReadResults } from './record-checks.js';
 import type { RecordsReply, RecordsRequest } from './records-protocol.js';
@@ -38,17 +39,19 @@ function handle(request: RecordsRequest): RecordsReply | null {
       const sink = required().sink(request.file);
       readBuffer ??= Buffer.allocUnsafe(READ_BYTES);
       const hash = createHash('sha256');
+      let crc = 0;
       let done = 0;
       while (done < request.length) {
         const read = readSync(request.fd, readBuffer, 0, Math.min(READ_BYTES, request.length - done), request.position + done);
         if (read === 0) break; // a file that shrank meanwhile: the digest of what was there, which the manifest refuses
         const piece = readBuffer.subarray(0, read);
         hash.update(piece);
+        crc = crc32(piece, crc);
         sink.update(piece);
         done += read;
       }
       sink.end();
-      return { type: 'read', id: request.id, sha256: hash.digest('hex'), bytes: done };
+      return { type: 'read', id: request.id, sha256: hash.digest('hex'), bytes: done, crc };
     }
     case 'discard':
       required().discard(request.file);

@@ -4,7 +4,7 @@
 import { read as fsRead } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
-import { createInflateRaw } from 'node:zlib';
+import { crc32, createInflateRaw } from 'node:zlib';
 import yauzl from 'yauzl';
 import { SequentialReader } from './sequential-reader.js';
 
@@ -75,9 +75,10 @@ export interface EntrySink {
   whole?(data: Buffer): void;
   /**
    * Optional: a stored entry that is not in one read window, `length` bytes at `position` of the file, may be taken
-   * over by the sink (it reads them itself; true), in place of `update` and `end`. The scan then skips its data.
+   * over by the sink (it reads them itself), in place of `update` and `end`: it returns the CRC-32 those bytes will
+   * have, or null when it does not take them. The scan then skips the data, and checks the CRC-32 at its end.
    */
-  delegate?(position: number, length: number): boolean;
+  delegate?(position: number, length: number): Promise<number> | null;
 }
 
 export interface ZipListing {
@@ -145,7 +146,7 @@ export async function listZip(file: FileHandle, fileSize: number, onEntryCount?:
   let listed: ZipEntry[];
   let recordBytes: number;
   try {
-    ({ entries: listed, recordBytes } = await readCentralDirectory(file, fileSize, end));
+    ({ entries: listed, recordBytes } = await readCentralDirectory(file, fileSize, end, problems));
   } catch (error) {
     return fatal('a readable central directory', (error as Error).message, `the central directory cannot be read: ${(error as Error).message}`);
   }
@@ -188,6 +189,11 @@ async function readEndRecords(file: FileHandle, fileSize: number, problems: ZipP
   if (laterSignature >= 0 || record.subarray(22).includes(END_RECORD_SIGNATURE)) {
     problems.push({ entry: null, expected: 'one end-of-central-directory record', found: 'another inside the archive comment', message: 'the archive has a second end-of-central-directory record' });
   }
+  const commentLength = record.readUInt16LE(20);
+  if (commentLength > 0) {
+    // scopex writes none; unzip prints it to whoever lists or extracts the archive.
+    problems.push({ entry: null, expected: 'no archive comment', found: `a ${commentLength}-byte comment`, message: 'the end-of-central-directory record carries an archive comment, which unzip shows to the investigator' });
+  }
   const disk = record.readUInt16LE(4);
   const centralDisk = record.readUInt16LE(6);
   const onDisk = record.readUInt16LE(8);
@@ -207,13 +213,33 @@ async function readEndRecords(file: FileHandle, fileSize: number, problems: ZipP
     const recordEnd = zip64At + 12 + Number(zip64.readBigUInt64LE(4));
     if (recordEnd !== locatorAt) {
       problems.push({ entry: null, expected: `the ZIP64 end record to end at byte ${locatorAt}`, found: `it ends at byte ${recordEnd}`, message: 'there are unexplained bytes among the end records' });
+    } else if (recordEnd > zip64At + 56) {
+      problems.push({ entry: null, expected: 'a ZIP64 end record without extensible data', found: `${recordEnd - zip64At - 56} bytes of extensible data`, message: 'the ZIP64 end record carries extensible data (hidden bytes)' });
     }
     if (zip64.readUInt32LE(16) !== 0 || zip64.readUInt32LE(20) !== 0 || zip64.readBigUInt64LE(24) !== zip64.readBigUInt64LE(32)) {
       return fail('a single-disk archive', 'multi-disk fields', 'multi-disk archives are not accepted');
     }
-    entryCount = Number(zip64.readBigUInt64LE(32));
-    centralDirectorySize = Number(zip64.readBigUInt64LE(40));
-    centralDirectoryOffset = Number(zip64.readBigUInt64LE(48));
+    const zip64Count = Number(zip64.readBigUInt64LE(32));
+    const zip64Size = Number(zip64.readBigUInt64LE(40));
+    const zip64Offset = Number(zip64.readBigUInt64LE(48));
+    // The classic record beside it holds each value or its "see ZIP64" marker: a tool that reads only the classic
+    // record must not find another archive.
+    const classic: [string, number, number, number][] = [
+      ['disk number', disk, 0, 0xffff],
+      ['central directory disk number', centralDisk, 0, 0xffff],
+      ['entry count on this disk', onDisk, zip64Count, 0xffff],
+      ['entry count', entryCount, zip64Count, 0xffff],
+      ['central directory size', centralDirectorySize, zip64Size, 0xffffffff],
+      ['central directory offset', centralDirectoryOffset, zip64Offset, 0xffffffff],
+    ];
+    for (const [field, value, expected, marker] of classic) {
+      if (value !== expected && value !== marker) {
+        problems.push({ entry: null, expected: `${field} ${expected} (or 0x${marker.toString(16)})`, found: `${value}`, message: `the end-of-central-directory record's ${field} disagrees with the ZIP64 end record` });
+      }
+    }
+    entryCount = zip64Count;
+    centralDirectorySize = zip64Size;
+    centralDirectoryOffset = zip64Offset;
     endRecordsOffset = zip64At;
   } else if (entryCount === 0xffff || centralDirectorySize === 0xffffffff || centralDirectoryOffset === 0xffffffff) {
     return fail('a ZIP64 end record locator', 'none', 'the archive needs ZIP64 end records but has none (truncated or forged)');
@@ -257,7 +283,7 @@ function openWithYauzl(file: FileHandle, fileSize: number, expectedCount: number
  * list when it has none, and no Buffer view of its name (the entry points into the directory read at once): on 52k
  * records that brought the listing from ~170 to ~130 ms, then to ~105 ms.
  */
-async function readCentralDirectory(file: FileHandle, fileSize: number, end: EndRecords): Promise<{ entries: ZipEntry[]; recordBytes: number }> {
+async function readCentralDirectory(file: FileHandle, fileSize: number, end: EndRecords, problems: ZipProblem[]): Promise<{ entries: ZipEntry[]; recordBytes: number }> {
   await openWithYauzl(file, fileSize, end.entryCount);
   const cache = await readAt(file, end.centralDirectoryOffset, end.centralDirectorySize);
   const fromFile = async (position: number, length: number): Promise<Buffer> => {
@@ -288,6 +314,9 @@ async function readCentralDirectory(file: FileHandle, fileSize: number, end: End
     const method = fixed.readUInt16LE(f + 10);
     const crc32 = fixed.readUInt32LE(f + 16);
     const externalAttributes = fixed.readUInt32LE(f + 38);
+    const diskNumberStart = fixed.readUInt16LE(f + 34);
+    // The ZIP64 field holds exactly the values marked 0xffffffff, 8 bytes each: anything more is hidden bytes.
+    const zip64Values = (uncompressedSize === 0xffffffff ? 1 : 0) + (compressedSize === 0xffffffff ? 1 : 0) + (localHeaderOffset === 0xffffffff ? 1 : 0);
     cursor += 46;
     const variableLength = fileNameLength + extraFieldLength + fileCommentLength;
     recordBytes += 46 + variableLength;
@@ -304,9 +333,12 @@ async function readCentralDirectory(file: FileHandle, fileSize: number, end: End
       ({ uncompressedSize, compressedSize, localHeaderOffset } = withZip64Fields(extraFields, { uncompressedSize, compressedSize, localHeaderOffset }));
     }
     if (method === 0) {
-      const expectedCompressedSize = uncompressedSize + ((flags & ENCRYPTED) !== 0 ? 12 : 0);
+      const encrypted = (flags & ENCRYPTED) !== 0;
+      const expectedCompressedSize = uncompressedSize + (encrypted ? 12 : 0);
       if (compressedSize !== expectedCompressedSize) {
-        throw new Error(`compressed/uncompressed size mismatch for stored file: ${compressedSize} != ${uncompressedSize}`);
+        // yauzl's rule: an encrypted stored entry carries a 12-byte encryption header before its data.
+        const reason = encrypted ? `the entry is marked encrypted, so its ${uncompressedSize} stored bytes would need ${expectedCompressedSize} bytes in the archive, not ${compressedSize}` : `${compressedSize} != ${uncompressedSize}`;
+        throw new Error(`compressed/uncompressed size mismatch for stored file: ${reason}`);
       }
     }
     let name: string;
@@ -325,6 +357,9 @@ async function readCentralDirectory(file: FileHandle, fileSize: number, end: End
       if ((flags & UTF8_NAMES) === 0) nameIsUtf8 = false;
     }
     const unicodePath = extraFields === NO_FIELDS ? undefined : extraFields.find((field) => field.id === 0x7075 && field.data.length > 5);
+    if (diskNumberStart !== 0 || fileCommentLength !== 0 || extraFields !== NO_FIELDS) {
+      centralRecordProblems(name, diskNumberStart, fileCommentLength, extraFieldLength, extraFields, zip64Values, problems);
+    }
     entries.push({
       index,
       nameSource: variable,
@@ -347,6 +382,69 @@ async function readCentralDirectory(file: FileHandle, fileSize: number, end: End
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * What scopex never writes in a central record and other tools act on: a disk other than the first (7-Zip then
+ * extracts an empty file), a file comment (shown by zipinfo and 7-Zip), an extra field other than ZIP64 (0x0001), or
+ * a ZIP64 field longer than the values it stands for (hidden bytes).
+ */
+function centralRecordProblems(
+  name: string,
+  diskNumberStart: number,
+  commentLength: number,
+  extraLength: number,
+  fields: readonly ExtraField[],
+  zip64Values: number,
+  problems: ZipProblem[],
+): void {
+  if (diskNumberStart !== 0) {
+    problems.push({ entry: name, expected: 'disk number start 0', found: `${diskNumberStart}`, message: `the central directory record of ${name} puts the entry on disk ${diskNumberStart} of a single-disk archive` });
+  }
+  if (commentLength !== 0) {
+    problems.push({ entry: name, expected: 'no file comment', found: `a ${commentLength}-byte comment`, message: `the central directory record of ${name} carries a file comment, which zipinfo and 7-Zip show to the investigator` });
+  }
+  let parsed = 0;
+  let zip64Fields = 0;
+  for (const field of fields) {
+    parsed += 4 + field.data.length;
+    if (field.id === ZIP64_FIELD && ++zip64Fields > 1) {
+      problems.push({ entry: name, expected: 'one ZIP64 field', found: `${zip64Fields}`, message: `the central directory record of ${name} carries a second ZIP64 field` });
+    } else if (field.id !== ZIP64_FIELD) {
+      problems.push({ entry: name, expected: 'no extra field but ZIP64 (0x0001)', found: `extra field 0x${hex4(field.id)} (${field.data.length} bytes)`, message: `the central directory record of ${name} carries an extra field scopex does not write (0x${hex4(field.id)})` });
+    } else if (field.data.length !== zip64Values * 8) {
+      problems.push({ entry: name, expected: `a ZIP64 field of ${zip64Values * 8} bytes`, found: `${field.data.length} bytes`, message: `the central directory record of ${name} has a ZIP64 field longer or shorter than the values it holds` });
+    }
+  }
+  if (parsed !== extraLength) {
+    problems.push({ entry: name, expected: `extra fields filling ${extraLength} bytes`, found: `${extraLength - parsed} bytes after them`, message: `the central directory record of ${name} hides bytes after its extra fields` });
+  }
+}
+
+/**
+ * Why the extra field of a local header (`length` bytes at `at`) is not one scopex would write, or null: only a ZIP64
+ * field (0x0001) holding both sizes (16 bytes) or the ones the header marks 0xffffffff, and nothing after it.
+ */
+function localExtraProblem(bytes: Buffer, at: number, length: number, zip64Values: number): { expected: string; found: string } | null {
+  const end = at + length;
+  let zip64Fields = 0;
+  let offset = at;
+  while (offset + 4 <= end) {
+    const id = bytes.readUInt16LE(offset);
+    const size = bytes.readUInt16LE(offset + 2);
+    if (id !== ZIP64_FIELD) return { expected: 'no extra field but ZIP64 (0x0001)', found: `extra field 0x${hex4(id)} (${size} bytes)` };
+    if (++zip64Fields > 1) return { expected: 'one ZIP64 field', found: 'a second one' };
+    if (size !== 16 && size !== zip64Values * 8) return { expected: `a ZIP64 field of 16 or ${zip64Values * 8} bytes`, found: `${size} bytes` };
+    offset += 4 + size;
+  }
+  if (offset !== end) return { expected: `extra fields filling ${length} bytes`, found: offset > end ? 'a field running past them' : `${end - offset} bytes after them` };
+  return null;
+}
+
+const ZIP64_FIELD = 0x0001;
+
+function hex4(value: number): string {
+  return value.toString(16).padStart(4, '0');
+}
 
 /** yauzl's extra field split: id, size, data; a field running past the extra area is an error. */
 function parseExtraFields(extra: Buffer): ExtraField[] {
@@ -425,6 +523,13 @@ export async function scanZip(
   const problems: ZipProblem[] = [];
   const reader = new SequentialReader(file, listing.fileSize);
   const ordered = [...listing.entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+  // The CRC-32s of entries a sink read by its own means, and where in `problems` a mismatch is listed: where the scan
+  // would have listed it had it read the data itself.
+  const deferred: { at: number; entry: ZipEntry; crc: Promise<number> }[] = [];
+  const deferCrc = (entry: ZipEntry, crc: Promise<number>): void => {
+    crc.catch(() => undefined); // awaited below; a failure meanwhile must not go unhandled
+    deferred.push({ at: problems.length, entry, crc });
+  };
   let cursor = 0;
   try {
     for (const [position, entry] of ordered.entries()) {
@@ -441,7 +546,7 @@ export async function scanZip(
       const nextOffset = ordered[position + 1]?.localHeaderOffset ?? listing.centralDirectoryOffset;
       // An overlapping entry's data is not read: entries sharing data are how a small file multiplies into a bomb.
       const entrySink = overlaps ? () => null : sinkFor;
-      const end = scanEntryInPlace(reader, listing, entry, nextOffset, entrySink, problem) ?? (await scanEntry(reader, listing, entry, nextOffset, entrySink, problem));
+      const end = scanEntryInPlace(reader, listing, entry, nextOffset, entrySink, problem) ?? (await scanEntry(reader, listing, entry, nextOffset, entrySink, problem, deferCrc));
       cursor = Math.max(cursor, end);
     }
     if (cursor < listing.centralDirectoryOffset) {
@@ -452,7 +557,15 @@ export async function scanZip(
   } finally {
     await reader.settle();
   }
-  return problems;
+  if (deferred.length === 0) return problems;
+  const merged: ZipProblem[] = [];
+  let taken = 0;
+  for (const { at, entry, crc } of deferred) {
+    while (taken < at) merged.push(problems[taken++] as ZipProblem);
+    checkCrc(entry, await crc, (expected, found, message) => merged.push({ entry: entry.name, expected, found, message }));
+  }
+  while (taken < problems.length) merged.push(problems[taken++] as ZipProblem);
+  return merged;
 }
 
 /**
@@ -488,8 +601,11 @@ function scanEntryInPlace(
 
   checkLocalHeader(window, at, entry, problem);
   const sink = sinkFor(entry);
-  if (sink) {
+  if (!sink) {
+    checkUnreadCrc(entry, problem);
+  } else {
     const data = window.subarray(dataAt, dataAt + entry.compressedSize);
+    checkCrc(entry, crc32(data), problem);
     if (sink.whole) {
       sink.whole(data);
     } else {
@@ -525,6 +641,12 @@ function checkLocalHeader(bytes: Buffer, at: number, entry: ZipEntry, problem: (
   const crc32 = bytes.readUInt32LE(at + 14);
   let compressedSize = bytes.readUInt32LE(at + 18);
   let uncompressedSize = bytes.readUInt32LE(at + 22);
+  const extraLength = bytes.readUInt16LE(at + 28);
+  if (extraLength > 0) {
+    const zip64Values = (compressedSize === 0xffffffff ? 1 : 0) + (uncompressedSize === 0xffffffff ? 1 : 0);
+    const extra = localExtraProblem(bytes, nameAt + nameLength, Math.max(0, Math.min(extraLength, bytes.length - nameAt - nameLength)), zip64Values);
+    if (extra) problem(extra.expected, extra.found, `the local header of ${entry.name} carries an extra field scopex does not write (hidden bytes)`);
+  }
   if (compressedSize === 0xffffffff || uncompressedSize === 0xffffffff) {
     const extraAt = nameAt + nameLength;
     const zip64 = zip64LocalSizes(bytes.subarray(extraAt, extraAt + bytes.readUInt16LE(at + 28)), compressedSize, uncompressedSize);
@@ -553,6 +675,7 @@ async function scanEntry(
   nextOffset: number,
   sinkFor: (entry: ZipEntry) => EntrySink | null,
   problem: (expected: string, found: string, message: string) => void,
+  deferCrc: (entry: ZipEntry, crc: Promise<number>) => void,
 ): Promise<number> {
   const start = entry.localHeaderOffset;
   let header = reader.view(start, 30) ?? (await reader.bytes(start, 30));
@@ -589,14 +712,25 @@ async function scanEntry(
   } else {
     const sink = sinkFor(entry);
     const inPlace = sink?.whole && entry.method === 0 ? reader.view(dataStart, entry.compressedSize) : null;
-    if (sink?.whole && inPlace && inPlace.length === entry.uncompressedSize) {
-      sink.whole(inPlace);
-    } else if (sink && entry.method === 0 && entry.compressedSize === entry.uncompressedSize && sink.delegate?.(dataStart, entry.compressedSize)) {
-      // Read and hashed by the sink's own means; the layout checks go on with what follows the data.
-    } else if (sink) {
-      const failure = entry.method === 0 ? await readStored(reader, dataStart, entry, sink) : await readDeflated(reader, dataStart, entry, sink);
-      if (failure) problem(failure.expected, failure.found, failure.message);
-      else sink.end();
+    const whole = sink?.whole !== undefined && inPlace !== null && inPlace.length === entry.uncompressedSize;
+    const delegated = sink && !whole && entry.method === 0 && entry.compressedSize === entry.uncompressedSize ? (sink.delegate?.(dataStart, entry.compressedSize) ?? null) : null;
+    if (!sink) {
+      checkUnreadCrc(entry, problem);
+    } else if (whole && inPlace) {
+      checkCrc(entry, crc32(inPlace), problem);
+      sink.whole?.(inPlace);
+    } else if (delegated) {
+      // Read and hashed by the sink's own means; its CRC-32 is checked when the scan is over, its problem listed in
+      // this place. The layout checks go on with what follows the data.
+      deferCrc(entry, delegated);
+    } else {
+      const read = entry.method === 0 ? await readStored(reader, dataStart, entry, sink) : await readDeflated(reader, dataStart, entry, sink);
+      if (read.failure) {
+        problem(read.failure.expected, read.failure.found, read.failure.message);
+      } else {
+        checkCrc(entry, read.crc, problem);
+        sink.end();
+      }
     }
   }
   if (!descriptorFollows) return dataEnd;
@@ -675,18 +809,29 @@ interface ReadFailure {
   message: string;
 }
 
-async function readStored(reader: SequentialReader, start: number, entry: ZipEntry, sink: EntrySink): Promise<ReadFailure | null> {
-  const delivered = await reader.stream(start, entry.compressedSize, (chunk) => sink.update(chunk));
-  if (delivered !== entry.uncompressedSize) {
-    return { expected: `${entry.uncompressedSize} bytes`, found: `${delivered} bytes`, message: 'the entry is cut short' };
-  }
-  return null;
+/** What reading an entry's data gave: a failure, or the CRC-32 of its uncompressed bytes. */
+interface ReadOutcome {
+  failure: ReadFailure | null;
+  crc: number;
 }
 
-async function readDeflated(reader: SequentialReader, start: number, entry: ZipEntry, sink: EntrySink): Promise<ReadFailure | null> {
+async function readStored(reader: SequentialReader, start: number, entry: ZipEntry, sink: EntrySink): Promise<ReadOutcome> {
+  let crc = 0;
+  const delivered = await reader.stream(start, entry.compressedSize, (chunk) => {
+    crc = crc32(chunk, crc);
+    sink.update(chunk);
+  });
+  if (delivered !== entry.uncompressedSize) {
+    return { failure: { expected: `${entry.uncompressedSize} bytes`, found: `${delivered} bytes`, message: 'the entry is cut short' }, crc };
+  }
+  return { failure: null, crc };
+}
+
+async function readDeflated(reader: SequentialReader, start: number, entry: ZipEntry, sink: EntrySink): Promise<ReadOutcome> {
   const inflater = createInflateRaw();
   let produced = 0;
   let overflow = false;
+  let crc = 0;
   inflater.on('data', (chunk: Buffer) => {
     if (overflow) return;
     produced += chunk.length;
@@ -695,6 +840,7 @@ async function readDeflated(reader: SequentialReader, start: number, entry: ZipE
       inflater.destroy();
       return;
     }
+    crc = crc32(chunk, crc);
     sink.update(chunk);
   });
   const done = finished(inflater).then(
@@ -720,11 +866,25 @@ async function readDeflated(reader: SequentialReader, start: number, entry: ZipE
   if (!inflater.destroyed) inflater.end();
   const error = await done;
   if (overflow) {
-    return { expected: `${entry.uncompressedSize} bytes`, found: 'more when inflated', message: 'the entry inflates beyond its declared size (sizes lie or a compression bomb)' };
+    return { failure: { expected: `${entry.uncompressedSize} bytes`, found: 'more when inflated', message: 'the entry inflates beyond its declared size (sizes lie or a compression bomb)' }, crc };
   }
-  if (error) return { expected: 'valid deflate data', found: error.message, message: 'the entry data cannot be inflated' };
+  if (error) return { failure: { expected: 'valid deflate data', found: error.message, message: 'the entry data cannot be inflated' }, crc };
   if (produced !== entry.uncompressedSize) {
-    return { expected: `${entry.uncompressedSize} bytes`, found: `${produced} bytes`, message: 'the entry inflates to fewer bytes than declared' };
+    return { failure: { expected: `${entry.uncompressedSize} bytes`, found: `${produced} bytes`, message: 'the entry inflates to fewer bytes than declared' }, crc };
   }
-  return null;
+  return { failure: null, crc };
+}
+
+/** The CRC-32 of an entry's uncompressed bytes agrees with its central record (which the local header and data descriptor were held to). */
+function checkCrc(entry: ZipEntry, computed: number, problem: (expected: string, found: string, message: string) => void): void {
+  if (computed !== entry.crc32) problem(`CRC-32 ${hex8(entry.crc32)} (central directory)`, `CRC-32 ${hex8(computed)} of the data`, `the data of ${entry.name} does not match its CRC-32, so extractors report it as corrupt`);
+}
+
+/** An entry whose data is not read (a folder, or one already reported): empty data has CRC-32 0. */
+function checkUnreadCrc(entry: ZipEntry, problem: (expected: string, found: string, message: string) => void): void {
+  if (entry.uncompressedSize === 0 && entry.crc32 !== 0) checkCrc(entry, 0, problem);
+}
+
+export function hex8(value: number): string {
+  return value.toString(16).padStart(8, '0');
 }

@@ -13,8 +13,8 @@ import { verifyDetachedSignature } from './cms-signature.js';
 import { DigestTable } from './digest-table.js';
 import { HashBatcher, MAX_BATCHED_ENTRY_BYTES } from './hash-batcher.js';
 import { NfcTwins, unsafeNameReason } from './names.js';
-import { LocalRecordChecker, startRecordsThread, type RecordChecker, type RecordSink } from './record-checker.js';
-import { MANIFEST, PRODUCTION, splitPayloadPath, type CheckOutcome, type RecordFile, type RecordLayout } from './record-checks.js';
+import { LocalRecordChecker, startRecordsThread, type EarlyReadResult, type RecordChecker, type RecordSink } from './record-checker.js';
+import { MANIFEST, PRODUCTION, splitPayloadPath, type CheckOutcome, type RecordFile, type RecordLayout, type ScopeRule } from './record-checks.js';
 import { listZip, scanZip, storedDataRange, type EntrySink, type ZipEntry, type ZipListing } from './safe-zip.js';
 import { loadTrustAnchors } from './trust-anchors.js';
 
@@ -313,7 +313,8 @@ class ArchiveVerification {
     return {
       ok: this.failures.length + this.omitted === 0,
       archive: this.options.archive,
-      orderId: this.order?.id ?? this.topFolder,
+      // Entries named "/x" share the empty first segment: that names no order.
+      orderId: this.order?.id ?? (this.topFolder || null),
       failures: this.failures,
       failuresOmitted: this.omitted,
       checks: [...this.checks].sort((a, b) => VERIFY_CHECKS.indexOf(a.name) - VERIFY_CHECKS.indexOf(b.name)),
@@ -331,6 +332,7 @@ class ArchiveVerification {
     const exact = new Set<string>();
     const twins = new NfcTwins(exact);
     const folders = new Set<string>();
+    const folderEntries: string[] = [];
     let lastFolder: string | null = null;
     for (const entry of entries) {
       const name = entry.name;
@@ -359,9 +361,14 @@ class ArchiveVerification {
       }
       const relative = name.slice(top.length + 1);
       if (unsafe || relative === '') continue;
-      // Every folder above the entry (a folder entry's own name included: it ends with "/"). Each folder in the set
-      // already has all of its parents there, so the walk up stops at the first one known (most often the folder of
-      // the entry before).
+      if (relative.charCodeAt(relative.length - 1) === 0x2f) {
+        // A folder entry: judged below, against the folders the files need.
+        folderEntries.push(relative);
+        this.bagEntries.set(relative, entry);
+        continue;
+      }
+      // Every folder above a file. Each folder in the set already has all of its parents there, so the walk up stops
+      // at the first one known (most often the folder of the entry before).
       const cut = relative.lastIndexOf('/');
       if (cut > 0 && !(lastFolder !== null && cut === lastFolder.length && relative.startsWith(lastFolder))) {
         lastFolder = relative.slice(0, cut);
@@ -378,6 +385,16 @@ class ArchiveVerification {
     for (const folder of folders) {
       const file = this.bagEntries.get(folder);
       if (file) both.push(file);
+    }
+    // "Nothing extra" holds for folders too: a folder entry must be above some file of the bag (data/ alone may be
+    // empty: it is how scopex writes a bag with no payload). An empty folder suggests a production that is not there.
+    for (const relative of folderEntries) {
+      const folder = relative.slice(0, -1);
+      const file = this.bagEntries.get(folder);
+      if (file && !folders.has(folder)) both.push(file);
+      if (!folders.has(folder) && relative !== 'data/') {
+        this.fail('bag-layout', this.entryName(relative), 'folder entries only above files of the bag', 'an empty folder', `the folder entry ${relative} holds no file of the bag (an added folder)`);
+      }
     }
     both.sort((a, b) => a.index - b.index);
     for (const file of both) this.fail('entry-names', file.name, 'a file or a folder', 'both', 'the same name is used for a file and a folder');
@@ -408,8 +425,10 @@ class ArchiveVerification {
       if (isFolderName && entry.uncompressedSize !== 0) {
         this.fail('entry-types', entry.name, 'an empty folder entry', `${entry.uncompressedSize} bytes`, 'a folder entry carries data');
       }
+      const unsafe = unsafeAttributes(entry, isFolderName);
+      if (unsafe) this.fail('entry-types', entry.name, unsafe.expected, unsafe.found, unsafe.message);
     }
-    this.pass('entry-types', 'regular files and folders only');
+    this.pass('entry-types', 'regular files and folders only, with plain permissions');
   }
 
   /**
@@ -522,7 +541,17 @@ class ArchiveVerification {
       this.skip('signer-chain', 'not run: no signature to check');
       return;
     }
-    const outcome = verifyDetachedSignature({ signature, content, trustAnchors: this.anchors, now: this.now });
+    let outcome: ReturnType<typeof verifyDetachedSignature>;
+    try {
+      outcome = verifyDetachedSignature({ signature, content, trustAnchors: this.anchors, now: this.now });
+    } catch (error) {
+      // A hostile signature.p7s is a failed check, never an unreadable archive: the other checks still report.
+      const reason = (error as { code?: unknown } | null)?.code ?? (error as Error | null)?.message ?? String(error);
+      this.fail('signature', this.entryName(SIGNATURE), 'a verifiable CMS signature', String(reason), 'the signature in signature.p7s could not be checked');
+      this.pass('signature', 'not verifiable');
+      this.skip('signer-chain', 'not run: the signature could not be checked');
+      return;
+    }
     this.signer = outcome.signer;
     this.signingTime = outcome.signingTime;
     for (const problem of outcome.problems) this.fail(problem.check, this.entryName(SIGNATURE), problem.expected, problem.found, problem.message);
@@ -564,14 +593,27 @@ class ArchiveVerification {
    * Asks for the payload, production and scope checks of the records, in that order (the scope one only when the
    * archive's order.json is a valid order). A failed request rejects when its outcome is awaited, not before.
    */
-  private askRecordChecks(): { payload: Promise<CheckOutcome>; production: Promise<CheckOutcome>; scope: Promise<CheckOutcome> | null } {
+  private askRecordChecks(): { payload: Promise<CheckOutcome>; production: Promise<CheckOutcome>; scope: ScopeOutcomes | null } {
     const records = this.recordChecks();
     const payload = records.payload({ digests: this.digests, sizes: this.sizes });
     const production = records.production();
     const order = this.archiveOrder().parsed?.data;
-    const scope = order ? records.scope({ categories: order.categories, from: order.dateRange.from, to: order.dateRange.to }) : null;
-    for (const outcome of [payload, production, scope]) outcome?.catch(() => undefined);
-    return { payload, production, scope };
+    const rule = (of: Order): ScopeRule => ({ categories: of.categories, from: of.dateRange.from, to: of.dateRange.to });
+    const archive = order ? records.scope(rule(order)) : null;
+    // A different --order (the order check fails on that already) is the one the investigator holds: what lies
+    // outside it is named too, not only what lies outside the order the archive carries.
+    const given = order ? this.differingGivenOrder() : null;
+    const againstGiven = given ? records.scope(rule(given)) : null;
+    for (const outcome of [payload, production, archive, againstGiven]) outcome?.catch(() => undefined);
+    return { payload, production, scope: archive ? { archive, given: given && againstGiven ? { order: given, outcome: againstGiven } : null } : null };
+  }
+
+  /** --order when it is a valid order whose canonical JSON differs from the archive's order.json; else null. */
+  private differingGivenOrder(): Order | null {
+    if (!this.givenOrder) return null;
+    const parsed = orderSchema.safeParse(this.givenOrder.value);
+    if (!parsed.success) return null;
+    return canonicalJson(this.givenOrder.value) === canonicalJson(this.archiveOrder().value) ? null : parsed.data;
   }
 
   /** Every payload file is in manifest-sha256.txt with the hash recomputed here, and nothing else is. */
@@ -668,13 +710,28 @@ class ArchiveVerification {
    * that resolved them is not available to the verifier. `records` is the records' scope check, asked for when the
    * order was found valid.
    */
-  private async verifyScope(records: Promise<CheckOutcome> | null): Promise<void> {
+  private async verifyScope(outcomes: ScopeOutcomes | null): Promise<void> {
     const order = this.order;
-    if (!order || !records) {
+    if (!order || !outcomes) {
       this.skip('scope', 'not run: no valid order.json');
       return;
     }
-    this.absorb('scope', await records);
+    const detail = await this.scopeAgainst(order, await outcomes.archive);
+    const given = outcomes.given;
+    if (given) {
+      await this.scopeAgainst(given.order, await given.outcome);
+      this.pass('scope', `${detail}; and against --order: categories ${given.order.categories.join(', ')}; ${given.order.dateRange.from} to ${given.order.dateRange.to}`);
+    } else {
+      this.pass('scope', detail);
+    }
+  }
+
+  /**
+   * The records' scope outcome against `order`, then the payload folders: categories the order names, accounts its
+   * targets can be (at most one per target; by id when every target is an account id). Returns the check's detail.
+   */
+  private async scopeAgainst(order: Order, records: CheckOutcome): Promise<string> {
+    this.absorb('scope', records);
     const categories = new Set<string>(order.categories);
     const accounts = new Set<string>();
     // Paths of one folder follow each other: a path under the previous one's data/<account>/<category>/ has the same
@@ -695,6 +752,17 @@ class ArchiveVerification {
       }
     }
     let accountDetail = `${accounts.size} account(s); targets other than account ids cannot be resolved offline`;
+    // Each target resolves to exactly one account: more accounts than targets is data of an account no target names.
+    if (accounts.size > order.targets.length) {
+      const held = [...accounts].sort();
+      this.fail(
+        'scope',
+        this.entryName('data/'),
+        `at most ${order.targets.length} account(s), one per target of order ${order.id}`,
+        `${held.length} accounts (${held.join(', ')})`,
+        `the archive holds data of ${held.length} accounts, but the order's ${order.targets.length} target(s) resolve to at most ${order.targets.length}`,
+      );
+    }
     if (order.targets.every((target) => target.type === 'account-id')) {
       const named = new Set(order.targets.map((target) => target.value));
       for (const account of accounts) {
@@ -702,7 +770,7 @@ class ArchiveVerification {
       }
       accountDetail = `${accounts.size} account(s), all named by the order`;
     }
-    this.pass('scope', `categories ${order.categories.join(', ')}; ${order.dateRange.from} to ${order.dateRange.to}; ${accountDetail}`);
+    return `categories ${order.categories.join(', ')}; ${order.dateRange.from} to ${order.dateRange.to}; ${accountDetail}`;
   }
 
   // ---- helpers -------------------------------------------------------------------------------------------------
@@ -807,11 +875,10 @@ class HashSink implements EntrySink {
     this.batcher.add(this.slot, data);
   }
 
-  delegate(position: number, length: number): boolean {
-    if (!this.batcher.shouldDelegate(length)) return false;
+  delegate(position: number, length: number): Promise<number> | null {
+    if (!this.batcher.shouldDelegate(length)) return null;
     this.sizes[this.slot] = length;
-    this.batcher.delegate(this.slot, this.fd, position, length);
-    return true;
+    return this.batcher.delegate(this.slot, this.fd, position, length);
   }
 
   update(chunk: Buffer): void {
@@ -839,6 +906,44 @@ function worthAHashThread(entries: readonly ZipEntry[], recordsThreaded: boolean
   for (const entry of entries) if (entry.compressedSize > MAX_BATCHED_ENTRY_BYTES) largeBytes += entry.compressedSize;
   return largeBytes >= HASH_THREAD_FROM_BYTES;
 }
+
+/**
+ * Permissions and attributes an extractor would apply that scopex never writes (it writes files 0644 and folders 0755
+ * from a Unix host, with the DOS archive or folder bit): setuid, setgid or sticky bits; a file without owner read
+ * (mode 000 leaves the investigator locked out), executable, or writable by all; a folder its owner cannot list or
+ * enter; DOS hidden, system, volume-label or device bits. A Unix mode is read from the upper 16 bits when the entry
+ * comes from a Unix host, or from any host when they are set (unzip reads them then too).
+ */
+function unsafeAttributes(entry: ZipEntry, isFolder: boolean): { expected: string; found: string; message: string } | null {
+  const attributes = entry.externalAttributes;
+  const dos = attributes & 0xffff & ~(DOS_READ_ONLY | DOS_FOLDER | DOS_ARCHIVE | DOS_NORMAL | DOS_REPARSE_POINT);
+  if (dos !== 0) {
+    return { expected: 'DOS attributes read-only, folder or archive only', found: `DOS attributes 0x${(attributes & 0xffff).toString(16)}`, message: `${entry.name} carries DOS attributes (hidden, system, volume label or other) that scopex never writes` };
+  }
+  const host = entry.versionMadeBy >> 8;
+  const mode = attributes >>> 16;
+  if (mode === 0 && host !== 3 && host !== 19) return null;
+  const type = mode & 0o170000;
+  if (type !== 0 && type !== 0o100000 && type !== 0o040000) return null; // a link or special file: reported as such
+  const permissions = mode & 0o7777;
+  const shown = `mode ${permissions.toString(8).padStart(4, '0')}`;
+  if ((permissions & 0o7000) !== 0) return { expected: isFolder ? 'mode 0755' : 'mode 0644', found: shown, message: `${entry.name} has the setuid, setgid or sticky bit set` };
+  if ((permissions & 0o002) !== 0) return { expected: isFolder ? 'mode 0755' : 'mode 0644', found: shown, message: `${entry.name} would be writable by every user once extracted` };
+  if (isFolder) {
+    if ((permissions & 0o700) !== 0o700) return { expected: 'mode 0755', found: shown, message: `the folder ${entry.name} would not be readable and enterable by its owner once extracted` };
+    return null;
+  }
+  if ((permissions & 0o400) === 0) return { expected: 'mode 0644', found: shown, message: `${entry.name} would not be readable by its owner once extracted` };
+  if ((permissions & 0o111) !== 0) return { expected: 'mode 0644', found: shown, message: `${entry.name} would be executable once extracted` };
+  return null;
+}
+
+const DOS_READ_ONLY = 0x01;
+const DOS_FOLDER = 0x10;
+const DOS_ARCHIVE = 0x20;
+const DOS_NORMAL = 0x80;
+/** Reported as a Windows link on its own. */
+const DOS_REPARSE_POINT = 0x400;
 
 /** The first segment most entry names share (the first such in the listing when counts tie), or null. */
 function mostCommonTopFolder(entries: readonly ZipEntry[]): string | null {
@@ -880,11 +985,17 @@ interface ArchiveOrder {
   parsed?: ReturnType<typeof orderSchema.safeParse>;
 }
 
+/** The records' scope outcomes: against the archive's order, and against a different valid --order. */
+interface ScopeOutcomes {
+  archive: Promise<CheckOutcome>;
+  given: { order: Order; outcome: Promise<CheckOutcome> } | null;
+}
+
 interface EarlyRead {
   file: RecordFile;
   /** Its bag path. */
   path: string;
-  result: Promise<{ sha256: string; bytes: number }>;
+  result: Promise<EarlyReadResult>;
   /** Whether the pass over the archive came to the entry and would have read it. */
   claimed: boolean;
 }
@@ -898,7 +1009,7 @@ function claimSink(taken: EarlyRead): EntrySink {
     whole: claim,
     delegate: () => {
       claim();
-      return true;
+      return taken.result.then((read) => read.crc);
     },
     update: () => undefined,
     end: claim,

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/util/package-root.js';
-import { createPki, flipByte, goodArchive, tempDir, type Pki } from './fixtures.js';
+import { createPki, flipByte, goodArchive, tempDir, writeZip, type Pki } from './fixtures.js';
 
 const ROOT = packageRoot();
 const CLI = path.join(ROOT, 'dist', 'bin', 'main.js');
@@ -94,6 +94,35 @@ describe('scopex verify', () => {
     expect(folder.stderr).toContain(dir);
     expect(folder.stderr).not.toContain('internal error');
     expect(folder.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('with --config, logs the verdict of an archive that names no order (entries under "/") and exits 4, not 1', async () => {
+    const config = path.join(dir, 'config.json');
+    fs.writeFileSync(
+      config,
+      JSON.stringify({
+        schema: 'scopex.config/v1',
+        organization: 'Contoso Cloud',
+        legalProcess: path.join(ROOT, 'config', 'legal-process.json'),
+        stores: 'stores',
+        keys: { masterKey: 'master.key', dataKeys: 'data-keys.json' },
+        reviewerCa: [pki.caFile],
+        signer: { certificate: pki.signer.certFile, key: pki.signer.keyFile },
+        custodyLog: 'custody/custody.jsonl',
+      }),
+    );
+    const rooted = path.join(dir, 'rooted.zip');
+    writeZip(rooted, [{ name: '/x', data: Buffer.from('x') }]);
+    const result = await run(['verify', rooted, '--trust', pki.caFile, '--config', config, '--json']);
+    expect(result.stderr).not.toContain('internal error');
+    expect(result.code).toBe(4);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, orderId: null });
+    const records = fs.readFileSync(path.join(dir, 'custody', 'custody.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { event: string; orderId: string; details: Record<string, unknown> });
+    expect(records.at(-1)).toMatchObject({ event: 'archive.verified', orderId: 'unknown', details: { orderIdKnown: false, ok: false } });
+    // The good archive's verdict is logged under its order.
+    expect((await run(['verify', good, '--trust', pki.caFile, '--config', config])).code).toBe(0);
+    const last = JSON.parse(fs.readFileSync(path.join(dir, 'custody', 'custody.jsonl'), 'utf8').trim().split('\n').at(-1) as string) as { orderId: string; details: { orderIdKnown: boolean } };
+    expect(last).toMatchObject({ orderId: 'LE-2026-000123', details: { orderIdKnown: true } });
   });
 
   it('has --help with an example', async () => {

@@ -53,6 +53,20 @@ describe('an archive sealed by createBagSealer', () => {
     expect(report.signer?.subject).toContain('Legal Production Signer');
   });
 
+  it('verifies a bag with no payload, whose empty data/ folder is an entry of its own', async () => {
+    const out = path.join(dir, 'out-empty');
+    fs.mkdirSync(out);
+    const { model } = sampleBag();
+    const sealer = await createBagSealer({ outDir: out, orderId: ORDER_ID, organization: 'Contoso Cloud', signerCertificateFile: pki.signer.certFile, signerKeyFile: pki.signer.keyFile });
+    await sealer.addTagFile('order.json', model.files.get('order.json') as Buffer);
+    await sealer.addTagFile('production.json', Buffer.from('[]\n'));
+    const { archive } = await sealer.seal();
+    expect(fs.readFileSync(archive).includes(Buffer.from(`${ORDER_ID}/data/`))).toBe(true);
+    const report = await verifyArchive({ archive, trustFile: pki.caFile });
+    expect(report.failures).toEqual([]);
+    expect(report.counts.payloadFiles).toBe(0);
+  });
+
   it('fails once one payload byte is changed in the sealed file', async () => {
     const out = path.join(dir, 'out2');
     fs.mkdirSync(out);

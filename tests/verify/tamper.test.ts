@@ -40,6 +40,8 @@ let pki: Pki;
 let good: BagModel;
 let goodRecords: ProductionRecord[];
 let goodZip: Buffer;
+/** The good bag as archiver writes it with ZIP64 end records. */
+let zip64Good: Buffer;
 let orderFile: string;
 let counter = 0;
 
@@ -56,6 +58,7 @@ beforeAll(async () => {
   writeManifests(good);
   sign(good, pki.signer);
   goodZip = zipOf(good);
+  zip64Good = await writeZipWithArchiver(path.join(dir, 'zip64-good.zip'), zipItems(good), { forceZip64: true });
   orderFile = path.join(dir, 'order.json');
   fs.writeFileSync(orderFile, good.files.get('order.json') as Buffer);
 });
@@ -288,7 +291,8 @@ const cases: TamperCase[] = [
       const items = zipItems(good).map((item) => (item.name.endsWith(MAIL_1) ? { ...item, extra: field } : item));
       return writeZip(path.join(dir, `z-${counter++}.zip`), items);
     },
-    checks: ['entry-names'],
+    // The second name is the names check's; the field itself is one scopex never writes.
+    checks: ['entry-names', 'zip-structure'],
     exact: true,
   },
   { name: 'symbolic link entry', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0001/mail.content/link.eml`, data: Buffer.from('/etc/passwd'), externalAttr: 0o120777 * 65536 }]), checks: ['entry-types'] },
@@ -326,6 +330,32 @@ const cases: TamperCase[] = [
   { name: 'an item after the date range (re-signed)', make: () => zipOf(resealed((_, records) => { (records[1] as ProductionRecord).timestamp = '2026-07-01T00:00:00Z'; })), checks: ['scope'], exact: true },
   { name: 'items of a category the order does not name (re-signed)', make: () => zipOf(resealed(() => undefined, { order: sampleOrder({ categories: ['subscriber', 'mail.content', 'mail.metadata'] }) })), checks: ['scope'], exact: true },
   { name: 'an account the order does not name (account-id targets, re-signed)', make: () => zipOf(resealed(() => undefined, { order: sampleOrder({ targets: [{ type: 'account-id', value: 'acc-0001' }] }) })), checks: ['scope'], exact: true },
+  // Fields other tools act on that scopex never writes (a VERIFIED archive must extract the same everywhere).
+  { name: 'a CRC-32 that does not match the data, in the local header and the central directory alike', make: () => crcChanged(goodZip, MAIL_1), checks: ['zip-structure'], exact: true },
+  { name: 'a CRC-32 that does not match an empty file', make: () => crcChanged(goodZip, 'data/acc-0002/storage.content/empty.bin'), checks: ['zip-structure'], exact: true },
+  { name: 'a central record on disk 1 (7-Zip extracts an empty file)', make: () => centralEdited(goodZip, MAIL_1, (zip, at) => zip.writeUInt16LE(1, at + 34)), checks: ['zip-structure'], exact: true },
+  { name: 'an archive comment', make: () => withArchiveComment(goodZip, 'note to the investigator: m-000001 is fake'), checks: ['zip-structure'], exact: true },
+  { name: 'a file comment', make: () => centralGrown(goodZip, MAIL_1, 'comment', Buffer.from('NOTE TO INVESTIGATOR: this message was fabricated')), checks: ['zip-structure'], exact: true },
+  { name: 'an unknown extra field in the central record only', make: () => centralGrown(goodZip, MAIL_1, 'extra', Buffer.from([0xfe, 0xca, 8, 0, ...Buffer.from('HIDDENXX')])), checks: ['zip-structure'], exact: true },
+  { name: 'bytes after the last extra field of a central record', make: () => centralGrown(goodZip, MAIL_1, 'extra', Buffer.from([0x01, 0x00])), checks: ['zip-structure'], exact: true },
+  { name: 'an unknown extra field in the local and central headers', make: () => withEntryOptions(good, MAIL_1, { extra: Buffer.from([0xfe, 0xca, 8, 0, ...Buffer.from('HIDDENXX')]) }), checks: ['zip-structure'], exact: true },
+  { name: 'extensible data in the ZIP64 end record', make: () => zip64ExtensibleData(), checks: ['zip-structure'], exact: true },
+  { name: 'a setuid payload file', make: () => withEntryOptions(good, MAIL_1, { externalAttr: 0o104644 * 65536 }), checks: ['entry-types'], exact: true },
+  { name: 'a payload file of mode 000 (unreadable once extracted)', make: () => withEntryOptions(good, MAIL_1, { externalAttr: 0o100000 * 65536 }), checks: ['entry-types'], exact: true },
+  { name: 'an executable payload file', make: () => withEntryOptions(good, MAIL_1, { externalAttr: 0o100755 * 65536 }), checks: ['entry-types'], exact: true },
+  { name: 'a world-writable tag file', make: () => withEntryOptions(good, 'order.json', { externalAttr: 0o100666 * 65536 }), checks: ['entry-types'], exact: true },
+  { name: 'a DOS hidden attribute (Unix host)', make: () => withEntryOptions(good, MAIL_1, { externalAttr: 0o100644 * 65536 + 0x02 }), checks: ['entry-types'], exact: true },
+  { name: 'a DOS hidden attribute (DOS host)', make: () => withEntryOptions(good, MAIL_1, { createSystem: 0, externalAttr: 0x02 }), checks: ['entry-types'], exact: true },
+  { name: 'a DOS volume-label attribute', make: () => withEntryOptions(good, MAIL_1, { externalAttr: 0o100644 * 65536 + 0x08 }), checks: ['entry-types'], exact: true },
+  { name: 'a folder its owner cannot enter', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0001/`, data: Buffer.alloc(0), externalAttr: 0o40600 * 65536 + 0x10 }]), checks: ['entry-types'], exact: true },
+  { name: 'an empty folder entry for an account the archive does not hold', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0099/mail.content/`, data: Buffer.alloc(0) }]), checks: ['bag-layout'], exact: true },
+  { name: 'an empty category folder entry of a held account', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0001/im.content/`, data: Buffer.alloc(0) }]), checks: ['bag-layout'], exact: true },
+  { name: 'an empty top-level folder entry', make: () => zipOf(good, [{ name: `${ORDER_ID}/evidence-removed/`, data: Buffer.alloc(0) }]), checks: ['bag-layout'], exact: true },
+  { name: 'more accounts than the order has targets (re-signed)', make: () => zipOf(resealed(() => undefined, { order: sampleOrder({ targets: [{ type: 'email', value: 'alice@contoso.example' }] }) })), checks: ['scope'], exact: true },
+  // A different --order fails the order check; what lies outside the given order is named under scope as well.
+  { name: '--order with a narrower date range', make: () => goodZip, orderFile: () => givenOrder({ dateRange: { from: '2026-01-01T00:00:00Z', to: '2026-03-31T23:59:59Z' } }), checks: ['order', 'scope'], exact: true },
+  { name: '--order with fewer categories', make: () => goodZip, orderFile: () => givenOrder({ categories: ['subscriber', 'mail.content', 'mail.metadata'] }), checks: ['order', 'scope'], exact: true },
+  { name: '--order with fewer targets', make: () => goodZip, orderFile: () => givenOrder({ targets: [{ type: 'email', value: 'alice@contoso.example' }] }), checks: ['order', 'scope'], exact: true },
   {
     name: '--order with a different order',
     make: () => goodZip,
@@ -373,6 +403,21 @@ describe('a local header that disagrees with its central record names the field'
   });
 });
 
+describe('a stored entry marked encrypted', () => {
+  it('is reported as marked encrypted, not as sizes "4930 != 4930"', async () => {
+    const zip = centralEdited(goodZip, MAIL_1, (out, at) => {
+      out.writeUInt16LE(out.readUInt16LE(at + 8) | 1, at + 8);
+      const local = out.readUInt32LE(at + 42);
+      out.writeUInt16LE(out.readUInt16LE(local + 6) | 1, local + 6);
+    });
+    const report = await verifyBytes(zip);
+    expect(failedChecks(report)).toContain('zip-structure');
+    const messages = report.failures.map((failure) => failure.message).join('\n');
+    expect(messages).toContain('marked encrypted');
+    expect(messages).not.toMatch(/(\d+) != \1/);
+  });
+});
+
 describe('payload files larger than a read window (one handed to the hashing thread, one hashed as it streams by)', () => {
   const MAIL_2 = 'data/acc-0001/mail.content/m-000002.eml';
   /** The good bag with m-000002 grown to 9 MiB and Résumé.txt to 6 MiB of random data, re-signed. */
@@ -396,6 +441,17 @@ describe('payload files larger than a read window (one handed to the hashing thr
       expect(failedChecks(report)).toEqual(['payload-manifest']);
       expect(report.failures.map((failure) => failure.entry)).toEqual([`${ORDER_ID}/${name}`]);
     }
+  });
+
+  it('a CRC-32 that does not match either big file is reported in the same place, whoever read it', async () => {
+    const zip = zipOf(withBigFiles());
+    for (const name of [MAIL_2, RESUME]) {
+      const report = await verifyBytes(crcChanged(zip, name));
+      expect(failedChecks(report)).toEqual(['zip-structure']);
+      expect(report.failures.map((failure) => failure.entry)).toEqual([`${ORDER_ID}/${name}`]);
+    }
+    const both = await verifyBytes(crcChanged(crcChanged(zip, MAIL_2), RESUME));
+    expect(both.failures.map((failure) => failure.entry)).toEqual([MAIL_2, RESUME].map((name) => `${ORDER_ID}/${name}`).sort((a, b) => zip.indexOf(Buffer.from(a)) - zip.indexOf(Buffer.from(b))));
   });
 
   it('an archive cut inside a big file is reported, the same with and without the thread', async () => {
@@ -427,6 +483,63 @@ describe('openssl cms -verify agrees on the signature cases', () => {
       expect(scopexAcceptsSignature(report)).toBe(stricter ? false : signatureCase.opensslAccepts);
     });
   }
+});
+
+describe('--order narrower than the order the archive carries', () => {
+  it('names the items outside the given order, not only the order mismatch', async () => {
+    const report = await verifyBytes(goodZip, { orderFile: givenOrder({ dateRange: { from: '2026-01-01T00:00:00Z', to: '2026-03-31T23:59:59Z' }, categories: ['subscriber', 'mail.content', 'mail.metadata'] }) });
+    const scope = report.failures.filter((failure) => failure.check === 'scope');
+    expect(scope.map((failure) => failure.entry)).toEqual(expect.arrayContaining([`${ORDER_ID}/data/acc-0001/mail.content/m-000002.eml`, `${ORDER_ID}/${RESUME}`]));
+    expect(report.checks.find((check) => check.name === 'scope')?.ok).toBe(false);
+  });
+});
+
+describe("SignedData's digestAlgorithms", () => {
+  it('a byte flipped anywhere in it fails the signature check, as openssl cms -verify refuses it', async () => {
+    const p7s = good.files.get('signature.p7s') as Buffer;
+    // The SET follows SignedData's version; its first (only) entry is SHA-256, the first object identifier there.
+    const oid = p7s.indexOf(Buffer.from('0609608648016503040201', 'hex'));
+    expect(oid).toBeGreaterThan(0);
+    const setAt = p7s.lastIndexOf(0x31, oid);
+    const end = oid + 11 + (p7s[oid + 11] === 0x05 ? 2 : 0);
+    expect(oid - setAt).toBeLessThanOrEqual(4);
+    for (let at = setAt; at < end; at++) {
+      const model = editBytes(good, 'signature.p7s', at);
+      const report = await verifyBytes(zipOf(model));
+      expect(failedChecks(report), `p7s byte ${at}`).toContain('signature');
+      expect(opensslAccepts(model), `p7s byte ${at}`).toBe(false);
+    }
+  });
+
+  it("one that does not list the signer's algorithm fails the signature check", async () => {
+    // SHA-256 announced as SHA-512 (same length): the signer's own digest algorithm is left as it was.
+    const p7s = Buffer.from(good.files.get('signature.p7s') as Buffer);
+    const oid = p7s.indexOf(Buffer.from('0609608648016503040201', 'hex'));
+    p7s[oid + 10] = 0x03;
+    const model = cloneModel(good);
+    model.files.set('signature.p7s', p7s);
+    const report = await verifyBytes(zipOf(model));
+    expect(report.failures.filter((failure) => failure.check === 'signature').map((failure) => failure.message)).toContain("SignedData's digestAlgorithms does not list the signer's digest algorithm");
+    expect(opensslAccepts(model)).toBe(false);
+  });
+});
+
+describe('a signer certificate whose public key cannot be decoded', () => {
+  it('fails the signature checks with a sentence (not an unreadable archive), and the other checks still report', async () => {
+    const p7s = Buffer.from(good.files.get('signature.p7s') as Buffer);
+    // rsaEncryption, NULL, then the BIT STRING (03 82 xx xx 00) around RSAPublicKey's SEQUENCE: make that a SET.
+    const at = p7s.indexOf(Buffer.from('06092a864886f70d010101', 'hex')) + 11 + 2 + 5;
+    expect(p7s[at]).toBe(0x30);
+    p7s[at] = 0x31;
+    const model = cloneModel(good);
+    model.files.set('signature.p7s', p7s);
+    const report = await verifyBytes(zipOf(model));
+    expect(report.ok).toBe(false);
+    expect(failedChecks(report)).toEqual(expect.arrayContaining(['signature']));
+    expect(failedChecks(report).every((check) => check === 'signature' || check === 'signer-chain')).toBe(true);
+    expect(report.checks.find((check) => check.name === 'payload-manifest')?.ok).toBe(true);
+    for (const failure of report.failures) expect(failure.message).not.toMatch(/ERR_OSSL/);
+  });
 });
 
 describe('reporting and inputs', () => {
@@ -563,6 +676,68 @@ function withLeadingJunkAdjusted(zip: Buffer): Buffer {
     out.writeUInt32LE(out.readUInt32LE(at + 42) + shift, at + 42);
   }
   out.writeUInt32LE(out.readUInt32LE(eocd + 16) + shift, eocd + 16);
+  return out;
+}
+
+/** An --order file: the sample order with `overrides`. */
+function givenOrder(overrides: Record<string, unknown>): string {
+  const file = path.join(dir, `given-order-${counter++}.json`);
+  fs.writeFileSync(file, JSON.stringify(sampleOrder(overrides), null, 2));
+  return file;
+}
+
+/** The good bag zipped with one entry's ZIP options changed (attributes, host, extra field). */
+function withEntryOptions(model: BagModel, bagPath: string, options: Partial<ZipItem>): Buffer {
+  return writeZip(path.join(dir, `e-${counter++}.zip`), zipItems(model).map((item) => (item.name === `${ORDER_ID}/${bagPath}` ? { ...item, ...options } : item)));
+}
+
+/** Edits the central record of `bagPath` in a copy of `zip` (`at` is where the record starts). */
+function centralEdited(zip: Buffer, bagPath: string, edit: (zip: Buffer, at: number) => void): Buffer {
+  const out = Buffer.from(zip);
+  const record = centralRecords(zip).find((r) => r.name === `${ORDER_ID}/${bagPath}`);
+  if (!record) throw new Error(`no record for ${bagPath}`);
+  edit(out, record.offset);
+  return out;
+}
+
+/** The CRC-32 of `bagPath` changed alike in its local header and its central record (Python writes no descriptors). */
+function crcChanged(zip: Buffer, bagPath: string): Buffer {
+  return centralEdited(zip, bagPath, (out, at) => {
+    const crc = (out.readUInt32LE(at + 16) ^ 0x00010000) >>> 0;
+    out.writeUInt32LE(crc, at + 16);
+    out.writeUInt32LE(crc, out.readUInt32LE(at + 42) + 14);
+  });
+}
+
+/** Appends `bytes` to the extra field or the comment of `bagPath`'s central record, the end record following. */
+function centralGrown(zip: Buffer, bagPath: string, field: 'extra' | 'comment', bytes: Buffer): Buffer {
+  const record = centralRecords(zip).find((r) => r.name === `${ORDER_ID}/${bagPath}`);
+  if (!record) throw new Error(`no record for ${bagPath}`);
+  const at = record.offset;
+  const nameLength = zip.readUInt16LE(at + 28);
+  const extraLength = zip.readUInt16LE(at + 30);
+  const commentLength = zip.readUInt16LE(at + 32);
+  const insertAt = at + 46 + nameLength + extraLength + (field === 'comment' ? commentLength : 0);
+  const out = Buffer.concat([zip.subarray(0, insertAt), bytes, zip.subarray(insertAt)]);
+  if (field === 'extra') out.writeUInt16LE(extraLength + bytes.length, at + 30);
+  else out.writeUInt16LE(commentLength + bytes.length, at + 32);
+  const eocd = out.lastIndexOf(EOCD_SIGNATURE);
+  out.writeUInt32LE(out.readUInt32LE(eocd + 12) + bytes.length, eocd + 12);
+  return out;
+}
+
+function withArchiveComment(zip: Buffer, comment: string): Buffer {
+  const out = Buffer.concat([zip, Buffer.from(comment)]);
+  out.writeUInt16LE(Buffer.byteLength(comment), zip.lastIndexOf(EOCD_SIGNATURE) + 20);
+  return out;
+}
+
+/** The good bag as archiver writes it with ZIP64 end records, 8 bytes of extensible data in the ZIP64 one. */
+function zip64ExtensibleData(): Buffer {
+  const zip = zip64Good;
+  const at = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x06, 0x06]));
+  const out = Buffer.concat([zip.subarray(0, at + 56), Buffer.from('HIDDEN!!'), zip.subarray(at + 56)]);
+  out.writeBigUInt64LE(out.readBigUInt64LE(at + 4) + 8n, at + 4);
   return out;
 }
 
