@@ -132,7 +132,6 @@ async function appendLocked(
   const release = await acquireLock(lockFileFor(file), lockTimeoutMs);
   try {
     const handle = await fs.open(file, 'a+');
-    let record: CustodyRecord;
     try {
       const last = await readLastRecord(handle, file);
       const unhashed = {
@@ -143,7 +142,7 @@ async function appendLocked(
         details: event.details,
         prevHash: last ? last.hash : GENESIS_HASH,
       };
-      record = { ...unhashed, hash: recordHash(unhashed) };
+      const record = { ...unhashed, hash: recordHash(unhashed) };
       // One write of one whole line, in append mode, then flushed to the disk before anyone is told it happened. A
       // write cut short (a full disk) is cut back off, so that the log never ends in a torn record.
       const { size } = await handle.stat();
@@ -154,16 +153,30 @@ async function appendLocked(
         await handle.truncate(size).catch(() => undefined);
         throw unwritable(error, file, 'the log was left as it was');
       }
+      try {
+        await writeHead(file, record);
+      } catch (error) {
+        // Audit verify accepts one record past the head, and only one: what a crash just before this leaves. Left
+        // there by a failed append, the next failed one would make it two, which reads as records added without
+        // scopex. So the record is cut back off, still under the lock, and the log is as it was. (Should a crash undo
+        // the cut before it reaches the disk, the record is back as the one past the head.)
+        const removed = await handle.truncate(size).then(
+          () => true,
+          () => false,
+        );
+        if (removed) await handle.sync().catch(() => undefined);
+        throw unwritable(
+          error,
+          file,
+          removed
+            ? 'nothing was appended'
+            : `record seq ${record.seq} was appended, but neither could its head file ${headFileFor(file)} be updated nor the record be removed again`,
+        );
+      }
+      return record;
     } finally {
       await handle.close();
     }
-    try {
-      await writeHead(file, record);
-    } catch (error) {
-      // The record is in the log; audit verify accepts one record past the head (an append cut short just here).
-      throw unwritable(error, file, `record seq ${record.seq} was appended, but its head file ${headFileFor(file)} could not be updated`);
-    }
-    return record;
   } finally {
     await release();
   }

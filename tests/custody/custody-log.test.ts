@@ -164,6 +164,18 @@ describe('verifyCustodyLog', () => {
     await expect(readCustodyRecords(dir).next()).rejects.toMatchObject({ name: 'InputError', code: 'FILE_UNREADABLE' });
   });
 
+  it('accepts one record past the head (a crash before the head was updated), which the next append settles, but not two', async () => {
+    const lines = await writeLog(3);
+    const [first, second] = lines.map((line) => JSON.parse(line) as CustodyRecord);
+    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 2, hash: second!.hash })}\n`);
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 3, headChecked: true });
+    const fourth = await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-4', details: {} });
+    expect(JSON.parse(readFileSync(headFileFor(logFile), 'utf8'))).toEqual({ seq: 4, hash: fourth.hash });
+    expect((await verifyCustodyLog(logFile)).ok).toBe(true);
+    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 1, hash: first!.hash })}\n`);
+    expect((await verifyCustodyLog(logFile)).failures).toEqual([expect.objectContaining({ seq: 3, kind: 'inserted' })]);
+  });
+
   for (const k of [1, 3, 6]) {
     it(`catches an edit of record ${k}`, async () => {
       const lines = await writeLog(6);
