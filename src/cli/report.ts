@@ -27,13 +27,20 @@ const transparencyCommand: CommandModule<GlobalArgs, TransparencyArgs> = {
       .example('$0 report transparency --from 2026-07-01 --to 2026-12-31 --csv', 'the second half of 2026 as CSV') as Argv<TransparencyArgs>,
   handler: async (args) => {
     if (args.csv && args.json) throw new InputError('USAGE', '--csv and --json are mutually exclusive: pick one output format');
-    const [{ transparencyCsv, transparencyReport }, { parseInstant }] = await Promise.all([
+    const [{ countHalfYears, MAX_HALF_YEARS, transparencyCsv, transparencyReport }, { parseInstant }] = await Promise.all([
       import('../custody/transparency.js'),
       import('../custody/read-log.js'),
     ]);
     const from = parseInstant(args.from, 'start', '--from');
     const to = parseInstant(args.to, 'end', '--to');
     if (from.getTime() > to.getTime()) throw new InputError('USAGE', `--from ${args.from} is after --to ${args.to}`);
+    const halfYears = countHalfYears(from, to);
+    if (args.periods === 'half-year' && halfYears > MAX_HALF_YEARS) {
+      throw new InputError(
+        'USAGE',
+        `--from ${args.from} to --to ${args.to} spans ${halfYears} half-years; a report has at most ${MAX_HALF_YEARS} half-years (50 years): narrow the window, or give --periods whole for one column`,
+      );
+    }
     const logFile = args.log ?? configFrom(args).custodyLogFile;
     const report = await whileInterruptible(() => transparencyReport({ logFile, from, to, periods: args.periods }), {
       reason: (signal) => new AbortedError('ABORTED', `the transparency report was interrupted (${describeInterrupt(signal)}); nothing was reported`),

@@ -1,13 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CustodyEvent } from '../../src/custody/custody-log.js';
 import { createFileCustodyLog, GENESIS_HASH, recordHash } from '../../src/custody/file-custody-log.js';
 import { notices } from '../../src/custody/notices.js';
 import { parseInstant } from '../../src/custody/read-log.js';
 import { band, halfYears, transparencyCsv, transparencyReport } from '../../src/custody/transparency.js';
 import { InputError } from '../../src/errors.js';
+import { buildCli, runCli } from '../e2e/export-helpers.js';
 
 let dir: string;
 let logFile: string;
@@ -143,6 +144,20 @@ describe('transparency report', () => {
     ]);
   });
 
+  it('cuts half-years in any year, also in years 0 to 99 (which Date.UTC would read as 1900 to 1999)', () => {
+    const iso = (from: string, to: string) => halfYears(new Date(from), new Date(to)).map(([a, b]) => [a.toISOString(), b.toISOString()]);
+    expect(iso('0001-01-01T00:00:00Z', '0002-12-31T23:59:59.999Z')).toEqual([
+      ['0001-01-01T00:00:00.000Z', '0001-06-30T23:59:59.999Z'],
+      ['0001-07-01T00:00:00.000Z', '0001-12-31T23:59:59.999Z'],
+      ['0002-01-01T00:00:00.000Z', '0002-06-30T23:59:59.999Z'],
+      ['0002-07-01T00:00:00.000Z', '0002-12-31T23:59:59.999Z'],
+    ]);
+    expect(iso('0099-10-01T00:00:00Z', '0100-02-01T00:00:00Z')).toEqual([
+      ['0099-10-01T00:00:00.000Z', '0099-12-31T23:59:59.999Z'],
+      ['0100-01-01T00:00:00.000Z', '0100-02-01T00:00:00.000Z'],
+    ]);
+  });
+
   it('refuses dates without a zone or that do not parse', () => {
     expect(() => parseInstant('2026-13-45', 'start', '--from')).toThrow(InputError);
     expect(() => parseInstant('2026-01-01T00:00:00', 'start', '--from')).toThrow(InputError);
@@ -181,5 +196,33 @@ describe('notices', () => {
     const later = await notices({ logFile, asOf: new Date('2027-07-01T00:00:00Z') });
     expect(later.notify.map((n) => n.orderId)).toEqual(['GAG-FUTURE', 'GAG-PAST', 'LATER', 'NO-GAG', 'REDONE']);
     expect(later.withheld).toEqual([]);
+  });
+});
+
+describe('report transparency (the command)', () => {
+  beforeAll(() => buildCli());
+
+  const transparency = (from: string, to: string, ...extra: string[]) =>
+    runCli(['report', 'transparency', '--from', from, '--to', to, '--log', logFile, ...extra]);
+
+  it('gives one column per half-year, and refuses more than 100 of them (exit 2, naming the bound) unless --periods whole', async () => {
+    await logEvents([['2026-02-01T00:00:00Z', checked('A', 'search-warrant', ['a1'])]]);
+    const early = await transparency('0001-01-01', '0002-12-31', '--json');
+    expect(early.code, early.stderr).toBe(0);
+    expect((JSON.parse(early.stdout) as { periods: unknown[] }).periods).toHaveLength(4);
+    const fifty = await transparency('2000-01-01', '2049-12-31', '--json');
+    expect(fifty.code, fifty.stderr).toBe(0);
+    expect((JSON.parse(fifty.stdout) as { periods: unknown[] }).periods).toHaveLength(100);
+    for (const [from, to] of [['2000-01-01', '2050-01-01'], ['0001-01-01', '9999-12-31']] as const) {
+      const refused = await transparency(from, to);
+      expect(refused.code, `${from}..${to}`).toBe(2);
+      expect(refused.stdout).toBe('');
+      const lines = refused.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/100 half-years/);
+    }
+    const whole = await transparency('0001-01-01', '9999-12-31', '--periods', 'whole', '--json');
+    expect(whole.code, whole.stderr).toBe(0);
+    expect((JSON.parse(whole.stdout) as { total: { ordersReceived: number } }).total.ordersReceived).toBe(1);
   });
 });
