@@ -221,5 +221,7 @@ export function transparencyCsv(report: TransparencyReport): string {
     add('nsl.orders_received', period.nationalSecurityLetters.ordersReceived);
     add('nsl.accounts_specified', period.nationalSecurityLetters.accountsSpecified);
   }
+  // The CSV's counterpart of the JSON's logVerified, so that a saved file still says whether its log passed audit.
+  rows.push(`${report.from},${report.to},log_verified,${report.logVerified}`);
   return `${rows.join('\n')}\n`;
 }

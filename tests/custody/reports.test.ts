@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -224,5 +224,32 @@ describe('report transparency (the command)', () => {
     const whole = await transparency('0001-01-01', '9999-12-31', '--periods', 'whole', '--json');
     expect(whole.code, whole.stderr).toBe(0);
     expect((JSON.parse(whole.stdout) as { total: { ordersReceived: number } }).total.ordersReceived).toBe(1);
+  });
+
+  it('prints the figures of a custody log that fails audit verification, marked as such, and exits 4 in every format', async () => {
+    await logEvents([
+      ['2026-02-01T00:00:00Z', checked('A', 'search-warrant', ['a1'])],
+      ['2026-03-01T00:00:00Z', checked('B', 'subpoena', ['b1'])],
+    ]);
+    const intact = readFileSync(logFile, 'utf8');
+    writeFileSync(logFile, intact.replace('"b1"', '"b2"'));
+    const table = await transparency('2026-01-01', '2026-12-31');
+    const json = await transparency('2026-01-01', '2026-12-31', '--json');
+    const csv = await transparency('2026-01-01', '2026-12-31', '--csv');
+    for (const run of [table, json, csv]) {
+      expect(run.code, run.stderr).toBe(4);
+      const lines = run.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(logFile);
+    }
+    expect(table.stdout).toContain('WARNING: custody log fails audit verification');
+    expect(JSON.parse(json.stdout)).toMatchObject({ logVerified: false, total: { ordersReceived: 2 } });
+    expect(csv.stdout).toContain('total.orders_received,2');
+    expect(csv.stdout).toContain(',log_verified,false');
+    writeFileSync(logFile, intact);
+    const verified = await transparency('2026-01-01', '2026-12-31', '--csv');
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.stderr).toBe('');
+    expect(verified.stdout).toContain(',log_verified,true');
   });
 });
