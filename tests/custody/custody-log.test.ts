@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -32,6 +32,29 @@ function readLines(): string[] {
 }
 function writeLines(lines: string[]): void {
   writeFileSync(logFile, lines.map((l) => `${l}\n`).join(''));
+}
+/** What an append must leave alone when it refuses: the log (or its absence) and the head file, byte for byte. */
+function snapshot(): { log: string | null; head: string | null } {
+  const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : null);
+  return { log: read(logFile), head: read(headFileFor(logFile)) };
+}
+async function expectRefused(message: RegExp): Promise<void> {
+  const before = snapshot();
+  const error = await createFileCustodyLog({ file: logFile })
+    .append({ event: 'order.checked', orderId: 'LE-NEXT', details: {} })
+    .then(
+      () => null,
+      (e: unknown) => e,
+    );
+  expect(error).toBeInstanceOf(IntegrityError);
+  expect(error).toMatchObject({ code: 'AUDIT_LOG_BROKEN' });
+  const text = (error as Error).message;
+  expect(text).toMatch(message);
+  expect(text).toContain(logFile);
+  expect(text).toMatch(/; nothing was appended; run scopex audit verify /);
+  expect(text).not.toContain('\n');
+  expect(snapshot()).toEqual(before);
+  expect(existsSync(lockFileFor(logFile))).toBe(false);
 }
 
 describe('file custody log', () => {
@@ -281,5 +304,76 @@ describe('verifyCustodyLog', () => {
       [4, 'removed'],
       [7, 'removed'],
     ]);
+  });
+});
+
+describe('the head file, on append', () => {
+  // A removed tail used to be caught by audit verify only until the next append, which numbered its record after the
+  // new last one and overwrote the head file: audit verify then said intact.
+  it('refuses to chain onto a log whose last records were removed, so that audit verify still names them', async () => {
+    const lines = await writeLog(5);
+    writeLines(lines.slice(0, 3));
+    await expectRefused(
+      /^custody log \S+ does not agree with its head file \S+\.head: the head file says seq 5, but the log ends at seq 3: records seq 4 to 5 were removed from its end;/,
+    );
+    writeLines(lines.slice(0, 4));
+    await expectRefused(/the head file says seq 5, but the log ends at seq 4: record seq 5 was removed from its end;/);
+    const report = await verifyCustodyLog(logFile);
+    expect(report.failures).toEqual([expect.objectContaining({ seq: 5, kind: 'removed' })]);
+    writeLines(lines);
+    expect((await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-6', details: {} })).seq).toBe(6);
+    expect((await verifyCustodyLog(logFile)).ok).toBe(true);
+  });
+
+  it('refuses a last record that is not the one the head file names, and more than one record past it', async () => {
+    const lines = await writeLog(5);
+    const last = JSON.parse(lines[4]!) as CustodyRecord;
+    const replaced = { ...last, orderId: 'FORGED' };
+    writeLines([...lines.slice(0, 4), JSON.stringify({ ...replaced, hash: recordHash(replaced) })]);
+    await expectRefused(/the head file says seq 5, but the log ends at seq 5, whose hash differs from the one the head file kept;/);
+    writeLines(lines);
+    const third = JSON.parse(lines[2]!) as CustodyRecord;
+    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 3, hash: third.hash })}\n`);
+    await expectRefused(/the head file says seq 3, but the log ends at seq 5: record seq 5 was added without scopex;/);
+    // One record past the head, but not linked to it.
+    const second = JSON.parse(lines[1]!) as CustodyRecord;
+    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 4, hash: second.hash })}\n`);
+    await expectRefused(/the head file says seq 4, but the log ends at seq 5, which does not link to the record the head file names;/);
+  });
+
+  it('refuses a log emptied or removed while its head file says it held records, without creating it again', async () => {
+    await writeLog(3);
+    truncateSync(logFile, 0);
+    await expectRefused(/^custody log \S+ is empty, but its head file \S+ says it reached seq 3: records were removed;/);
+    rmSync(logFile);
+    await expectRefused(/^custody log \S+ is missing, but its head file \S+ says it reached seq 3;/);
+    expect(existsSync(logFile)).toBe(false);
+  });
+
+  it('refuses a damaged head file, which it would otherwise overwrite', async () => {
+    await writeLog(2);
+    for (const head of ['garbage', '', '{"seq":2}', '{"seq":0,"hash":"' + '0'.repeat(64) + '"}', 'x'.repeat(5000)]) {
+      writeFileSync(headFileFor(logFile), head);
+      await expectRefused(/^custody log \S+ has a damaged head file \S+ \(expected \{"seq","hash"\}\), so its end cannot be checked;/);
+    }
+  });
+
+  it('refuses a log with records but no head file, save a lone first record (a first append cut short)', async () => {
+    const lines = await writeLog(3);
+    rmSync(headFileFor(logFile));
+    await expectRefused(/^custody log \S+ ends at seq 3 but has no head file \S+\.head, which scopex writes with every record: it was removed/);
+    writeLines(lines.slice(0, 1));
+    const second = await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-2', details: {} });
+    expect(second).toMatchObject({ seq: 2, prevHash: (JSON.parse(lines[0]!) as CustodyRecord).hash });
+    expect(JSON.parse(readFileSync(headFileFor(logFile), 'utf8'))).toEqual({ seq: 2, hash: second.hash });
+    expect((await verifyCustodyLog(logFile)).ok).toBe(true);
+  });
+
+  it('starts an empty log with no head file at seq 1', async () => {
+    mkdirSync(path.dirname(logFile), { recursive: true });
+    writeFileSync(logFile, '');
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, records: 0, headChecked: false });
+    expect((await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-1', details: {} })).seq).toBe(1);
+    expect((await verifyCustodyLog(logFile)).ok).toBe(true);
   });
 });
