@@ -1,7 +1,8 @@
 // Custody-log verification: streams the log once and names every edited, removed, inserted or reordered record.
-import { createReadStream, promises as fs } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import readline from 'node:readline';
-import { GENESIS_HASH, headFileFor, isAsWritten, parseRecord, recordHash, unknownRecordFields } from './file-custody-log.js';
+import { InputError } from '../errors.js';
+import { GENESIS_HASH, headFileFor, isAsWritten, parseRecord, readHead, recordHash, unknownRecordFields } from './file-custody-log.js';
 import { checkLogReadable } from './read-log.js';
 
 export type AuditProblemKind = 'edited' | 'removed' | 'inserted' | 'reordered' | 'chain-broken' | 'malformed';
@@ -36,10 +37,18 @@ const MAX_LISTED_GAP = 1000;
  * every record's own hash, the chain of prevHash links and the run of sequence numbers, then the tail against the
  * head sidecar. A record whose content changed but kept its hash is "edited"; one whose hash was recomputed shows as
  * a broken link from the next record; a missing seq is "removed" unless it turns up later ("reordered"); a seq seen
- * twice is "inserted".
+ * twice is "inserted". scopex writes the head file with every record, so a log with records but no head file fails
+ * (save a first record whose head was never written: a crash in the log's first append), and a log file that is gone
+ * while its head file is there is a log whose every record was removed.
  */
 export async function verifyCustodyLog(file: string): Promise<AuditReport> {
-  await checkLogReadable(file);
+  let logMissing = false;
+  try {
+    await checkLogReadable(file);
+  } catch (error) {
+    if (!isNoSuchFile(error) || (await readHead(file)) === null) throw error;
+    logMissing = true;
+  }
   const failures: AuditFailure[] = [];
   let moreFailures = 0;
   const fail = (failure: AuditFailure): AuditFailure => {
@@ -57,8 +66,9 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
   const missing = new Map<number, AuditFailure>();
   const hashBySeq = new Map<number, string>();
   const head = await readHead(file);
+  const headFile = headFileFor(file);
 
-  const lines = readline.createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  const lines = logMissing ? [] : readline.createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
   for await (const line of lines) {
     lineNo += 1;
     records += 1;
@@ -140,12 +150,25 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
   let headChecked = false;
   if (head === 'damaged') {
     headChecked = true;
-    fail({ seq: lastSeq, line: lineNo, kind: 'malformed', problem: `the head file ${headFileFor(file)} is damaged: expected {"seq","hash"}` });
-  } else if (head) {
+    fail({ seq: lastSeq, line: lineNo, kind: 'malformed', problem: `the head file ${headFile} is damaged: expected {"seq","hash"}` });
+  } else if (head === null) {
+    // The head of a new log is seq 0: one record past it is a first append cut short before its head was written.
+    if (lastSeq > 1) {
+      fail({
+        seq: lastSeq,
+        line: lineNo + 1,
+        kind: 'removed',
+        problem: `the head file ${headFile} is missing, but the log ends at seq ${lastSeq}: scopex writes it with every record, so it was removed, and with it the means to tell whether records were removed from the end`,
+      });
+    }
+  } else {
     headChecked = true;
     if (head.seq > lastSeq) {
+      const where = logMissing
+        ? `: the log file is missing, and its head file says it reached seq ${head.seq}`
+        : ` from the end of the log, which the head file says reached seq ${head.seq}`;
       for (let s = lastSeq + 1; s <= Math.min(head.seq, lastSeq + MAX_LISTED_GAP); s += 1) {
-        fail({ seq: s, line: lineNo + 1, kind: 'removed', problem: `record seq ${s} is missing (removed) from the end of the log, which the head file says reached seq ${head.seq}` });
+        fail({ seq: s, line: lineNo + 1, kind: 'removed', problem: `record seq ${s} is missing (removed)${where}` });
       }
     } else {
       const seen = hashBySeq.get(head.seq);
@@ -162,18 +185,6 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
   return { ok: failures.length === 0 && moreFailures === 0, file, records, lastSeq, headChecked, failures, moreFailures };
 }
 
-async function readHead(file: string): Promise<{ seq: number; hash: string } | 'damaged' | null> {
-  let text: string;
-  try {
-    text = await fs.readFile(headFileFor(file), 'utf8');
-  } catch {
-    return null;
-  }
-  try {
-    const value = JSON.parse(text) as { seq?: unknown; hash?: unknown };
-    if (Number.isSafeInteger(value.seq) && typeof value.hash === 'string') return { seq: value.seq as number, hash: value.hash };
-  } catch {
-    // fall through: a damaged head file is itself a finding
-  }
-  return 'damaged';
+function isNoSuchFile(error: unknown): boolean {
+  return error instanceof InputError && (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }

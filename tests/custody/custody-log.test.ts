@@ -2,12 +2,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createFileCustodyLog, GENESIS_HASH, headFileFor, lockFileFor, recordHash } from '../../src/custody/file-custody-log.js';
 import { readCustodyRecords } from '../../src/custody/read-log.js';
 import { verifyCustodyLog } from '../../src/custody/verify-log.js';
 import type { CustodyRecord } from '../../src/custody/custody-log.js';
 import { IntegrityError, InputError } from '../../src/errors.js';
+import { buildCli, runCli } from '../e2e/export-helpers.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const distModule = path.join(repo, 'dist/src/custody/file-custody-log.js');
@@ -376,4 +377,77 @@ describe('the head file, on append', () => {
     expect((await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-1', details: {} })).seq).toBe(1);
     expect((await verifyCustodyLog(logFile)).ok).toBe(true);
   });
+});
+
+describe('the head file, in audit verify', () => {
+  it('fails a log with records whose head file was removed, but not a new log or a lone first record', async () => {
+    const lines = await writeLog(5);
+    rmSync(headFileFor(logFile));
+    writeLines(lines.slice(0, 3));
+    const report = await verifyCustodyLog(logFile);
+    expect(report).toMatchObject({ ok: false, headChecked: false, lastSeq: 3, moreFailures: 0 });
+    expect(report.failures).toEqual([expect.objectContaining({ seq: 3, kind: 'removed' })]);
+    expect(report.failures[0]!.problem).toMatch(/^the head file \S+\.head is missing, but the log ends at seq 3: scopex writes it with every record, so it was removed/);
+    writeLines(lines.slice(0, 1));
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, records: 1, headChecked: false });
+  });
+
+  it('reports a log file removed while its head file is there as every record removed, and one without either as unreadable', async () => {
+    await writeLog(3);
+    rmSync(logFile);
+    const report = await verifyCustodyLog(logFile);
+    expect(report).toMatchObject({ ok: false, records: 0, lastSeq: 0, headChecked: true });
+    expect(report.failures.map((f) => [f.seq, f.kind])).toEqual([
+      [1, 'removed'],
+      [2, 'removed'],
+      [3, 'removed'],
+    ]);
+    expect(report.failures[0]!.problem).toBe('record seq 1 is missing (removed): the log file is missing, and its head file says it reached seq 3');
+    rmSync(headFileFor(logFile));
+    await expect(verifyCustodyLog(logFile)).rejects.toMatchObject({ name: 'InputError', code: 'FILE_UNREADABLE' });
+  });
+
+});
+
+describe('audit verify (the command)', () => {
+  beforeAll(() => buildCli());
+
+  const audit = (...extra: string[]) => runCli(['audit', 'verify', logFile, ...extra]);
+  const oneLine = (stderr: string) => {
+    const lines = stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    return lines[0]!;
+  };
+
+  it('exits 4 for a removed head file or a removed log file, and 0 for a new one', async () => {
+    await writeLog(3);
+    const head = readFileSync(headFileFor(logFile));
+    rmSync(headFileFor(logFile));
+    let run = await audit();
+    expect(run.code, run.stderr).toBe(4);
+    expect(run.stdout).toContain('3 records, last seq 3 (no head file)');
+    expect(oneLine(run.stderr)).toMatch(new RegExp(`^scopex: custody log ${logFile} is broken: 1 problem, first at seq 3: the head file ${logFile}\\.head is missing`));
+
+    writeFileSync(headFileFor(logFile), head);
+    rmSync(logFile);
+    run = await audit('--json');
+    expect(run.code, run.stderr).toBe(4);
+    expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, records: 0, moreFailures: 0, failures: [{ seq: 1, kind: 'removed' }, { seq: 2 }, { seq: 3 }] });
+    expect(oneLine(run.stderr)).toMatch(/is broken: 3 problems, first at seq 1: record seq 1 is missing \(removed\): the log file is missing, and its head file says it reached seq 3$/);
+
+    writeFileSync(logFile, '');
+    run = await audit();
+    expect(run.code, run.stderr).toBe(4);
+    expect(oneLine(run.stderr)).toMatch(/is broken: 3 problems, first at seq 1: record seq 1 is missing \(removed\) from the end of the log/);
+
+    rmSync(headFileFor(logFile));
+    run = await audit();
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('0 records, last seq 0 (a new log: no head file yet)');
+    rmSync(logFile);
+    run = await audit();
+    expect(run.code).toBe(2);
+    expect(oneLine(run.stderr)).toMatch(/cannot read custody log .*: no such file/);
+  });
+
 });

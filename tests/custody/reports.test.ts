@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CustodyEvent } from '../../src/custody/custody-log.js';
-import { createFileCustodyLog, GENESIS_HASH, recordHash } from '../../src/custody/file-custody-log.js';
+import { createFileCustodyLog, GENESIS_HASH, headFileFor, recordHash } from '../../src/custody/file-custody-log.js';
 import { notices } from '../../src/custody/notices.js';
 import { parseInstant } from '../../src/custody/read-log.js';
 import { band, halfYears, transparencyCsv, transparencyReport } from '../../src/custody/transparency.js';
@@ -28,7 +28,7 @@ async function logEvents(events: [string, CustodyEvent][]): Promise<void> {
   }
 }
 
-/** The same chain the log writes, built in one go (an fsync per record is too slow for hundreds of records). */
+/** The same chain and head file the log writes, built in one go (an fsync per record is too slow for hundreds of records). */
 function writeChain(events: [string, CustodyEvent][]): void {
   let prevHash = GENESIS_HASH;
   const lines = events.map(([time, event], i) => {
@@ -37,6 +37,7 @@ function writeChain(events: [string, CustodyEvent][]): void {
     return JSON.stringify({ ...record, hash: prevHash });
   });
   writeFileSync(logFile, `${lines.join('\n')}\n`);
+  writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: lines.length, hash: prevHash })}\n`);
 }
 
 const checked = (orderId: string, process: string, accounts: string[]): CustodyEvent => ({
@@ -129,6 +130,7 @@ describe('transparency report', () => {
     for (let i = 0; i < 501; i += 1) events.push(['2026-03-01T00:00:00Z', refused(`NSL-${i}`, 'national-security-letter', ['EXPIRED'], 1)]);
     writeChain(events);
     const report = await transparencyReport({ logFile, from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-06-30T23:59:59Z') });
+    expect(report.logVerified).toBe(true);
     expect(report.total.nationalSecurityLetters).toEqual({ ordersReceived: '500-999', accountsSpecified: '500-999' });
     expect(report.total.ordersReceived).toBe(0);
     expect(JSON.stringify(report)).not.toContain('501');
