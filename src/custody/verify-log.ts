@@ -23,8 +23,9 @@ export interface AuditReport {
   lastSeq: number;
   /** Whether the head sidecar (last seq and hash) was there to check the tail against. */
   headChecked: boolean;
+  /** The first MAX_FAILURES problems found, in the order found. */
   failures: AuditFailure[];
-  /** Failures beyond the cap are counted, not listed. */
+  /** Problems found beyond the cap: counted, not listed (the total is failures.length + moreFailures). */
   moreFailures: number;
 }
 
@@ -148,6 +149,8 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
   }
 
   let headChecked = false;
+  // The last place in the sequence that the log's lines take up: a malformed line (a record cut short) holds one.
+  const end = expected - 1;
   if (head === 'damaged') {
     headChecked = true;
     fail({ seq: lastSeq, line: lineNo, kind: 'malformed', problem: `the head file ${headFile} is damaged: expected {"seq","hash"}` });
@@ -163,12 +166,17 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
     }
   } else {
     headChecked = true;
-    if (head.seq > lastSeq) {
+    if (head.seq > end) {
       const where = logMissing
         ? `: the log file is missing, and its head file says it reached seq ${head.seq}`
         : ` from the end of the log, which the head file says reached seq ${head.seq}`;
-      for (let s = lastSeq + 1; s <= Math.min(head.seq, lastSeq + MAX_LISTED_GAP); s += 1) {
-        fail({ seq: s, line: lineNo + 1, kind: 'removed', problem: `record seq ${s} is missing (removed)${where}` });
+      // Listed one by one up to the same width as a gap within the log, as one range beyond it; either way counted.
+      if (head.seq - end <= MAX_LISTED_GAP) {
+        for (let s = end + 1; s <= head.seq; s += 1) {
+          fail({ seq: s, line: lineNo + 1, kind: 'removed', problem: `record seq ${s} is missing (removed)${where}` });
+        }
+      } else {
+        fail({ seq: end + 1, line: lineNo + 1, kind: 'removed', problem: `records seq ${end + 1} to ${head.seq} are missing (removed)${where}` });
       }
     } else {
       const seen = hashBySeq.get(head.seq);

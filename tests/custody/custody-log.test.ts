@@ -34,6 +34,20 @@ function readLines(): string[] {
 function writeLines(lines: string[]): void {
   writeFileSync(logFile, lines.map((l) => `${l}\n`).join(''));
 }
+/** The chain and head file append writes, built in one go (an fsync per record is too slow for thousands). */
+function writeChainWithHead(count: number): string[] {
+  let prevHash = GENESIS_HASH;
+  const lines: string[] = [];
+  for (let seq = 1; seq <= count; seq += 1) {
+    const record = { seq, time: '2026-10-01T00:00:00.000Z', event: 'order.checked' as const, orderId: `LE-${seq}`, details: { n: seq }, prevHash };
+    prevHash = recordHash(record);
+    lines.push(JSON.stringify({ ...record, hash: prevHash }));
+  }
+  mkdirSync(path.dirname(logFile), { recursive: true });
+  writeLines(lines);
+  writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: count, hash: prevHash })}\n`);
+  return lines;
+}
 /** What an append must leave alone when it refuses: the log (or its absence) and the head file, byte for byte. */
 function snapshot(): { log: string | null; head: string | null } {
   const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : null);
@@ -407,6 +421,31 @@ describe('the head file, in audit verify', () => {
     await expect(verifyCustodyLog(logFile)).rejects.toMatchObject({ name: 'InputError', code: 'FILE_UNREADABLE' });
   });
 
+  it('counts every problem after a large truncation: the listed ones plus moreFailures', async () => {
+    const lines = writeChainWithHead(1300);
+    // Cut in the middle of record 200: its line is malformed, and records 201 to 1300 are gone.
+    writeFileSync(logFile, `${lines.slice(0, 199).join('\n')}\n${lines[199]!.slice(0, 40)}`);
+    let report = await verifyCustodyLog(logFile);
+    expect(report.failures.map((f) => [f.seq, f.kind, f.problem])).toEqual([
+      [200, 'malformed', expect.stringContaining('line 200, where seq 200 was expected') as string],
+      [201, 'removed', 'records seq 201 to 1300 are missing (removed) from the end of the log, which the head file says reached seq 1300'],
+    ]);
+    expect(report.moreFailures).toBe(0);
+    truncateSync(logFile, 0);
+    report = await verifyCustodyLog(logFile);
+    expect(report.failures.map((f) => f.problem)).toEqual([
+      'records seq 1 to 1300 are missing (removed) from the end of the log, which the head file says reached seq 1300',
+    ]);
+    expect(report.moreFailures).toBe(0);
+    // A removed tail no wider than a listed gap is one problem per record, and past the cap the rest are counted.
+    writeLines(lines.slice(0, 300).map((line) => `${line.slice(0, -1)},"x":1}`));
+    report = await verifyCustodyLog(logFile);
+    expect(report.failures).toHaveLength(1000);
+    expect(report.failures.filter((f) => f.kind === 'edited')).toHaveLength(300);
+    expect(report.failures[300]).toMatchObject({ seq: 301, kind: 'removed' });
+    expect(report.moreFailures).toBe(300);
+    expect(report.failures.length + report.moreFailures).toBe(1300);
+  });
 });
 
 describe('audit verify (the command)', () => {
@@ -450,4 +489,25 @@ describe('audit verify (the command)', () => {
     expect(oneLine(run.stderr)).toMatch(/cannot read custody log .*: no such file/);
   });
 
+  it('counts a removed tail wider than a listed gap as one problem naming the range', async () => {
+    writeChainWithHead(2558);
+    truncateSync(logFile, 0);
+    const run = await audit('--json');
+    expect(run.code, run.stderr).toBe(4);
+    expect(JSON.parse(run.stdout)).toMatchObject({ moreFailures: 0, failures: [{ seq: 1, kind: 'removed' }] });
+    expect(oneLine(run.stderr)).toMatch(/is broken: 1 problem, first at seq 1: records seq 1 to 2558 are missing \(removed\) from the end of the log, which the head file says reached seq 2558$/);
+  });
+
+  it('gives the total of problems beyond the listed 1000, a record cut short counted once', async () => {
+    const lines = writeChainWithHead(1300);
+    // 300 edited records, record 301 cut short, records 302 to 1300 removed: 300 + 1 + 999 problems.
+    const edited = lines.slice(0, 300).map((line) => `${line.slice(0, -1)},"x":1}\n`);
+    writeFileSync(logFile, `${edited.join('')}${lines[300]!.slice(0, 40)}`);
+    const run = await audit('--json');
+    expect(run.code).toBe(4);
+    const report = JSON.parse(run.stdout) as { failures: unknown[]; moreFailures: number };
+    expect(report.failures).toHaveLength(1000);
+    expect(report.moreFailures).toBe(300);
+    expect(oneLine(run.stderr)).toMatch(/is broken: 1300 problems, first at seq 1:/);
+  });
 });
