@@ -32,15 +32,20 @@ export interface AuditReport {
 const MAX_FAILURES = 1000;
 /** A gap wider than this is reported as one range, not one failure per missing record. */
 const MAX_LISTED_GAP = 1000;
+/**
+ * At most this many missing seqs are remembered, so that one turning up later is named "reordered" rather than
+ * "inserted". Beyond it they are still counted, not remembered: the memory a log of gaps takes stays bounded.
+ */
+const MAX_TRACKED_MISSING = 100_000;
 
 /**
- * Reads the log line by line (bounded memory: the state is the previous record's hash and the pending gaps) and checks
- * every record's own hash, the chain of prevHash links and the run of sequence numbers, then the tail against the
- * head sidecar. A record whose content changed but kept its hash is "edited"; one whose hash was recomputed shows as
- * a broken link from the next record; a missing seq is "removed" unless it turns up later ("reordered"); a seq seen
- * twice is "inserted". scopex writes the head file with every record, so a log with records but no head file fails
- * (save a first record whose head was never written: a crash in the log's first append), and a log file that is gone
- * while its head file is there is a log whose every record was removed.
+ * Reads the log line by line (bounded memory: the state is the previous record's hash and at most MAX_TRACKED_MISSING
+ * missing seqs) and checks every record's own hash, the chain of prevHash links and the run of sequence numbers, then
+ * the tail against the head sidecar. A record whose content changed but kept its hash is "edited"; one whose hash was
+ * recomputed shows as a broken link from the next record; a missing seq is "removed" unless it turns up later
+ * ("reordered"); a seq seen twice is "inserted". scopex writes the head file with every record, so a log with records
+ * but no head file fails (save a first record whose head was never written: a crash in the log's first append), and a
+ * log file that is gone while its head file is there is a log whose every record was removed.
  */
 export async function verifyCustodyLog(file: string): Promise<AuditReport> {
   let logMissing = false;
@@ -60,8 +65,8 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
 
   let expected = 1;
   let lastSeq = 0;
-  /** Hashes a next record may link to: normally one; two after an inserted duplicate of the same seq. */
-  let linkable = [GENESIS_HASH];
+  /** Hashes a next record may link to: normally one; more after an inserted twin of the same seq. */
+  let linkable = new Set([GENESIS_HASH]);
   let lineNo = 0;
   let records = 0;
   const missing = new Map<number, AuditFailure>();
@@ -99,7 +104,7 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
       fail({ seq, line: lineNo, kind: 'edited', problem: `record seq ${seq} on line ${lineNo} was edited: ${what}${renumbered}` });
     }
     if (seq === expected) {
-      if (selfOk && !linkable.includes(record.prevHash)) {
+      if (selfOk && !linkable.has(record.prevHash)) {
         const before = seq - 1;
         fail({
           seq: before >= 1 ? before : seq,
@@ -117,7 +122,13 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
       const to = seq - 1;
       if (to - from + 1 <= MAX_LISTED_GAP) {
         for (let s = from; s <= to; s += 1) {
-          missing.set(s, fail({ seq: s, line: lineNo, kind: 'removed', problem: `record seq ${s} is missing (removed) before line ${lineNo}` }));
+          if (failures.length >= MAX_FAILURES && missing.size >= MAX_TRACKED_MISSING) {
+            // Neither listed nor remembered: counted, without a failure built for each.
+            moreFailures += to - s + 1;
+            break;
+          }
+          const failure = fail({ seq: s, line: lineNo, kind: 'removed', problem: `record seq ${s} is missing (removed) before line ${lineNo}` });
+          if (missing.size < MAX_TRACKED_MISSING) missing.set(s, failure);
         }
       } else {
         fail({ seq: from, line: lineNo, kind: 'removed', problem: `records seq ${from} to ${to} are missing (removed) before line ${lineNo}` });
@@ -134,7 +145,7 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
         fail({ seq, line: lineNo, kind: 'inserted', problem: `record seq ${seq} on line ${lineNo} is a second record with that seq (inserted)` });
         // An inserted twin of the last record forks the chain; the next record may link to either branch.
         if (seq === lastSeq) {
-          linkable = [...linkable, record.hash];
+          linkable.add(record.hash);
           if (head && head !== 'damaged' && seq === head.seq && record.hash === head.hash) hashBySeq.set(seq, record.hash);
         }
       }
@@ -144,7 +155,7 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
   function advance(seq: number, hash: string): void {
     expected = seq + 1;
     lastSeq = seq;
-    linkable = [hash];
+    linkable = new Set([hash]);
     if (head && head !== 'damaged' && seq === head.seq) hashBySeq.set(seq, hash);
   }
 
