@@ -42,10 +42,13 @@ const auditVerifyCommand: CommandModule<GlobalArgs, AuditVerifyArgs> = {
 export function describeAudit(report: AuditReport): string {
   const lines = [
     `custody log ${report.file}: ${report.records} record${report.records === 1 ? '' : 's'}, last seq ${report.lastSeq}` +
-      (report.headChecked ? '' : ' (no head file: a removed tail cannot be detected)'),
+      (report.headChecked ? '' : report.records === 0 ? ' (a new log: no head file yet)' : ' (no head file)'),
   ];
   if (report.ok) {
     lines.push('intact: every hash, link and sequence number checks out');
+    if (!report.headChecked && report.records > 0) {
+      lines.push('its first append stopped before writing the head file; the next append writes it');
+    }
   } else {
     for (const failure of report.failures) lines.push(`  seq ${failure.seq} (line ${failure.line}) ${failure.kind}: ${failure.problem}`);
     if (report.moreFailures > 0) lines.push(`  ... and ${report.moreFailures} more`);

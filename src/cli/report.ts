@@ -1,7 +1,7 @@
 // scopex report transparency --from D --to D: the transparency-report figures, from the custody log.
 import type { Argv, CommandModule } from 'yargs';
 import type { PeriodFigures, TransparencyReport } from '../custody/transparency.js';
-import { AbortedError, InputError } from '../errors.js';
+import { AbortedError, InputError, IntegrityError } from '../errors.js';
 import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
@@ -24,29 +24,44 @@ const transparencyCommand: CommandModule<GlobalArgs, TransparencyArgs> = {
       .option('periods', { choices: ['half-year', 'whole'] as const, default: 'half-year' as const, describe: 'split the window into half-years, or not' })
       .option('log', { type: 'string', describe: 'custody log file (default: the one in the config)' })
       .example('$0 report transparency --from 2026-01-01 --to 2026-12-31', 'figures for 2026, one column per half-year')
-      .example('$0 report transparency --from 2026-07-01 --to 2026-12-31 --csv', 'the second half of 2026 as CSV') as Argv<TransparencyArgs>,
+      .example('$0 report transparency --from 2026-07-01 --to 2026-12-31 --csv', 'the second half of 2026 as CSV')
+      .epilogue(
+        'Exit codes: 0 done, 2 bad flags or an unreadable log, 4 the custody log fails audit verification (the figures are still printed, marked as such).',
+      ) as Argv<TransparencyArgs>,
   handler: async (args) => {
     if (args.csv && args.json) throw new InputError('USAGE', '--csv and --json are mutually exclusive: pick one output format');
-    const [{ transparencyCsv, transparencyReport }, { parseInstant }] = await Promise.all([
+    const [{ countHalfYears, MAX_HALF_YEARS, transparencyCsv, transparencyReport }, { parseInstant }] = await Promise.all([
       import('../custody/transparency.js'),
       import('../custody/read-log.js'),
     ]);
     const from = parseInstant(args.from, 'start', '--from');
     const to = parseInstant(args.to, 'end', '--to');
     if (from.getTime() > to.getTime()) throw new InputError('USAGE', `--from ${args.from} is after --to ${args.to}`);
+    const halfYears = countHalfYears(from, to);
+    if (args.periods === 'half-year' && halfYears > MAX_HALF_YEARS) {
+      throw new InputError(
+        'USAGE',
+        `--from ${args.from} to --to ${args.to} spans ${halfYears} half-years; a report has at most ${MAX_HALF_YEARS} half-years (50 years): narrow the window, or give --periods whole for one column`,
+      );
+    }
     const logFile = args.log ?? configFrom(args).custodyLogFile;
     const report = await whileInterruptible(() => transparencyReport({ logFile, from, to, periods: args.periods }), {
       reason: (signal) => new AbortedError('ABORTED', `the transparency report was interrupted (${describeInterrupt(signal)}); nothing was reported`),
       stopAtOnce: true,
     });
-    if (!report.logVerified && !args.quiet) {
-      process.stderr.write('scopex: warning: the custody log does not pass audit verification; run scopex audit verify\n');
-    }
     if (args.csv) {
       if (!args.quiet) process.stdout.write(transparencyCsv(report));
-      return;
+    } else {
+      printResult(args, report, () => describeTransparency(report));
     }
-    printResult(args, report, () => describeTransparency(report));
+    if (!report.logVerified) {
+      // The figures are printed (marked) for the record, but a script reading them must not take them as sound.
+      const error = new IntegrityError(
+        'AUDIT_LOG_BROKEN',
+        `custody log ${logFile} fails audit verification, so the figures may not reflect what was logged; run scopex audit verify ${logFile}`,
+      );
+      throw Object.assign(error, { resultPrinted: true });
+    }
   },
 };
 

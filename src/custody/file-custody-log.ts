@@ -1,9 +1,9 @@
 // The custody log on disk: append-only JSON Lines, hash-chained, safe under concurrent appends in and across processes.
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { canonicalJson } from '../order/canonical.js';
-import { IntegrityError, outputWriteError } from '../errors.js';
+import { describeFsError, InputError, IntegrityError, outputWriteError } from '../errors.js';
 import type { CustodyEvent, CustodyEventType, CustodyLog, CustodyRecord } from './custody-log.js';
 import { ensureDir } from '../util/ensure-dir.js';
 
@@ -36,6 +36,8 @@ const STALE_LOCK_MS = 30_000;
 const TAIL_CHUNK = 64 * 1024;
 /** A record line longer than this is not one scopex wrote. */
 const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+/** A head file longer than this is not one scopex wrote ({"seq":N,"hash":"<64 hex>"} is under 100 bytes). */
+const MAX_HEAD_BYTES = 4096;
 
 /** The log file's sidecar holding the last record's seq and hash, so that a truncated tail is caught too. */
 export function headFileFor(logFile: string): string {
@@ -131,10 +133,13 @@ async function appendLocked(
   await ensureDir(path.dirname(file));
   const release = await acquireLock(lockFileFor(file), lockTimeoutMs);
   try {
-    const handle = await fs.open(file, 'a+');
-    let record: CustodyRecord;
+    // The head file is read under the lock, before the log: a log whose end disagrees with it (records removed from
+    // the end, or the head file removed) is refused, since a record chained onto it would hide that for good.
+    const head = await readHead(file);
+    const handle = await openLog(file, head);
     try {
       const last = await readLastRecord(handle, file);
+      checkAgainstHead(file, head, last);
       const unhashed = {
         seq: last ? last.seq + 1 : 1,
         time: now().toISOString(),
@@ -143,7 +148,7 @@ async function appendLocked(
         details: event.details,
         prevHash: last ? last.hash : GENESIS_HASH,
       };
-      record = { ...unhashed, hash: recordHash(unhashed) };
+      const record = { ...unhashed, hash: recordHash(unhashed) };
       // One write of one whole line, in append mode, then flushed to the disk before anyone is told it happened. A
       // write cut short (a full disk) is cut back off, so that the log never ends in a torn record.
       const { size } = await handle.stat();
@@ -154,19 +159,127 @@ async function appendLocked(
         await handle.truncate(size).catch(() => undefined);
         throw unwritable(error, file, 'the log was left as it was');
       }
+      try {
+        await writeHead(file, record);
+      } catch (error) {
+        // Audit verify accepts one record past the head, and only one: what a crash just before this leaves. Left
+        // there by a failed append, the next failed one would make it two, which reads as records added without
+        // scopex. So the record is cut back off, still under the lock, and the log is as it was. (Should a crash undo
+        // the cut before it reaches the disk, the record is back as the one past the head.)
+        const removed = await handle.truncate(size).then(
+          () => true,
+          () => false,
+        );
+        if (removed) await handle.sync().catch(() => undefined);
+        throw unwritable(
+          error,
+          file,
+          removed
+            ? 'nothing was appended'
+            : `record seq ${record.seq} was appended, but neither could its head file ${headFileFor(file)} be updated nor the record be removed again`,
+        );
+      }
+      return record;
     } finally {
       await handle.close();
     }
-    try {
-      await writeHead(file, record);
-    } catch (error) {
-      // The record is in the log; audit verify accepts one record past the head (an append cut short just here).
-      throw unwritable(error, file, `record seq ${record.seq} was appended, but its head file ${headFileFor(file)} could not be updated`);
-    }
-    return record;
   } finally {
     await release();
   }
+}
+
+/** What the head file holds: its seq and hash, 'damaged' when it is not that, or null when there is none. */
+export type LogHead = { seq: number; hash: string } | 'damaged' | null;
+
+/**
+ * Reads the log's head file. Missing is null (a new log, or a removed head: the caller tells which); anything but
+ * {"seq": a positive integer, "hash": 64 hex digits} is 'damaged'; a head file that cannot be read is FILE_UNREADABLE.
+ */
+export async function readHead(file: string): Promise<LogHead> {
+  const headFile = headFileFor(file);
+  let text: string;
+  try {
+    const handle = await fs.open(headFile, 'r');
+    try {
+      const buffer = Buffer.alloc(MAX_HEAD_BYTES + 1);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      if (bytesRead > MAX_HEAD_BYTES) return 'damaged';
+      text = buffer.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new InputError('FILE_UNREADABLE', `cannot read the head file ${headFile} of custody log ${file}: ${describeFsError(error)}`, {
+      cause: error,
+    });
+  }
+  try {
+    const value = JSON.parse(text) as { seq?: unknown; hash?: unknown } | null;
+    if (value !== null && typeof value === 'object' && Number.isSafeInteger(value.seq) && (value.seq as number) >= 1) {
+      if (typeof value.hash === 'string' && /^[0-9a-f]{64}$/.test(value.hash)) return { seq: value.seq as number, hash: value.hash };
+    }
+  } catch {
+    // fall through: not JSON
+  }
+  return 'damaged';
+}
+
+/**
+ * Opens the log for appending. It is created only when it has no head file either (a new log): a log that is gone
+ * while its head file says it held records is not started afresh.
+ */
+async function openLog(file: string, head: LogHead): Promise<fs.FileHandle> {
+  if (head === null) return fs.open(file, 'a+');
+  try {
+    return await fs.open(file, constants.O_RDWR | constants.O_APPEND);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const says = head === 'damaged' ? 'is damaged' : `says it reached seq ${head.seq}`;
+    throw new IntegrityError(
+      'AUDIT_LOG_BROKEN',
+      `custody log ${file} is missing, but its head file ${headFileFor(file)} ${says}; nothing was appended; run scopex audit verify ${file}`,
+    );
+  }
+}
+
+/**
+ * The log's end must be where its head file says: the record the head names, or one record past it whose prevHash is
+ * the head's hash (a crash between writing a record and its head). No head file is the head of a new log (seq 0, the
+ * genesis hash): the log is empty, or holds only a first record whose head was never written. Anything else is
+ * refused (AUDIT_LOG_BROKEN, exit 4) with one sentence naming the log.
+ */
+function checkAgainstHead(file: string, head: LogHead, last: CustodyRecord | null): void {
+  const headFile = headFileFor(file);
+  const refuse = (what: string) => new IntegrityError('AUDIT_LOG_BROKEN', `${what}; nothing was appended; run scopex audit verify ${file}`);
+  if (head === 'damaged') {
+    throw refuse(`custody log ${file} has a damaged head file ${headFile} (expected {"seq","hash"}), so its end cannot be checked`);
+  }
+  if (head === null) {
+    if (last === null || (last.seq === 1 && last.prevHash === GENESIS_HASH)) return;
+    throw refuse(
+      `custody log ${file} ends at seq ${last.seq} but has no head file ${headFile}, which scopex writes with every record: it was removed, and with it the means to tell whether records were removed from the end`,
+    );
+  }
+  if (last === null) {
+    throw refuse(`custody log ${file} is empty, but its head file ${headFile} says it reached seq ${head.seq}: records were removed`);
+  }
+  if (last.seq === head.seq && last.hash === head.hash) return;
+  if (last.seq === head.seq + 1 && last.prevHash === head.hash) return;
+  const why =
+    last.seq < head.seq
+      ? `: ${seqRange(last.seq + 1, head.seq)} removed from its end`
+      : last.seq === head.seq
+        ? `, whose hash differs from the one the head file kept`
+        : last.seq === head.seq + 1
+          ? `, which does not link to the record the head file names`
+          : `: ${seqRange(head.seq + 2, last.seq)} added without scopex`;
+  throw refuse(`custody log ${file} does not agree with its head file ${headFile}: the head file says seq ${head.seq}, but the log ends at seq ${last.seq}${why}`);
+}
+
+/** "record seq 5 was" or "records seq 5 to 9 were". */
+function seqRange(from: number, to: number): string {
+  return from === to ? `record seq ${from} was` : `records seq ${from} to ${to} were`;
 }
 
 async function writeHead(file: string, record: CustodyRecord): Promise<void> {

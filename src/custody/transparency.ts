@@ -173,13 +173,29 @@ function figures(start: Date, end: Date, orders: OrderState[]): PeriodFigures {
   return result;
 }
 
+/** A report has at most this many half-year columns (50 years); a longer window is refused unless it is one period. */
+export const MAX_HALF_YEARS = 100;
+
+/** How many half-years the window touches, counted without cutting it (a window of millennia is no work). */
+export function countHalfYears(from: Date, to: Date): number {
+  const index = (date: Date) => date.getUTCFullYear() * 2 + (date.getUTCMonth() < 6 ? 0 : 1);
+  return index(to) - index(from) + 1;
+}
+
+/** Midnight UTC on the first of `month` of `year`, for any year: Date.UTC reads years 0 to 99 as 1900 to 1999. */
+function firstOfMonth(year: number, month: number): number {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month, 1);
+  return date.getTime();
+}
+
 /** The window cut at 1 January and 1 July (UTC), each slice inclusive at both ends. */
 export function halfYears(from: Date, to: Date): (readonly [Date, Date])[] {
   const slices: (readonly [Date, Date])[] = [];
   let start = from;
   while (start.getTime() <= to.getTime()) {
     const year = start.getUTCFullYear();
-    const nextBoundary = start.getUTCMonth() < 6 ? Date.UTC(year, 6, 1) : Date.UTC(year + 1, 0, 1);
+    const nextBoundary = start.getUTCMonth() < 6 ? firstOfMonth(year, 6) : firstOfMonth(year + 1, 0);
     const end = new Date(Math.min(nextBoundary - 1, to.getTime()));
     slices.push([start, end] as const);
     start = new Date(nextBoundary);
@@ -205,5 +221,7 @@ export function transparencyCsv(report: TransparencyReport): string {
     add('nsl.orders_received', period.nationalSecurityLetters.ordersReceived);
     add('nsl.accounts_specified', period.nationalSecurityLetters.accountsSpecified);
   }
+  // The CSV's counterpart of the JSON's logVerified, so that a saved file still says whether its log passed audit.
+  rows.push(`${report.from},${report.to},log_verified,${report.logVerified}`);
   return `${rows.join('\n')}\n`;
 }

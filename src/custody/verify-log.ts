@@ -1,7 +1,8 @@
 // Custody-log verification: streams the log once and names every edited, removed, inserted or reordered record.
-import { createReadStream, promises as fs } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import readline from 'node:readline';
-import { GENESIS_HASH, headFileFor, isAsWritten, parseRecord, recordHash, unknownRecordFields } from './file-custody-log.js';
+import { InputError } from '../errors.js';
+import { GENESIS_HASH, headFileFor, isAsWritten, parseRecord, readHead, recordHash, unknownRecordFields } from './file-custody-log.js';
 import { checkLogReadable } from './read-log.js';
 
 export type AuditProblemKind = 'edited' | 'removed' | 'inserted' | 'reordered' | 'chain-broken' | 'malformed';
@@ -22,24 +23,38 @@ export interface AuditReport {
   lastSeq: number;
   /** Whether the head sidecar (last seq and hash) was there to check the tail against. */
   headChecked: boolean;
+  /** The first MAX_FAILURES problems found, in the order found. */
   failures: AuditFailure[];
-  /** Failures beyond the cap are counted, not listed. */
+  /** Problems found beyond the cap: counted, not listed (the total is failures.length + moreFailures). */
   moreFailures: number;
 }
 
 const MAX_FAILURES = 1000;
 /** A gap wider than this is reported as one range, not one failure per missing record. */
 const MAX_LISTED_GAP = 1000;
+/**
+ * At most this many missing seqs are remembered, so that one turning up later is named "reordered" rather than
+ * "inserted". Beyond it they are still counted, not remembered: the memory a log of gaps takes stays bounded.
+ */
+const MAX_TRACKED_MISSING = 100_000;
 
 /**
- * Reads the log line by line (bounded memory: the state is the previous record's hash and the pending gaps) and checks
- * every record's own hash, the chain of prevHash links and the run of sequence numbers, then the tail against the
- * head sidecar. A record whose content changed but kept its hash is "edited"; one whose hash was recomputed shows as
- * a broken link from the next record; a missing seq is "removed" unless it turns up later ("reordered"); a seq seen
- * twice is "inserted".
+ * Reads the log line by line (bounded memory: the state is the previous record's hash and at most MAX_TRACKED_MISSING
+ * missing seqs) and checks every record's own hash, the chain of prevHash links and the run of sequence numbers, then
+ * the tail against the head sidecar. A record whose content changed but kept its hash is "edited"; one whose hash was
+ * recomputed shows as a broken link from the next record; a missing seq is "removed" unless it turns up later
+ * ("reordered"); a seq seen twice is "inserted". scopex writes the head file with every record, so a log with records
+ * but no head file fails (save a first record whose head was never written: a crash in the log's first append), and a
+ * log file that is gone while its head file is there is a log whose every record was removed.
  */
 export async function verifyCustodyLog(file: string): Promise<AuditReport> {
-  await checkLogReadable(file);
+  let logMissing = false;
+  try {
+    await checkLogReadable(file);
+  } catch (error) {
+    if (!isNoSuchFile(error) || (await readHead(file)) === null) throw error;
+    logMissing = true;
+  }
   const failures: AuditFailure[] = [];
   let moreFailures = 0;
   const fail = (failure: AuditFailure): AuditFailure => {
@@ -50,15 +65,16 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
 
   let expected = 1;
   let lastSeq = 0;
-  /** Hashes a next record may link to: normally one; two after an inserted duplicate of the same seq. */
-  let linkable = [GENESIS_HASH];
+  /** Hashes a next record may link to: normally one; more after an inserted twin of the same seq. */
+  let linkable = new Set([GENESIS_HASH]);
   let lineNo = 0;
   let records = 0;
   const missing = new Map<number, AuditFailure>();
   const hashBySeq = new Map<number, string>();
   const head = await readHead(file);
+  const headFile = headFileFor(file);
 
-  const lines = readline.createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  const lines = logMissing ? [] : readline.createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
   for await (const line of lines) {
     lineNo += 1;
     records += 1;
@@ -88,7 +104,7 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
       fail({ seq, line: lineNo, kind: 'edited', problem: `record seq ${seq} on line ${lineNo} was edited: ${what}${renumbered}` });
     }
     if (seq === expected) {
-      if (selfOk && !linkable.includes(record.prevHash)) {
+      if (selfOk && !linkable.has(record.prevHash)) {
         const before = seq - 1;
         fail({
           seq: before >= 1 ? before : seq,
@@ -106,7 +122,13 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
       const to = seq - 1;
       if (to - from + 1 <= MAX_LISTED_GAP) {
         for (let s = from; s <= to; s += 1) {
-          missing.set(s, fail({ seq: s, line: lineNo, kind: 'removed', problem: `record seq ${s} is missing (removed) before line ${lineNo}` }));
+          if (failures.length >= MAX_FAILURES && missing.size >= MAX_TRACKED_MISSING) {
+            // Neither listed nor remembered: counted, without a failure built for each.
+            moreFailures += to - s + 1;
+            break;
+          }
+          const failure = fail({ seq: s, line: lineNo, kind: 'removed', problem: `record seq ${s} is missing (removed) before line ${lineNo}` });
+          if (missing.size < MAX_TRACKED_MISSING) missing.set(s, failure);
         }
       } else {
         fail({ seq: from, line: lineNo, kind: 'removed', problem: `records seq ${from} to ${to} are missing (removed) before line ${lineNo}` });
@@ -123,7 +145,7 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
         fail({ seq, line: lineNo, kind: 'inserted', problem: `record seq ${seq} on line ${lineNo} is a second record with that seq (inserted)` });
         // An inserted twin of the last record forks the chain; the next record may link to either branch.
         if (seq === lastSeq) {
-          linkable = [...linkable, record.hash];
+          linkable.add(record.hash);
           if (head && head !== 'damaged' && seq === head.seq && record.hash === head.hash) hashBySeq.set(seq, record.hash);
         }
       }
@@ -133,19 +155,39 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
   function advance(seq: number, hash: string): void {
     expected = seq + 1;
     lastSeq = seq;
-    linkable = [hash];
+    linkable = new Set([hash]);
     if (head && head !== 'damaged' && seq === head.seq) hashBySeq.set(seq, hash);
   }
 
   let headChecked = false;
+  // The last place in the sequence that the log's lines take up: a malformed line (a record cut short) holds one.
+  const end = expected - 1;
   if (head === 'damaged') {
     headChecked = true;
-    fail({ seq: lastSeq, line: lineNo, kind: 'malformed', problem: `the head file ${headFileFor(file)} is damaged: expected {"seq","hash"}` });
-  } else if (head) {
+    fail({ seq: lastSeq, line: lineNo, kind: 'malformed', problem: `the head file ${headFile} is damaged: expected {"seq","hash"}` });
+  } else if (head === null) {
+    // The head of a new log is seq 0: one record past it is a first append cut short before its head was written.
+    if (lastSeq > 1) {
+      fail({
+        seq: lastSeq,
+        line: lineNo + 1,
+        kind: 'removed',
+        problem: `the head file ${headFile} is missing, but the log ends at seq ${lastSeq}: scopex writes it with every record, so it was removed, and with it the means to tell whether records were removed from the end`,
+      });
+    }
+  } else {
     headChecked = true;
-    if (head.seq > lastSeq) {
-      for (let s = lastSeq + 1; s <= Math.min(head.seq, lastSeq + MAX_LISTED_GAP); s += 1) {
-        fail({ seq: s, line: lineNo + 1, kind: 'removed', problem: `record seq ${s} is missing (removed) from the end of the log, which the head file says reached seq ${head.seq}` });
+    if (head.seq > end) {
+      const where = logMissing
+        ? `: the log file is missing, and its head file says it reached seq ${head.seq}`
+        : ` from the end of the log, which the head file says reached seq ${head.seq}`;
+      // Listed one by one up to the same width as a gap within the log, as one range beyond it; either way counted.
+      if (head.seq - end <= MAX_LISTED_GAP) {
+        for (let s = end + 1; s <= head.seq; s += 1) {
+          fail({ seq: s, line: lineNo + 1, kind: 'removed', problem: `record seq ${s} is missing (removed)${where}` });
+        }
+      } else {
+        fail({ seq: end + 1, line: lineNo + 1, kind: 'removed', problem: `records seq ${end + 1} to ${head.seq} are missing (removed)${where}` });
       }
     } else {
       const seen = hashBySeq.get(head.seq);
@@ -162,18 +204,6 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
   return { ok: failures.length === 0 && moreFailures === 0, file, records, lastSeq, headChecked, failures, moreFailures };
 }
 
-async function readHead(file: string): Promise<{ seq: number; hash: string } | 'damaged' | null> {
-  let text: string;
-  try {
-    text = await fs.readFile(headFileFor(file), 'utf8');
-  } catch {
-    return null;
-  }
-  try {
-    const value = JSON.parse(text) as { seq?: unknown; hash?: unknown };
-    if (Number.isSafeInteger(value.seq) && typeof value.hash === 'string') return { seq: value.seq as number, hash: value.hash };
-  } catch {
-    // fall through: a damaged head file is itself a finding
-  }
-  return 'damaged';
+function isNoSuchFile(error: unknown): boolean {
+  return error instanceof InputError && (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }

@@ -1,13 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createFileCustodyLog, GENESIS_HASH, headFileFor, lockFileFor, recordHash } from '../../src/custody/file-custody-log.js';
 import { readCustodyRecords } from '../../src/custody/read-log.js';
 import { verifyCustodyLog } from '../../src/custody/verify-log.js';
 import type { CustodyRecord } from '../../src/custody/custody-log.js';
 import { IntegrityError, InputError } from '../../src/errors.js';
+import { buildCli, runCli } from '../e2e/export-helpers.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const distModule = path.join(repo, 'dist/src/custody/file-custody-log.js');
@@ -32,6 +33,43 @@ function readLines(): string[] {
 }
 function writeLines(lines: string[]): void {
   writeFileSync(logFile, lines.map((l) => `${l}\n`).join(''));
+}
+/** The chain and head file append writes, built in one go (an fsync per record is too slow for thousands). */
+function writeChainWithHead(count: number): string[] {
+  let prevHash = GENESIS_HASH;
+  const lines: string[] = [];
+  for (let seq = 1; seq <= count; seq += 1) {
+    const record = { seq, time: '2026-10-01T00:00:00.000Z', event: 'order.checked' as const, orderId: `LE-${seq}`, details: { n: seq }, prevHash };
+    prevHash = recordHash(record);
+    lines.push(JSON.stringify({ ...record, hash: prevHash }));
+  }
+  mkdirSync(path.dirname(logFile), { recursive: true });
+  writeLines(lines);
+  writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: count, hash: prevHash })}\n`);
+  return lines;
+}
+/** What an append must leave alone when it refuses: the log (or its absence) and the head file, byte for byte. */
+function snapshot(): { log: string | null; head: string | null } {
+  const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : null);
+  return { log: read(logFile), head: read(headFileFor(logFile)) };
+}
+async function expectRefused(message: RegExp): Promise<void> {
+  const before = snapshot();
+  const error = await createFileCustodyLog({ file: logFile })
+    .append({ event: 'order.checked', orderId: 'LE-NEXT', details: {} })
+    .then(
+      () => null,
+      (e: unknown) => e,
+    );
+  expect(error).toBeInstanceOf(IntegrityError);
+  expect(error).toMatchObject({ code: 'AUDIT_LOG_BROKEN' });
+  const text = (error as Error).message;
+  expect(text).toMatch(message);
+  expect(text).toContain(logFile);
+  expect(text).toMatch(/; nothing was appended; run scopex audit verify /);
+  expect(text).not.toContain('\n');
+  expect(snapshot()).toEqual(before);
+  expect(existsSync(lockFileFor(logFile))).toBe(false);
 }
 
 describe('file custody log', () => {
@@ -164,6 +202,18 @@ describe('verifyCustodyLog', () => {
     await expect(readCustodyRecords(dir).next()).rejects.toMatchObject({ name: 'InputError', code: 'FILE_UNREADABLE' });
   });
 
+  it('accepts one record past the head (a crash before the head was updated), which the next append settles, but not two', async () => {
+    const lines = await writeLog(3);
+    const [first, second] = lines.map((line) => JSON.parse(line) as CustodyRecord);
+    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 2, hash: second!.hash })}\n`);
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 3, headChecked: true });
+    const fourth = await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-4', details: {} });
+    expect(JSON.parse(readFileSync(headFileFor(logFile), 'utf8'))).toEqual({ seq: 4, hash: fourth.hash });
+    expect((await verifyCustodyLog(logFile)).ok).toBe(true);
+    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 1, hash: first!.hash })}\n`);
+    expect((await verifyCustodyLog(logFile)).failures).toEqual([expect.objectContaining({ seq: 3, kind: 'inserted' })]);
+  });
+
   for (const k of [1, 3, 6]) {
     it(`catches an edit of record ${k}`, async () => {
       const lines = await writeLog(6);
@@ -269,5 +319,243 @@ describe('verifyCustodyLog', () => {
       [4, 'removed'],
       [7, 'removed'],
     ]);
+  });
+});
+
+describe('the head file, on append', () => {
+  // A removed tail used to be caught by audit verify only until the next append, which numbered its record after the
+  // new last one and overwrote the head file: audit verify then said intact.
+  it('refuses to chain onto a log whose last records were removed, so that audit verify still names them', async () => {
+    const lines = await writeLog(5);
+    writeLines(lines.slice(0, 3));
+    await expectRefused(
+      /^custody log \S+ does not agree with its head file \S+\.head: the head file says seq 5, but the log ends at seq 3: records seq 4 to 5 were removed from its end;/,
+    );
+    writeLines(lines.slice(0, 4));
+    await expectRefused(/the head file says seq 5, but the log ends at seq 4: record seq 5 was removed from its end;/);
+    const report = await verifyCustodyLog(logFile);
+    expect(report.failures).toEqual([expect.objectContaining({ seq: 5, kind: 'removed' })]);
+    writeLines(lines);
+    expect((await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-6', details: {} })).seq).toBe(6);
+    expect((await verifyCustodyLog(logFile)).ok).toBe(true);
+  });
+
+  it('refuses a last record that is not the one the head file names, and more than one record past it', async () => {
+    const lines = await writeLog(5);
+    const last = JSON.parse(lines[4]!) as CustodyRecord;
+    const replaced = { ...last, orderId: 'FORGED' };
+    writeLines([...lines.slice(0, 4), JSON.stringify({ ...replaced, hash: recordHash(replaced) })]);
+    await expectRefused(/the head file says seq 5, but the log ends at seq 5, whose hash differs from the one the head file kept;/);
+    writeLines(lines);
+    const third = JSON.parse(lines[2]!) as CustodyRecord;
+    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 3, hash: third.hash })}\n`);
+    await expectRefused(/the head file says seq 3, but the log ends at seq 5: record seq 5 was added without scopex;/);
+    // One record past the head, but not linked to it.
+    const second = JSON.parse(lines[1]!) as CustodyRecord;
+    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 4, hash: second.hash })}\n`);
+    await expectRefused(/the head file says seq 4, but the log ends at seq 5, which does not link to the record the head file names;/);
+  });
+
+  it('refuses a log emptied or removed while its head file says it held records, without creating it again', async () => {
+    await writeLog(3);
+    truncateSync(logFile, 0);
+    await expectRefused(/^custody log \S+ is empty, but its head file \S+ says it reached seq 3: records were removed;/);
+    rmSync(logFile);
+    await expectRefused(/^custody log \S+ is missing, but its head file \S+ says it reached seq 3;/);
+    expect(existsSync(logFile)).toBe(false);
+  });
+
+  it('refuses a damaged head file, which it would otherwise overwrite', async () => {
+    await writeLog(2);
+    for (const head of ['garbage', '', '{"seq":2}', '{"seq":0,"hash":"' + '0'.repeat(64) + '"}', 'x'.repeat(5000)]) {
+      writeFileSync(headFileFor(logFile), head);
+      await expectRefused(/^custody log \S+ has a damaged head file \S+ \(expected \{"seq","hash"\}\), so its end cannot be checked;/);
+    }
+  });
+
+  it('refuses a log with records but no head file, save a lone first record (a first append cut short)', async () => {
+    const lines = await writeLog(3);
+    rmSync(headFileFor(logFile));
+    await expectRefused(/^custody log \S+ ends at seq 3 but has no head file \S+\.head, which scopex writes with every record: it was removed/);
+    writeLines(lines.slice(0, 1));
+    const second = await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-2', details: {} });
+    expect(second).toMatchObject({ seq: 2, prevHash: (JSON.parse(lines[0]!) as CustodyRecord).hash });
+    expect(JSON.parse(readFileSync(headFileFor(logFile), 'utf8'))).toEqual({ seq: 2, hash: second.hash });
+    expect((await verifyCustodyLog(logFile)).ok).toBe(true);
+  });
+
+  it('starts an empty log with no head file at seq 1', async () => {
+    mkdirSync(path.dirname(logFile), { recursive: true });
+    writeFileSync(logFile, '');
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, records: 0, headChecked: false });
+    expect((await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-1', details: {} })).seq).toBe(1);
+    expect((await verifyCustodyLog(logFile)).ok).toBe(true);
+  });
+});
+
+describe('the head file, in audit verify', () => {
+  it('fails a log with records whose head file was removed, but not a new log or a lone first record', async () => {
+    const lines = await writeLog(5);
+    rmSync(headFileFor(logFile));
+    writeLines(lines.slice(0, 3));
+    const report = await verifyCustodyLog(logFile);
+    expect(report).toMatchObject({ ok: false, headChecked: false, lastSeq: 3, moreFailures: 0 });
+    expect(report.failures).toEqual([expect.objectContaining({ seq: 3, kind: 'removed' })]);
+    expect(report.failures[0]!.problem).toMatch(/^the head file \S+\.head is missing, but the log ends at seq 3: scopex writes it with every record, so it was removed/);
+    writeLines(lines.slice(0, 1));
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, records: 1, headChecked: false });
+  });
+
+  it('reports a log file removed while its head file is there as every record removed, and one without either as unreadable', async () => {
+    await writeLog(3);
+    rmSync(logFile);
+    const report = await verifyCustodyLog(logFile);
+    expect(report).toMatchObject({ ok: false, records: 0, lastSeq: 0, headChecked: true });
+    expect(report.failures.map((f) => [f.seq, f.kind])).toEqual([
+      [1, 'removed'],
+      [2, 'removed'],
+      [3, 'removed'],
+    ]);
+    expect(report.failures[0]!.problem).toBe('record seq 1 is missing (removed): the log file is missing, and its head file says it reached seq 3');
+    rmSync(headFileFor(logFile));
+    await expect(verifyCustodyLog(logFile)).rejects.toMatchObject({ name: 'InputError', code: 'FILE_UNREADABLE' });
+  });
+
+  it('counts every problem after a large truncation: the listed ones plus moreFailures', async () => {
+    const lines = writeChainWithHead(1300);
+    // Cut in the middle of record 200: its line is malformed, and records 201 to 1300 are gone.
+    writeFileSync(logFile, `${lines.slice(0, 199).join('\n')}\n${lines[199]!.slice(0, 40)}`);
+    let report = await verifyCustodyLog(logFile);
+    expect(report.failures.map((f) => [f.seq, f.kind, f.problem])).toEqual([
+      [200, 'malformed', expect.stringContaining('line 200, where seq 200 was expected') as string],
+      [201, 'removed', 'records seq 201 to 1300 are missing (removed) from the end of the log, which the head file says reached seq 1300'],
+    ]);
+    expect(report.moreFailures).toBe(0);
+    truncateSync(logFile, 0);
+    report = await verifyCustodyLog(logFile);
+    expect(report.failures.map((f) => f.problem)).toEqual([
+      'records seq 1 to 1300 are missing (removed) from the end of the log, which the head file says reached seq 1300',
+    ]);
+    expect(report.moreFailures).toBe(0);
+    // A removed tail no wider than a listed gap is one problem per record, and past the cap the rest are counted.
+    writeLines(lines.slice(0, 300).map((line) => `${line.slice(0, -1)},"x":1}`));
+    report = await verifyCustodyLog(logFile);
+    expect(report.failures).toHaveLength(1000);
+    expect(report.failures.filter((f) => f.kind === 'edited')).toHaveLength(300);
+    expect(report.failures[300]).toMatchObject({ seq: 301, kind: 'removed' });
+    expect(report.moreFailures).toBe(300);
+    expect(report.failures.length + report.moreFailures).toBe(1300);
+  });
+});
+
+describe('audit verify, in bounded memory', () => {
+  // Every missing seq used to be remembered, each with its failure: a 4 MB log of 17,000 records 1,001 apart took
+  // gigabytes and over half a minute, then died of "Map maximum size exceeded" (an internal error, exit 1).
+  it('checks a log of many gaps quickly, counting every missing record, and still names one that turns up later', async () => {
+    let prevHash = GENESIS_HASH;
+    const lines: string[] = [];
+    const add = (seq: number) => {
+      const record = { seq, time: '2026-10-01T00:00:00.000Z', event: 'order.checked' as const, orderId: 'LE-1', details: {}, prevHash };
+      prevHash = recordHash(record);
+      lines.push(JSON.stringify({ ...record, hash: prevHash }));
+      return prevHash;
+    };
+    let last = '';
+    for (let i = 0; i < 17_000; i += 1) last = add(1 + 1001 * i);
+    const lastSeq = 1 + 1001 * 16_999;
+    add(2);
+    mkdirSync(path.dirname(logFile), { recursive: true });
+    writeLines(lines);
+    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: lastSeq, hash: last })}\n`);
+    const started = Date.now();
+    const report = await verifyCustodyLog(logFile);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(report).toMatchObject({ ok: false, lastSeq, records: 17_001 });
+    expect(report.failures).toHaveLength(1000);
+    expect(report.failures[0]).toMatchObject({ seq: 2, kind: 'reordered', line: 17_001 });
+    expect(report.failures[1]).toMatchObject({ seq: 3, kind: 'removed' });
+    expect(report.failures.length + report.moreFailures).toBe(16_999 * 1000);
+  }, 60_000);
+
+  // Each twin used to copy the list of hashes the next record may link to: 60,000 twins took over 30 seconds.
+  it('checks a log of many forged twins of one record in linear time, each one a problem', async () => {
+    const record = (n: number | null) => {
+      const details = n === null ? {} : { n };
+      const unhashed = { seq: 1, time: '2026-10-01T00:00:00.000Z', event: 'order.checked' as const, orderId: 'LE-1', details, prevHash: GENESIS_HASH };
+      return { ...unhashed, hash: recordHash(unhashed) };
+    };
+    const first = record(null);
+    mkdirSync(path.dirname(logFile), { recursive: true });
+    writeLines([JSON.stringify(first), ...Array.from({ length: 60_000 }, (_, n) => JSON.stringify(record(n)))]);
+    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 1, hash: first.hash })}\n`);
+    const started = Date.now();
+    const report = await verifyCustodyLog(logFile);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(report.failures[0]).toMatchObject({ seq: 1, kind: 'inserted', line: 2 });
+    expect(report.failures.length + report.moreFailures).toBe(60_000);
+  }, 60_000);
+});
+
+describe('audit verify (the command)', () => {
+  beforeAll(() => buildCli());
+
+  const audit = (...extra: string[]) => runCli(['audit', 'verify', logFile, ...extra]);
+  const oneLine = (stderr: string) => {
+    const lines = stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    return lines[0]!;
+  };
+
+  it('exits 4 for a removed head file or a removed log file, and 0 for a new one', async () => {
+    await writeLog(3);
+    const head = readFileSync(headFileFor(logFile));
+    rmSync(headFileFor(logFile));
+    let run = await audit();
+    expect(run.code, run.stderr).toBe(4);
+    expect(run.stdout).toContain('3 records, last seq 3 (no head file)');
+    expect(oneLine(run.stderr)).toMatch(new RegExp(`^scopex: custody log ${logFile} is broken: 1 problem, first at seq 3: the head file ${logFile}\\.head is missing`));
+
+    writeFileSync(headFileFor(logFile), head);
+    rmSync(logFile);
+    run = await audit('--json');
+    expect(run.code, run.stderr).toBe(4);
+    expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, records: 0, moreFailures: 0, failures: [{ seq: 1, kind: 'removed' }, { seq: 2 }, { seq: 3 }] });
+    expect(oneLine(run.stderr)).toMatch(/is broken: 3 problems, first at seq 1: record seq 1 is missing \(removed\): the log file is missing, and its head file says it reached seq 3$/);
+
+    writeFileSync(logFile, '');
+    run = await audit();
+    expect(run.code, run.stderr).toBe(4);
+    expect(oneLine(run.stderr)).toMatch(/is broken: 3 problems, first at seq 1: record seq 1 is missing \(removed\) from the end of the log/);
+
+    rmSync(headFileFor(logFile));
+    run = await audit();
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('0 records, last seq 0 (a new log: no head file yet)');
+    rmSync(logFile);
+    run = await audit();
+    expect(run.code).toBe(2);
+    expect(oneLine(run.stderr)).toMatch(/cannot read custody log .*: no such file/);
+  });
+
+  it('counts a removed tail wider than a listed gap as one problem naming the range', async () => {
+    writeChainWithHead(2558);
+    truncateSync(logFile, 0);
+    const run = await audit('--json');
+    expect(run.code, run.stderr).toBe(4);
+    expect(JSON.parse(run.stdout)).toMatchObject({ moreFailures: 0, failures: [{ seq: 1, kind: 'removed' }] });
+    expect(oneLine(run.stderr)).toMatch(/is broken: 1 problem, first at seq 1: records seq 1 to 2558 are missing \(removed\) from the end of the log, which the head file says reached seq 2558$/);
+  });
+
+  it('gives the total of problems beyond the listed 1000, a record cut short counted once', async () => {
+    const lines = writeChainWithHead(1300);
+    // 300 edited records, record 301 cut short, records 302 to 1300 removed: 300 + 1 + 999 problems.
+    const edited = lines.slice(0, 300).map((line) => `${line.slice(0, -1)},"x":1}\n`);
+    writeFileSync(logFile, `${edited.join('')}${lines[300]!.slice(0, 40)}`);
+    const run = await audit('--json');
+    expect(run.code).toBe(4);
+    const report = JSON.parse(run.stdout) as { failures: unknown[]; moreFailures: number };
+    expect(report.failures).toHaveLength(1000);
+    expect(report.moreFailures).toBe(300);
+    expect(oneLine(run.stderr)).toMatch(/is broken: 1300 problems, first at seq 1:/);
   });
 });

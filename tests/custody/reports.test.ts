@@ -1,13 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CustodyEvent } from '../../src/custody/custody-log.js';
-import { createFileCustodyLog, GENESIS_HASH, recordHash } from '../../src/custody/file-custody-log.js';
+import { createFileCustodyLog, GENESIS_HASH, headFileFor, recordHash } from '../../src/custody/file-custody-log.js';
 import { notices } from '../../src/custody/notices.js';
 import { parseInstant } from '../../src/custody/read-log.js';
 import { band, halfYears, transparencyCsv, transparencyReport } from '../../src/custody/transparency.js';
 import { InputError } from '../../src/errors.js';
+import { buildCli, runCli } from '../e2e/export-helpers.js';
 
 let dir: string;
 let logFile: string;
@@ -27,7 +28,7 @@ async function logEvents(events: [string, CustodyEvent][]): Promise<void> {
   }
 }
 
-/** The same chain the log writes, built in one go (an fsync per record is too slow for hundreds of records). */
+/** The same chain and head file the log writes, built in one go (an fsync per record is too slow for hundreds of records). */
 function writeChain(events: [string, CustodyEvent][]): void {
   let prevHash = GENESIS_HASH;
   const lines = events.map(([time, event], i) => {
@@ -36,6 +37,7 @@ function writeChain(events: [string, CustodyEvent][]): void {
     return JSON.stringify({ ...record, hash: prevHash });
   });
   writeFileSync(logFile, `${lines.join('\n')}\n`);
+  writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: lines.length, hash: prevHash })}\n`);
 }
 
 const checked = (orderId: string, process: string, accounts: string[]): CustodyEvent => ({
@@ -128,6 +130,7 @@ describe('transparency report', () => {
     for (let i = 0; i < 501; i += 1) events.push(['2026-03-01T00:00:00Z', refused(`NSL-${i}`, 'national-security-letter', ['EXPIRED'], 1)]);
     writeChain(events);
     const report = await transparencyReport({ logFile, from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-06-30T23:59:59Z') });
+    expect(report.logVerified).toBe(true);
     expect(report.total.nationalSecurityLetters).toEqual({ ordersReceived: '500-999', accountsSpecified: '500-999' });
     expect(report.total.ordersReceived).toBe(0);
     expect(JSON.stringify(report)).not.toContain('501');
@@ -140,6 +143,20 @@ describe('transparency report', () => {
       ['2025-05-10T00:00:00.000Z', '2025-06-30T23:59:59.999Z'],
       ['2025-07-01T00:00:00.000Z', '2025-12-31T23:59:59.999Z'],
       ['2026-01-01T00:00:00.000Z', '2026-02-01T00:00:00.000Z'],
+    ]);
+  });
+
+  it('cuts half-years in any year, also in years 0 to 99 (which Date.UTC would read as 1900 to 1999)', () => {
+    const iso = (from: string, to: string) => halfYears(new Date(from), new Date(to)).map(([a, b]) => [a.toISOString(), b.toISOString()]);
+    expect(iso('0001-01-01T00:00:00Z', '0002-12-31T23:59:59.999Z')).toEqual([
+      ['0001-01-01T00:00:00.000Z', '0001-06-30T23:59:59.999Z'],
+      ['0001-07-01T00:00:00.000Z', '0001-12-31T23:59:59.999Z'],
+      ['0002-01-01T00:00:00.000Z', '0002-06-30T23:59:59.999Z'],
+      ['0002-07-01T00:00:00.000Z', '0002-12-31T23:59:59.999Z'],
+    ]);
+    expect(iso('0099-10-01T00:00:00Z', '0100-02-01T00:00:00Z')).toEqual([
+      ['0099-10-01T00:00:00.000Z', '0099-12-31T23:59:59.999Z'],
+      ['0100-01-01T00:00:00.000Z', '0100-02-01T00:00:00.000Z'],
     ]);
   });
 
@@ -181,5 +198,60 @@ describe('notices', () => {
     const later = await notices({ logFile, asOf: new Date('2027-07-01T00:00:00Z') });
     expect(later.notify.map((n) => n.orderId)).toEqual(['GAG-FUTURE', 'GAG-PAST', 'LATER', 'NO-GAG', 'REDONE']);
     expect(later.withheld).toEqual([]);
+  });
+});
+
+describe('report transparency (the command)', () => {
+  beforeAll(() => buildCli());
+
+  const transparency = (from: string, to: string, ...extra: string[]) =>
+    runCli(['report', 'transparency', '--from', from, '--to', to, '--log', logFile, ...extra]);
+
+  it('gives one column per half-year, and refuses more than 100 of them (exit 2, naming the bound) unless --periods whole', async () => {
+    await logEvents([['2026-02-01T00:00:00Z', checked('A', 'search-warrant', ['a1'])]]);
+    const early = await transparency('0001-01-01', '0002-12-31', '--json');
+    expect(early.code, early.stderr).toBe(0);
+    expect((JSON.parse(early.stdout) as { periods: unknown[] }).periods).toHaveLength(4);
+    const fifty = await transparency('2000-01-01', '2049-12-31', '--json');
+    expect(fifty.code, fifty.stderr).toBe(0);
+    expect((JSON.parse(fifty.stdout) as { periods: unknown[] }).periods).toHaveLength(100);
+    for (const [from, to] of [['2000-01-01', '2050-01-01'], ['0001-01-01', '9999-12-31']] as const) {
+      const refused = await transparency(from, to);
+      expect(refused.code, `${from}..${to}`).toBe(2);
+      expect(refused.stdout).toBe('');
+      const lines = refused.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/100 half-years/);
+    }
+    const whole = await transparency('0001-01-01', '9999-12-31', '--periods', 'whole', '--json');
+    expect(whole.code, whole.stderr).toBe(0);
+    expect((JSON.parse(whole.stdout) as { total: { ordersReceived: number } }).total.ordersReceived).toBe(1);
+  });
+
+  it('prints the figures of a custody log that fails audit verification, marked as such, and exits 4 in every format', async () => {
+    await logEvents([
+      ['2026-02-01T00:00:00Z', checked('A', 'search-warrant', ['a1'])],
+      ['2026-03-01T00:00:00Z', checked('B', 'subpoena', ['b1'])],
+    ]);
+    const intact = readFileSync(logFile, 'utf8');
+    writeFileSync(logFile, intact.replace('"b1"', '"b2"'));
+    const table = await transparency('2026-01-01', '2026-12-31');
+    const json = await transparency('2026-01-01', '2026-12-31', '--json');
+    const csv = await transparency('2026-01-01', '2026-12-31', '--csv');
+    for (const run of [table, json, csv]) {
+      expect(run.code, run.stderr).toBe(4);
+      const lines = run.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(logFile);
+    }
+    expect(table.stdout).toContain('WARNING: custody log fails audit verification');
+    expect(JSON.parse(json.stdout)).toMatchObject({ logVerified: false, total: { ordersReceived: 2 } });
+    expect(csv.stdout).toContain('total.orders_received,2');
+    expect(csv.stdout).toContain(',log_verified,false');
+    writeFileSync(logFile, intact);
+    const verified = await transparency('2026-01-01', '2026-12-31', '--csv');
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.stderr).toBe('');
+    expect(verified.stdout).toContain(',log_verified,true');
   });
 });

@@ -4,7 +4,7 @@
 // elsewhere they are skipped and say so. On a full disk these used to end in "internal error: ENOSPC ... this is a
 // bug" (exit 1), "Premature close", or, for `samples generate`, an unhandled 'error' event with a stack trace.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,8 +34,8 @@ function tmpfs(name: string, options: string): string {
   return folder;
 }
 
-function exportArgs(out: string, order = 'approved-warrant.json'): string[] {
-  return ['export', path.join(world, 'orders', order), '--out', out, '--config', path.join(world, 'config.json'), '--json'];
+function exportArgs(out: string, order = 'approved-warrant.json', config = path.join(world, 'config.json')): string[] {
+  return ['export', path.join(world, 'orders', order), '--out', out, '--config', config, '--json'];
 }
 
 function expectUnwritable(result: { code: number | null; stdout: string; stderr: string }, pattern: RegExp): void {
@@ -115,6 +115,42 @@ describe('an output folder that cannot take the archive', () => {
     const audit = await runCli(['audit', 'verify', path.join(logFolder, 'custody.jsonl'), '--config', configFile]);
     expect(audit.code, audit.stderr).toBe(0);
   });
+
+  it.skipIf(!MOUNTS)('a custody log with room for a record but not for its head file: nothing appended, run after run, and the log verifies', async () => {
+    // The record goes into the log's last page; the lock file takes the one page left, so the head file's new copy
+    // finds none. This used to leave the record in the log without its head: "record seq 2 was appended, but its head
+    // file ... could not be updated", and audit verify then saw each further failed run's record as "appended without
+    // scopex".
+    const logFolder = tmpfs('custody-head-full', 'size=64k');
+    const logFile = path.join(logFolder, 'custody.jsonl');
+    const config = JSON.parse(readFileSync(path.join(world, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const configFile = path.join(world, 'config-head-full.json');
+    writeFileSync(configFile, JSON.stringify({ ...config, custodyLog: logFile }));
+    const check = ['order', 'check', path.join(world, 'orders', 'approved-warrant.json'), '--config', configFile, '--json'];
+    const exportOrder = exportArgs(path.join(work, 'head-full-out'), 'approved-warrant.json', configFile);
+    const audit = () => runCli(['audit', 'verify', logFile, '--config', configFile]);
+    expect((await runCli(check)).code).toBe(0);
+    const before = readFileSync(logFile);
+    const headBefore = readFileSync(`${logFile}.head`);
+    const { bsize, bfree } = statfsSync(logFolder);
+    // Room in the log's last page for the next record, which the order check just wrote once.
+    expect((before.length % bsize) + before.length).toBeLessThan(bsize);
+    writeFileSync(path.join(logFolder, 'filler'), Buffer.alloc((bfree - 1) * bsize));
+    for (const args of [check, check, exportOrder, exportOrder, exportOrder]) {
+      const result = await runCli(args);
+      expectUnwritable(result, new RegExp(`^cannot append to custody log ${logFile}: no space left on the device; nothing was appended\\.$`));
+      expect(readFileSync(logFile)).toEqual(before);
+      expect(readFileSync(`${logFile}.head`)).toEqual(headBefore);
+      expect(readdirSync(logFolder).sort()).toEqual(['custody.jsonl', 'custody.jsonl.head', 'filler']);
+      const verdict = await audit();
+      expect(verdict.code, verdict.stderr).toBe(0);
+    }
+    rmSync(path.join(logFolder, 'filler'));
+    const result = await runCli(exportOrder);
+    expect(result.code, result.stderr).toBe(0);
+    const verdict = await audit();
+    expect(verdict.code, verdict.stderr).toBe(0);
+  }, 120_000);
 
   it.skipIf(!MOUNTS)('samples generate on a full disk: exit 2, and the world is marked unfinished', async () => {
     const out = tmpfs('world-full', 'size=300k');
