@@ -1,7 +1,7 @@
 // scopex batch over a generated sample world: right verdict per order, archives that verify, a second run that does
 // no work, a custody log that two concurrent batches leave intact, and figures and notices that match what ran.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,6 +104,8 @@ describe('scopex batch on a sample world', () => {
     const target = 7;
     lines[target - 1] = lines[target - 1]!.replace('"orderId":"', '"orderId":"X');
     writeFileSync(copy, `${lines.join('\n')}\n`);
+    // With its head file: a log of records without one is itself a failure (its tail could have been removed).
+    copyFileSync(`${logFile}.head`, `${copy}.head`);
     const broken = await runCli(['audit', 'verify', copy, '--json']);
     expect(broken.code).toBe(4);
     const body = JSON.parse(broken.stdout) as { ok: boolean; failures: { seq: number; kind: string }[] };
