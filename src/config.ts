@@ -4,15 +4,23 @@ import path from 'node:path';
 import * as z from './util/zod.js';
 import { describeFsError, InputError } from './errors.js';
 import { notValidJson } from './util/json-position.js';
+import { looksLikeKeyMaterial, redactKeyMaterial } from './util/key-material.js';
 import { packageRoot } from './util/package-root.js';
 import { CATEGORIES, PROCESSES, type Category, type LegalProcess } from './order/schema.js';
 
-const relPath = z.string().check(z.minLength(1));
+/** A path; a value that looks like key material (a key pasted in the wrong place) is refused without being shown. */
+const relPath = z.string().check(
+  z.minLength(1),
+  z.refine((text) => !looksLikeKeyMaterial(text), 'a file path (the value is not shown: it looks like key material)'),
+);
 
 export const configSchema = z.strictObject({
   schema: z.literal('scopex.config/v1'),
   /** Written into bag-info.txt as Source-Organization. */
-  organization: z.string().check(z.minLength(1)),
+  organization: z.string().check(
+    z.minLength(1),
+    z.refine((text) => !looksLikeKeyMaterial(text), 'an organization name (the value is not shown: it looks like key material)'),
+  ),
   /** Path to the legal-process rules (which process may compel which categories). */
   legalProcess: relPath,
   /** Root of the stores: directory.json, mail/, storage/, im/, subscriber/. */
@@ -80,7 +88,8 @@ export function describeZodError(error: z.core.$ZodError): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid';
   const field = issue.path.length > 0 ? issue.path.map(String).join('.') : '(top level)';
-  return `field ${field}: ${issue.message}`;
+  // zod quotes unknown keys, and a key pasted as a field name is key material all the same.
+  return redactKeyMaterial(`field ${field}: ${issue.message}`);
 }
 
 export function loadConfig(file: string = defaultConfigFile()): ScopexConfig {

@@ -14,6 +14,7 @@ import { createWorkerPool } from './worker-pool.js';
 import type { ExportFunction } from './worker-protocol.js';
 import { ensureDir } from '../util/ensure-dir.js';
 import { loadTrustAnchors } from '../verify/trust-anchors.js';
+import { redactKeyMaterial } from '../util/key-material.js';
 
 export type { ExportFunction } from './worker-protocol.js';
 
@@ -285,12 +286,14 @@ export function verdictFor(error: unknown, signal?: AbortSignal): BatchVerdict {
   return 'failed';
 }
 
+/** The error as the summary shows it; its text never shows what may be key material (see util/key-material.ts). */
 function describe(error: unknown): NonNullable<BatchOrderResult['error']> {
+  const shown = redactKeyMaterial;
   if (error instanceof OrderError) {
-    return { code: error.code, message: error.message, reasons: error.reasons.map((r) => ({ code: r.code, message: r.message })) };
+    return { code: error.code, message: shown(error.message), reasons: error.reasons.map((r) => ({ code: r.code, message: shown(r.message) })) };
   }
-  if (error instanceof ScopexError) return { code: error.code, message: error.message };
-  return { code: 'INTERNAL', message: `internal error: ${error instanceof Error ? error.message : String(error)}` };
+  if (error instanceof ScopexError) return { code: error.code, message: shown(error.message) };
+  return { code: 'INTERNAL', message: shown(`internal error: ${error instanceof Error ? error.message : String(error)}`) };
 }
 
 /** The output folder, made if missing; a file in its place is the user's mistake, not every order's (exit 2). */

@@ -3,6 +3,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { describeFsError, EXIT, exitCodeFor, InputError, OrderError, pathErrorOf, ScopexError } from '../errors.js';
+import { redactKeyMaterial } from '../util/key-material.js';
 import { packageVersion } from '../util/package-root.js';
 import { auditCommand } from './audit.js';
 import { withGlobals } from './common.js';
@@ -67,12 +68,15 @@ function report(error: unknown, flags: { debug: boolean; json: boolean }): numbe
   const code = exitCodeFor(error);
   const pathError = pathErrorOf(error);
   const known = error instanceof ScopexError || (pathError !== undefined && code !== EXIT.internal);
-  const message =
+  // Never what may be key material (a key pasted into a config path or an order field is quoted by the error that
+  // refuses it): on stderr, in --json and in --debug traces alike.
+  const message = redactKeyMaterial(
     error instanceof ScopexError
       ? error.message
       : pathError && known
         ? `cannot ${pathError.syscall} ${pathError.path}: ${describeFsError(error)}`
-        : `internal error: ${error instanceof Error ? error.message : String(error)}`;
+        : `internal error: ${error instanceof Error ? error.message : String(error)}`,
+  );
   // A command that already printed its result (an audit or batch report with failures) sets resultPrinted, so that
   // --json leaves exactly one JSON document on stdout.
   const resultPrinted = typeof error === 'object' && error !== null && (error as { resultPrinted?: unknown }).resultPrinted === true;
@@ -82,18 +86,18 @@ function report(error: unknown, flags: { debug: boolean; json: boolean }): numbe
       exitCode: code,
       error: { code: error instanceof ScopexError ? error.code : (pathError?.code ?? 'INTERNAL'), message },
     };
-    if (error instanceof OrderError) body['reasons'] = error.reasons;
+    if (error instanceof OrderError) body['reasons'] = error.reasons.map((reason) => ({ ...reason, message: redactKeyMaterial(reason.message) }));
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
   }
   process.stderr.write(`scopex: ${message}\n`);
   if (error instanceof OrderError && error.reasons.length > 1) {
-    for (const reason of error.reasons) process.stderr.write(`  - ${reason.message}\n`);
+    for (const reason of error.reasons) process.stderr.write(`  - ${redactKeyMaterial(reason.message)}\n`);
   }
   if (flags.debug && error instanceof Error) {
-    process.stderr.write(`${error.stack ?? ''}\n`);
+    process.stderr.write(`${redactKeyMaterial(error.stack ?? '')}\n`);
     let cause = error.cause;
     while (cause instanceof Error) {
-      process.stderr.write(`caused by: ${cause.stack ?? cause.message}\n`);
+      process.stderr.write(`caused by: ${redactKeyMaterial(cause.stack ?? cause.message)}\n`);
       cause = cause.cause;
     }
   } else if (!known) {

@@ -5,6 +5,7 @@ import type { CustodyEvent, OrderCheckedDetails, OrderRefusedDetails } from '../
 import { evaluateOrder, type OrderContext } from './check-order.js';
 import { parseOrderBytes, readOrderBytes } from './read-order.js';
 import type { Order } from './schema.js';
+import { redactKeyMaterial } from '../util/key-material.js';
 
 export type OrderVerdict = 'APPROVED' | 'REFUSED' | 'MALFORMED';
 
@@ -56,7 +57,7 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
       targets: order.targets.length,
     };
     return {
-      report: { ok: false, orderId: order.id, verdict: 'REFUSED', reasons: evaluation.reasons, accounts },
+      report: { ok: false, orderId: order.id, verdict: 'REFUSED', reasons: evaluation.reasons.map(shownReason), accounts },
       error: new OrderError(evaluation.reasons),
       custody: { event: 'order.refused', orderId: order.id, details: { ...details, sha256: sha256(raw) } },
       order,
@@ -80,7 +81,7 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
       ok: false,
       orderId: null,
       verdict: 'MALFORMED',
-      reasons: [{ code: error.code, message: error.message }],
+      reasons: [shownReason({ code: error.code, message: error.message })],
       accounts: [],
     };
     if (!bytes) return { report, error, custody: null, order: null };
@@ -93,6 +94,11 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
       order: null,
     };
   }
+}
+
+/** A reason as printed: its text never shows what may be key material (see util/key-material.ts). */
+function shownReason<T extends { message: string }>(reason: T): T {
+  return { ...reason, message: redactKeyMaterial(reason.message) };
 }
 
 function sha256(bytes: Uint8Array): string {

@@ -1,4 +1,5 @@
 // The scopex.order/v1 document (DESIGN.md, "The order"): strict, every field named in its error.
+import { looksLikeKeyMaterial } from '../util/key-material.js';
 import * as z from '../util/zod.js';
 
 export const PROCESSES = [
@@ -61,6 +62,7 @@ export const displayText = z.string().check(
   z.refine((text) => text.trim().length > 0, 'a non-blank string'),
   // eslint-disable-next-line no-control-regex
   z.refine((text) => !/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(text), 'text without control characters'),
+  z.refine((text) => !looksLikeKeyMaterial(text), 'text that is not key material (the value is not shown)'),
 );
 
 /** An exact identifier: no surrounding blanks and no control characters, so what is resolved is what was signed. */
@@ -70,6 +72,7 @@ const identifierValue = z.string().check(
   z.refine((text) => text.trim() === text, 'an identifier without leading or trailing blanks'),
   // eslint-disable-next-line no-control-regex
   z.refine((text) => !/[\u0000-\u001f\u007f]/.test(text), 'an identifier without control characters'),
+  z.refine((text) => !looksLikeKeyMaterial(text), 'an identifier that is not key material (the value is not shown)'),
 );
 
 export const targetSchema = z.strictObject({

@@ -1,5 +1,7 @@
 // The export: check the order, list each named account's items per ordered category, pass every item through the
 // scope gate, open it through the key service and hand it to the sealer; one signed archive, or nothing at all.
+import { createHash } from 'node:crypto';
+import { redactKeyMaterial } from '../util/key-material.js';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -268,24 +270,35 @@ async function checkAndRecord(
 }
 
 /**
- * Records a refused or malformed order under its id. A file that does not even carry an order id (unreadable, not
- * JSON) is not an order received, and is only reported to the caller.
+ * Records a refused or malformed order. A refused order passed the schema: it is logged under its id. A malformed one
+ * is logged as `order check` logs it, under the SHA-256 of its bytes and with none of its fields: they are unchecked
+ * text, which may be anything pasted there (a private key in `id` went into the log). A file that does not even carry
+ * an order id (unreadable, not JSON) is not an order received, and is only reported to the caller.
  */
 async function recordRefusal(orderFile: string, error: OrderError | InputError, custody: CustodyLog): Promise<void> {
-  const order = await readLooseOrder(orderFile);
-  const orderId = typeof order?.['id'] === 'string' ? order['id'] : undefined;
-  if (!orderId) return;
-  const process = typeof order?.['process'] === 'string' ? order['process'] : null;
-  const targets = Array.isArray(order?.['targets']) ? (order['targets'] as unknown[]).length : 0;
-  const reasons = error instanceof OrderError ? error.reasons.map((reason) => reason.code) : [error.code];
-  const details: OrderRefusedDetails = { process, reasons, targets };
-  await custody.append({ event: 'order.refused', orderId, details: { ...details } });
+  const loose = await readLooseOrder(orderFile);
+  const orderId = loose?.order['id'];
+  if (!loose || typeof orderId !== 'string') return;
+  const { order, bytes } = loose;
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (error instanceof InputError) {
+    const details: OrderRefusedDetails = { process: null, reasons: [error.code], targets: 0 };
+    await custody.append({ event: 'order.refused', orderId: `sha256:${sha256}`, details: { ...details, sha256 } });
+    return;
+  }
+  const details: OrderRefusedDetails = {
+    process: String(order['process']),
+    reasons: error.reasons.map((reason) => reason.code),
+    targets: Array.isArray(order['targets']) ? order['targets'].length : 0,
+  };
+  await custody.append({ event: 'order.refused', orderId, details: { ...details, sha256 } });
 }
 
-async function readLooseOrder(orderFile: string): Promise<Record<string, unknown> | undefined> {
+async function readLooseOrder(orderFile: string): Promise<{ order: Record<string, unknown>; bytes: Buffer } | undefined> {
   try {
     if ((await stat(orderFile)).size > MAX_ORDER_BYTES) return undefined;
-    return parseOrderJson(await readFile(orderFile), orderFile);
+    const bytes = await readFile(orderFile);
+    return { order: parseOrderJson(bytes, orderFile), bytes };
   } catch {
     return undefined;
   }
@@ -299,7 +312,8 @@ function distinctAccounts(checked: CheckedOrder): Account[] {
 
 function failureDetails(error: unknown, sealed: boolean): Record<string, unknown> {
   const code = error instanceof ScopexError ? error.code : 'INTERNAL';
-  const message = error instanceof ScopexError ? error.message : 'internal error';
+  // Never what may be key material: the log is append-only, and a key pasted into a config path was quoted here.
+  const message = error instanceof ScopexError ? redactKeyMaterial(error.message) : 'internal error';
   // After sealing only the custody record failed: the archive is there, but the log does not say so.
   return { code, message, archiveKept: sealed };
 }

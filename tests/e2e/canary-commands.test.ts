@@ -130,6 +130,26 @@ describe('no command leaks key material (canary master key planted)', () => {
     writeFileSync(masterFile, `${CANARY_MASTER.toString('hex').slice(0, 62)}00\n`);
     await scopex('export, wrong master key', ['export', path.join(orders, 'approved-warrant.json'), '--out', path.join(root, 'bad3'), '--debug', '--json']);
     writeFileSync(masterFile, `${CANARY_MASTER.toString('hex')}\n`);
+
+    // Key material pasted into the wrong place: it is refused without being quoted back, and never logged.
+    const configText = readFileSync(config, 'utf8');
+    const pastedConfig = path.join(world, 'pasted-config.json');
+    const configJson = JSON.parse(configText) as { keys: { masterKey: string } };
+    configJson.keys.masterKey = CANARY_MASTER.toString('hex');
+    writeFileSync(pastedConfig, JSON.stringify(configJson));
+    runs.push({
+      name: 'export, master key pasted into the config',
+      run: await runCli(['export', path.join(orders, 'approved-warrant.json'), '--out', path.join(root, 'bad4'), '--debug', '--json', '--config', pastedConfig]),
+    });
+    const warrant = JSON.parse(readFileSync(path.join(orders, 'approved-warrant.json'), 'utf8')) as Record<string, unknown>;
+    const signerKey = readFileSync(path.join(world, 'pki', 'signer.key.pem'), 'utf8');
+    const pasted = path.join(root, 'pasted-order.json');
+    writeFileSync(pasted, JSON.stringify({ ...warrant, id: signerKey, process: CANARY_MASTER.toString('hex') }));
+    await scopex('export, private key pasted as the order id', ['export', pasted, '--out', path.join(root, 'bad5'), '--debug', '--json']);
+    await scopex('batch, private key pasted as the order id', ['batch', pasted, '--out', path.join(root, 'bad6'), '--json']);
+    const pastedTarget = path.join(root, 'pasted-target.json');
+    writeFileSync(pastedTarget, JSON.stringify({ ...warrant, targets: [{ type: 'email', value: CANARY_MASTER.toString('base64') }] }));
+    await scopex('order check, master key pasted as a target', ['order', 'check', pastedTarget, '--json']);
   }, 240_000);
 
   afterAll(() => {
@@ -149,6 +169,10 @@ describe('no command leaks key material (canary master key planted)', () => {
     expect(byName.get('export, data key fails to unwrap')).not.toBe(0);
     expect(byName.get('export, master key file malformed')).not.toBe(0);
     expect(byName.get('export, wrong master key')).not.toBe(0);
+    expect(byName.get('export, master key pasted into the config')).toBe(2);
+    expect(byName.get('export, private key pasted as the order id')).toBe(2);
+    expect(byName.get('batch, private key pasted as the order id')).toBe(6);
+    expect(byName.get('order check, master key pasted as a target')).not.toBe(0);
     expect(needles.length).toBeGreaterThan(10);
   });
 
