@@ -1,12 +1,12 @@
 // The master key file: 64 hex characters (32 bytes), readable by its owner only.
 import { createSecretKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describeFsError, KeyError } from '../errors.js';
+import { readInputFileSync } from '../util/read-input-file.js';
 
 export function loadMasterKey(file: string): KeyObject {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8').trim();
+    text = readInputFileSync(file).toString('utf8').trim();
   } catch (error) {
     throw new KeyError('MASTER_KEY_UNAVAILABLE', `cannot read the master key file ${file}: ${describeFsError(error)}`);
   }

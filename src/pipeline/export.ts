@@ -1,7 +1,7 @@
 // The export: check the order, list each named account's items per ordered category, pass every item through the
 // scope gate, open it through the key service and hand it to the sealer; one signed archive, or nothing at all.
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline as pipelineCallback, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -34,6 +34,7 @@ import type { ProductionRecord } from './production-record.js';
 import { abortError, oneByOne, openJsonArraySink, openTextSink, readAhead, throwIfAborted, type JsonArraySink, type TextSink } from './stages.js';
 import { filterSubscriberRecord } from './subscriber-record.js';
 import { giveBackChunk } from '../util/lent-chunks.js';
+import { readInputFile } from '../util/read-input-file.js';
 
 export interface ExportProgress {
   items: number;
@@ -285,7 +286,7 @@ async function recordRefusal(orderFile: string, error: OrderError | InputError, 
 async function readLooseOrder(orderFile: string): Promise<Record<string, unknown> | undefined> {
   try {
     if ((await stat(orderFile)).size > MAX_ORDER_BYTES) return undefined;
-    return parseOrderJson(await readFile(orderFile), orderFile);
+    return parseOrderJson(await readInputFile(orderFile), orderFile);
   } catch {
     return undefined;
   }

@@ -1,12 +1,13 @@
 // Writes one BagIt bag into a ZIP with archiver, one entry at a time, then signs it and renames it into place.
 import { createPrivateKey, hash, X509Certificate, type KeyObject } from 'node:crypto';
 import { constants as fsConstants, createReadStream } from 'node:fs';
-import { link, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import * as archiverModule from 'archiver';
-import { AbortedError, describeFsError, InputError, ScopexError } from '../errors.js';
+import { AbortedError, describeFsError, InputError, NotRegularFileError, ScopexError } from '../errors.js';
+import { readInputFile } from '../util/read-input-file.js';
 import { createHashThread, type HashChannel, type HashThread } from './hash-thread.js';
 import { BatchingFileSink, BATCH_BYTES } from './batching-file-sink.js';
 import { alignedSharedMemory, DIRECT_SLOT_BYTES, DIRECT_SLOTS, DirectFileSink } from './direct-file-sink.js';
@@ -64,6 +65,7 @@ interface QueuedEntry {
 }
 
 function openedFailure(file: string, what: string, cause: unknown): InputError {
+  if (cause instanceof NotRegularFileError) return new InputError('FILE_UNREADABLE', `cannot read ${what} ${file}: ${describeFsError(cause)}.`);
   const code = (cause as { code?: unknown } | null)?.code;
   return new InputError('FILE_UNREADABLE', `cannot read ${what} ${file}${typeof code === 'string' ? ` (${code})` : ''}.`);
 }
@@ -72,7 +74,7 @@ function openedFailure(file: string, what: string, cause: unknown): InputError {
 async function loadSigner(options: SealerOptions): Promise<{ certificatePem: string; key: KeyObject }> {
   let certificatePem: string;
   try {
-    certificatePem = await readFile(options.signerCertificateFile, 'utf8');
+    certificatePem = (await readInputFile(options.signerCertificateFile)).toString('utf8');
   } catch (error) {
     throw openedFailure(options.signerCertificateFile, 'the signer certificate', error);
   }
@@ -87,7 +89,7 @@ async function loadSigner(options: SealerOptions): Promise<{ certificatePem: str
   }
   let keyBytes: Buffer;
   try {
-    keyBytes = await readFile(options.signerKeyFile);
+    keyBytes = await readInputFile(options.signerKeyFile);
   } catch (error) {
     throw openedFailure(options.signerKeyFile, 'the signer key', error);
   }
