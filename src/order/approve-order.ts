@@ -35,8 +35,11 @@ export interface ApprovedOrder {
 export async function approveOrder(options: ApproveOptions): Promise<ApprovedOrder> {
   const replace = options.out === undefined || options.replace === true;
   // Refused before anything is read or signed; the write itself refuses too, should a file appear meanwhile.
-  if (options.out !== undefined && !replace && (await lstat(options.out).then(() => true, () => false))) {
-    throw approvedOrderExists(options.out);
+  if (options.out !== undefined) {
+    const existing = await lstat(options.out).catch(() => undefined);
+    // Not "already exists; use --force": --force cannot replace a folder either.
+    if (existing?.isDirectory()) throw new InputError('OUTPUT_UNWRITABLE', `cannot write approved order ${options.out}: it is a folder`);
+    if (existing && !replace) throw approvedOrderExists(options.out);
   }
   const { order } = await readOrderFile(options.orderFile);
   const rules = evaluateOrderRules(order, options.ctx);
