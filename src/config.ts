@@ -1,11 +1,11 @@
 // The scopex config (config/scopex.json, or --config FILE): where the stores, keys, trust anchors and custody log are.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as z from './util/zod.js';
 import { describeFsError, InputError } from './errors.js';
 import { notValidJson } from './util/json-position.js';
 import { looksLikeKeyMaterial, redactKeyMaterial } from './util/key-material.js';
 import { packageRoot } from './util/package-root.js';
+import { readInputFileSync } from './util/read-input-file.js';
 import { CATEGORIES, PROCESSES, type Category, type LegalProcess } from './order/schema.js';
 
 /** A path; a value that looks like key material (a key pasted in the wrong place) is refused without being shown. */
@@ -71,7 +71,7 @@ export function defaultConfigFile(): string {
 export function readJsonFile(file: string, what: string): unknown {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readInputFileSync(file).toString('utf8');
   } catch (error) {
     throw new InputError('FILE_UNREADABLE', `cannot read ${what} ${file}: ${describeFsError(error)}`, { cause: error });
   }

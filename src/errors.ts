@@ -102,6 +102,22 @@ export function pathErrorOf(error: unknown): { code: string; path: string; sysca
   return { code: candidate.code, path: candidate.path, syscall: candidate.syscall ?? 'access' };
 }
 
+/**
+ * A path the user named that exists but is not a regular file (a folder, a FIFO, a device, a socket), found before it
+ * was read (util/read-input-file.ts). Like a Node system error it is wrapped by the caller, which names the file.
+ */
+export class NotRegularFileError extends Error {
+  readonly path: string;
+  readonly folder: boolean;
+
+  constructor(file: string, folder: boolean) {
+    super(`${file} is not a regular file`);
+    this.name = new.target.name;
+    this.path = file;
+    this.folder = folder;
+  }
+}
+
 /** The one mapping from an error to a process exit code (DESIGN.md, "Exit codes"). */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof InputError) return EXIT.input;
@@ -118,6 +134,7 @@ export function exitCodeFor(error: unknown): number {
 
 /** A file-system failure in words, without Node's own message (which repeats the path and the syscall). */
 export function describeFsError(error: unknown): string {
+  if (error instanceof NotRegularFileError) return error.folder ? 'it is a folder' : 'it is not a regular file';
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case 'ENOENT':

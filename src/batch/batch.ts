@@ -8,6 +8,7 @@ import type { CustodyLog } from '../custody/custody-log.js';
 import { createFileCustodyLog } from '../custody/file-custody-log.js';
 import { AbortedError, describeFsError, InputError, OrderError, ScopeError, ScopexError } from '../errors.js';
 import type { ExportProgress, ExportResult } from '../pipeline/export.js';
+import { maxConcurrency } from './max-concurrency.js';
 import { expandOrderArguments, identifyOrder, type OrderFile } from './order-files.js';
 import { biggestFirst, directoryForSizing, estimateOrderWork } from './order-size.js';
 import { createWorkerPool } from './worker-pool.js';
@@ -91,8 +92,8 @@ export interface BatchResult {
 export async function runBatch(options: BatchOptions): Promise<BatchResult> {
   const startedAt = performance.now();
   const concurrency = options.concurrency ?? os.availableParallelism();
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new InputError('USAGE', `--concurrency must be a whole number of at least 1; found ${String(options.concurrency)}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > maxConcurrency()) {
+    throw new InputError('USAGE', `--concurrency must be a whole number from 1 to ${maxConcurrency()} (4 per core); found ${String(options.concurrency)}`);
   }
   const mode = options.mode ?? 'in-process';
   // Exports running side by side on every core get no helper threads of their own (they would only contend).

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describeFsError, InputError } from '../errors.js';
+import { readInputFile } from '../util/read-input-file.js';
 
 /** An order file is small; anything bigger is not parsed here (the exporter reports it). */
 const MAX_ORDER_FILE_BYTES = 1024 * 1024;
@@ -72,7 +73,7 @@ export async function identifyOrder(file: string): Promise<OrderFile> {
   try {
     const stats = await fs.stat(file);
     if (!stats.isFile() || stats.size > MAX_ORDER_FILE_BYTES) return fallback;
-    bytes = await fs.readFile(file);
+    bytes = await readInputFile(file);
   } catch {
     return fallback;
   }

@@ -6,6 +6,7 @@ import type { ScopexConfig } from '../config.js';
 import { TARGET_TYPES, type TargetType } from '../order/schema.js';
 import type { AccountDirectory } from '../sources/account-directory.js';
 import { createFileDirectory } from '../sources/file-directory.js';
+import { readInputFile } from '../util/read-input-file.js';
 import type { OrderFile } from './order-files.js';
 
 /** The stores whose index lines are the items an export reads (subscriber records are one item per account). */
@@ -20,7 +21,7 @@ export async function estimateOrderWork(order: OrderFile, config: ScopexConfig, 
   if (!directory || !order.idFromOrder) return null;
   let targets: unknown;
   try {
-    const value = JSON.parse((await fs.readFile(order.file, 'utf8')).replace(/^\uFEFF/, '')) as unknown;
+    const value = JSON.parse((await readInputFile(order.file)).toString('utf8').replace(/^\uFEFF/, '')) as unknown;
     targets = value && typeof value === 'object' ? (value as Record<string, unknown>)['targets'] : undefined;
   } catch {
     return null;

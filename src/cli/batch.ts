@@ -4,7 +4,8 @@ import path from 'node:path';
 import type cliProgressModule from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
 import type { BatchEvent, BatchOrderResult, BatchResult } from '../batch/batch.js';
-import { AbortedError, BatchError } from '../errors.js';
+import { maxConcurrency } from '../batch/max-concurrency.js';
+import { AbortedError, BatchError, InputError } from '../errors.js';
 import { boundHeapGrowth } from '../util/heap-growth.js';
 import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
 import { configFrom, printResult, progressWanted, type GlobalArgs } from './common.js';
@@ -12,7 +13,7 @@ import { configFrom, printResult, progressWanted, type GlobalArgs } from './comm
 interface BatchArgs extends GlobalArgs {
   orders: string[];
   out: string;
-  concurrency?: number;
+  concurrency?: string;
   workers: boolean;
   trust?: string;
 }
@@ -24,7 +25,10 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
     y
       .positional('orders', { type: 'string', array: true, demandOption: true, describe: 'order files, or folders of *.json orders' })
       .option('out', { type: 'string', demandOption: true, describe: 'folder the sealed archives are written to' })
-      .option('concurrency', { type: 'number', describe: `orders exported at once (default: the number of cores, ${os.availableParallelism()})` })
+      .option('concurrency', {
+        type: 'string',
+        describe: `orders exported at once, 1 to ${maxConcurrency()} (4 per core; default: the number of cores, ${os.availableParallelism()})`,
+      })
       .option('workers', {
         type: 'boolean',
         default: true,
@@ -37,6 +41,7 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
       .example('$0 batch W/orders --out exports --config W/config.json', 'export every order in a folder')
       .example('$0 batch a.json b.json --out exports --concurrency 2 --json', 'two orders at once, summary as JSON') as Argv<BatchArgs>,
   handler: async (args) => {
+    const concurrency = args.concurrency === undefined ? undefined : parseConcurrency(args.concurrency);
     const config = configFrom(args);
     boundHeapGrowth();
     const { runBatch } = await import('../batch/batch.js');
@@ -49,7 +54,7 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
             orders: args.orders,
             outDir: args.out,
             config,
-            ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
+            ...(concurrency !== undefined ? { concurrency } : {}),
             mode: args.workers ? 'worker-threads' : 'in-process',
             ...(args.trust ? { trustFile: path.resolve(args.trust) } : {}),
             signal,
@@ -85,6 +90,18 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
     }
   },
 };
+
+/**
+ * --concurrency as typed, so that the error quotes what was typed (as a yargs number, "abc" was NaN and "" was 0):
+ * a whole number within runBatch's bounds.
+ */
+function parseConcurrency(text: string): number {
+  const value = /^\d+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < 1 || value > maxConcurrency()) {
+    throw new InputError('USAGE', `--concurrency must be a whole number from 1 to ${maxConcurrency()} (4 per core); found ${JSON.stringify(text)}`);
+  }
+  return value;
+}
 
 function describeCounts(result: BatchResult): string {
   return Object.entries(result.counts)

@@ -1,6 +1,7 @@
 // What every command shares: the global flags, loading the config, and printing results.
 import type { Argv } from 'yargs';
 import { loadConfig, defaultConfigFile, type ScopexConfig } from '../config.js';
+import { InputError } from '../errors.js';
 
 export interface GlobalArgs {
   config?: string;
@@ -14,7 +15,42 @@ export function withGlobals<T>(y: Argv<T>): Argv<T & GlobalArgs> {
     .option('config', { type: 'string', describe: 'config file (default: config/scopex.json)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON on stdout' })
     .option('quiet', { type: 'boolean', default: false, describe: 'print nothing but errors' })
-    .option('debug', { type: 'boolean', default: false, describe: 'print stack traces with errors' }) as Argv<T & GlobalArgs>;
+    .option('debug', { type: 'boolean', default: false, describe: 'print stack traces with errors' })
+    .middleware(refuseRepeatedOrEmptyValues, true) as Argv<T & GlobalArgs>;
+}
+
+/** What yargs hands a middleware besides the arguments (@types/yargs leaves the second parameter out). */
+interface ParserView {
+  getOptions(): { key: Record<string, unknown>; array: string[] };
+  getGroups(): Record<string, string[]>;
+  getInternalMethods?: () => { getUsageInstance?: () => { getPositionalGroupName?: () => string } | undefined };
+}
+
+/**
+ * Every option and argument that takes a value is given once, and not empty, for every command. yargs turns a repeated
+ * option into an array (`--out a --out b`), which a command expecting one path crashed on ("internal error") or
+ * joined with a comma, and takes `--out ""` or a `--config` with nothing after it as "", which resolves to the current
+ * folder and gave messages about that folder instead of the flag. Arrays by design (batch's ORDERS) may hold many
+ * values, none of them empty. Booleans are left alone: yargs keeps the last value given.
+ */
+export function refuseRepeatedOrEmptyValues(argv: Record<string, unknown>, parser?: ParserView): void {
+  if (!parser) return;
+  const { key: declared, array } = parser.getOptions();
+  const positionalGroup = parser.getInternalMethods?.().getUsageInstance?.()?.getPositionalGroupName?.() ?? 'Positionals:';
+  const positionals = new Set(parser.getGroups()[positionalGroup] ?? []);
+  for (const key of Object.keys(declared)) {
+    const value = argv[key];
+    if (positionals.has(key)) {
+      // Every positional of scopex names a file (or folder). yargs hands a lone "-" over as "" too.
+      const name = `the ${key.toUpperCase()} argument`;
+      const empty = array.includes(key) ? Array.isArray(value) && value.includes('') : value === '';
+      if (empty) throw new InputError('USAGE', `${array.includes(key) ? `one of ${name}s` : name} is empty or "-"; name a file (scopex reads no standard input)`);
+    } else if (Array.isArray(value) && !array.includes(key)) {
+      throw new InputError('USAGE', `--${key} was given ${value.length === 2 ? 'twice' : `${value.length} times`}; give it once`);
+    } else if (value === '') {
+      throw new InputError('USAGE', `--${key} is empty; give it a value`);
+    }
+  }
 }
 
 export function configFrom(args: GlobalArgs): ScopexConfig {

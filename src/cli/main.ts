@@ -2,7 +2,8 @@
 // The scopex entry point: the only place that turns errors into exit codes and calls process.exit.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { describeFsError, EXIT, exitCodeFor, InputError, OrderError, pathErrorOf, ScopexError } from '../errors.js';
+import { AbortedError, describeFsError, EXIT, exitCodeFor, InputError, OrderError, pathErrorOf, ScopexError } from '../errors.js';
+import { describeInterrupt, handleInterruptsFromStart } from '../util/interrupts.js';
 import { redactKeyMaterial } from '../util/key-material.js';
 import { packageVersion } from '../util/package-root.js';
 import { auditCommand } from './audit.js';
@@ -18,6 +19,12 @@ import { verifyCommand } from './verify.js';
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   const json = argv.includes('--json');
+  // As early as scopex code can run: before it, Node's own start and the loading of the bundle (some 50-70 ms) are
+  // still ended by a signal in Node's way (exit 143 for SIGTERM, 129 for SIGHUP).
+  handleInterruptsFromStart((signal) => {
+    const error = new AbortedError('ABORTED', `interrupted (${describeInterrupt(signal)}); the command stopped before it finished`);
+    process.exit(report(error, { debug, json }));
+  });
   try {
     const cli = withGlobals(yargs(argv));
     skipHelpCaching(cli);

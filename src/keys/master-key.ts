@@ -1,20 +1,15 @@
 // The master key file: 64 hex characters (32 bytes), readable by its owner only.
 import { createSecretKey, type KeyObject } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { describeFsError, KeyError } from '../errors.js';
+import { readInputFileSync } from '../util/read-input-file.js';
 
 export function loadMasterKey(file: string): KeyObject {
   let text: string;
-  let mode: number;
-  let fd: number | undefined;
+  let mode = 0;
   try {
-    fd = openSync(file, 'r');
-    mode = fstatSync(fd).mode;
-    text = readFileSync(fd, 'utf8').trim();
+    text = readInputFileSync(file, (stats) => (mode = stats.mode)).toString('utf8').trim();
   } catch (error) {
     throw new KeyError('MASTER_KEY_UNAVAILABLE', `cannot read the master key file ${file}: ${describeFsError(error)}`);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
   // As ssh does with a private key: a master key others may read (or write) is refused, not used.
   if ((mode & 0o077) !== 0) {

@@ -2,10 +2,10 @@
 // The signature scheme is RSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt (see approval-sign.ts): PSS has a
 // security proof PKCS#1 v1.5 lacks, and RSA keeps the reviewer's certificates usable with every CMS/OpenSSL tool.
 import { constants, verify, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import forge from 'node-forge';
 import { describeFsError, InputError, type OrderErrorCode } from '../errors.js';
 import { APPROVAL_PSS_SALT } from './approval-sign.js';
+import { readInputFileSync } from '../util/read-input-file.js';
 import { approvalSigningBytes } from './canonical.js';
 import type { Approval } from './schema.js';
 
@@ -25,7 +25,7 @@ export function loadReviewerCas(files: readonly string[]): X509Certificate[] {
   for (const file of files) {
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readInputFileSync(file).toString('utf8');
     } catch (error) {
       throw new InputError('CONFIG_INVALID', `cannot read reviewer CA ${file}: ${describeFsError(error)}`, { cause: error });
     }
@@ -108,7 +108,7 @@ export function verifyApproval(
  */
 export function loadArchiveSigner(file: string): X509Certificate[] {
   try {
-    const blocks = readFileSync(file, 'utf8').match(PEM_CERTIFICATE) ?? [];
+    const blocks = readInputFileSync(file).toString('utf8').match(PEM_CERTIFICATE) ?? [];
     return blocks.map((block) => new X509Certificate(block));
   } catch {
     return [];

@@ -2,10 +2,11 @@
 import { randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { link, lstat, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { describeFsError, InputError, OrderError } from '../errors.js';
+import { describeFsError, InputError, NotRegularFileError, OrderError } from '../errors.js';
 import { signOrder, keyFromPem } from './approval-sign.js';
 import { commonName, loadArchiveSigner, loadReviewerCas, verifyApproval } from './approval-verify.js';
 import { evaluateOrderRules, type OrderContext } from './check-order.js';
+import { INPUT_OPEN_FLAGS } from '../util/read-input-file.js';
 import { readOrderFile } from './read-order.js';
 import { displayText, type Order } from './schema.js';
 
@@ -34,8 +35,11 @@ export interface ApprovedOrder {
 export async function approveOrder(options: ApproveOptions): Promise<ApprovedOrder> {
   const replace = options.out === undefined || options.replace === true;
   // Refused before anything is read or signed; the write itself refuses too, should a file appear meanwhile.
-  if (options.out !== undefined && !replace && (await lstat(options.out).then(() => true, () => false))) {
-    throw approvedOrderExists(options.out);
+  if (options.out !== undefined) {
+    const existing = await lstat(options.out).catch(() => undefined);
+    // Not "already exists; use --force": --force cannot replace a folder either.
+    if (existing?.isDirectory()) throw new InputError('OUTPUT_UNWRITABLE', `cannot write approved order ${options.out}: it is a folder`);
+    if (existing && !replace) throw approvedOrderExists(options.out);
   }
   const { order } = await readOrderFile(options.orderFile);
   const rules = evaluateOrderRules(order, options.ctx);
@@ -81,9 +85,10 @@ async function readSmallText(file: string, what: string): Promise<string> {
 async function readSmall(file: string, what: string): Promise<Buffer> {
   let handle;
   try {
-    handle = await open(file, 'r');
+    handle = await open(file, INPUT_OPEN_FLAGS);
     const stat = await handle.stat();
-    if (!stat.isFile() || stat.size > 64 * 1024) {
+    if (!stat.isFile()) throw new NotRegularFileError(file, stat.isDirectory());
+    if (stat.size > 64 * 1024) {
       throw new InputError('FILE_UNREADABLE', `${what} ${file}: expected a PEM file of at most 64 KiB`);
     }
     return await handle.readFile();

@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises';
 import type * as z from '../util/zod.js';
 import { describeFsError, InputError } from '../errors.js';
 import { lineAndColumn } from '../util/json-position.js';
+import { INPUT_OPEN_FLAGS } from '../util/read-input-file.js';
 import { orderSchema, type Order } from './schema.js';
 import { decodeStrictUtf8, parseStrictJson, StrictJsonError } from './strict-json.js';
 
@@ -60,7 +61,8 @@ export function parseOrderJson(raw: Uint8Array, source: string): Record<string, 
 export async function readOrderBytes(file: string): Promise<Buffer> {
   let handle;
   try {
-    handle = await open(file, 'r');
+    // Not 'r': a FIFO would hold the open until something writes to it (util/read-input-file.ts).
+    handle = await open(file, INPUT_OPEN_FLAGS);
   } catch (error) {
     throw new InputError('FILE_UNREADABLE', `cannot read order ${file}: ${describeFsError(error)}`, { cause: error });
   }

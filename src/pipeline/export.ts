@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { redactKeyMaterial } from '../util/key-material.js';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline as pipelineCallback, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -36,6 +36,7 @@ import type { ProductionRecord } from './production-record.js';
 import { abortError, oneByOne, openJsonArraySink, openTextSink, readAhead, throwIfAborted, type JsonArraySink, type TextSink } from './stages.js';
 import { filterSubscriberRecord } from './subscriber-record.js';
 import { giveBackChunk } from '../util/lent-chunks.js';
+import { readInputFile } from '../util/read-input-file.js';
 
 export interface ExportProgress {
   items: number;
@@ -297,7 +298,7 @@ async function recordRefusal(orderFile: string, error: OrderError | InputError, 
 async function readLooseOrder(orderFile: string): Promise<{ order: Record<string, unknown>; bytes: Buffer } | undefined> {
   try {
     if ((await stat(orderFile)).size > MAX_ORDER_BYTES) return undefined;
-    const bytes = await readFile(orderFile);
+    const bytes = await readInputFile(orderFile);
     return { order: parseOrderJson(bytes, orderFile), bytes };
   } catch {
     return undefined;

@@ -1,12 +1,13 @@
 // Writes one BagIt bag into a ZIP with archiver, one entry at a time, then signs it and renames it into place.
 import { createPrivateKey, hash, X509Certificate, type KeyObject } from 'node:crypto';
 import { constants as fsConstants, createReadStream } from 'node:fs';
-import { link, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, lstat, mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import * as archiverModule from 'archiver';
-import { AbortedError, describeFsError, InputError, ScopexError } from '../errors.js';
+import { AbortedError, describeFsError, InputError, NotRegularFileError, ScopexError } from '../errors.js';
+import { readInputFile } from '../util/read-input-file.js';
 import { createHashThread, type HashChannel, type HashThread } from './hash-thread.js';
 import { BatchingFileSink, BATCH_BYTES } from './batching-file-sink.js';
 import { alignedSharedMemory, DIRECT_SLOT_BYTES, DIRECT_SLOTS, DirectFileSink } from './direct-file-sink.js';
@@ -64,6 +65,7 @@ interface QueuedEntry {
 }
 
 function openedFailure(file: string, what: string, cause: unknown): InputError {
+  if (cause instanceof NotRegularFileError) return new InputError('FILE_UNREADABLE', `cannot read ${what} ${file}: ${describeFsError(cause)}.`);
   const code = (cause as { code?: unknown } | null)?.code;
   return new InputError('FILE_UNREADABLE', `cannot read ${what} ${file}${typeof code === 'string' ? ` (${code})` : ''}.`);
 }
@@ -72,7 +74,7 @@ function openedFailure(file: string, what: string, cause: unknown): InputError {
 async function loadSigner(options: SealerOptions): Promise<{ certificatePem: string; key: KeyObject }> {
   let certificatePem: string;
   try {
-    certificatePem = await readFile(options.signerCertificateFile, 'utf8');
+    certificatePem = (await readInputFile(options.signerCertificateFile)).toString('utf8');
   } catch (error) {
     throw openedFailure(options.signerCertificateFile, 'the signer certificate', error);
   }
@@ -87,7 +89,7 @@ async function loadSigner(options: SealerOptions): Promise<{ certificatePem: str
   }
   let keyBytes: Buffer;
   try {
-    keyBytes = await readFile(options.signerKeyFile);
+    keyBytes = await readInputFile(options.signerKeyFile);
   } catch (error) {
     throw openedFailure(options.signerKeyFile, 'the signer key', error);
   }
@@ -127,6 +129,16 @@ async function exists(file: string): Promise<boolean> {
 
 function outputExists(archive: string): InputError {
   return new InputError('OUTPUT_EXISTS', `archive ${archive} already exists; use --force to replace it.`);
+}
+
+/** A folder where the archive goes: --force replaces an archive, never a folder (rename would fail at the very end). */
+async function refuseFolderInTheWay(archive: string): Promise<void> {
+  const stats = await lstat(archive).catch(() => undefined);
+  if (stats?.isDirectory()) throw archiveIsFolder(archive);
+}
+
+function archiveIsFolder(archive: string): InputError {
+  return new InputError('OUTPUT_UNWRITABLE', `cannot write archive ${archive}: it is a folder, which --force does not replace; move it away.`);
 }
 
 /** The sealer's error for a failed write of `what`, naming the system's code once (Node's messages often start with it). */
@@ -604,7 +616,10 @@ class ZipBagSealer implements BagSealer {
   async #publish(): Promise<void> {
     const folder = path.dirname(this.#archivePath);
     if (this.#force) {
-      await rename(this.#partialPath, this.#archivePath);
+      await rename(this.#partialPath, this.#archivePath).catch((error: unknown) => {
+        // A folder that appeared under the archive's name while the archive was written.
+        throw (error as { code?: unknown }).code === 'EISDIR' ? archiveIsFolder(this.#archivePath) : error;
+      });
     } else {
       try {
         // link() fails if the name is taken: an atomic "create, never replace".
@@ -749,6 +764,7 @@ export async function createBagSealer(options: SealerOptions, heldLock?: OrderLo
     throw new TypeError(`lock ${heldLock.file} is not the lock of order ${options.orderId} in ${outDir}`);
   }
   await makeOutputFolder(outDir);
+  await refuseFolderInTheWay(archivePath);
   if (!options.force && (await exists(archivePath))) throw outputExists(archivePath);
   const signer = await loadSigner(options);
   useNativeCrc32();

@@ -12,6 +12,24 @@ export function describeInterrupt(signal: InterruptSignal): string {
   return signal === 'SIGINT' ? 'Ctrl-C' : signal;
 }
 
+/** Set once interruptible work has started: from then on, whileInterruptible answers the signals. */
+let interruptibleWorkStarted = false;
+
+/**
+ * Installed first thing by the entry point. Until a command's interruptible work starts (while the config is loaded and
+ * the order checked), and in commands that have none (order check, order approve), a signal calls `onEarly`, which
+ * reports it and exits 130; without a listener Node died of it instead (exit 143 for SIGTERM, 129 for SIGHUP). Once
+ * the work has started, whileInterruptible answers; once it is over the command is only printing its result, and a
+ * signal is absorbed.
+ */
+export function handleInterruptsFromStart(onEarly: (signal: InterruptSignal) => void): void {
+  for (const signal of INTERRUPT_SIGNALS) {
+    process.on(signal, () => {
+      if (!interruptibleWorkStarted) onEarly(signal);
+    });
+  }
+}
+
 export interface InterruptibleOptions {
   /** The error the work is aborted with (an AbortedError, so that the exit code is 130). */
   reason: (signal: InterruptSignal) => Error;
@@ -30,6 +48,7 @@ export interface InterruptibleOptions {
  * files behind.
  */
 export async function whileInterruptible<T>(work: (signal: AbortSignal) => Promise<T>, options: InterruptibleOptions): Promise<T> {
+  interruptibleWorkStarted = true;
   const controller = new AbortController();
   let rejectInterrupted: (error: Error) => void = () => undefined;
   const interrupted = new Promise<never>((_resolve, reject) => {

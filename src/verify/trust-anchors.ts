@@ -1,14 +1,14 @@
 // The --trust file: one or more PEM certificates the archive signer must chain to.
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describeFsError, InputError } from '../errors.js';
+import { readInputFileSync } from '../util/read-input-file.js';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 export function loadTrustAnchors(file: string): X509Certificate[] {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readInputFileSync(file).toString('utf8');
   } catch (error) {
     throw new InputError('FILE_UNREADABLE', `cannot read the trust file ${file}: ${describeFsError(error)}`, {
       cause: error,

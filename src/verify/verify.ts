@@ -2,11 +2,11 @@
 // over the ZIP hashes every entry, then each verifyXxx step compares what was found with what was signed, and every
 // failure is collected (up to a cap) instead of stopping at the first.
 import { createHash, type Hash, type X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { describeFsError, InputError, ScopexError } from '../errors.js';
 import { canonicalJson } from '../order/canonical.js';
 import { notValidJson } from '../util/json-position.js';
+import { INPUT_OPEN_FLAGS, readInputFileSync } from '../util/read-input-file.js';
 import { orderSchema, type Order } from '../order/schema.js';
 import { checkBagitDeclaration, ManifestReader, parseBagInfo } from './bag-files.js';
 import { verifyDetachedSignature } from './cms-signature.js';
@@ -99,7 +99,7 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
   const givenOrder = options.orderFile ? readGivenOrder(options.orderFile) : null;
   let file: FileHandle;
   try {
-    file = await open(options.archive, 'r');
+    file = await open(options.archive, INPUT_OPEN_FLAGS);
   } catch (error) {
     throw new InputError('FILE_UNREADABLE', `cannot read the archive ${options.archive}: ${describeFsError(error)}`, { cause: error });
   }
@@ -126,7 +126,7 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
 function readGivenOrder(orderFile: string): { bytes: Buffer; value: unknown } {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(orderFile);
+    bytes = readInputFileSync(orderFile);
   } catch (error) {
     throw new InputError('FILE_UNREADABLE', `cannot read the order ${orderFile}: ${describeFsError(error)}`, { cause: error });
   }

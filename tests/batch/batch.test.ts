@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runBatch, verdictFor, type BatchEvent } from '../../src/batch/batch.js';
+import { maxConcurrency } from '../../src/batch/max-concurrency.js';
 import { InputError } from '../../src/errors.js';
 import { createFakeExporter, fakeConfig, fakeVerify, writeFakeOrder } from './fake-exporter.js';
 
@@ -202,6 +203,8 @@ describe('runBatch', () => {
     await expect(runBatch({ ...base, orders: [path.join(dir, 'missing.json'), ordersDir] })).rejects.toMatchObject({ code: 'FILE_UNREADABLE' });
     writeFakeOrder(ordersDir, 'a.json', 'LE-A', 'seal');
     await expect(runBatch({ ...base, orders: [ordersDir], concurrency: 0 })).rejects.toMatchObject({ code: 'USAGE' });
+    // One worker (and heap) per running order: more than a few per core would only run out of memory.
+    await expect(runBatch({ ...base, orders: [ordersDir], concurrency: maxConcurrency() + 1 })).rejects.toMatchObject({ code: 'USAGE' });
     expect(existsSync(outDir)).toBe(false);
   });
 });

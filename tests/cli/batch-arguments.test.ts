@@ -3,6 +3,7 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { maxConcurrency } from '../../src/batch/max-concurrency.js';
 import { generateCliWorld, runCli } from '../e2e/export-helpers.js';
 
 let root: string;
@@ -48,5 +49,25 @@ describe('scopex batch with unusable arguments', () => {
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(existsSync(path.join(root, 'out-none'))).toBe(false);
+  });
+});
+
+describe('scopex batch --concurrency', () => {
+  it.each(['abc', '', '2.5', '-1', '1e3', '0'])('refuses %j with exit 2, in one line that quotes it, before any order runs', async (value) => {
+    const out = path.join(root, 'out-concurrency');
+    const result = await runCli(['batch', path.join(world, 'orders', 'approved-subpoena.json'), '--out', out, `--concurrency=${value}`, '--config', config, '--json']);
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, exitCode: 2, error: { code: 'USAGE' } });
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringContaining(value === '' ? '--concurrency is empty' : `found ${JSON.stringify(value)}`)]);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses more than 4 per core (one worker thread, with its own heap, per running order), naming the bound', async () => {
+    const out = path.join(root, 'out-too-many');
+    const tooMany = String(maxConcurrency() + 1);
+    const result = await runCli(['batch', path.join(world, 'orders', 'approved-subpoena.json'), '--out', out, '--concurrency', tooMany, '--config', config]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringContaining(`from 1 to ${maxConcurrency()}`)]);
+    expect(existsSync(out)).toBe(false);
   });
 });

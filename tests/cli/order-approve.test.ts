@@ -1,5 +1,5 @@
 // `scopex order approve --out F` never replaces an existing F without --force, as export never replaces an archive.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAtomically } from '../../src/order/approve-order.js';
@@ -36,6 +36,18 @@ describe('scopex order approve --out', () => {
     const forced = await runCli(approve(out, '--force', '--json'));
     expect(forced.code, forced.stderr).toBe(0);
     expect((JSON.parse(readFileSync(out, 'utf8')) as { approval?: unknown }).approval).toBeDefined();
+  });
+
+  it('names an --out that is a folder as a folder (exit 2), with or without --force, and writes nothing into it', async () => {
+    const folder = path.join(root, 'a-folder');
+    mkdirSync(folder);
+    for (const extra of [[], ['--force']]) {
+      const refused = await runCli(approve(folder, ...extra, '--json'));
+      expect(refused.code).toBe(2);
+      expect(JSON.parse(refused.stdout)).toMatchObject({ ok: false, exitCode: 2, error: { code: 'OUTPUT_UNWRITABLE' } });
+      expect(refused.stderr.trim().split('\n')).toEqual([expect.stringContaining(`${folder}: it is a folder`)]);
+    }
+    expect(readdirSync(folder)).toEqual([]);
   });
 
   it('writes a new file without --force', async () => {

@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey } from 'node:crypto';
-import { closeSync, constants, existsSync, openSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
@@ -415,6 +415,32 @@ describe('refusing and cleaning up', () => {
     await forced.addPayload('b.txt', Buffer.from('second'));
     const replaced = await forced.seal();
     expect(readFileSync(replaced.archive).equals(before)).toBe(false);
+    expect(outputListing(opts.outDir)).toEqual(['LE-2026-000123.zip']);
+  });
+
+  test("a folder under the archive's name is refused before anything is written, with or without force, naming the .zip", async () => {
+    for (const force of [false, true]) {
+      const opts = { ...options(), force };
+      const folder = path.join(opts.outDir, 'LE-2026-000123.zip');
+      mkdirSync(folder, { recursive: true });
+      // --force replaces an archive, never a folder: this was "already exists; use --force", and with it a failed
+      // rename of the .partial once everything had been exported.
+      await expect(createBagSealer(opts)).rejects.toSatisfy(
+        (error) => error instanceof InputError && error.code === 'OUTPUT_UNWRITABLE' && error.message.includes(`${folder}: it is a folder`),
+      );
+      expect(outputListing(opts.outDir)).toEqual(['LE-2026-000123.zip']);
+    }
+  });
+
+  test("a folder that appears under the archive's name while sealing with force is named, not the .partial", async () => {
+    const opts = { ...options(), force: true };
+    const sealer = await createBagSealer(opts);
+    await sealer.addPayload('a.txt', Buffer.from('mine'));
+    const folder = path.join(opts.outDir, 'LE-2026-000123.zip');
+    mkdirSync(folder);
+    await expect(sealer.seal()).rejects.toSatisfy(
+      (error) => error instanceof InputError && error.code === 'OUTPUT_UNWRITABLE' && error.message.includes(`${folder}: it is a folder`),
+    );
     expect(outputListing(opts.outDir)).toEqual(['LE-2026-000123.zip']);
   });
 

@@ -1,0 +1,70 @@
+// Every command, every option that takes a value: given twice, or given empty, it is a usage error (exit 2) in one
+// line naming the flag or argument; never "internal error", a Node error code, or a message about the current folder.
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateCliWorld, runCli } from '../e2e/export-helpers.js';
+
+let root: string;
+let world: string;
+let config: string;
+
+beforeAll(async () => {
+  ({ root, world, config } = await generateCliWorld('option-values'));
+});
+
+afterAll(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+/** Arguments with `{}` placeholders for the world's files, so that each case is correct but for the one flag. */
+function filled(args: string[]): string[] {
+  const files: Record<string, string> = {
+    '{order}': path.join(world, 'orders', 'approved-warrant.json'),
+    '{unapproved}': path.join(world, 'orders', 'unapproved.json'),
+    '{key}': path.join(world, 'pki', 'reviewer.key.pem'),
+    '{cert}': path.join(world, 'pki', 'reviewer.cert.pem'),
+    '{ca}': path.join(world, 'pki', 'ca.cert.pem'),
+    '{config}': config,
+    '{out}': path.join(root, 'out'),
+  };
+  return args.map((arg) => files[arg] ?? arg);
+}
+
+async function expectUsageError(args: string[], named: string): Promise<void> {
+  const result = await runCli([...filled(args), '--json']);
+  expect(result.code, result.stderr).toBe(2);
+  expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, exitCode: 2, error: { code: 'USAGE' } });
+  expect(result.stderr.trim().split('\n')).toEqual([expect.stringContaining(named)]);
+}
+
+describe('an option given twice', () => {
+  it.each([
+    ['export', ['export', '{order}', '--out', '{out}', '--out', '{out}', '--config', '{config}'], '--out was given twice'],
+    ['order check', ['order', 'check', '{order}', '--config', '{config}', '--config', '{config}'], '--config was given twice'],
+    ['order approve', ['order', 'approve', '{unapproved}', '--key', '{key}', '--key', '{key}', '--cert', '{cert}', '--out', '{out}', '--config', '{config}'], '--key was given twice'],
+    ['verify', ['verify', 'LE-2026-000101.zip', '--trust', '{ca}', '--trust', '{ca}'], '--trust was given twice'],
+    ['batch', ['batch', '{order}', '--out', '{out}', '--trust', '{ca}', '--trust', '{ca}', '--config', '{config}'], '--trust was given twice'],
+    ['audit verify', ['audit', 'verify', '--config', '{config}', '--config', '{config}'], '--config was given twice'],
+    ['report', ['report', 'transparency', '--from', '2026-01-01', '--to', '2026-12-31', '--to', '2026-06-30', '--config', '{config}'], '--to was given twice'],
+    ['notify', ['notify', '--log', 'a.jsonl', '--log', 'b.jsonl'], '--log was given twice'],
+    ['samples generate', ['samples', 'generate', '--out', '{out}', '--seed', 'a', '--seed', 'b', '--seed', 'c'], '--seed was given 3 times'],
+  ])('%s: exit 2, one line naming the flag', async (_command, args, named) => {
+    await expectUsageError(args, named);
+  });
+});
+
+describe('an empty value', () => {
+  it.each([
+    ['export --out ""', ['export', '{order}', '--out', '', '--config', '{config}'], '--out is empty'],
+    ['--config without a value', ['order', 'check', '{order}', '--config'], '--config is empty'],
+    ['verify --trust ""', ['verify', 'LE-2026-000101.zip', '--trust', ''], '--trust is empty'],
+    ['notify --as-of ""', ['notify', '--as-of', '', '--config', '{config}'], '--as-of is empty'],
+    ['order approve --reviewer ""', ['order', 'approve', '{unapproved}', '--key', '{key}', '--cert', '{cert}', '--reviewer', '', '--out', '{out}', '--config', '{config}'], '--reviewer is empty'],
+    ['order check ""', ['order', 'check', '', '--config', '{config}'], 'the ORDER argument is empty'],
+    ['order check - (no standard input)', ['order', 'check', '-', '--config', '{config}'], 'the ORDER argument is empty or "-"'],
+    ['batch with an empty ORDERS argument', ['batch', '{order}', '', '--out', '{out}', '--config', '{config}'], 'one of the ORDERS arguments is empty'],
+  ])('%s: exit 2, one line naming it', async (_case, args, named) => {
+    await expectUsageError(args, named);
+  });
+});
