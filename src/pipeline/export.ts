@@ -228,10 +228,17 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
  */
 async function createScratch(outDir: string, orderId: string): Promise<string> {
   const prefix = `.${orderId}.export-`;
+  // A stale lock is moved aside under this name and then deleted; a run killed in between leaves it.
+  const staleLock = new RegExp(`^${escapeRegExp(`.${orderId}.lock.stale-`)}[0-9a-f]{8}$`);
   for (const entry of await readdir(outDir, { withFileTypes: true })) {
     if (entry.isDirectory() && isTempFolderOf(prefix, entry.name)) await rm(path.join(outDir, entry.name), { recursive: true, force: true });
+    else if (entry.isFile() && staleLock.test(entry.name)) await rm(path.join(outDir, entry.name), { force: true });
   }
   return mkdtemp(path.join(outDir, prefix));
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function resolveSources(config: ScopexConfig, override: Partial<Sources> | undefined, readerThread: boolean): Sources {

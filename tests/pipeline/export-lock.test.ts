@@ -156,9 +156,12 @@ describe('the order lock of an export', () => {
     writeFileSync(path.join(out, `${order.id}.zip.partial`), 'half an archive');
     mkdirSync(path.join(out, `.${order.id}.export-Ab12Cd`));
     mkdirSync(path.join(out, `.${order.id}.seal-Ef34Gh`));
+    // A run killed while it took over a stale lock (moved aside, not yet deleted); another order's is left alone.
+    writeFileSync(path.join(out, `.${order.id}.lock.stale-0a1b2c3d`), '{}');
+    writeFileSync(path.join(out, `.${order.id}x.lock.stale-0a1b2c3d`), '{}');
     const result = await exportInto(out, order.file);
     await expectVerifies(result.archive, order.file);
-    expect(readdirSync(out)).toEqual([`${order.id}.zip`]);
+    expect(readdirSync(out).sort()).toEqual([`.${order.id}x.lock.stale-0a1b2c3d`, `${order.id}.zip`]);
   });
 
   it.runIf(process.platform === 'linux')('takes over a lock whose pid now belongs to another process', async () => {
