@@ -1,5 +1,6 @@
 // Custody-log verification: streams the log once and names every edited, removed, inserted or reordered record.
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import readline from 'node:readline';
 import { InputError } from '../errors.js';
 import { GENESIS_HASH, headFileFor, isAsWritten, parseRecord, readHead, recordHash, unknownRecordFields } from './file-custody-log.js';
@@ -69,6 +70,7 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
   let linkable = new Set([GENESIS_HASH]);
   let lineNo = 0;
   let records = 0;
+  let lastLineMalformed = false;
   const missing = new Map<number, AuditFailure>();
   const hashBySeq = new Map<number, string>();
   const head = await readHead(file);
@@ -79,6 +81,7 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
     lineNo += 1;
     records += 1;
     const record = parseRecord(line);
+    lastLineMalformed = !record;
     if (!record) {
       fail({ seq: expected, line: lineNo, kind: 'malformed', problem: `line ${lineNo}, where seq ${expected} was expected, is not a custody record` });
       expected += 1;
@@ -159,6 +162,12 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
     if (head && head !== 'damaged' && seq === head.seq) hashBySeq.set(seq, hash);
   }
 
+  // scopex ends every record with a newline, and append refuses to chain onto a log that does not end with one (a
+  // torn write): the audit says so too, however whole the last line looks (one that is not a record is failed above).
+  if (!logMissing && lineNo > 0 && !lastLineMalformed && !(await endsWithNewline(file))) {
+    fail({ seq: lastSeq, line: lineNo, kind: 'malformed', problem: `the log ends without a newline after line ${lineNo}: its last record may be cut short (a torn write)` });
+  }
+
   let headChecked = false;
   // The last place in the sequence that the log's lines take up: a malformed line (a record cut short) holds one.
   const end = expected - 1;
@@ -202,6 +211,18 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
   }
 
   return { ok: failures.length === 0 && moreFailures === 0, file, records, lastSeq, headChecked, failures, moreFailures };
+}
+
+async function endsWithNewline(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    return size === 0 || last[0] === 0x0a;
+  } finally {
+    await handle.close();
+  }
 }
 
 function isNoSuchFile(error: unknown): boolean {

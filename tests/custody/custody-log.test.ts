@@ -191,6 +191,17 @@ describe('file custody log', () => {
 });
 
 describe('verifyCustodyLog', () => {
+  it('fails a log whose last newline was removed, as append refuses to chain onto it (a torn write)', async () => {
+    await writeLog(3);
+    const text = readFileSync(logFile, 'utf8');
+    writeFileSync(logFile, text.slice(0, -1));
+    const report = await verifyCustodyLog(logFile);
+    expect(report.ok).toBe(false);
+    expect(report.failures).toEqual([expect.objectContaining({ seq: 3, line: 3, kind: 'malformed', problem: expect.stringMatching(/ends without a newline/) as unknown })]);
+    const log = createFileCustodyLog({ file: logFile });
+    await expect(log.append({ event: 'order.checked', orderId: 'LE-4', details: {} })).rejects.toBeInstanceOf(IntegrityError);
+  });
+
   it('accepts an intact log and reports a missing one as unreadable input', async () => {
     await writeLog(5);
     expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, records: 5, failures: [] });
