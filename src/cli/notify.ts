@@ -1,7 +1,7 @@
 // scopex notify [--as-of DATE]: who may now be told of a demand, and which demands go back to the customer.
 import type { Argv, CommandModule } from 'yargs';
 import type { NoticesResult } from '../custody/notices.js';
-import { AbortedError } from '../errors.js';
+import { AbortedError, IntegrityError } from '../errors.js';
 import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
@@ -28,11 +28,20 @@ export const notifyCommand: CommandModule<GlobalArgs, NotifyArgs> = {
       stopAtOnce: true,
     });
     printResult(args, result, () => describeNotices(result));
+    if (!result.logVerified) {
+      // Printed (marked) for the record, but nobody may be told on the word of a log that fails audit: a forged or
+      // edited record could end a non-disclosure order early.
+      const error = new IntegrityError(
+        'AUDIT_LOG_BROKEN',
+        `custody log ${logFile} fails audit verification, so these notices may not reflect what was logged: tell nobody on their word; run scopex audit verify ${logFile}`,
+      );
+      throw Object.assign(error, { resultPrinted: true });
+    }
   },
 };
 
 export function describeNotices(result: NoticesResult): string {
-  const lines = [`as of ${result.asOf}`];
+  const lines = [`as of ${result.asOf}${result.logVerified ? '' : '  (WARNING: custody log fails audit verification)'}`];
   lines.push(result.notify.length ? 'may be told now:' : 'nobody may be told yet');
   for (const n of result.notify) {
     const enterprise = n.enterpriseAccounts.length ? `; enterprise customer of ${n.enterpriseAccounts.join(', ')}` : '';

@@ -1,5 +1,6 @@
 // Customer notice: whose account holders may now be told of a demand, and which demands go back to the customer.
 import { readCustodyRecords, stringArray } from './read-log.js';
+import { verifyCustodyLog } from './verify-log.js';
 
 export interface NoticesOptions {
   logFile: string;
@@ -34,6 +35,8 @@ export interface RedirectDue {
 
 export interface NoticesResult {
   asOf: string;
+  /** Whether the log passed audit verification: a forged or edited record could tell holders of a demand under a gag. */
+  logVerified: boolean;
   notify: NoticeDue[];
   withheld: NoticeWithheld[];
   redirect: RedirectDue[];
@@ -90,8 +93,10 @@ export async function notices(options: NoticesOptions): Promise<NoticesResult> {
     }
   }
   const byId = <T extends { orderId: string }>(a: T, b: T) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0);
+  const audit = await verifyCustodyLog(options.logFile);
   return {
     asOf: options.asOf.toISOString(),
+    logVerified: audit.ok,
     notify: notify.sort(byId),
     withheld: withheld.sort(byId),
     redirect: [...redirects.values()].sort(byId),

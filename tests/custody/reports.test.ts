@@ -254,4 +254,24 @@ describe('report transparency (the command)', () => {
     expect(verified.stderr).toBe('');
     expect(verified.stdout).toContain(',log_verified,true');
   });
+
+  it('notify on a custody log that fails audit prints the notices, marked, and exits 4: nobody is told on a forged record', async () => {
+    await logEvents([['2026-02-01T00:00:00Z', due('GAG', ['a1'], '2027-06-30T00:00:00Z')]]);
+    const intact = readFileSync(logFile, 'utf8');
+    // A gag order "ended" early by an edit of its record.
+    writeFileSync(logFile, intact.replace('2027-06-30T00:00:00Z', '2026-03-01T00:00:00Z'));
+    const notify = (...extra: string[]) => runCli(['notify', '--as-of', '2026-10-01', '--log', logFile, ...extra]);
+    const table = await notify();
+    const json = await notify('--json');
+    for (const run of [table, json]) {
+      expect(run.code, run.stderr).toBe(4);
+      expect(run.stderr.trim().split('\n')).toEqual([expect.stringContaining('tell nobody on their word')]);
+    }
+    expect(table.stdout).toContain('WARNING: custody log fails audit verification');
+    expect(JSON.parse(json.stdout)).toMatchObject({ logVerified: false });
+    writeFileSync(logFile, intact);
+    const honest = await notify('--json');
+    expect(honest.code, honest.stderr).toBe(0);
+    expect(JSON.parse(honest.stdout)).toMatchObject({ logVerified: true, notify: [], withheld: [{ orderId: 'GAG' }] });
+  });
 });
