@@ -1,12 +1,11 @@
 // A signal that lands before a command's interruptible work has started, or in a command that has none (order check),
 // ends in exit 130 like every other interrupt: the entry point listens from its first line. Node died of it before
 // (exit 143 for SIGTERM, 129 for SIGHUP) during the first 0.3 s of every command, and for all of order check.
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERRUPT_SIGNALS } from '../../src/util/interrupts.js';
-import { CLI, generateCliWorld, type CliRun } from '../e2e/export-helpers.js';
+import { generateCliWorld, runAndSignalWhen, type CliRun } from '../e2e/export-helpers.js';
 
 let root: string;
 let world: string;
@@ -34,24 +33,10 @@ function catchesSighup(pid: number | undefined): boolean {
 }
 
 /** Runs `order check` and sends `signal` as soon as the process listens for signals; 'finished' if it ended first. */
-async function checkInterrupted(signal: NodeJS.Signals): Promise<CliRun | 'finished'> {
+function checkInterrupted(signal: NodeJS.Signals): Promise<CliRun | 'finished'> {
   const args = ['order', 'check', path.join(world, 'orders', 'approved-warrant.json'), '--config', config, '--json'];
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  let done = false;
-  const exited = new Promise<CliRun>((resolve) =>
-    child.on('close', (code, killedBy) => {
-      done = true;
-      resolve({ code, signal: killedBy, stdout, stderr });
-    }),
-  );
-  while (!done && !catchesSighup(child.pid)) await new Promise((resolve) => setTimeout(resolve, 1));
-  if (done) return 'finished';
-  child.kill(signal);
-  return exited;
+  const started: { pid?: number } = {};
+  return runAndSignalWhen(args, signal, () => catchesSighup(started.pid), started);
 }
 
 describe.skipIf(!existsSync('/proc/self/status'))('a signal before any interruptible work', () => {

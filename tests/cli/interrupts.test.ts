@@ -1,13 +1,12 @@
 // Interrupts as a user (or a closing terminal) sends them: the built CLI on a sample world, signalled mid-run. Every
 // interrupt ends the same way whatever the signal: partial output removed, one line saying so, exit 130, and under
 // --json one JSON document.
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortedError } from '../../src/errors.js';
 import { INTERRUPT_SIGNALS, whileInterruptible } from '../../src/util/interrupts.js';
-import { CLI, generateCliWorld, runCli, type CliRun } from '../e2e/export-helpers.js';
+import { generateCliWorld, runAndSignalWhen, runCli, type CliRun } from '../e2e/export-helpers.js';
 
 let root: string;
 let world: string;
@@ -22,37 +21,11 @@ afterAll(() => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Runs the CLI and sends `signal` once `ready()` holds; 'finished' when it ended before that. */
-async function signalWhen(args: string[], signal: NodeJS.Signals, ready: () => boolean, started: { pid?: number } = {}): Promise<CliRun | 'finished'> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  started.pid = child.pid;
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  let done = false;
-  const exited = new Promise<CliRun>((resolve) =>
-    child.on('close', (code, killedBy) => {
-      done = true;
-      resolve({ code, signal: killedBy, stdout, stderr });
-    }),
-  );
-  const until = Date.now() + 60_000;
-  while (!done && !ready() && Date.now() < until) await sleep(2);
-  if (done) return 'finished';
-  child.kill(signal);
-  return exited;
-}
-
 /** An export of the warrant interrupted while its .partial is being written (retried if it finished first). */
 async function interruptedExport(signal: NodeJS.Signals, extra: string[] = []): Promise<{ run: CliRun; out: string }> {
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const out = path.join(root, `out-${signal}-${attempt}`);
-    const run = await signalWhen(
+    const run = await runAndSignalWhen(
       ['export', path.join(world, 'orders', 'approved-warrant.json'), '--out', out, '--config', config, ...extra],
       signal,
       () => existsSync(out) && readdirSync(out).some((name) => name.endsWith('.zip.partial')),
@@ -102,7 +75,7 @@ describe('interrupts', () => {
     for (let attempt = 0; attempt < 5 && run === 'finished'; attempt += 1) {
       // The archive is opened inside the interruptible part, so its being open says the handlers are in place.
       const child: { pid?: number } = {};
-      run = await signalWhen(['verify', archive, '--trust', path.join(world, 'pki', 'ca.cert.pem'), '--json'], 'SIGINT', () => hasOpen(child.pid, archive), child);
+      run = await runAndSignalWhen(['verify', archive, '--trust', path.join(world, 'pki', 'ca.cert.pem'), '--json'], 'SIGINT', () => hasOpen(child.pid, archive), child);
     }
     if (run === 'finished') throw new Error('every verify finished before it could be interrupted');
     expect(run.code).toBe(130);
@@ -113,7 +86,7 @@ describe('interrupts', () => {
   it('an interrupted samples generate says so, and --force replaces the unfinished world it left', async () => {
     const half = path.join(root, 'half');
     const args = ['samples', 'generate', '--out', half, '--accounts', '5', '--seed', 'half'];
-    const run = await signalWhen([...args, '--size', '2000000000', '--profile', 'large-items', '--json'], 'SIGINT', () => existsSync(path.join(half, 'stores')));
+    const run = await runAndSignalWhen([...args, '--size', '2000000000', '--profile', 'large-items', '--json'], 'SIGINT', () => existsSync(path.join(half, 'stores')));
     if (run === 'finished') throw new Error('samples generate finished before it could be interrupted');
     expect(run.code).toBe(130);
     expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, exitCode: 130, error: { code: 'ABORTED' } });

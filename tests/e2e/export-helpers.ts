@@ -175,3 +175,29 @@ export function canariesIn(haystack: string | Buffer, needles: string[]): string
   const text = typeof haystack === 'string' ? haystack : haystack.toString('latin1');
   return needles.filter((needle) => text.includes(needle));
 }
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Runs the CLI and sends `signal` once `ready()` holds; 'finished' when it ended before that. */
+export async function runAndSignalWhen(args: string[], signal: NodeJS.Signals, ready: () => boolean, started: { pid?: number } = {}): Promise<CliRun | 'finished'> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.pid = child.pid;
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  let done = false;
+  const exited = new Promise<CliRun>((resolve) =>
+    child.on('close', (code, killedBy) => {
+      done = true;
+      resolve({ code, signal: killedBy, stdout, stderr });
+    }),
+  );
+  const until = Date.now() + 60_000;
+  while (!done && !ready() && Date.now() < until) await sleep(2);
+  if (done) return 'finished';
+  child.kill(signal);
+  return exited;
+}

@@ -32,9 +32,9 @@ const outsider: { reviewer: PemPair } = {
     }),
   },
 };
-// The trusted reviewer's key in a certificate from the trusted CA that expired before the approval.
-const shortLived: { reviewer: PemPair } = {
-  reviewer: {
+/** The trusted reviewer's key in another certificate from the trusted CA, as `extra` makes it. */
+function trustedReviewerWith(extra: Partial<Parameters<typeof issueCertificate>[0]>): PemPair {
+  return {
     keyPem: fx.pki.reviewer.keyPem,
     certificatePem: issueCertificate({
       commonName: 'Contoso Cloud Compliance Reviewer',
@@ -42,10 +42,13 @@ const shortLived: { reviewer: PemPair } = {
       issuerKeyPem: fx.pki.ca.keyPem,
       issuerCertificatePem: fx.pki.ca.certificatePem,
       ca: false,
-      notBefore: new Date('2025-01-01T00:00:00Z'),
-      notAfter: new Date('2026-06-01T00:00:00Z'),
+      ...extra,
     }),
-  },
+  };
+}
+// A certificate that expired before the approval.
+const shortLived: { reviewer: PemPair } = {
+  reviewer: trustedReviewerWith({ notBefore: new Date('2025-01-01T00:00:00Z'), notAfter: new Date('2026-06-01T00:00:00Z') }),
 };
 afterAll(() => fx.cleanup());
 
@@ -174,17 +177,7 @@ describe('tampering with an approved order (exit 3)', () => {
     ['the archive signer\'s usage (emailProtection)', { extKeyUsage: { emailProtection: true } }, /archive signer's extended key usage/],
     ['a SHA-1 signature', { digest: 'sha1' as const }, /sha1WithRSAEncryption, a broken digest/],
   ])('a reviewer certificate from the trusted CA with %s → APPROVAL_UNTRUSTED', async (_, extra, message) => {
-    const reviewer: PemPair = {
-      keyPem: fx.pki.reviewer.keyPem,
-      certificatePem: issueCertificate({
-        commonName: 'Contoso Cloud Compliance Reviewer',
-        subjectKeyPem: fx.pki.reviewer.keyPem,
-        issuerKeyPem: fx.pki.ca.keyPem,
-        issuerCertificatePem: fx.pki.ca.certificatePem,
-        ca: false,
-        ...extra,
-      }),
-    };
+    const reviewer = trustedReviewerWith(extra);
     const error = (await checkOrder(writeOrder(fx.dir, approve(baseOrder(), reviewer)), fx.ctx).catch((e: unknown) => e)) as OrderError;
     expect(error).toBeInstanceOf(OrderError);
     expect(error.reasons.map((r) => r.code)).toEqual(['APPROVAL_UNTRUSTED']);
