@@ -5,7 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, generateCliWorld, ROOT, type CliRun } from '../e2e/export-helpers.js';
+import { CLI, generateCliWorld, ROOT, type CliRun, withWorldFiles } from '../e2e/export-helpers.js';
 
 let root: string;
 let world: string;
@@ -50,19 +50,7 @@ function runWithin(args: string[], ms = 20_000): Promise<CliRun | 'hung'> {
 }
 
 function filled(args: string[]): string[] {
-  const files: Record<string, string> = {
-    '{fifo}': fifo,
-    '{order}': path.join(world, 'orders', 'approved-warrant.json'),
-    '{unapproved}': path.join(world, 'orders', 'unapproved.json'),
-    '{key}': path.join(world, 'pki', 'reviewer.key.pem'),
-    '{cert}': path.join(world, 'pki', 'reviewer.cert.pem'),
-    '{ca}': path.join(world, 'pki', 'ca.cert.pem'),
-    '{config}': config,
-    '{fifo-signer-config}': fifoSignerConfig,
-    '{out}': path.join(root, 'out'),
-    '{approved}': path.join(root, 'approved.json'),
-  };
-  return args.map((arg) => files[arg] ?? arg);
+  return withWorldFiles({ root, world, config }, args, { '{fifo}': fifo, '{fifo-signer-config}': fifoSignerConfig, '{approved}': path.join(root, 'approved.json') });
 }
 
 describe('a FIFO where a file is expected', () => {

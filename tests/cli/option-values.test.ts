@@ -1,9 +1,8 @@
 // Every command, every option that takes a value: given twice, or given empty, it is a usage error (exit 2) in one
 // line naming the flag or argument; never "internal error", a Node error code, or a message about the current folder.
 import { rmSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateCliWorld, runCli } from '../e2e/export-helpers.js';
+import { generateCliWorld, runCli, withWorldFiles } from '../e2e/export-helpers.js';
 
 let root: string;
 let world: string;
@@ -19,16 +18,7 @@ afterAll(() => {
 
 /** Arguments with `{}` placeholders for the world's files, so that each case is correct but for the one flag. */
 function filled(args: string[]): string[] {
-  const files: Record<string, string> = {
-    '{order}': path.join(world, 'orders', 'approved-warrant.json'),
-    '{unapproved}': path.join(world, 'orders', 'unapproved.json'),
-    '{key}': path.join(world, 'pki', 'reviewer.key.pem'),
-    '{cert}': path.join(world, 'pki', 'reviewer.cert.pem'),
-    '{ca}': path.join(world, 'pki', 'ca.cert.pem'),
-    '{config}': config,
-    '{out}': path.join(root, 'out'),
-  };
-  return args.map((arg) => files[arg] ?? arg);
+  return withWorldFiles({ root, world, config }, args);
 }
 
 async function expectUsageError(args: string[], named: string): Promise<void> {

@@ -201,3 +201,21 @@ export async function runAndSignalWhen(args: string[], signal: NodeJS.Signals, r
   child.kill(signal);
   return exited;
 }
+
+/**
+ * `args` with `{}` placeholders replaced by the files of a CLI world (`{order}` the approved warrant, `{unapproved}`,
+ * `{key}` and `{cert}` the reviewer's, `{ca}`, `{config}`, `{out}` a folder under root), and by `extra`'s own.
+ */
+export function withWorldFiles(cli: CliWorld, args: string[], extra: Record<string, string> = {}): string[] {
+  const files: Record<string, string> = {
+    '{order}': path.join(cli.world, 'orders', 'approved-warrant.json'),
+    '{unapproved}': path.join(cli.world, 'orders', 'unapproved.json'),
+    '{key}': path.join(cli.world, 'pki', 'reviewer.key.pem'),
+    '{cert}': path.join(cli.world, 'pki', 'reviewer.cert.pem'),
+    '{ca}': path.join(cli.world, 'pki', 'ca.cert.pem'),
+    '{config}': cli.config,
+    '{out}': path.join(cli.root, 'out'),
+    ...extra,
+  };
+  return args.map((arg) => files[arg] ?? arg);
+}
