@@ -16,6 +16,12 @@ export interface FileCustodyLogOptions {
   lockTimeoutMs?: number;
 }
 
+/**
+ * The mode the log and its head file are created with: read and write by their owner only, whatever the umask. The
+ * log names which accounts are under which demands, some of them under a gag order.
+ */
+export const CUSTODY_FILE_MODE = 0o600;
+
 /** The prevHash of the first record. */
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -230,7 +236,7 @@ export async function readHead(file: string): Promise<LogHead> {
  * while its head file says it held records is not started afresh.
  */
 async function openLog(file: string, head: LogHead): Promise<fs.FileHandle> {
-  if (head === null) return fs.open(file, 'a+');
+  if (head === null) return fs.open(file, 'a+', CUSTODY_FILE_MODE);
   try {
     return await fs.open(file, constants.O_RDWR | constants.O_APPEND);
   } catch (error) {
@@ -286,7 +292,7 @@ async function writeHead(file: string, record: CustodyRecord): Promise<void> {
   const head = headFileFor(file);
   const temp = `${head}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await fs.writeFile(temp, `${JSON.stringify({ seq: record.seq, hash: record.hash })}\n`);
+    await fs.writeFile(temp, `${JSON.stringify({ seq: record.seq, hash: record.hash })}\n`, { mode: CUSTODY_FILE_MODE });
     await fs.rename(temp, head);
   } catch (error) {
     await fs.unlink(temp).catch(() => undefined);

@@ -48,6 +48,8 @@ type ZipArchiveConstructor = new (options: { store: boolean; highWaterMark: numb
 const TAG_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const FILE_MODE = 0o644;
+/** The archive file's own mode on disk (not its entries'): read and write by its owner only, whatever the umask. */
+export const ARCHIVE_FILE_MODE = 0o600;
 const FOLDER_MODE = 0o755;
 /**
  * Buffer entries may wait in archiver's queue up to these bounds, so that a caller awaiting each addPayload does not
@@ -783,8 +785,9 @@ export async function createBagSealer(options: SealerOptions, heldLock?: OrderLo
     }
     tempDir = await mkdtemp(path.join(outDir, tempPrefix));
     try {
-      // Read and write: where direct I/O is refused, the hash thread reads the archive back as it is written.
-      handle = await open(partialPath, 'wx+', 0o644);
+      // Read and write: where direct I/O is refused, the hash thread reads the archive back as it is written. The
+      // owner's only (ARCHIVE_FILE_MODE): it holds the decrypted data of the order's accounts.
+      handle = await open(partialPath, 'wx+', ARCHIVE_FILE_MODE);
       directHandle = options.directIo === false ? undefined : await reopenDirect(handle);
       const manifest = await LineSpool.create(path.join(tempDir, MANIFEST_FILE));
       return new ZipBagSealer({ options, archivePath, partialPath, tempDir, signer, handle, directHandle, manifest, ownLock });

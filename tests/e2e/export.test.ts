@@ -188,6 +188,14 @@ describe('scopex export (sample world)', () => {
     for (const file of readdirSync(custody)) expect(canariesIn(readFileSync(path.join(custody, file)), needles)).toEqual([]);
   });
 
+  it('writes the archive and the custody log readable and writable by their owner only, whatever the umask', () => {
+    expect(statSync(warrant.archive).mode & 0o777).toBe(0o600);
+    const custody = path.join(world, 'custody');
+    const files = readdirSync(custody).filter((f) => f.endsWith('.jsonl') || f.endsWith('.head'));
+    expect(files).toHaveLength(2);
+    for (const file of files) expect(statSync(path.join(custody, file)).mode & 0o777, file).toBe(0o600);
+  });
+
   it('records checked, started, sealed (with the archive hash) and notification due in the custody log', () => {
     const result = JSON.parse(warrant.run.stdout) as { orderId: string; sha256: string };
     const log = readdirSync(path.join(world, 'custody')).find((f) => f.endsWith('.jsonl'))!;
