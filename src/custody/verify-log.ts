@@ -1,9 +1,8 @@
 // Custody-log verification: streams the log once and names every edited, removed, inserted or reordered record.
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import readline from 'node:readline';
+import { open, stat } from 'node:fs/promises';
 import { InputError } from '../errors.js';
-import { GENESIS_HASH, headFileFor, isAsWritten, parseRecord, readHead, recordHash, unknownRecordFields } from './file-custody-log.js';
+import { GENESIS_HASH, headFileFor, isAsWritten, parseRecord, readHead, recordHash, unknownRecordFields, type LogHead } from './file-custody-log.js';
+import { logLines } from './log-lines.js';
 import { checkLogReadable } from './read-log.js';
 
 export type AuditProblemKind = 'edited' | 'removed' | 'inserted' | 'reordered' | 'chain-broken' | 'malformed';
@@ -73,11 +72,10 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
   let lastLineMalformed = false;
   const missing = new Map<number, AuditFailure>();
   const hashBySeq = new Map<number, string>();
-  const head = await readHead(file);
+  const { head, size } = await snapshot(file, logMissing);
   const headFile = headFileFor(file);
 
-  const lines = logMissing ? [] : readline.createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
-  for await (const line of lines) {
+  for await (const line of logLines(file, size)) {
     lineNo += 1;
     records += 1;
     const record = parseRecord(line);
@@ -164,7 +162,7 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
 
   // scopex ends every record with a newline, and append refuses to chain onto a log that does not end with one (a
   // torn write): the audit says so too, however whole the last line looks (one that is not a record is failed above).
-  if (!logMissing && lineNo > 0 && !lastLineMalformed && !(await endsWithNewline(file))) {
+  if (!logMissing && lineNo > 0 && !lastLineMalformed && !(await endsWithNewline(file, size))) {
     fail({ seq: lastSeq, line: lineNo, kind: 'malformed', problem: `the log ends without a newline after line ${lineNo}: its last record may be cut short (a torn write)` });
   }
 
@@ -213,10 +211,32 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
   return { ok: failures.length === 0 && moreFailures === 0, file, records, lastSeq, headChecked, failures, moreFailures };
 }
 
-async function endsWithNewline(file: string): Promise<boolean> {
+/** How many times the head file may change under a snapshot before the audit takes the log as it then is. */
+const SNAPSHOT_TRIES = 50;
+
+/**
+ * The head file and the log's length as of one moment, without taking the log's lock (an auditor may only read).
+ * Appends are serialized and each writes its record before its head, so while the head file reads the same before
+ * and after the log's length is taken, the log holds at most one record past it: the one an append is writing, which
+ * the audit accepts. Commands appending while a long audit runs therefore never show as records added without scopex.
+ */
+async function snapshot(file: string, logMissing: boolean): Promise<{ head: LogHead; size: number }> {
+  let head = await readHead(file);
+  for (let tries = 0; ; tries += 1) {
+    const size = logMissing ? 0 : (await stat(file)).size;
+    const again = await readHead(file);
+    if (sameHead(head, again) || tries >= SNAPSHOT_TRIES) return { head: again, size };
+    head = again;
+  }
+}
+
+function sameHead(a: LogHead, b: LogHead): boolean {
+  return a === b || (a !== null && b !== null && a !== 'damaged' && b !== 'damaged' && a.seq === b.seq && a.hash === b.hash);
+}
+
+async function endsWithNewline(file: string, size: number): Promise<boolean> {
   const handle = await open(file, 'r');
   try {
-    const { size } = await handle.stat();
     const last = Buffer.alloc(1);
     await handle.read(last, 0, 1, size - 1);
     return size === 0 || last[0] === 0x0a;

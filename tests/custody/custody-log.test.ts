@@ -202,6 +202,30 @@ describe('verifyCustodyLog', () => {
     await expect(log.append({ event: 'order.checked', orderId: 'LE-4', details: {} })).rejects.toBeInstanceOf(IntegrityError);
   });
 
+  it('fails a record whose line ends in CR LF, or holds a lone CR, which scopex never writes', async () => {
+    const lines = await writeLog(4);
+    writeFileSync(logFile, lines.map((line, i) => (i === 1 ? `${line}\r\n` : i === 2 ? `{\r${line.slice(1)}\n` : `${line}\n`)).join(''));
+    const report = await verifyCustodyLog(logFile);
+    expect(report).toMatchObject({ ok: false, records: 4, lastSeq: 4 });
+    expect(report.failures).toEqual([
+      expect.objectContaining({ seq: 2, line: 2, kind: 'edited', problem: expect.stringMatching(/not as scopex wrote it/) as unknown }),
+      expect.objectContaining({ seq: 3, line: 3, kind: 'edited' }),
+    ]);
+  });
+
+  it('reads the log as of one moment: records appended while it audits are not records added without scopex', async () => {
+    writeChainWithHead(40_000);
+    const log = createFileCustodyLog({ file: logFile });
+    const appends = (async () => {
+      for (let i = 0; i < 30; i += 1) await log.append({ event: 'order.checked', orderId: `LE-LATE-${i}`, details: {} });
+    })();
+    const reports = [];
+    for (let i = 0; i < 3; i += 1) reports.push(await verifyCustodyLog(logFile));
+    await appends;
+    for (const report of reports) expect(report).toMatchObject({ ok: true, failures: [], moreFailures: 0 });
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, records: 40_030 });
+  });
+
   it('accepts an intact log and reports a missing one as unreadable input', async () => {
     await writeLog(5);
     expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, records: 5, failures: [] });
