@@ -1,7 +1,7 @@
 // Writes one BagIt bag into a ZIP with archiver, one entry at a time, then signs it and renames it into place.
 import { createPrivateKey, hash, X509Certificate, type KeyObject } from 'node:crypto';
 import { constants as fsConstants, createReadStream } from 'node:fs';
-import { link, lstat, mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, lstat, mkdir, mkdtemp, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -669,26 +669,29 @@ class ZipBagSealer implements BagSealer {
 
 /**
  * mkdir -p, one level at a time. Node 20's `mkdir(dir, { recursive: true })` never settles, spinning a core, when
- * a parent is a folder where nothing can be created (`/proc/x/y`); plain mkdir fails there with ENOENT.
+ * a parent is a folder where nothing can be created (`/proc/x/y`); plain mkdir fails there with ENOENT. Returns the
+ * folders it made, outermost first.
  */
-async function makeFolder(folder: string): Promise<void> {
+async function makeFolder(folder: string): Promise<string[]> {
   try {
     await mkdir(folder);
-    return;
+    return [folder];
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code === 'EEXIST') {
-      if ((await stat(folder)).isDirectory()) return;
+      if ((await stat(folder)).isDirectory()) return [];
       throw error;
     }
     const parent = path.dirname(folder);
     if (code !== 'ENOENT' || parent === folder) throw error;
-    await makeFolder(parent);
-  }
-  try {
-    await mkdir(folder);
-  } catch (error) {
-    if ((error as { code?: unknown }).code !== 'EEXIST' || !(await stat(folder)).isDirectory()) throw error;
+    const made = await makeFolder(parent);
+    try {
+      await mkdir(folder);
+      return [...made, folder];
+    } catch (again) {
+      if ((again as { code?: unknown }).code !== 'EEXIST' || !(await stat(folder)).isDirectory()) throw again;
+      return made;
+    }
   }
 }
 
@@ -730,9 +733,9 @@ function checkOrderId(orderId: string): void {
   }
 }
 
-async function makeOutputFolder(outDir: string): Promise<void> {
+async function makeOutputFolder(outDir: string): Promise<string[]> {
   try {
-    await makeFolder(outDir);
+    return await makeFolder(outDir);
   } catch (error) {
     throw new InputError('OUTPUT_UNWRITABLE', `cannot create output folder ${outDir}: ${describeFsError(error)}`, { cause: error });
   }
@@ -745,8 +748,45 @@ async function makeOutputFolder(outDir: string): Promise<void> {
 export async function lockOrderOutput(outDir: string, orderId: string): Promise<OrderLock> {
   checkOrderId(orderId);
   const folder = path.resolve(outDir);
-  await makeOutputFolder(folder);
-  return acquireOrderLock(folder, orderId);
+  return inOutputFolder(folder, async (made) => removingEmptyFolders(await acquireOrderLock(folder, orderId), made));
+}
+
+/**
+ * The lock, releasing which also removes the folders this run made for its output when they are left empty (a run
+ * that failed before anything was sealed): rmdir removes only an empty folder, so an archive, or another export's
+ * files, keep theirs.
+ */
+function removingEmptyFolders(lock: OrderLock, made: string[]): OrderLock {
+  if (made.length === 0) return lock;
+  return {
+    file: lock.file,
+    release: async () => {
+      await lock.release();
+      await removeEmptyFolders(made);
+    },
+  };
+}
+
+/** Removes `made` (outermost first) from the innermost out, as far as they are empty; never throws. */
+async function removeEmptyFolders(made: string[]): Promise<void> {
+  for (const folder of made.toReversed()) {
+    const removed = await rmdir(folder).then(
+      () => true,
+      () => false,
+    );
+    if (!removed) return;
+  }
+}
+
+/** What `start` gives, once the output folders it needs exist; the folders this made go again if it throws. */
+async function inOutputFolder<T>(outDir: string, start: (made: string[]) => Promise<T>): Promise<T> {
+  const made = await makeOutputFolder(outDir);
+  try {
+    return await start(made);
+  } catch (error) {
+    await removeEmptyFolders(made);
+    throw error;
+  }
 }
 
 /**
@@ -765,13 +805,14 @@ export async function createBagSealer(options: SealerOptions, heldLock?: OrderLo
   if (heldLock && heldLock.file !== orderLockFile(outDir, options.orderId)) {
     throw new TypeError(`lock ${heldLock.file} is not the lock of order ${options.orderId} in ${outDir}`);
   }
-  await makeOutputFolder(outDir);
-  await refuseFolderInTheWay(archivePath);
-  if (!options.force && (await exists(archivePath))) throw outputExists(archivePath);
-  const signer = await loadSigner(options);
-  useNativeCrc32();
-
-  const ownLock = heldLock ? undefined : await acquireOrderLock(outDir, options.orderId);
+  const { signer, ownLock } = await inOutputFolder(outDir, async (made) => {
+    await refuseFolderInTheWay(archivePath);
+    if (!options.force && (await exists(archivePath))) throw outputExists(archivePath);
+    const loaded = await loadSigner(options);
+    useNativeCrc32();
+    const lock = heldLock ? undefined : removingEmptyFolders(await acquireOrderLock(outDir, options.orderId), made);
+    return { signer: loaded, ownLock: lock };
+  });
   let tempDir: string | undefined;
   let handle: FileHandle | undefined;
   let directHandle: FileHandle | undefined;

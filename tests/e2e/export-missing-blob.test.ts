@@ -1,8 +1,9 @@
 // A streamed (large) item whose blob is gone when the export reaches it: exit 1, one line naming it, nothing left
 // behind, on every run. This once ended about one run in three with exit code 13, no message, and the temp files
 // and `.zip.partial` left in place: the failure came within milliseconds of the start, and the clean-up's wait for
-// the hashing thread to stop never settled (src/util/stop-worker.ts).
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+// the hashing thread to stop never settled (src/util/stop-worker.ts). The --out folders a failed run made for itself
+// go too; one that was there before stays, as it was.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,13 +40,17 @@ afterAll(() => {
 describe('a large item whose blob is missing', () => {
   it(`fails the same clean way on each of ${RUNS} runs`, async () => {
     for (let run = 1; run <= RUNS; run += 1) {
-      const out = path.join(work, `out-${run}`);
+      const given = path.join(work, `out-${run}`);
+      const madeBefore = run % 2 === 1;
+      if (madeBefore) mkdirSync(given);
+      const out = run % 4 === 0 ? path.join(given, 'nested', 'deeper') : given;
       const result = await runCli(['export', path.join(world, 'orders', 'approved-warrant.json'), '--out', out, '--config', path.join(world, 'config.json')]);
       expect(result.code, `run ${run}: ${result.stderr}`).toBe(1);
       const lines = result.stderr.trim().split('\n');
       expect(lines, `run ${run}`).toHaveLength(1);
       expect(lines[0]).toMatch(/^scopex: cannot read the blob of storage item \S+ of account acct-\d+ \(.*\): no such file$/);
-      expect(readdirSync(out), `run ${run}`).toEqual([]);
+      if (madeBefore) expect(readdirSync(out), `run ${run}`).toEqual([]);
+      else expect(existsSync(given), `run ${run}: ${given} should be gone`).toBe(false);
     }
   }, 120_000);
 });
