@@ -411,7 +411,10 @@ export class RecordChecks {
       const category = production.category(index);
       if (!categories.has(category)) {
         const path = production.path(index);
-        failures.add('scope', path, `a category among ${rule.categories.join(', ')}`, category, `${path} is of a category the order does not name`);
+        // A file of the bag in that category's folder is named once, by the check of the payload's folders: the
+        // record adds nothing to it (a record whose category is not its folder's fails the production check).
+        const inItsFolder = this.bagEntries.has(path) && plainRecordRestAt(path, production.account(index), category) >= 0;
+        if (!inItsFolder) failures.add('scope', path, `a category among ${rule.categories.join(', ')}`, category, `${path} is of a category the order does not name`);
       }
       const time = production.time(index);
       if (time !== null && (time < from || time > to)) {

@@ -492,6 +492,17 @@ describe('--order narrower than the order the archive carries', () => {
     expect(scope.map((failure) => failure.entry)).toEqual(expect.arrayContaining([`${ORDER_ID}/data/acc-0001/mail.content/m-000002.eml`, `${ORDER_ID}/${RESUME}`]));
     expect(report.checks.find((check) => check.name === 'scope')?.ok).toBe(false);
   });
+
+  it('names each file of a category the order does not name once, not once for its record and again for its folder', async () => {
+    const report = await verifyBytes(goodZip, { orderFile: givenOrder({ categories: ['subscriber', 'mail.metadata'] }) });
+    const scope = report.failures.filter((failure) => failure.check === 'scope');
+    const entries = scope.map((failure) => failure.entry);
+    const outside = [...good.files.keys()].filter((name) => /^data\/[^/]+\/(mail\.content|im\.|storage\.)/.test(name)).map((name) => `${ORDER_ID}/${name}`);
+    expect(outside.length).toBeGreaterThan(3);
+    expect(entries.toSorted()).toEqual(outside.toSorted());
+    expect(report).toMatchObject({ failuresOmitted: 0 });
+    expect(report.checks.find((check) => check.name === 'scope')?.ok).toBe(false);
+  });
 });
 
 describe("SignedData's digestAlgorithms", () => {
