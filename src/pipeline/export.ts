@@ -156,28 +156,35 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
     await run.finishProduction();
     await sealer.addTagFile('order.json', checked.raw);
     await sealer.addTagFile('production.json', createReadStream(run.productionFile));
-    const seal = await sealer.seal();
-    sealed = true;
-
     const items = run.itemCounts();
-    const sealedDetails: ExportSealedDetails & { payloadBytes: number } = {
-      process: order.process,
-      accounts: accountIds,
-      items,
-      contentDisclosed: run.contentDisclosed(),
-      bytes: seal.bytes,
-      payloadBytes: seal.payloadBytes,
-      archive: seal.archive,
-      sha256: seal.sha256,
-    };
-    await custody.append({ event: 'export.sealed', orderId: order.id, details: { ...sealedDetails } });
-    const notice: NotificationDueDetails = {
-      accounts: accountIds,
-      notifyFrom: order.nondisclosure?.until ?? null,
-      enterpriseAccounts: accounts.filter((account) => account.tenantType === 'enterprise').map((account) => account.id),
-      enterpriseRedirect: order.enterpriseRedirect,
-    };
-    await custody.append({ event: 'notification.due', orderId: order.id, details: { ...notice } });
+    const contentDisclosed = run.contentDisclosed();
+    // The export is recorded before its archive is published under its name: an archive whose custody record could
+    // not be written (a full disk under the log) is never delivered, and a --force'd older archive stays in place.
+    const seal = await sealer.seal(async (done) => {
+      const sealedDetails: ExportSealedDetails & { payloadBytes: number } = {
+        process: order.process,
+        accounts: accountIds,
+        items,
+        contentDisclosed,
+        bytes: done.bytes,
+        payloadBytes: done.payloadBytes,
+        archive: done.archive,
+        sha256: done.sha256,
+      };
+      await custody.append({ event: 'export.sealed', orderId: order.id, details: { ...sealedDetails } }).catch((error: unknown) => {
+        throw notDelivered(error, order.id);
+      });
+      const notice: NotificationDueDetails = {
+        accounts: accountIds,
+        notifyFrom: order.nondisclosure?.until ?? null,
+        enterpriseAccounts: accounts.filter((account) => account.tenantType === 'enterprise').map((account) => account.id),
+        enterpriseRedirect: order.enterpriseRedirect,
+      };
+      await custody.append({ event: 'notification.due', orderId: order.id, details: { ...notice } }).catch((error: unknown) => {
+        throw notDelivered(error, order.id);
+      });
+    });
+    sealed = true;
 
     return {
       orderId: order.id,
@@ -219,6 +226,14 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
       await lock?.release();
     }
   }
+}
+
+/** A custody record of the sealed archive that could not be written: the same error, saying the archive was withheld. */
+function notDelivered(error: unknown, orderId: string): unknown {
+  const message = (text: string) => `${text.replace(/\.$/, '')}; the archive of order ${orderId} was not delivered.`;
+  if (error instanceof InputError) return new InputError(error.code, message(error.message), { cause: error });
+  if (error instanceof IntegrityError) return new IntegrityError(error.code, message(error.message), { cause: error });
+  return error;
 }
 
 /**

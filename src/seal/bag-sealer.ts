@@ -338,7 +338,7 @@ class ZipBagSealer implements BagSealer {
     });
   }
 
-  async seal(): Promise<SealResult> {
+  async seal(beforePublish?: (sealed: SealResult) => Promise<void>): Promise<SealResult> {
     this.#checkOpen();
     this.#state = 'sealing';
     try {
@@ -363,18 +363,24 @@ class ZipBagSealer implements BagSealer {
       await this.#directHandle?.close();
       await this.#handle.sync();
       await this.#handle.close();
-      await this.#publish();
-      await rm(this.#tempDir, { recursive: true, force: true });
-      this.#state = 'sealed';
-      this.#signal?.removeEventListener('abort', this.#onAbortSignal);
-      await this.#ownLock?.release();
-      return {
+      const result: SealResult = {
         archive: this.#archivePath,
         sha256,
         bytes: this.#sink.bytes,
         payloadFiles: this.#payloadFiles,
         payloadBytes: this.#payloadBytes,
       };
+      // Not interrupted from here: an interrupt between the custody record and the rename, or between the rename's
+      // link and unlink, would say "nothing was delivered" of an archive that is recorded, or in place.
+      this.#signal?.removeEventListener('abort', this.#onAbortSignal);
+      this.#throwIfFailed();
+      if (beforePublish) await beforePublish(result);
+      await this.#publish();
+      this.#state = 'sealed';
+      // Delivered: a temp folder that will not go is the next run's to remove, not a failure of this one.
+      await rm(this.#tempDir, { recursive: true, force: true }).catch(() => undefined);
+      await this.#ownLock?.release();
+      return result;
     } catch (error) {
       this.#fail(error);
       await this.#cleanup;

@@ -79,9 +79,12 @@ export interface BagSealer {
   addTagFile(name: string, body: Buffer | Readable): Promise<PayloadResult>;
   /**
    * Writes bagit.txt, bag-info.txt, manifest-sha256.txt, tagmanifest-sha256.txt and signature.p7s, finalises the
-   * zip, fsyncs it and its folder, and renames `<orderId>.zip.partial` to `<orderId>.zip`.
+   * zip, fsyncs it and its folder, and renames `<orderId>.zip.partial` to `<orderId>.zip`. `beforePublish` runs once
+   * the archive is whole and on the disk, just before that rename (the export records it in the custody log there):
+   * if it throws, nothing is published and the partial output goes. From then on the seal is not interrupted: an
+   * abort signal that comes during `beforePublish` or the rename is left to the caller.
    */
-  seal(): Promise<SealResult>;
+  seal(beforePublish?: (sealed: SealResult) => Promise<void>): Promise<SealResult>;
   /** Deletes the partial output. Never hides the first error; safe to call twice or after seal failed. */
   abort(reason?: unknown): Promise<void>;
   /**

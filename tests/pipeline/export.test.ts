@@ -5,7 +5,9 @@ import path from 'node:path';
 import { pipeline, Transform } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScopexConfig } from '../../src/config.js';
-import { AbortedError, IntegrityError, OrderError, ScopeError, SourceError } from '../../src/errors.js';
+import { AbortedError, InputError, IntegrityError, OrderError, ScopeError, SourceError } from '../../src/errors.js';
+import type { CustodyLog } from '../../src/custody/custody-log.js';
+import { createFileCustodyLog } from '../../src/custody/file-custody-log.js';
 import { exportOrder, type ExportOptions } from '../../src/pipeline/export.js';
 import type { SourceAdapter, SourceItem } from '../../src/sources/source-adapter.js';
 import { createSources } from '../../src/sources/sources.js';
@@ -356,6 +358,30 @@ describe('exportOrder stops and delivers nothing', () => {
       writeFileSync(item.blobFile, original);
     }
   });
+
+  for (const failing of ['export.sealed', 'notification.due'] as const) {
+    it(`when the custody log cannot take its ${failing} record: the archive is not published, and a --force'd one stays`, async () => {
+      const order = writeSignedOrder(fx, { categories: ['subscriber'] });
+      const out = outDir();
+      const earlier = await exportOrder({ orderFile: order.file, outDir: out, config });
+      const before = readFileSync(earlier.archive);
+      const real = createFileCustodyLog({ file: fx.custodyLogFile });
+      const full: CustodyLog = {
+        append: async (event) => {
+          if (event.event === failing) throw new InputError('OUTPUT_UNWRITABLE', `cannot append to custody log ${fx.custodyLogFile}: no space left on the device; nothing was appended.`);
+          return real.append(event);
+        },
+      };
+      const error = await exportOrder({ orderFile: order.file, outDir: out, config, custody: full, force: true }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InputError);
+      expect((error as Error).message).toBe(
+        `cannot append to custody log ${fx.custodyLogFile}: no space left on the device; nothing was appended; the archive of order ${order.id} was not delivered.`,
+      );
+      expect(readFileSync(earlier.archive).equals(before)).toBe(true);
+      expect(readdirSync(out)).toEqual([path.basename(earlier.archive)]);
+      expect(readCustody(fx.custodyLogFile).filter((e) => e.orderId === order.id).at(-1)).toMatchObject({ event: 'export.failed', details: { archiveKept: false } });
+    });
+  }
 
   it('when the order is refused (nothing touched, refusal in the custody log)', async () => {
     const order = writeSignedOrder(fx, {}, { approve: false });

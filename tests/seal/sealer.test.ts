@@ -520,6 +520,32 @@ describe('refusing and cleaning up', () => {
     expect(outputListing(opts.outDir)).toEqual([]);
   });
 
+  test('beforePublish runs on the whole archive before it has its name; an abort signal from then on does not undo the seal', async () => {
+    const controller = new AbortController();
+    const opts = options({ signal: controller.signal });
+    const sealer = await createBagSealer(opts);
+    await sealer.addPayload('a.txt', Buffer.from('a'));
+    const archive = path.join(opts.outDir, `${opts.orderId}.zip`);
+    let seen: { sha256: string; named: boolean; partialSha256: string } | undefined;
+    const result = await sealer.seal(async (sealed) => {
+      seen = { sha256: sealed.sha256, named: existsSync(archive), partialSha256: sha256(readFileSync(`${archive}.partial`)) };
+      controller.abort();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    });
+    expect(seen).toEqual({ sha256: result.sha256, named: false, partialSha256: result.sha256 });
+    expect(sha256(readFileSync(archive))).toBe(result.sha256);
+    expect(outputListing(opts.outDir)).toEqual([`${opts.orderId}.zip`]);
+  });
+
+  test('a beforePublish that throws publishes nothing and leaves nothing', async () => {
+    const opts = options();
+    const sealer = await createBagSealer(opts);
+    await sealer.addPayload('a.txt', Buffer.from('a'));
+    const refusal = new IntegrityError('AUDIT_LOG_BROKEN', 'the custody log would not take the record');
+    await expect(sealer.seal(() => Promise.reject(refusal))).rejects.toBe(refusal);
+    expect(outputListing(opts.outDir)).toEqual([]);
+  });
+
   test('unsafe and duplicate paths are refused without breaking the bag', async () => {
     const opts = options();
     const sealer = await createBagSealer(opts);
