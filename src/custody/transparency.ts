@@ -110,6 +110,9 @@ function apply(state: OrderState, record: CustodyRecord): void {
       state.accountsChecked = stringArray(details['accounts']).length;
       break;
     case 'order.refused':
+      // A delivery stays a delivery: the same order refused later (checked again once expired, or an altered copy
+      // with its id) does not take back what was handed over.
+      if (state.outcome === 'sealed') break;
       state.outcome = 'refused';
       state.reasons = stringArray(details['reasons']);
       if (typeof details['targets'] === 'number') state.targetsRefused = details['targets'];

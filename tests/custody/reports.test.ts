@@ -125,6 +125,19 @@ describe('transparency report', () => {
     expect(whole.periods[0]!.ordersReceived).toBe(7);
   });
 
+  it('keeps a delivered order a disclosure when the same order id is refused later (checked again once expired, or a forged copy)', async () => {
+    await logEvents([
+      ['2026-02-01T00:00:00Z', checked('A', 'search-warrant', ['a1'])],
+      ['2026-02-01T00:02:00Z', sealed('A', 'search-warrant', ['a1'], { 'mail.content': 3 }, true)],
+      ['2026-02-03T00:00:00Z', refused('A', 'search-warrant', ['EXPIRED'], 1)],
+      ['2026-03-01T00:00:00Z', checked('B', 'subpoena', ['b1'])],
+      ['2026-03-01T00:02:00Z', sealed('B', 'subpoena', ['b1'], { subscriber: 1 }, false)],
+      ['2026-03-05T00:00:00Z', refused('B', 'subpoena', ['APPROVAL_INVALID'], 1)],
+    ]);
+    const report = await transparencyReport({ logFile, from: parseInstant('2026-01-01', 'start', '--from'), to: parseInstant('2026-06-30', 'end', '--to') });
+    expect(report.periods[0]).toMatchObject({ ordersReceived: 2, ordersRefused: 0, refusalReasons: {}, contentDisclosed: 1, nonContentOnly: 1 });
+  });
+
   it('bands national-security letters in steps of 500 and never shows the exact count', async () => {
     const events: [string, CustodyEvent][] = [];
     for (let i = 0; i < 501; i += 1) events.push(['2026-03-01T00:00:00Z', refused(`NSL-${i}`, 'national-security-letter', ['EXPIRED'], 1)]);
