@@ -159,7 +159,9 @@ export function describeFsError(error: unknown): string {
     case 'ENAMETOOLONG':
       return 'the name is too long';
     case 'ELOOP':
-      return 'too many symbolic links';
+      return 'it is a symbolic link (or a loop of them), where a file of its own was expected';
+    case 'EFTYPE':
+      return 'it is not a regular file';
     default:
       return code ?? (error instanceof Error ? error.message : String(error));
   }

@@ -7,6 +7,7 @@ import type { DecipherGCM, KeyObject } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { authFailure, HEADER_BYTES, itemDecipher, parseHeader, TAG_BYTES } from './item-crypto.js';
+import { BLOB_OPEN_FLAGS, checkRegularBlob } from './small-blob.js';
 
 export const BLOB_READ_BYTES = 1024 * 1024;
 
@@ -60,10 +61,16 @@ export class BlobPlaintextStream extends Readable {
 
   async #open(): Promise<void> {
     const { file, key, aad, what } = this.#options;
-    this.#handle = await open(file, 'r').catch((error: unknown) => {
+    this.#handle = await open(file, BLOB_OPEN_FLAGS).catch((error: unknown) => {
       throw this.#options.openFailure(error);
     });
-    const size = (await this.#handle.stat()).size;
+    const stats = await this.#handle.stat();
+    try {
+      checkRegularBlob(stats);
+    } catch (error) {
+      throw this.#options.openFailure(error);
+    }
+    const size = stats.size;
     const header = Buffer.alloc(HEADER_BYTES);
     await this.#read(header, HEADER_BYTES, 0);
     const nonce = parseHeader(header, size, what);

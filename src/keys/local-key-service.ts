@@ -1,16 +1,16 @@
 // The key service over a master key file and a wrapped data-keys file (the sample world's key store).
 import { hash, type KeyObject } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { describeZodError, readJsonFile } from '../config.js';
-import { describeFsError, InputError, KeyError, SourceError } from '../errors.js';
+import { describeFsError, InputError, IntegrityError, KeyError, SourceError } from '../errors.js';
 import { unwrapDataKey, dataKeysSchema, type DataKeysFile } from './data-keys.js';
 import { BlobPlaintextStream } from './blob-stream.js';
-import { describeItem, itemAad } from './item-crypto.js';
+import { describeItem, HEADER_BYTES, itemAad, parseHeader } from './item-crypto.js';
 import type { EncryptionState, ItemPlaintext, ItemRef, KeyService, ReadOptions } from './key-service.js';
 import { ThreadedBlobReader } from './item-reader.js';
 import { loadMasterKey } from './master-key.js';
-import { BlobOpenError, SmallBlobReader } from './small-blob.js';
+import { BLOB_OPEN_FLAGS, BlobOpenError, checkRegularBlob, NOT_REGULAR_CODE, SmallBlobReader } from './small-blob.js';
 import { mailHeaderFields } from '../pipeline/mail-headers.js';
 
 export interface LocalKeyServiceOptions {
@@ -117,11 +117,15 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
     },
 
     openStored(ref: ItemRef): Readable {
-      const stream = createReadStream(ref.blobFile, { highWaterMark: 1 << 20 });
       const out = new PassThrough();
-      // Translate the read error before pipeline sees it, so consumers get a SourceError naming the item.
-      stream.once('error', (error) => out.destroy(missingBlob(ref, error)));
-      stream.pipe(out);
+      openStoredBlob(ref).then(
+        (stream) => {
+          // Translate the read error before pipeline sees it, so consumers get an error naming the item.
+          stream.once('error', (error) => out.destroy(missingBlob(ref, error)));
+          stream.pipe(out);
+        },
+        (error: unknown) => out.destroy(error instanceof Error ? error : new Error(String(error))),
+      );
       return out;
     },
 
@@ -133,7 +137,43 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
   };
 }
 
-function missingBlob(ref: ItemRef, error: unknown): SourceError {
+/**
+ * A blob handed over as stored (customer-key): opened as the others are (a regular file, not through a link), and
+ * its header must be a scopex item's, so that what goes out as the customer's ciphertext is at least that. Whose
+ * ciphertext it is cannot be told without the customer's key: the archive's customer-key files prove no more.
+ */
+async function openStoredBlob(ref: ItemRef): Promise<Readable> {
+  const handle = await open(ref.blobFile, BLOB_OPEN_FLAGS).catch((error: unknown) => {
+    throw missingBlob(ref, error);
+  });
+  try {
+    const stats = await handle.stat();
+    try {
+      checkRegularBlob(stats);
+    } catch (error) {
+      throw missingBlob(ref, error);
+    }
+    const header = Buffer.alloc(HEADER_BYTES);
+    const { bytesRead } = await handle.read(header, 0, HEADER_BYTES, 0);
+    parseHeader(header.subarray(0, bytesRead), stats.size, describeItem(ref));
+    return handle.createReadStream({ start: 0, highWaterMark: 1 << 20 });
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * A blob that cannot be read (SourceError ITEM_MISSING), or one that is a symbolic link or not a regular file, which
+ * a store never holds: that is tampering (IntegrityError ITEM_FORMAT, exit 4).
+ */
+function missingBlob(ref: ItemRef, error: unknown): SourceError | IntegrityError {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'ELOOP' || code === NOT_REGULAR_CODE) {
+    return new IntegrityError('ITEM_FORMAT', `the blob of ${describeItem(ref)} (${ref.blobFile}) is not a file of its own: ${describeFsError(error)}; a store holds its blobs as regular files`, {
+      cause: error,
+    });
+  }
   return new SourceError('ITEM_MISSING', `cannot read the blob of ${describeItem(ref)} (${ref.blobFile}): ${describeFsError(error)}`, {
     cause: error,
   });

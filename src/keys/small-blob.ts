@@ -1,7 +1,7 @@
 // Reads and authenticates one small blob in a single synchronous open/read/close, on whichever thread calls it (the
 // key service's reader thread, or the main thread when no thread can be started).
 import type { KeyObject } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { IntegrityError } from '../errors.js';
 import { decryptItemBuffer, HEADER_BYTES, TAG_BYTES } from './item-crypto.js';
 
@@ -17,6 +17,43 @@ export class BlobOpenError extends Error {
     super(typeof code === 'string' ? code : cause instanceof Error ? cause.message : String(cause));
     this.name = 'BlobOpenError';
     this.code = typeof code === 'string' ? code : undefined;
+  }
+}
+
+/**
+ * How a blob is opened: read-only, never through a symbolic link (a store holds its blobs as files of its own: a link
+ * could hand over a key file or another account's blob), and never waiting for a FIFO's writer.
+ */
+export const BLOB_OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/**
+ * The code a blob that is not a regular file (a FIFO, a socket, a device) fails with. Not an errno Linux uses; it
+ * crosses from the reader thread as a string, like the others, and describeFsError words it.
+ */
+export const NOT_REGULAR_CODE = 'EFTYPE';
+
+/** The stats of an open blob, which must be a regular file (BlobOpenError: EISDIR, EFTYPE). */
+export function checkRegularBlob(stats: { isFile(): boolean; isDirectory(): boolean }): void {
+  if (stats.isFile()) return;
+  const code = stats.isDirectory() ? 'EISDIR' : NOT_REGULAR_CODE;
+  throw new BlobOpenError({ code, message: code });
+}
+
+/** Opens the blob at `file` (BLOB_OPEN_FLAGS) as a regular file: its descriptor and size. Throws BlobOpenError. */
+export function openBlobSync(file: string): { fd: number; size: number } {
+  let fd: number;
+  try {
+    fd = openSync(file, BLOB_OPEN_FLAGS);
+  } catch (error) {
+    throw new BlobOpenError(error);
+  }
+  try {
+    const stats = fstatSync(fd);
+    checkRegularBlob(stats);
+    return { fd, size: stats.size };
+  } catch (error) {
+    closeSync(fd);
+    throw error instanceof BlobOpenError ? error : new BlobOpenError(error);
   }
 }
 
@@ -42,12 +79,7 @@ export class SmallBlobReader {
    * opened, IntegrityError when it is larger than `maxBytes` of plaintext or fails authentication.
    */
   read(file: string, maxBytes: number, key: KeyObject, aad: Buffer, what: string): Buffer {
-    let fd: number;
-    try {
-      fd = openSync(file, 'r');
-    } catch (error) {
-      throw new BlobOpenError(error);
-    }
+    const { fd } = openBlobSync(file);
     let blob: Buffer;
     try {
       // One read of at most the expected size plus one byte (no stat): a larger blob is refused, never buffered.

@@ -2,9 +2,9 @@
 // service's reader thread streams large items with it). The tag is checked when the last chunk has been read: the
 // chunks before it are not yet authenticated, and whoever takes them must fail if `next` throws at the end.
 import type { DecipherGCM, KeyObject } from 'node:crypto';
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { authFailure, HEADER_BYTES, itemDecipher, parseHeader, TAG_BYTES } from './item-crypto.js';
-import { BlobOpenError, readBlob } from './small-blob.js';
+import { openBlobSync, readBlob } from './small-blob.js';
 
 export class SyncBlobReader {
   readonly #fd: number;
@@ -22,14 +22,8 @@ export class SyncBlobReader {
    * scopex item's.
    */
   static open(file: string, key: KeyObject, aad: Buffer, what: string): SyncBlobReader {
-    let fd: number;
+    const { fd, size } = openBlobSync(file);
     try {
-      fd = openSync(file, 'r');
-    } catch (error) {
-      throw new BlobOpenError(error);
-    }
-    try {
-      const size = fstatSync(fd).size;
       const header = Buffer.alloc(HEADER_BYTES);
       readBlob(fd, header, 0, HEADER_BYTES, 0);
       const nonce = parseHeader(header, size, what);

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { redactKeyMaterial } from '../util/key-material.js';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline as pipelineCallback, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -495,8 +495,9 @@ function createRun(ctx: RunContext) {
   }
 
   async function checkStoredSize(item: SourceItem, request: GateRequest): Promise<void> {
-    const stored = await stat(item.ref.blobFile).catch(() => undefined);
-    if (stored && stored.size - BLOB_OVERHEAD !== item.bytes && item.kind !== 'subscriber') {
+    // Only a blob that is a file of its own has a size to judge: a link or a FIFO there is refused as it is.
+    const stored = await lstat(item.ref.blobFile).catch(() => undefined);
+    if (stored?.isFile() && stored.size - BLOB_OVERHEAD !== item.bytes && item.kind !== 'subscriber') {
       gate.checkBytes(item, request, stored.size - BLOB_OVERHEAD);
     }
   }

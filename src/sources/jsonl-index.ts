@@ -1,10 +1,10 @@
 // Reading one account's index.jsonl a chunk at a time (never the whole file), each line checked against a schema.
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as z from '../util/zod.js';
 import { describeZodError } from '../config.js';
-import { AbortedError, describeFsError, InputError, SourceError } from '../errors.js';
+import { AbortedError, describeFsError, InputError, IntegrityError, SourceError } from '../errors.js';
 import type { ItemRef, StoreService } from '../keys/key-service.js';
 import { instant, isInstant } from '../order/schema.js';
 import { jsonErrorOffset } from '../util/json-position.js';
@@ -222,10 +222,25 @@ export async function accountFolder(root: string, service: string, accountId: st
     throw new SourceError('UNKNOWN_ACCOUNT', `the ${service} store has no account ${JSON.stringify(accountId)}: not a valid account id`);
   }
   const folder = path.join(root, accountId);
-  const found = await stat(folder).catch(() => undefined);
+  const found = await lstat(folder).catch(() => undefined);
   if (found?.isDirectory()) return folder;
+  if (found?.isSymbolicLink()) throw linkInStore(folder, `the ${service} folder of account ${accountId}`);
   await assertStoreReadable(root, service);
   throw new SourceError('UNKNOWN_ACCOUNT', `the ${service} store has no account ${accountId} (no folder ${folder})`);
+}
+
+/**
+ * A store keeps each account's folders and files as its own: a symbolic link inside it (the store's root may be one)
+ * could hand over another account's data or a key file under this account's name. Store tampering: exit 4.
+ */
+export function linkInStore(file: string, what: string): IntegrityError {
+  return new IntegrityError('ITEM_FORMAT', `${what} (${file}) is a symbolic link; a store holds its folders and files as its own`);
+}
+
+/** The account's blobs folder, which must not be a symbolic link (a missing one is an account without blobs). */
+async function checkBlobsFolder(blobs: string, service: string, accountId: string): Promise<void> {
+  const found = await lstat(blobs).catch(() => undefined);
+  if (found?.isSymbolicLink()) throw linkInStore(blobs, `the ${service} blobs folder of account ${accountId}`);
 }
 
 export async function assertStoreReadable(root: string, service: string): Promise<void> {
@@ -284,6 +299,7 @@ async function* listIndexedBatches<T extends z.infer<typeof indexLineSchema>, It
   const folder = await accountFolder(root, service, accountId);
   const file = path.join(folder, 'index.jsonl');
   const blobs = path.join(folder, 'blobs');
+  await checkBlobsFolder(blobs, service, accountId);
   // An item listed twice would be delivered twice (under a `~2` name) and counted twice: the index is inconsistent.
   // The ids of one account's index are kept while it is read (~50 bytes each).
   const seen = new Set<string>();

@@ -1,11 +1,11 @@
 // Subscriber records (W/stores/subscriber/<account>.json): one encrypted JSON record per account.
-import { stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { SourceError } from '../errors.js';
 import { BLOB_OVERHEAD } from '../keys/item-crypto.js';
 import type { ItemRef } from '../keys/key-service.js';
 import { ACCOUNT_ID_PATTERN } from './file-directory.js';
-import { assertStoreReadable, checkRange, requireRoot, throwIfAborted } from './jsonl-index.js';
+import { assertStoreReadable, checkRange, linkInStore, requireRoot, throwIfAborted } from './jsonl-index.js';
 import type { SourceAdapter, SubscriberItem } from './source-adapter.js';
 
 export interface SubscriberAdapterOptions {
@@ -28,7 +28,8 @@ export function createSubscriberAdapter(options: SubscriberAdapterOptions): Sour
         throw new SourceError('UNKNOWN_ACCOUNT', `the subscriber store has no account ${JSON.stringify(accountId)}: not a valid account id`);
       }
       const blobFile = path.join(root, `${accountId}.json`);
-      const found = await stat(blobFile).catch(() => undefined);
+      const found = await lstat(blobFile).catch(() => undefined);
+      if (found?.isSymbolicLink()) throw linkInStore(blobFile, `the subscriber record of account ${accountId}`);
       if (!found?.isFile()) {
         await assertStoreReadable(root, 'subscriber');
         throw new SourceError('UNKNOWN_ACCOUNT', `the subscriber store has no record for account ${accountId} (no file ${blobFile})`);
