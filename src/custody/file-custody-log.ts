@@ -1,11 +1,13 @@
 // The custody log on disk: append-only JSON Lines, hash-chained, safe under concurrent appends in and across processes.
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { canonicalJson } from '../order/canonical.js';
 import { describeFsError, InputError, IntegrityError, outputWriteError } from '../errors.js';
 import type { CustodyEvent, CustodyEventType, CustodyLog, CustodyRecord } from './custody-log.js';
 import { ensureDir } from '../util/ensure-dir.js';
+import { processIdentity } from '../util/process-identity.js';
 
 export interface FileCustodyLogOptions {
   /** The log file (config.custodyLogFile). Its folder is created when missing. */
@@ -384,6 +386,9 @@ interface LockContent {
   pid: number;
   nonce: string;
   time: number;
+  /** The holder's host, and its process's boot id and start time (process-identity.ts): a reused pid is not it. */
+  host?: string;
+  process?: string | null;
 }
 
 /**
@@ -391,7 +396,13 @@ interface LockContent {
  * holder is dead or which is older than any append could take.
  */
 async function acquireLock(lockFile: string, timeoutMs: number): Promise<() => Promise<void>> {
-  const mine: LockContent = { pid: process.pid, nonce: randomBytes(8).toString('hex'), time: Date.now() };
+  const mine: LockContent = {
+    pid: process.pid,
+    nonce: randomBytes(8).toString('hex'),
+    time: Date.now(),
+    host: hostname(),
+    process: await processIdentity(process.pid),
+  };
   const body = JSON.stringify(mine);
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
@@ -422,7 +433,7 @@ async function acquireLock(lockFile: string, timeoutMs: number): Promise<() => P
     if (Date.now() > deadline) {
       throw new IntegrityError(
         'AUDIT_LOG_BROKEN',
-        `custody log lock ${lockFile} is held by another process; waited ${timeoutMs} ms (remove it if no scopex is running)`,
+        `custody log lock ${lockFile} is held by another process; waited ${timeoutMs} ms (remove it if no scopex is running on the host it names)`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
@@ -445,9 +456,7 @@ async function breakStaleLock(lockFile: string): Promise<void> {
   } catch {
     holder = null; // a holder between create and write, or garbage; only age decides
   }
-  const old = Date.now() - mtimeMs > STALE_LOCK_MS;
-  const dead = holder !== null && Number.isSafeInteger(holder.pid) && !processAlive(holder.pid);
-  if (!old && !dead) return;
+  if (!(await isStale(holder, mtimeMs))) return;
   // Move it aside under a unique name, then make sure what was moved is the stale lock that was judged, not a fresh
   // one taken in between; a fresh one is put back.
   const aside = `${lockFile}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
@@ -461,6 +470,24 @@ async function breakStaleLock(lockFile: string): Promise<void> {
     await fs.link(aside, lockFile).catch(() => undefined);
   }
   await fs.unlink(aside).catch(() => undefined);
+}
+
+/**
+ * A lock that names its host and process is stale only when that process, on this host, no longer runs: however long
+ * a live holder takes (stopped, swapped out, a paused machine), it will still write the record it has chained, so its
+ * lock is never broken. Another host's lock cannot be checked from here and is never broken either (waiters give up,
+ * naming it). A lock without them (being written, cut short, or an older scopex's) is stale once its pid is gone or
+ * it is older than any append could take.
+ */
+async function isStale(holder: LockContent | null, mtimeMs: number): Promise<boolean> {
+  const pid = holder !== null && Number.isSafeInteger(holder.pid) ? holder.pid : null;
+  if (holder !== null && pid !== null && typeof holder.host === 'string') {
+    if (holder.host !== hostname()) return false;
+    if (!processAlive(pid)) return true;
+    const now = await processIdentity(pid);
+    return typeof holder.process === 'string' && now !== null && now !== holder.process;
+  }
+  return Date.now() - mtimeMs > STALE_LOCK_MS || (pid !== null && !processAlive(pid));
 }
 
 function processAlive(pid: number): boolean {

@@ -1,11 +1,12 @@
 // One export of an order into an output folder at a time: `<outDir>/.<orderId>.lock`, created with O_EXCL before the
 // export touches anything of that order there (stale .partial, temp folders) and removed after it has cleaned up.
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { BigIntStats } from 'node:fs';
 import { InputError } from '../errors.js';
+import { processIdentity } from '../util/process-identity.js';
 
 /** Held by one export; release() removes the lock file if it is still this lock's, and never throws. */
 export interface OrderLock {
@@ -181,22 +182,6 @@ async function isRunning(owner: LockOwner): Promise<boolean> {
   // A pid is reused: after a crash, a reboot, or a new container whose processes count from 1 again.
   const current = await processIdentity(owner.pid);
   return current === null || current === owner.process;
-}
-
-/** `<boot id>:<start time in clock ticks>` of a process (Linux /proc); null where that cannot be read. */
-async function processIdentity(pid: number): Promise<string | null> {
-  if (process.platform !== 'linux') return null;
-  try {
-    const [bootId, procStat] = await Promise.all([
-      readFile('/proc/sys/kernel/random/boot_id', 'utf8'),
-      readFile(`/proc/${pid}/stat`, 'utf8'),
-    ]);
-    // Field 22 (starttime); the fields after the command name, which may hold spaces and ')', start at field 3.
-    const startTicks = procStat.slice(procStat.lastIndexOf(')') + 2).split(' ')[19];
-    return startTicks && /^\d+$/.test(startTicks) ? `${bootId.trim()}:${startTicks}` : null;
-  } catch {
-    return null;
-  }
 }
 
 function sameFile(a: BigIntStats, b: BigIntStats): boolean {

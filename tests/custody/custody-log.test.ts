@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import os, { hostname } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createFileCustodyLog, GENESIS_HASH, headFileFor, lockFileFor, recordHash } from '../../src/custody/file-custody-log.js';
@@ -9,6 +9,7 @@ import { verifyCustodyLog } from '../../src/custody/verify-log.js';
 import type { CustodyRecord } from '../../src/custody/custody-log.js';
 import { IntegrityError, InputError } from '../../src/errors.js';
 import { buildCli, runCli } from '../e2e/export-helpers.js';
+import { processIdentity } from '../../src/util/process-identity.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const distModule = path.join(repo, 'dist/src/custody/file-custody-log.js');
@@ -123,7 +124,31 @@ describe('file custody log', () => {
     expect(existsSync(lockFileFor(logFile))).toBe(false);
   });
 
-  it('breaks a lock older than any append could take, even when its pid is alive', async () => {
+  it("never breaks the lock of a live holder on this host, however old: its record is still to come; a waiter gives up naming the lock", async () => {
+    const log = createFileCustodyLog({ file: logFile, lockTimeoutMs: 300 });
+    await log.append({ event: 'order.checked', orderId: 'LE-1', details: {} });
+    const identity = await processIdentity(process.pid);
+    writeFileSync(lockFileFor(logFile), JSON.stringify({ pid: process.pid, nonce: 'stalled', time: 0, host: hostname(), process: identity }));
+    const old = new Date(Date.now() - 120_000);
+    utimesSync(lockFileFor(logFile), old, old);
+    const before = snapshot();
+    await expect(log.append({ event: 'order.checked', orderId: 'LE-2', details: {} })).rejects.toMatchObject({ code: 'AUDIT_LOG_BROKEN' });
+    expect(snapshot()).toEqual(before);
+    expect(existsSync(lockFileFor(logFile))).toBe(true);
+  });
+
+  it('breaks the lock of a pid that now belongs to another process (its start time differs), and of another host never', async () => {
+    const log = createFileCustodyLog({ file: logFile, lockTimeoutMs: 300 });
+    await log.append({ event: 'order.checked', orderId: 'LE-1', details: {} });
+    writeFileSync(lockFileFor(logFile), JSON.stringify({ pid: process.pid, nonce: 'reused', time: Date.now(), host: hostname(), process: 'another-boot:1' }));
+    expect((await log.append({ event: 'order.checked', orderId: 'LE-2', details: {} })).seq).toBe(2);
+    writeFileSync(lockFileFor(logFile), JSON.stringify({ pid: 1, nonce: 'far', time: 0, host: `not-${hostname()}`, process: null }));
+    const old = new Date(Date.now() - 120_000);
+    utimesSync(lockFileFor(logFile), old, old);
+    await expect(log.append({ event: 'order.checked', orderId: 'LE-3', details: {} })).rejects.toMatchObject({ code: 'AUDIT_LOG_BROKEN' });
+  });
+
+  it('breaks a lock without its holder\'s host and process (an older scopex) once it is older than any append could take', async () => {
     const log = createFileCustodyLog({ file: logFile, lockTimeoutMs: 5000 });
     await log.append({ event: 'order.checked', orderId: 'LE-1', details: {} });
     writeFileSync(lockFileFor(logFile), JSON.stringify({ pid: process.pid, nonce: 'old', time: 0 }));
