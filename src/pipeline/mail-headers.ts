@@ -68,18 +68,26 @@ export function mailHeaderFields(message: Buffer, maxBytes: number = MAX_HEADER_
   return withTruncation(parseHeaderSection(window.toString('utf8', 0, end >= 0 ? end : window.length)), truncated);
 }
 
-const CRLF_CRLF = Buffer.from('\r\n\r\n', 'latin1');
-const LF_LF = Buffer.from('\n\n', 'latin1');
-
-/** Offset of the blank line that ends the header section (CRLF CRLF or LF LF), searched from `from`, or -1. */
+/**
+ * Offset of the first empty line (where the header section ends), searched from `from`, or -1. A line break is CR LF,
+ * LF or a lone CR, as mail readers take them, so an empty line is LF LF, LF CR (CR LF CR LF among them) or CR CR. A
+ * message whose header section ends in a way this did not see is still cut at its first line that is no header
+ * field (parseHeaderSection): a body is never read as headers.
+ */
 function findHeaderEnd(bytes: Buffer, from: number): number {
-  const crlf = bytes.indexOf(CRLF_CRLF, from);
-  if (crlf < 0) return bytes.indexOf(LF_LF, from);
-  // Only an LF LF starting before the CRLF CRLF can come first: the rest of the message need not be searched.
-  for (let at = bytes.indexOf(0x0a, from); at >= 0 && at < crlf; at = bytes.indexOf(0x0a, at + 1)) {
-    if (bytes[at + 1] === 0x0a) return at;
+  // A message that starts with a line break starts with its empty line: it has no headers.
+  if (from === 0 && (bytes[0] === 0x0a || bytes[0] === 0x0d)) return 0;
+  const last = bytes.length - 1;
+  for (let at = from; at < last; at++) {
+    const byte = bytes[at];
+    if (byte === 0x0a) {
+      const next = bytes[at + 1];
+      if (next === 0x0a || next === 0x0d) return at;
+    } else if (byte === 0x0d && bytes[at + 1] === 0x0d) {
+      return at;
+    }
   }
-  return crlf;
+  return -1;
 }
 
 type HeaderValues = Omit<MailHeaderFields, 'headerTruncated'>;
@@ -88,64 +96,32 @@ function withTruncation(found: HeaderValues, headerTruncated: boolean): MailHead
   return { from: found.from, to: found.to, cc: found.cc, date: found.date, messageId: found.messageId, headerTruncated };
 }
 
-/** Could this UTF-16 unit be trimmed by String#trim? (Every ASCII control or space, and anything beyond ASCII.) */
-function mayBeTrimmed(unit: number): boolean {
-  return unit <= 0x20 || unit >= 0x7f;
-}
+/** A header field's first line: a name of printable ASCII (no colon, no blank), maybe blanks, then a colon. */
+const FIELD_LINE = /^[\x21-\x39\x3b-\x7e]+[ \t]*:/;
+const LINE_BREAK = /\r\n|\r|\n/;
 
 /**
- * The wanted fields of a header section: lines unfolded (a line break followed by spaces or tabs is one space),
- * split at line breaks, each "name: value" with the name compared trimmed and lower-cased. Done line by line, and a
- * line whose name cannot be a wanted one (its length is none of theirs and it has nothing to trim) is passed over
- * without being copied.
+ * The wanted fields of a header section. Lines end at CR LF, LF or a lone CR; a line that starts with a space or a tab
+ * continues the field before it (unfolded: one space for the break and the blanks); the section ends at the first
+ * empty line, or at the first line that is neither a field nor a continuation (a body that follows the headers with
+ * no empty line between), so that no line of a body is ever taken for a header.
  */
 function parseHeaderSection(text: string): HeaderValues {
   const found: HeaderValues = { from: null, to: null, cc: null, date: null, messageId: null };
-  // A message that starts with a blank line has no headers.
-  if (text.startsWith('\r\n') || text.startsWith('\n')) return found;
-  const length = text.length;
-  let start = 0;
-  while (start < length) {
-    // The logical line runs to the first line break not followed by a space or tab.
-    let end = start;
-    let folded = false;
-    for (;;) {
-      const newline = text.indexOf('\n', end);
-      if (newline < 0) {
-        end = length;
-        break;
-      }
-      const next = text.charCodeAt(newline + 1);
-      if (next === 0x20 || next === 0x09) {
-        folded = true;
-        end = newline + 1;
-        continue;
-      }
-      end = newline;
-      break;
-    }
-    // A \r before the line break stays on the line: the colon comes before it, and the value is trimmed.
-    const lineStart = start;
-    start = end + 1;
-    const colon = text.indexOf(':', lineStart);
-    if (colon < 0 || colon >= end) {
-      // No colon on the physical lines; unfolding cannot add one.
+  let field: string | null = null;
+  for (const line of text.split(LINE_BREAK)) {
+    const first = line.charCodeAt(0);
+    if (first === 0x20 || first === 0x09) {
+      if (field === null) break;
+      field = `${field} ${line.trimStart()}`;
       continue;
     }
-    const rawNameLength = colon - lineStart;
-    if (
-      !folded &&
-      rawNameLength !== 2 &&
-      rawNameLength !== 4 &&
-      rawNameLength !== 10 &&
-      !mayBeTrimmed(text.charCodeAt(lineStart)) &&
-      !mayBeTrimmed(text.charCodeAt(colon - 1))
-    ) {
-      continue;
-    }
-    const line = folded ? text.slice(lineStart, end).replace(/\r?\n[ \t]+/g, ' ') : text.slice(lineStart, end);
-    addField(found, line);
+    if (field !== null) addField(found, field);
+    field = null;
+    if (line === '' || !FIELD_LINE.test(line)) break;
+    field = line;
   }
+  if (field !== null) addField(found, field);
   return found;
 }
 

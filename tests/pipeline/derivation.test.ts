@@ -57,39 +57,61 @@ describe('mail header fields', () => {
     expect(mailHeaderFields(Buffer.from('From: a@b\nTo: c@d\n\r\n\r\nX')).to).toBe('c@d');
   });
 
+  it('never reads a body as headers: lone CR line ends, an LF CR LF blank line, a body with no blank line before it', () => {
+    // Bare CR line ends: each line is its own field; the body after the empty line is not read.
+    const bareCr = mailHeaderFields(Buffer.from('Date: Wed, 15 Apr 2026 08:10:03 +0000\rFrom: a@b\rSubject: secret\r\rBody: the whole text\rCc: x@y\r'));
+    expect(bareCr).toMatchObject({ date: 'Wed, 15 Apr 2026 08:10:03 +0000', from: 'a@b', cc: null });
+    // LF headers, then LF CR LF: an empty line, whatever follows it.
+    const lfCrLf = mailHeaderFields(Buffer.from('From: a@b\nTo: c@d\n\r\nHi, the password is hunter2.\nCc: informant@example.org\n  (wire 50k)\n'));
+    expect(lfCrLf).toMatchObject({ from: 'a@b', to: 'c@d', cc: null });
+    // No empty line at all: the first line that is no field ends the section.
+    const noBlank = mailHeaderFields(Buffer.from('From: a@b\nDate: Mon, 1 Jun 2026 10:00:00 +0000\nDear Bob,\nCc: hidden@x\n'));
+    expect(noBlank).toMatchObject({ from: 'a@b', date: 'Mon, 1 Jun 2026 10:00:00 +0000', cc: null });
+    // A value never runs past its line.
+    expect(mailHeaderFields(Buffer.from('Date: today\rSubject: s\r\rbody')).date).toBe('today');
+  });
+
   it('finds nothing in a message without headers, and strips control characters', () => {
     expect(mailHeaderFields(Buffer.from('\r\nFrom: x@y\r\n')).from).toBeNull();
     expect(mailHeaderFields(Buffer.from('From: a\u0007b@c\n\nbody')).from).toBe('ab@c');
   });
 });
 
-/** The first implementation (unfold the whole section, split it, look at every line): the reference for the fast one. */
+/**
+ * The rules read plainly, for the fast reading to match: the window split into lines at CR LF, LF or a lone CR; the
+ * header section is the lines before the first empty one, and ends early at a line that is neither a field
+ * (printable name, maybe blanks, colon) nor a continuation (a leading space or tab) of one.
+ */
 function referenceFields(message: Buffer, maxBytes = 64 * 1024): ReturnType<typeof mailHeaderFields> {
-  const window = message.subarray(0, maxBytes);
-  const crlf = window.indexOf('\r\n\r\n');
-  let end = crlf < 0 ? window.indexOf('\n\n') : crlf;
-  if (crlf >= 0) {
-    const lf = window.subarray(0, crlf + 2).indexOf('\n\n');
-    if (lf >= 0) end = Math.min(crlf, lf);
-  }
-  const text = window.toString('utf8', 0, end >= 0 ? end : window.length);
-  const found: Record<string, string | null> = { from: null, to: null, cc: null, date: null, messageId: null };
-  const wanted: Record<string, string> = { from: 'from', to: 'to', cc: 'cc', date: 'date', 'message-id': 'messageId' };
-  if (!(text.startsWith('\r\n') || text.startsWith('\n'))) {
-    for (const line of text.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
-      const colon = line.indexOf(':');
-      if (colon <= 0) continue;
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const field = Object.hasOwn(wanted, name) ? wanted[name] : undefined;
-      if (!field) continue;
-      // eslint-disable-next-line no-control-regex
-      const value = line.slice(colon + 1).trim().replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
-      const previous = found[field];
-      if (previous === null || previous === undefined) found[field] = value;
-      else if (field === 'to' || field === 'cc') found[field] = `${previous}, ${value}`;
+  const lines = message.subarray(0, maxBytes).toString('utf8').split(/\r\n|\r|\n/);
+  // The last element is what follows the last line break: an empty line only when something follows it.
+  const blank = lines.slice(0, -1).indexOf('');
+  const section = blank < 0 ? lines : lines.slice(0, blank);
+  const fields: string[] = [];
+  for (const line of section) {
+    if (line.startsWith(' ') || line.startsWith('\t')) {
+      if (fields.length === 0) break;
+      fields[fields.length - 1] += ` ${line.trimStart()}`;
+    } else if (/^[\x21-\x39\x3b-\x7e]+[ \t]*:/.test(line)) {
+      fields.push(line);
+    } else {
+      break;
     }
   }
-  return { ...(found as Omit<ReturnType<typeof mailHeaderFields>, 'headerTruncated'>), headerTruncated: end < 0 && message.length >= maxBytes };
+  const found: Record<string, string | null> = { from: null, to: null, cc: null, date: null, messageId: null };
+  const wanted: Record<string, string> = { from: 'from', to: 'to', cc: 'cc', date: 'date', 'message-id': 'messageId' };
+  for (const line of fields) {
+    const colon = line.indexOf(':');
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const field = Object.hasOwn(wanted, name) ? wanted[name] : undefined;
+    if (!field) continue;
+    // eslint-disable-next-line no-control-regex
+    const value = line.slice(colon + 1).trim().replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+    const previous = found[field];
+    if (previous === null || previous === undefined) found[field] = value;
+    else if (field === 'to' || field === 'cc') found[field] = `${previous}, ${value}`;
+  }
+  return { ...(found as Omit<ReturnType<typeof mailHeaderFields>, 'headerTruncated'>), headerTruncated: blank < 0 && message.length >= maxBytes };
 }
 
 describe('mail header fields against the reference reading', () => {
