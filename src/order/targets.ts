@@ -65,11 +65,12 @@ export function resolveTargets(targets: readonly OrderTarget[], directory: Accou
 }
 
 function lookup(target: Target, directory: AccountDirectory): Account[] {
-  const found = directory.resolve(target);
-  if (found.length === 0 && target.type === 'account-id') {
+  // An account id names the account with that id, whatever identifiers other accounts list.
+  if (target.type === 'account-id') {
     const account = directory.get(target.value);
     return account ? [account] : [];
   }
+  const found = directory.resolve(target);
   // One account listed under two spellings of the same identifier is still one account.
   return [...new Map(found.map((account) => [account.id, account])).values()];
 }

@@ -25,9 +25,13 @@ export const directorySchema = z.strictObject({
   ),
 });
 
-/** The form an identifier is compared in: emails ignore case and surrounding blanks, everything else is exact. */
+/**
+ * The form an identifier is compared in: emails ignore surrounding blanks and the case of ASCII letters, everything
+ * else is exact. Only ASCII folds: Unicode lower-casing would make the KELVIN SIGN (U+212A) a "k", so that an address
+ * that only looks the same would name the account.
+ */
 function comparable(type: TargetType, value: string): string {
-  return type === 'email' ? value.trim().toLowerCase() : value;
+  return type === 'email' ? value.trim().replace(/[A-Z]+/g, (letters) => letters.toLowerCase()) : value;
 }
 
 function key(type: TargetType, value: string): string {
@@ -52,6 +56,14 @@ export function createFileDirectory(options: FileDirectoryOptions): AccountDirec
       );
     }
     byId.set(account.id, account);
+    // An account-id identifier names the account it is listed under, or an order for one account would resolve to another.
+    const foreign = account.identifiers.findIndex((identifier) => identifier.type === 'account-id' && identifier.value !== account.id);
+    if (foreign >= 0) {
+      throw new InputError(
+        'SCHEMA_VIOLATION',
+        `account directory ${options.file}: field accounts.${index}.identifiers.${foreign}: an account-id identifier of account ${account.id} must be ${account.id}`,
+      );
+    }
     const keys = new Set(account.identifiers.map((identifier) => key(identifier.type, identifier.value)));
     for (const k of keys) {
       const list = byIdentifier.get(k);

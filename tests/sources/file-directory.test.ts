@@ -109,6 +109,8 @@ describe('createFileDirectory on bad files', () => {
     ['an id that is a path', { schema: 'scopex.directory/v1', accounts: [account('ok'), account('../etc')] }, 'accounts.1.id'],
     ['an extra field', { schema: 'scopex.directory/v1', accounts: [{ ...account('a'), admin: true }] }, 'accounts.0'],
     ['a duplicate account id', { schema: 'scopex.directory/v1', accounts: [account('a'), account('b'), account('a')] }, 'accounts.2.id'],
+    // An order for account-id b would otherwise export a.
+    ['an account-id identifier naming another account', { schema: 'scopex.directory/v1', accounts: [account('a', [{ type: 'account-id', value: 'b' }]), account('b')] }, 'accounts.0.identifiers.0'],
   ];
   for (const [what, content, field] of violations) {
     it(`${what} is SCHEMA_VIOLATION naming the file and field ${field}`, () => {
@@ -125,6 +127,15 @@ describe('createFileDirectory on bad files', () => {
     const file = write('shared.json', { schema: 'scopex.directory/v1', accounts: [account('a', [shared]), account('b', [shared])] });
     const directory = createFileDirectory({ file });
     expect(directory.resolve({ type: 'email', value: 'SHARED@x.example' }).map((a) => a.id)).toEqual(['a', 'b']);
+  });
+
+  it('folds only ASCII letters in emails: a look-alike with the KELVIN SIGN (U+212A) names no account, either way round', () => {
+    const file = write('kelvin.json', { schema: 'scopex.directory/v1', accounts: [account('a', [{ type: 'email', value: 'kenji@x.example' }]), account('b', [{ type: 'email', value: '\u212Aai@x.example' }])] });
+    const directory = createFileDirectory({ file });
+    expect(directory.resolve({ type: 'email', value: 'KENJI@X.example' }).map((a) => a.id)).toEqual(['a']);
+    expect(directory.resolve({ type: 'email', value: '\u212Aenji@x.example' })).toEqual([]);
+    expect(directory.resolve({ type: 'email', value: 'kai@x.example' })).toEqual([]);
+    expect(directory.resolve({ type: 'email', value: '\u212Aai@x.example' }).map((a) => a.id)).toEqual(['b']);
   });
 
   it('refuses to build without a file', () => {
