@@ -194,11 +194,27 @@ describe('fast paths agree with the full rules', () => {
   });
 
   test('collisionKey', () => {
+    // The reference case fold: code point by code point, upper then lower case, final sigma as sigma.
+    const fold = (segment: string): string =>
+      [...segment.normalize('NFC')].map((char) => char.toUpperCase().toLowerCase()).join('').replaceAll('\u03c2', '\u03c3').normalize('NFC');
     fc.assert(
       fc.property(fc.oneof(plainish, fc.string({ unit: 'grapheme', maxLength: 12 })), (segment) => {
-        expect(collisionKey(segment)).toBe(segment.normalize('NFC').toLowerCase().normalize('NFC'));
+        expect(collisionKey(segment)).toBe(fold(segment));
       }),
       { numRuns: 3_000 },
     );
+  });
+
+  test('collisionKey folds what case-insensitive file systems fold: final sigma, capitals in any context, micro and long s', () => {
+    expect(collisionKey('\u03c3.txt')).toBe(collisionKey('\u03c2.txt'));
+    expect(collisionKey('\u039f\u0394\u039f\u03a3')).toBe(collisionKey('\u03bf\u03b4\u03bf\u03c3'));
+    expect(collisionKey('\u00b5')).toBe(collisionKey('\u03bc'));
+    expect(collisionKey('\u017ft')).toBe(collisionKey('st'));
+    const allocator = createNameAllocator();
+    expect(['Evidence/\u03c3.txt', 'Evidence/\u03c2.txt', 'Evidence/\u03a3.TXT'].map((name) => allocator.allocate(name))).toEqual([
+      'Evidence/\u03c3.txt',
+      'Evidence/\u03c2~2.txt',
+      'Evidence/\u03a3~3.TXT',
+    ]);
   });
 });
