@@ -1,4 +1,5 @@
 // Entry names and bag paths that are safe to extract: shared by the archive checks and the record checks.
+import { collisionKey, safeSegment } from '../seal/safe-names.js';
 
 /** Why a ZIP entry name (or a bag path) is unsafe, or null. */
 export function unsafeNameReason(name: string): string | null {
@@ -41,34 +42,43 @@ function plainlySafeName(name: string): boolean {
 }
 
 /**
- * Finds Unicode twins: names that differ but have the same NFC form (an NFD "é" and an NFC one, a Kelvin sign and a
- * K). `exact` is the caller's set of the distinct names seen, the one asked about included. Only non-ASCII names are
- * kept here, by NFC form: an ASCII name is its own NFC form, so two ASCII names are never twins, and an earlier name
- * equal to a later one's NFC form is found in `exact`.
+ * Finds twins: names that differ but that a case-insensitive or normalising file system (Windows, macOS, exFAT) takes
+ * for one, so that extracting one overwrites the other: the same collision key (seal/safe-names.ts, what the sealer
+ * keeps names apart by). `exact` is the caller's set of the distinct names seen, the one asked about included. Names
+ * are keyed after `prefix` (the bag's top folder, kept as it is). Only names that are not their own key are kept
+ * here: an earlier name that is its own key is found in `exact`.
  */
-export class NfcTwins {
+export class NameTwins {
   readonly #exact: ReadonlySet<string>;
-  /** The NFC form of each non-ASCII name that was not a twin, to that name. */
-  readonly #nonAscii = new Map<string, string>();
+  readonly #prefix: string;
+  /** The key of each name that is not its own key and was not a twin, to that name. */
+  readonly #folded = new Map<string, string>();
 
-  constructor(exact: ReadonlySet<string>) {
+  constructor(exact: ReadonlySet<string>, prefix = '') {
     this.#exact = exact;
+    this.#prefix = prefix;
   }
 
   /**
-   * The first earlier name with the NFC form of `name`, or undefined (a twin is not remembered: the first one is
-   * what later twins are reported against).
+   * The first earlier name with the key of `name`, or undefined (a twin is not remembered: the first one is what
+   * later twins are reported against).
    */
   twinOf(name: string): string | undefined {
-    if (isAscii(name)) return this.#nonAscii.get(name);
-    const nfc = name.normalize('NFC');
-    const twin = this.#nonAscii.get(nfc) ?? (nfc !== name && this.#exact.has(nfc) ? nfc : undefined);
-    if (twin === undefined) this.#nonAscii.set(nfc, name);
+    const prefixed = this.#prefix !== '' && name.startsWith(this.#prefix);
+    const key = prefixed ? this.#prefix + collisionKey(name.slice(this.#prefix.length)) : collisionKey(name);
+    if (key === name) return this.#folded.get(key);
+    const twin = this.#folded.get(key) ?? (this.#exact.has(key) ? key : undefined);
+    if (twin === undefined) this.#folded.set(key, name);
     return twin;
   }
 }
 
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
-  return true;
+/**
+ * Why one segment of a name is not one scopex writes (Windows-forbidden characters, a trailing dot or blank, a device
+ * name, invisible characters, not NFC, too long), or null: such a name extracts differently, or not at all, on some
+ * systems, and bagit.py strips the trailing blanks of a manifest path.
+ */
+export function unportableSegment(segment: string): string | null {
+  const safe = safeSegment(segment);
+  return safe === segment ? null : `"${segment}" is not a portable name (scopex would write it as "${safe}")`;
 }

@@ -12,7 +12,7 @@ import { checkBagitDeclaration, ManifestReader, parseBagInfo } from './bag-files
 import { verifyDetachedSignature } from './cms-signature.js';
 import { DigestTable } from './digest-table.js';
 import { HashBatcher, MAX_BATCHED_ENTRY_BYTES } from './hash-batcher.js';
-import { NfcTwins, unsafeNameReason } from './names.js';
+import { NameTwins, unportableSegment, unsafeNameReason } from './names.js';
 import { LocalRecordChecker, startRecordsThread, type EarlyReadResult, type RecordChecker, type RecordSink } from './record-checker.js';
 import { MANIFEST, PRODUCTION, splitPayloadPath, type CheckOutcome, type RecordFile, type RecordLayout, type ScopeRule } from './record-checks.js';
 import { listZip, scanZip, storedDataRange, type EntrySink, type ZipEntry, type ZipListing } from './safe-zip.js';
@@ -326,12 +326,22 @@ class ArchiveVerification {
 
   // ---- the checklist -------------------------------------------------------------------------------------------
 
-  /** Safe names only: relative, no `..`, no backslash, no duplicates (NFC included), one top folder. */
+  /**
+   * Safe names only: relative, no `..`, no backslash, no duplicates (nor twins by case or Unicode normalisation, of
+   * files or of folders), one top folder, and every segment one scopex writes (portable to Windows and macOS).
+   */
   private verifyEntryNames(entries: readonly ZipEntry[]): void {
     const top = this.topFolder;
     const exact = new Set<string>();
-    const twins = new NfcTwins(exact);
+    const twins = new NameTwins(exact, top === null ? '' : `${top}/`);
     const folders = new Set<string>();
+    const folderTwins = new NameTwins(folders);
+    const unportable = (name: string, segment: string): boolean => {
+      const reason = unportableSegment(segment);
+      if (reason) this.fail('entry-names', name, 'names scopex writes, which extract the same everywhere', segment, `unportable entry name: ${reason}`);
+      return reason !== null;
+    };
+    if (top !== null) unportable(`${top}/`, top);
     const folderEntries: string[] = [];
     let lastFolder: string | null = null;
     for (const entry of entries) {
@@ -352,7 +362,7 @@ class ArchiveVerification {
       }
       const twin = twins.twinOf(name);
       if (twin !== undefined) {
-        this.fail('entry-names', name, 'names distinct after Unicode normalisation', `the same as "${twin}"`, 'the entry name is a Unicode (NFC/NFD) twin of another');
+        this.fail('entry-names', name, 'names distinct without case and after Unicode normalisation', `the same as "${twin}"`, 'the entry name is a twin of another by case or Unicode normalisation (NFC/NFD): extracted on Windows or macOS, one overwrites the other');
         continue;
       }
       if (top === null || name.charCodeAt(top.length) !== 0x2f || !name.startsWith(top)) {
@@ -368,7 +378,8 @@ class ArchiveVerification {
         continue;
       }
       // Every folder above a file. Each folder in the set already has all of its parents there, so the walk up stops
-      // at the first one known (most often the folder of the entry before).
+      // at the first one known (most often the folder of the entry before). A new folder's own segment is judged as
+      // it is added, so each segment of the bag is judged once.
       const cut = relative.lastIndexOf('/');
       if (cut > 0 && !(lastFolder !== null && cut === lastFolder.length && relative.startsWith(lastFolder))) {
         lastFolder = relative.slice(0, cut);
@@ -376,8 +387,14 @@ class ArchiveVerification {
           const folder = at === cut ? lastFolder : relative.slice(0, at);
           if (folders.has(folder)) break;
           folders.add(folder);
+          if (unportable(name, folder.slice(folder.lastIndexOf('/') + 1))) continue;
+          const folderTwin = folderTwins.twinOf(folder);
+          if (folderTwin !== undefined) {
+            this.fail('entry-names', name, 'folder names distinct without case and after Unicode normalisation', `the folder "${folder}", the same as "${folderTwin}"`, 'the entry lies in a folder that is a twin of another by case or Unicode normalisation: extracted on Windows or macOS, the two folders are one');
+          }
         }
       }
+      unportable(name, relative.slice(cut + 1));
       this.bagEntries.set(relative, entry);
     }
     // A file whose name is also a folder: `bagEntries` holds files under their name, folders with a trailing "/".
