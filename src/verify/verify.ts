@@ -26,7 +26,10 @@ export interface VerifyOptions {
   orderFile?: string;
   /** Failures listed in the report (all are counted); default 50. */
   maxFailures?: number;
-  /** The verifier's clock (signing time sanity); default now. */
+  /**
+   * The verifier's clock (default: the current time): the signer's certificate chain must be valid at it as well as
+   * at the signing time, and the signing time must not lie ahead of it.
+   */
   now?: Date;
   /** Hash small entries on a worker thread: by default only when there are many of them. */
   hashThread?: 'auto' | 'always' | 'never';

@@ -74,12 +74,14 @@ function zipOf(model: BagModel, extra: ZipItem[] = [], filter: (item: ZipItem) =
 async function verifyBytes(bytes: Buffer, options: { orderFile?: string } = {}): Promise<VerifyReport> {
   const file = path.join(dir, `t-${counter++}.zip`);
   fs.writeFileSync(file, bytes);
-  const inThread = await verifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200, hashThread: 'never' });
+  // One clock for the three runs: a certificate not valid now is reported with the time it was checked at.
+  const now = new Date();
+  const inThread = await verifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200, hashThread: 'never', now });
   // The worker-thread hashing must reach exactly the same verdict, failure by failure.
-  const withWorker = await verifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200, hashThread: 'always' });
+  const withWorker = await verifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200, hashThread: 'always', now });
   expect(withWorker).toEqual(inThread);
   // And so must the records thread, which reads the manifest and production.json by itself (when they are stored).
-  const withRecordsThread = await builtVerifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200, hashThread: 'always', recordsThread: 'always' });
+  const withRecordsThread = await builtVerifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200, hashThread: 'always', recordsThread: 'always', now });
   expect(withRecordsThread).toEqual(inThread);
   return inThread;
 }
