@@ -106,11 +106,16 @@ function editFile(model: BagModel, name: string, edit: (text: string) => string)
   return copy;
 }
 
-/** Offsets of the central directory records, from the end record. */
+/** Offsets of the central directory records, from the end record (or the ZIP64 end record it points to). */
 function centralRecords(zip: Buffer): { offset: number; name: string }[] {
   const eocd = zip.lastIndexOf(EOCD_SIGNATURE);
-  const count = zip.readUInt16LE(eocd + 10);
+  let count = zip.readUInt16LE(eocd + 10);
   let offset = zip.readUInt32LE(eocd + 16);
+  if (count === 0xffff || offset === 0xffffffff) {
+    const zip64 = Number(zip.readBigUInt64LE(eocd - 20 + 8));
+    count = Number(zip.readBigUInt64LE(zip64 + 32));
+    offset = Number(zip.readBigUInt64LE(zip64 + 48));
+  }
   const records: { offset: number; name: string }[] = [];
   for (let i = 0; i < count; i++) {
     const nameLength = zip.readUInt16LE(offset + 28);
@@ -335,6 +340,12 @@ const cases: TamperCase[] = [
   // Fields other tools act on that scopex never writes (a VERIFIED archive must extract the same everywhere).
   { name: 'a CRC-32 that does not match the data, in the local header and the central directory alike', make: () => crcChanged(goodZip, MAIL_1), checks: ['zip-structure'], exact: true },
   { name: 'a CRC-32 that does not match an empty file', make: () => crcChanged(goodZip, 'data/acc-0002/storage.content/empty.bin'), checks: ['zip-structure'], exact: true },
+  // unzip skips an entry that needs a version it lacks ("unsupported compression or encoding", exit 81).
+  { name: 'version needed 6.3 in the local header and the central record alike', make: () => versionNeededSet(goodZip, MAIL_1, { local: 63, central: 63 }), checks: ['zip-structure'], exact: true },
+  { name: 'version needed 6.3 in the central record only', make: () => versionNeededSet(goodZip, MAIL_1, { central: 63 }), checks: ['zip-structure'], exact: true },
+  { name: 'a local header version needed other than the central record\'s', make: () => versionNeededSet(goodZip, MAIL_1, { local: 10 }), checks: ['zip-structure'], exact: true },
+  { name: 'version needed 4.5 in a central record without a ZIP64 field, 2.0 in its local header', make: () => versionNeededSet(goodZip, MAIL_1, { central: 45 }), checks: ['zip-structure'], exact: true },
+  { name: 'a ZIP64 entry whose local header needs 6.3', make: () => versionNeededSet(asZip64Record(goodZip, MAIL_1), MAIL_1, { local: 63 }), checks: ['zip-structure'], exact: true },
   { name: 'a central record on disk 1 (7-Zip extracts an empty file)', make: () => centralEdited(goodZip, MAIL_1, (zip, at) => zip.writeUInt16LE(1, at + 34)), checks: ['zip-structure'], exact: true },
   { name: 'an archive comment', make: () => withArchiveComment(goodZip, 'note to the investigator: m-000001 is fake'), checks: ['zip-structure'], exact: true },
   { name: 'a file comment', make: () => centralGrown(goodZip, MAIL_1, 'comment', Buffer.from('NOTE TO INVESTIGATOR: this message was fabricated')), checks: ['zip-structure'], exact: true },
@@ -402,6 +413,26 @@ describe('a local header that disagrees with its central record names the field'
     edit(zip);
     const report = await verifyBytes(zip);
     expect(report.failures.filter((failure) => failure.check === 'zip-structure').map((failure) => failure.message)).toContain(message);
+  });
+});
+
+describe('version needed to extract', () => {
+  it('of a ZIP64 entry may be 1.0 or 2.0 in its local header, as scopex writes for an item over 4 GiB or one past 4 GiB', async () => {
+    // The central record as scopex writes one past 4 GiB: 4.5, sizes and offset in a ZIP64 field; the local header
+    // as Python wrote it (2.0), then as archiver writes an entry written whole (1.0), then 4.5.
+    const zip64 = asZip64Record(goodZip, MAIL_1);
+    expect((await verifyBytes(zip64)).failures).toEqual([]);
+    for (const local of [10, 45]) {
+      const report = await verifyBytes(versionNeededSet(zip64, MAIL_1, { local }));
+      expect(report.failures, `local ${local}`).toEqual([]);
+    }
+  });
+
+  it('names the entry and both values in one sentence', async () => {
+    const report = await verifyBytes(versionNeededSet(goodZip, MAIL_1, { local: 63, central: 63 }));
+    expect(report.failures).toEqual([expect.objectContaining({ check: 'zip-structure', entry: `${ORDER_ID}/${MAIL_1}`, found: '6.3' })]);
+    const differing = await verifyBytes(versionNeededSet(goodZip, MAIL_1, { local: 10 }));
+    expect(differing.failures).toEqual([expect.objectContaining({ check: 'zip-structure', entry: `${ORDER_ID}/${MAIL_1}`, expected: 'version needed 2.0', found: '1.0' })]);
   });
 });
 
@@ -711,6 +742,44 @@ function centralEdited(zip: Buffer, bagPath: string, edit: (zip: Buffer, at: num
   if (!record) throw new Error(`no record for ${bagPath}`);
   edit(out, record.offset);
   return out;
+}
+
+/** The "version needed to extract" of `bagPath` set in its local header, its central record or both. */
+function versionNeededSet(zip: Buffer, bagPath: string, values: { local?: number; central?: number }): Buffer {
+  return centralEdited(zip, bagPath, (out, at) => {
+    if (values.local !== undefined) out.writeUInt16LE(values.local, localHeaderAt(out, at) + 4);
+    if (values.central !== undefined) out.writeUInt16LE(values.central, at + 6);
+  });
+}
+
+/**
+ * `bagPath`'s central record made a ZIP64 one as scopex writes it for an entry past 4 GiB: version needed 4.5, sizes
+ * and offset marked 0xffffffff and held in a 24-byte ZIP64 field; the local header is left as it was.
+ */
+function asZip64Record(zip: Buffer, bagPath: string): Buffer {
+  const record = centralRecords(zip).find((r) => r.name === `${ORDER_ID}/${bagPath}`);
+  if (!record) throw new Error(`no record for ${bagPath}`);
+  const field = Buffer.alloc(28);
+  field.writeUInt16LE(0x0001, 0);
+  field.writeUInt16LE(24, 2);
+  field.writeBigUInt64LE(BigInt(zip.readUInt32LE(record.offset + 24)), 4);
+  field.writeBigUInt64LE(BigInt(zip.readUInt32LE(record.offset + 20)), 12);
+  field.writeBigUInt64LE(BigInt(zip.readUInt32LE(record.offset + 42)), 20);
+  return centralEdited(centralGrown(zip, bagPath, 'extra', field), bagPath, (out, at) => {
+    out.writeUInt16LE(45, at + 6);
+    for (const offset of [20, 24, 42]) out.writeUInt32LE(0xffffffff, at + offset);
+  });
+}
+
+/** Where the local header of the central record at `at` is: its offset field, or the ZIP64 field's when marked 0xffffffff. */
+function localHeaderAt(zip: Buffer, at: number): number {
+  const offset = zip.readUInt32LE(at + 42);
+  if (offset !== 0xffffffff) return offset;
+  // The ZIP64 field holds the marked values in order: uncompressed size, compressed size, local header offset.
+  const marked = [zip.readUInt32LE(at + 24), zip.readUInt32LE(at + 20)].filter((value) => value === 0xffffffff).length;
+  let field = at + 46 + zip.readUInt16LE(at + 28);
+  while (zip.readUInt16LE(field) !== 0x0001) field += 4 + zip.readUInt16LE(field + 2);
+  return Number(zip.readBigUInt64LE(field + 4 + 8 * marked));
 }
 
 /** The CRC-32 of `bagPath` changed alike in its local header and its central record (Python writes no descriptors). */
