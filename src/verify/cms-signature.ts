@@ -31,11 +31,20 @@ const OID = {
   extendedKeyUsage: '2.5.29.37',
 } as const;
 
-/** Digest algorithms we accept: SHA-256 or stronger. */
-const DIGESTS: Record<string, 'sha256' | 'sha384' | 'sha512'> = {
+/**
+ * The one digest algorithm accepted: SHA-256, the only one scopex signs with. SHA-384 and SHA-512 are not weaker, but
+ * an archive digested with them was not signed by scopex (the README names SHA-256 as required).
+ */
+const DIGESTS: Record<string, 'sha256'> = {
   '2.16.840.1.101.3.4.2.1': 'sha256',
+};
+/** Digest algorithm names for messages about the ones refused. */
+const OTHER_DIGESTS: Record<string, string> = {
   '2.16.840.1.101.3.4.2.2': 'sha384',
   '2.16.840.1.101.3.4.2.3': 'sha512',
+  '2.16.840.1.101.3.4.2.4': 'sha224',
+  '1.3.14.3.2.26': 'sha1',
+  '1.2.840.113549.2.5': 'md5',
 };
 const RSA_WITH: Record<string, string> = {
   '1.2.840.113549.1.1.11': 'sha256',
@@ -165,12 +174,12 @@ export function verifyDetachedSignature(input: DetachedSignatureInput): Signatur
   // one it does not know or a signer whose algorithm is not among them.
   const digestName = DIGESTS[signerInfo.digestOid];
   if (!digestName) {
-    fail('signature', 'digest SHA-256, SHA-384 or SHA-512', signerInfo.digestOid, `the signer's digest algorithm ${signerInfo.digestOid} is not SHA-256 or stronger`);
+    fail('signature', 'digest SHA-256', digestLabel(signerInfo.digestOid), `the signer's digest algorithm is ${digestLabel(signerInfo.digestOid)}, not SHA-256 (the only one scopex signs with)`);
   }
   const announced = parsed.digestAlgorithms;
   const unknown = announced.filter((oid) => !DIGESTS[oid]);
   if (unknown.length > 0) {
-    fail('signature', 'digestAlgorithms of SHA-256, SHA-384 or SHA-512', unknown.join(', '), `SignedData announces the digest algorithm ${unknown[0] ?? ''}, which is not SHA-256 or stronger`);
+    fail('signature', 'digestAlgorithms of SHA-256 only', unknown.map(digestLabel).join(', '), `SignedData announces the digest algorithm ${digestLabel(unknown[0] ?? '')}, not SHA-256 (the only one scopex signs with)`);
   }
   if (!announced.includes(signerInfo.digestOid)) {
     fail('signature', `digestAlgorithms listing ${signerInfo.digestOid}`, announced.length === 0 ? 'an empty set' : announced.join(', '), "SignedData's digestAlgorithms does not list the signer's digest algorithm");
@@ -246,10 +255,11 @@ function checkSignatureValue(
       valid = verifySignatureBytes(hash, signedData, { key: publicKey, padding: constants.RSA_PKCS1_PADDING }, signerInfo.signatureValue);
     } else if (oid === OID.rsassaPss) {
       const pss = safe(() => pssParameters(der, parameters));
-      if (!pss) return mismatch('RSASSA-PSS with SHA-256 or stronger and MGF1 of the same hash', 'other parameters', 'the RSASSA-PSS parameters are not accepted');
+      if (!pss) return mismatch('RSASSA-PSS with SHA-256 and MGF1-SHA-256', 'other parameters', 'the RSASSA-PSS parameters are not accepted (SHA-256 and MGF1-SHA-256 expected)');
       if (keyType !== 'rsa' && keyType !== 'rsa-pss') return mismatch('an RSA key', keyType, 'the signer key does not fit RSASSA-PSS');
       valid = verifySignatureBytes(pss.hash, signedData, { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength }, signerInfo.signatureValue);
     } else if (ECDSA_WITH[oid]) {
+      if (ECDSA_WITH[oid] !== digestName) return mismatch(`signature hash ${digestName}`, ECDSA_WITH[oid], 'the signature algorithm hash differs from the digest algorithm');
       if (keyType !== 'ec') return mismatch('an EC key', keyType, 'the signer key does not fit ECDSA');
       valid = verifySignatureBytes(ECDSA_WITH[oid], signedData, publicKey, signerInfo.signatureValue);
     } else if (oid === OID.ed25519) {
@@ -262,6 +272,11 @@ function checkSignatureValue(
     return mismatch('a verifiable signature', 'an error', `the signature could not be checked: ${(error as Error).message}`);
   }
   return valid ? null : mismatch('a valid signature by the signer key', 'an invalid signature', 'the signature value does not verify against the signer certificate');
+}
+
+function digestLabel(oid: string): string {
+  const name = DIGESTS[oid] ?? OTHER_DIGESTS[oid];
+  return name ? `${name} (${oid})` : oid;
 }
 
 function mismatch(expected: string, found: string, message: string): { expected: string; found: string; message: string } {

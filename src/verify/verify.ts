@@ -513,8 +513,6 @@ class ArchiveVerification {
       if (!this.bagEntries.has(name)) this.fail('bag-layout', this.entryName(name), `${name} in the bag`, 'nothing', `the bag has no ${name}`);
     }
     const bagit = this.captured.get('bagit.txt');
-    // What bagit.txt declares (checkBagitDeclaration takes 1.0 and 0.97), so the report says what it found.
-    const version = bagit ? (/^BagIt-Version: (\d+\.\d+)\r?$/m.exec(bagit.toString('utf8'))?.[1] ?? '1.0') : '1.0';
     if (bagit) {
       const problem = checkBagitDeclaration(bagit.toString('utf8'));
       if (problem) this.fail('bag-layout', this.entryName('bagit.txt'), 'BagIt-Version: 1.0, Tag-File-Character-Encoding: UTF-8', problem, `bagit.txt is not a BagIt 1.0 declaration: ${problem}`);
@@ -530,7 +528,7 @@ class ArchiveVerification {
         this.fail('bag-layout', this.entryName('bag-info.txt'), `External-Identifier ${this.topFolder ?? ''}`, external, 'bag-info.txt names another order than the top folder');
       }
     }
-    this.pass('bag-layout', `BagIt ${version} with bag-info, manifests, order, production record and signature`);
+    this.pass('bag-layout', 'BagIt 1.0 with bag-info, manifests, order, production record and signature');
   }
 
   /** The CMS signature over tagmanifest-sha256.txt, its maths and its signer's chain to --trust. */

@@ -1,7 +1,7 @@
 // The tamper suite: one good archive, many bad ones derived from it. Each bad one must fail naming the fault (the
 // failing check names), the good one must pass, and `openssl cms -verify` must agree on the signature cases.
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createPrivateKey, randomBytes, sign as signBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -329,6 +329,9 @@ const cases: TamperCase[] = [
     checks: ['signature'],
   },
   { name: 'SHA-1 signature digest', make: () => zipOf(resigned(good, 'signer', 'sha1')), checks: ['signature'], exact: true },
+  // SHA-256 is the one digest scopex signs with (the README names it): a stronger one was not scopex's either.
+  { name: 'SHA-384 signature digest', make: () => zipOf(resigned(good, 'signer', 'sha384')), checks: ['signature'], exact: true },
+  { name: 'SHA-512 signature digest', make: () => zipOf(resigned(good, 'signer', 'sha512')), checks: ['signature'], exact: true },
   { name: 'manifest line and file removed consistently, not re-signed', make: () => zipOf(consistentRemoval(good)), checks: ['signature'], exact: true },
   { name: 'Payload-Oxum wrong (re-signed)', make: () => zipOf(resealed(() => undefined, { oxum: '12.6' })), checks: ['payload-oxum'], exact: true },
   { name: 'production.json disagreeing with the manifest (re-signed)', make: () => zipOf(resealed((_, records) => { (records[0] as ProductionRecord).sha256 = sha256(Buffer.from('other')); })), checks: ['production'], exact: true },
@@ -505,6 +508,8 @@ describe('openssl cms -verify agrees on the signature cases', () => {
     // Where scopex is deliberately stricter than `openssl cms -verify -purpose any`:
     { name: 'CA certificate as signer', make: () => resigned(good, 'caAsSigner'), opensslAccepts: true },
     { name: 'SHA-1 digest', make: () => resigned(good, 'signer', 'sha1'), opensslAccepts: true },
+    { name: 'SHA-384 digest', make: () => resigned(good, 'signer', 'sha384'), opensslAccepts: true },
+    { name: 'SHA-512 digest', make: () => resigned(good, 'signer', 'sha512'), opensslAccepts: true },
     { name: 'reviewer as signer', make: () => resigned(good, 'reviewerAsSigner'), opensslAccepts: true },
   ];
   for (const signatureCase of signatureCases) {
@@ -512,7 +517,7 @@ describe('openssl cms -verify agrees on the signature cases', () => {
       const model = signatureCase.make();
       const report = await verifyBytes(zipOf(model));
       expect(opensslAccepts(model)).toBe(signatureCase.opensslAccepts);
-      const stricter = ['CA certificate as signer', 'SHA-1 digest', 'reviewer as signer'].includes(signatureCase.name);
+      const stricter = ['CA certificate as signer', 'SHA-1 digest', 'SHA-384 digest', 'SHA-512 digest', 'reviewer as signer'].includes(signatureCase.name);
       expect(scopexAcceptsSignature(report)).toBe(stricter ? false : signatureCase.opensslAccepts);
     });
   }
@@ -568,6 +573,49 @@ describe("SignedData's digestAlgorithms", () => {
   });
 });
 
+describe('an ECDSA signature whose hash is not the digest algorithm', () => {
+  it('fails the signature check (openssl hashes the signed attributes with the digest algorithm, SHA-256)', async () => {
+    // An EC archive signer certified by the trusted CA, made with the openssl command line (forge has no EC keys).
+    const work = path.join(dir, `ec-${counter++}`);
+    fs.mkdirSync(work);
+    const file = (name: string): string => path.join(work, name);
+    fs.writeFileSync(file('ext.cnf'), 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection\n');
+    execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', file('ec.key'), '-out', file('ec.csr'), '-subj', '/CN=EC Production Signer'], { stdio: 'pipe' });
+    execFileSync('openssl', ['x509', '-req', '-in', file('ec.csr'), '-CA', pki.caAsSigner.certFile, '-CAkey', pki.caAsSigner.keyFile, '-set_serial', '4660', '-days', '30', '-extfile', file('ext.cnf'), '-out', file('ec.pem')], { stdio: 'pipe' });
+    const genuine = cloneModel(good);
+    sign(genuine, { certFile: file('ec.pem'), keyFile: file('ec.key') });
+    expect(failedChecks(await verifyBytes(zipOf(genuine)))).toEqual([]);
+
+    // The same signed attributes signed again with SHA-512 and the algorithm named ecdsa-with-SHA512 (same length),
+    // the digest algorithm left SHA-256. Signed until the DER signature has the original's length, so that no
+    // enclosing length changes.
+    const p7s = Buffer.from(genuine.files.get('signature.p7s') as Buffer);
+    const withSha256 = Buffer.from('06082a8648ce3d040302', 'hex');
+    const algorithmAt = p7s.lastIndexOf(withSha256);
+    expect(algorithmAt).toBeGreaterThan(0);
+    p7s[algorithmAt + withSha256.length - 1] = 0x04;
+    const valueAt = p7s.indexOf(0x04, algorithmAt + withSha256.length);
+    const length = p7s[valueAt + 1] as number;
+    // The signed attributes ([0], signed as a SET) follow the signer's digest algorithm, the second SHA-256 OID (the
+    // first is in SignedData's digestAlgorithms), and end where the signature algorithm's SEQUENCE (30 0a) begins.
+    const sha256Oid = Buffer.from('0609608648016503040201', 'hex');
+    const signerDigestAt = p7s.indexOf(sha256Oid, p7s.indexOf(sha256Oid) + 1);
+    const attributes = Buffer.from(p7s.subarray(p7s.indexOf(0xa0, signerDigestAt + sha256Oid.length), algorithmAt - 2));
+    attributes[0] = 0x31;
+    const key = createPrivateKey(fs.readFileSync(file('ec.key')));
+    let signature: Buffer;
+    do signature = signBytes('sha512', attributes, key);
+    while (signature.length !== length);
+    signature.copy(p7s, valueAt + 2);
+    const model = cloneModel(genuine);
+    model.files.set('signature.p7s', p7s);
+
+    const report = await verifyBytes(zipOf(model));
+    expect(report.failures).toEqual([expect.objectContaining({ check: 'signature', expected: 'signature hash sha256', found: 'sha512' })]);
+    expect(opensslAccepts(model)).toBe(false);
+  });
+});
+
 describe('a signer certificate whose public key cannot be decoded', () => {
   it('fails the signature checks with a sentence (not an unreadable archive), and the other checks still report', async () => {
     const p7s = Buffer.from(good.files.get('signature.p7s') as Buffer);
@@ -587,14 +635,16 @@ describe('a signer certificate whose public key cannot be decoded', () => {
 });
 
 describe('reporting and inputs', () => {
-  it('reports the BagIt version bagit.txt declares', async () => {
+  it('refuses a BagIt version other than 1.0 (the one scopex writes), naming the version declared', async () => {
     const model = cloneModel(good);
     model.files.set('bagit.txt', Buffer.from('BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n'));
     writeTagManifest(model);
     sign(model, pki.signer);
     const report = await verifyBytes(zipOf(model));
-    expect(report.failures).toEqual([]);
-    expect(report.checks.find((check) => check.name === 'bag-layout')?.detail).toMatch(/^BagIt 0\.97 /);
+    expect(report.failures).toEqual([
+      expect.objectContaining({ check: 'bag-layout', entry: `${ORDER_ID}/bagit.txt`, found: 'line 1 declares BagIt 0.97, not "BagIt-Version: 1.0"' }),
+    ]);
+    expect(report.checks.find((check) => check.name === 'bag-layout')).toMatchObject({ ok: false, detail: '1 failure' });
     const goodReport = await verifyBytes(goodZip);
     expect(goodReport.checks.find((check) => check.name === 'bag-layout')?.detail).toMatch(/^BagIt 1\.0 /);
   });
