@@ -209,11 +209,18 @@ export function decodeManifestPath(path: string): string {
   return path.replace(/%(0A|0D|25)/gi, (code) => String.fromCharCode(Number.parseInt(code.slice(1), 16)));
 }
 
-/** bagit.txt must declare BagIt 1.0 (or 0.97) in UTF-8. */
+/**
+ * bagit.txt must declare BagIt 1.0 in UTF-8: the one version scopex writes (RFC 8493). An earlier one, such as 0.97,
+ * is refused, though bagit.py would validate it: an archive declaring it was not sealed by scopex.
+ */
 export function checkBagitDeclaration(text: string): string | null {
   const lines = text.replace(/\r\n/g, '\n').split('\n').filter((line) => line !== '');
-  const version = /^BagIt-Version: (\d+\.\d+)$/.exec(lines[0] ?? '');
-  if (!version || !['1.0', '0.97'].includes(version[1] as string)) return 'line 1 is not "BagIt-Version: 1.0"';
+  const first = lines[0] ?? '';
+  if (first !== 'BagIt-Version: 1.0') {
+    // Only a version made of digits and dots is repeated: the line comes from the archive.
+    const declared = /^BagIt-Version: (\d+(?:\.\d+)*)$/.exec(first)?.[1];
+    return declared ? `line 1 declares BagIt ${declared}, not "BagIt-Version: 1.0"` : 'line 1 is not "BagIt-Version: 1.0"';
+  }
   if (lines[1] !== 'Tag-File-Character-Encoding: UTF-8') return 'line 2 is not "Tag-File-Character-Encoding: UTF-8"';
   if (lines.length !== 2) return `${lines.length} lines instead of 2`;
   return null;

@@ -27,13 +27,24 @@ const OID = {
   ed25519: '1.3.101.112',
   keyUsage: '2.5.29.15',
   subjectKeyIdentifier: '2.5.29.14',
+  basicConstraints: '2.5.29.19',
+  extendedKeyUsage: '2.5.29.37',
 } as const;
 
-/** Digest algorithms we accept: SHA-256 or stronger. */
-const DIGESTS: Record<string, 'sha256' | 'sha384' | 'sha512'> = {
+/**
+ * The one digest algorithm accepted: SHA-256, the only one scopex signs with. SHA-384 and SHA-512 are not weaker, but
+ * an archive digested with them was not signed by scopex (the README names SHA-256 as required).
+ */
+const DIGESTS: Record<string, 'sha256'> = {
   '2.16.840.1.101.3.4.2.1': 'sha256',
+};
+/** Digest algorithm names for messages about the ones refused. */
+const OTHER_DIGESTS: Record<string, string> = {
   '2.16.840.1.101.3.4.2.2': 'sha384',
   '2.16.840.1.101.3.4.2.3': 'sha512',
+  '2.16.840.1.101.3.4.2.4': 'sha224',
+  '1.3.14.3.2.26': 'sha1',
+  '1.2.840.113549.2.5': 'md5',
 };
 const RSA_WITH: Record<string, string> = {
   '1.2.840.113549.1.1.11': 'sha256',
@@ -79,6 +90,7 @@ export interface DetachedSignatureInput {
   /** The signed content (tagmanifest-sha256.txt), as stored. */
   content: Buffer;
   trustAnchors: readonly X509Certificate[];
+  /** The verifier's clock: the chain must be valid at it and at the signing time. */
   now: Date;
 }
 
@@ -110,6 +122,10 @@ interface CertificateFacts {
   notAfter: Date;
   keyUsage: { digitalSignature: boolean; nonRepudiation: boolean; keyCertSign: boolean } | null;
   subjectKeyId: Buffer | null;
+  /** basicConstraints pathLenConstraint, when present. */
+  pathLength: number | null;
+  /** The critical extensions verify does not process (RFC 5280 4.2: a certificate with one must be refused). */
+  unhandledCritical: string[];
 }
 
 /** Every problem with the signature, and who signed when if that could be established. */
@@ -158,12 +174,12 @@ export function verifyDetachedSignature(input: DetachedSignatureInput): Signatur
   // one it does not know or a signer whose algorithm is not among them.
   const digestName = DIGESTS[signerInfo.digestOid];
   if (!digestName) {
-    fail('signature', 'digest SHA-256, SHA-384 or SHA-512', signerInfo.digestOid, `the signer's digest algorithm ${signerInfo.digestOid} is not SHA-256 or stronger`);
+    fail('signature', 'digest SHA-256', digestLabel(signerInfo.digestOid), `the signer's digest algorithm is ${digestLabel(signerInfo.digestOid)}, not SHA-256 (the only one scopex signs with)`);
   }
   const announced = parsed.digestAlgorithms;
   const unknown = announced.filter((oid) => !DIGESTS[oid]);
   if (unknown.length > 0) {
-    fail('signature', 'digestAlgorithms of SHA-256, SHA-384 or SHA-512', unknown.join(', '), `SignedData announces the digest algorithm ${unknown[0] ?? ''}, which is not SHA-256 or stronger`);
+    fail('signature', 'digestAlgorithms of SHA-256 only', unknown.map(digestLabel).join(', '), `SignedData announces the digest algorithm ${digestLabel(unknown[0] ?? '')}, not SHA-256 (the only one scopex signs with)`);
   }
   if (!announced.includes(signerInfo.digestOid)) {
     fail('signature', `digestAlgorithms listing ${signerInfo.digestOid}`, announced.length === 0 ? 'an empty set' : announced.join(', '), "SignedData's digestAlgorithms does not list the signer's digest algorithm");
@@ -211,10 +227,9 @@ export function verifyDetachedSignature(input: DetachedSignatureInput): Signatur
     if (outcome) fail('signature', outcome.expected, outcome.found, outcome.message);
   }
 
-  // The signer certificate: trusted, valid when it signed, and not a CA.
-  const at = signingTime ?? input.now;
+  // The signer certificate: trusted, valid when it signed and still now, and not a CA.
   if (signerCert) {
-    for (const problem of checkSignerCertificate(signerCert, certificates, input.trustAnchors, at)) problems.push(problem);
+    for (const problem of checkSignerCertificate(signerCert, certificates, input.trustAnchors, { signingTime, now: input.now })) problems.push(problem);
   }
   const detail = signer
     ? `${signer.subject}, ${digestName ?? signerInfo.digestOid}, signed ${signingTime ? signingTime.toISOString() : '(no signing time; checked at now)'}`
@@ -240,10 +255,11 @@ function checkSignatureValue(
       valid = verifySignatureBytes(hash, signedData, { key: publicKey, padding: constants.RSA_PKCS1_PADDING }, signerInfo.signatureValue);
     } else if (oid === OID.rsassaPss) {
       const pss = safe(() => pssParameters(der, parameters));
-      if (!pss) return mismatch('RSASSA-PSS with SHA-256 or stronger and MGF1 of the same hash', 'other parameters', 'the RSASSA-PSS parameters are not accepted');
+      if (!pss) return mismatch('RSASSA-PSS with SHA-256 and MGF1-SHA-256', 'other parameters', 'the RSASSA-PSS parameters are not accepted (SHA-256 and MGF1-SHA-256 expected)');
       if (keyType !== 'rsa' && keyType !== 'rsa-pss') return mismatch('an RSA key', keyType, 'the signer key does not fit RSASSA-PSS');
       valid = verifySignatureBytes(pss.hash, signedData, { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength }, signerInfo.signatureValue);
     } else if (ECDSA_WITH[oid]) {
+      if (ECDSA_WITH[oid] !== digestName) return mismatch(`signature hash ${digestName}`, ECDSA_WITH[oid], 'the signature algorithm hash differs from the digest algorithm');
       if (keyType !== 'ec') return mismatch('an EC key', keyType, 'the signer key does not fit ECDSA');
       valid = verifySignatureBytes(ECDSA_WITH[oid], signedData, publicKey, signerInfo.signatureValue);
     } else if (oid === OID.ed25519) {
@@ -256,6 +272,11 @@ function checkSignatureValue(
     return mismatch('a verifiable signature', 'an error', `the signature could not be checked: ${(error as Error).message}`);
   }
   return valid ? null : mismatch('a valid signature by the signer key', 'an invalid signature', 'the signature value does not verify against the signer certificate');
+}
+
+function digestLabel(oid: string): string {
+  const name = DIGESTS[oid] ?? OTHER_DIGESTS[oid];
+  return name ? `${name} (${oid})` : oid;
 }
 
 function mismatch(expected: string, found: string, message: string): { expected: string; found: string; message: string } {
@@ -287,11 +308,45 @@ function pssParameters(buf: Buffer, parameters: DerNode | null): { hash: string;
 /** id-kp-emailProtection (RFC 5280 4.2.1.12): the usage an archive signer's certificate must name. */
 const EMAIL_PROTECTION = '1.3.6.1.5.5.7.3.4';
 
+/**
+ * The times every certificate of the chain must be valid at. The signing time is the signer's own claim, signed with
+ * the very key it vouches for: checked then alone, a key whose certificate has expired (a retired signer key, kept
+ * with less care) could seal a new archive by dating it back. So the chain must be valid then and at the verifier's
+ * clock too (the one time `openssl cms -verify` checks), as `order check` holds a reviewer's approval to both times.
+ */
+interface ChainTimes {
+  signingTime: Date | null;
+  now: Date;
+}
+
+/**
+ * The certificate extensions verify acts on: basicConstraints (a CA or not, and its pathLenConstraint), keyUsage and
+ * extendedKeyUsage. Any other extension marked critical makes the certificate refused (RFC 5280 4.2), so a constraint
+ * the issuer meant to bind (name constraints, policies, ...) is never ignored. subjectKeyIdentifier and
+ * authorityKeyIdentifier are read to match certificates but are not in this list: RFC 5280 4.2.1.1 and 4.2.1.2 have
+ * them non-critical, and `openssl cms -verify` refuses them when critical.
+ */
+const UNDERSTOOD_CRITICAL: ReadonlySet<string> = new Set([OID.basicConstraints, OID.keyUsage, OID.extendedKeyUsage]);
+
+/** Names for critical extensions a certificate may carry, so a refusal says more than an object identifier. */
+const EXTENSION_NAMES: Record<string, string> = {
+  '2.5.29.14': 'subjectKeyIdentifier',
+  '2.5.29.17': 'subjectAltName',
+  '2.5.29.30': 'nameConstraints',
+  '2.5.29.31': 'cRLDistributionPoints',
+  '2.5.29.32': 'certificatePolicies',
+  '2.5.29.33': 'policyMappings',
+  '2.5.29.35': 'authorityKeyIdentifier',
+  '2.5.29.36': 'policyConstraints',
+  '2.5.29.54': 'inhibitAnyPolicy',
+  '1.3.6.1.5.5.7.1.1': 'authorityInfoAccess',
+};
+
 function checkSignerCertificate(
   signer: CertificateFacts,
   embedded: readonly CertificateFacts[],
   anchors: readonly X509Certificate[],
-  at: Date,
+  times: ChainTimes,
 ): SignatureProblem[] {
   const problems: SignatureProblem[] = [];
   const fail = (expected: string, found: string, message: string): void => {
@@ -314,44 +369,86 @@ function checkSignerCertificate(
     );
   }
 
-  const path: X509Certificate[] = [signer.x509];
-  let current = signer.x509;
+  const path: CertificateFacts[] = [signer];
+  let current = signer;
   let anchored: X509Certificate | null = null;
   for (let depth = 0; depth < MAX_CHAIN_DEPTH && !anchored; depth++) {
-    const anchor = anchors.find((candidate) => issuedBy(current, candidate));
+    const anchor = anchors.find((candidate) => issuedBy(current.x509, candidate));
     if (anchor) {
       anchored = anchor;
       break;
     }
-    const next = embedded.find((candidate) => !path.includes(candidate.x509) && issuedBy(current, candidate.x509));
+    const next = embedded.find((candidate) => !path.includes(candidate) && issuedBy(current.x509, candidate.x509));
     if (!next) break;
-    path.push(next.x509);
-    current = next.x509;
+    path.push(next);
+    current = next;
   }
   if (!anchored) {
     fail(
       'a chain to a certificate in --trust',
-      `issuer "${oneLine(current.issuer)}" not trusted`,
+      `issuer "${oneLine(current.x509.issuer)}" not trusted`,
       `the signer certificate "${name}" does not chain to the trusted certificates`,
     );
     return problems;
   }
-  const chain = anchored === signer.x509 ? path : [...path, anchored];
-  for (const [index, cert] of chain.entries()) {
-    const facts = index === 0 ? signer : certificateFactsOrNull(cert.raw);
-    if (!facts) continue;
-    if (at < facts.notBefore || at > facts.notAfter) {
+  const anchorFacts = certificateFactsOrNull(anchored.raw);
+  if (!anchorFacts) {
+    fail(
+      'a trusted certificate whose validity and extensions can be read',
+      'an unreadable certificate',
+      `the trusted certificate "${oneLine(anchored.subject)}" that the signer chains to cannot be read to check its validity and extensions`,
+    );
+    return problems;
+  }
+  const chain = [...path, anchorFacts];
+  for (const [index, facts] of chain.entries()) {
+    const subject = oneLine(facts.x509.subject);
+    const validity = validityProblem(facts, times);
+    if (validity) fail(validity.expected, validity.found, `certificate "${subject}" ${validity.message}`);
+    for (const oid of facts.unhandledCritical) {
+      const label = EXTENSION_NAMES[oid] ? `${EXTENSION_NAMES[oid]} (${oid})` : oid;
       fail(
-        `valid at the signing time ${at.toISOString()}`,
-        `valid ${facts.notBefore.toISOString()} to ${facts.notAfter.toISOString()}`,
-        `certificate "${oneLine(cert.subject)}" was not valid when the archive was signed`,
+        'no critical extension but basicConstraints, keyUsage and extendedKeyUsage',
+        `critical extension ${label}`,
+        `certificate "${subject}" carries the critical extension ${label}, which scopex does not process, so the certificate is refused (RFC 5280 4.2)`,
       );
     }
-    if (index > 0 && !cert.ca) {
-      fail('an issuing CA certificate', 'an end-entity certificate', `certificate "${oneLine(cert.subject)}" issues certificates without being a CA`);
+    if (index > 0 && !facts.x509.ca) {
+      fail('an issuing CA certificate', 'an end-entity certificate', `certificate "${subject}" issues certificates without being a CA`);
+    }
+    // RFC 5280 6.1.4 (l, m): a CA's pathLenConstraint bounds the CA certificates below it in the path, the end entity
+    // not counted. Checked on the trust anchor too, as openssl does. RFC 5280 would not count a self-issued one (a CA's
+    // key rollover) either; openssl counts it, or takes it for a root and refuses the chain: counted here as well, so
+    // that no chain openssl refuses for its length passes.
+    if (index > 0 && facts.x509.ca && facts.pathLength !== null) {
+      const below = index - 1;
+      if (below > facts.pathLength) {
+        fail(
+          `at most ${facts.pathLength} CA certificate${facts.pathLength === 1 ? '' : 's'} below it (pathLenConstraint)`,
+          `${below}`,
+          `certificate "${subject}" allows at most ${facts.pathLength} CA certificate${facts.pathLength === 1 ? '' : 's'} below it in the chain (pathLenConstraint), but the chain has ${below}`,
+        );
+      }
     }
   }
   return problems;
+}
+
+/** Why the certificate is not valid at the signing time and now, as the end of a sentence naming it; null when it is. */
+function validityProblem(facts: CertificateFacts, times: ChainTimes): { expected: string; found: string; message: string } | null {
+  const within = (time: Date): boolean => facts.notBefore <= time && time <= facts.notAfter;
+  const signing = times.signingTime;
+  const failsWhenSigned = signing !== null && !within(signing);
+  const failsNow = !within(times.now);
+  if (!failsWhenSigned && !failsNow) return null;
+  const period = `valid from ${facts.notBefore.toISOString()} to ${facts.notAfter.toISOString()}`;
+  const atSigning = signing ? `the signing time ${signing.toISOString()}` : '';
+  const atNow = `now (${times.now.toISOString()})`;
+  const expected = signing ? `valid at ${atSigning} and ${atNow}` : `valid ${atNow}`;
+  if (failsWhenSigned && failsNow) return { expected, found: period, message: `is ${period}, neither at ${atSigning} nor ${atNow}` };
+  if (failsWhenSigned) return { expected, found: period, message: `is ${period}, not at ${atSigning}` };
+  const claim = signing ? '; it must still be valid, since the signing time is only the signer\'s own claim' : '';
+  return { expected, found: period, message: `is ${period}, not ${atNow}${claim}` };
 }
 
 function issuedBy(child: X509Certificate, issuer: X509Certificate): boolean {
@@ -486,11 +583,16 @@ function certificateFacts(der: Buffer): CertificateFacts {
   if (!from || !to) throw new DerError('validity is incomplete');
   let keyUsage: CertificateFacts['keyUsage'] = null;
   let subjectKeyId: Buffer | null = null;
+  let pathLength: number | null = null;
+  const unhandledCritical: string[] = [];
   const extensions = tbs.find((node) => node.tag === 0xa3);
   if (extensions) {
     for (const extension of childrenOf(der, expectTag(childrenOf(der, extensions)[0], TAG.sequence, 'extensions'))) {
       const parts = childrenOf(der, extension);
       const oid = decodeOid(der, expectTag(parts[0], TAG.oid, 'extension id'));
+      // Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
+      const flag = parts.length === 3 ? expectTag(parts[1], TAG.boolean, 'extension critical flag') : null;
+      if (flag && contentOf(der, flag).some((byte) => byte !== 0) && !UNDERSTOOD_CRITICAL.has(oid)) unhandledCritical.push(oid);
       const value = parts[parts.length - 1];
       if (!value || value.tag !== TAG.octetString) continue;
       const inner = readRoot(Buffer.from(contentOf(der, value)));
@@ -500,8 +602,32 @@ function certificateFacts(der: Buffer): CertificateFacts {
         keyUsage = { digitalSignature: (bits & 0x80) !== 0, nonRepudiation: (bits & 0x40) !== 0, keyCertSign: (bits & 0x04) !== 0 };
       } else if (oid === OID.subjectKeyIdentifier && inner.tag === TAG.octetString) {
         subjectKeyId = Buffer.from(contentOf(innerBuf, inner));
+      } else if (oid === OID.basicConstraints) {
+        pathLength = pathLengthOf(innerBuf, expectTag(inner, TAG.sequence, 'basicConstraints'));
       }
     }
   }
-  return { der, x509, publicKey, issuerDer, serial, notBefore: decodeTime(der, from), notAfter: decodeTime(der, to), keyUsage, subjectKeyId };
+  return {
+    der,
+    x509,
+    publicKey,
+    issuerDer,
+    serial,
+    notBefore: decodeTime(der, from),
+    notAfter: decodeTime(der, to),
+    keyUsage,
+    subjectKeyId,
+    pathLength,
+    unhandledCritical,
+  };
+}
+
+/** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER (0..MAX) OPTIONAL } */
+function pathLengthOf(buf: Buffer, node: DerNode): number | null {
+  const integer = childrenOf(buf, node).find((child) => child.tag === TAG.integer);
+  if (!integer) return null;
+  const bytes = contentOf(buf, integer);
+  if (bytes.length === 0 || ((bytes[0] as number) & 0x80) !== 0) throw new DerError('basicConstraints has a negative or empty pathLenConstraint');
+  // Any value beyond the longest chain followed is as good as no limit.
+  return bytes.length > 4 ? Number.MAX_SAFE_INTEGER : bytes.readUIntBE(0, bytes.length);
 }

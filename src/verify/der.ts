@@ -11,6 +11,7 @@ export interface DerNode {
 }
 
 export const TAG = {
+  boolean: 0x01,
   integer: 0x02,
   bitString: 0x03,
   octetString: 0x04,

@@ -26,7 +26,10 @@ export interface VerifyOptions {
   orderFile?: string;
   /** Failures listed in the report (all are counted); default 50. */
   maxFailures?: number;
-  /** The verifier's clock (signing time sanity); default now. */
+  /**
+   * The verifier's clock (default: the current time): the signer's certificate chain must be valid at it as well as
+   * at the signing time, and the signing time must not lie ahead of it.
+   */
   now?: Date;
   /** Hash small entries on a worker thread: by default only when there are many of them. */
   hashThread?: 'auto' | 'always' | 'never';
@@ -527,8 +530,6 @@ class ArchiveVerification {
       if (!this.bagEntries.has(name)) this.fail('bag-layout', this.entryName(name), `${name} in the bag`, 'nothing', `the bag has no ${name}`);
     }
     const bagit = this.captured.get('bagit.txt');
-    // What bagit.txt declares (checkBagitDeclaration takes 1.0 and 0.97), so the report says what it found.
-    const version = bagit ? (/^BagIt-Version: (\d+\.\d+)\r?$/m.exec(bagit.toString('utf8'))?.[1] ?? '1.0') : '1.0';
     if (bagit) {
       const problem = checkBagitDeclaration(bagit.toString('utf8'));
       if (problem) this.fail('bag-layout', this.entryName('bagit.txt'), 'BagIt-Version: 1.0, Tag-File-Character-Encoding: UTF-8', problem, `bagit.txt is not a BagIt 1.0 declaration: ${problem}`);
@@ -544,7 +545,7 @@ class ArchiveVerification {
         this.fail('bag-layout', this.entryName('bag-info.txt'), `External-Identifier ${this.topFolder ?? ''}`, external, 'bag-info.txt names another order than the top folder');
       }
     }
-    this.pass('bag-layout', `BagIt ${version} with bag-info, manifests, order, production record and signature`);
+    this.pass('bag-layout', 'BagIt 1.0 with bag-info, manifests, order, production record and signature');
   }
 
   /** The CMS signature over tagmanifest-sha256.txt, its maths and its signer's chain to --trust. */

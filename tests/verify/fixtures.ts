@@ -58,22 +58,46 @@ export function createPki(dir: string): Pki {
 }
 
 function issueSigner(pki: SamplePki, notBefore: Date, notAfter: Date): { certificatePem: string; keyPem: string } {
+  return issueCertificate({ commonName: 'Expired Production Signer', issuer: pki.ca, ca: false, notBefore, notAfter });
+}
+
+export interface CertificateSpec {
+  commonName: string;
+  /** The issuing CA's certificate and key, or 'self' for a self-signed certificate. */
+  issuer: { certificatePem: string; keyPem: string } | 'self';
+  /** A CA (basicConstraints cA, keyCertSign) or an archive signer (digitalSignature, nonRepudiation, emailProtection). */
+  ca: boolean;
+  /** basicConstraints pathLenConstraint (CAs only). */
+  pathLength?: number;
+  notBefore?: Date;
+  notAfter?: Date;
+  /** More extensions in node-forge's form, e.g. `{ id: '1.3.6.1.4.1.99999.1', critical: true, value: '\x05\x00' }`. */
+  extensions?: object[];
+}
+
+/** A certificate with a fresh RSA key, issued with node-forge (independent of the sample PKI's code). */
+export function issueCertificate(spec: CertificateSpec): { certificatePem: string; keyPem: string } {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
   cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
-  cert.validity.notBefore = notBefore;
-  cert.validity.notAfter = notAfter;
-  const caCert = forge.pki.certificateFromPem(pki.ca.certificatePem);
-  cert.setSubject([{ shortName: 'CN', value: 'Expired Production Signer' }]);
-  cert.setIssuer(caCert.subject.attributes);
+  cert.validity.notBefore = spec.notBefore ?? new Date('2024-01-01T00:00:00Z');
+  cert.validity.notAfter = spec.notAfter ?? new Date('2034-01-01T00:00:00Z');
+  cert.setSubject([{ shortName: 'CN', value: spec.commonName }]);
+  const issuer = spec.issuer === 'self' ? null : forge.pki.certificateFromPem(spec.issuer.certificatePem);
+  cert.setIssuer(issuer ? issuer.subject.attributes : cert.subject.attributes);
+  const basic = { name: 'basicConstraints', cA: spec.ca, critical: true, ...(spec.pathLength !== undefined ? { pathLenConstraint: spec.pathLength } : {}) };
   cert.setExtensions([
-    { name: 'basicConstraints', cA: false, critical: true },
-    { name: 'keyUsage', digitalSignature: true, nonRepudiation: true, critical: true },
-    { name: 'extKeyUsage', emailProtection: true },
+    basic,
+    spec.ca
+      ? { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }
+      : { name: 'keyUsage', digitalSignature: true, nonRepudiation: true, critical: true },
+    ...(spec.ca ? [] : [{ name: 'extKeyUsage', emailProtection: true }]),
+    ...(spec.extensions ?? []),
   ]);
-  cert.sign(forge.pki.privateKeyFromPem(pki.ca.keyPem), forge.md.sha256.create());
-  return { certificatePem: forge.pki.certificateToPem(cert), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+  cert.sign(forge.pki.privateKeyFromPem(spec.issuer === 'self' ? keyPem : spec.issuer.keyPem), forge.md.sha256.create());
+  return { certificatePem: forge.pki.certificateToPem(cert), keyPem };
 }
 
 export function sampleOrder(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -211,8 +235,8 @@ export function writeTagManifest(model: BagModel): void {
   model.files.set('tagmanifest-sha256.txt', Buffer.from(tags.map((p) => `${sha256(model.files.get(p) as Buffer)}  ${p}\n`).join('')));
 }
 
-/** Detached CMS over tagmanifest-sha256.txt, made by `openssl cms -sign`. */
-export function sign(model: BagModel, signer: Signer, options: { digest?: string; noCerts?: boolean } = {}): void {
+/** Detached CMS over tagmanifest-sha256.txt, made by `openssl cms -sign` (`certFile`: more certificates to include). */
+export function sign(model: BagModel, signer: Signer, options: { digest?: string; noCerts?: boolean; certFile?: string } = {}): void {
   const dir = tempDir();
   try {
     const content = path.join(dir, 'tagmanifest-sha256.txt');
@@ -222,6 +246,7 @@ export function sign(model: BagModel, signer: Signer, options: { digest?: string
       'cms', '-sign', '-binary', '-outform', 'DER', '-md', options.digest ?? 'sha256',
       '-in', content, '-signer', signer.certFile, '-inkey', signer.keyFile, '-out', out,
       ...(options.noCerts ? ['-nocerts'] : []),
+      ...(options.certFile ? ['-certfile', options.certFile] : []),
     ], { stdio: 'pipe' });
     model.files.set('signature.p7s', fs.readFileSync(out));
   } finally {

@@ -106,6 +106,8 @@ describe('bag-info.txt and bagit.txt', () => {
     expect(checkBagitDeclaration('BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n')).toBeNull();
     expect(checkBagitDeclaration('BagIt-Version: 1.0\r\nTag-File-Character-Encoding: UTF-8\r\n')).toBeNull();
     expect(checkBagitDeclaration('BagIt-Version: 2.0\nTag-File-Character-Encoding: UTF-8\n')).not.toBeNull();
+    expect(checkBagitDeclaration('BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n')).toBe('line 1 declares BagIt 0.97, not "BagIt-Version: 1.0"');
+    expect(checkBagitDeclaration('BagIt-Version: 1.0 \nTag-File-Character-Encoding: UTF-8\n')).not.toBeNull();
     expect(checkBagitDeclaration('BagIt-Version: 1.0\nTag-File-Character-Encoding: Latin-1\n')).not.toBeNull();
   });
 });

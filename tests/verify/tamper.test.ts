@@ -1,7 +1,7 @@
 // The tamper suite: one good archive, many bad ones derived from it. Each bad one must fail naming the fault (the
 // failing check names), the good one must pass, and `openssl cms -verify` must agree on the signature cases.
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createPrivateKey, randomBytes, sign as signBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -74,12 +74,14 @@ function zipOf(model: BagModel, extra: ZipItem[] = [], filter: (item: ZipItem) =
 async function verifyBytes(bytes: Buffer, options: { orderFile?: string } = {}): Promise<VerifyReport> {
   const file = path.join(dir, `t-${counter++}.zip`);
   fs.writeFileSync(file, bytes);
-  const inThread = await verifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200, hashThread: 'never' });
+  // One clock for the three runs: a certificate not valid now is reported with the time it was checked at.
+  const now = new Date();
+  const inThread = await verifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200, hashThread: 'never', now });
   // The worker-thread hashing must reach exactly the same verdict, failure by failure.
-  const withWorker = await verifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200, hashThread: 'always' });
+  const withWorker = await verifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200, hashThread: 'always', now });
   expect(withWorker).toEqual(inThread);
   // And so must the records thread, which reads the manifest and production.json by itself (when they are stored).
-  const withRecordsThread = await builtVerifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200, hashThread: 'always', recordsThread: 'always' });
+  const withRecordsThread = await builtVerifyArchive({ archive: file, trustFile: pki.caFile, orderFile: options.orderFile, maxFailures: 200, hashThread: 'always', recordsThread: 'always', now });
   expect(withRecordsThread).toEqual(inThread);
   return inThread;
 }
@@ -104,11 +106,16 @@ function editFile(model: BagModel, name: string, edit: (text: string) => string)
   return copy;
 }
 
-/** Offsets of the central directory records, from the end record. */
+/** Offsets of the central directory records, from the end record (or the ZIP64 end record it points to). */
 function centralRecords(zip: Buffer): { offset: number; name: string }[] {
   const eocd = zip.lastIndexOf(EOCD_SIGNATURE);
-  const count = zip.readUInt16LE(eocd + 10);
+  let count = zip.readUInt16LE(eocd + 10);
   let offset = zip.readUInt32LE(eocd + 16);
+  if (count === 0xffff || offset === 0xffffffff) {
+    const zip64 = Number(zip.readBigUInt64LE(eocd - 20 + 8));
+    count = Number(zip.readBigUInt64LE(zip64 + 32));
+    offset = Number(zip.readBigUInt64LE(zip64 + 48));
+  }
   const records: { offset: number; name: string }[] = [];
   for (let i = 0; i < count; i++) {
     const nameLength = zip.readUInt16LE(offset + 28);
@@ -330,6 +337,9 @@ const cases: TamperCase[] = [
     checks: ['signature'],
   },
   { name: 'SHA-1 signature digest', make: () => zipOf(resigned(good, 'signer', 'sha1')), checks: ['signature'], exact: true },
+  // SHA-256 is the one digest scopex signs with (the README names it): a stronger one was not scopex's either.
+  { name: 'SHA-384 signature digest', make: () => zipOf(resigned(good, 'signer', 'sha384')), checks: ['signature'], exact: true },
+  { name: 'SHA-512 signature digest', make: () => zipOf(resigned(good, 'signer', 'sha512')), checks: ['signature'], exact: true },
   { name: 'manifest line and file removed consistently, not re-signed', make: () => zipOf(consistentRemoval(good)), checks: ['signature'], exact: true },
   { name: 'Payload-Oxum wrong (re-signed)', make: () => zipOf(resealed(() => undefined, { oxum: '12.6' })), checks: ['payload-oxum'], exact: true },
   { name: 'production.json disagreeing with the manifest (re-signed)', make: () => zipOf(resealed((_, records) => { (records[0] as ProductionRecord).sha256 = sha256(Buffer.from('other')); })), checks: ['production'], exact: true },
@@ -341,6 +351,12 @@ const cases: TamperCase[] = [
   // Fields other tools act on that scopex never writes (a VERIFIED archive must extract the same everywhere).
   { name: 'a CRC-32 that does not match the data, in the local header and the central directory alike', make: () => crcChanged(goodZip, MAIL_1), checks: ['zip-structure'], exact: true },
   { name: 'a CRC-32 that does not match an empty file', make: () => crcChanged(goodZip, 'data/acc-0002/storage.content/empty.bin'), checks: ['zip-structure'], exact: true },
+  // unzip skips an entry that needs a version it lacks ("unsupported compression or encoding", exit 81).
+  { name: 'version needed 6.3 in the local header and the central record alike', make: () => versionNeededSet(goodZip, MAIL_1, { local: 63, central: 63 }), checks: ['zip-structure'], exact: true },
+  { name: 'version needed 6.3 in the central record only', make: () => versionNeededSet(goodZip, MAIL_1, { central: 63 }), checks: ['zip-structure'], exact: true },
+  { name: 'a local header version needed other than the central record\'s', make: () => versionNeededSet(goodZip, MAIL_1, { local: 10 }), checks: ['zip-structure'], exact: true },
+  { name: 'version needed 4.5 in a central record without a ZIP64 field, 2.0 in its local header', make: () => versionNeededSet(goodZip, MAIL_1, { central: 45 }), checks: ['zip-structure'], exact: true },
+  { name: 'a ZIP64 entry whose local header needs 6.3', make: () => versionNeededSet(asZip64Record(goodZip, MAIL_1), MAIL_1, { local: 63 }), checks: ['zip-structure'], exact: true },
   { name: 'a central record on disk 1 (7-Zip extracts an empty file)', make: () => centralEdited(goodZip, MAIL_1, (zip, at) => zip.writeUInt16LE(1, at + 34)), checks: ['zip-structure'], exact: true },
   { name: 'an archive comment', make: () => withArchiveComment(goodZip, 'note to the investigator: m-000001 is fake'), checks: ['zip-structure'], exact: true },
   { name: 'a file comment', make: () => centralGrown(goodZip, MAIL_1, 'comment', Buffer.from('NOTE TO INVESTIGATOR: this message was fabricated')), checks: ['zip-structure'], exact: true },
@@ -408,6 +424,26 @@ describe('a local header that disagrees with its central record names the field'
     edit(zip);
     const report = await verifyBytes(zip);
     expect(report.failures.filter((failure) => failure.check === 'zip-structure').map((failure) => failure.message)).toContain(message);
+  });
+});
+
+describe('version needed to extract', () => {
+  it('of a ZIP64 entry may be 1.0 or 2.0 in its local header, as scopex writes for an item over 4 GiB or one past 4 GiB', async () => {
+    // The central record as scopex writes one past 4 GiB: 4.5, sizes and offset in a ZIP64 field; the local header
+    // as Python wrote it (2.0), then as archiver writes an entry written whole (1.0), then 4.5.
+    const zip64 = asZip64Record(goodZip, MAIL_1);
+    expect((await verifyBytes(zip64)).failures).toEqual([]);
+    for (const local of [10, 45]) {
+      const report = await verifyBytes(versionNeededSet(zip64, MAIL_1, { local }));
+      expect(report.failures, `local ${local}`).toEqual([]);
+    }
+  });
+
+  it('names the entry and both values in one sentence', async () => {
+    const report = await verifyBytes(versionNeededSet(goodZip, MAIL_1, { local: 63, central: 63 }));
+    expect(report.failures).toEqual([expect.objectContaining({ check: 'zip-structure', entry: `${ORDER_ID}/${MAIL_1}`, found: '6.3' })]);
+    const differing = await verifyBytes(versionNeededSet(goodZip, MAIL_1, { local: 10 }));
+    expect(differing.failures).toEqual([expect.objectContaining({ check: 'zip-structure', entry: `${ORDER_ID}/${MAIL_1}`, expected: 'version needed 2.0', found: '1.0' })]);
   });
 });
 
@@ -480,6 +516,8 @@ describe('openssl cms -verify agrees on the signature cases', () => {
     // Where scopex is deliberately stricter than `openssl cms -verify -purpose any`:
     { name: 'CA certificate as signer', make: () => resigned(good, 'caAsSigner'), opensslAccepts: true },
     { name: 'SHA-1 digest', make: () => resigned(good, 'signer', 'sha1'), opensslAccepts: true },
+    { name: 'SHA-384 digest', make: () => resigned(good, 'signer', 'sha384'), opensslAccepts: true },
+    { name: 'SHA-512 digest', make: () => resigned(good, 'signer', 'sha512'), opensslAccepts: true },
     { name: 'reviewer as signer', make: () => resigned(good, 'reviewerAsSigner'), opensslAccepts: true },
   ];
   for (const signatureCase of signatureCases) {
@@ -487,7 +525,7 @@ describe('openssl cms -verify agrees on the signature cases', () => {
       const model = signatureCase.make();
       const report = await verifyBytes(zipOf(model));
       expect(opensslAccepts(model)).toBe(signatureCase.opensslAccepts);
-      const stricter = ['CA certificate as signer', 'SHA-1 digest', 'reviewer as signer'].includes(signatureCase.name);
+      const stricter = ['CA certificate as signer', 'SHA-1 digest', 'SHA-384 digest', 'SHA-512 digest', 'reviewer as signer'].includes(signatureCase.name);
       expect(scopexAcceptsSignature(report)).toBe(stricter ? false : signatureCase.opensslAccepts);
     });
   }
@@ -543,6 +581,49 @@ describe("SignedData's digestAlgorithms", () => {
   });
 });
 
+describe('an ECDSA signature whose hash is not the digest algorithm', () => {
+  it('fails the signature check (openssl hashes the signed attributes with the digest algorithm, SHA-256)', async () => {
+    // An EC archive signer certified by the trusted CA, made with the openssl command line (forge has no EC keys).
+    const work = path.join(dir, `ec-${counter++}`);
+    fs.mkdirSync(work);
+    const file = (name: string): string => path.join(work, name);
+    fs.writeFileSync(file('ext.cnf'), 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection\n');
+    execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', file('ec.key'), '-out', file('ec.csr'), '-subj', '/CN=EC Production Signer'], { stdio: 'pipe' });
+    execFileSync('openssl', ['x509', '-req', '-in', file('ec.csr'), '-CA', pki.caAsSigner.certFile, '-CAkey', pki.caAsSigner.keyFile, '-set_serial', '4660', '-days', '30', '-extfile', file('ext.cnf'), '-out', file('ec.pem')], { stdio: 'pipe' });
+    const genuine = cloneModel(good);
+    sign(genuine, { certFile: file('ec.pem'), keyFile: file('ec.key') });
+    expect(failedChecks(await verifyBytes(zipOf(genuine)))).toEqual([]);
+
+    // The same signed attributes signed again with SHA-512 and the algorithm named ecdsa-with-SHA512 (same length),
+    // the digest algorithm left SHA-256. Signed until the DER signature has the original's length, so that no
+    // enclosing length changes.
+    const p7s = Buffer.from(genuine.files.get('signature.p7s') as Buffer);
+    const withSha256 = Buffer.from('06082a8648ce3d040302', 'hex');
+    const algorithmAt = p7s.lastIndexOf(withSha256);
+    expect(algorithmAt).toBeGreaterThan(0);
+    p7s[algorithmAt + withSha256.length - 1] = 0x04;
+    const valueAt = p7s.indexOf(0x04, algorithmAt + withSha256.length);
+    const length = p7s[valueAt + 1] as number;
+    // The signed attributes ([0], signed as a SET) follow the signer's digest algorithm, the second SHA-256 OID (the
+    // first is in SignedData's digestAlgorithms), and end where the signature algorithm's SEQUENCE (30 0a) begins.
+    const sha256Oid = Buffer.from('0609608648016503040201', 'hex');
+    const signerDigestAt = p7s.indexOf(sha256Oid, p7s.indexOf(sha256Oid) + 1);
+    const attributes = Buffer.from(p7s.subarray(p7s.indexOf(0xa0, signerDigestAt + sha256Oid.length), algorithmAt - 2));
+    attributes[0] = 0x31;
+    const key = createPrivateKey(fs.readFileSync(file('ec.key')));
+    let signature: Buffer;
+    do signature = signBytes('sha512', attributes, key);
+    while (signature.length !== length);
+    signature.copy(p7s, valueAt + 2);
+    const model = cloneModel(genuine);
+    model.files.set('signature.p7s', p7s);
+
+    const report = await verifyBytes(zipOf(model));
+    expect(report.failures).toEqual([expect.objectContaining({ check: 'signature', expected: 'signature hash sha256', found: 'sha512' })]);
+    expect(opensslAccepts(model)).toBe(false);
+  });
+});
+
 describe('a signer certificate whose public key cannot be decoded', () => {
   it('fails the signature checks with a sentence (not an unreadable archive), and the other checks still report', async () => {
     const p7s = Buffer.from(good.files.get('signature.p7s') as Buffer);
@@ -562,14 +643,16 @@ describe('a signer certificate whose public key cannot be decoded', () => {
 });
 
 describe('reporting and inputs', () => {
-  it('reports the BagIt version bagit.txt declares', async () => {
+  it('refuses a BagIt version other than 1.0 (the one scopex writes), naming the version declared', async () => {
     const model = cloneModel(good);
     model.files.set('bagit.txt', Buffer.from('BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n'));
     writeTagManifest(model);
     sign(model, pki.signer);
     const report = await verifyBytes(zipOf(model));
-    expect(report.failures).toEqual([]);
-    expect(report.checks.find((check) => check.name === 'bag-layout')?.detail).toMatch(/^BagIt 0\.97 /);
+    expect(report.failures).toEqual([
+      expect.objectContaining({ check: 'bag-layout', entry: `${ORDER_ID}/bagit.txt`, found: 'line 1 declares BagIt 0.97, not "BagIt-Version: 1.0"' }),
+    ]);
+    expect(report.checks.find((check) => check.name === 'bag-layout')).toMatchObject({ ok: false, detail: '1 failure' });
     const goodReport = await verifyBytes(goodZip);
     expect(goodReport.checks.find((check) => check.name === 'bag-layout')?.detail).toMatch(/^BagIt 1\.0 /);
   });
@@ -728,6 +811,44 @@ function centralEdited(zip: Buffer, bagPath: string, edit: (zip: Buffer, at: num
   if (!record) throw new Error(`no record for ${bagPath}`);
   edit(out, record.offset);
   return out;
+}
+
+/** The "version needed to extract" of `bagPath` set in its local header, its central record or both. */
+function versionNeededSet(zip: Buffer, bagPath: string, values: { local?: number; central?: number }): Buffer {
+  return centralEdited(zip, bagPath, (out, at) => {
+    if (values.local !== undefined) out.writeUInt16LE(values.local, localHeaderAt(out, at) + 4);
+    if (values.central !== undefined) out.writeUInt16LE(values.central, at + 6);
+  });
+}
+
+/**
+ * `bagPath`'s central record made a ZIP64 one as scopex writes it for an entry past 4 GiB: version needed 4.5, sizes
+ * and offset marked 0xffffffff and held in a 24-byte ZIP64 field; the local header is left as it was.
+ */
+function asZip64Record(zip: Buffer, bagPath: string): Buffer {
+  const record = centralRecords(zip).find((r) => r.name === `${ORDER_ID}/${bagPath}`);
+  if (!record) throw new Error(`no record for ${bagPath}`);
+  const field = Buffer.alloc(28);
+  field.writeUInt16LE(0x0001, 0);
+  field.writeUInt16LE(24, 2);
+  field.writeBigUInt64LE(BigInt(zip.readUInt32LE(record.offset + 24)), 4);
+  field.writeBigUInt64LE(BigInt(zip.readUInt32LE(record.offset + 20)), 12);
+  field.writeBigUInt64LE(BigInt(zip.readUInt32LE(record.offset + 42)), 20);
+  return centralEdited(centralGrown(zip, bagPath, 'extra', field), bagPath, (out, at) => {
+    out.writeUInt16LE(45, at + 6);
+    for (const offset of [20, 24, 42]) out.writeUInt32LE(0xffffffff, at + offset);
+  });
+}
+
+/** Where the local header of the central record at `at` is: its offset field, or the ZIP64 field's when marked 0xffffffff. */
+function localHeaderAt(zip: Buffer, at: number): number {
+  const offset = zip.readUInt32LE(at + 42);
+  if (offset !== 0xffffffff) return offset;
+  // The ZIP64 field holds the marked values in order: uncompressed size, compressed size, local header offset.
+  const marked = [zip.readUInt32LE(at + 24), zip.readUInt32LE(at + 20)].filter((value) => value === 0xffffffff).length;
+  let field = at + 46 + zip.readUInt16LE(at + 28);
+  while (zip.readUInt16LE(field) !== 0x0001) field += 4 + zip.readUInt16LE(field + 2);
+  return Number(zip.readBigUInt64LE(field + 4 + 8 * marked));
 }
 
 /** The CRC-32 of `bagPath` changed alike in its local header and its central record (Python writes no descriptors). */
