@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -192,6 +193,58 @@ describe('runBatch', () => {
     expect(result.ok).toBe(false);
     expect(fake.calls).toEqual(['a.json']);
     expect(readdirSync(outDir)).toEqual(['LE-A.zip']);
+  });
+
+  it('follows symbolic links in a folder to order files; a *.json entry that is no order file is a failed row naming it', async () => {
+    const elsewhere = path.join(dir, 'elsewhere');
+    mkdirSync(elsewhere);
+    const staged = path.join(dir, 'staged');
+    mkdirSync(staged);
+    symlinkSync(writeFakeOrder(elsewhere, 'court.json', 'LE-C', 'seal'), path.join(staged, 'a-court.json'));
+    symlinkSync(path.relative(staged, writeFakeOrder(elsewhere, 'warrant.json', 'LE-W', 'seal')), path.join(staged, 'b-warrant.json'));
+    symlinkSync(path.join(dir, 'gone.json'), path.join(staged, 'c-dangling.json'));
+    symlinkSync(elsewhere, path.join(staged, 'd-folder-link.json'));
+    mkdirSync(path.join(staged, 'e-folder.json'));
+    execFileSync('mkfifo', [path.join(staged, 'f-fifo.json')]);
+    writeFileSync(path.join(staged, 'g-notes.txt'), 'not an order');
+    const fake = createFakeExporter();
+    const result = await runBatch({ orders: [staged], outDir, config: fakeConfig(dir), exportOrder: fake.exportOrder, verifyArchive: fakeVerify });
+    expect(result.orders.map((o) => [path.basename(o.file), o.verdict, o.error?.code ?? null])).toEqual([
+      ['a-court.json', 'sealed', null],
+      ['b-warrant.json', 'sealed', null],
+      ['c-dangling.json', 'malformed', 'FILE_UNREADABLE'],
+      ['d-folder-link.json', 'malformed', 'FILE_UNREADABLE'],
+      ['e-folder.json', 'malformed', 'FILE_UNREADABLE'],
+      ['f-fifo.json', 'malformed', 'FILE_UNREADABLE'],
+    ]);
+    expect(result.orders[2]!.error?.message).toBe(`cannot read order ${path.join(staged, 'c-dangling.json')}: it is a symbolic link to ${path.join(dir, 'gone.json')}, which does not exist`);
+    expect(result.orders[3]!.error?.message).toMatch(/: it is a symbolic link to .*, which is a folder$/);
+    expect(result.orders[4]!.error?.message).toMatch(/: it is a folder$/);
+    expect(result.orders[5]!.error?.message).toMatch(/: it is not a regular file$/);
+    expect(fake.calls.sort()).toEqual(['a-court.json', 'b-warrant.json']);
+    expect(readdirSync(outDir).sort()).toEqual(['LE-C.zip', 'LE-W.zip']);
+  });
+
+  it('a folder holding only symbolic links to orders runs them (it used to hold "no *.json order files")', async () => {
+    const staged = path.join(dir, 'staged');
+    mkdirSync(staged);
+    symlinkSync(writeFakeOrder(ordersDir, 'a.json', 'LE-A', 'seal'), path.join(staged, 'a.json'));
+    const result = await runBatch({ orders: [staged], outDir, config: fakeConfig(dir), exportOrder: createFakeExporter().exportOrder, verifyArchive: fakeVerify });
+    expect(result.orders.map((o) => [o.orderId, o.verdict])).toEqual([['LE-A', 'sealed']]);
+    expect(result.ok).toBe(true);
+  });
+
+  it('a folder of nothing but dangling links is a usage error naming the first, before any work', async () => {
+    const staged = path.join(dir, 'staged');
+    mkdirSync(staged);
+    symlinkSync(path.join(dir, 'gone-1.json'), path.join(staged, 'a.json'));
+    symlinkSync(path.join(dir, 'gone-2.json'), path.join(staged, 'b.json'));
+    const base = { outDir, config: fakeConfig(dir), exportOrder: createFakeExporter().exportOrder, verifyArchive: fakeVerify };
+    await expect(runBatch({ ...base, orders: [staged] })).rejects.toMatchObject({
+      code: 'FILE_UNREADABLE',
+      message: `cannot read order ${path.join(staged, 'a.json')}: it is a symbolic link to ${path.join(dir, 'gone-1.json')}, which does not exist (and none of the 1 other names an order either)`,
+    });
+    expect(existsSync(outDir)).toBe(false);
   });
 
   it('refuses bad arguments before doing any work', async () => {
