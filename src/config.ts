@@ -28,8 +28,12 @@ export const configSchema = z.strictObject({
   keys: z.strictObject({ masterKey: relPath, dataKeys: relPath }),
   /** Reviewer CA certificates (PEM) that approvals must chain to. */
   reviewerCa: z.array(relPath).check(z.minLength(1)),
-  /** The archive signer: certificate and private key (PEM). */
-  signer: z.strictObject({ certificate: relPath, key: relPath }),
+  /**
+   * The archive signer: certificate and private key (PEM), and optionally the CA certificate(s) that issued it, which a
+   * batch re-run checks existing archives against (by default, the issuer of the certificate found among the
+   * certificates after it in its own file and the reviewer CAs).
+   */
+  signer: z.strictObject({ certificate: relPath, key: relPath, ca: z.optional(relPath) }),
   custodyLog: relPath,
   /** Set only in generated sample worlds: their keys and nonces come from a seeded generator. */
   sampleWorld: z.optional(z.strictObject({ seed: z.string(), warning: z.string() })),
@@ -59,6 +63,8 @@ export interface ScopexConfig {
   reviewerCaFiles: string[];
   signerCertificateFile: string;
   signerKeyFile: string;
+  /** signer.ca: the CA(s) the archive signer chains to, when the config names them. */
+  signerCaFile?: string;
   custodyLogFile: string;
   sampleWorld?: { seed: string; warning: string };
 }
@@ -120,6 +126,7 @@ export function loadConfig(file: string = defaultConfigFile()): ScopexConfig {
     signerKeyFile: at(parsed.data.signer.key),
     custodyLogFile: at(parsed.data.custodyLog),
   };
+  if (parsed.data.signer.ca !== undefined) config.signerCaFile = at(parsed.data.signer.ca);
   if (parsed.data.sampleWorld) config.sampleWorld = parsed.data.sampleWorld;
   return config;
 }

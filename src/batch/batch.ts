@@ -1,4 +1,5 @@
 // Batch exports: many approved orders, each sealed on its own; one failure never stops the others; re-runs redo nothing.
+import type { X509Certificate } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,8 @@ import type { ExportFunction } from './worker-protocol.js';
 import { ensureDir } from '../util/ensure-dir.js';
 import { loadTrustAnchors } from '../verify/trust-anchors.js';
 import { redactKeyMaterial } from '../util/key-material.js';
+import { orderLockHolder } from '../seal/order-lock.js';
+import { archiveTrust, type ArchiveTrust } from './archive-trust.js';
 
 export type { ExportFunction } from './worker-protocol.js';
 
@@ -24,8 +27,16 @@ export type BatchVerdict = 'sealed' | 'skipped' | 'refused' | 'malformed' | 'fai
 
 export const FAILING_VERDICTS: readonly BatchVerdict[] = ['refused', 'malformed', 'failed', 'scope-violation', 'aborted'];
 
-/** The archive check a re-run uses to decide that an order is already done (src/verify/verify.ts's verifyArchive). */
-export type VerifyFunction = (options: { archive: string; trustFile: string; orderFile?: string }) => Promise<{ ok: boolean }>;
+/**
+ * The archive check a re-run uses to decide that an order is already done (src/verify/verify.ts's verifyArchive): the
+ * first failure's message is the reason an existing archive is not taken for the order's.
+ */
+export type VerifyFunction = (options: {
+  archive: string;
+  trustFile: string;
+  trustAnchors?: readonly X509Certificate[];
+  orderFile?: string;
+}) => Promise<{ ok: boolean; failures?: readonly { message: string }[] }>;
 
 export interface BatchOptions {
   /** Order files and folders (a folder stands for its *.json files, in name order). */
@@ -45,8 +56,13 @@ export interface BatchOptions {
   exportModule?: string;
   /** The archive verifier used to recognise finished orders (default: verifyArchive from src/verify/verify.ts). */
   verifyArchive?: VerifyFunction;
-  /** The CA an existing archive's signer must chain to (default: the config's first reviewer CA, as in sample worlds). */
+  /**
+   * The CA(s) an existing archive's signer must chain to (default: the config's signer.ca, else the CA that issued the
+   * configured signer certificate; see archive-trust.ts).
+   */
   trustFile?: string;
+  /** How often a wait for another run's export of an order into the same folder looks again (default 250 ms). */
+  lockPollMs?: number;
   /** Aborting stops running exports (they delete their partial files), starts no new ones, and keeps finished archives. */
   signal?: AbortSignal;
   /** The custody log the in-process exports append to (default: the config's; workers open it themselves). */
@@ -126,7 +142,19 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
   }
   const exportOrder = pool?.exportOrder ?? options.exportOrder ?? (await loadExporter());
   const custody = pool ? undefined : (options.custody ?? createFileCustodyLog({ file: options.config.custodyLogFile }));
-  const trustFile = options.trustFile ?? options.config.reviewerCaFiles[0];
+  // Worked out when a re-run first finds an archive, so that a first run does not depend on it.
+  let trust: ArchiveTrust | Error | undefined;
+  const existingTrust = (): ArchiveTrust | Error => {
+    if (!trust) {
+      try {
+        trust = archiveTrust(options.config, options.trustFile);
+      } catch (error) {
+        trust = error instanceof Error ? error : new Error(String(error));
+      }
+    }
+    return trust;
+  };
+  const lockPollMs = options.lockPollMs ?? 250;
   const limit = pLimit(concurrency);
   const firstById = new Map<string, { order: OrderFile; result: Promise<BatchOrderResult> }>();
 
@@ -189,52 +217,83 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
       return finish({ ...none, verdict: 'aborted', error: { code: 'ABORTED', message: 'not started: the batch was interrupted' } });
     }
 
-    if (order.idFromOrder) {
-      const existing = await existingArchive(outDir, order.orderId);
-      if (existing) {
-        const verdict = await checkExisting(existing.archive, order.file, trustFile, options.verifyArchive);
-        if (verdict.ok) return finish({ ...none, verdict: 'skipped', bytes: existing.bytes, archive: existing.archive, error: null });
-        // Never overwritten silently: an archive that does not verify may be evidence of a fault or of tampering.
+    /** An archive of this order in the folder: skipped when it verifies, failed (and kept) with the reason when not. */
+    const finishExisting = async (existing: ExistingArchive): Promise<BatchOrderResult> => {
+      const checkAgainst = existing.unreadable ? undefined : existingTrust();
+      if (checkAgainst instanceof Error) {
+        // The config's fault, not the archive's: it is not to be moved away for it.
         return finish({
           ...none,
           verdict: 'failed',
           archive: existing.archive,
           bytes: existing.bytes,
-          error: {
-            code: 'EXISTING_ARCHIVE_UNVERIFIED',
-            message: `${existing.archive} exists but does not verify${verdict.reason ? ` (${verdict.reason})` : ''}; move it away to export this order again`,
-          },
+          error: { code: 'EXISTING_ARCHIVE_UNCHECKED', message: redactKeyMaterial(`${existing.archive} exists and was left as it is, unchecked: ${checkAgainst.message}`) },
         });
       }
-    }
-
-    options.onEvent?.({ type: 'started', orderId: order.orderId, file: order.file });
-    try {
-      const result: ExportResult = await exportOrder({
-        orderFile: order.file,
-        outDir,
-        config: options.config,
-        helperThreads,
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(custody ? { custody } : {}),
-        // Only when someone listens: an exporter given onProgress makes one more pass to count what it will export.
-        ...(options.onEvent ? { onProgress: (progress: ExportProgress) => options.onEvent?.({ type: 'progress', orderId: order.orderId, progress }) } : {}),
-      });
-      base.orderId = result.orderId;
-      const items = Object.values(result.items).reduce((sum, n) => sum + n, 0);
+      const verdict = checkAgainst
+        ? await checkExisting(existing.archive, order.file, checkAgainst, options.verifyArchive)
+        : { ok: false, reason: existing.unreadable };
+      if (verdict.ok) return finish({ ...none, verdict: 'skipped', bytes: existing.bytes, archive: existing.archive, error: null });
+      // Never overwritten silently: an archive that does not verify may be evidence of a fault or of tampering.
       return finish({
-        verdict: 'sealed',
-        items,
-        itemsByCategory: result.items,
-        accounts: result.accounts,
-        bytes: result.bytes,
-        archive: result.archive,
-        sha256: result.sha256,
-        error: null,
+        ...none,
+        verdict: 'failed',
+        archive: existing.archive,
+        bytes: existing.bytes,
+        error: {
+          code: 'EXISTING_ARCHIVE_UNVERIFIED',
+          message: redactKeyMaterial(`${existing.archive} exists but does not verify (${verdict.reason}); move it away to export this order again`),
+        },
       });
-    } catch (error) {
-      return finish({ ...none, verdict: verdictFor(error, options.signal), error: describe(error) });
+    };
+
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+      if (order.idFromOrder) {
+        // Another run exporting this order into this folder (an overlapping batch): its end is waited for, and then
+        // what it left decides, as on a re-run. Never a second export of the order beside it.
+        const other = await waitForOtherExport(outDir, order.orderId, lockPollMs, options.signal);
+        if (other === 'aborted') {
+          return finish({ ...none, verdict: 'aborted', error: { code: 'ABORTED', message: 'not started: the batch was interrupted' } });
+        }
+        if (other) return finish({ ...none, verdict: 'failed', error: { code: 'OUTPUT_BUSY', message: other } });
+        const existing = await existingArchive(outDir, order.orderId);
+        if (existing) return finishExisting(existing);
+      }
+
+      if (attempt === 1) options.onEvent?.({ type: 'started', orderId: order.orderId, file: order.file });
+      try {
+        const result: ExportResult = await exportOrder({
+          orderFile: order.file,
+          outDir,
+          config: options.config,
+          helperThreads,
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(custody ? { custody } : {}),
+          // Only when someone listens: an exporter given onProgress makes one more pass to count what it will export.
+          ...(options.onEvent ? { onProgress: (progress: ExportProgress) => options.onEvent?.({ type: 'progress', orderId: order.orderId, progress }) } : {}),
+        });
+        base.orderId = result.orderId;
+        const items = Object.values(result.items).reduce((sum, n) => sum + n, 0);
+        return finish({
+          verdict: 'sealed',
+          items,
+          itemsByCategory: result.items,
+          accounts: result.accounts,
+          bytes: result.bytes,
+          archive: result.archive,
+          sha256: result.sha256,
+          error: null,
+        });
+      } catch (error) {
+        lastError = error;
+        // Another run took the order between the look above and the export's own (its lock, or its archive, sealed
+        // meanwhile): look again. Anything else is this order's verdict.
+        const raced = error instanceof InputError && (error.code === 'OUTPUT_BUSY' || error.code === 'OUTPUT_EXISTS');
+        if (!raced || !order.idFromOrder || options.signal?.aborted) break;
+      }
     }
+    return finish({ ...none, verdict: verdictFor(lastError, options.signal), error: describe(lastError) });
   };
 
   try {
@@ -279,9 +338,9 @@ async function biggestFirstOrders(planned: OrderFile[], config: ScopexConfig): P
 
 export function verdictFor(error: unknown, signal?: AbortSignal): BatchVerdict {
   if (error instanceof OrderError) return 'refused';
-  // The output folder cannot take this order's archive (another export holds it, or the disk is full or refuses
-  // writes): the order is fine, this run of it failed.
-  if (error instanceof InputError) return error.code === 'OUTPUT_BUSY' || error.code === 'OUTPUT_UNWRITABLE' ? 'failed' : 'malformed';
+  // The output folder cannot take this order's archive (another export holds it, an archive is in the way, or the
+  // disk is full or refuses writes): the order is fine, this run of it failed. "Malformed" is the order's input.
+  if (error instanceof InputError) return error.code.startsWith('OUTPUT_') ? 'failed' : 'malformed';
   if (error instanceof ScopeError) return 'scope-violation';
   if (error instanceof AbortedError || signal?.aborted) return 'aborted';
   return 'failed';
@@ -307,29 +366,79 @@ async function ensureOutputFolder(outDir: string): Promise<void> {
   if (!(await fs.stat(outDir)).isDirectory()) throw new InputError('OUTPUT_EXISTS', `--out ${outDir} exists and is not a folder`);
 }
 
-async function existingArchive(outDir: string, orderId: string): Promise<{ archive: string; bytes: number } | null> {
+/** Attempts at an order whose export another run took meanwhile: each waits for that run, then looks again. */
+const MAX_ATTEMPTS = 3;
+
+interface ExistingArchive {
+  archive: string;
+  bytes: number | null;
+  /** Why what is there cannot be an archive at all (a link to nothing), without running the verifier. */
+  unreadable?: string;
+}
+
+/**
+ * Whatever is at the order's archive name, looked at with lstat: a dangling symbolic link there was taken for no
+ * archive, the whole export ran, and only its final link() found the name taken.
+ */
+async function existingArchive(outDir: string, orderId: string): Promise<ExistingArchive | null> {
   const archive = path.join(outDir, `${orderId}.zip`);
   try {
-    const stats = await fs.stat(archive);
-    return { archive, bytes: stats.size };
+    const found = await fs.lstat(archive);
+    if (!found.isSymbolicLink()) return { archive, bytes: found.isFile() ? found.size : null };
   } catch {
     return null;
+  }
+  const target = await fs.readlink(archive).catch(() => '?');
+  try {
+    return { archive, bytes: (await fs.stat(archive)).size };
+  } catch (error) {
+    const gone = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    return { archive, bytes: null, unreadable: `it is a symbolic link to ${target}, which ${gone ? 'does not exist' : `cannot be followed: ${describeFsError(error)}`}` };
+  }
+}
+
+/**
+ * Waits while another export of the order into `outDir` runs (in another process of this host): null once none does,
+ * 'aborted' when the batch is interrupted meanwhile, or why it cannot be waited for (a lock of another host).
+ */
+async function waitForOtherExport(outDir: string, orderId: string, pollMs: number, signal?: AbortSignal): Promise<string | 'aborted' | null> {
+  for (;;) {
+    if (signal?.aborted) return 'aborted';
+    let holder: Awaited<ReturnType<typeof orderLockHolder>>;
+    try {
+      holder = await orderLockHolder(outDir, orderId);
+    } catch {
+      // An unreadable lock: the export's own attempt at it says what is wrong.
+      return null;
+    }
+    if (!holder) return null;
+    if (!holder.waitable) return holder.message;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, pollMs);
+      signal?.addEventListener('abort', done, { once: true });
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      }
+    });
   }
 }
 
 async function checkExisting(
   archive: string,
   orderFile: string,
-  trustFile: string | undefined,
+  trust: ArchiveTrust,
   injected: VerifyFunction | undefined,
 ): Promise<{ ok: boolean; reason?: string }> {
-  if (!trustFile) return { ok: false, reason: 'no trust anchor to check it against' };
   try {
     const verify = injected ?? (await loadVerifier());
-    const result = await verify({ archive, trustFile, orderFile });
-    return { ok: result.ok === true };
+    const result = await verify({ archive, trustFile: trust.file, trustAnchors: trust.anchors, orderFile });
+    if (result.ok === true) return { ok: true };
+    const first = result.failures?.[0]?.message;
+    return { ok: false, reason: first ? `first failure: ${first}` : 'no reason given' };
   } catch (error) {
-    return { ok: false, reason: error instanceof ScopexError ? error.code : 'verification could not run' };
+    return { ok: false, reason: error instanceof ScopexError ? error.message : 'the verification could not run' };
   }
 }
 

@@ -1,6 +1,6 @@
-// Which order files a batch runs: files as given, folders as their *.json files in name order, each once.
+// Which order files a batch runs: files as given, folders as their *.json entries in name order (links followed), each once.
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { describeFsError, InputError } from '../errors.js';
 import { readInputFile } from '../util/read-input-file.js';
@@ -41,29 +41,55 @@ export async function expandOrderArguments(args: readonly string[]): Promise<Ord
   };
   for (const arg of args) {
     const absolute = path.resolve(arg);
-    let names: string[] | null = null;
+    let entries: Dirent[] | null = null;
     try {
       const stats = await fs.stat(absolute);
       if (stats.isDirectory()) {
-        names = (await fs.readdir(absolute, { withFileTypes: true }))
-          .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
-          .map((entry) => entry.name)
-          .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        entries = (await fs.readdir(absolute, { withFileTypes: true }))
+          .filter((entry) => entry.name.endsWith('.json'))
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       }
     } catch (error) {
       add({ file: absolute, unusable: { code: 'FILE_UNREADABLE', message: `cannot read order ${arg}: ${describeFsError(error)}` } });
       continue;
     }
-    if (names === null) add({ file: absolute });
-    else if (names.length === 0) add({ file: absolute, unusable: { code: 'USAGE', message: `folder ${arg} holds no *.json order files` } });
-    else for (const name of names) add({ file: path.join(absolute, name) });
+    if (entries === null) add({ file: absolute });
+    else if (entries.length === 0) add({ file: absolute, unusable: { code: 'USAGE', message: `folder ${arg} holds no *.json order files` } });
+    else for (const entry of entries) add(await folderEntry(path.join(absolute, entry.name), path.join(arg, entry.name), entry));
   }
   const firstUnusable = expanded.find((argument) => argument.unusable)?.unusable;
   if (firstUnusable && expanded.every((argument) => argument.unusable)) {
     const others = expanded.length - 1;
-    throw new InputError(firstUnusable.code, `${firstUnusable.message}${others > 0 ? ` (and none of the ${others} other order argument${others === 1 ? '' : 's'} names an order either)` : ''}`);
+    throw new InputError(firstUnusable.code, `${firstUnusable.message}${others > 0 ? ` (and none of the ${others} other${others === 1 ? '' : 's'} names an order either)` : ''}`);
   }
   return expanded;
+}
+
+/**
+ * A *.json entry of a folder: an order file to run when it is a regular file or a symbolic link to one (a staging
+ * folder of links to the orders is common); anything else named so (a link to nothing or to a folder, a FIFO, a
+ * folder) is an order that cannot be run, and fails as a row of its own rather than be left out without a word.
+ */
+async function folderEntry(file: string, shown: string, entry: Dirent): Promise<OrderArgument> {
+  if (entry.isFile()) return { file };
+  const unusable = (why: string): OrderArgument => ({ file, unusable: { code: 'FILE_UNREADABLE', message: `cannot read order ${shown}: ${why}` } });
+  let target: string | null = null;
+  try {
+    if ((await fs.lstat(file)).isSymbolicLink()) target = await fs.readlink(file);
+  } catch (error) {
+    return unusable(describeFsError(error));
+  }
+  // What the entry is, or (for a link) what it leads to.
+  const is = (what: string) => unusable(target === null ? `it is ${what}` : `it is a symbolic link to ${target}, which is ${what}`);
+  try {
+    const stats = await fs.stat(file);
+    if (stats.isFile()) return { file };
+    return is(stats.isDirectory() ? 'a folder' : 'not a regular file');
+  } catch (error) {
+    if (target === null) return unusable(describeFsError(error));
+    const code = (error as NodeJS.ErrnoException).code;
+    return unusable(`it is a symbolic link to ${target}, which ${code === 'ENOENT' ? 'does not exist' : `cannot be followed (${describeFsError(error)})`}`);
+  }
 }
 
 /** Reads just enough of an order file to know its id; never throws (a bad file is the exporter's to report). */

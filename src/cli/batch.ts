@@ -36,7 +36,7 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
       })
       .option('trust', {
         type: 'string',
-        describe: "CA (PEM) an existing archive's signer must chain to before a re-run skips it (default: the config's first reviewer CA)",
+        describe: "CA (PEM) an existing archive's signer must chain to before a re-run skips it (default: the config's signer.ca, else the CA that issued the signer certificate)",
       })
       .example('$0 batch W/orders --out exports --config W/config.json', 'export every order in a folder')
       .example('$0 batch a.json b.json --out exports --concurrency 2 --json', 'two orders at once, summary as JSON') as Argv<BatchArgs>,

@@ -2,6 +2,7 @@
 import type { Argv } from 'yargs';
 import { loadConfig, defaultConfigFile, type ScopexConfig } from '../config.js';
 import { InputError } from '../errors.js';
+import { writeStdout } from './stdout.js';
 
 export interface GlobalArgs {
   config?: string;
@@ -65,9 +66,9 @@ export function progressWanted(args: GlobalArgs): boolean {
 /** Prints a command's result: JSON on stdout with --json, the human text otherwise (unless --quiet). */
 export function printResult(args: GlobalArgs, result: unknown, human: () => string): void {
   if (args.json) {
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    writeStdout(`${JSON.stringify(result, null, 2)}\n`);
   } else if (!args.quiet) {
     const text = human();
-    if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    if (text) writeStdout(text.endsWith('\n') ? text : `${text}\n`);
   }
 }

@@ -12,6 +12,7 @@ import { batchCommand } from './batch.js';
 import { exportCommand } from './export.js';
 import { notifyCommand } from './notify.js';
 import { orderCommand } from './order.js';
+import { exitCodeAfterStdoutFailure, stdoutFailure, watchStdout, writeStdout } from './stdout.js';
 import { reportCommand } from './report.js';
 import { samplesCommand } from './samples.js';
 import { verifyCommand } from './verify.js';
@@ -94,7 +95,7 @@ function report(error: unknown, flags: { debug: boolean; json: boolean }): numbe
       error: { code: error instanceof ScopexError ? error.code : (pathError?.code ?? 'INTERNAL'), message },
     };
     if (error instanceof OrderError) body['reasons'] = error.reasons.map((reason) => ({ ...reason, message: redactKeyMaterial(reason.message) }));
-    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+    writeStdout(`${JSON.stringify(body, null, 2)}\n`);
   }
   process.stderr.write(`scopex: ${message}\n`);
   if (error instanceof OrderError && error.reasons.length > 1) {
@@ -124,6 +125,15 @@ function drained(stream: NodeJS.WriteStream): Promise<void> {
   });
 }
 
-const exitCode = await main(hideBin(process.argv));
+watchStdout();
+let exitCode = await main(hideBin(process.argv));
 await Promise.all([drained(process.stdout), drained(process.stderr)]);
+// A pipe's write error may come after the drain's callback: it is in by the next turn of the loop.
+await new Promise((resolve) => setImmediate(resolve));
+const unwritten = stdoutFailure();
+if (unwritten) {
+  process.stderr.write(`scopex: ${unwritten.message}\n`);
+  exitCode = exitCodeAfterStdoutFailure(exitCode);
+  await drained(process.stderr);
+}
 process.exit(exitCode);

@@ -4,6 +4,7 @@ import type { PeriodFigures, TransparencyReport } from '../custody/transparency.
 import { AbortedError, InputError, IntegrityError } from '../errors.js';
 import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
+import { writeStdout } from './stdout.js';
 
 interface TransparencyArgs extends GlobalArgs {
   from: string;
@@ -50,7 +51,7 @@ const transparencyCommand: CommandModule<GlobalArgs, TransparencyArgs> = {
       stopAtOnce: true,
     });
     if (args.csv) {
-      if (!args.quiet) process.stdout.write(transparencyCsv(report));
+      if (!args.quiet) writeStdout(transparencyCsv(report));
     } else {
       printResult(args, report, () => describeTransparency(report));
     }

@@ -119,9 +119,13 @@ async function loadSigner(options: SealerOptions): Promise<{ certificatePem: str
   return { certificatePem, key };
 }
 
+/**
+ * Whether the name is taken, by anything: lstat, so that a symbolic link to nothing counts (stat took it for no file;
+ * the whole export ran, and only its final link() found the name taken, or a rename replaced the link).
+ */
 async function exists(file: string): Promise<boolean> {
   try {
-    await stat(file);
+    await lstat(file);
     return true;
   } catch (error) {
     if ((error as { code?: unknown }).code === 'ENOENT') return false;

@@ -33,7 +33,8 @@ interface LockOwner {
   startedAt: string;
 }
 
-type Found = { kind: 'gone' } | { kind: 'stale'; file: BigIntStats } | { kind: 'held'; message: string };
+/** A lock held by an export: its owner when the lock could be read (a lock being written has none yet). */
+type Found = { kind: 'gone' } | { kind: 'stale'; file: BigIntStats } | { kind: 'held'; message: string; owner: LockOwner | undefined };
 
 export function orderLockFile(outDir: string, orderId: string): string {
   return path.join(outDir, `.${orderId}.lock`);
@@ -68,6 +69,18 @@ export async function acquireOrderLock(outDir: string, orderId: string): Promise
     }
     if (found.kind === 'stale') await takeOver(file, found.file);
   }
+}
+
+/**
+ * The export that holds the order's lock in `outDir` now, or null when none does (no lock, or a stale one, which the
+ * next export takes over). `waitable`: its end can be seen from here, by polling this again (a process of this host
+ * other than this one, or a lock still being written); a lock of another host, or of this very process, is not.
+ */
+export async function orderLockHolder(outDir: string, orderId: string): Promise<{ message: string; waitable: boolean } | null> {
+  const found = await inspect(orderLockFile(outDir, orderId), outDir, orderId);
+  if (found.kind !== 'held') return null;
+  const { owner } = found;
+  return { message: found.message, waitable: !owner || (owner.host === hostname() && owner.pid !== process.pid) };
 }
 
 async function createLock(file: string, owner: LockOwner): Promise<OrderLock | undefined> {
@@ -118,15 +131,16 @@ async function inspect(file: string, outDir: string, orderId: string): Promise<F
     const running = `an export of order ${orderId} into ${outDir}`;
     if (!owner) {
       if (Date.now() - Number(info.mtimeMs) > UNREADABLE_LOCK_STALE_MS) return { kind: 'stale', file: info };
-      return { kind: 'held', message: `${running} is starting (its lock ${file} is not written yet); nothing was changed.` };
+      return { kind: 'held', message: `${running} is starting (its lock ${file} is not written yet); nothing was changed.`, owner };
     }
     if (owner.host !== hostname()) {
       return {
         kind: 'held',
         message: `${running} holds the lock ${file} on host ${owner.host} (pid ${owner.pid}), which cannot be checked from here; nothing was changed (delete the lock once that export has ended).`,
+        owner,
       };
     }
-    if (await isRunning(owner)) return { kind: 'held', message: `${running} is already running (pid ${owner.pid}); nothing was changed.` };
+    if (await isRunning(owner)) return { kind: 'held', message: `${running} is already running (pid ${owner.pid}); nothing was changed.`, owner };
     return { kind: 'stale', file: info };
   } finally {
     await handle.close();

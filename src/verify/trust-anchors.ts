@@ -5,24 +5,25 @@ import { readInputFileSync } from '../util/read-input-file.js';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-export function loadTrustAnchors(file: string): X509Certificate[] {
+/** The certificates of a PEM file; `what` names it in errors (the --trust file, unless said otherwise). */
+export function loadTrustAnchors(file: string, what = 'the trust file'): X509Certificate[] {
   let text: string;
   try {
     text = readInputFileSync(file).toString('utf8');
   } catch (error) {
-    throw new InputError('FILE_UNREADABLE', `cannot read the trust file ${file}: ${describeFsError(error)}`, {
+    throw new InputError('FILE_UNREADABLE', `cannot read ${what} ${file}: ${describeFsError(error)}`, {
       cause: error,
     });
   }
   const blocks = text.match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) {
-    throw new InputError('FILE_UNREADABLE', `the trust file ${file} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
+    throw new InputError('FILE_UNREADABLE', `${what} ${file} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
   }
   return blocks.map((block, index) => {
     try {
       return new X509Certificate(block);
     } catch (error) {
-      throw new InputError('FILE_UNREADABLE', `certificate ${index + 1} in the trust file ${file} cannot be parsed`, {
+      throw new InputError('FILE_UNREADABLE', `certificate ${index + 1} in ${what} ${file} cannot be parsed`, {
         cause: error,
       });
     }

@@ -22,6 +22,11 @@ export interface VerifyOptions {
   archive: string;
   /** PEM file of the certificate(s) the archive signer must chain to. */
   trustFile: string;
+  /**
+   * The certificates to trust, when the caller has read and chosen them (a batch re-run: the one CA of trustFile that
+   * issued the configured signer); trustFile then only says where they came from, and is not read again.
+   */
+  trustAnchors?: readonly X509Certificate[];
   /** The order the archive must answer; the archive's order.json must equal it. */
   orderFile?: string;
   /** Failures listed in the report (all are counted); default 50. */
@@ -98,7 +103,7 @@ const CAPTURED: Record<string, number> = {
 
 /** Checks the archive end to end; a bad archive gives `ok: false`, only unreadable inputs throw (InputError). */
 export async function verifyArchive(options: VerifyOptions): Promise<VerifyReport> {
-  const anchors = loadTrustAnchors(options.trustFile);
+  const anchors = options.trustAnchors ?? loadTrustAnchors(options.trustFile);
   const givenOrder = options.orderFile ? readGivenOrder(options.orderFile) : null;
   let file: FileHandle;
   try {

@@ -1,11 +1,22 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runBatch, verdictFor, type BatchEvent } from '../../src/batch/batch.js';
+import { runBatch, verdictFor, type BatchEvent, type VerifyFunction } from '../../src/batch/batch.js';
+import type { ScopexConfig } from '../../src/config.js';
+import { generateSamplePki, type SamplePki } from '../../src/samples/pki.js';
 import { maxConcurrency } from '../../src/batch/max-concurrency.js';
 import { InputError } from '../../src/errors.js';
-import { createFakeExporter, fakeConfig, fakeVerify, writeFakeOrder } from './fake-exporter.js';
+import { createFakeExporter, fakeConfig, fakePki, fakeVerify, writeFakeOrder } from './fake-exporter.js';
+
+let other: SamplePki | undefined;
+/** A second PKI: an archive-signing CA and signer apart from the reviewers' CA. */
+function otherPki(): SamplePki {
+  other ??= generateSamplePki({ organization: 'Archive Signing' });
+  return other;
+}
 
 let dir: string;
 let ordersDir: string;
@@ -194,6 +205,58 @@ describe('runBatch', () => {
     expect(readdirSync(outDir)).toEqual(['LE-A.zip']);
   });
 
+  it('follows symbolic links in a folder to order files; a *.json entry that is no order file is a failed row naming it', async () => {
+    const elsewhere = path.join(dir, 'elsewhere');
+    mkdirSync(elsewhere);
+    const staged = path.join(dir, 'staged');
+    mkdirSync(staged);
+    symlinkSync(writeFakeOrder(elsewhere, 'court.json', 'LE-C', 'seal'), path.join(staged, 'a-court.json'));
+    symlinkSync(path.relative(staged, writeFakeOrder(elsewhere, 'warrant.json', 'LE-W', 'seal')), path.join(staged, 'b-warrant.json'));
+    symlinkSync(path.join(dir, 'gone.json'), path.join(staged, 'c-dangling.json'));
+    symlinkSync(elsewhere, path.join(staged, 'd-folder-link.json'));
+    mkdirSync(path.join(staged, 'e-folder.json'));
+    execFileSync('mkfifo', [path.join(staged, 'f-fifo.json')]);
+    writeFileSync(path.join(staged, 'g-notes.txt'), 'not an order');
+    const fake = createFakeExporter();
+    const result = await runBatch({ orders: [staged], outDir, config: fakeConfig(dir), exportOrder: fake.exportOrder, verifyArchive: fakeVerify });
+    expect(result.orders.map((o) => [path.basename(o.file), o.verdict, o.error?.code ?? null])).toEqual([
+      ['a-court.json', 'sealed', null],
+      ['b-warrant.json', 'sealed', null],
+      ['c-dangling.json', 'malformed', 'FILE_UNREADABLE'],
+      ['d-folder-link.json', 'malformed', 'FILE_UNREADABLE'],
+      ['e-folder.json', 'malformed', 'FILE_UNREADABLE'],
+      ['f-fifo.json', 'malformed', 'FILE_UNREADABLE'],
+    ]);
+    expect(result.orders[2]!.error?.message).toBe(`cannot read order ${path.join(staged, 'c-dangling.json')}: it is a symbolic link to ${path.join(dir, 'gone.json')}, which does not exist`);
+    expect(result.orders[3]!.error?.message).toMatch(/: it is a symbolic link to .*, which is a folder$/);
+    expect(result.orders[4]!.error?.message).toMatch(/: it is a folder$/);
+    expect(result.orders[5]!.error?.message).toMatch(/: it is not a regular file$/);
+    expect(fake.calls.sort()).toEqual(['a-court.json', 'b-warrant.json']);
+    expect(readdirSync(outDir).sort()).toEqual(['LE-C.zip', 'LE-W.zip']);
+  });
+
+  it('a folder holding only symbolic links to orders runs them (it used to hold "no *.json order files")', async () => {
+    const staged = path.join(dir, 'staged');
+    mkdirSync(staged);
+    symlinkSync(writeFakeOrder(ordersDir, 'a.json', 'LE-A', 'seal'), path.join(staged, 'a.json'));
+    const result = await runBatch({ orders: [staged], outDir, config: fakeConfig(dir), exportOrder: createFakeExporter().exportOrder, verifyArchive: fakeVerify });
+    expect(result.orders.map((o) => [o.orderId, o.verdict])).toEqual([['LE-A', 'sealed']]);
+    expect(result.ok).toBe(true);
+  });
+
+  it('a folder of nothing but dangling links is a usage error naming the first, before any work', async () => {
+    const staged = path.join(dir, 'staged');
+    mkdirSync(staged);
+    symlinkSync(path.join(dir, 'gone-1.json'), path.join(staged, 'a.json'));
+    symlinkSync(path.join(dir, 'gone-2.json'), path.join(staged, 'b.json'));
+    const base = { outDir, config: fakeConfig(dir), exportOrder: createFakeExporter().exportOrder, verifyArchive: fakeVerify };
+    await expect(runBatch({ ...base, orders: [staged] })).rejects.toMatchObject({
+      code: 'FILE_UNREADABLE',
+      message: `cannot read order ${path.join(staged, 'a.json')}: it is a symbolic link to ${path.join(dir, 'gone-1.json')}, which does not exist (and none of the 1 other names an order either)`,
+    });
+    expect(existsSync(outDir)).toBe(false);
+  });
+
   it('refuses bad arguments before doing any work', async () => {
     const base = { outDir, config: fakeConfig(dir), exportOrder: createFakeExporter().exportOrder, verifyArchive: fakeVerify };
     await expect(runBatch({ ...base, orders: [path.join(dir, 'missing.json')] })).rejects.toBeInstanceOf(InputError);
@@ -209,9 +272,138 @@ describe('runBatch', () => {
   });
 });
 
+describe('runBatch beside another run of the same orders', () => {
+  it('an order whose archive another run sealed meanwhile is skipped, not malformed (its export found the name taken or the lock held)', async () => {
+    writeFakeOrder(ordersDir, 'a.json', 'LE-A', 'raced-exists');
+    writeFakeOrder(ordersDir, 'b.json', 'LE-B', 'raced-busy');
+    const fake = createFakeExporter();
+    const result = await runBatch({ orders: [ordersDir], outDir, config: fakeConfig(dir), exportOrder: fake.exportOrder, verifyArchive: fakeVerify });
+    expect(result.orders.map((o) => [o.orderId, o.verdict, o.error?.code ?? null])).toEqual([
+      ['LE-A', 'skipped', null],
+      ['LE-B', 'skipped', null],
+    ]);
+    expect(result.orders[0]!.archive).toBe(path.join(outDir, 'LE-A.zip'));
+    expect(result.ok).toBe(true);
+    expect(fake.calls.sort()).toEqual(['a.json', 'b.json']);
+  });
+
+  it('waits for a running export of the order by another process, then skips what it sealed, without exporting it again', async () => {
+    writeFakeOrder(ordersDir, 'a.json', 'LE-A', 'seal');
+    mkdirSync(outDir);
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const lock = path.join(outDir, '.LE-A.lock');
+    writeFileSync(lock, `${JSON.stringify({ pid: other.pid, host: os.hostname(), process: null, orderId: 'LE-A', startedAt: new Date().toISOString() })}\n`);
+    // The other run seals the order and ends after a while.
+    const finishing = setTimeout(() => {
+      writeFileSync(path.join(outDir, 'LE-A.zip'), 'sealed:LE-A');
+      rmSync(lock);
+      other.kill();
+    }, 300);
+    try {
+      const fake = createFakeExporter();
+      const started = performance.now();
+      const result = await runBatch({ orders: [ordersDir], outDir, config: fakeConfig(dir), exportOrder: fake.exportOrder, verifyArchive: fakeVerify, lockPollMs: 20 });
+      expect(performance.now() - started).toBeGreaterThanOrEqual(250);
+      expect(result.orders.map((o) => [o.orderId, o.verdict])).toEqual([['LE-A', 'skipped']]);
+      expect(fake.calls).toEqual([]);
+    } finally {
+      clearTimeout(finishing);
+      other.kill();
+    }
+  });
+
+  it('an archive name that is a dangling symbolic link fails the order at once, naming the link, and runs no export', async () => {
+    writeFakeOrder(ordersDir, 'a.json', 'LE-A', 'seal');
+    mkdirSync(outDir);
+    const target = path.join(dir, 'no-such-folder', 'target.zip');
+    symlinkSync(target, path.join(outDir, 'LE-A.zip'));
+    const fake = createFakeExporter();
+    const result = await runBatch({ orders: [ordersDir], outDir, config: fakeConfig(dir), exportOrder: fake.exportOrder, verifyArchive: fakeVerify });
+    expect(result.orders.map((o) => [o.verdict, o.error?.code])).toEqual([['failed', 'EXISTING_ARCHIVE_UNVERIFIED']]);
+    expect(result.orders[0]!.error?.message).toBe(
+      `${path.join(outDir, 'LE-A.zip')} exists but does not verify (it is a symbolic link to ${target}, which does not exist); move it away to export this order again`,
+    );
+    expect(fake.calls).toEqual([]);
+  });
+});
+
+describe('runBatch re-run: the trust an existing archive is checked against', () => {
+  /** A verifier that records what it was asked to trust, and answers `answer`. */
+  function spyVerify(answer: { ok: boolean; failures?: { message: string }[] } = { ok: true }) {
+    const seen: { trustFile: string; anchors: string[] }[] = [];
+    const verifyArchive: VerifyFunction = async (options) => {
+      seen.push({ trustFile: options.trustFile, anchors: (options.trustAnchors ?? []).map((certificate) => certificate.fingerprint256) });
+      return answer;
+    };
+    return { verifyArchive, seen };
+  }
+  const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
+
+  /** An archive of LE-A already in --out, and a config whose signer is `signer` with `reviewerCa`. */
+  function rerunWith(signerPem: string, reviewerCa: string[], signerCa?: string): ScopexConfig {
+    writeFakeOrder(ordersDir, 'a.json', 'LE-A', 'seal');
+    mkdirSync(outDir);
+    writeFileSync(path.join(outDir, 'LE-A.zip'), 'sealed:LE-A');
+    const signerFile = path.join(dir, 'own-signer.pem');
+    writeFileSync(signerFile, signerPem);
+    return { ...fakeConfig(dir), signerCertificateFile: signerFile, reviewerCaFiles: reviewerCa, ...(signerCa ? { signerCaFile: signerCa } : {}) };
+  }
+
+  it('the CA that issued the configured signer, found among the reviewer CAs, not the first reviewer CA', async () => {
+    const unrelated = path.join(dir, 'unrelated-ca.pem');
+    writeFileSync(unrelated, otherPki().ca.certificatePem);
+    const config = rerunWith(fakePki().signer.certificatePem, [unrelated, path.join(dir, 'ca.cert.pem')]);
+    const spy = spyVerify();
+    const result = await runBatch({ orders: [ordersDir], outDir, config, exportOrder: createFakeExporter().exportOrder, verifyArchive: spy.verifyArchive });
+    expect(result.orders.map((o) => o.verdict)).toEqual(['skipped']);
+    expect(spy.seen).toEqual([{ trustFile: path.join(dir, 'ca.cert.pem'), anchors: [fingerprint(fakePki().ca.certificatePem)] }]);
+  });
+
+  it('a signer of its own archive-signing CA: that CA from signer.ca, or from the signer certificate file after it', async () => {
+    const ownCa = path.join(dir, 'archive-ca.pem');
+    writeFileSync(ownCa, otherPki().ca.certificatePem);
+    const spy = spyVerify();
+    const named = rerunWith(otherPki().signer.certificatePem, [path.join(dir, 'ca.cert.pem')], ownCa);
+    const first = await runBatch({ orders: [ordersDir], outDir, config: named, exportOrder: createFakeExporter().exportOrder, verifyArchive: spy.verifyArchive });
+    expect(first.orders.map((o) => o.verdict)).toEqual(['skipped']);
+    rmSync(ordersDir, { recursive: true });
+    rmSync(outDir, { recursive: true });
+    mkdirSync(ordersDir);
+    const chained = rerunWith(otherPki().signer.certificatePem + otherPki().ca.certificatePem, [path.join(dir, 'ca.cert.pem')]);
+    const second = await runBatch({ orders: [ordersDir], outDir, config: chained, exportOrder: createFakeExporter().exportOrder, verifyArchive: spy.verifyArchive });
+    expect(second.orders.map((o) => o.verdict)).toEqual(['skipped']);
+    const archiveCa = fingerprint(otherPki().ca.certificatePem);
+    expect(spy.seen).toEqual([
+      { trustFile: ownCa, anchors: [archiveCa] },
+      { trustFile: chained.signerCertificateFile, anchors: [archiveCa] },
+    ]);
+  });
+
+  it('a signer whose CA the config does not name: the row says so, and the archive stays', async () => {
+    const config = rerunWith(otherPki().signer.certificatePem, [path.join(dir, 'ca.cert.pem')]);
+    const fake = createFakeExporter();
+    const result = await runBatch({ orders: [ordersDir], outDir, config, exportOrder: fake.exportOrder, verifyArchive: spyVerify().verifyArchive });
+    expect(result.orders.map((o) => [o.verdict, o.error?.code])).toEqual([['failed', 'EXISTING_ARCHIVE_UNCHECKED']]);
+    expect(result.orders[0]!.error?.message).toMatch(/ exists and was left as it is, unchecked: cannot tell which CA issued the signer certificate .*own-signer\.pem .*name its CA as signer\.ca in the config .*, or give --trust$/);
+    expect(fake.calls).toEqual([]);
+    expect(readFileSync(path.join(outDir, 'LE-A.zip'), 'utf8')).toBe('sealed:LE-A');
+  });
+
+  it('an existing archive that does not verify: the row gives the first failure', async () => {
+    const config = rerunWith(fakePki().signer.certificatePem, [path.join(dir, 'ca.cert.pem')]);
+    const spy = spyVerify({ ok: false, failures: [{ message: 'tagmanifest-sha256.txt: sha256 differs' }, { message: 'second' }] });
+    const result = await runBatch({ orders: [ordersDir], outDir, config, exportOrder: createFakeExporter().exportOrder, verifyArchive: spy.verifyArchive });
+    expect(result.orders[0]!.error).toEqual({
+      code: 'EXISTING_ARCHIVE_UNVERIFIED',
+      message: `${path.join(outDir, 'LE-A.zip')} exists but does not verify (first failure: tagmanifest-sha256.txt: sha256 differs); move it away to export this order again`,
+    });
+  });
+});
+
 describe('verdictFor', () => {
   it('calls an order whose output another export holds failed, not malformed; other input errors malformed', () => {
     expect(verdictFor(new InputError('OUTPUT_BUSY', 'an export of order X into OUT is already running (pid 1); nothing was changed.'))).toBe('failed');
+    expect(verdictFor(new InputError('OUTPUT_EXISTS', 'archive OUT/X.zip already exists; use --force to replace it.'))).toBe('failed');
     expect(verdictFor(new InputError('SCHEMA_VIOLATION', 'order X: field id is missing'))).toBe('malformed');
   });
 });

@@ -1,11 +1,16 @@
 // A stand-in exporter for batch tests: each order file says how its export should end.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ScopexConfig } from '../../src/config.js';
 import { AbortedError, InputError, OrderError, ScopeError, SourceError } from '../../src/errors.js';
+import { generateSamplePki, type SamplePki } from '../../src/samples/pki.js';
 import type { ExportOptions, ExportResult } from '../../src/pipeline/export.js';
 
-export type FakeBehaviour = 'seal' | 'refuse' | 'fail' | 'scope' | 'hang';
+/**
+ * 'raced-exists' and 'raced-busy' stand for another run that sealed the order just before this export got to it: the
+ * archive appears, and the export fails as the real one then does (its archive name taken, or its lock held).
+ */
+export type FakeBehaviour = 'seal' | 'refuse' | 'fail' | 'scope' | 'hang' | 'raced-exists' | 'raced-busy';
 
 export function writeFakeOrder(dir: string, name: string, id: string, behaviour: FakeBehaviour): string {
   const file = path.join(dir, name);
@@ -13,7 +18,20 @@ export function writeFakeOrder(dir: string, name: string, id: string, behaviour:
   return file;
 }
 
+let pki: SamplePki | undefined;
+
+/** The PKI of fakeConfig: one CA for reviewers and the archive signer, as in sample worlds. */
+export function fakePki(): SamplePki {
+  pki ??= generateSamplePki({ organization: 'Scopex Batch Test' });
+  return pki;
+}
+
+/** A config in `dir`; when `dir` exists, its CA and signer certificates are written there (a re-run reads them). */
 export function fakeConfig(dir: string): ScopexConfig {
+  if (existsSync(dir)) {
+    writeFileSync(path.join(dir, 'ca.cert.pem'), fakePki().ca.certificatePem);
+    writeFileSync(path.join(dir, 'signer.cert.pem'), fakePki().signer.certificatePem);
+  }
   return {
     file: path.join(dir, 'config.json'),
     organization: 'Test',
@@ -79,6 +97,14 @@ export function createFakeExporter(delayMs = 20): FakeExporter {
             payloadBytes: 10,
             refusedItems: 0,
           };
+        }
+        case 'raced-exists':
+        case 'raced-busy': {
+          const archive = path.join(options.outDir, `${order.id}.zip`);
+          writeFileSync(archive, `sealed:${order.id}`);
+          throw order.fake === 'raced-exists'
+            ? new InputError('OUTPUT_EXISTS', `archive ${archive} already exists; use --force to replace it.`)
+            : new InputError('OUTPUT_BUSY', `an export of order ${order.id} into ${options.outDir} is already running (pid 1); nothing was changed.`);
         }
         case 'refuse':
           throw new OrderError([
