@@ -61,7 +61,14 @@ if (process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToP
   rmSync(outdir, { recursive: true, force: true });
   await esbuild.build({
     ...bundleOptions,
-    entryPoints: ['dist/src/cli/main.js', 'dist/src/keys/item-reader-thread.js', 'dist/src/batch/export-worker.js', 'dist/src/verify/records-thread.js'],
+    // dist/bin/main.js, what users run, is the launcher (src/cli/launch.ts), which loads the CLI proper, dist/bin/cli.js.
+    entryPoints: [
+      { in: 'dist/src/cli/launch.js', out: 'main' },
+      { in: 'dist/src/cli/main.js', out: 'cli' },
+      'dist/src/keys/item-reader-thread.js',
+      'dist/src/batch/export-worker.js',
+      'dist/src/verify/records-thread.js',
+    ],
     splitting: true,
     external: ['crc-32'],
     entryNames: '[name]',

@@ -120,6 +120,8 @@ export class NotRegularFileError extends Error {
 
 /** The one mapping from an error to a process exit code (DESIGN.md, "Exit codes"). */
 export function exitCodeFor(error: unknown): number {
+  // Too few file descriptors is the environment's fault, as a key service or store failure is (below): not the input's.
+  if (openFilesExhausted(error)) return EXIT.internal;
   if (error instanceof InputError) return EXIT.input;
   const pathError = pathErrorOf(error);
   if (pathError && PATH_ERRNOS.has(pathError.code)) return EXIT.input;
@@ -162,6 +164,10 @@ export function describeFsError(error: unknown): string {
       return 'it is a symbolic link (or a loop of them), where a file of its own was expected';
     case 'EFTYPE':
       return 'it is not a regular file';
+    case 'EMFILE':
+      return 'too many open files';
+    case 'ENFILE':
+      return 'too many open files on the system';
     default:
       return code ?? (error instanceof Error ? error.message : String(error));
   }
@@ -184,4 +190,39 @@ export function outputWriteError(error: unknown, folder: string, sentence: (fold
   const absolute = path.resolve(folder);
   if (typeof file === 'string' && path.relative(absolute, path.resolve(file)).startsWith('..')) return undefined;
   return new InputError('OUTPUT_UNWRITABLE', sentence(absolute, describeFsError(system)), { cause: error });
+}
+
+/**
+ * Whether the error comes from too many open files: this process's limit (EMFILE, `ulimit -n`) or the system's
+ * (ENFILE), in the error or its causes; an error that crossed a thread or was put into words keeps only its text.
+ * Verdicts (a refused order, a scope violation, a failed verification, a batch's or an interrupt's summary) are never
+ * taken for one, whatever text they quote.
+ */
+export function openFilesExhausted(error: unknown): 'EMFILE' | 'ENFILE' | undefined {
+  const verdicts = [OrderError, ScopeError, IntegrityError, BatchError, AbortedError];
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && current instanceof Error; depth += 1) {
+    if (verdicts.some((kind) => current instanceof kind)) return undefined;
+    const code = (current as NodeJS.ErrnoException).code;
+    if (code === 'EMFILE' || code === 'ENFILE') return code;
+    const named = /\b(EMFILE|ENFILE)\b/.exec(current.message)?.[1] ?? (/\btoo many open files\b/.test(current.message) ? 'EMFILE' : undefined);
+    if (named === 'EMFILE' || named === 'ENFILE') return named;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/**
+ * The one sentence for an error that comes from too many open files (openFilesExhausted), what failed in brackets;
+ * undefined for any other error.
+ */
+export function openFilesSentence(error: unknown): string | undefined {
+  const exhausted = openFilesExhausted(error);
+  if (!exhausted) return undefined;
+  const failed = pathErrorOf(error);
+  const detail =
+    error instanceof ScopexError ? error.message : failed ? `${failed.syscall} ${failed.path}` : error instanceof Error ? error.message : String(error);
+  return exhausted === 'EMFILE'
+    ? `too many open files: raise the limit on open files (ulimit -n) and run again (${detail})`
+    : `the system has too many open files: close some or raise its limit (fs.file-max) and run again (${detail})`;
 }

@@ -7,7 +7,7 @@ import pLimit from 'p-limit';
 import type { ScopexConfig } from '../config.js';
 import type { CustodyLog } from '../custody/custody-log.js';
 import { createFileCustodyLog } from '../custody/file-custody-log.js';
-import { AbortedError, describeFsError, InputError, OrderError, ScopeError, ScopexError } from '../errors.js';
+import { AbortedError, describeFsError, InputError, openFilesExhausted, openFilesSentence, OrderError, ScopeError, ScopexError } from '../errors.js';
 import type { ExportProgress, ExportResult } from '../pipeline/export.js';
 import { maxConcurrency } from './max-concurrency.js';
 import { expandOrderArguments, identifyOrder, type OrderFile } from './order-files.js';
@@ -338,6 +338,8 @@ async function biggestFirstOrders(planned: OrderFile[], config: ScopexConfig): P
 
 export function verdictFor(error: unknown, signal?: AbortSignal): BatchVerdict {
   if (error instanceof OrderError) return 'refused';
+  // Too few file descriptors: this run of the order failed, whichever read or write it struck.
+  if (openFilesExhausted(error)) return signal?.aborted ? 'aborted' : 'failed';
   // The output folder cannot take this order's archive (another export holds it, an archive is in the way, or the
   // disk is full or refuses writes): the order is fine, this run of it failed. "Malformed" is the order's input.
   if (error instanceof InputError) return error.code.startsWith('OUTPUT_') ? 'failed' : 'malformed';
@@ -349,6 +351,8 @@ export function verdictFor(error: unknown, signal?: AbortSignal): BatchVerdict {
 /** The error as the summary shows it; its text never shows what may be key material (see util/key-material.ts). */
 function describe(error: unknown): NonNullable<BatchOrderResult['error']> {
   const shown = redactKeyMaterial;
+  const tooManyOpenFiles = openFilesSentence(error);
+  if (tooManyOpenFiles) return { code: 'TOO_MANY_OPEN_FILES', message: shown(tooManyOpenFiles) };
   if (error instanceof OrderError) {
     return { code: error.code, message: shown(error.message), reasons: error.reasons.map((r) => ({ code: r.code, message: shown(r.message) })) };
   }

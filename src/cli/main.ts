@@ -2,7 +2,7 @@
 // The scopex entry point: the only place that turns errors into exit codes and calls process.exit.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { AbortedError, describeFsError, EXIT, exitCodeFor, InputError, OrderError, pathErrorOf, ScopexError } from '../errors.js';
+import { AbortedError, describeFsError, EXIT, exitCodeFor, InputError, openFilesSentence, OrderError, pathErrorOf, ScopexError } from '../errors.js';
 import { describeInterrupt, handleInterruptsFromStart } from '../util/interrupts.js';
 import { redactKeyMaterial } from '../util/key-material.js';
 import { packageVersion } from '../util/package-root.js';
@@ -75,15 +75,18 @@ function skipHelpCaching(cli: object): void {
 function report(error: unknown, flags: { debug: boolean; json: boolean }): number {
   const code = exitCodeFor(error);
   const pathError = pathErrorOf(error);
-  const known = error instanceof ScopexError || (pathError !== undefined && code !== EXIT.internal);
+  // Too few file descriptors (a low `ulimit -n`) is the environment's, not a bug, wherever it struck.
+  const tooManyOpenFiles = openFilesSentence(error);
+  const known = tooManyOpenFiles !== undefined || error instanceof ScopexError || (pathError !== undefined && code !== EXIT.internal);
   // Never what may be key material (a key pasted into a config path or an order field is quoted by the error that
   // refuses it): on stderr, in --json and in --debug traces alike.
   const message = redactKeyMaterial(
-    error instanceof ScopexError
-      ? error.message
-      : pathError && known
-        ? `cannot ${pathError.syscall} ${pathError.path}: ${describeFsError(error)}`
-        : `internal error: ${error instanceof Error ? error.message : String(error)}`,
+    tooManyOpenFiles ??
+      (error instanceof ScopexError
+        ? error.message
+        : pathError && known
+          ? `cannot ${pathError.syscall} ${pathError.path}: ${describeFsError(error)}`
+          : `internal error: ${error instanceof Error ? error.message : String(error)}`),
   );
   // A command that already printed its result (an audit or batch report with failures) sets resultPrinted, so that
   // --json leaves exactly one JSON document on stdout.

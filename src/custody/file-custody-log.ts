@@ -1,6 +1,6 @@
 // The custody log on disk: append-only JSON Lines, hash-chained, safe under concurrent appends in and across processes.
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { constants, promises as fs, type BigIntStats } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { canonicalJson } from '../order/canonical.js';
@@ -414,19 +414,28 @@ async function acquireLock(lockFile: string, timeoutMs: number): Promise<() => P
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     if (handle) {
+      const held = handle;
+      let heldFile: BigIntStats;
       try {
-        await handle.writeFile(body);
-        await handle.close();
+        await held.writeFile(body);
+        heldFile = await held.stat({ bigint: true });
       } catch (error) {
         // Created but not written (a full disk): an empty lock left here would hold up every later append.
-        await handle.close().catch(() => undefined);
+        await held.close().catch(() => undefined);
         await fs.unlink(lockFile).catch(() => undefined);
         throw error;
       }
       return async () => {
-        // Removes the lock only while it is still ours (a stale-lock breaker may have taken it).
-        const current = await fs.readFile(lockFile, 'utf8').catch(() => null);
-        if (current === body) await fs.unlink(lockFile).catch(() => undefined);
+        // Removes the lock only while it is still ours (a stale-lock breaker may have taken it): while the lock is
+        // held its file stays open, so that its inode cannot be reused and a stat (which needs no file descriptor)
+        // tells it from another. Read back instead, with no descriptor left (a low `ulimit -n`) the lock stayed, and
+        // this process's next append waited 30 s for its own lock to go stale.
+        try {
+          const current = await fs.stat(lockFile, { bigint: true }).catch(() => null);
+          if (current && current.ino === heldFile.ino && current.dev === heldFile.dev) await fs.unlink(lockFile).catch(() => undefined);
+        } finally {
+          await held.close().catch(() => undefined);
+        }
       };
     }
     await breakStaleLock(lockFile);

@@ -8,7 +8,7 @@ import { runBatch, verdictFor, type BatchEvent, type VerifyFunction } from '../.
 import type { ScopexConfig } from '../../src/config.js';
 import { generateSamplePki, type SamplePki } from '../../src/samples/pki.js';
 import { maxConcurrency } from '../../src/batch/max-concurrency.js';
-import { InputError } from '../../src/errors.js';
+import { exitCodeFor, InputError, openFilesSentence, OrderError } from '../../src/errors.js';
 import { createFakeExporter, fakeConfig, fakePki, fakeVerify, writeFakeOrder } from './fake-exporter.js';
 
 let other: SamplePki | undefined;
@@ -405,5 +405,18 @@ describe('verdictFor', () => {
     expect(verdictFor(new InputError('OUTPUT_BUSY', 'an export of order X into OUT is already running (pid 1); nothing was changed.'))).toBe('failed');
     expect(verdictFor(new InputError('OUTPUT_EXISTS', 'archive OUT/X.zip already exists; use --force to replace it.'))).toBe('failed');
     expect(verdictFor(new InputError('SCHEMA_VIOLATION', 'order X: field id is missing'))).toBe('malformed');
+  });
+
+  it('calls a run that ran out of file descriptors failed, and exit code 1; never an order verdict that quotes the word', () => {
+    const emfile = Object.assign(new Error("EMFILE: too many open files, open '/x/custody.jsonl.lock'"), { code: 'EMFILE', path: '/x/custody.jsonl.lock', syscall: 'open' });
+    expect(verdictFor(emfile)).toBe('failed');
+    expect(verdictFor(new InputError('FILE_UNREADABLE', 'cannot read order o.json: too many open files', { cause: emfile }))).toBe('failed');
+    expect(verdictFor(new Error('export worker crashed: EMFILE: too many open files, open chunk.js'))).toBe('failed');
+    expect(exitCodeFor(new InputError('FILE_UNREADABLE', 'cannot read order o.json: too many open files', { cause: emfile }))).toBe(1);
+    expect(openFilesSentence(emfile)).toBe('too many open files: raise the limit on open files (ulimit -n) and run again (open /x/custody.jsonl.lock)');
+    const quoting = new OrderError([{ code: 'TARGET_UNRESOLVED', message: 'field targets.0 (email "EMFILE@x.example"): no account' }]);
+    expect(verdictFor(quoting)).toBe('refused');
+    expect(exitCodeFor(quoting)).toBe(3);
+    expect(openFilesSentence(quoting)).toBeUndefined();
   });
 });

@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import fs from 'node:fs';
 import os, { hostname } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createFileCustodyLog, GENESIS_HASH, headFileFor, lockFileFor, recordHash } from '../../src/custody/file-custody-log.js';
 import { readCustodyRecords } from '../../src/custody/read-log.js';
 import { verifyCustodyLog } from '../../src/custody/verify-log.js';
@@ -155,6 +156,25 @@ describe('file custody log', () => {
     const old = new Date(Date.now() - 120_000);
     utimesSync(lockFileFor(logFile), old, old);
     expect((await log.append({ event: 'order.checked', orderId: 'LE-2', details: {} })).seq).toBe(2);
+  });
+
+  it('lets go of its lock with no file descriptor to spare (a low ulimit -n), so that its next append does not wait for it', async () => {
+    const log = createFileCustodyLog({ file: logFile, lockTimeoutMs: 2000 });
+    await log.append({ event: 'order.checked', orderId: 'LE-1', details: {} });
+    // Every read of the lock file fails as with no descriptor left: the lock used to be read back before removal.
+    const lock = lockFileFor(logFile);
+    const readFile = fs.promises.readFile;
+    const emfile = () => Promise.reject(Object.assign(new Error(`EMFILE: too many open files, open '${lock}'`), { code: 'EMFILE' }));
+    const spy = vi.spyOn(fs.promises, 'readFile').mockImplementation(((file: unknown, ...rest: unknown[]) =>
+      String(file) === lock ? emfile() : (readFile as (...args: unknown[]) => Promise<unknown>)(file, ...rest)) as typeof readFile);
+    try {
+      await log.append({ event: 'order.checked', orderId: 'LE-2', details: {} });
+      expect(existsSync(lock)).toBe(false);
+      // Before, this waited for the lock left above to be 30 s old (here: gave up after 2 s).
+      expect((await log.append({ event: 'order.checked', orderId: 'LE-3', details: {} })).seq).toBe(3);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('waits for a live lock, then gives up with AUDIT_LOG_BROKEN', async () => {
