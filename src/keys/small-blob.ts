@@ -79,21 +79,35 @@ export class SmallBlobReader {
    * opened, IntegrityError when it is larger than `maxBytes` of plaintext or fails authentication.
    */
   read(file: string, maxBytes: number, key: KeyObject, aad: Buffer, what: string): Buffer {
-    const { fd } = openBlobSync(file);
+    let fd: number;
+    try {
+      fd = openSync(file, BLOB_OPEN_FLAGS);
+    } catch (error) {
+      throw new BlobOpenError(error);
+    }
     let blob: Buffer;
     try {
       // One read of at most the expected size plus one byte (no stat): a larger blob is refused, never buffered.
       const capacity = maxBytes + HEADER_BYTES + TAG_BYTES + 1;
       blob = this.#buffer(capacity);
       let filled = 0;
-      for (;;) {
-        const bytesRead = readBlob(fd, blob, filled, capacity - filled, filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-        if (filled === capacity) {
-          throw new IntegrityError('ITEM_FORMAT', `${what} is larger than the ${maxBytes} bytes expected`);
+      try {
+        for (;;) {
+          const bytesRead = readBlob(fd, blob, filled, capacity - filled, filled);
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+          if (filled === capacity) {
+            throw new IntegrityError('ITEM_FORMAT', `${what} is larger than the ${maxBytes} bytes expected`);
+          }
         }
+      } catch (error) {
+        // A positioned read of a FIFO fails with ESPIPE: say what the file is instead.
+        if (error instanceof BlobOpenError && error.code === 'ESPIPE') checkRegularBlob(fstatSync(fd));
+        throw error;
       }
+      // No fstat on the way (a system call and a Stats object per item): only a blob whose read failed or came up
+      // too short to be an item is looked at.
+      if (filled < HEADER_BYTES + TAG_BYTES) checkRegularBlob(fstatSync(fd));
       blob = blob.subarray(0, filled);
     } finally {
       closeSync(fd);

@@ -96,33 +96,70 @@ function withTruncation(found: HeaderValues, headerTruncated: boolean): MailHead
   return { from: found.from, to: found.to, cc: found.cc, date: found.date, messageId: found.messageId, headerTruncated };
 }
 
-/** A header field's first line: a name of printable ASCII (no colon, no blank), maybe blanks, then a colon. */
-const FIELD_LINE = /^[\x21-\x39\x3b-\x7e]+[ \t]*:/;
-const LINE_BREAK = /\r\n|\r|\n/;
-
 /**
  * The wanted fields of a header section. Lines end at CR LF, LF or a lone CR; a line that starts with a space or a tab
  * continues the field before it (unfolded: one space for the break and the blanks); the section ends at the first
- * empty line, or at the first line that is neither a field nor a continuation (a body that follows the headers with
- * no empty line between), so that no line of a body is ever taken for a header.
+ * empty line, or at the first line that is neither a field (a name of printable ASCII without a colon, maybe blanks,
+ * then a colon) nor a continuation: a body that follows the headers with no empty line between. So no line of a body
+ * is ever taken for a header. Only the lines of wanted fields are copied out of the text.
  */
 function parseHeaderSection(text: string): HeaderValues {
   const found: HeaderValues = { from: null, to: null, cc: null, date: null, messageId: null };
+  const length = text.length;
+  let nextLf = -1;
+  let nextCr = -1;
+  /** The wanted field being gathered, unfolded so far; null within a field that is not wanted. */
   let field: string | null = null;
-  for (const line of text.split(LINE_BREAK)) {
-    const first = line.charCodeAt(0);
-    if (first === 0x20 || first === 0x09) {
-      if (field === null) break;
-      field = `${field} ${line.trimStart()}`;
+  let inField = false;
+  let start = 0;
+  while (start < length) {
+    // The next LF and CR at or after the line's start (-2: none left), looked up again only once passed.
+    if (nextLf !== -2 && nextLf < start) nextLf = nextAt(text, '\n', start);
+    if (nextCr !== -2 && nextCr < start) nextCr = nextAt(text, '\r', start);
+    const end = Math.min(nextLf < 0 ? length : nextLf, nextCr < 0 ? length : nextCr);
+    const lineStart = start;
+    start = end < length && text.charCodeAt(end) === 0x0d && text.charCodeAt(end + 1) === 0x0a ? end + 2 : end + 1;
+    const first = text.charCodeAt(lineStart);
+    if (end > lineStart && (first === 0x20 || first === 0x09)) {
+      if (!inField) break;
+      if (field !== null) field = `${field} ${text.slice(lineStart, end).trimStart()}`;
       continue;
     }
     if (field !== null) addField(found, field);
     field = null;
-    if (line === '' || !FIELD_LINE.test(line)) break;
-    field = line;
+    const nameEnd = fieldNameEnd(text, lineStart, end);
+    if (nameEnd < 0) break;
+    inField = true;
+    const nameLength = nameEnd - lineStart;
+    if (nameLength === 2 || nameLength === 4 || nameLength === 10) {
+      const name = text.slice(lineStart, nameEnd).toLowerCase();
+      if (Object.hasOwn(WANTED, name)) field = text.slice(lineStart, end);
+    }
   }
   if (field !== null) addField(found, field);
   return found;
+}
+
+function nextAt(text: string, char: string, from: number): number {
+  const at = text.indexOf(char, from);
+  return at < 0 ? -2 : at;
+}
+
+/**
+ * Where the name of the field on the line from `start` to `end` ends (its last character, printable ASCII other
+ * than a colon, plus one), when blanks and a colon follow it; -1 when the line is empty or no field.
+ */
+function fieldNameEnd(text: string, start: number, end: number): number {
+  let at = start;
+  while (at < end) {
+    const unit = text.charCodeAt(at);
+    if (unit < 0x21 || unit > 0x7e || unit === 0x3a) break;
+    at++;
+  }
+  if (at === start) return -1;
+  const nameEnd = at;
+  while (at < end && (text.charCodeAt(at) === 0x20 || text.charCodeAt(at) === 0x09)) at++;
+  return at < end && text.charCodeAt(at) === 0x3a ? nameEnd : -1;
 }
 
 function addField(found: HeaderValues, line: string): void {
