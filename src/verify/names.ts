@@ -65,7 +65,9 @@ export class NameTwins {
    */
   twinOf(name: string): string | undefined {
     const prefixed = this.#prefix !== '' && name.startsWith(this.#prefix);
-    const key = prefixed ? this.#prefix + collisionKey(name.slice(this.#prefix.length)) : collisionKey(name);
+    const from = prefixed ? this.#prefix.length : 0;
+    // Most names are ASCII without capitals after the prefix: their own key, found without building it.
+    const key = isOwnKey(name, from) ? name : prefixed ? this.#prefix + collisionKey(name.slice(from)) : collisionKey(name);
     if (key === name) return this.#folded.get(key);
     const twin = this.#folded.get(key) ?? (this.#exact.has(key) ? key : undefined);
     if (twin === undefined) this.#folded.set(key, name);
@@ -81,4 +83,13 @@ export class NameTwins {
 export function unportableSegment(segment: string): string | null {
   const safe = safeSegment(segment);
   return safe === segment ? null : `"${segment}" is not a portable name (scopex would write it as "${safe}")`;
+}
+
+/** True when `name` from `from` on is ASCII without capital letters: its collision key is itself. */
+function isOwnKey(name: string, from: number): boolean {
+  for (let at = from; at < name.length; at++) {
+    const unit = name.charCodeAt(at);
+    if (unit > 0x7f || (unit >= 0x41 && unit <= 0x5a)) return false;
+  }
+  return true;
 }
