@@ -32,6 +32,7 @@ import { keepPlainEntryNames } from './plain-entry-names.js';
 import { collisionKey, isSafeArchivePath, safeSegment } from './safe-names.js';
 import { SealError } from './seal-error.js';
 import { writeZipHeadersWhole } from './zip-headers.js';
+import { signerCertificateProblems } from '../verify/cms-signature.js';
 import type { BagSealer, HashedBytes, HashedStream, PayloadResult, SealResult, SealerOptions } from './sealer.js';
 
 /** The part of archiver 8's ZipArchive we use (its bundled typings describe archiver 7's factory). */
@@ -114,6 +115,15 @@ async function loadSigner(options: SealerOptions): Promise<{ certificatePem: str
     throw new InputError(
       'CONFIG_INVALID',
       `signer key ${options.signerKeyFile} does not belong to certificate ${options.signerCertificateFile}.`,
+    );
+  }
+  // The checks verify makes of the signer certificate itself, made before any item is read: an archive signed with an
+  // expired certificate, or one not certified to sign archives, would be sealed and delivered only to fail verify.
+  const [problem] = signerCertificateProblems(certificate.raw, options.now ?? new Date());
+  if (problem) {
+    throw new InputError(
+      'CONFIG_INVALID',
+      `signer certificate ${options.signerCertificateFile} cannot sign archives: ${problem}; an archive signed with it would fail verify.`,
     );
   }
   return { certificatePem, key };

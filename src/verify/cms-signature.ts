@@ -342,16 +342,8 @@ const EXTENSION_NAMES: Record<string, string> = {
   '1.3.6.1.5.5.7.1.1': 'authorityInfoAccess',
 };
 
-function checkSignerCertificate(
-  signer: CertificateFacts,
-  embedded: readonly CertificateFacts[],
-  anchors: readonly X509Certificate[],
-  times: ChainTimes,
-): SignatureProblem[] {
-  const problems: SignatureProblem[] = [];
-  const fail = (expected: string, found: string, message: string): void => {
-    problems.push({ check: 'signer-chain', expected, found, message });
-  };
+/** What makes `signer` no archive signer whatever its chain: a CA certificate, or usages that do not allow it. */
+function signerUsageProblems(signer: CertificateFacts, fail: (expected: string, found: string, message: string) => void): void {
   const name = oneLine(signer.x509.subject);
   if (signer.x509.ca) fail('an end-entity signer certificate', 'a CA certificate', `the signer certificate "${name}" is a CA certificate`);
   if (signer.keyUsage && !signer.keyUsage.digitalSignature && !signer.keyUsage.nonRepudiation) {
@@ -368,6 +360,40 @@ function checkSignerCertificate(
       `the signer certificate "${name}" is not certified to sign archives (its extended key usage lacks emailProtection)`,
     );
   }
+}
+
+/**
+ * Why an archive signed now with this certificate (DER) would fail verify whatever the trust anchor: the checks verify
+ * makes of the signer certificate itself (not of its chain). The export makes them before it reads any item, so that it
+ * never seals an archive that verify must refuse. Empty when there is none.
+ */
+export function signerCertificateProblems(der: Buffer, now: Date): string[] {
+  const facts = certificateFactsOrNull(der);
+  if (!facts) return ['the certificate cannot be read to check its validity and extensions'];
+  const problems: string[] = [];
+  const name = oneLine(facts.x509.subject);
+  signerUsageProblems(facts, (_expected, _found, message) => problems.push(message));
+  const validity = validityProblem(facts, { signingTime: null, now });
+  if (validity) problems.push(`the signer certificate "${name}" ${validity.message}`);
+  for (const oid of facts.unhandledCritical) {
+    const label = EXTENSION_NAMES[oid] ? `${EXTENSION_NAMES[oid]} (${oid})` : oid;
+    problems.push(`the signer certificate "${name}" carries the critical extension ${label}, which verify does not process`);
+  }
+  return problems;
+}
+
+function checkSignerCertificate(
+  signer: CertificateFacts,
+  embedded: readonly CertificateFacts[],
+  anchors: readonly X509Certificate[],
+  times: ChainTimes,
+): SignatureProblem[] {
+  const problems: SignatureProblem[] = [];
+  const fail = (expected: string, found: string, message: string): void => {
+    problems.push({ check: 'signer-chain', expected, found, message });
+  };
+  const name = oneLine(signer.x509.subject);
+  signerUsageProblems(signer, fail);
 
   const path: CertificateFacts[] = [signer];
   let current = signer;

@@ -597,6 +597,32 @@ describe('refusing and cleaning up', () => {
     expect((missing as InputError).code).toBe('FILE_UNREADABLE');
   });
 
+  test('a signer certificate that verify would refuse (expired, not yet valid, a reviewer\'s) is refused before anything is written', async () => {
+    const refusal = async (overrides: Partial<SealerOptions>): Promise<string> => {
+      const settings = options(overrides);
+      const error: unknown = await createBagSealer(settings).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InputError);
+      expect((error as InputError).code).toBe('CONFIG_INVALID');
+      expect(outputListing(settings.outDir)).toEqual([]);
+      return (error as Error).message;
+    };
+    // The sample PKI is valid from 2024-01-01 to 2034-01-01.
+    expect(await refusal({ now: new Date('2034-06-01T00:00:00Z') })).toMatch(
+      /^signer certificate .*signer\.cert\.pem cannot sign archives: the signer certificate ".*Legal Production Signer" is valid from 2024-01-01T00:00:00\.000Z to 2034-01-01T00:00:00\.000Z, not now \(2034-06-01T00:00:00\.000Z\); an archive signed with it would fail verify\.$/,
+    );
+    expect(await refusal({ now: new Date('2023-12-31T23:59:59Z') })).toContain('not now (2023-12-31T23:59:59.000Z)');
+    // The reviewer's certificate and key belong together and chain to the same CA, but only approve orders.
+    const reviewerCertificate = path.join(workspace.dir, 'reviewer.cert.pem');
+    const reviewerKey = path.join(workspace.dir, 'reviewer.key.pem');
+    writeFileSync(reviewerCertificate, pki.pki.reviewer.certificatePem);
+    writeFileSync(reviewerKey, pki.pki.reviewer.keyPem, { mode: 0o600 });
+    const message = await refusal({ signerCertificateFile: reviewerCertificate, signerKeyFile: reviewerKey });
+    expect(message).toContain('is not certified to sign archives (its extended key usage lacks emailProtection)');
+    expect(message).not.toContain(pki.pki.reviewer.keyPem.split('\n')[1]);
+    // On the edges of its validity it still signs.
+    await expect(createBagSealer(options({ now: new Date('2034-01-01T00:00:00Z') })).then(async (sealer) => sealer.abort())).resolves.toBeUndefined();
+  });
+
   test('an order id that cannot be a file name is refused', async () => {
     for (const orderId of ['../LE-1', 'LE/1', 'LE:1', '', '..']) {
       await expect(createBagSealer(options({ orderId }))).rejects.toSatisfy(
