@@ -29,6 +29,9 @@ export type OrderArgument = Pick<OrderFile, 'file' | 'unusable'>;
  * missing or unreadable, a folder without *.json files) stays in the list with its reason, so that it fails as a row
  * of its own and does not stop the others; only when no argument names an order is that a usage error.
  */
+/** A folder's order files: its *.json entries, the extension in any case. */
+const ORDER_FILE_NAME = /\.json$/i;
+
 export async function expandOrderArguments(args: readonly string[]): Promise<OrderArgument[]> {
   if (args.length === 0) throw new InputError('USAGE', 'name at least one order file or folder');
   const expanded: OrderArgument[] = [];
@@ -46,7 +49,8 @@ export async function expandOrderArguments(args: readonly string[]): Promise<Ord
       const stats = await fs.stat(absolute);
       if (stats.isDirectory()) {
         entries = (await fs.readdir(absolute, { withFileTypes: true }))
-          .filter((entry) => entry.name.endsWith('.json'))
+          // A name ending .JSON or .Json is as much an order file as one ending .json: none is left out without a word.
+          .filter((entry) => ORDER_FILE_NAME.test(entry.name))
           .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       }
     } catch (error) {

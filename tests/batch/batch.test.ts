@@ -205,7 +205,7 @@ describe('runBatch', () => {
     expect(readdirSync(outDir)).toEqual(['LE-A.zip']);
   });
 
-  it('follows symbolic links in a folder to order files; a *.json entry that is no order file is a failed row naming it', async () => {
+  it('follows symbolic links in a folder to order files (*.json in any case); a *.json entry that is no order file is a failed row naming it', async () => {
     const elsewhere = path.join(dir, 'elsewhere');
     mkdirSync(elsewhere);
     const staged = path.join(dir, 'staged');
@@ -217,6 +217,7 @@ describe('runBatch', () => {
     mkdirSync(path.join(staged, 'e-folder.json'));
     execFileSync('mkfifo', [path.join(staged, 'f-fifo.json')]);
     writeFileSync(path.join(staged, 'g-notes.txt'), 'not an order');
+    writeFakeOrder(staged, 'h-upper.JSON', 'LE-H', 'seal');
     const fake = createFakeExporter();
     const result = await runBatch({ orders: [staged], outDir, config: fakeConfig(dir), exportOrder: fake.exportOrder, verifyArchive: fakeVerify });
     expect(result.orders.map((o) => [path.basename(o.file), o.verdict, o.error?.code ?? null])).toEqual([
@@ -226,13 +227,14 @@ describe('runBatch', () => {
       ['d-folder-link.json', 'malformed', 'FILE_UNREADABLE'],
       ['e-folder.json', 'malformed', 'FILE_UNREADABLE'],
       ['f-fifo.json', 'malformed', 'FILE_UNREADABLE'],
+      ['h-upper.JSON', 'sealed', null],
     ]);
     expect(result.orders[2]!.error?.message).toBe(`cannot read order ${path.join(staged, 'c-dangling.json')}: it is a symbolic link to ${path.join(dir, 'gone.json')}, which does not exist`);
     expect(result.orders[3]!.error?.message).toMatch(/: it is a symbolic link to .*, which is a folder$/);
     expect(result.orders[4]!.error?.message).toMatch(/: it is a folder$/);
     expect(result.orders[5]!.error?.message).toMatch(/: it is not a regular file$/);
-    expect(fake.calls.sort()).toEqual(['a-court.json', 'b-warrant.json']);
-    expect(readdirSync(outDir).sort()).toEqual(['LE-C.zip', 'LE-W.zip']);
+    expect(fake.calls.sort()).toEqual(['a-court.json', 'b-warrant.json', 'h-upper.JSON']);
+    expect(readdirSync(outDir).sort()).toEqual(['LE-C.zip', 'LE-H.zip', 'LE-W.zip']);
   });
 
   it('a folder holding only symbolic links to orders runs them (it used to hold "no *.json order files")', async () => {
