@@ -579,6 +579,8 @@ function createRun(ctx: RunContext) {
     pipelineCallback(source, guard, () => signal?.removeEventListener('abort', onAbort));
     return {
       stream: guard as Readable,
+      /** The size the stream has if it is delivered at all (the guard fails it otherwise). */
+      bytes: expected,
       /**
        * The SHA-256 and size the key service took of the plaintext as it read it (the reader thread), when it did:
        * the guard passes every byte on unchanged, or fails the stream.
@@ -621,7 +623,7 @@ function createRun(ctx: RunContext) {
       added = await sealer.addPayload(relPath, body);
     } else {
       try {
-        added = await sealer.addPayload(relPath, body.digest ? { stream: body.stream, digest: body.digest } : body.stream);
+        added = await sealer.addPayload(relPath, body.digest ? { stream: body.stream, digest: body.digest } : body.stream, body.bytes);
       } catch (error) {
         body.destroy();
         throw body.failure() ?? error;

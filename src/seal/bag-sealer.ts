@@ -31,7 +31,7 @@ import { acquireOrderLock, orderLockFile, type OrderLock } from './order-lock.js
 import { keepPlainEntryNames } from './plain-entry-names.js';
 import { collisionKey, isSafeArchivePath, safeSegment } from './safe-names.js';
 import { SealError } from './seal-error.js';
-import { writeZipHeadersWhole } from './zip-headers.js';
+import { declareLargeEntry, writeZipHeadersWhole } from './zip-headers.js';
 import { signerCertificateProblems } from '../verify/cms-signature.js';
 import type { BagSealer, HashedBytes, HashedStream, PayloadResult, SealResult, SealerOptions } from './sealer.js';
 
@@ -295,11 +295,11 @@ class ZipBagSealer implements BagSealer {
     this.#signal?.addEventListener('abort', this.#onAbortSignal, { once: true });
   }
 
-  addPayload(relPath: string, body: Buffer | Readable | HashedBytes | HashedStream): Promise<PayloadResult> {
+  addPayload(relPath: string, body: Buffer | Readable | HashedBytes | HashedStream, streamBytes?: number): Promise<PayloadResult> {
     if (isHashedStream(body)) {
       // Awaited only once the stream is consumed: a failure before that must not leave its rejection unhandled.
       body.digest.catch(() => undefined);
-      return releaseOnFailure(body.stream, this.#addPayload(relPath, body));
+      return releaseOnFailure(body.stream, this.#addPayload(relPath, body, undefined, streamBytes));
     }
     if (isHashedBytes(body)) {
       if (!SHA256_HEX.test(body.sha256)) {
@@ -308,14 +308,14 @@ class ZipBagSealer implements BagSealer {
       if (body.crc32 !== undefined) rememberCrc32(body.bytes, body.crc32);
       return this.#addPayload(relPath, body.bytes, body.sha256);
     }
-    return releaseOnFailure(body, this.#addPayload(relPath, body));
+    return releaseOnFailure(body, this.#addPayload(relPath, body, undefined, streamBytes));
   }
 
   addTagFile(name: string, body: Buffer | Readable): Promise<PayloadResult> {
     return releaseOnFailure(body, this.#addTagFile(name, body));
   }
 
-  #addPayload(relPath: string, body: Buffer | Readable | HashedStream, sha256?: string): Promise<PayloadResult> {
+  #addPayload(relPath: string, body: Buffer | Readable | HashedStream, sha256?: string, streamBytes?: number): Promise<PayloadResult> {
     try {
       this.#checkOpen();
       if (!this.#isSafePayloadPath(relPath)) {
@@ -327,6 +327,7 @@ class ZipBagSealer implements BagSealer {
     }
     return this.#enqueue(async () => {
       const bagPath = `data/${relPath}`;
+      if (streamBytes !== undefined && !Buffer.isBuffer(body)) declareLargeEntry(this.#archive, `${this.#orderId}/${bagPath}`, streamBytes);
       const result = await this.#appendHashed(bagPath, body, sha256);
       await this.#manifest.append(manifestLine(result.sha256, bagPath));
       this.#payloadFiles += 1;

@@ -72,9 +72,10 @@ export interface BagSealer {
    * Rejects with SealError 'UNSAFE_PATH' / 'DUPLICATE_PATH' (names compared case-insensitively after NFC; a file
    * may not sit where a folder is), with the source's own error if a body stream fails (the sealer then aborts),
    * and with the first error once the sealer has failed. A body stream belongs to the sealer from then on: it is
-   * destroyed if the call fails.
+   * destroyed if the call fails. `streamBytes` is the size a stream body will have, when it is known before it is
+   * read (an item's declared size): an entry over 4 GiB then carries its ZIP64 fields in its local header as well.
    */
-  addPayload(relPath: string, body: Buffer | Readable | HashedBytes | HashedStream): Promise<PayloadResult>;
+  addPayload(relPath: string, body: Buffer | Readable | HashedBytes | HashedStream, streamBytes?: number): Promise<PayloadResult>;
   /** Adds a tag file at the bag root (order.json, production.json); hashed into tagmanifest-sha256.txt. */
   addTagFile(name: string, body: Buffer | Readable): Promise<PayloadResult>;
   /**

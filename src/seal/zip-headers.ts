@@ -94,21 +94,54 @@ function textLength(text: string, utf8: boolean): number | undefined {
   return utf8 || bytes === text.length ? bytes : undefined;
 }
 
+/** Streamed entries declared over 4 GiB and not yet begun, by engine and entry name (see declareLargeEntry). */
+const declaredLarge = new WeakMap<object, Map<string, number>>();
+
+/**
+ * Declares that the entry `name`, about to be appended to `archive` as a stream, will hold `bytes` bytes, more than
+ * 4 GiB. Its local header then says so as APPNOTE 4.3.9 and 4.5.3 want, as libarchive writes it: version 4.5, sizes
+ * 0xffffffff and a ZIP64 field holding the size, with the CRC-32 (not known until the end) left to the 24-byte data
+ * descriptor. The engine writes such an entry's header before it has seen a byte of it, so without this its header
+ * said version 2.0 with no ZIP64 field, and a reader that streams the archive took its descriptor for a 16-byte one
+ * (bsdtar: "ZIP compressed data is wrong size"). Returns whether the declaration was taken (the engine is as expected).
+ */
+export function declareLargeEntry(archive: object, name: string, bytes: number): boolean {
+  const engine = engineOf(archive);
+  if (!engine || !(bytes > ZIP64_MAGIC)) return false;
+  let names = declaredLarge.get(engine);
+  if (!names) declaredLarge.set(engine, (names = new Map()));
+  names.set(name, bytes);
+  return true;
+}
+
+/** The ZIP64 field of a local header: both sizes (APPNOTE 4.5.3: a local header's field holds both). */
+function zip64LocalExtra(bytes: number): Buffer {
+  const field = Buffer.allocUnsafe(20);
+  field.writeUInt16LE(ZIP64_EXTRA_ID, 0);
+  field.writeUInt16LE(16, 2);
+  writeEight(field, bytes, 4);
+  writeEight(field, bytes, 12);
+  return field;
+}
+
 function localFileHeader(original: HeaderWriter): HeaderWriter {
   return function writeLocalFileHeader(this: ZipEngine, entry: ZipEntry): void {
     const bits = entry.getGeneralPurposeBit();
     const method = entry.getMethod();
-    const extra = entry.getLocalFileDataExtra();
-    if (entry.isZip64()) {
+    const name = entry.getName();
+    const declared = declaredLarge.get(this)?.get(name);
+    if (declared !== undefined) declaredLarge.get(this)?.delete(name);
+    let extra = entry.getLocalFileDataExtra();
+    if (entry.isZip64() || declared !== undefined) {
       bits.useDataDescriptor(true);
       entry.setVersionNeededToExtract(MIN_VERSION_ZIP64);
     }
-    const name = entry.getName();
     const nameLength = textLength(name, bits.usesUTF8ForNames());
     if (nameLength === undefined) {
       original.call(this, entry);
       return;
     }
+    if (declared !== undefined) extra = Buffer.concat([extra, zip64LocalExtra(declared)]);
     const start = this.offset;
     entry._offsets.file = start;
     const header = Buffer.allocUnsafe(LOCAL_HEADER_BYTES + nameLength + extra.length);
@@ -117,7 +150,11 @@ function localFileHeader(original: HeaderWriter): HeaderWriter {
     header.writeUInt16LE(flagsOf(bits), 6);
     header.writeUInt16LE(short(method), 8);
     header.writeUInt32LE(long(entry.getTimeDos()), 10);
-    if (bits.usesDataDescriptor()) {
+    if (declared !== undefined) {
+      header.writeUInt32LE(0, 14);
+      header.writeUInt32LE(ZIP64_MAGIC, 18);
+      header.writeUInt32LE(ZIP64_MAGIC, 22);
+    } else if (bits.usesDataDescriptor()) {
       header.fill(0, 14, 26);
     } else {
       header.writeUInt32LE(long(entry.getCrc()), 14);

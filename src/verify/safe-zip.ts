@@ -667,10 +667,10 @@ function checkLocalHeader(bytes: Buffer, at: number, entry: ZipEntry, problem: (
   if ((localFlags & relevantFlags) !== (entry.flags & relevantFlags)) {
     problem(`flags 0x${(entry.flags & relevantFlags).toString(16)}`, `0x${(localFlags & relevantFlags).toString(16)}`, 'the local header flags differ from the central directory');
   }
-  // A ZIP64 entry's local header may say less than its central 4.5: scopex writes 2.0 there for an item over 4 GiB
-  // (streamed, its size unknown when the header is written; a known defect: that header is to become 4.5 with a ZIP64
-  // field) and keeps 1.0 or 2.0 for an entry that merely lies past 4 GiB (a local header holds no offset). So under a
-  // central 4.5 with a ZIP64 field a local 1.0, 2.0 or 4.5 is accepted; otherwise the two must be equal.
+  // A ZIP64 entry's local header may say less than its central 4.5: scopex keeps 1.0 or 2.0 for an entry that merely
+  // lies past 4 GiB (a local header holds no offset), and wrote 2.0 for an item over 4 GiB before its local header got
+  // its ZIP64 field (archives sealed then still verify). So under a central 4.5 with a ZIP64 field a local 1.0, 2.0 or
+  // 4.5 is accepted; otherwise the two must be equal.
   const localVersion = bytes.readUInt16LE(at + 4);
   if (
     localVersion !== entry.versionNeeded &&
@@ -703,7 +703,9 @@ function checkLocalHeader(bytes: Buffer, at: number, entry: ZipEntry, problem: (
   }
   const descriptorFollows = (entry.flags & HAS_DATA_DESCRIPTOR) !== 0;
   const agrees = crc32 === entry.crc32 && compressedSize === entry.compressedSize && uncompressedSize === entry.uncompressedSize;
-  const deferred = crc32 === 0 && compressedSize === 0 && uncompressedSize === 0;
+  // Left to the data descriptor: a CRC-32 of 0, and sizes of 0 or (a ZIP64 entry over 4 GiB, whose size is known
+  // before its CRC-32) the sizes themselves.
+  const deferred = crc32 === 0 && ((compressedSize === 0 && uncompressedSize === 0) || (compressedSize === entry.compressedSize && uncompressedSize === entry.uncompressedSize));
   if (!agrees && !(descriptorFollows && deferred)) {
     const sizesAgree = compressedSize === entry.compressedSize && uncompressedSize === entry.uncompressedSize;
     const fields = crc32 === entry.crc32 ? 'sizes differ' : sizesAgree ? 'CRC-32 differs' : 'CRC-32 and sizes differ';
