@@ -3,8 +3,8 @@ import path from 'node:path';
 import * as z from './util/zod.js';
 import { describeFsError, InputError } from './errors.js';
 import { notValidJson } from './util/json-position.js';
+import { describeStrictJsonError, parseStrictJson, StrictJsonError } from './order/strict-json.js';
 import { looksLikeKeyMaterial, redactKeyMaterial } from './util/key-material.js';
-import { packageRoot } from './util/package-root.js';
 import { readInputFileSync } from './util/read-input-file.js';
 import { CATEGORIES, PROCESSES, type Category, type LegalProcess } from './order/schema.js';
 
@@ -69,8 +69,13 @@ export interface ScopexConfig {
   sampleWorld?: { seed: string; warning: string };
 }
 
+/**
+ * `config/scopex.json` in the current folder, as a relative default reads (DESIGN.md, README, --help). It was the one
+ * in scopex's install folder, which holds production paths (/srv/scopex, /etc/scopex): a config/scopex.json beside
+ * the user was ignored for it, and its errors named paths the user never gave.
+ */
 export function defaultConfigFile(): string {
-  return path.join(packageRoot(), 'config', 'scopex.json');
+  return path.resolve('config', 'scopex.json');
 }
 
 /** Reads a JSON file; a missing or malformed file is an InputError naming it. */
@@ -82,10 +87,14 @@ export function readJsonFile(file: string, what: string): unknown {
     throw new InputError('FILE_UNREADABLE', `cannot read ${what} ${file}: ${describeFsError(error)}`, { cause: error });
   }
   try {
-    return JSON.parse(text) as unknown;
+    // Strict, as orders are: JSON.parse keeps the last of two equal keys without a word, so a second "subpoena" line in
+    // the legal-process rules widened what a subpoena compels, and a second "reviewerCa" replaced the trusted CA.
+    return parseStrictJson(text);
   } catch (error) {
     // No cause: the parser's message quotes the start of the file, which may be a key given here by mistake.
-    throw new InputError('JSON_MALFORMED', `${what} ${file} ${notValidJson(error, text)}`);
+    if (!(error instanceof StrictJsonError)) throw new InputError('JSON_MALFORMED', `${what} ${file} ${notValidJson(error, text)}`);
+    // A key pasted where a field name goes is key material all the same.
+    throw new InputError('JSON_MALFORMED', redactKeyMaterial(`${what} ${file}: ${describeStrictJsonError(error, text)}`));
   }
 }
 

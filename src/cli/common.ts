@@ -1,4 +1,5 @@
 // What every command shares: the global flags, loading the config, and printing results.
+import { existsSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { loadConfig, defaultConfigFile, type ScopexConfig } from '../config.js';
 import { InputError } from '../errors.js';
@@ -13,7 +14,7 @@ export interface GlobalArgs {
 
 export function withGlobals<T>(y: Argv<T>): Argv<T & GlobalArgs> {
   return y
-    .option('config', { type: 'string', describe: 'config file (default: config/scopex.json)' })
+    .option('config', { type: 'string', describe: 'config file (default: config/scopex.json in the current folder)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON on stdout' })
     .option('quiet', { type: 'boolean', default: false, describe: 'print nothing but errors' })
     .option('debug', { type: 'boolean', default: false, describe: 'print stack traces with errors' })
@@ -55,7 +56,12 @@ export function refuseRepeatedOrEmptyValues(argv: Record<string, unknown>, parse
 }
 
 export function configFrom(args: GlobalArgs): ScopexConfig {
-  return loadConfig(args.config ?? defaultConfigFile());
+  if (args.config !== undefined) return loadConfig(args.config);
+  const file = defaultConfigFile();
+  if (!existsSync(file)) {
+    throw new InputError('FILE_UNREADABLE', `no --config was given, and there is no config/scopex.json in the current folder (${file}); give --config FILE`);
+  }
+  return loadConfig(file);
 }
 
 /** Progress goes to stderr, and only when a person is watching it. */

@@ -2,10 +2,9 @@
 import { open } from 'node:fs/promises';
 import type * as z from '../util/zod.js';
 import { describeFsError, InputError } from '../errors.js';
-import { lineAndColumn } from '../util/json-position.js';
 import { INPUT_OPEN_FLAGS } from '../util/read-input-file.js';
 import { orderSchema, type Order } from './schema.js';
-import { decodeStrictUtf8, parseStrictJson, StrictJsonError } from './strict-json.js';
+import { decodeStrictUtf8, describeStrictJsonError, parseStrictJson, StrictJsonError } from './strict-json.js';
 
 /** An order is a short document; anything bigger is not an order (and is not read into memory). */
 export const MAX_ORDER_BYTES = 1024 * 1024;
@@ -40,14 +39,7 @@ export function parseOrderJson(raw: Uint8Array, source: string): Record<string, 
     value = parseStrictJson(text);
   } catch (error) {
     if (error instanceof StrictJsonError) {
-      const place = error.position === null ? null : lineAndColumn(text, error.position);
-      const where = [
-        error.field === null ? null : `field ${error.field}`,
-        place === null ? null : `at line ${place.line}, column ${place.column}`,
-      ]
-        .filter(Boolean)
-        .join(', ');
-      throw new InputError('JSON_MALFORMED', `order ${source}: ${error.message}${where ? ` (${where})` : ''}`, { cause: error });
+      throw new InputError('JSON_MALFORMED', `order ${source}: ${describeStrictJsonError(error, text)}`, { cause: error });
     }
     throw error;
   }

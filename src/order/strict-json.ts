@@ -1,6 +1,6 @@
 // Strict JSON for signed documents: one UTF-8 text, no BOM, no duplicate or prototype-polluting keys.
 // JSON.parse keeps the last of two equal keys silently, so a second "categories" could hide behind a signed first one.
-import { jsonErrorOffset } from '../util/json-position.js';
+import { jsonErrorOffset, lineAndColumn } from '../util/json-position.js';
 
 /** Why a text was refused, and where (a byte-free character offset into the decoded text, or null). */
 export class StrictJsonError extends Error {
@@ -13,6 +13,15 @@ export class StrictJsonError extends Error {
     this.position = position;
     this.field = field;
   }
+}
+
+/** The refusal and where it is: `key "x" appears twice in the same object (field a.x, at line 3, column 5)`. */
+export function describeStrictJsonError(error: StrictJsonError, text: string): string {
+  const place = error.position === null ? null : lineAndColumn(text, error.position);
+  const where = [error.field === null ? null : `field ${error.field}`, place === null ? null : `at line ${place.line}, column ${place.column}`]
+    .filter(Boolean)
+    .join(', ');
+  return `${error.message}${where ? ` (${where})` : ''}`;
 }
 
 /** Keys that reach Object.prototype through naive merging; no scopex document has a use for them. */

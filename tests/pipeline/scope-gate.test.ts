@@ -1,13 +1,13 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ScopeError } from '../../src/errors.js';
-import { defaultConfigFile } from '../../src/config.js';
 import type { ScopeViolation} from '../../src/pipeline/scope-gate.js';
 import { createScopeGate, type GateRequest } from '../../src/pipeline/scope-gate.js';
 import type { Category, Order } from '../../src/order/schema.js';
 import type { SourceItem } from '../../src/sources/source-adapter.js';
 
-const rules = loadConfig(defaultConfigFile()).legalProcess;
+const rules = loadConfig(path.join(import.meta.dirname, '../../config/scopex.json')).legalProcess;
 const range = { from: '2026-01-01T00:00:00Z', to: '2026-06-30T23:59:59Z' };
 
 function gateFor(process: Order['process'], categories: Category[], accountIds = ['acct-a', 'acct-b']) {
