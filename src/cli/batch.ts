@@ -43,6 +43,10 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
   handler: async (args) => {
     const concurrency = args.concurrency === undefined ? undefined : parseConcurrency(args.concurrency);
     const config = configFrom(args);
+    // The account directory every order is resolved against. One that cannot be read is the run's problem, as for
+    // export (exit 2, one sentence, no --out folder made), not each order's: every order was "malformed", exit 6.
+    const { createFileDirectory } = await import('../sources/file-directory.js');
+    createFileDirectory({ file: path.join(config.storesRoot, 'directory.json') });
     boundHeapGrowth();
     const { runBatch } = await import('../batch/batch.js');
     const display = progressWanted(args) ? createBatchDisplay((await import('cli-progress')).default) : undefined;

@@ -1,6 +1,6 @@
 // The config a command reads: config/scopex.json in the current folder unless --config says otherwise, and the
 // config, its legal-process rules, the account directory and the data-keys file parsed as strictly as orders are.
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -100,5 +100,18 @@ describe('a key given twice in a JSON file the config names', () => {
     for (const output of [run.stdout, run.stderr, keysRun.stdout, keysRun.stderr]) {
       for (const canary of canaries(keysWorld)) expect(output).not.toContain(canary);
     }
+  }, 60_000);
+});
+
+describe('batch with an account directory it cannot read', () => {
+  test('fails the run as export does (exit 2, one sentence), not every order as malformed, and makes no --out folder', async () => {
+    const world = copyWorld('batch');
+    rmSync(path.join(world, 'stores', 'directory.json'));
+    const out = path.join(world, 'batch-out');
+    const run = await runCli(['batch', path.join(world, 'orders', 'approved-warrant.json'), path.join(world, 'orders', 'approved-subpoena.json'), '--out', out, '--config', path.join(world, 'config.json')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(`scopex: cannot read account directory ${path.join(world, 'stores', 'directory.json')}: no such file\n`);
+    expect(run.stdout).toBe('');
+    expect(existsSync(out)).toBe(false);
   }, 60_000);
 });
