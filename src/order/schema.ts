@@ -1,6 +1,7 @@
 // The scopex.order/v1 document (DESIGN.md, "The order"): strict, every field named in its error.
 import { looksLikeKeyMaterial } from '../util/key-material.js';
 import * as z from '../util/zod.js';
+import { pastTheMillisecond } from '../util/in-range.js';
 
 export const PROCESSES = [
   'subpoena',
@@ -38,6 +39,13 @@ export const ORDER_LIMITS = { text: 4096, certificate: 16384, targets: 1000 } as
 
 /** An ISO 8601 instant with an explicit zone (Z or ±hh:mm); zone-less local times are ambiguous in court. */
 export const instant = z.iso.datetime({ offset: true });
+
+/**
+ * An end of a date range: an instant to the millisecond at most (digits past it must be zeros). Items are compared
+ * with it exactly (util/in-range.ts), and a finer end was cut to its millisecond, which let an item stamped half a
+ * millisecond before the range start out.
+ */
+const rangeEnd = instant.check(z.refine((text) => !pastTheMillisecond(text), 'an instant to the millisecond at most (scopex compares times to the millisecond)'));
 
 /**
  * The pattern of `instant` (zod's ISO datetime with an offset), for hand-written checks of many values (index lines,
@@ -101,7 +109,7 @@ export const orderSchema = z
     expiresAt: instant,
     targets: z.array(targetSchema).check(z.minLength(1, 'at least one target: there is no blanket access'), z.maxLength(ORDER_LIMITS.targets)),
     categories: z.array(z.enum(CATEGORIES)).check(z.minLength(1, 'at least one category')),
-    dateRange: z.strictObject({ from: instant, to: instant }),
+    dateRange: z.strictObject({ from: rangeEnd, to: rangeEnd }),
     nondisclosure: z.optional(z.nullable(z.strictObject({ until: instant }))),
     enterpriseRedirect: z.enum(['not-applicable', 'customer-unreachable', 'customer-consented']),
     approval: z.optional(approvalSchema),

@@ -6,6 +6,7 @@ import type { StoreService } from '../keys/key-service.js';
 import type { ScopeIncidentDetails } from '../custody/custody-log.js';
 import { categoryParts, type Category, type Order } from '../order/schema.js';
 import type { ItemKind, SourceItem } from '../sources/source-adapter.js';
+import { instantInRange } from '../util/in-range.js';
 
 /** A ScopeError that also says which source, account and item broke the order, for the custody incident. */
 export class ScopeViolation extends ScopeError {
@@ -103,7 +104,7 @@ export function createScopeGate(options: ScopeGateOptions): ScopeGate {
       if (Number.isNaN(at)) {
         refuse(item, request, `its timestamp ${JSON.stringify(item.timestamp)} is not a valid instant`);
       }
-      if (at < from || at > to) {
+      if (!instantInRange(item.timestamp as string, at, from, to)) {
         refuse(item, request, `its timestamp ${item.timestamp} is outside the order's date range ${options.order.dateRange.from} .. ${options.order.dateRange.to}`);
       }
     },

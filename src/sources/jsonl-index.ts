@@ -10,6 +10,7 @@ import { instant, isInstant } from '../order/schema.js';
 import { jsonErrorOffset } from '../util/json-position.js';
 import { ACCOUNT_ID_PATTERN } from './file-directory.js';
 import type { Listing, TimeRange } from './source-adapter.js';
+import { instantInRange } from '../util/in-range.js';
 
 /** Item ids name blob files, so they are safe ASCII and never "." or "..". */
 export const ITEM_ID_PATTERN = /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,200}$/;
@@ -252,10 +253,9 @@ export async function assertStoreReadable(root: string, service: string): Promis
   }
 }
 
-/** Both ends inclusive: from <= timestamp <= to. */
+/** Both ends inclusive: from <= timestamp <= to, compared past the millisecond (see util/in-range.ts). */
 export function inRange(timestamp: string, range: TimeRange): boolean {
-  const at = Date.parse(timestamp);
-  return at >= range.from.getTime() && at <= range.to.getTime();
+  return instantInRange(timestamp, Date.parse(timestamp), range.from.getTime(), range.to.getTime());
 }
 
 export function checkRange(range: TimeRange, service: string): void {

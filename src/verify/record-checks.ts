@@ -10,6 +10,7 @@ import { ProductionTable } from './production-table.js';
 import { JsonArrayReader } from './json-array-reader.js';
 import { unsafeNameReason } from './names.js';
 import type { VerifyCheckName, VerifyFailure } from './verify.js';
+import { instantInRange } from '../util/in-range.js';
 
 /** production.json's encryption states (`none`: a metadata file; archives before it said `provider-decrypted` there). */
 export const ENCRYPTION_STATES = ['provider-decrypted', 'customer-key', 'user-encrypted', 'none'] as const;
@@ -417,7 +418,7 @@ export class RecordChecks {
         if (!inItsFolder) failures.add('scope', path, `a category among ${rule.categories.join(', ')}`, category, `${path} is of a category the order does not name`);
       }
       const time = production.time(index);
-      if (time !== null && (time < from || time > to)) {
+      if (time !== null && !instantInRange(production.timestamp(index) ?? '', time, from, to)) {
         const path = production.path(index);
         failures.add('scope', path, `a time from ${rule.from} to ${rule.to}`, production.timestamp(index) ?? '', `${path} lies outside the order's date range`);
       }
