@@ -34,7 +34,8 @@ import { imMetadata, mailMetadata, storageMetadata, type DeliveredEncryption } f
 import { createScopeGate, ScopeViolation, type GateRequest, type ScopeGate } from './scope-gate.js';
 import type { ProductionRecord } from './production-record.js';
 import { abortError, oneByOne, openJsonArraySink, openTextSink, readAhead, throwIfAborted, type JsonArraySink, type TextSink } from './stages.js';
-import { filterSubscriberRecord } from './subscriber-record.js';
+import { filterSubscriberRecord, inexactNumber } from './subscriber-record.js';
+import { parseStrictJson, StrictJsonError } from '../order/strict-json.js';
 import { giveBackChunk } from '../util/lent-chunks.js';
 import { readInputFile } from '../util/read-input-file.js';
 
@@ -530,11 +531,19 @@ function createRun(ctx: RunContext) {
 
   function subscriberBody(body: Buffer, item: SourceItem): Buffer {
     let record: unknown;
+    const text = body.toString('utf8');
+    // The record goes out as its values written again, so what JSON.parse would lose without a word (the first of two
+    // equal keys, a "__proto__" member, a number it cannot hold exactly) stops the export rather than go out changed.
     try {
-      record = JSON.parse(body.toString('utf8')) as unknown;
-    } catch {
-      // No cause: the parser's message would quote the decrypted record.
-      throw new IntegrityError('ITEM_FORMAT', `the subscriber record of account ${item.accountId} is not valid JSON`);
+      record = parseStrictJson(text);
+    } catch (error) {
+      // No cause, and no key or value quoted: the parser's message would quote the decrypted record.
+      const field = error instanceof StrictJsonError && error.message !== 'it is not valid JSON' && error.field !== null ? ` (field ${redactKeyMaterial(error.field)})` : '';
+      const why = error instanceof StrictJsonError && error.message !== 'it is not valid JSON' ? `cannot be delivered as stored: ${error.message.replace(/^key "[^"]*"/, 'a key')}` : 'is not valid JSON';
+      throw new IntegrityError('ITEM_FORMAT', `the subscriber record of account ${item.accountId} ${why}${field}`);
+    }
+    if (inexactNumber(text) !== null) {
+      throw new IntegrityError('ITEM_FORMAT', `the subscriber record of account ${item.accountId} cannot be delivered as stored: it holds a number that would be written back as another (more digits than a JSON number keeps exactly)`);
     }
     // Decision: the record's standing facts are delivered whole; its dated history (logins, IPs) only within the
     // order's date range, since those events are as time-bound as mail or messages.

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createAccountPaths } from '../../src/pipeline/item-paths.js';
 import { createMailHeaderCollector, mailHeaderFields } from '../../src/pipeline/mail-headers.js';
-import { filterSubscriberRecord } from '../../src/pipeline/subscriber-record.js';
+import { filterSubscriberRecord, inexactNumber } from '../../src/pipeline/subscriber-record.js';
 import { isSafeArchivePath } from '../../src/seal/safe-names.js';
 import type { SourceItem } from '../../src/sources/source-adapter.js';
 
@@ -255,5 +255,17 @@ describe('archive paths', () => {
     expect(p.startsWith('acct-a/im.content/')).toBe(true);
     expect(p.endsWith('/i1.json')).toBe(true);
     expect(paths.metadata('mail')).toBe('acct-a/mail.metadata/metadata.jsonl');
+  });
+});
+
+describe('a subscriber record that JSON.parse cannot carry exactly', () => {
+  it('names the first number written back as another, and passes numbers that are only written differently', () => {
+    expect(inexactNumber('{"paymentAccountId":12345678901234567890,"plan":"free"}')).toBe('12345678901234567890');
+    expect(inexactNumber('{"quota":1e400}')).toBe('1e400');
+    expect(inexactNumber('{"tiny":-1e-400}')).toBe('-1e-400');
+    // The same values, however written: 1.10 goes out as 1.1, 1E2 as 100, 1e20 as 100000000000000000000.
+    expect(inexactNumber('{"a":1.10,"b":1E2,"c":1e20,"d":-0.5,"e":9007199254740991,"f":0.1,"g":[1,2.50,3e-7]}')).toBeNull();
+    // Digits inside strings are the record's text, not numbers.
+    expect(inexactNumber('{"card":"12345678901234567890","note":"1e400 \\" 99999999999999999999"}')).toBeNull();
   });
 });
