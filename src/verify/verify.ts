@@ -17,6 +17,7 @@ import { LocalRecordChecker, startRecordsThread, type EarlyReadResult, type Reco
 import { MANIFEST, PRODUCTION, splitPayloadPath, type CheckOutcome, type RecordFile, type RecordLayout, type ScopeRule } from './record-checks.js';
 import { listZip, scanZip, storedDataRange, type EntrySink, type ZipEntry, type ZipListing } from './safe-zip.js';
 import { loadTrustAnchors } from './trust-anchors.js';
+import { parseOrderBytes, parseOrderJson } from '../order/read-order.js';
 
 export interface VerifyOptions {
   archive: string;
@@ -138,13 +139,10 @@ function readGivenOrder(orderFile: string): { bytes: Buffer; value: unknown } {
   } catch (error) {
     throw new InputError('FILE_UNREADABLE', `cannot read the order ${orderFile}: ${describeFsError(error)}`, { cause: error });
   }
-  const text = bytes.toString('utf8');
-  try {
-    return { bytes, value: JSON.parse(text) as unknown };
-  } catch (error) {
-    // No cause: the parser's message quotes the start of the file, which may be a key given here by mistake.
-    throw new InputError('JSON_MALFORMED', `the order ${orderFile} ${notValidJson(error, text)}`);
-  }
+  // Read as order check reads an order (strict JSON, the schema): an --order that is no order is malformed input
+  // (exit 2), not "the archive answers a different order" (exit 4), which blamed the archive for the flag.
+  parseOrderBytes(bytes, orderFile);
+  return { bytes, value: parseOrderJson(bytes, orderFile) };
 }
 
 class ArchiveVerification {

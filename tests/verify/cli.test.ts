@@ -66,6 +66,17 @@ describe('scopex verify', () => {
     expect(result.stdout).toContain('payload-manifest');
   });
 
+  it('exits 2, naming the field, on an --order that breaks the order schema (it said "a different order", exit 4)', async () => {
+    const order = JSON.parse(fs.readFileSync(orderFile, 'utf8')) as Record<string, unknown>;
+    delete order['id'];
+    const malformed = path.join(dir, 'no-id.json');
+    fs.writeFileSync(malformed, JSON.stringify(order));
+    const result = await run(['verify', good, '--trust', pki.caFile, '--order', malformed]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(new RegExp(`^scopex: order ${malformed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*\\bid\\b`));
+  });
+
   it('exits 4 on a tampered archive and names the entry', async () => {
     const result = await run(['verify', bad, '--trust', pki.caFile]);
     expect(result.code).toBe(4);
