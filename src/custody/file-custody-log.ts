@@ -346,9 +346,14 @@ function parseTail(line: string, file: string): CustodyRecord {
   return record;
 }
 
-/** Whether `line` is exactly the text append writes for `record` (JSON.stringify of it, nothing else). */
+/**
+ * Whether `line` is exactly the text append writes for `record`: JSON.stringify of its fields in the order append
+ * puts them, nothing else. Rebuilt in that order rather than taken as parsed, or a record with its fields reordered
+ * (same values, same hash) passed as written. The order of the fields inside `details` is the writer's own.
+ */
 export function isAsWritten(record: CustodyRecord, line: string): boolean {
-  return JSON.stringify(record) === line;
+  const { seq, time, event, orderId, details, prevHash, hash } = record;
+  return JSON.stringify({ seq, time, event, orderId, details, prevHash, hash }) === line;
 }
 
 /**

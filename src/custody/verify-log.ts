@@ -101,7 +101,7 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
         ? 'its content no longer matches its hash'
         : unknown.length > 0
           ? `it has ${unknown.length === 1 ? 'a field' : 'fields'} the custody record format does not define (${unknown.map((key) => JSON.stringify(key)).join(', ')})`
-          : 'its text is not as scopex wrote it (a repeated key, or the same values written differently)';
+          : 'its text is not as scopex wrote it (a repeated key, or the same values written differently or in another order)';
       fail({ seq, line: lineNo, kind: 'edited', problem: `record seq ${seq} on line ${lineNo} was edited: ${what}${renumbered}` });
     }
     if (seq === expected) {

@@ -258,6 +258,17 @@ describe('verifyCustodyLog', () => {
     ]);
   });
 
+  it('fails a record whose fields were reordered (same values, same hash), as not as scopex wrote it', async () => {
+    const lines = await writeLog(3);
+    const reordered = Object.fromEntries(Object.entries(JSON.parse(lines[1]!) as Record<string, unknown>).reverse());
+    writeFileSync(logFile, [lines[0], JSON.stringify(reordered), lines[2]].map((line) => `${line}\n`).join(''));
+    const report = await verifyCustodyLog(logFile);
+    expect(report.ok).toBe(false);
+    expect(report.failures).toEqual([
+      expect.objectContaining({ seq: 2, line: 2, kind: 'edited', problem: expect.stringMatching(/not as scopex wrote it \(.*in another order\)/) as unknown }),
+    ]);
+  });
+
   it('reads the log as of one moment: records appended while it audits are not records added without scopex', async () => {
     writeChainWithHead(40_000);
     const log = createFileCustodyLog({ file: logFile });
