@@ -20,6 +20,8 @@ export type InputErrorCode =
   | 'SCHEMA_VIOLATION'
   | 'CONFIG_INVALID'
   | 'OUTPUT_EXISTS'
+  /** `order approve` of an order whose approval still matches it: an approval is never replaced silently. */
+  | 'ALREADY_APPROVED'
   /** A folder cannot take what scopex writes there (the archive, a sample world, the custody log, an approved order):
    * no permission, no space, read-only (outputWriteError below). */
   | 'OUTPUT_UNWRITABLE'

@@ -8,6 +8,7 @@ import { maxConcurrency } from '../batch/max-concurrency.js';
 import { AbortedError, BatchError, InputError } from '../errors.js';
 import { boundHeapGrowth } from '../util/heap-growth.js';
 import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
+import { redactKeyMaterial } from '../util/key-material.js';
 import { configFrom, printResult, progressWanted, type GlobalArgs } from './common.js';
 
 interface BatchArgs extends GlobalArgs {
@@ -75,13 +76,14 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
     } finally {
       display?.stop();
     }
-    printResult(args, result, () => summaryTable(result));
+    const shown = shownResult(result);
+    printResult(args, shown, () => summaryTable(shown));
     // The summary above is the result; the entry point must not print a second JSON document.
     if (result.interrupted) {
       throw Object.assign(new AbortedError('ABORTED', `the batch was interrupted: ${describeCounts(result)}`), { resultPrinted: true });
     }
     if (!result.ok) {
-      const failing = result.orders.filter((order) => order.verdict !== 'sealed' && order.verdict !== 'skipped');
+      const failing = shown.orders.filter((order) => order.verdict !== 'sealed' && order.verdict !== 'skipped');
       const first = failing[0];
       throw Object.assign(
         new BatchError(
@@ -94,6 +96,23 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
     }
   },
 };
+
+/**
+ * The result as printed: an order's id (read before the order is checked), its file and the folders may be anything
+ * typed or pasted there, a key too, so they go through the redaction every error message goes through.
+ */
+function shownResult(result: BatchResult): BatchResult {
+  return {
+    ...result,
+    outDir: redactKeyMaterial(result.outDir),
+    orders: result.orders.map((order) => ({
+      ...order,
+      orderId: redactKeyMaterial(order.orderId),
+      file: redactKeyMaterial(order.file),
+      archive: order.archive === null ? null : redactKeyMaterial(order.archive),
+    })),
+  };
+}
 
 /**
  * --concurrency as typed, so that the error quotes what was typed (as a yargs number, "abc" was NaN and "" was 0):
@@ -137,7 +156,7 @@ function createBatchDisplay(cliProgress: typeof cliProgressModule) {
           overall = multibar.create(event.orders.length, 0, { label: 'batch'.padEnd(24), unit: 'orders', info: '' });
           break;
         case 'started':
-          running.set(event.orderId, multibar.create(1, 0, { label: event.orderId.slice(0, 24).padEnd(24), unit: 'items', info: 'checking' }));
+          running.set(event.orderId, multibar.create(1, 0, { label: redactKeyMaterial(event.orderId).slice(0, 24).padEnd(24), unit: 'items', info: 'checking' }));
           break;
         case 'progress': {
           const bar = running.get(event.orderId);
@@ -153,7 +172,7 @@ function createBatchDisplay(cliProgress: typeof cliProgressModule) {
             running.delete(event.order.orderId);
           }
           done += 1;
-          overall?.update(done, { info: `last: ${event.order.orderId} ${event.order.verdict}` });
+          overall?.update(done, { info: `last: ${redactKeyMaterial(event.order.orderId)} ${event.order.verdict}` });
           break;
         }
       }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { loadConfig, defaultConfigFile, type ScopexConfig } from '../config.js';
 import { InputError } from '../errors.js';
+import { escapeJsonForTerminal, quoteText } from '../util/quote-text.js';
 import { writeStdout } from './stdout.js';
 
 export interface GlobalArgs {
@@ -23,7 +24,7 @@ export function withGlobals<T>(y: Argv<T>): Argv<T & GlobalArgs> {
 
 /** What yargs hands a middleware besides the arguments (@types/yargs leaves the second parameter out). */
 interface ParserView {
-  getOptions(): { key: Record<string, unknown>; array: string[] };
+  getOptions(): { key: Record<string, unknown>; array: string[]; boolean: string[] };
   getGroups(): Record<string, string[]>;
   getInternalMethods?: () => { getUsageInstance?: () => { getPositionalGroupName?: () => string } | undefined };
 }
@@ -55,6 +56,29 @@ export function refuseRepeatedOrEmptyValues(argv: Record<string, unknown>, parse
   }
 }
 
+/**
+ * A boolean flag given a value (`--json=maybe`) takes only true or false. yargs reads any other value as false, so
+ * `--json=yes` printed text and `--force=yes` did not force: a bad flag is a usage error, as for every other option.
+ * The values are gone from what yargs hands over, so the command line as typed (`rawArgs`) is looked at, up to "--".
+ */
+export function refuseValuedBooleans(rawArgs: readonly string[]) {
+  return (_argv: Record<string, unknown>, parser?: ParserView): void => {
+    if (!parser) return;
+    const booleans = new Set(parser.getOptions().boolean);
+    const isBoolean = (name: string) => booleans.has(name) || booleans.has(name.replace(/-([a-z])/g, (_dash, letter: string) => letter.toUpperCase()));
+    for (const arg of rawArgs) {
+      if (arg === '--') break;
+      const match = /^--([^=]+)=([\s\S]*)$/.exec(arg);
+      if (!match) continue;
+      const [, name = '', value = ''] = match;
+      // `--no-json=...` is no flag yargs knows (strict mode refuses it), so only the flag's own name is looked for.
+      if (!isBoolean(name)) continue;
+      if (value === 'true' || value === 'false') continue;
+      throw new InputError('USAGE', `--${name} is a flag: give it alone, or as --${name}=true or --${name}=false; found ${quoteText(value)}`);
+    }
+  };
+}
+
 export function configFrom(args: GlobalArgs): ScopexConfig {
   if (args.config !== undefined) return loadConfig(args.config);
   const file = defaultConfigFile();
@@ -72,7 +96,8 @@ export function progressWanted(args: GlobalArgs): boolean {
 /** Prints a command's result: JSON on stdout with --json, the human text otherwise (unless --quiet). */
 export function printResult(args: GlobalArgs, result: unknown, human: () => string): void {
   if (args.json) {
-    writeStdout(`${JSON.stringify(result, null, 2)}\n`);
+    // Same document for a parser; no raw bidi, C1 or zero-width character for the terminal it may be read on.
+    writeStdout(`${escapeJsonForTerminal(JSON.stringify(result, null, 2))}\n`);
   } else if (!args.quiet) {
     const text = human();
     if (text) writeStdout(text.endsWith('\n') ? text : `${text}\n`);

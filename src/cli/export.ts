@@ -4,6 +4,7 @@ import { AbortedError } from '../errors.js';
 import type { ExportProgress, ExportResult } from '../pipeline/export.js';
 import { boundHeapGrowthWhenLarge } from '../util/heap-growth.js';
 import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
+import { redactKeyMaterial } from '../util/key-material.js';
 import { configFrom, printResult, progressWanted, type GlobalArgs } from './common.js';
 
 interface ExportArgs extends GlobalArgs {
@@ -44,7 +45,9 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
     } finally {
       bar?.stop();
     }
-    printResult(args, result, () => summary(result));
+    // The archive's path holds --out, which may be anything typed there (a key pasted as the folder).
+    const shown = { ...result, archive: redactKeyMaterial(result.archive) };
+    printResult(args, shown, () => summary(shown));
   },
 };
 

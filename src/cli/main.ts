@@ -7,7 +7,7 @@ import { describeInterrupt, handleInterruptsFromStart } from '../util/interrupts
 import { redactKeyMaterial } from '../util/key-material.js';
 import { packageVersion } from '../util/package-root.js';
 import { auditCommand } from './audit.js';
-import { withGlobals } from './common.js';
+import { refuseValuedBooleans, withGlobals } from './common.js';
 import { batchCommand } from './batch.js';
 import { exportCommand } from './export.js';
 import { notifyCommand } from './notify.js';
@@ -27,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     process.exit(report(error, { debug, json }));
   });
   try {
-    const cli = withGlobals(yargs(argv));
+    const cli = withGlobals(yargs(argv)).middleware(refuseValuedBooleans(argv), true);
     skipHelpCaching(cli);
     await cli
       .scriptName('scopex')

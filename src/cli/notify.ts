@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { NoticesResult } from '../custody/notices.js';
 import { AbortedError, IntegrityError } from '../errors.js';
 import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
+import { redactKeyMaterial } from '../util/key-material.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
 interface NotifyArgs extends GlobalArgs {
@@ -27,7 +28,8 @@ export const notifyCommand: CommandModule<GlobalArgs, NotifyArgs> = {
       reason: (signal) => new AbortedError('ABORTED', `notify was interrupted (${describeInterrupt(signal)}); nothing was reported`),
       stopAtOnce: true,
     });
-    printResult(args, result, () => describeNotices(result));
+    const shown = shownNotices(result);
+    printResult(args, shown, () => describeNotices(shown));
     if (!result.logVerified) {
       // Printed (marked) for the record, but nobody may be told on the word of a log that fails audit: a forged or
       // edited record could end a non-disclosure order early.
@@ -39,6 +41,15 @@ export const notifyCommand: CommandModule<GlobalArgs, NotifyArgs> = {
     }
   },
 };
+
+/**
+ * The notices as printed. A log written before order ids that look like key material were refused (or written by
+ * another tool) may still hold such an id: the log stays as it is, but the id is not shown.
+ */
+function shownNotices(result: NoticesResult): NoticesResult {
+  const shownId = <T extends { orderId: string }>(entry: T): T => ({ ...entry, orderId: redactKeyMaterial(entry.orderId) });
+  return { ...result, notify: result.notify.map(shownId), withheld: result.withheld.map(shownId), redirect: result.redirect.map(shownId) };
+}
 
 export function describeNotices(result: NoticesResult): string {
   const lines = [`as of ${result.asOf}${result.logVerified ? '' : '  (WARNING: custody log fails audit verification)'}`];

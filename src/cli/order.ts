@@ -4,6 +4,8 @@ import type { Argv, CommandModule } from 'yargs';
 import type { ApproveOptions } from '../order/approve-order.js';
 import type { OrderContext } from '../order/check-order.js';
 import type { OrderCheckReport } from '../order/check-report.js';
+import { redactKeyMaterial } from '../util/key-material.js';
+import { quoteText } from '../util/quote-text.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
 interface CheckArgs extends GlobalArgs {
@@ -76,8 +78,8 @@ const approveCommand: CommandModule<GlobalArgs, ApproveArgs> = {
     const approval = order.approval!;
     printResult(
       args,
-      { ok: true, orderId: order.id, out, reviewer: approval.reviewer, approvedAt: approval.approvedAt },
-      () => `${order.id}: approved by ${approval.reviewer} at ${approval.approvedAt}, written to ${out}`,
+      { ok: true, orderId: order.id, out: redactKeyMaterial(out), reviewer: approval.reviewer, approvedAt: approval.approvedAt },
+      () => `${order.id}: approved by ${approval.reviewer} at ${approval.approvedAt}, written to ${redactKeyMaterial(out)}`,
     );
   },
 };
@@ -96,10 +98,16 @@ export const orderCommand: CommandModule<GlobalArgs, GlobalArgs> = {
 
 function describeReport(report: OrderCheckReport, file: string): string {
   const lines: string[] = [];
-  const name = report.orderId ?? file;
+  // A file that is no order is named by its path, which may be anything typed there (a key pasted as the argument).
+  const name = report.orderId ?? redactKeyMaterial(file);
   const count = report.reasons.length;
   lines.push(`${name}: ${report.verdict}${count > 0 ? ` (${count} reason${count === 1 ? '' : 's'})` : ''}`);
   for (const reason of report.reasons) lines.push(`  ${reason.code.padEnd(22)} ${reason.message}`);
+  const { approval } = report;
+  if (approval) {
+    const by = `${approval.reviewer} (certificate ${approval.certificate === null ? 'that cannot be read' : quoteText(approval.certificate)}) at ${approval.approvedAt}`;
+    lines.push(approval.valid ? `  approved by ${by}` : `  approval claimed by ${by}: it does not stand (see the reasons above)`);
+  }
   for (const account of report.accounts) {
     const targets = account.targets.map((t) => `${t.type} ${t.value}`).join(', ');
     lines.push(`  account ${account.id} (${account.tenantType} tenant ${account.tenant}) <- ${targets}`);

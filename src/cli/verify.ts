@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { AbortedError, InputError, IntegrityError } from '../errors.js';
 import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
+import { looksLikeKeyMaterial, redactKeyMaterial } from '../util/key-material.js';
 import type { VerifyReport } from '../verify/verify.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
@@ -45,7 +46,9 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
       },
     );
     if (args.config !== undefined) await recordVerification(args, report);
-    printResult(args, report, () => describeVerifyReport(report));
+    // Named by what was typed (ARCHIVE) and what the archive claims (its order id): neither is shown if it may be a key.
+    const shown = { ...report, archive: redactKeyMaterial(report.archive), orderId: report.orderId === null ? null : redactKeyMaterial(report.orderId) };
+    printResult(args, shown, () => describeVerifyReport(shown));
     if (!report.ok) {
       const count = report.failures.length + report.failuresOmitted;
       const first = report.failures[0];
@@ -84,13 +87,14 @@ const UNKNOWN_ORDER_ID = 'unknown';
 async function recordVerification(args: VerifyArgs, report: VerifyReport): Promise<void> {
   const config = configFrom(args);
   const { createFileCustodyLog } = await import('../custody/file-custody-log.js');
-  const orderId = report.orderId !== null && report.orderId !== '' ? report.orderId : null;
+  // The id comes from the archive (its order.json, else its top folder), which may hold anything: a key is not logged.
+  const orderId = report.orderId !== null && report.orderId !== '' && !looksLikeKeyMaterial(report.orderId) ? report.orderId : null;
   await createFileCustodyLog({ file: config.custodyLogFile }).append({
     event: 'archive.verified',
     orderId: orderId ?? UNKNOWN_ORDER_ID,
     details: {
       orderIdKnown: orderId !== null,
-      archive: path.resolve(args.archive),
+      archive: redactKeyMaterial(path.resolve(args.archive)),
       ok: report.ok,
       failures: report.failures.length + report.failuresOmitted,
       failedChecks: [...new Set(report.failures.map((failure) => failure.check))],

@@ -103,6 +103,23 @@ export function verifyApproval(
 }
 
 /**
+ * Whether the approval's signature still matches `signed` (the order's JSON as received) under the certificate the
+ * approval carries; the certificate's trust is not judged. This is what tells an approved order from one changed after
+ * approval (or signed with a key other than the certificate's).
+ */
+export function approvalSignatureMatches(signed: Record<string, unknown>, approval: Approval): boolean {
+  const certificate = parseApprovalCertificate(approval.certificate);
+  if (typeof certificate === 'string' || publicKeyProblem(certificate)) return false;
+  return signatureMatches(signed, approval.signature, certificate);
+}
+
+/** The common name of the certificate an approval carries, or null when it is not one parsable certificate. */
+export function approvalCertificateName(approval: Approval): string | null {
+  const certificate = parseApprovalCertificate(approval.certificate);
+  return typeof certificate === 'string' ? null : commonName(certificate);
+}
+
+/**
  * The archive signer's certificate from the config, when it can be read: approvals by its key are refused. A missing
  * file is not an order problem (export reports it), so it yields nothing here.
  */

@@ -1,14 +1,16 @@
-// A compliance reviewer approves an order: it must pass every other check first, and the result must verify.
+// A compliance reviewer approves an order: it must carry no approval yet and pass every other check first, and the
+// result must verify.
 import { randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { link, lstat, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describeFsError, InputError, NotRegularFileError, OrderError } from '../errors.js';
 import { signOrder, keyFromPem } from './approval-sign.js';
-import { commonName, loadArchiveSigner, loadReviewerCas, verifyApproval } from './approval-verify.js';
+import { approvalCertificateName, approvalSignatureMatches, commonName, loadArchiveSigner, loadReviewerCas, verifyApproval } from './approval-verify.js';
 import { evaluateOrderRules, type OrderContext } from './check-order.js';
 import { INPUT_OPEN_FLAGS } from '../util/read-input-file.js';
-import { readOrderFile } from './read-order.js';
-import { displayText, type Order } from './schema.js';
+import { quoteText } from '../util/quote-text.js';
+import { parseOrderJson, readOrderFile } from './read-order.js';
+import { displayText, type Approval, type Order } from './schema.js';
 
 export interface ApproveOptions {
   orderFile: string;
@@ -41,7 +43,8 @@ export async function approveOrder(options: ApproveOptions): Promise<ApprovedOrd
     if (existing?.isDirectory()) throw new InputError('OUTPUT_UNWRITABLE', `cannot write approved order ${options.out}: it is a folder`);
     if (existing && !replace) throw approvedOrderExists(options.out);
   }
-  const { order } = await readOrderFile(options.orderFile);
+  const { order, raw } = await readOrderFile(options.orderFile);
+  if (order.approval) throw existingApproval(order, order.approval, raw, options.orderFile);
   const rules = evaluateOrderRules(order, options.ctx);
   if (rules.reasons.length > 0) throw new OrderError(rules.reasons);
 
@@ -75,6 +78,32 @@ export async function approveOrder(options: ApproveOptions): Promise<ApprovedOrd
   const out = options.out ?? options.orderFile;
   await writeAtomically(out, `${JSON.stringify(approved, null, 2)}\n`, replace);
   return { order: approved, out };
+}
+
+/**
+ * An order that already carries an approval is never signed over it. When that approval still matches the order, a
+ * second one would silently replace a reviewer's signed decision (exit 2: there is nothing to do). When it does not,
+ * the order was changed after it was signed, and a new signature made in good faith would hide that change: the order
+ * is tampered (exit 3, as `order check` refuses it). Either way a reviewer who means to replace the approval removes
+ * the block by hand first, so that doing it is a decision, not a side effect.
+ */
+function existingApproval(order: Order, approval: Approval, raw: Buffer, file: string): InputError | OrderError {
+  const certificate = approvalCertificateName(approval);
+  const by = `${quoteText(approval.reviewer)} (certificate ${certificate === null ? 'that cannot be read' : quoteText(certificate)}) at ${approval.approvedAt}`;
+  if (approvalSignatureMatches(parseOrderJson(raw, file), approval)) {
+    return new InputError(
+      'ALREADY_APPROVED',
+      `order ${order.id} (${file}) is already approved by ${by}, and that approval still matches it; nothing was written (to replace an approval, remove the order's approval block by hand first)`,
+    );
+  }
+  return new OrderError([
+    {
+      code: 'APPROVAL_INVALID',
+      message:
+        `field approval: order ${order.id} (${file}) carries an approval by ${by} that no longer matches it: the order was changed after it was signed ` +
+        '(or signed with a key other than the certificate\'s); nothing was written, as a new approval would cover that change (have the change reviewed, then remove the approval block by hand before approving)',
+    },
+  ]);
 }
 
 async function readSmallText(file: string, what: string): Promise<string> {

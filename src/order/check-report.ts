@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { InputError, OrderError, type InputErrorCode, type OrderErrorCode } from '../errors.js';
 import type { CustodyEvent, OrderCheckedDetails, OrderRefusedDetails } from '../custody/custody-log.js';
+import { approvalCertificateName } from './approval-verify.js';
 import { evaluateOrder, type OrderContext } from './check-order.js';
 import { parseOrderBytes, readOrderBytes } from './read-order.js';
 import type { Order } from './schema.js';
@@ -16,6 +17,13 @@ export interface OrderCheckReport {
   verdict: OrderVerdict;
   reasons: { code: OrderErrorCode | InputErrorCode; message: string }[];
   accounts: { id: string; tenant: string; tenantType: string; targets: { type: string; value: string }[] }[];
+  /**
+   * Who approved, as the order's approval block claims it; null when the order carries none (or is malformed).
+   * `certificate` is the common name of the certificate the approval carries (null when it cannot be read), shown
+   * beside the signed reviewer name because nothing else ties the two; `valid` is false when any reason is about the
+   * approval (a signature that does not match, an untrusted certificate).
+   */
+  approval: { reviewer: string; certificate: string | null; approvedAt: string; valid: boolean } | null;
 }
 
 export interface OrderCheckOutcome {
@@ -44,6 +52,14 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
     return malformed(error, raw);
   }
   const evaluation = evaluateOrder(order, raw, ctx);
+  const approval = order.approval
+    ? {
+        reviewer: order.approval.reviewer,
+        certificate: shownName(approvalCertificateName(order.approval)),
+        approvedAt: order.approval.approvedAt,
+        valid: !evaluation.reasons.some((reason) => APPROVAL_CODES.has(reason.code)),
+      }
+    : null;
   const accounts = evaluation.accounts.map(({ account, targets }) => ({
     id: account.id,
     tenant: account.tenant,
@@ -57,7 +73,7 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
       targets: order.targets.length,
     };
     return {
-      report: { ok: false, orderId: order.id, verdict: 'REFUSED', reasons: evaluation.reasons.map(shownReason), accounts },
+      report: { ok: false, orderId: order.id, verdict: 'REFUSED', reasons: evaluation.reasons.map(shownReason), accounts, approval },
       error: new OrderError(evaluation.reasons),
       custody: { event: 'order.refused', orderId: order.id, details: { ...details, sha256: sha256(raw) } },
       order,
@@ -70,7 +86,7 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
     categories: [...order.categories],
   };
   return {
-    report: { ok: true, orderId: order.id, verdict: 'APPROVED', reasons: [], accounts },
+    report: { ok: true, orderId: order.id, verdict: 'APPROVED', reasons: [], accounts, approval },
     error: null,
     custody: { event: 'order.checked', orderId: order.id, details: { ...details, sha256: sha256(raw) } },
     order,
@@ -83,6 +99,7 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
       verdict: 'MALFORMED',
       reasons: [shownReason({ code: error.code, message: error.message })],
       accounts: [],
+      approval: null,
     };
     if (!bytes) return { report, error, custody: null, order: null };
     // A malformed document is still a demand received: it is logged under its SHA-256, as its id cannot be trusted.
@@ -94,6 +111,14 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
       order: null,
     };
   }
+}
+
+/** Reasons that say the approval itself does not stand (the rest may refuse a validly approved order). */
+const APPROVAL_CODES: ReadonlySet<OrderErrorCode> = new Set(['APPROVAL_INVALID', 'APPROVAL_UNTRUSTED']);
+
+/** A certificate's name as reported: it comes from an unverified certificate, so it may be anything pasted there. */
+function shownName(name: string | null): string | null {
+  return name === null ? null : redactKeyMaterial(name);
 }
 
 /** A reason as printed: its text never shows what may be key material (see util/key-material.ts). */

@@ -61,6 +61,22 @@ export function isInstant(value: unknown): value is string {
 }
 
 /**
+ * Characters that change how the text around them is shown: C0 and C1 controls (a C1 CSI starts a terminal escape as
+ * ESC [ does), line and paragraph separators (a fake line), and bidi embeddings, overrides and isolates (text shown in
+ * another order than it is stored).
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * Characters that show as nothing: soft hyphen, Arabic letter mark, Mongolian vowel separator, zero-width space and
+ * joiners, left-to-right and right-to-left marks, word joiner and invisible operators, zero-width no-break space.
+ * Names may need joiners (some scripts write with them); an identifier never does, and one holding them looks like
+ * another identifier on the screen.
+ */
+const INVISIBLE_CHARACTERS = /[\u00ad\u061c\u180e\u200b-\u200f\u2060-\u2064\ufeff]/;
+
+/**
  * A name shown to people (the reviewer, the authority): non-blank, kept exactly as written (no trimming: the signed
  * bytes and the parsed order must agree), and without control characters, so that printing it cannot move the cursor,
  * colour the terminal or start a fake line. Bidi overrides are refused for the same reason.
@@ -68,18 +84,22 @@ export function isInstant(value: unknown): value is string {
 export const displayText = z.string().check(
   z.maxLength(ORDER_LIMITS.text),
   z.refine((text) => text.trim().length > 0, 'a non-blank string'),
-  // eslint-disable-next-line no-control-regex
-  z.refine((text) => !/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(text), 'text without control characters'),
+  z.refine((text) => !CONTROL_CHARACTERS.test(text), 'text without control characters'),
   z.refine((text) => !looksLikeKeyMaterial(text), 'text that is not key material (the value is not shown)'),
 );
 
-/** An exact identifier: no surrounding blanks and no control characters, so what is resolved is what was signed. */
+/**
+ * An exact identifier: no surrounding blanks, no control characters and nothing invisible, so that what is resolved
+ * is what was signed, and what is printed (a refusal quotes it) is what a person reads.
+ */
 const identifierValue = z.string().check(
   z.minLength(1),
   z.maxLength(ORDER_LIMITS.text),
   z.refine((text) => text.trim() === text, 'an identifier without leading or trailing blanks'),
-  // eslint-disable-next-line no-control-regex
-  z.refine((text) => !/[\u0000-\u001f\u007f]/.test(text), 'an identifier without control characters'),
+  z.refine(
+    (text) => !CONTROL_CHARACTERS.test(text) && !INVISIBLE_CHARACTERS.test(text),
+    'an identifier without control, bidi or invisible characters (the value is not shown)',
+  ),
   z.refine((text) => !looksLikeKeyMaterial(text), 'an identifier that is not key material (the value is not shown)'),
 );
 
@@ -98,7 +118,12 @@ export const approvalSchema = z.strictObject({
 export const orderSchema = z
   .strictObject({
     schema: z.literal('scopex.order/v1'),
-    id: z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'an id of letters, digits, ".", "_" or "-" (at most 64)')),
+    id: z.string().check(
+      z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'an id of letters, digits, ".", "_" or "-" (at most 64)'),
+      // The id is shown and logged wherever the order goes (verdict, archive name, custody log): a key pasted there
+      // (64 hex digits fit the pattern) would go with it. Such an order is malformed, and its id is never repeated.
+      z.refine((id) => !looksLikeKeyMaterial(id), 'an id that is not key material (the value is not shown)'),
+    ),
     process: z.enum(PROCESSES),
     authority: z.strictObject({
       name: displayText,
@@ -107,7 +132,9 @@ export const orderSchema = z
     }),
     issuedAt: instant,
     expiresAt: instant,
-    targets: z.array(targetSchema).check(z.minLength(1, 'at least one target: there is no blanket access'), z.maxLength(ORDER_LIMITS.targets)),
+    // An empty list parses: it asks for no one in particular, which is blanket access, refused as an order (exit 3,
+    // BLANKET_TARGET) as a domain target is (targets.ts), not reported as a typo.
+    targets: z.array(targetSchema).check(z.maxLength(ORDER_LIMITS.targets)),
     categories: z.array(z.enum(CATEGORIES)).check(z.minLength(1, 'at least one category')),
     dateRange: z.strictObject({ from: rangeEnd, to: rangeEnd }),
     nondisclosure: z.optional(z.nullable(z.strictObject({ until: instant }))),
@@ -125,13 +152,16 @@ export const orderSchema = z
       if (new Set(order.categories).size !== order.categories.length) {
         ctx.addIssue({ code: 'custom', path: ['categories'], message: 'categories must not repeat' });
       }
-      const seen = new Set<string>();
+      // Named by position, not by value: this check runs even when a value was refused for what it holds.
+      const firstIndex = new Map<string, number>();
       for (const [index, target] of order.targets.entries()) {
         const key = `${target.type}\n${target.value}`;
-        if (seen.has(key)) {
-          ctx.addIssue({ code: 'custom', path: ['targets', index], message: `target ${target.type} ${target.value} is listed twice` });
+        const first = firstIndex.get(key);
+        if (first !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['targets', index], message: `the same type and value as targets.${first}; list each target once` });
+        } else {
+          firstIndex.set(key, index);
         }
-        seen.add(key);
       }
     }),
   );

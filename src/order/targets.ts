@@ -33,9 +33,15 @@ export interface TargetResolution {
   accounts: ResolvedAccount[];
 }
 
-/** Resolves every target; a blanket, unknown or ambiguous one is a reason, and resolution goes on for the rest. */
+/**
+ * Resolves every target; a blanket, unknown or ambiguous one is a reason, and resolution goes on for the rest. An empty
+ * list is a blanket demand too (DESIGN.md: "empty lists are refused: there is no blanket access").
+ */
 export function resolveTargets(targets: readonly OrderTarget[], directory: AccountDirectory): TargetResolution {
   const reasons: OrderReason[] = [];
+  if (targets.length === 0) {
+    reasons.push({ code: 'BLANKET_TARGET', message: 'field targets: the list is empty; expected at least one exact identifier, there is no blanket access' });
+  }
   const byAccount = new Map<string, ResolvedAccount>();
   for (const [index, target] of targets.entries()) {
     const field = `field targets.${index} (${target.type} ${JSON.stringify(target.value)})`;

@@ -169,7 +169,8 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
         contentDisclosed,
         bytes: done.bytes,
         payloadBytes: done.payloadBytes,
-        archive: done.archive,
+        // --out is whatever was typed there, a pasted key too: the append-only log never takes one.
+        archive: redactKeyMaterial(done.archive),
         sha256: done.sha256,
       };
       await custody.append({ event: 'export.sealed', orderId: order.id, details: { ...sealedDetails } }).catch((error: unknown) => {

@@ -58,3 +58,39 @@ describe('an empty value', () => {
     await expectUsageError(args, named);
   });
 });
+
+describe('a boolean flag given a value other than true or false', () => {
+  it.each([
+    ['order check --json=maybe', ['order', 'check', '{order}', '--config', '{config}', '--json=maybe'], '--json'],
+    ['order check --quiet=yes', ['order', 'check', '{order}', '--config', '{config}', '--quiet=yes'], '--quiet'],
+    ['order check --debug=1', ['order', 'check', '{order}', '--config', '{config}', '--debug=1'], '--debug'],
+    ['order check --json=TRUE', ['order', 'check', '{order}', '--config', '{config}', '--json=TRUE'], '--json'],
+    ['order approve --force=yes', ['order', 'approve', '{unapproved}', '--key', '{key}', '--cert', '{cert}', '--out', '{out}', '--force=yes', '--config', '{config}'], '--force'],
+    ['export --force=yes', ['export', '{order}', '--out', '{out}', '--force=yes', '--config', '{config}'], '--force'],
+    ['batch --workers=maybe', ['batch', '{order}', '--out', '{out}', '--workers=maybe', '--config', '{config}'], '--workers'],
+    ['verify --json=no', ['verify', 'LE-2026-000101.zip', '--trust', '{ca}', '--json=no'], '--json'],
+    ['audit verify --quiet=0', ['audit', 'verify', '--config', '{config}', '--quiet=0'], '--quiet'],
+    ['report --json=yes', ['report', 'transparency', '--from', '2026-01-01', '--to', '2026-12-31', '--config', '{config}', '--json=yes'], '--json'],
+    ['notify --json=', ['notify', '--config', '{config}', '--json='], '--json'],
+    ['samples generate --quiet=yes', ['samples', 'generate', '--out', '{out}', '--quiet=yes'], '--quiet'],
+  ])('%s: exit 2, one line naming the flag, nothing on stdout', async (_case, args, named) => {
+    const result = await runCli(filled(args));
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^scopex: ${named} is a flag`))]);
+  });
+
+  it('takes true and false as yargs does', async () => {
+    const asJson = await runCli(filled(['order', 'check', '{order}', '--config', '{config}', '--json=true']));
+    expect(asJson.code, asJson.stderr).toBe(0);
+    expect(JSON.parse(asJson.stdout)).toMatchObject({ ok: true, verdict: 'APPROVED' });
+    const asText = await runCli(filled(['order', 'check', '{order}', '--config', '{config}', '--json=false', '--quiet=false']));
+    expect(asText.code, asText.stderr).toBe(0);
+    expect(asText.stdout).toMatch(/^LE-\S+: APPROVED/);
+  });
+
+  it('leaves what follows "--" alone', async () => {
+    const result = await runCli(filled(['order', 'check', '--config', '{config}', '--', '--json=maybe']));
+    expect(result.stderr).not.toContain('is a flag');
+  });
+});

@@ -150,6 +150,33 @@ describe('no command leaks key material (canary master key planted)', () => {
     const pastedTarget = path.join(root, 'pasted-target.json');
     writeFileSync(pastedTarget, JSON.stringify({ ...warrant, targets: [{ type: 'email', value: CANARY_MASTER.toString('base64') }] }));
     await scopex('order check, master key pasted as a target', ['order', 'check', pastedTarget, '--json']);
+
+    // A raw key as the ORDER argument, and as an order id (64 hex digits fit the id pattern): malformed, never echoed.
+    const canaryHex = CANARY_MASTER.toString('hex');
+    await scopex('order check, master key as the ORDER argument', ['order', 'check', path.join(root, canaryHex)]);
+    await scopex('order check --json, master key as the ORDER argument', ['order', 'check', path.join(root, canaryHex), '--json']);
+    const keyId = path.join(root, 'key-id.json');
+    writeFileSync(keyId, JSON.stringify({ ...warrant, id: canaryHex }));
+    await scopex('order check, master key as the order id', ['order', 'check', keyId]);
+    await scopex('order check --json, master key as the order id', ['order', 'check', keyId, '--json']);
+    await scopex('export, master key as the order id', ['export', keyId, '--out', path.join(root, 'bad7'), '--json']);
+    await scopex('batch, master key as the order id', ['batch', keyId, '--out', path.join(root, 'bad8')]);
+    await scopex('batch --json, master key as the order id', ['batch', keyId, '--out', path.join(root, 'bad8'), '--json']);
+    await scopex('order approve, master key as the order id', [
+      'order', 'approve', keyId,
+      '--key', path.join(world, 'pki', 'reviewer.key.pem'),
+      '--cert', path.join(world, 'pki', 'reviewer.cert.pem'),
+      '--out', path.join(root, 'approved-key-id.json'),
+    ]);
+    // A log written before such ids were refused (or by another tool) may still hold one: notify does not show it.
+    const oldLog = path.join(root, 'old-custody.jsonl');
+    const { createFileCustodyLog } = await import('../../src/custody/file-custody-log.js');
+    const log = createFileCustodyLog({ file: oldLog });
+    await log.append({ event: 'notification.due', orderId: canaryHex, details: { accounts: ['acct-0001'], enterpriseAccounts: [], notifyFrom: null } });
+    await log.append({ event: 'notification.due', orderId: canaryHex.toUpperCase(), details: { accounts: ['acct-0002'], enterpriseAccounts: [], notifyFrom: '2099-01-01T00:00:00Z' } });
+    await log.append({ event: 'order.refused', orderId: CANARY_MASTER.toString('base64'), details: { process: 'subpoena', reasons: ['ENTERPRISE_REDIRECT'], targets: 1 } });
+    await scopex('notify, keys as order ids in an old log', ['notify', '--log', oldLog]);
+    await scopex('notify --json, keys as order ids in an old log', ['notify', '--log', oldLog, '--json']);
   }, 240_000);
 
   afterAll(() => {
@@ -173,6 +200,20 @@ describe('no command leaks key material (canary master key planted)', () => {
     expect(byName.get('export, private key pasted as the order id')).toBe(2);
     expect(byName.get('batch, private key pasted as the order id')).toBe(6);
     expect(byName.get('order check, master key pasted as a target')).not.toBe(0);
+    for (const name of [
+      'order check, master key as the ORDER argument',
+      'order check --json, master key as the ORDER argument',
+      'order check, master key as the order id',
+      'order check --json, master key as the order id',
+      'export, master key as the order id',
+      'order approve, master key as the order id',
+    ]) {
+      expect(byName.get(name), name).toBe(2);
+    }
+    expect(byName.get('batch, master key as the order id')).toBe(6);
+    expect(byName.get('notify --json, keys as order ids in an old log')).toBe(0);
+    const notified = JSON.parse(runs.find((r) => r.name === 'notify --json, keys as order ids in an old log')!.run.stdout) as Record<string, unknown[]>;
+    expect([notified['notify']!.length, notified['withheld']!.length, notified['redirect']!.length]).toEqual([1, 1, 1]);
     expect(needles.length).toBeGreaterThan(10);
   });
 

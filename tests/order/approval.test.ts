@@ -1,6 +1,6 @@
 // Approval signatures: any change to a signed field, a flipped signature bit or an untrusted key is a refusal.
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exitCodeFor, OrderError, type InputError, type OrderErrorCode } from '../../src/errors.js';
@@ -241,8 +241,42 @@ describe('scopex order approve', () => {
     expect(checked.order.approval!.approvedAt).toBe('2026-10-02T09:00:00Z');
   });
 
-  it('re-approving replaces the approval', async () => {
+  it('refuses to approve an order already validly approved (exit 2, ALREADY_APPROVED), naming who and when, writing nothing', async () => {
     const file = writeOrder(fx.dir, approved);
+    const before = readFileSync(file);
+    const out = path.join(fx.dir, 'reapproved.json');
+    for (const options of [{}, { out }, { out, replace: true }]) {
+      const error = (await approveOrder({ orderFile: file, keyFile, certFile, ctx: fx.ctx, ...options }).catch((e: unknown) => e)) as InputError;
+      expect(exitCodeFor(error)).toBe(2);
+      expect(error.code).toBe('ALREADY_APPROVED');
+      expect(error.message).toContain('"Test Reviewer"');
+      expect(error.message).toContain('"Contoso Cloud Compliance Reviewer"');
+      expect(error.message).toContain(approved.approval!.approvedAt);
+      expect(error.message).toContain('still matches');
+      expect(error.message).toContain('by hand');
+    }
+    expect(readFileSync(file).equals(before)).toBe(true);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses to approve an order changed after approval (exit 3, APPROVAL_INVALID): a new signature would launder the change', async () => {
+    const tampered = { ...approved, dateRange: { from: approved.dateRange.from, to: '2026-12-31T23:59:59Z' } };
+    const file = writeOrder(fx.dir, tampered);
+    const before = readFileSync(file);
+    const out = path.join(fx.dir, 'laundered.json');
+    const error = (await approveOrder({ orderFile: file, keyFile, certFile, out, ctx: fx.ctx }).catch((e: unknown) => e)) as OrderError;
+    expect(error).toBeInstanceOf(OrderError);
+    expect(exitCodeFor(error)).toBe(3);
+    expect(error.reasons.map((r) => r.code)).toEqual(['APPROVAL_INVALID']);
+    expect(error.message).toContain('"Test Reviewer"');
+    expect(error.message).toContain('changed after it was signed');
+    expect(readFileSync(file).equals(before)).toBe(true);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('approves once the old approval block is removed by hand', async () => {
+    const { approval: _removed, ...unapproved } = approved;
+    const file = writeOrder(fx.dir, unapproved);
     await approveOrder({ orderFile: file, keyFile, certFile, ctx: fx.ctx });
     await expect(checkOrder(file, fx.ctx)).resolves.toBeDefined();
   });

@@ -1,5 +1,5 @@
 // The order commands through yargs, in process: verdict output, exactly one JSON document, custody records.
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import yargs from 'yargs';
@@ -103,6 +103,80 @@ describe('scopex order check', () => {
   });
 });
 
+describe('scopex order check shows who approved', () => {
+  it('approved: the signed reviewer name beside the certificate it came with, and when (text and --json)', async () => {
+    const file = writeOrder(root, approve(baseOrder(current), fx.pki.reviewer, approvedAt, 'Someone Else'));
+    const text = await run(['order', 'check', file]);
+    expect(text.exit).toBe(0);
+    const at = approvedAt.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    expect(text.stdout).toContain(`approved by Someone Else (certificate "Contoso Cloud Compliance Reviewer") at ${at}`);
+    const json = JSON.parse((await run(['order', 'check', file, '--json'])).stdout);
+    expect(json.approval).toEqual({ reviewer: 'Someone Else', certificate: 'Contoso Cloud Compliance Reviewer', approvedAt: at, valid: true });
+  });
+
+  it('changed after approval: the approval is shown as not standing', async () => {
+    const signed = approve(baseOrder(current), fx.pki.reviewer, approvedAt);
+    const file = writeOrder(root, { ...signed, categories: ['subscriber'] });
+    const text = await run(['order', 'check', file]);
+    expect(text.exit).toBe(3);
+    expect(text.stdout).toMatch(/approval claimed by Test Reviewer .* it does not stand/);
+    expect(text.stdout).not.toContain('  approved by');
+    expect(JSON.parse((await run(['order', 'check', file, '--json'])).stdout).approval).toMatchObject({ reviewer: 'Test Reviewer', valid: false });
+  });
+
+  it('unapproved or malformed: approval null', async () => {
+    expect(JSON.parse((await run(['order', 'check', writeOrder(root, baseOrder(current)), '--json'])).stdout).approval).toBeNull();
+    expect(JSON.parse((await run(['order', 'check', writeOrder(root, '{}'), '--json'])).stdout).approval).toBeNull();
+  });
+});
+
+describe('key material as the order path or the order id (DESIGN: no key on the terminal or in a log)', () => {
+  const key = '5ca1ab1ec0ffee00d15ea5edfeedface0ddba11cafebabe0badc0de5ca1ab1e0';
+
+  it('an id that is a raw key: malformed (exit 2), not shown on stdout, in --json or in the custody log', async () => {
+    const file = writeOrder(root, approve(baseOrder({ ...current, id: key }), fx.pki.reviewer, approvedAt));
+    for (const flags of [[], ['--json']]) {
+      const { stdout, exit } = await run(['order', 'check', file, ...flags]);
+      expect(exit).toBe(2);
+      expect(stdout).not.toContain(key);
+      expect(stdout).toContain('MALFORMED');
+    }
+    const logged = readFileSync(path.join(root, 'custody.jsonl'), 'utf8');
+    expect(logged).not.toContain(key);
+    expect(custody().at(-1)).toMatchObject({ event: 'order.refused', orderId: expect.stringMatching(/^sha256:/) });
+  });
+
+  it('a key given as the ORDER argument is not repeated in the verdict line', async () => {
+    const { stdout, exit } = await run(['order', 'check', path.join(root, key)]);
+    expect(exit).toBe(2);
+    expect(stdout).not.toContain(key);
+    expect(stdout.split('\n')[0]).toBe(`${root}/[not shown: it may be key material]: MALFORMED (1 reason)`);
+  });
+
+  it('a key given as approve --out is not repeated in the result', async () => {
+    const out = path.join(root, key);
+    const args = ['order', 'approve', writeOrder(root, baseOrder(current)), '--key', path.join(root, 'reviewer.key.pem'), '--cert', path.join(root, 'reviewer.cert.pem'), '--out', out];
+    const text = await run(args);
+    expect(text.exit).toBe(0);
+    expect(text.stdout).not.toContain(key);
+    rmSync(out);
+    const json = await run([...args, '--json']);
+    expect(json.exit).toBe(0);
+    expect(json.stdout).not.toContain(key);
+  });
+});
+
+describe('an empty target list', () => {
+  it('is a refusal (exit 3, BLANKET_TARGET), as a domain target is, not a malformed order', async () => {
+    const file = writeOrder(root, approve(baseOrder({ ...current, targets: [] }), fx.pki.reviewer, approvedAt));
+    const { stdout, exit } = await run(['order', 'check', file, '--json']);
+    expect(exit).toBe(3);
+    expect(JSON.parse(stdout)).toMatchObject({ verdict: 'REFUSED', reasons: [{ code: 'BLANKET_TARGET' }] });
+    const approving = await run(['order', 'approve', writeOrder(root, baseOrder({ ...current, targets: [] })), '--key', path.join(root, 'reviewer.key.pem'), '--cert', path.join(root, 'reviewer.cert.pem')]);
+    expect(approving.exit).toBe(3);
+  });
+});
+
 describe('scopex order approve', () => {
   it('approves into --out, and the result checks', async () => {
     const file = writeOrder(root, baseOrder(current));
@@ -111,6 +185,19 @@ describe('scopex order approve', () => {
     expect(approved.exit).toBe(0);
     expect(JSON.parse(approved.stdout)).toMatchObject({ ok: true, out });
     expect((await run(['order', 'check', out])).exit).toBe(0);
+  });
+
+  it('an order that already carries an approval: exit 2 when it still matches, exit 3 when the order was changed after it', async () => {
+    const keyArgs = ['--key', path.join(root, 'reviewer.key.pem'), '--cert', path.join(root, 'reviewer.cert.pem')];
+    const signed = approve(baseOrder(current), fx.pki.reviewer, approvedAt);
+    const valid = writeOrder(root, signed);
+    const tampered = writeOrder(root, { ...signed, categories: ['subscriber'] });
+    const before = [readFileSync(valid), readFileSync(tampered)];
+    expect((await run(['order', 'approve', valid, ...keyArgs])).exit).toBe(2);
+    expect((await run(['order', 'approve', tampered, ...keyArgs])).exit).toBe(3);
+    expect((await run(['order', 'approve', tampered, ...keyArgs, '--out', path.join(root, 'laundered.json'), '--force'])).exit).toBe(3);
+    expect([readFileSync(valid), readFileSync(tampered)]).toEqual(before);
+    expect(existsSync(path.join(root, 'laundered.json'))).toBe(false);
   });
 
   it('missing --key is a usage error', async () => {

@@ -38,7 +38,6 @@ const cases: { name: string; content: string | Buffer; code: string; mentions?: 
   { name: 'impossible date', content: withField((o) => (o['dateRange'].from = '2026-02-30T00:00:00Z')), code: 'SCHEMA_VIOLATION', mentions: 'dateRange.from' },
   { name: 'reversed date range', content: withField((o) => (o['dateRange'] = { from: '2026-06-30T00:00:00Z', to: '2026-01-01T00:00:00Z' })), code: 'SCHEMA_VIOLATION', mentions: 'dateRange' },
   { name: 'expiry before issue', content: withField((o) => (o['expiresAt'] = '2026-09-01T00:00:00Z')), code: 'SCHEMA_VIOLATION', mentions: 'expiresAt' },
-  { name: 'empty targets', content: withField((o) => (o['targets'] = [])), code: 'SCHEMA_VIOLATION', mentions: 'targets' },
   { name: 'empty categories', content: withField((o) => (o['categories'] = [])), code: 'SCHEMA_VIOLATION', mentions: 'categories' },
   { name: 'unknown category', content: withField((o) => (o['categories'] = ['mail.*'])), code: 'SCHEMA_VIOLATION', mentions: 'categories' },
   { name: 'repeated category', content: withField((o) => (o['categories'] = ['subscriber', 'subscriber'])), code: 'SCHEMA_VIOLATION', mentions: 'categories' },
@@ -48,6 +47,26 @@ const cases: { name: string; content: string | Buffer; code: string; mentions?: 
   { name: 'repeated target', content: withField((o) => o['targets'].push(o['targets'][0])), code: 'SCHEMA_VIOLATION', mentions: 'targets.2' },
   { name: 'wrong schema', content: withField((o) => (o['schema'] = 'scopex.order/v2')), code: 'SCHEMA_VIOLATION', mentions: 'schema' },
   { name: 'missing field', content: withField((o) => delete o['enterpriseRedirect']), code: 'SCHEMA_VIOLATION', mentions: 'enterpriseRedirect' },
+  { name: 'a raw key as the id (64 hex digits fit the id pattern)', content: withField((o) => (o['id'] = '5ca1ab1ec0ffee00d15ea5edfeedface0ddba11cafebabe0badc0de5ca1ab1e0')), code: 'SCHEMA_VIOLATION', mentions: 'field id' },
+  { name: 'a base64url key as the id', content: withField((o) => (o['id'] = 'Xq3_9zLmP0aB7cD-eF1gH2iJ3kL4mN5oP6qR7sT8uV9')), code: 'SCHEMA_VIOLATION', mentions: 'field id' },
+  ...[
+    ['a right-to-left override', 'alice\u202etanaka@contoso.example'],
+    ['a left-to-right isolate', 'alice\u2066@contoso.example'],
+    ['a C1 control (CSI)', 'bob\u009b31m@contoso.example'],
+    ['a line separator', 'alice\u2028@contoso.example'],
+    ['a paragraph separator', 'alice\u2029@contoso.example'],
+    ['a zero-width space', 'sanjay\u200b.okafor@contoso.example'],
+    ['a zero-width joiner', 'ali\u200dce@contoso.example'],
+    ['a right-to-left mark', 'alice\u200f@contoso.example'],
+    ['a word joiner', 'ali\u2060ce@contoso.example'],
+    ['a zero-width no-break space', 'ali\ufeffce@contoso.example'],
+    ['a soft hyphen', 'ali\u00adce@contoso.example'],
+  ].map(([what, value]) => ({
+    name: `a target identifier with ${what}`,
+    content: withField((o) => (o['targets'] = [{ type: 'email', value }])),
+    code: 'SCHEMA_VIOLATION',
+    mentions: 'targets.0.value',
+  })),
   { name: 'hostile id', content: withField((o) => (o['id'] = '../../etc/passwd')), code: 'SCHEMA_VIOLATION', mentions: 'id' },
   { name: 'blank authority name', content: withField((o) => (o['authority'].name = '   ')), code: 'SCHEMA_VIOLATION', mentions: 'authority.name' },
   { name: 'top-level array', content: '[]', code: 'SCHEMA_VIOLATION' },
@@ -68,6 +87,15 @@ describe('malformed orders (exit 2)', () => {
     expect((error as InputError).code).toBe(code);
     expect((error as InputError).message).toContain(file);
     if (mentions) expect((error as InputError).message).toContain(mentions);
+  });
+
+  it('never quotes a refused identifier, also when it is repeated', async () => {
+    const value = 'alice\u202etanaka@contoso.example';
+    const file = writeOrder(fx.dir, withField((o) => (o['targets'] = [{ type: 'email', value }, { type: 'email', value }])));
+    const error = (await readOrderFile(file).catch((e: unknown) => e)) as InputError;
+    expect(error.message).toContain('targets.1');
+    expect(error.message).not.toContain('\u202e');
+    expect(error.message).not.toContain('tanaka');
   });
 
   it('an unreadable file is exit 2', async () => {

@@ -36,6 +36,7 @@ const cases: { name: string; order: () => Order; code: OrderErrorCode }[] = [
   { name: 'domain target', order: () => signed({ targets: [{ type: 'domain', value: 'contoso.example' }] }), code: 'BLANKET_TARGET' },
   { name: 'tenant target', order: () => signed({ targets: [{ type: 'tenant', value: 'fabrikam' }] }), code: 'BLANKET_TARGET' },
   { name: 'regex handle', order: () => signed({ targets: [{ type: 'im-handle', value: 'live:.*' }] }), code: 'BLANKET_TARGET' },
+  { name: 'empty target list (there is no blanket access)', order: () => signed({ targets: [] }), code: 'BLANKET_TARGET' },
   { name: 'SQL LIKE phone', order: () => signed({ targets: [{ type: 'phone', value: '+1555%' }] }), code: 'BLANKET_TARGET' },
   { name: 'unknown identifier', order: () => signed({ targets: [{ type: 'email', value: 'nobody@contoso.example' }] }), code: 'TARGET_UNRESOLVED' },
   { name: 'ambiguous identifier', order: () => signed({ targets: [{ type: 'phone', value: '+15550000009' }] }), code: 'TARGET_UNRESOLVED' },
