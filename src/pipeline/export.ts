@@ -539,8 +539,9 @@ function createRun(ctx: RunContext) {
       record = parseStrictJson(text);
     } catch (error) {
       // No cause, and no key or value quoted: the parser's message would quote the decrypted record.
-      const field = error instanceof StrictJsonError && error.message !== 'it is not valid JSON' && error.field !== null ? ` (field ${redactKeyMaterial(error.field)})` : '';
-      const why = error instanceof StrictJsonError && error.message !== 'it is not valid JSON' ? `cannot be delivered as stored: ${error.message.replace(/^key "[^"]*"/, 'a key')}` : 'is not valid JSON';
+      const strict = error instanceof StrictJsonError && error.message !== 'it is not valid JSON' ? error : undefined;
+      const why = strict ? `cannot be delivered as stored: ${strict.message.replace(/^key "[^"]*"/, 'a key')}` : 'is not valid JSON';
+      const field = strict?.field ? ` (field ${redactKeyMaterial(strict.field)})` : '';
       throw new IntegrityError('ITEM_FORMAT', `the subscriber record of account ${item.accountId} ${why}${field}`);
     }
     if (inexactNumber(text) !== null) {

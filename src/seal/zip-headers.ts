@@ -129,8 +129,9 @@ function localFileHeader(original: HeaderWriter): HeaderWriter {
     const bits = entry.getGeneralPurposeBit();
     const method = entry.getMethod();
     const name = entry.getName();
-    const declared = declaredLarge.get(this)?.get(name);
-    if (declared !== undefined) declaredLarge.get(this)?.delete(name);
+    const declaredNames = declaredLarge.get(this);
+    const declared = declaredNames?.get(name);
+    if (declared !== undefined) declaredNames?.delete(name);
     let extra = entry.getLocalFileDataExtra();
     if (entry.isZip64() || declared !== undefined) {
       bits.useDataDescriptor(true);
