@@ -113,6 +113,12 @@ export function approvalSignatureMatches(signed: Record<string, unknown>, approv
   return signatureMatches(signed, approval.signature, certificate);
 }
 
+/** Whether the certificate the approval carries is issued by `ca` (names chain and the CA's key verifies it). */
+export function approvalIssuedBy(approval: Approval, ca: X509Certificate): boolean {
+  const certificate = parseApprovalCertificate(approval.certificate);
+  return typeof certificate !== 'string' && safeVerify(certificate, ca);
+}
+
 /** The common name of the certificate an approval carries, or null when it is not one parsable certificate. */
 export function approvalCertificateName(approval: Approval): string | null {
   const certificate = parseApprovalCertificate(approval.certificate);

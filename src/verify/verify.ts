@@ -4,6 +4,7 @@
 import { createHash, type Hash, type X509Certificate } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { describeFsError, InputError, ScopexError } from '../errors.js';
+import { approvalIssuedBy, approvalSignatureMatches, verifyApproval } from '../order/approval-verify.js';
 import { canonicalJson } from '../order/canonical.js';
 import { notValidJson } from '../util/json-position.js';
 import { INPUT_OPEN_FLAGS, readInputFileSync } from '../util/read-input-file.js';
@@ -684,14 +685,13 @@ class ArchiveVerification {
       this.order = parsed.data;
       if (parsed.data.id !== this.topFolder) this.fail('order', entry, `order id ${this.topFolder ?? ''} (the top folder)`, parsed.data.id, 'order.json is for another order than the archive');
     }
-    // The approval's signature is `scopex order check`'s to judge (it needs the reviewer CAs); the export that sealed
-    // this archive checked it, and the archive's signature vouches for that.
-    let detail = 'order.json is a well-formed scopex order for this archive (its approval is checked by order check)';
+    const approval = parsed.success ? this.verifySealedApproval(entry, parsed.data, value as Record<string, unknown>) : '';
+    let detail = `order.json is a well-formed scopex order for this archive${approval}`;
     if (this.givenOrder) {
       if (bytes.equals(this.givenOrder.bytes)) {
-        detail = 'order.json is byte-identical to --order';
+        detail = `order.json is byte-identical to --order${approval}`;
       } else if (canonicalJson(value) === canonicalJson(this.givenOrder.value)) {
-        detail = 'order.json equals --order (same canonical JSON, different formatting)';
+        detail = `order.json equals --order (same canonical JSON, different formatting)${approval}`;
       } else {
         const given = this.givenOrder.value as Record<string, unknown> | null;
         const differing = differingFields(value, given);
@@ -705,6 +705,62 @@ class ArchiveVerification {
       }
     }
     this.pass('order', detail);
+  }
+
+  /**
+   * The approval sealed into order.json, as far as the archive and --trust can prove it; returns the words the order
+   * check's detail ends with. scopex seals only approved orders, so an order.json without an approval, or changed
+   * after it was signed, is a contradiction whatever the verifier trusts. Who approved it is proven only when --trust
+   * also issued the reviewer's certificate (the provider's CA usually issues both): then the approval is judged as
+   * `order check` judges it, at the time the archive was signed. An investigator's --trust may hold only the signer's
+   * CA; the detail then says that the approver was not proven, rather than fail a genuine archive.
+   *
+   * The archive cannot have been signed before the order was issued or approved: export refuses an order that is not
+   * yet valid or not approved. The CMS signing time is given to the whole second (it drops the fraction), so the
+   * signing happened before the next whole second. The order's expiry is not held against the signing time: an export
+   * checks it when it starts, and a long export may be sealed after it.
+   */
+  private verifySealedApproval(entry: string, order: Order, signed: Record<string, unknown>): string {
+    const approval = order.approval;
+    if (!approval) {
+      this.fail('order', entry, 'an approved order (an approval block)', 'no approval', 'order.json carries no approval; scopex seals only approved orders');
+      return '';
+    }
+    const approver = `approval by ${JSON.stringify(approval.reviewer)} of ${approval.approvedAt}`;
+    if (!approvalSignatureMatches(signed, approval)) {
+      this.fail(
+        'order',
+        entry,
+        'an approval whose signature matches the order under the certificate it carries',
+        approver,
+        'order.json was changed after it was approved, or its approval was not signed with the key of its certificate',
+      );
+      return '';
+    }
+    const latestSigning = this.signingTime ? new Date(this.signingTime.getTime() + 999) : null;
+    const issuers = this.anchors.filter((ca) => ca.ca && approvalIssuedBy(approval, ca));
+    if (latestSigning) {
+      for (const [field, claimed] of [['issuedAt', order.issuedAt], ['approval.approvedAt', approval.approvedAt]] as const) {
+        if (latestSigning.getTime() < Date.parse(claimed)) {
+          this.fail(
+            'order',
+            entry,
+            `a signing time no earlier than ${field} ${claimed}`,
+            `signed ${this.signingTime!.toISOString()}`,
+            `the archive was signed before its order's ${field}; an export seals only orders already issued and approved`,
+          );
+        }
+      }
+    }
+    if (issuers.length === 0) {
+      return `, approved by ${JSON.stringify(approval.reviewer)} at ${approval.approvedAt} (its signature matches; the reviewer's certificate is not issued by --trust, so who approved it is not proven here)`;
+    }
+    for (const reason of verifyApproval(signed, approval, issuers, latestSigning ?? this.now)) {
+      // An approval dated after the signing is reported above, in the archive's terms.
+      if (reason.message.startsWith('field approval.approvedAt:')) continue;
+      this.fail('order', entry, 'an approval valid when the archive was signed', approver, reason.message);
+    }
+    return `, approved by ${JSON.stringify(approval.reviewer)} at ${approval.approvedAt} with a certificate issued by --trust`;
   }
 
   /** The archive's order.json, read once: its bytes, its JSON value (or why it is not JSON) and the schema's verdict. */

@@ -2,13 +2,16 @@
 // real `openssl cms`, zipped with Python's zipfile. Independent on purpose: the verifier must accept what standard
 // tools make, not only what our own sealer makes.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import * as archiverModule from 'archiver';
 import forge from 'node-forge';
+import { signOrder } from '../../src/order/approval-sign.js';
+import { canonicalJson } from '../../src/order/canonical.js';
+import type { Order } from '../../src/order/schema.js';
 import { generateSamplePki, type SamplePki } from '../../src/samples/pki.js';
 
 export const ORDER_ID = 'LE-2026-000123';
@@ -37,7 +40,7 @@ export function tempDir(): string {
 }
 
 export function createPki(dir: string): Pki {
-  const trusted = generateSamplePki();
+  const trusted = fixturePki();
   const other = generateSamplePki({ organization: 'Mallory Cloud' });
   const write = (name: string, text: string): string => {
     const file = path.join(dir, name);
@@ -100,7 +103,35 @@ export function issueCertificate(spec: CertificateSpec): { certificatePem: strin
   return { certificatePem: forge.pki.certificateToPem(cert), keyPem };
 }
 
-export function sampleOrder(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+let pki: SamplePki | undefined;
+
+/** The PKI of every fixture: its CA is the tests' --trust (createPki), its reviewer approves sampleOrder's orders. */
+export function fixturePki(): SamplePki {
+  return (pki ??= generateSamplePki());
+}
+
+const approvals = new Map<string, Record<string, unknown>>();
+
+/**
+ * The sample warrant with `overrides`, approved by the fixture PKI's reviewer at `approvedAt` (as order approve signs).
+ * The same order gets the same approval (RSA-PSS signatures differ each time): tests compare orders byte for byte.
+ * An `approval` among the overrides is taken as it is.
+ */
+export function sampleOrder(overrides: Record<string, unknown> = {}, approvedAt = '2026-10-02T00:00:00Z'): Record<string, unknown> {
+  const order = unapprovedOrder(overrides);
+  if ('approval' in overrides) return order;
+  const key = `${approvedAt} ${canonicalJson(order)}`;
+  let approved = approvals.get(key);
+  if (!approved) {
+    const { reviewer } = fixturePki();
+    const signer = { reviewer: 'Compliance Reviewer', certificatePem: reviewer.certificatePem, key: createPrivateKey(reviewer.keyPem) };
+    approved = signOrder(order as unknown as Order, signer, new Date(approvedAt)) as unknown as Record<string, unknown>;
+    approvals.set(key, approved);
+  }
+  return structuredClone(approved);
+}
+
+function unapprovedOrder(overrides: Record<string, unknown>): Record<string, unknown> {
   return {
     schema: 'scopex.order/v1',
     id: ORDER_ID,
@@ -116,12 +147,6 @@ export function sampleOrder(overrides: Record<string, unknown> = {}): Record<str
     dateRange: { from: '2026-01-01T00:00:00Z', to: '2026-06-30T23:59:59Z' },
     nondisclosure: null,
     enterpriseRedirect: 'not-applicable',
-    approval: {
-      reviewer: 'Compliance Reviewer',
-      approvedAt: '2026-10-02T00:00:00Z',
-      certificate: '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----',
-      signature: 'c2lnbmF0dXJl',
-    },
     ...overrides,
   };
 }

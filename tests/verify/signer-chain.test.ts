@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signDetached } from '../../src/seal/cms-signature.js';
 import { verifyArchive, type VerifyFailure, type VerifyReport } from '../../src/verify/verify.js';
-import { cloneModel, issueCertificate, sampleBag, sign, tempDir, writeManifests, writeZip, zipItems, type BagModel, type CertificateSpec, type Signer } from './fixtures.js';
+import { cloneModel, issueCertificate, sampleBag, sampleOrder, sign, tempDir, writeManifests, writeZip, zipItems, type BagModel, type CertificateSpec, type Signer } from './fixtures.js';
 
 type Issued = { certificatePem: string; keyPem: string };
 
@@ -89,16 +89,20 @@ function expectOneSentence(failure: VerifyFailure): void {
 describe('every certificate of the chain must be valid at the signing time and at the verifier clock', () => {
   it('refuses a retired signer key that seals a new archive dated back into its certificate\'s validity, as openssl does', async () => {
     const retired = issue({ commonName: 'Retired Production Signer', issuer: root, ca: false, notBefore: new Date('2024-01-01T00:00:00Z'), notAfter: new Date('2024-12-31T23:59:59Z') });
-    const model = cloneModel(bag);
-    model.files.set(
-      'signature.p7s',
-      signDetached({
-        content: model.files.get('tagmanifest-sha256.txt') as Buffer,
-        certificatePem: retired.certificatePem,
-        key: createPrivateKey(retired.keyPem),
-        signingTime: new Date('2024-06-01T12:00:00Z'),
-      }),
-    );
+    // An order issued and approved in 2024: an archive cannot be signed before its order was (see below).
+    const model = sampleBag(sampleOrder({ issuedAt: '2024-05-01T00:00:00Z' }, '2024-05-02T00:00:00Z')).model;
+    writeManifests(model);
+    const sealRetired = (target: BagModel) =>
+      target.files.set(
+        'signature.p7s',
+        signDetached({
+          content: target.files.get('tagmanifest-sha256.txt') as Buffer,
+          certificatePem: retired.certificatePem,
+          key: createPrivateKey(retired.keyPem),
+          signingTime: new Date('2024-06-01T12:00:00Z'),
+        }),
+      );
+    sealRetired(model);
 
     const report = await verify(model, NOW);
     expect(report.signingTime).toBe('2024-06-01T12:00:00.000Z');
@@ -112,6 +116,16 @@ describe('every certificate of the chain must be valid at the signing time and a
 
     // At a clock inside the certificate's validity the same archive verifies: the clock decides, not the claim.
     expect((await verify(model, new Date('2024-07-01T00:00:00Z'))).failures).toEqual([]);
+
+    // The same seal on the sample order, issued 2026-10-01 and approved 2026-10-02: signed before the order existed.
+    const early = cloneModel(bag);
+    sealRetired(early);
+    const order = (await verify(early, new Date('2024-07-01T00:00:00Z'))).failures;
+    expect(order.map((failure) => [failure.check, failure.expected])).toEqual([
+      ['order', 'a signing time no earlier than issuedAt 2026-10-01T00:00:00Z'],
+      ['order', 'a signing time no earlier than approval.approvedAt 2026-10-02T00:00:00Z'],
+    ]);
+    for (const failure of order) expectOneSentence(failure);
   });
 
   it('refuses a genuine archive once its chain has expired, naming each expired certificate and the clock', async () => {

@@ -7,11 +7,15 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
+import { signOrder } from '../../src/order/approval-sign.js';
+import type { Order } from '../../src/order/schema.js';
+import { generateSamplePki } from '../../src/samples/pki.js';
 import { verifyArchive, type VerifyReport } from '../../src/verify/verify.js';
 import {
   cloneModel,
   createPki,
   EOCD_SIGNATURE,
+  fixturePki,
   flipByte,
   ORDER_ID,
   sampleBag,
@@ -261,7 +265,7 @@ interface TamperCase {
 const cases: TamperCase[] = [
   { name: 'flipped byte in a payload file', make: () => zipOf(editBytes(good, MAIL_1, 40)), checks: ['payload-manifest'], exact: true },
   { name: 'flipped byte in bag-info.txt', make: () => zipOf(editFile(good, 'bag-info.txt', (t) => t.replace('Contoso', 'Contoso!'))), checks: ['tag-manifest'], exact: true },
-  { name: 'flipped byte in order.json', make: () => zipOf(editFile(good, 'order.json', (t) => t.replace('1:26-cr-00042', '1:26-cr-00043'))), checks: ['tag-manifest'], exact: true },
+  { name: 'flipped byte in order.json', make: () => zipOf(editFile(good, 'order.json', (t) => t.replace('1:26-cr-00042', '1:26-cr-00043'))), checks: ['order', 'tag-manifest'], exact: true },
   { name: 'flipped byte in production.json', make: () => zipOf(editFile(good, 'production.json', (t) => t.replace('"m-000002"', '"m-000003"'))), checks: ['tag-manifest'], exact: true },
   { name: 'flipped byte in manifest-sha256.txt', make: () => zipOf(editBytes(good, 'manifest-sha256.txt', 3, true)), checks: ['payload-manifest', 'production', 'tag-manifest'] },
   { name: 'flipped byte in tagmanifest-sha256.txt', make: () => zipOf(editBytes(good, 'tagmanifest-sha256.txt', 3, true)), checks: ['signature', 'tag-manifest'], exact: true },
@@ -348,6 +352,11 @@ const cases: TamperCase[] = [
   { name: 'an item after the date range (re-signed)', make: () => zipOf(resealed((_, records) => { (records[1] as ProductionRecord).timestamp = '2026-07-01T00:00:00Z'; })), checks: ['scope'], exact: true },
   { name: 'items of a category the order does not name (re-signed)', make: () => zipOf(resealed(() => undefined, { order: sampleOrder({ categories: ['subscriber', 'mail.content', 'mail.metadata'] }) })), checks: ['scope'], exact: true },
   { name: 'an account the order does not name (account-id targets, re-signed)', make: () => zipOf(resealed(() => undefined, { order: sampleOrder({ targets: [{ type: 'account-id', value: 'acc-0001' }] }) })), checks: ['scope'], exact: true },
+  // scopex seals only approved orders: whoever holds the signer key cannot pass off an unapproved or edited one.
+  { name: 'an order.json without an approval (re-signed)', make: () => zipOf(resealed(() => undefined, { order: withoutApproval(sampleOrder()) })), checks: ['order'], exact: true },
+  { name: 'an order.json changed after its approval (re-signed)', make: () => zipOf(resealed(() => undefined, { order: { ...sampleOrder(), dateRange: { from: '2026-01-01T00:00:00Z', to: '2026-12-31T23:59:59Z' } } })), checks: ['order'], exact: true },
+  { name: 'an order.json approved by the trusted CA itself, not a reviewer (re-signed)', make: () => zipOf(resealed(() => undefined, { order: approvedBy(fixturePki().ca) })), checks: ['order'], exact: true },
+  { name: 'an order.json approved with the trusted archive signer\'s certificate (re-signed)', make: () => zipOf(resealed(() => undefined, { order: approvedBy(fixturePki().signer) })), checks: ['order'], exact: true },
   // Fields other tools act on that scopex never writes (a VERIFIED archive must extract the same everywhere).
   { name: 'a CRC-32 that does not match the data, in the local header and the central directory alike', make: () => crcChanged(goodZip, MAIL_1), checks: ['zip-structure'], exact: true },
   { name: 'a CRC-32 that does not match an empty file', make: () => crcChanged(goodZip, 'data/acc-0002/storage.content/empty.bin'), checks: ['zip-structure'], exact: true },
@@ -657,6 +666,17 @@ describe('reporting and inputs', () => {
     expect(goodReport.checks.find((check) => check.name === 'bag-layout')?.detail).toMatch(/^BagIt 1\.0 /);
   });
 
+  it('says who approved the order: proven when --trust issued the reviewer\'s certificate, not proven otherwise', async () => {
+    const detail = (report: VerifyReport) => report.checks.find((check) => check.name === 'order')?.detail;
+    const trusted = await verifyBytes(goodZip);
+    expect(detail(trusted)).toBe('order.json is a well-formed scopex order for this archive, approved by "Compliance Reviewer" at 2026-10-02T00:00:00Z with a certificate issued by --trust');
+    // A reviewer under a CA the investigator's --trust does not name: the approval's signature matches, and the report
+    // says that is all it proves, instead of failing a genuine archive.
+    const elsewhere = await verifyBytes(zipOf(resealed(() => undefined, { order: approvedBy(generateSamplePki({ organization: 'Other Court' }).reviewer) })));
+    expect(elsewhere.failures).toEqual([]);
+    expect(detail(elsewhere)).toMatch(/its signature matches; the reviewer's certificate is not issued by --trust, so who approved it is not proven here\)$/);
+  });
+
   it('lists failures up to the cap and counts the rest', async () => {
     const model = cloneModel(good);
     for (const name of [...model.files.keys()].filter((p) => p.startsWith('data/') && (model.files.get(p) as Buffer).length > 0)) {
@@ -738,6 +758,18 @@ function editBytes(model: BagModel, name: string, at: number, hexDigit = false):
 }
 
 /** A consistent, validly signed bag with the payload file `from` also under each of `to` (records and manifests too). */
+function withoutApproval(order: Record<string, unknown>): Record<string, unknown> {
+  const copy = { ...order };
+  delete copy['approval'];
+  return copy;
+}
+
+/** The sample order approved (validly signed) with `who`'s key and certificate instead of the reviewer's. */
+function approvedBy(who: { certificatePem: string; keyPem: string }): Record<string, unknown> {
+  const signer = { reviewer: 'Compliance Reviewer', certificatePem: who.certificatePem, key: createPrivateKey(who.keyPem) };
+  return signOrder(withoutApproval(sampleOrder()) as unknown as Order, signer, new Date('2026-10-02T00:00:00Z')) as unknown as Record<string, unknown>;
+}
+
 function resealedWithCopy(from: string, ...to: string[]): BagModel {
   return resealed((model, records) => {
     const record = records.find((candidate) => candidate.path === from) as ProductionRecord;
