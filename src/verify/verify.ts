@@ -6,6 +6,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { describeFsError, InputError, ScopexError } from '../errors.js';
 import { approvalIssuedBy, approvalSignatureMatches, verifyApproval } from '../order/approval-verify.js';
 import { canonicalJson } from '../order/canonical.js';
+import { isMetadataCategory, METADATA_FILE } from '../pipeline/metadata-fields.js';
+import { instantInRange } from '../util/in-range.js';
 import { notValidJson } from '../util/json-position.js';
 import { INPUT_OPEN_FLAGS, readInputFileSync } from '../util/read-input-file.js';
 import { orderSchema, type Order } from '../order/schema.js';
@@ -13,6 +15,7 @@ import { checkBagitDeclaration, ManifestReader, parseBagInfo } from './bag-files
 import { verifyDetachedSignature } from './cms-signature.js';
 import { DigestTable } from './digest-table.js';
 import { HashBatcher, MAX_BATCHED_ENTRY_BYTES } from './hash-batcher.js';
+import { MetadataLines, type MetadataSummary } from './metadata-lines.js';
 import { NameTwins, unportableSegment, unsafeNameReason } from './names.js';
 import { LocalRecordChecker, startRecordsThread, type EarlyReadResult, type RecordChecker, type RecordSink } from './record-checker.js';
 import { MANIFEST, PRODUCTION, splitPayloadPath, type CheckOutcome, type RecordFile, type RecordLayout, type ScopeRule } from './record-checks.js';
@@ -166,6 +169,8 @@ class ArchiveVerification {
   private digests = new DigestTable(0);
   private sizes = new Float64Array(0);
   private readonly captured = new Map<string, Buffer>();
+  /** What the lines of each metadata file held, by bag path, once it is read. */
+  private readonly metadataFiles = new Map<string, MetadataSummary>();
   /** The manifest and production.json: parsed and checked here or on a records thread. */
   private records: RecordChecker | null = null;
   private order: Order | null = null;
@@ -476,6 +481,10 @@ class ArchiveVerification {
       const entry = this.bagEntries.get(path);
       if (entry) special[entry.index] = 1;
     }
+    for (const path of this.payload) {
+      const { category, rest } = splitPayloadPath(path);
+      if (rest === METADATA_FILE && isMetadataCategory(category)) special[(this.bagEntries.get(path) as ZipEntry).index] = 1;
+    }
     const digests = this.digests;
     const problems = await scanZip(file, listing, (entry) => {
       const path = paths[entry.index];
@@ -513,6 +522,9 @@ class ArchiveVerification {
       extra = records.sink('manifest');
     } else if (path === PRODUCTION) {
       extra = records.sink('production');
+    } else {
+      const { category } = splitPayloadPath(path);
+      if (isMetadataCategory(category)) extra = new MetadataLines(category, (summary) => this.metadataFiles.set(path, summary));
     }
     return {
       update: (chunk) => {
@@ -804,6 +816,34 @@ class ArchiveVerification {
   }
 
   /**
+   * Each line of a metadata file the order's categories name: a metadata line scopex writes (no field beyond its
+   * service's, such as a subject), naming a time inside the order's date range. Each line is its item's record, so it
+   * is held to the range as a content item's production record is.
+   */
+  private metadataLinesAgainst(order: Order): void {
+    const from = Date.parse(order.dateRange.from);
+    const to = Date.parse(order.dateRange.to);
+    const range = `${order.dateRange.from} to ${order.dateRange.to}`;
+    for (const [path, summary] of this.metadataFiles) {
+      const { category } = splitPayloadPath(path);
+      if (!order.categories.includes(category as Order['categories'][number])) continue;
+      const entry = this.entryName(path);
+      const { problem, problems, earliest, latest } = summary;
+      if (problem) {
+        const more = problems > 1 ? ` (and ${problems - 1} more line${problems === 2 ? '' : 's'})` : '';
+        this.fail('scope', entry, `${category} lines as scopex writes them`, `line ${problem.line}: ${problem.message}${more}`, `${path} holds a line that is not a ${category} line: ${problem.message}`);
+      }
+      if (earliest && earliest.at < from) {
+        this.fail('scope', entry, `times within ${range}`, `line ${earliest.line}: ${earliest.text}`, `${path} names an item that lies outside the order's date range`);
+      }
+      // One line cannot be both before the range and after it.
+      if (latest && latest.at >= from && !instantInRange(latest.text, latest.at, from, to)) {
+        this.fail('scope', entry, `times within ${range}`, `line ${latest.line}: ${latest.text}`, `${path} names an item that lies outside the order's date range`);
+      }
+    }
+  }
+
+  /**
    * The records' scope outcome against `order`, then the payload folders: categories the order names, accounts its
    * targets can be (at most one per target; by id when every target is an account id). Returns the check's detail.
    */
@@ -828,6 +868,7 @@ class ArchiveVerification {
         this.fail('scope', this.entryName(path), `a category among ${order.categories.join(', ')}`, category, `${path} lies in a category folder the order does not name`);
       }
     }
+    this.metadataLinesAgainst(order);
     let accountDetail = `${accounts.size} account(s); targets other than account ids cannot be resolved offline`;
     // Each target resolves to exactly one account: more accounts than targets is data of an account no target names.
     if (accounts.size > order.targets.length) {

@@ -160,6 +160,27 @@ export interface BagModel {
 
 const RESUME = 'data/acc-0002/storage.content/reports/Résumé.txt'.normalize('NFC');
 
+/** mail.metadata lines as export writes them (src/pipeline/metadata.ts), from the fields that differ. */
+export function metadataLines(lines: { sourceId: string; timestamp: string; from: string; to: string | null; date: string | null; size: number }[]): Buffer {
+  const text = lines.map(({ sourceId, timestamp, from, to, date, size }) =>
+    JSON.stringify({
+      sourceId,
+      timestamp,
+      from,
+      to,
+      cc: null,
+      date,
+      messageId: `<${sourceId}@contoso.example>`,
+      size,
+      encryption: 'provider-decrypted',
+      headersRead: true,
+      headersFrom: 'message',
+      headerTruncated: false,
+    }),
+  );
+  return Buffer.from(`${text.join('\n')}\n`);
+}
+
 /** A good bag: mail, metadata, a subscriber record, storage with a Unicode name and an empty file. */
 export function sampleBag(order: Record<string, unknown> = sampleOrder()): { model: BagModel; records: ProductionRecord[] } {
   const payload: { path: string; data: Buffer; account: string; category: Category; sourceId: string | null; timestamp: string | null; items?: number }[] = [
@@ -181,7 +202,10 @@ export function sampleBag(order: Record<string, unknown> = sampleOrder()): { mod
     },
     {
       path: 'data/acc-0001/mail.metadata/metadata.jsonl',
-      data: Buffer.from('{"id":"m-000001","from":"alice@contoso.example","size":120}\n{"id":"m-000002","from":"alice@contoso.example","size":200045}\n'),
+      data: metadataLines([
+        { sourceId: 'm-000001', timestamp: '2026-01-01T00:00:00Z', from: 'alice@contoso.example', to: 'bob@fabrikam.example', date: 'Thu, 01 Jan 2026 00:00:00 +0000', size: 120 },
+        { sourceId: 'm-000002', timestamp: '2026-06-30T23:59:59Z', from: 'alice@contoso.example', to: null, date: null, size: 200045 },
+      ]),
       account: 'acc-0001',
       category: 'mail.metadata',
       sourceId: null,

@@ -352,6 +352,11 @@ const cases: TamperCase[] = [
   { name: 'an item after the date range (re-signed)', make: () => zipOf(resealed((_, records) => { (records[1] as ProductionRecord).timestamp = '2026-07-01T00:00:00Z'; })), checks: ['scope'], exact: true },
   { name: 'items of a category the order does not name (re-signed)', make: () => zipOf(resealed(() => undefined, { order: sampleOrder({ categories: ['subscriber', 'mail.content', 'mail.metadata'] }) })), checks: ['scope'], exact: true },
   { name: 'an account the order does not name (account-id targets, re-signed)', make: () => zipOf(resealed(() => undefined, { order: sampleOrder({ targets: [{ type: 'account-id', value: 'acc-0001' }] }) })), checks: ['scope'], exact: true },
+  // Each metadata line is its item's record: held to the range and to the fields of its service (never a subject).
+  { name: 'a metadata line dated before the range (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (line) => line.replace('"timestamp":"2026-01-01T00:00:00Z"', '"timestamp":"2025-05-05T02:58:51Z"')); })), checks: ['scope'], exact: true },
+  { name: 'a metadata line dated past the range by 100 us (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (line) => line.replace('"timestamp":"2026-06-30T23:59:59Z"', '"timestamp":"2026-06-30T23:59:59.0001Z"')); })), checks: ['scope'], exact: true },
+  { name: 'a metadata line carrying a subject (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (line) => line.replace('"size":120,', '"size":120,"subject":"hello",')); })), checks: ['scope'], exact: true },
+  { name: 'a metadata line that is not JSON (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (line) => `${line}\nSubject: hello`); })), checks: ['scope'], exact: true },
   // scopex seals only approved orders: whoever holds the signer key cannot pass off an unapproved or edited one.
   { name: 'an order.json without an approval (re-signed)', make: () => zipOf(resealed(() => undefined, { order: withoutApproval(sampleOrder()) })), checks: ['order'], exact: true },
   { name: 'an order.json changed after its approval (re-signed)', make: () => zipOf(resealed(() => undefined, { order: { ...sampleOrder(), dateRange: { from: '2026-01-01T00:00:00Z', to: '2026-12-31T23:59:59Z' } } })), checks: ['order'], exact: true },
@@ -687,7 +692,8 @@ describe('reporting and inputs', () => {
     const report = await verifyArchive({ archive: file, trustFile: pki.caFile, maxFailures: 2 });
     expect(report.ok).toBe(false);
     expect(report.failures).toHaveLength(2);
-    expect(report.failuresOmitted).toBe(3);
+    // The payload hashes, and the flipped first byte of metadata.jsonl also leaves a line that is no metadata line.
+    expect(report.failuresOmitted).toBe(3 + 1);
     expect(await builtVerifyArchive({ archive: file, trustFile: pki.caFile, maxFailures: 2, recordsThread: 'always' })).toEqual(report);
   });
 
@@ -758,6 +764,19 @@ function editBytes(model: BagModel, name: string, at: number, hexDigit = false):
 }
 
 /** A consistent, validly signed bag with the payload file `from` also under each of `to` (records and manifests too). */
+const METADATA = 'data/acc-0001/mail.metadata/metadata.jsonl';
+
+/** Edits the mail.metadata file's text, and its production record to match (resealed writes the manifests after). */
+function editMetadata(model: BagModel, records: ProductionRecord[], edit: (text: string) => string): void {
+  const text = (model.files.get(METADATA) as Buffer).toString('utf8');
+  const edited = edit(text.slice(0, -1));
+  expect(edited).not.toBe(text.slice(0, -1));
+  const data = Buffer.from(`${edited}\n`);
+  model.files.set(METADATA, data);
+  const record = records.find((candidate) => candidate.path === METADATA) as ProductionRecord;
+  Object.assign(record, { sha256: sha256(data), bytes: data.length, items: edited.split('\n').length });
+}
+
 function withoutApproval(order: Record<string, unknown>): Record<string, unknown> {
   const copy = { ...order };
   delete copy['approval'];

@@ -1,0 +1,17 @@
+// The fields of a `<service>.metadata/metadata.jsonl` line, in the order export writes them (metadata.ts), and that
+// verify holds each delivered line to: a field beyond these (a subject, a body) is content the category does not cover.
+
+export const METADATA_FIELDS = {
+  'mail.metadata': ['sourceId', 'timestamp', 'from', 'to', 'cc', 'date', 'messageId', 'size', 'encryption', 'headersRead', 'headersFrom', 'headerTruncated'],
+  'storage.metadata': ['sourceId', 'timestamp', 'path', 'size', 'created', 'modified'],
+  'im.metadata': ['sourceId', 'timestamp', 'conversationId', 'participants', 'time', 'size'],
+} as const satisfies Record<string, readonly string[]>;
+
+export type MetadataCategory = keyof typeof METADATA_FIELDS;
+
+/** The one file of a metadata category folder. */
+export const METADATA_FILE = 'metadata.jsonl';
+
+export function isMetadataCategory(category: string): category is MetadataCategory {
+  return Object.hasOwn(METADATA_FIELDS, category);
+}

@@ -1,0 +1,122 @@
+// The lines of a delivered `*.metadata/metadata.jsonl`, checked as verify reads the file. Each line is one JSON
+// object with exactly the fields export writes for its service (metadata-fields.ts), in that order, and names its
+// item's time. What the scope check needs is kept, not the lines: their count, the earliest and the latest time, and
+// the first line that is not a metadata line scopex writes. Memory is one line at a time (at most MAX_LINE_BYTES).
+import { METADATA_FIELDS, type MetadataCategory } from '../pipeline/metadata-fields.js';
+import { pastTheMillisecond } from '../util/in-range.js';
+import type { EntrySink } from './safe-zip.js';
+
+/** A line longer than this is not held to be parsed (scopex's longest lines, of many recipients, are far shorter). */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+
+export interface LineTime {
+  /** Line number, from 1. */
+  line: number;
+  text: string;
+  /** Date.parse(text). */
+  at: number;
+}
+
+export interface MetadataSummary {
+  lines: number;
+  earliest: LineTime | null;
+  latest: LineTime | null;
+  /** The first line that is not a metadata line scopex writes, and why; null when every line is one. */
+  problem: { line: number; message: string } | null;
+  /** How many lines are not. */
+  problems: number;
+}
+
+export class MetadataLines implements EntrySink {
+  private readonly fields: readonly string[];
+  private readonly parts: Buffer[] = [];
+  private partBytes = 0;
+  private skipping = false;
+  private readonly summary: MetadataSummary = { lines: 0, earliest: null, latest: null, problem: null, problems: 0 };
+
+  constructor(
+    category: MetadataCategory,
+    private readonly done: (summary: MetadataSummary) => void,
+  ) {
+    this.fields = METADATA_FIELDS[category];
+  }
+
+  update(chunk: Buffer): void {
+    let start = 0;
+    for (let newline = chunk.indexOf(10, start); newline >= 0; newline = chunk.indexOf(10, start)) {
+      this.take(chunk.subarray(start, newline));
+      this.endLine();
+      start = newline + 1;
+    }
+    if (start < chunk.length) this.take(chunk.subarray(start));
+  }
+
+  end(): void {
+    // The last line ends with a newline, as every line export writes; bytes after it are a line without one.
+    if (this.partBytes > 0 || this.skipping) this.endLine();
+    this.done(this.summary);
+  }
+
+  private take(bytes: Buffer): void {
+    if (this.skipping || bytes.length === 0) return;
+    if (this.partBytes + bytes.length > MAX_LINE_BYTES) {
+      this.parts.length = 0;
+      this.partBytes = 0;
+      this.skipping = true;
+      return;
+    }
+    this.parts.push(Buffer.from(bytes));
+    this.partBytes += bytes.length;
+  }
+
+  private endLine(): void {
+    const line = ++this.summary.lines;
+    if (this.skipping) {
+      this.skipping = false;
+      this.problemAt(line, `it is longer than ${MAX_LINE_BYTES} bytes`);
+      return;
+    }
+    const text = Buffer.concat(this.parts, this.partBytes).toString('utf8');
+    this.parts.length = 0;
+    this.partBytes = 0;
+    const problem = this.check(line, text);
+    if (problem) this.problemAt(line, problem);
+  }
+
+  /** Why `text` is not a metadata line of this service, or null; a good line's time is kept. */
+  private check(line: number, text: string): string | null {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return 'it is not JSON';
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'it is not a JSON object';
+    const keys = Object.keys(value);
+    const extra = keys.find((key) => !this.fields.includes(key));
+    // Named only when it is a plain field name: the key comes from the archive.
+    if (extra !== undefined) return `it has a field ${/^[A-Za-z0-9_.-]{1,64}$/.test(extra) ? JSON.stringify(extra) : '(not shown)'} that metadata lines do not have`;
+    if (keys.length !== this.fields.length || keys.some((key, index) => key !== this.fields[index])) {
+      return `its fields are not ${this.fields.join(', ')}, in that order`;
+    }
+    const timestamp = (value as Record<string, unknown>)['timestamp'];
+    const at = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN;
+    if (typeof timestamp !== 'string' || !Number.isFinite(at)) return 'its timestamp is not a time';
+    this.keep({ line, text: timestamp, at });
+    return null;
+  }
+
+  private keep(time: LineTime): void {
+    const { earliest, latest } = this.summary;
+    if (!earliest || time.at < earliest.at) this.summary.earliest = time;
+    // Of two times in the same millisecond the one past it is the later: it is the one a range ending there leaves out.
+    if (!latest || time.at > latest.at || (time.at === latest.at && !pastTheMillisecond(latest.text) && pastTheMillisecond(time.text))) {
+      this.summary.latest = time;
+    }
+  }
+
+  private problemAt(line: number, message: string): void {
+    this.summary.problems += 1;
+    this.summary.problem ??= { line, message };
+  }
+}
