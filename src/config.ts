@@ -1,7 +1,8 @@
 // The scopex config (config/scopex.json, or --config FILE): where the stores, keys, trust anchors and custody log are.
+import type { Stats } from 'node:fs';
 import path from 'node:path';
 import * as z from './util/zod.js';
-import { describeFsError, InputError } from './errors.js';
+import { describeFsError, InputError, ScopexError } from './errors.js';
 import { notValidJson } from './util/json-position.js';
 import { describeStrictJsonError, parseStrictJson, StrictJsonError } from './order/strict-json.js';
 import { looksLikeKeyMaterial, redactKeyMaterial } from './util/key-material.js';
@@ -78,12 +79,16 @@ export function defaultConfigFile(): string {
   return path.resolve('config', 'scopex.json');
 }
 
-/** Reads a JSON file; a missing or malformed file is an InputError naming it. */
-export function readJsonFile(file: string, what: string): unknown {
+/**
+ * Reads a JSON file; a missing or malformed file is an InputError naming it. `inspect` sees the open file's stats
+ * before a byte is read, and what it throws as a scopex error goes through as it is.
+ */
+export function readJsonFile(file: string, what: string, inspect?: (stats: Stats) => void): unknown {
   let text: string;
   try {
-    text = readInputFileSync(file).toString('utf8');
+    text = readInputFileSync(file, inspect).toString('utf8');
   } catch (error) {
+    if (error instanceof ScopexError) throw error;
     throw new InputError('FILE_UNREADABLE', `cannot read ${what} ${file}: ${describeFsError(error)}`, { cause: error });
   }
   try {

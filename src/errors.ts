@@ -68,7 +68,13 @@ export type IntegrityErrorCode =
 export class IntegrityError extends ScopexError<IntegrityErrorCode> {}
 
 /** The key service could not provide a key or open an item. Never carries key material. */
-export type KeyErrorCode = 'MASTER_KEY_UNAVAILABLE' | 'DATA_KEY_UNAVAILABLE' | 'UNWRAP_FAILED' | 'CUSTOMER_HELD_KEY';
+export type KeyErrorCode =
+  | 'MASTER_KEY_UNAVAILABLE'
+  | 'DATA_KEY_UNAVAILABLE'
+  | 'UNWRAP_FAILED'
+  | 'CUSTOMER_HELD_KEY'
+  /** The signer's or a reviewer's private key, or the data-keys file, is open to other users (keys/key-file-mode.ts). */
+  | 'KEY_FILE_NOT_PRIVATE';
 export class KeyError extends ScopexError<KeyErrorCode> {}
 
 /** A store could not be read. */

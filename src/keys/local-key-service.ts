@@ -9,6 +9,7 @@ import { BlobPlaintextStream } from './blob-stream.js';
 import { describeItem, HEADER_BYTES, itemAad, parseHeader } from './item-crypto.js';
 import type { EncryptionState, ItemPlaintext, ItemRef, KeyService, ReadOptions } from './key-service.js';
 import { ThreadedBlobReader } from './item-reader.js';
+import { refuseKeyFileOpenToOthers } from './key-file-mode.js';
 import { loadMasterKey } from './master-key.js';
 import { BLOB_OPEN_FLAGS, BlobOpenError, checkRegularBlob, NOT_REGULAR_CODE, SmallBlobReader } from './small-blob.js';
 import { mailHeaderFields } from '../pipeline/mail-headers.js';
@@ -27,7 +28,10 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
   if (!options.masterKeyFile) throw new InputError('CONFIG_INVALID', 'the key service needs a master key file');
   if (!options.dataKeysFile) throw new InputError('CONFIG_INVALID', 'the key service needs a data-keys file');
 
-  const raw = readJsonFile(options.dataKeysFile, 'data-keys file');
+  // The wrapped data keys are keys all the same ("no key, wrapped or not"): kept as the master key is.
+  const raw = readJsonFile(options.dataKeysFile, 'data-keys file', (stats) =>
+    refuseKeyFileOpenToOthers(stats, 'the data-keys file', options.dataKeysFile, 'KEY_FILE_NOT_PRIVATE'),
+  );
   const parsed = dataKeysSchema.safeParse(raw);
   if (!parsed.success) {
     throw new InputError('CONFIG_INVALID', `data-keys file ${options.dataKeysFile}: ${describeZodError(parsed.error)}`);

@@ -2,6 +2,7 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { describeFsError, KeyError } from '../errors.js';
 import { readInputFileSync } from '../util/read-input-file.js';
+import { refuseKeyFileOpenToOthers } from './key-file-mode.js';
 
 export function loadMasterKey(file: string): KeyObject {
   let text: string;
@@ -12,13 +13,7 @@ export function loadMasterKey(file: string): KeyObject {
     throw new KeyError('MASTER_KEY_UNAVAILABLE', `cannot read the master key file ${file}: ${describeFsError(error)}`);
   }
   // As ssh does with a private key: a master key others may read (or write) is refused, not used.
-  if ((mode & 0o077) !== 0) {
-    const octal = (mode & 0o777).toString(8).padStart(4, '0');
-    throw new KeyError(
-      'MASTER_KEY_UNAVAILABLE',
-      `the master key file ${file} is open to other users (mode ${octal}); it must be readable by its owner only (chmod 600 ${file})`,
-    );
-  }
+  refuseKeyFileOpenToOthers({ mode }, 'the master key file', file, 'MASTER_KEY_UNAVAILABLE');
   if (!/^[0-9a-fA-F]{64}$/.test(text)) {
     // Never echo the content: it is, or is close to, key material.
     throw new KeyError('MASTER_KEY_UNAVAILABLE', `the master key file ${file} does not hold 64 hexadecimal characters`);

@@ -1,9 +1,11 @@
 // A compliance reviewer approves an order: it must carry no approval yet and pass every other check first, and the
 // result must verify.
 import { randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { link, lstat, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { describeFsError, InputError, NotRegularFileError, OrderError } from '../errors.js';
+import { describeFsError, InputError, KeyError, NotRegularFileError, OrderError } from '../errors.js';
+import { refuseKeyFileOpenToOthers } from '../keys/key-file-mode.js';
 import { signOrder, keyFromPem } from './approval-sign.js';
 import { approvalCertificateName, approvalSignatureMatches, commonName, loadArchiveSigner, loadReviewerCas, verifyApproval } from './approval-verify.js';
 import { evaluateOrderRules, type OrderContext } from './check-order.js';
@@ -111,18 +113,20 @@ async function readSmallText(file: string, what: string): Promise<string> {
   return bytes.toString('utf8');
 }
 
-async function readSmall(file: string, what: string): Promise<Buffer> {
+/** A small PEM file; `inspect` sees the open file's stats before a byte is read, and what it throws goes through. */
+async function readSmall(file: string, what: string, inspect?: (stats: Stats) => void): Promise<Buffer> {
   let handle;
   try {
     handle = await open(file, INPUT_OPEN_FLAGS);
     const stat = await handle.stat();
     if (!stat.isFile()) throw new NotRegularFileError(file, stat.isDirectory());
+    inspect?.(stat);
     if (stat.size > 64 * 1024) {
       throw new InputError('FILE_UNREADABLE', `${what} ${file}: expected a PEM file of at most 64 KiB`);
     }
     return await handle.readFile();
   } catch (error) {
-    if (error instanceof InputError) throw error;
+    if (error instanceof InputError || error instanceof KeyError) throw error;
     throw new InputError('FILE_UNREADABLE', `cannot read ${what} ${file}: ${describeFsError(error)}`, { cause: error });
   } finally {
     await handle?.close();
@@ -141,7 +145,8 @@ function parseCertificate(pem: string, file: string): X509Certificate {
 }
 
 async function loadKey(file: string): Promise<KeyObject> {
-  const pem = await readSmall(file, 'reviewer key');
+  // A reviewer key others may read could approve any order: refused as the master key is.
+  const pem = await readSmall(file, 'reviewer key', (stats) => refuseKeyFileOpenToOthers(stats, 'the reviewer key file', file, 'KEY_FILE_NOT_PRIVATE'));
   try {
     return keyFromPem(pem);
   } catch {

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import * as archiverModule from 'archiver';
-import { AbortedError, describeFsError, InputError, NotRegularFileError, ScopexError } from '../errors.js';
+import { AbortedError, describeFsError, InputError, KeyError, NotRegularFileError, ScopexError } from '../errors.js';
+import { refuseKeyFileOpenToOthers } from '../keys/key-file-mode.js';
 import { readInputFile } from '../util/read-input-file.js';
 import { createHashThread, type HashChannel, type HashThread } from './hash-thread.js';
 import { BatchingFileSink, BATCH_BYTES } from './batching-file-sink.js';
@@ -92,8 +93,12 @@ async function loadSigner(options: SealerOptions): Promise<{ certificatePem: str
   }
   let keyBytes: Buffer;
   try {
-    keyBytes = await readInputFile(options.signerKeyFile);
+    // A signer key others may read could seal archives that verify accepts: refused as the master key is.
+    keyBytes = await readInputFile(options.signerKeyFile, (stats) =>
+      refuseKeyFileOpenToOthers(stats, 'the signer key file', options.signerKeyFile, 'KEY_FILE_NOT_PRIVATE'),
+    );
   } catch (error) {
+    if (error instanceof KeyError) throw error;
     throw openedFailure(options.signerKeyFile, 'the signer key', error);
   }
   let key: KeyObject;

@@ -1,12 +1,18 @@
 // Text that may be key material: a PEM block, a long run of hex (a raw key, 32 bytes as 64 characters), or a long run
-// of base64. scopex never shows such text back: a key pasted into the wrong place (a config path, an order field) must
-// not reach the terminal, --json output or the custody log through the error that refuses it.
+// of base64, written in one piece or in groups (hex bytes as `openssl -text`, xxd or a KMS console print them, base64
+// wrapped or grouped). scopex never shows such text back: a key pasted into the wrong place (a config path, an order
+// field) must not reach the terminal, --json output or the custody log through the error that refuses it.
 
 const PEM = /-----BEGIN [^-\r\n]{1,64}-----[\s\S]*?(?:-----END [^-\r\n]{1,64}-----|$)/g;
 /** 16 bytes or more as hex. */
 const HEX_RUN = /[0-9A-Fa-f]{32,}/g;
 /** 30 bytes or more as base64 or base64url (told from a path by its mix of characters: see isBase64Like). */
 const BASE64_RUN = /[A-Za-z0-9+/_=-]{40,}/g;
+
+/** Hex digits, in groups, that make 16 bytes: as many as HEX_RUN asks of one piece. */
+const GROUPED_HEX_DIGITS = 32;
+/** Base64 characters, in groups, that make 30 bytes: as many as BASE64_RUN asks of one piece. */
+const GROUPED_BASE64_CHARACTERS = 40;
 
 export const NOT_SHOWN = '[not shown: it may be key material]';
 
@@ -15,10 +21,13 @@ export function looksLikeKeyMaterial(text: string): boolean {
   return redactKeyMaterial(text) !== text;
 }
 
-/** `text` with every PEM block, long hex run and long base64 run replaced by NOT_SHOWN. */
+/** `text` with every PEM block, long hex run and long base64 run, whole or in groups, replaced by NOT_SHOWN. */
 export function redactKeyMaterial(text: string): string {
   if (text.length < 32) return text;
-  return text.replace(PEM, NOT_SHOWN).replace(HEX_RUN, NOT_SHOWN).replace(BASE64_RUN, (run) => (isBase64Like(run) ? NOT_SHOWN : run));
+  // Groups first: a run that HEX_RUN or BASE64_RUN takes out alone would leave the shorter groups around it (the last
+  // line of a wrapped base64 key) behind.
+  const ungrouped = redactGroups(text.replace(PEM, NOT_SHOWN));
+  return ungrouped.replace(HEX_RUN, NOT_SHOWN).replace(BASE64_RUN, (run) => (isBase64Like(run) ? NOT_SHOWN : run));
 }
 
 /**
@@ -36,4 +45,191 @@ function isBase64Like(run: string): boolean {
     else if (code >= 0x30 && code <= 0x39) digits += 1;
   }
   return upper >= run.length * 0.2 && lower >= run.length * 0.2 && digits > 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Keys written in groups.
+//
+// A group is a whole token: a word of hex digits (`5c`, `5cfbdc0f`, `0x5c`), or a word of base64 characters. Groups
+// are joined by one separator: for hex, an optional `:`, `,` or `-` and then blanks, with at most one line break
+// (`5c:fb`, `5c fb`, `5c-fb`, `0x5c, 0xfb`, `c8:\n    49` as openssl -text wraps); for base64, blanks with at most
+// one line break. A line break may be written as the escape `\n` (a quoted value). Keys are printed in groups of one
+// width, the last one maybe shorter, so a candidate is a run of groups of equal length with at most a shorter last
+// one. That keeps ordinary text out: a UUID (8-4-4-4-12), dates and times (`2026-01-31`, `12 Feb 2026`), phone numbers
+// and words between groups break a run. A run is key material when it holds:
+// - hex: at least GROUPED_HEX_DIGITS digits, among them a decimal digit and a letter (32 random hex digits lack
+//   either with a chance under one in a million; a list of numbers or of words like "bad cafe" lacks one);
+// - base64: at least GROUPED_BASE64_CHARACTERS characters that, leaving out the first of each group, pass
+//   isBase64Like (a capital that only starts each word, as in Title Case, does not count).
+// The scan is one pass over the text, each group looked at at most twice: no backtracking whatever the input.
+
+interface Group {
+  start: number;
+  end: number;
+  /** Hex digits (after a 0x) or base64 characters. */
+  length: number;
+}
+
+interface GroupSyntax {
+  /** A character of a token (a whole token is a longest run of them). */
+  isPart(code: number): boolean;
+  /** Where a group token at `start` ends (start when the token there is no group), and how many characters count. */
+  token(text: string, start: number): { end: number; length: number };
+  /** Separator characters allowed before the blanks, as char codes. */
+  punctuation: ReadonlySet<number>;
+  isKey(text: string, run: readonly Group[]): boolean;
+}
+
+const HEX_SYNTAX: GroupSyntax = {
+  isPart: isWordCode,
+  token(text, start) {
+    const end = wordEnd(text, start, isWordCode);
+    let digitsFrom = start;
+    if (end - start > 2 && text.charCodeAt(start) === 0x30 && (text.charCodeAt(start + 1) | 0x20) === 0x78) digitsFrom = start + 2;
+    for (let i = digitsFrom; i < end; i++) if (!isHexCode(text.charCodeAt(i))) return { end: start, length: 0 };
+    return { end, length: end - digitsFrom };
+  },
+  punctuation: new Set([0x3a, 0x2c, 0x2d]),
+  isKey(text, run) {
+    let digits = 0;
+    let decimal = false;
+    let letter = false;
+    for (const group of run) {
+      digits += group.length;
+      for (let i = group.end - group.length; i < group.end; i++) {
+        if (text.charCodeAt(i) <= 0x39) decimal = true;
+        else letter = true;
+      }
+    }
+    return digits >= GROUPED_HEX_DIGITS && decimal && letter;
+  },
+};
+
+const BASE64_SYNTAX: GroupSyntax = {
+  isPart: isBase64Code,
+  token(text, start) {
+    const end = wordEnd(text, start, isBase64Code);
+    return { end, length: end - start };
+  },
+  punctuation: new Set(),
+  isKey(text, run) {
+    let characters = 0;
+    for (const group of run) characters += group.length;
+    return characters >= GROUPED_BASE64_CHARACTERS && isBase64Like(run.map((group) => text.slice(group.start + 1, group.end)).join(''));
+  },
+};
+
+/** `text` with every run of key groups, hex or base64, replaced by NOT_SHOWN. */
+function redactGroups(text: string): string {
+  const spans = mergeSpans(keyGroupSpans(text, HEX_SYNTAX).concat(keyGroupSpans(text, BASE64_SYNTAX)));
+  if (spans.length === 0) return text;
+  let shown = '';
+  let from = 0;
+  for (const [start, end] of spans) {
+    shown += `${text.slice(from, start)}${NOT_SHOWN}`;
+    from = end;
+  }
+  return shown + text.slice(from);
+}
+
+/** Where runs of groups that are key material start and end, in text order. */
+function keyGroupSpans(text: string, syntax: GroupSyntax): Array<[number, number]> {
+  const spans: Array<[number, number]> = [];
+  let chain: Group[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const escape = escapedBreakLength(text, i);
+    if (escape > 0 || !syntax.isPart(text.charCodeAt(i))) {
+      i += escape > 0 ? escape : 1;
+      continue;
+    }
+    // A token starts here (the character before it is no part of one): read it and the groups joined to it.
+    const token = syntax.token(text, i);
+    if (token.end === i) {
+      i = wordEnd(text, i, syntax.isPart);
+      continue;
+    }
+    chain.push({ start: i, end: token.end, length: token.length });
+    const next = separatorEnd(text, token.end, syntax.punctuation);
+    if (next > token.end && next < text.length && syntax.isPart(text.charCodeAt(next)) && syntax.token(text, next).end > next) {
+      i = next;
+      continue;
+    }
+    addKeyRuns(text, chain, syntax, spans);
+    chain = [];
+    i = Math.max(token.end, i + 1);
+  }
+  return spans;
+}
+
+/** Adds to `spans` the runs of equal-length groups (at most one shorter group last) in a chain that are key material. */
+function addKeyRuns(text: string, chain: readonly Group[], syntax: GroupSyntax, spans: Array<[number, number]>): void {
+  let start = 0;
+  while (start < chain.length) {
+    const width = chain[start]!.length;
+    let end = start + 1;
+    while (end < chain.length && chain[end]!.length === width) end += 1;
+    // A shorter group ends this run, and may also start the next one.
+    const last = end < chain.length && chain[end]!.length < width ? end + 1 : end;
+    const run = chain.slice(start, last);
+    if (run.length >= 2 && syntax.isKey(text, run)) spans.push([run[0]!.start, run[run.length - 1]!.end]);
+    start = end;
+  }
+}
+
+/** Where the separator at `from` ends: optional punctuation, then blanks with at most one line break. */
+function separatorEnd(text: string, from: number, punctuation: ReadonlySet<number>): number {
+  let i = from;
+  if (punctuation.has(text.charCodeAt(i))) i += 1;
+  i = blanksEnd(text, i);
+  const code = text.charCodeAt(i);
+  if (code === 0x0d && text.charCodeAt(i + 1) === 0x0a) i += 2;
+  else if (code === 0x0a || code === 0x0d) i += 1;
+  else i += escapedBreakLength(text, i);
+  return blanksEnd(text, i);
+}
+
+function blanksEnd(text: string, from: number): number {
+  let i = from;
+  while (text.charCodeAt(i) === 0x20 || text.charCodeAt(i) === 0x09) i += 1;
+  return i;
+}
+
+/** The length of a line break or tab written as an escape (`\n`, `\r\n`, `\r`, `\t`) at `i`, or 0. */
+function escapedBreakLength(text: string, i: number): number {
+  if (text.charCodeAt(i) !== 0x5c) return 0;
+  const letter = text.charCodeAt(i + 1);
+  if (letter === 0x72 && text.charCodeAt(i + 2) === 0x5c && text.charCodeAt(i + 3) === 0x6e) return 4;
+  return letter === 0x6e || letter === 0x72 || letter === 0x74 ? 2 : 0;
+}
+
+function wordEnd(text: string, from: number, isPart: (code: number) => boolean): number {
+  let i = from;
+  while (i < text.length && isPart(text.charCodeAt(i))) i += 1;
+  return i;
+}
+
+function mergeSpans(spans: Array<[number, number]>): Array<[number, number]> {
+  spans.sort((a, b) => a[0] - b[0]);
+  const merged: Array<[number, number]> = [];
+  for (const span of spans) {
+    const last = merged[merged.length - 1];
+    if (last && span[0] <= last[1]) last[1] = Math.max(last[1], span[1]);
+    else merged.push([span[0], span[1]]);
+  }
+  return merged;
+}
+
+function isHexCode(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66);
+}
+
+/** A letter or a digit: what a group token is made of, and what may not touch it. */
+function isWordCode(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
+}
+
+/** A base64 or base64url character. */
+function isBase64Code(code: number): boolean {
+  return isWordCode(code) || code === 0x2b || code === 0x2f || code === 0x3d || code === 0x5f || code === 0x2d;
 }

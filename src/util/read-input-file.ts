@@ -27,11 +27,12 @@ export function readInputFileSync(file: string, inspect?: (stats: Stats) => void
 }
 
 /** readInputFileSync, without blocking the thread. */
-export async function readInputFile(file: string): Promise<Buffer> {
+export async function readInputFile(file: string, inspect?: (stats: Stats) => void): Promise<Buffer> {
   const handle = await open(file, INPUT_OPEN_FLAGS);
   try {
     const stats = await handle.stat();
     if (!stats.isFile()) throw new NotRegularFileError(file, stats.isDirectory());
+    inspect?.(stats);
     return await handle.readFile();
   } finally {
     await handle.close();

@@ -65,7 +65,7 @@ function keyServiceWith(masterText: string | undefined, dataKeysText = readFileS
   const dir = mkdtempSync(path.join(scratch, 'k-'));
   const masterKeyFile = path.join(dir, 'master.key');
   if (masterText !== undefined) writeFileSync(masterKeyFile, masterText, { mode: 0o600 });
-  writeFileSync(path.join(dir, 'data-keys.json'), dataKeysText);
+  writeFileSync(path.join(dir, 'data-keys.json'), dataKeysText, { mode: 0o600 });
   return createLocalKeyService({ masterKeyFile, dataKeysFile: path.join(dir, 'data-keys.json') });
 }
 

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IntegrityError, KeyError, SourceError } from '../../src/errors.js';
+import { exitCodeFor, IntegrityError, KeyError, SourceError } from '../../src/errors.js';
 import { BLOB_MAGIC, BLOB_OVERHEAD, HEADER_BYTES, NONCE_BYTES, TAG_BYTES } from '../../src/keys/item-crypto.js';
 import type { KeyService } from '../../src/keys/key-service.js';
 import { createLocalKeyService } from '../../src/keys/local-key-service.js';
@@ -200,7 +200,7 @@ describe('master key and wrapped data keys', () => {
     const masterKeyFile = path.join(dir, 'master.key');
     if (master !== undefined) writeFileSync(masterKeyFile, master, { mode: 0o600 });
     const dataKeysFile = path.join(dir, 'data-keys.json');
-    writeFileSync(dataKeysFile, dataKeys);
+    writeFileSync(dataKeysFile, dataKeys, { mode: 0o600 });
     return createLocalKeyService({ masterKeyFile, dataKeysFile });
   }
   const consumerItem = () => find('mail', fx.accounts.consumer.id, 'm-inside');
@@ -271,6 +271,36 @@ describe('a master key file open to other users', () => {
     const service = createLocalKeyService({ masterKeyFile, dataKeysFile: fx.dataKeysFile });
     const item = find('mail', fx.accounts.consumer.id, 'm-inside');
     expect((await service.readItem(refOf(item), 1 << 20)).bytes.equals(item.plaintext!)).toBe(true);
+  });
+});
+
+describe('a data-keys file open to other users', () => {
+  it('is refused as the master key is (KEY_FILE_NOT_PRIVATE, exit 1), through a link too, before any key is used', async () => {
+    const dir = mkdtempSync(path.join(scratch, 'loose-data-keys-'));
+    const dataKeysFile = path.join(dir, 'data-keys.json');
+    writeFileSync(dataKeysFile, readFileSync(fx.dataKeysFile));
+    const linked = path.join(dir, 'linked-data-keys.json');
+    symlinkSync(dataKeysFile, linked);
+    for (const [mode, file] of [[0o644, dataKeysFile], [0o640, dataKeysFile], [0o606, dataKeysFile], [0o666, linked]] as const) {
+      chmodSync(dataKeysFile, mode);
+      let error: unknown;
+      try {
+        createLocalKeyService({ masterKeyFile: fx.masterKeyFile, dataKeysFile: file });
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error).toBeInstanceOf(KeyError);
+      expect((error as KeyError).code).toBe('KEY_FILE_NOT_PRIVATE');
+      expect(exitCodeFor(error)).toBe(1);
+      expect((error as Error).message).toBe(
+        `the data-keys file ${file} is open to other users (mode 0${mode.toString(8)}); it must be readable by its owner only (chmod 600 ${file})`,
+      );
+    }
+    chmodSync(dataKeysFile, 0o400);
+    const service = createLocalKeyService({ masterKeyFile: fx.masterKeyFile, dataKeysFile: linked });
+    const item = find('mail', fx.accounts.consumer.id, 'm-inside');
+    expect((await service.readItem(refOf(item), 1 << 20)).bytes.equals(item.plaintext!)).toBe(true);
+    await service.close?.();
   });
 });
 

@@ -1,9 +1,9 @@
 // Approval signatures: any change to a signed field, a flipped signature bit or an untrusted key is a refusal.
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exitCodeFor, OrderError, type InputError, type OrderErrorCode } from '../../src/errors.js';
+import { exitCodeFor, KeyError, OrderError, type InputError, type OrderErrorCode } from '../../src/errors.js';
 import { approveOrder } from '../../src/order/approve-order.js';
 import { checkOrder } from '../../src/order/check-order.js';
 import type { Order } from '../../src/order/schema.js';
@@ -197,7 +197,8 @@ describe('tampering with an approved order (exit 3)', () => {
 describe('scopex order approve', () => {
   const keyFile = path.join(fx.dir, 'reviewer.key.pem');
   const certFile = path.join(fx.dir, 'reviewer.cert.pem');
-  writeFileSync(keyFile, fx.pki.reviewer.keyPem);
+  // A private key: readable by its owner only, or approve refuses it (see below).
+  writeFileSync(keyFile, fx.pki.reviewer.keyPem, { mode: 0o600 });
   writeFileSync(certFile, fx.pki.reviewer.certificatePem);
 
   it('round trip: approve in place, then check passes', async () => {
@@ -292,15 +293,37 @@ describe('scopex order approve', () => {
 
   it('refuses a key that does not match the certificate (exit 2, no key in the message)', async () => {
     const otherKey = path.join(fx.dir, 'other.key.pem');
-    writeFileSync(otherKey, outsider.reviewer.keyPem);
+    writeFileSync(otherKey, outsider.reviewer.keyPem, { mode: 0o600 });
     const error = await approveOrder({ orderFile: writeOrder(fx.dir, baseOrder()), keyFile: otherKey, certFile, ctx: fx.ctx }).catch((e: unknown) => e);
     expect(exitCodeFor(error)).toBe(2);
     expect((error as Error).message).not.toContain('PRIVATE');
   });
 
+  it('refuses a key file open to other users (or a link to one) as the master key is, and writes nothing', async () => {
+    const loose = path.join(fx.dir, 'loose-reviewer.key.pem');
+    writeFileSync(loose, fx.pki.reviewer.keyPem);
+    const linked = path.join(fx.dir, 'linked-reviewer.key.pem');
+    symlinkSync(loose, linked);
+    const file = writeOrder(fx.dir, baseOrder());
+    const before = readFileSync(file);
+    for (const [mode, key] of [[0o644, loose], [0o660, loose], [0o604, loose], [0o666, linked]] as const) {
+      chmodSync(loose, mode);
+      const error = await approveOrder({ orderFile: file, keyFile: key, certFile, ctx: fx.ctx }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(KeyError);
+      expect((error as KeyError).code).toBe('KEY_FILE_NOT_PRIVATE');
+      expect(exitCodeFor(error)).toBe(1);
+      expect((error as Error).message).toBe(
+        `the reviewer key file ${key} is open to other users (mode 0${mode.toString(8)}); it must be readable by its owner only (chmod 600 ${key})`,
+      );
+      expect(readFileSync(file).equals(before)).toBe(true);
+    }
+    chmodSync(loose, 0o400);
+    expect((await approveOrder({ orderFile: file, keyFile: linked, certFile, ctx: fx.ctx })).order.approval).toBeDefined();
+  });
+
   it('refuses a key file that is not a key, without echoing it', async () => {
     const badKey = path.join(fx.dir, 'bad.key.pem');
-    writeFileSync(badKey, '-----BEGIN PRIVATE KEY-----\nc2VjcmV0LXN0dWZm\n-----END PRIVATE KEY-----\n');
+    writeFileSync(badKey, '-----BEGIN PRIVATE KEY-----\nc2VjcmV0LXN0dWZm\n-----END PRIVATE KEY-----\n', { mode: 0o600 });
     const error = await approveOrder({ orderFile: writeOrder(fx.dir, baseOrder()), keyFile: badKey, certFile, ctx: fx.ctx }).catch((e: unknown) => e);
     expect(exitCodeFor(error)).toBe(2);
     expect((error as Error).message).not.toContain('c2VjcmV0');
@@ -310,7 +333,7 @@ describe('scopex order approve', () => {
   it('refuses to approve with a certificate outside the configured trust', async () => {
     const k = path.join(fx.dir, 'outsider.key.pem');
     const c = path.join(fx.dir, 'outsider.cert.pem');
-    writeFileSync(k, outsider.reviewer.keyPem);
+    writeFileSync(k, outsider.reviewer.keyPem, { mode: 0o600 });
     writeFileSync(c, outsider.reviewer.certificatePem);
     const error = (await approveOrder({ orderFile: writeOrder(fx.dir, baseOrder()), keyFile: k, certFile: c, ctx: fx.ctx }).catch((e: unknown) => e)) as OrderError;
     expect(error.reasons.map((r) => r.code)).toEqual(['APPROVAL_UNTRUSTED']);

@@ -30,7 +30,7 @@ writeFileSync(
 );
 mkdirSync(path.join(root, 'stores'), { recursive: true });
 writeFileSync(path.join(root, 'stores', 'directory.json'), JSON.stringify({ schema: 'scopex.directory/v1', accounts: ACCOUNTS }));
-writeFileSync(path.join(root, 'reviewer.key.pem'), fx.pki.reviewer.keyPem);
+writeFileSync(path.join(root, 'reviewer.key.pem'), fx.pki.reviewer.keyPem, { mode: 0o600 });
 writeFileSync(path.join(root, 'reviewer.cert.pem'), fx.pki.reviewer.certificatePem);
 
 const now = Date.now();

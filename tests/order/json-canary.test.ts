@@ -55,7 +55,8 @@ beforeAll(async () => {
   config = path.join(world, 'config.json');
   CANARIES.forEach((canary, n) => {
     const file = path.join(dir, `canary-${n}.json`);
-    fs.writeFileSync(file, canary.content);
+    // Readable by its owner only: a data-keys file open to others is refused before it is parsed (keys/key-file-mode.ts).
+    fs.writeFileSync(file, canary.content, { mode: 0o600 });
     fileOf.set(canary, file);
   });
 });

@@ -1,10 +1,10 @@
 import { createHash, createPrivateKey } from 'node:crypto';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { AbortedError, InputError, IntegrityError } from '../../src/errors.js';
+import { AbortedError, exitCodeFor, InputError, IntegrityError, KeyError } from '../../src/errors.js';
 import type { SealerOptions } from '../../src/seal/sealer.js';
 import { createBagSealer } from '../../src/seal/sealer.js';
 import { writeFailure } from '../../src/seal/bag-sealer.js';
@@ -578,7 +578,7 @@ describe('refusing and cleaning up', () => {
 
   test('bad signer files are input errors that never echo the key', async () => {
     const notAKey = path.join(workspace.dir, 'not-a-key.pem');
-    writeFileSync(notAKey, '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+    writeFileSync(notAKey, '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n', { mode: 0o600 });
     const error: unknown = await createBagSealer(options({ signerKeyFile: notAKey })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InputError);
     expect((error as InputError).code).toBe('FILE_UNREADABLE');
@@ -586,7 +586,7 @@ describe('refusing and cleaning up', () => {
 
     // The CA's key does not belong to the signer certificate.
     const wrongKey = path.join(workspace.dir, 'wrong.key.pem');
-    writeFileSync(wrongKey, pki.pki.ca.keyPem);
+    writeFileSync(wrongKey, pki.pki.ca.keyPem, { mode: 0o600 });
     const mismatch: unknown = await createBagSealer(options({ signerKeyFile: wrongKey })).catch((e: unknown) => e);
     expect(mismatch).toBeInstanceOf(InputError);
     expect((mismatch as InputError).code).toBe('CONFIG_INVALID');
@@ -595,6 +595,27 @@ describe('refusing and cleaning up', () => {
       (e: unknown) => e,
     );
     expect((missing as InputError).code).toBe('FILE_UNREADABLE');
+  });
+
+  test('a signer key file open to other users (or a link to one) is refused as the master key is, before anything is written', async () => {
+    const loose = path.join(workspace.dir, 'loose-signer.key.pem');
+    writeFileSync(loose, pki.pki.signer.keyPem);
+    const linked = path.join(workspace.dir, 'linked-signer.key.pem');
+    symlinkSync(loose, linked);
+    for (const [mode, file] of [[0o644, loose], [0o640, loose], [0o606, loose], [0o666, linked]] as const) {
+      chmodSync(loose, mode);
+      const settings = options({ signerKeyFile: file });
+      const error: unknown = await createBagSealer(settings).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(KeyError);
+      expect((error as KeyError).code).toBe('KEY_FILE_NOT_PRIVATE');
+      expect(exitCodeFor(error)).toBe(1);
+      expect((error as Error).message).toBe(
+        `the signer key file ${file} is open to other users (mode 0${mode.toString(8)}); it must be readable by its owner only (chmod 600 ${file})`,
+      );
+      expect(outputListing(settings.outDir)).toEqual([]);
+    }
+    chmodSync(loose, 0o400);
+    await expect(createBagSealer(options({ signerKeyFile: linked })).then(async (sealer) => sealer.abort())).resolves.toBeUndefined();
   });
 
   test('a signer certificate that verify would refuse (expired, not yet valid, a reviewer\'s) is refused before anything is written', async () => {

@@ -39,3 +39,123 @@ describe('redactKeyMaterial', () => {
     expect(looksLikeKeyMaterial(text)).toBe(false);
   });
 });
+
+// Keys as tools print them: in groups, with separators, wrapped and indented (examiner round 5, F2).
+describe('redactKeyMaterial: keys written in groups', () => {
+  const key = bytes(32, 'grouped');
+  const hex = key.toString('hex');
+  const pairs = (text: string) => text.match(/../g)!;
+  const der = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'der' });
+  const body = der.toString('base64');
+  const shortBody = bytes(32, 'e').toString('base64');
+  const chunks = (text: string, width: number) => text.match(new RegExp(`[^]{1,${width}}`, 'g'))!;
+  const opensslText = (text: string) =>
+    `privateExponent:\n${chunks(pairs(text).join(':'), 45)
+      .map((line) => `    ${line}`)
+      .join('\n')}\n`;
+
+  /** Every stretch of 8 hex digits of the key (ignoring separators and case) found in `shown`. */
+  function hexLeaks(shown: string, secret: Buffer): string[] {
+    const digits = shown.replace(/[^0-9a-fA-F]/g, '').toLowerCase();
+    const whole = secret.toString('hex');
+    const found: string[] = [];
+    for (let i = 0; i + 8 <= whole.length; i += 2) if (digits.includes(whole.slice(i, i + 8))) found.push(whole.slice(i, i + 8));
+    return found;
+  }
+
+  /** Every stretch of 16 base64 characters of `secret` found in `shown` once blanks are taken out. */
+  function base64Leaks(shown: string, secret: string): string[] {
+    const joined = shown.replace(/\s|\\n/g, '');
+    const found: string[] = [];
+    for (let i = 0; i + 16 <= secret.length; i += 4) if (joined.includes(secret.slice(i, i + 16))) found.push(secret.slice(i, i + 16));
+    return found;
+  }
+
+  const short = bytes(16, 'aes-128');
+  it.each([
+    ['hex bytes joined by ":" (openssl, xxd -c, KMS consoles)', pairs(hex).join(':'), key],
+    ['hex bytes joined by ":" in capitals', pairs(hex).join(':').toUpperCase(), key],
+    ['hex bytes joined by spaces', pairs(hex).join(' '), key],
+    ['hex bytes joined by "-"', pairs(hex).join('-'), key],
+    ['hex in 8-digit groups joined by spaces', chunks(hex, 8).join(' '), key],
+    ['hex in 4-digit groups joined by spaces (xxd)', chunks(hex, 4).join(' '), key],
+    ['hex in 16-digit groups joined by "-"', chunks(hex, 16).join('-'), key],
+    ['hex bytes as openssl -text prints them (wrapped, indented, a colon at each line end)', opensslText(`00${hex}`), key],
+    ['the same, quoted (line breaks written as \\n)', JSON.stringify(opensslText(hex)), key],
+    ['hex bytes as a C array (0x5c, 0xfb, ...)', pairs(hex).map((pair) => `0x${pair}`).join(', '), key],
+    ['hex bytes with CRLF line breaks', chunks(pairs(hex).join(' '), 48).join('\r\n'), key],
+    ['a 16-byte key as hex bytes joined by ":"', pairs(short.toString('hex')).join(':'), short],
+  ])('hides %s', (_, written, secret) => {
+    const shown = redactKeyMaterial(`cannot read the master key file ${written}: no such file`);
+    expect(shown).toContain(NOT_SHOWN);
+    expect(hexLeaks(shown, secret)).toEqual([]);
+    expect(shown.startsWith('cannot read the master key file ')).toBe(true);
+    expect(looksLikeKeyMaterial(written)).toBe(true);
+  });
+
+  it.each([
+    ['a PEM body in 64-character lines joined by spaces (the short last line too)', chunks(body, 64).join(' '), body],
+    ['a PEM body in 36-character groups joined by spaces', chunks(body, 36).join(' '), body],
+    ['a PEM body in 8-character groups', chunks(body, 8).join(' '), body],
+    ['a PEM body in 4-character groups', chunks(body, 4).join(' '), body],
+    ['a PEM body wrapped and indented', chunks(body, 64).map((line) => `      ${line}`).join('\n'), body],
+    ['a PEM body quoted, lines joined by \\n', JSON.stringify(chunks(body, 64).join('\n')), body],
+    ['a 32-byte key as base64 in 8-character groups', chunks(shortBody, 8).join(' '), shortBody],
+  ])('hides %s', (_, written, secret) => {
+    const shown = redactKeyMaterial(`Unrecognized key: ${written} (in field authority)`);
+    expect(shown).toContain(NOT_SHOWN);
+    expect(base64Leaks(shown, secret)).toEqual([]);
+    expect(shown.startsWith('Unrecognized key: ')).toBe(true);
+    expect(shown.endsWith(' (in field authority)')).toBe(true);
+    expect(looksLikeKeyMaterial(written)).toBe(true);
+  });
+
+  it.each([
+    // A UUID is an identifier (a case or order number may be one), not how keys are printed: 8-4-4-4-12 is no run of
+    // equal groups.
+    'case 550e8400-e29b-41d4-a716-446655440000 of the Northern District',
+    'orders 550e8400-e29b-41d4-a716-446655440000 1b4e28ba-2fa1-11d2-883f-0016d3cca427 f47ac10b-58cc-4372-a567-0e02b2c3d479',
+    '{3F2504E0-4F89-11D3-9A0C-0305E82C3301}',
+    'order LE-2026-000101, case 2026-CR-000123, docket 1:24-cv-01234-ABC',
+    'dates 2026-01-31 2026-02-28 2026-03-31 2026-04-30 2026-05-31 2026-06-30',
+    'served 12 Feb 2026, 13 Dec 2026, 14 Feb 2027, 15 Dec 2027, 16 Feb 2028, 17 Dec 2028',
+    'from 2026-01-31T00:00:00Z to 2026-12-31T23:59:59.999Z, issued 2026-01-31 00:00:00 +00:00',
+    'call +1 425 555 0100 or +44 20 7946 0958 or 555 0100 555 0101 555 0102 555 0103 555 0104',
+    'numbers 01 02 03 04 05 06 07 08 09 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24',
+    'a bad cafe faced a dead beef; add a decade, accede, efface a facade; a bee fed a babe',
+    'alice.tanaka@contoso.example, bob@fabrikam.example, carol+legal@woodgrove.example',
+    'Contoso Cloud Legal Compliance (sample world)',
+    'United States District Court For The Northern District Of California Case 2026 Filed 3 Jan',
+    '/tmp/scopex-J7PbuA/w/stores/mail/acct-0001/blobs/m-000002 /tmp/scopex-J7PbuA/w/stores/mail/acct-0002/blobs/m-000003',
+    '    at readOrderFile (file:///srv/scopex/dist/bin/main.js:1234:56)\n    at async Promise.all (index 0)',
+    'MAC 00:1a:2b:3c:4d:5e on port 12',
+    `${NOT_SHOWN} ${NOT_SHOWN}`,
+  ])('leaves %j alone', (text) => {
+    expect(redactKeyMaterial(text)).toBe(text);
+    expect(looksLikeKeyMaterial(text)).toBe(false);
+  });
+
+  it('what it shows does not change when shown again', () => {
+    const once = redactKeyMaterial(`key ${pairs(hex).join(':')} and ${chunks(body, 36).join(' ')}`);
+    expect(redactKeyMaterial(once)).toBe(once);
+  });
+
+  // Linear time: a megabyte of text that looks like long runs of groups (or almost) takes no longer than a scan.
+  it.each([
+    ['hex bytes', '5c:'],
+    ['hex words without digits', 'ab '],
+    ['groups of changing width', '1 22 333 4444 '],
+    ['dashes and colons', '-:'],
+    ['base64 groups', 'Ab3dEf9h '],
+    ['base64 groups of changing width', 'A Bc De3 FgHi '],
+    ['escaped line breaks', '5c\\n'],
+    ['PEM headers without an end', '-----BEGIN X-----'],
+    ['almost a UUID', '550e8400-e29b-41d4-a716-'],
+  ])('a megabyte of %s is redacted in linear time', (_, unit) => {
+    const text = unit.repeat(Math.ceil(1_000_000 / unit.length));
+    const started = performance.now();
+    redactKeyMaterial(text);
+    looksLikeKeyMaterial(`${text}x`);
+    expect(performance.now() - started).toBeLessThan(3000);
+  });
+});

@@ -42,9 +42,10 @@ export function tempDir(): string {
 export function createPki(dir: string): Pki {
   const trusted = fixturePki();
   const other = generateSamplePki({ organization: 'Mallory Cloud' });
+  // Private keys readable by their owner only, as scopex asks of a signer key (keys/key-file-mode.ts).
   const write = (name: string, text: string): string => {
     const file = path.join(dir, name);
-    fs.writeFileSync(file, text);
+    fs.writeFileSync(file, text, { mode: name.endsWith('.key.pem') ? 0o600 : 0o644 });
     return file;
   };
   const caFile = write('ca.cert.pem', trusted.ca.certificatePem);
