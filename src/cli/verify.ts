@@ -4,6 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { AbortedError, InputError, IntegrityError } from '../errors.js';
 import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
 import { looksLikeKeyMaterial, redactKeyMaterial } from '../util/key-material.js';
+import type { AccountDirectory } from '../sources/account-directory.js';
 import type { VerifyReport } from '../verify/verify.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
@@ -26,11 +27,14 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
       .example('$0 verify out/LE-2026-000123.zip --trust W/pki/ca.cert.pem', 'check an archive against the provider CA')
       .example('$0 verify out/LE-2026-000123.zip --trust ca.pem --order W/orders/approved-warrant.json --json', 'also check it answers this order, machine-readable')
       .epilogue(
-        'An investigator needs no scopex config. With an explicit --config (the provider side), the verdict is also recorded in that config\'s custody log as an archive.verified event.',
+        'An investigator needs no scopex config. With an explicit --config (the provider side), the order\'s targets are resolved in that config\'s account directory and every account of the archive must be one of theirs, and the verdict is also recorded in its custody log as an archive.verified event.',
       ) as unknown as Argv<VerifyArgs>,
   handler: async (args) => {
     const maxFailures = parseMaxFailures(args.maxFailures);
     const [{ verifyArchive }, { describeVerifyReport }] = await Promise.all([import('../verify/verify.js'), import('../verify/report-text.js')]);
+    // Provider side: the config's account directory resolves the order's targets, so each account of the archive is
+    // checked to be one of theirs (an investigator without a config gets the checks the archive alone allows).
+    const directory = args.config !== undefined ? await accountDirectory(args) : undefined;
     // Verification writes nothing, so an interrupt ends it at once (with its JSON error under --json).
     const report = await whileInterruptible(
       () =>
@@ -38,6 +42,7 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
           archive: path.resolve(args.archive),
           trustFile: path.resolve(args.trust),
           orderFile: args.order ? path.resolve(args.order) : undefined,
+          directory,
           maxFailures,
         }),
       {
@@ -77,6 +82,12 @@ function parseMaxFailures(text: unknown): number {
 
 /** The order id a verification is logged under when the archive names none (no order.json, no top folder). */
 const UNKNOWN_ORDER_ID = 'unknown';
+
+async function accountDirectory(args: VerifyArgs): Promise<AccountDirectory> {
+  const config = configFrom(args);
+  const { createFileDirectory } = await import('../sources/file-directory.js');
+  return createFileDirectory({ file: path.join(config.storesRoot, 'directory.json') });
+}
 
 /**
  * Provider side: the verdict joins the custody log of the given config (the investigator's side has none). An archive

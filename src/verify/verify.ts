@@ -6,6 +6,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { describeFsError, InputError, ScopexError } from '../errors.js';
 import { approvalIssuedBy, approvalSignatureMatches, verifyApproval } from '../order/approval-verify.js';
 import { canonicalJson } from '../order/canonical.js';
+import { resolveTargets } from '../order/targets.js';
+import type { AccountDirectory } from '../sources/account-directory.js';
 import { isMetadataCategory, METADATA_FILE } from '../pipeline/metadata-fields.js';
 import { instantInRange } from '../util/in-range.js';
 import { notValidJson } from '../util/json-position.js';
@@ -34,6 +36,11 @@ export interface VerifyOptions {
   trustAnchors?: readonly X509Certificate[];
   /** The order the archive must answer; the archive's order.json must equal it. */
   orderFile?: string;
+  /**
+   * The provider's account directory (verify --config): the order's targets are resolved with it, as export resolved
+   * them, and every account of the archive must be one of theirs. Without it only account-id targets are resolved.
+   */
+  directory?: AccountDirectory;
   /** Failures listed in the report (all are counted); default 50. */
   maxFailures?: number;
   /**
@@ -816,6 +823,30 @@ class ArchiveVerification {
   }
 
   /**
+   * The archive's accounts against the accounts the order's targets resolve to in the account directory now, as export
+   * resolves them. A target the directory no longer resolves (an identifier since moved or removed) cannot vouch for
+   * any account: the archive's accounts are then held to the rest, and the detail says which targets did not resolve.
+   */
+  private accountsResolved(order: Order, accounts: ReadonlySet<string>, directory: AccountDirectory): string {
+    const resolution = resolveTargets(order.targets, directory);
+    const resolved = new Set(resolution.accounts.map((entry) => entry.account.id));
+    const listed = [...resolved].sort().join(', ') || 'none';
+    for (const account of [...accounts].sort()) {
+      if (!resolved.has(account)) {
+        this.fail(
+          'scope',
+          this.entryName(`data/${account}/`),
+          `an account among those the order's targets resolve to in the account directory (${listed})`,
+          account,
+          `account ${account} is not an account the order's targets resolve to`,
+        );
+      }
+    }
+    const unresolved = resolution.reasons.length === 0 ? '' : `; ${resolution.reasons.length} target(s) no longer resolve in the account directory`;
+    return `${accounts.size} account(s), all among the ${resolved.size} the targets resolve to in the account directory${unresolved}`;
+  }
+
+  /**
    * Each line of a metadata file the order's categories name: a metadata line scopex writes (no field beyond its
    * service's, such as a subject), naming a time inside the order's date range. Each line is its item's record, so it
    * is held to the range as a content item's production record is.
@@ -881,7 +912,9 @@ class ArchiveVerification {
         `the archive holds data of ${held.length} accounts, but the order's ${order.targets.length} target(s) resolve to at most ${order.targets.length}`,
       );
     }
-    if (order.targets.every((target) => target.type === 'account-id')) {
+    if (this.options.directory) {
+      accountDetail = this.accountsResolved(order, accounts, this.options.directory);
+    } else if (order.targets.every((target) => target.type === 'account-id')) {
       const named = new Set(order.targets.map((target) => target.value));
       for (const account of accounts) {
         if (!named.has(account)) this.fail('scope', this.entryName(`data/${account}/`), `an account among ${[...named].join(', ')}`, account, `account ${account} is not a target of the order`);

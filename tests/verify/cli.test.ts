@@ -122,6 +122,18 @@ describe('scopex verify', () => {
         custodyLog: 'custody/custody.jsonl',
       }),
     );
+    // The config's account directory: verify resolves the order's targets with it.
+    fs.mkdirSync(path.join(dir, 'stores'), { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, 'stores', 'directory.json'),
+      JSON.stringify({
+        schema: 'scopex.directory/v1',
+        accounts: [
+          { id: 'acc-0001', tenant: 't', tenantType: 'consumer', identifiers: [{ type: 'email', value: 'alice@contoso.example' }] },
+          { id: 'acc-0002', tenant: 't', tenantType: 'consumer', identifiers: [{ type: 'im-handle', value: 'live:bob' }] },
+        ],
+      }),
+    );
     const rooted = path.join(dir, 'rooted.zip');
     writeZip(rooted, [{ name: '/x', data: Buffer.from('x') }]);
     const result = await run(['verify', rooted, '--trust', pki.caFile, '--config', config, '--json']);

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { signOrder } from '../../src/order/approval-sign.js';
+import { createFileDirectory } from '../../src/sources/file-directory.js';
 import type { Order } from '../../src/order/schema.js';
 import { generateSamplePki } from '../../src/samples/pki.js';
 import { verifyArchive, type VerifyReport } from '../../src/verify/verify.js';
@@ -680,6 +681,39 @@ describe('reporting and inputs', () => {
     const elsewhere = await verifyBytes(zipOf(resealed(() => undefined, { order: approvedBy(generateSamplePki({ organization: 'Other Court' }).reviewer) })));
     expect(elsewhere.failures).toEqual([]);
     expect(detail(elsewhere)).toMatch(/its signature matches; the reviewer's certificate is not issued by --trust, so who approved it is not proven here\)$/);
+  });
+
+  it('with the account directory, holds each account to those the targets resolve to', async () => {
+    const directoryFile = path.join(dir, 'directory.json');
+    const write = (bob: string) =>
+      fs.writeFileSync(
+        directoryFile,
+        JSON.stringify({
+          schema: 'scopex.directory/v1',
+          accounts: [
+            { id: 'acc-0001', tenant: 't', tenantType: 'consumer', identifiers: [{ type: 'email', value: 'alice@contoso.example' }] },
+            { id: bob, tenant: 't', tenantType: 'consumer', identifiers: [{ type: 'im-handle', value: 'live:bob' }] },
+          ],
+        }),
+      );
+    const file = path.join(dir, 'directory-check.zip');
+    fs.writeFileSync(file, goodZip);
+    write('acc-0002');
+    const good = await verifyArchive({ archive: file, trustFile: pki.caFile, directory: createFileDirectory({ file: directoryFile }) });
+    expect(good.failures).toEqual([]);
+    expect(good.checks.find((check) => check.name === 'scope')?.detail).toMatch(/2 account\(s\), all among the 2 the targets resolve to in the account directory$/);
+    // live:bob is acc-0003's: acc-0002 stands in its place, two accounts for two targets, which the count cannot see.
+    write('acc-0003');
+    const swapped = await verifyArchive({ archive: file, trustFile: pki.caFile, directory: createFileDirectory({ file: directoryFile }) });
+    expect(swapped.failures).toEqual([
+      {
+        check: 'scope',
+        entry: `${ORDER_ID}/data/acc-0002/`,
+        expected: "an account among those the order's targets resolve to in the account directory (acc-0001, acc-0003)",
+        found: 'acc-0002',
+        message: "account acc-0002 is not an account the order's targets resolve to",
+      },
+    ]);
   });
 
   it('lists failures up to the cap and counts the rest', async () => {
