@@ -11,11 +11,12 @@ import { JsonArrayReader } from './json-array-reader.js';
 import { unsafeNameReason } from './names.js';
 import type { VerifyCheckName, VerifyFailure } from './verify.js';
 import { instantInRange } from '../util/in-range.js';
+import { STORED_CIPHERTEXT_SUFFIX } from '../pipeline/item-paths.js';
 
 /** production.json's encryption states (`none`: a metadata file; archives before it said `provider-decrypted` there). */
 export const ENCRYPTION_STATES = ['provider-decrypted', 'customer-key', 'user-encrypted', 'none'] as const;
 
-/** One production.json record (extra fields are allowed and ignored). */
+/** One production.json record (the schema passes other fields; `layoutProblem` refuses them). */
 export const productionRecordSchema = z.object({
   path: z.string().check(z.minLength(1)),
   sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/, 'lower-case hex SHA-256')),
@@ -453,7 +454,7 @@ export class RecordChecks {
 
   private acceptProductionRecord(value: unknown, index: number): void {
     if (isPlainProductionRecord(value)) {
-      this.keepProductionRecord(value);
+      this.keepProductionRecord(value, index);
       return;
     }
     const parsed = productionRecordSchema.safeParse(value);
@@ -469,10 +470,12 @@ export class RecordChecks {
       );
       return;
     }
-    this.keepProductionRecord(parsed.data);
+    this.keepProductionRecord(parsed.data, index, value as Record<string, unknown>);
   }
 
-  private keepProductionRecord(record: z.infer<typeof productionRecordSchema>): void {
+  private keepProductionRecord(record: z.infer<typeof productionRecordSchema>, index: number, value: Record<string, unknown> = record): void {
+    const problem = layoutProblem(record, value);
+    if (problem) this.parseFailures.add('production', record.path, problem.expected, problem.found, `production.json record ${index + 1} ${problem.message}`);
     const max = this.settings.maxRecords;
     if (this.production.length >= max) {
       if (!this.recordsOverflowed) this.parseFailures.add('production', PRODUCTION, `at most ${max} records`, 'more', 'production.json holds far more records than the archive holds files');
@@ -481,6 +484,41 @@ export class RecordChecks {
     }
     this.production.push(record);
   }
+}
+
+const RECORD_FIELDS: ReadonlySet<string> = new Set(Object.keys(productionRecordSchema.shape));
+
+/**
+ * What a record says that the archive layout (README "production.json") contradicts: a field scopex does not write;
+ * `customer-key` on a file not named `<name>.scxb` (the stored ciphertext); `user-encrypted` (S/MIME or PGP mail as
+ * stored) outside mail.content; `none` (plain text scopex wrote) on anything but a metadata file; `items` (a metadata
+ * file's line count) on anything else. A metadata file may say `provider-decrypted`: archives before `none` did.
+ */
+function layoutProblem(record: z.infer<typeof productionRecordSchema>, value: Record<string, unknown>): { expected: string; found: string; message: string } | null {
+  for (const key in value) {
+    if (!RECORD_FIELDS.has(key)) {
+      const shown = /^[A-Za-z0-9_.-]{1,64}$/.test(key) ? JSON.stringify(key) : '(a name not shown)';
+      return { expected: [...RECORD_FIELDS].join(', '), found: `a field ${shown}`, message: `has a field ${shown} that production records do not have` };
+    }
+  }
+  const metadata = record.category.endsWith('.metadata');
+  const { encryption } = record;
+  if (encryption === 'customer-key' && !record.path.endsWith(STORED_CIPHERTEXT_SUFFIX)) {
+    return { expected: `a path ending ${STORED_CIPHERTEXT_SUFFIX} (the stored ciphertext)`, found: 'encryption customer-key', message: `says customer-key for a file not named as stored ciphertext (${STORED_CIPHERTEXT_SUFFIX})` };
+  }
+  if (encryption === 'user-encrypted' && record.category !== 'mail.content') {
+    return { expected: 'user-encrypted only for mail.content', found: `encryption user-encrypted in ${record.category}`, message: 'says user-encrypted for an item that is not mail' };
+  }
+  if (encryption === 'none' && !metadata) {
+    return { expected: 'none only for a metadata file', found: `encryption none in ${record.category}`, message: 'says none (plain text scopex wrote) for an item of a store' };
+  }
+  if (metadata && (encryption === 'customer-key' || encryption === 'user-encrypted')) {
+    return { expected: 'none for a metadata file', found: `encryption ${encryption}`, message: `says ${encryption} for a metadata file scopex wrote` };
+  }
+  if (record.items !== undefined && !metadata) {
+    return { expected: 'items only on a metadata file', found: `items ${record.items}`, message: 'gives a line count (items) for a file that is not a metadata file' };
+  }
+  return null;
 }
 
 function hasDigest(read: ReadResults, index: number | undefined): boolean {

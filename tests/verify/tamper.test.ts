@@ -353,6 +353,12 @@ const cases: TamperCase[] = [
   { name: 'an item after the date range (re-signed)', make: () => zipOf(resealed((_, records) => { (records[1] as ProductionRecord).timestamp = '2026-07-01T00:00:00Z'; })), checks: ['scope'], exact: true },
   { name: 'items of a category the order does not name (re-signed)', make: () => zipOf(resealed(() => undefined, { order: sampleOrder({ categories: ['subscriber', 'mail.content', 'mail.metadata'] }) })), checks: ['scope'], exact: true },
   { name: 'an account the order does not name (account-id targets, re-signed)', make: () => zipOf(resealed(() => undefined, { order: sampleOrder({ targets: [{ type: 'account-id', value: 'acc-0001' }] }) })), checks: ['scope'], exact: true },
+  // A record cannot say what the layout contradicts: the investigator is told what they hold by it.
+  { name: 'a production record with a field scopex does not write (re-signed)', make: () => zipOf(resealed((_, records) => { Object.assign(records[0] as ProductionRecord, { note: 'planted' }); })), checks: ['production'], exact: true },
+  { name: 'a production record saying customer-key for a file not named .scxb (re-signed)', make: () => zipOf(resealed((_, records) => { recordOf(records, MAIL_1).encryption = 'customer-key'; })), checks: ['production'], exact: true },
+  { name: 'a production record saying user-encrypted for a storage file (re-signed)', make: () => zipOf(resealed((_, records) => { recordOf(records, RESUME).encryption = 'user-encrypted'; })), checks: ['production'], exact: true },
+  { name: 'a production record saying none for a mail message (re-signed)', make: () => zipOf(resealed((_, records) => { recordOf(records, MAIL_1).encryption = 'none'; })), checks: ['production'], exact: true },
+  { name: 'a production record giving items for a mail message (re-signed)', make: () => zipOf(resealed((_, records) => { recordOf(records, MAIL_1).items = 3; })), checks: ['production'], exact: true },
   // Each metadata line is its item's record: held to the range and to the fields of its service (never a subject).
   { name: 'a metadata line dated before the range (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (line) => line.replace('"timestamp":"2026-01-01T00:00:00Z"', '"timestamp":"2025-05-05T02:58:51Z"')); })), checks: ['scope'], exact: true },
   { name: 'a metadata line dated past the range by 100 us (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (line) => line.replace('"timestamp":"2026-06-30T23:59:59Z"', '"timestamp":"2026-06-30T23:59:59.0001Z"')); })), checks: ['scope'], exact: true },
@@ -798,6 +804,10 @@ function editBytes(model: BagModel, name: string, at: number, hexDigit = false):
 }
 
 /** A consistent, validly signed bag with the payload file `from` also under each of `to` (records and manifests too). */
+function recordOf(records: ProductionRecord[], path: string): ProductionRecord {
+  return records.find((record) => record.path === path) as ProductionRecord;
+}
+
 const METADATA = 'data/acc-0001/mail.metadata/metadata.jsonl';
 
 /** Edits the mail.metadata file's text, and its production record to match (resealed writes the manifests after). */
