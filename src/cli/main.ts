@@ -3,7 +3,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { AbortedError, describeFsError, EXIT, exitCodeFor, InputError, openFilesSentence, OrderError, pathErrorOf, ScopexError } from '../errors.js';
-import { describeInterrupt, handleInterruptsFromStart } from '../util/interrupts.js';
+import { describeInterrupt, handleInterruptsFromStart, interruptsReleased } from '../util/interrupts.js';
 import { redactKeyMaterial } from '../util/key-material.js';
 import { packageVersion } from '../util/package-root.js';
 import { auditCommand } from './audit.js';
@@ -130,6 +130,8 @@ function drained(stream: NodeJS.WriteStream): Promise<void> {
 
 watchStdout();
 let exitCode = await main(hideBin(process.argv));
+// A command stopped at once (verify, audit verify) may leave a custody record being written: it ends first.
+await interruptsReleased();
 await Promise.all([drained(process.stdout), drained(process.stderr)]);
 // A pipe's write error may come after the drain's callback: it is in by the next turn of the loop.
 await new Promise((resolve) => setImmediate(resolve));

@@ -7,6 +7,7 @@ import { canonicalJson } from '../order/canonical.js';
 import { describeFsError, InputError, IntegrityError, outputWriteError } from '../errors.js';
 import type { CustodyEvent, CustodyEventType, CustodyLog, CustodyRecord } from './custody-log.js';
 import { ensureDir } from '../util/ensure-dir.js';
+import { holdingInterrupts } from '../util/interrupts.js';
 import { processIdentity } from '../util/process-identity.js';
 
 export interface FileCustodyLogOptions {
@@ -158,41 +159,53 @@ async function appendLocked(
       };
       const record = { ...unhashed, hash: recordHash(unhashed) };
       // One write of one whole line, in append mode, then flushed to the disk before anyone is told it happened. A
-      // write cut short (a full disk) is cut back off, so that the log never ends in a torn record.
+      // write cut short (a full disk) is cut back off, so that the log never ends in a torn record. From the record
+      // to its head file, an interrupt waits (a record past the head file with no writer is refused until a person
+      // looks at it).
       const { size } = await handle.stat();
-      try {
-        await handle.write(`${JSON.stringify(record)}\n`);
-        await handle.sync();
-      } catch (error) {
-        await handle.truncate(size).catch(() => undefined);
-        throw unwritable(error, file, 'the log was left as it was');
-      }
-      try {
-        await writeHead(file, record);
-      } catch (error) {
-        // Audit verify accepts one record past the head, and only one: what a crash just before this leaves. Left
-        // there by a failed append, the next failed one would make it two, which reads as records added without
-        // scopex. So the record is cut back off, still under the lock, and the log is as it was. (Should a crash undo
-        // the cut before it reaches the disk, the record is back as the one past the head.)
-        const removed = await handle.truncate(size).then(
-          () => true,
-          () => false,
-        );
-        if (removed) await handle.sync().catch(() => undefined);
-        throw unwritable(
-          error,
-          file,
-          removed
-            ? 'nothing was appended'
-            : `record seq ${record.seq} was appended, but neither could its head file ${headFileFor(file)} be updated nor the record be removed again`,
-        );
-      }
-      return record;
+      return await holdingInterrupts(async () => {
+        try {
+          await handle.write(`${JSON.stringify(record)}\n`);
+          await handle.sync();
+        } catch (error) {
+          await handle.truncate(size).catch(() => undefined);
+          throw unwritable(error, file, 'the log was left as it was');
+        }
+        await writeHeadOrUndo(file, handle, record, size);
+        return record;
+      });
     } finally {
       await handle.close();
     }
   } finally {
     await release();
+  }
+}
+
+/**
+ * Writes the head file for `record`, just appended to the log of `handle` at `size`; if it cannot be written, the record
+ * is cut back off.
+ */
+async function writeHeadOrUndo(file: string, handle: fs.FileHandle, record: CustodyRecord, size: number): Promise<void> {
+  try {
+    await writeHead(file, record);
+  } catch (error) {
+    // A record past the head is accepted only while its writer holds the lock: left there by a failed append, it
+    // would read as a record added without scopex, and every later append would refuse. So the record is cut back
+    // off, still under the lock, and the log is as it was. (Should a crash undo the cut before it reaches the
+    // disk, the record is back past the head, for a person to confirm.)
+    const removed = await handle.truncate(size).then(
+      () => true,
+      () => false,
+    );
+    if (removed) await handle.sync().catch(() => undefined);
+    throw unwritable(
+      error,
+      file,
+      removed
+        ? 'nothing was appended'
+        : `record seq ${record.seq} was appended, but neither could its head file ${headFileFor(file)} be updated nor the record be removed again`,
+    );
   }
 }
 
@@ -252,10 +265,12 @@ async function openLog(file: string, head: LogHead): Promise<fs.FileHandle> {
 }
 
 /**
- * The log's end must be where its head file says: the record the head names, or one record past it whose prevHash is
- * the head's hash (a crash between writing a record and its head). No head file is the head of a new log (seq 0, the
- * genesis hash): the log is empty, or holds only a first record whose head was never written. Anything else is
- * refused (AUDIT_LOG_BROKEN, exit 4) with one sentence naming the log.
+ * The log's end must be where its head file says: the record the head names. One record past it is what a writer
+ * leaves between its record and its head file; the caller holds the lock, so no writer is there, and the record is
+ * refused as well: chained onto, it would be taken into the head file unconfirmed (a record added by hand, with its
+ * hash recomputed, passed so). No head file is the head of a new log (seq 0, the genesis hash): the log is empty, or
+ * holds only a first record whose head was never written. Anything else is refused (AUDIT_LOG_BROKEN, exit 4) with
+ * one sentence naming the log.
  */
 function checkAgainstHead(file: string, head: LogHead, last: CustodyRecord | null): void {
   const headFile = headFileFor(file);
@@ -273,7 +288,9 @@ function checkAgainstHead(file: string, head: LogHead, last: CustodyRecord | nul
     throw refuse(`custody log ${file} is empty, but its head file ${headFile} says it reached seq ${head.seq}: records were removed`);
   }
   if (last.seq === head.seq && last.hash === head.hash) return;
-  if (last.seq === head.seq + 1 && last.prevHash === head.hash) return;
+  if (last.seq === head.seq + 1 && last.prevHash === head.hash) {
+    throw refuse(`custody log ${file} ends at seq ${last.seq}, one record past its head file ${headFile} (seq ${head.seq}), and no scopex is writing it: ${PAST_HEAD_CAUSE}`);
+  }
   const why =
     last.seq < head.seq
       ? `: ${seqRange(last.seq + 1, head.seq)} removed from its end`
@@ -281,9 +298,17 @@ function checkAgainstHead(file: string, head: LogHead, last: CustodyRecord | nul
         ? `, whose hash differs from the one the head file kept`
         : last.seq === head.seq + 1
           ? `, which does not link to the record the head file names`
-          : `: ${seqRange(head.seq + 2, last.seq)} added without scopex`;
+          : `: ${seqRange(head.seq + 1, last.seq)} added without scopex`;
   throw refuse(`custody log ${file} does not agree with its head file ${headFile}: the head file says seq ${head.seq}, but the log ends at seq ${last.seq}${why}`);
 }
+
+/**
+ * Why a record past the head file is there, and what to do about it: the append or the audit that finds it says so. A
+ * scopex killed between its record and its head file (SIGKILL, a power cut: an interrupt waits for the head file)
+ * leaves one too, which only a person can tell from one added by hand.
+ */
+export const PAST_HEAD_CAUSE =
+  'it was added without scopex, or by a scopex killed before it wrote the head file, which a person must tell apart (if it is the record of a scopex command killed at its time, confirm it by writing its seq and hash to the head file; if not, remove it)';
 
 /** "record seq 5 was" or "records seq 5 to 9 were". */
 function seqRange(from: number, to: number): string {
@@ -502,6 +527,25 @@ async function isStale(holder: LockContent | null, mtimeMs: number): Promise<boo
     return typeof holder.process === 'string' && now !== null && now !== holder.process;
   }
   return Date.now() - mtimeMs > STALE_LOCK_MS || (pid !== null && !processAlive(pid));
+}
+
+/**
+ * Whether a writer holds the log's lock now: a scopex process on this host that still runs (its pid, and where the lock
+ * recorded it, its start time). Audit verify accepts one record past the head file only then, as that writer's
+ * append in progress. Another host's lock cannot be checked from here, and does not count.
+ */
+export async function lockHeldByLiveWriter(file: string): Promise<boolean> {
+  let holder: LockContent | null;
+  try {
+    holder = JSON.parse(await fs.readFile(lockFileFor(file), 'utf8')) as LockContent | null;
+  } catch {
+    return false; // no lock, or one being written (its writer has written no record yet)
+  }
+  if (holder === null || typeof holder !== 'object' || !Number.isSafeInteger(holder.pid) || holder.pid <= 0 || holder.host !== hostname()) return false;
+  if (!processAlive(holder.pid)) return false;
+  if (typeof holder.process !== 'string') return true;
+  const now = await processIdentity(holder.pid);
+  return now === null || now === holder.process;
 }
 
 function processAlive(pid: number): boolean {

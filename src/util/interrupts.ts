@@ -15,17 +15,41 @@ export function describeInterrupt(signal: InterruptSignal): string {
 /** Set once interruptible work has started: from then on, whileInterruptible answers the signals. */
 let interruptibleWorkStarted = false;
 
+/** Steps under way that an exit must not cut in two (holdingInterrupts), and who waits for them to end. */
+let held = 0;
+const waitingForRelease: (() => void)[] = [];
+
+/**
+ * Runs `work`, a short step that must not be cut in two (a custody record and its head file: a record left past its
+ * head file is refused until a person looks at it), while an interrupt that would end the process at once waits
+ * for it: one before interruptible work, and the exit of a command stopped at once.
+ */
+export async function holdingInterrupts<T>(work: () => Promise<T>): Promise<T> {
+  held += 1;
+  try {
+    return await work();
+  } finally {
+    held -= 1;
+    if (held === 0) for (const release of waitingForRelease.splice(0)) release();
+  }
+}
+
+/** Settles once no step holds interrupts (at once when none does). */
+export function interruptsReleased(): Promise<void> {
+  return held === 0 ? Promise.resolve() : new Promise((resolve) => waitingForRelease.push(resolve));
+}
+
 /**
  * Installed first thing by the entry point. Until a command's interruptible work starts (while the config is loaded and
- * the order checked), and in commands that have none (order check, order approve), a signal calls `onEarly`, which
- * reports it and exits 130; without a listener Node died of it instead (exit 143 for SIGTERM, 129 for SIGHUP). Once
+ * the order checked), and in commands that have none (order check, order approve), a signal calls `onEarly` (once no
+ * step holds interrupts), which reports it and exits 130; without a listener Node died of it instead (exit 143 for SIGTERM, 129 for SIGHUP). Once
  * the work has started, whileInterruptible answers; once it is over the command is only printing its result, and a
  * signal is absorbed.
  */
 export function handleInterruptsFromStart(onEarly: (signal: InterruptSignal) => void): void {
   for (const signal of INTERRUPT_SIGNALS) {
     process.on(signal, () => {
-      if (!interruptibleWorkStarted) onEarly(signal);
+      if (!interruptibleWorkStarted) void interruptsReleased().then(() => onEarly(signal));
     });
   }
 }

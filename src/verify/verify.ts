@@ -18,11 +18,12 @@ import { verifyDetachedSignature } from './cms-signature.js';
 import { DigestTable } from './digest-table.js';
 import { HashBatcher, MAX_BATCHED_ENTRY_BYTES } from './hash-batcher.js';
 import { MetadataLines, type MetadataSummary } from './metadata-lines.js';
-import { NameTwins, unportableSegment, unsafeNameReason } from './names.js';
+import { BagFolders, NameTwins, unportableSegment, unsafeNameReason } from './names.js';
 import { LocalRecordChecker, startRecordsThread, type EarlyReadResult, type RecordChecker, type RecordSink } from './record-checker.js';
 import { MANIFEST, PRODUCTION, splitPayloadPath, type CheckOutcome, type RecordFile, type RecordLayout, type ScopeRule } from './record-checks.js';
 import { listZip, scanZip, storedDataRange, type EntrySink, type ZipEntry, type ZipListing } from './safe-zip.js';
 import { loadTrustAnchors } from './trust-anchors.js';
+import { PauseForSignals } from '../util/pause-for-signals.js';
 import { parseOrderBytes, parseOrderJson } from '../order/read-order.js';
 
 export interface VerifyOptions {
@@ -252,7 +253,7 @@ class ArchiveVerification {
     let records = this.recordChecks();
     records.begin(settings);
     const early = records.threaded ? await this.readEarly(file, listing, records) : null;
-    this.verifyEntryNames(listing.entries);
+    await this.verifyEntryNames(listing.entries);
     for (const [path, entry] of this.bagEntries) {
       if (path.startsWith('data/') && !path.endsWith('/')) {
         this.payload.push(path);
@@ -349,12 +350,13 @@ class ArchiveVerification {
    * Safe names only: relative, no `..`, no backslash, no duplicates (nor twins by case or Unicode normalisation, of
    * files or of folders), one top folder, and every segment one scopex writes (portable to Windows and macOS).
    */
-  private verifyEntryNames(entries: readonly ZipEntry[]): void {
+  private async verifyEntryNames(entries: readonly ZipEntry[]): Promise<void> {
     const top = this.topFolder;
     const exact = new Set<string>();
     const twins = new NameTwins(exact, top === null ? '' : `${top}/`);
-    const folders = new Set<string>();
-    const folderTwins = new NameTwins(folders);
+    const folders = new BagFolders();
+    /** The folder of each file of the bag, by entry index: a file named like a folder is found by it below. */
+    const folderOfFile = new Int32Array(entries.length).fill(-1);
     const unportable = (name: string, segment: string): boolean => {
       const reason = unportableSegment(segment);
       if (reason) this.fail('entry-names', name, 'names scopex writes, which extract the same everywhere', segment, `unportable entry name: ${reason}`);
@@ -362,9 +364,19 @@ class ArchiveVerification {
     };
     if (top !== null) unportable(`${top}/`, top);
     const folderEntries: string[] = [];
-    let lastFolder: string | null = null;
+    // The file whose folders are being added (one object and one callback for all files). A folder inside a twin
+    // folder is a twin too: only the first twin folder of a file is reported.
+    const walking = { name: '', relative: '', twinReported: false };
+    const onNewFolder = (segment: string, end: number, twinOf: number): void => {
+      if (unportable(walking.name, segment) || twinOf < 0 || walking.twinReported) return;
+      walking.twinReported = true;
+      this.fail('entry-names', walking.name, 'folder names distinct without case and after Unicode normalisation', `the folder "${walking.relative.slice(0, end)}", the same as "${folders.pathOf(twinOf)}"`, 'the entry lies in a folder that is a twin of another by case or Unicode normalisation: extracted on Windows or macOS, the two folders are one');
+    };
+    const pause = new PauseForSignals();
     for (const entry of entries) {
       const name = entry.name;
+      // Each name costs about its length here (64 units for the fixed costs of an entry).
+      if (pause.due(name.length + 64)) await pause.now();
       const unsafe = unsafeNameReason(name);
       if (!entry.nameIsUtf8) {
         this.fail('entry-names', name, 'a UTF-8 name (flagged as such)', 'undecodable or unflagged non-ASCII bytes', 'the entry name is not declared UTF-8, so other tools may read it differently');
@@ -396,39 +408,29 @@ class ArchiveVerification {
         this.bagEntries.set(relative, entry);
         continue;
       }
-      // Every folder above a file. Each folder in the set already has all of its parents there, so the walk up stops
-      // at the first one known (most often the folder of the entry before). A new folder's own segment is judged as
-      // it is added, so each segment of the bag is judged once.
+      // Every folder above a file, each judged once, when it is first met.
       const cut = relative.lastIndexOf('/');
-      if (cut > 0 && !(lastFolder !== null && cut === lastFolder.length && relative.startsWith(lastFolder))) {
-        lastFolder = relative.slice(0, cut);
-        for (let at = cut; at > 0; at = relative.lastIndexOf('/', at - 1)) {
-          const folder = at === cut ? lastFolder : relative.slice(0, at);
-          if (folders.has(folder)) break;
-          folders.add(folder);
-          if (unportable(name, folder.slice(folder.lastIndexOf('/') + 1))) continue;
-          const folderTwin = folderTwins.twinOf(folder);
-          if (folderTwin !== undefined) {
-            this.fail('entry-names', name, 'folder names distinct without case and after Unicode normalisation', `the folder "${folder}", the same as "${folderTwin}"`, 'the entry lies in a folder that is a twin of another by case or Unicode normalisation: extracted on Windows or macOS, the two folders are one');
-          }
-        }
-      }
+      walking.name = name;
+      walking.relative = relative;
+      walking.twinReported = false;
+      folderOfFile[entry.index] = folders.addFoldersOf(relative, cut, onNewFolder);
       unportable(name, relative.slice(cut + 1));
       this.bagEntries.set(relative, entry);
     }
     // A file whose name is also a folder: `bagEntries` holds files under their name, folders with a trailing "/".
     const both: ZipEntry[] = [];
-    for (const folder of folders) {
-      const file = this.bagEntries.get(folder);
-      if (file) both.push(file);
+    for (const [relative, entry] of this.bagEntries) {
+      const folder = folderOfFile[entry.index] as number;
+      if (folder >= 0 && folders.childOf(folder, relative.slice(relative.lastIndexOf('/') + 1)) !== undefined) both.push(entry);
     }
     // "Nothing extra" holds for folders too: a folder entry must be above some file of the bag (data/ alone may be
     // empty: it is how scopex writes a bag with no payload). An empty folder suggests a production that is not there.
     for (const relative of folderEntries) {
       const folder = relative.slice(0, -1);
       const file = this.bagEntries.get(folder);
-      if (file && !folders.has(folder)) both.push(file);
-      if (!folders.has(folder) && relative !== 'data/') {
+      const needed = folders.has(folder);
+      if (file && !needed) both.push(file);
+      if (!needed && relative !== 'data/') {
         this.fail('bag-layout', this.entryName(relative), 'folder entries only above files of the bag', 'an empty folder', `the folder entry ${relative} holds no file of the bag (an added folder)`);
       }
     }

@@ -293,16 +293,60 @@ describe('verifyCustodyLog', () => {
     await expect(readCustodyRecords(dir).next()).rejects.toMatchObject({ name: 'InputError', code: 'FILE_UNREADABLE' });
   });
 
-  it('accepts one record past the head (a crash before the head was updated), which the next append settles, but not two', async () => {
+  it('accepts one record past the head while a live writer on this host holds the lock (its append under way), not two', async () => {
     const lines = await writeLog(3);
-    const [first, second] = lines.map((line) => JSON.parse(line) as CustodyRecord);
+    const [first, second, third] = lines.map((line) => JSON.parse(line) as CustodyRecord);
     writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 2, hash: second!.hash })}\n`);
-    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 3, headChecked: true });
-    const fourth = await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-4', details: {} });
-    expect(JSON.parse(readFileSync(headFileFor(logFile), 'utf8'))).toEqual({ seq: 4, hash: fourth.hash });
+    // This process, as the writer between its record and its head file.
+    writeFileSync(lockFileFor(logFile), JSON.stringify({ pid: process.pid, nonce: 'writing', time: Date.now(), host: hostname(), process: await processIdentity(process.pid) }));
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 3, headChecked: true, failures: [] });
+    // Its head file written and its lock let go: the record is the head's.
+    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 3, hash: third!.hash })}\n`);
+    rmSync(lockFileFor(logFile));
     expect((await verifyCustodyLog(logFile)).ok).toBe(true);
+    // Two past the head: neither is confirmed, whoever holds the lock.
     writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 1, hash: first!.hash })}\n`);
-    expect((await verifyCustodyLog(logFile)).failures).toEqual([expect.objectContaining({ seq: 3, kind: 'inserted' })]);
+    writeFileSync(lockFileFor(logFile), JSON.stringify({ pid: process.pid, nonce: 'writing', time: Date.now(), host: hostname(), process: await processIdentity(process.pid) }));
+    expect((await verifyCustodyLog(logFile)).failures).toEqual([expect.objectContaining({ seq: 2, kind: 'inserted' })]);
+  });
+
+  // A record appended by hand, its hash recomputed and the head file untouched, passed as an append cut short, and the
+  // next append took it into the head file: after that nothing told it from the others.
+  it('fails one record past the head that no live writer is writing: added by hand, or left by a killed scopex', async () => {
+    const lines = await writeLog(3);
+    const last = JSON.parse(lines[2]!) as CustodyRecord;
+    const forged = { seq: 4, time: '2026-11-24T00:30:00.000Z', event: 'order.checked' as const, orderId: 'LE-FORGED', details: {}, prevHash: last.hash };
+    writeLines([...lines, JSON.stringify({ ...forged, hash: recordHash(forged) })]);
+    const expectUnconfirmed = async () => {
+      const report = await verifyCustodyLog(logFile);
+      expect(report).toMatchObject({ ok: false, lastSeq: 4, headChecked: true, moreFailures: 0 });
+      expect(report.failures).toEqual([expect.objectContaining({ seq: 4, line: 4, kind: 'inserted' })]);
+      expect(report.failures[0]!.problem).toMatch(/^record seq 4 on line 4 is past the head file \S+\.head \(seq 3\), and no scopex is writing it: .*confirm it by writing its seq and hash to the head file; if not, remove it\)$/);
+    };
+    await expectUnconfirmed();
+    // A lock whose holder is gone (a scopex killed between its record and its head file), or of another host, or
+    // without a host (an older scopex's) is no writer at work.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    for (const holder of [
+      { pid: Number(dead), host: hostname(), process: null },
+      { pid: process.pid, host: `not-${hostname()}`, process: null },
+      { pid: process.pid },
+      { pid: process.pid, host: hostname(), process: 'another-boot:1' },
+      { pid: 0, host: hostname(), process: null },
+    ]) {
+      writeFileSync(lockFileFor(logFile), JSON.stringify({ nonce: 'x', time: Date.now(), ...holder }));
+      await expectUnconfirmed();
+    }
+    rmSync(lockFileFor(logFile));
+    await expectRefused(
+      /^custody log \S+ ends at seq 4, one record past its head file \S+\.head \(seq 3\), and no scopex is writing it: it was added without scopex, or by a scopex killed before it wrote the head file, .*; nothing was appended; run scopex audit verify /,
+    );
+    await expectUnconfirmed();
+    // Confirmed by a person (its seq and hash in the head file), it is part of the log.
+    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 4, hash: recordHash(forged) })}\n`);
+    expect((await verifyCustodyLog(logFile)).ok).toBe(true);
+    expect((await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-5', details: {} })).seq).toBe(5);
+    expect((await verifyCustodyLog(logFile)).ok).toBe(true);
   });
 
   for (const k of [1, 3, 6]) {
@@ -440,7 +484,7 @@ describe('the head file, on append', () => {
     writeLines(lines);
     const third = JSON.parse(lines[2]!) as CustodyRecord;
     writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 3, hash: third.hash })}\n`);
-    await expectRefused(/the head file says seq 3, but the log ends at seq 5: record seq 5 was added without scopex;/);
+    await expectRefused(/the head file says seq 3, but the log ends at seq 5: records seq 4 to 5 were added without scopex;/);
     // One record past the head, but not linked to it.
     const second = JSON.parse(lines[1]!) as CustodyRecord;
     writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 4, hash: second.hash })}\n`);
@@ -626,6 +670,18 @@ describe('audit verify (the command)', () => {
     run = await audit();
     expect(run.code).toBe(2);
     expect(oneLine(run.stderr)).toMatch(/cannot read custody log .*: no such file/);
+  });
+
+  it('exits 4 for a record appended by hand past the head file, naming its seq', async () => {
+    const lines = await writeLog(3);
+    const forged = { seq: 4, time: '2026-11-24T00:30:00.000Z', event: 'order.checked' as const, orderId: 'LE-FORGED', details: {}, prevHash: (JSON.parse(lines[2]!) as CustodyRecord).hash };
+    writeLines([...lines, JSON.stringify({ ...forged, hash: recordHash(forged) })]);
+    let run = await audit();
+    expect(run.code, run.stderr).toBe(4);
+    expect(oneLine(run.stderr)).toMatch(/is broken: 1 problem, first at seq 4: record seq 4 on line 4 is past the head file \S+\.head \(seq 3\), and no scopex is writing it: /);
+    run = await audit('--json');
+    expect(run.code).toBe(4);
+    expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, records: 4, lastSeq: 4, headChecked: true, failures: [{ seq: 4, kind: 'inserted' }] });
   });
 
   it('counts a removed tail wider than a listed gap as one problem naming the range', async () => {

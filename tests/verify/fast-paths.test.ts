@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decodeManifestPath, ManifestReader } from '../../src/verify/bag-files.js';
 import { JsonArrayReader } from '../../src/verify/json-array-reader.js';
 import { listZip, scanZip, type EntrySink } from '../../src/verify/safe-zip.js';
-import { NameTwins, unsafeNameReason } from '../../src/verify/names.js';
+import { BagFolders, NameTwins, unsafeNameReason } from '../../src/verify/names.js';
 import { collisionKey } from '../../src/seal/safe-names.js';
 import { plainProductionRecord, productionRecordSchema } from '../../src/verify/record-checks.js';
 import { tempDir, writeZipWithArchiver } from './fixtures.js';
@@ -75,6 +75,59 @@ describe('unsafeNameReason fast path', () => {
       fc.property(fc.array(piece, { maxLength: 10 }), (pieces) => {
         const name = pieces.join('');
         expect(unsafeNameReason(name)).toBe(referenceUnsafeNameReason(name));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('BagFolders', () => {
+  /**
+   * The plain rule, as the verifier first had it: every folder above a file kept by its path, and each new one (top
+   * down) with the first earlier folder whose path has its collision key.
+   */
+  function referenceFolders(files: readonly string[]): { news: [string, string | undefined][][]; folders: Set<string> } {
+    const folders = new Set<string>();
+    const byKey = new Map<string, string>();
+    const news = files.map((file) => {
+      const found: [string, string | undefined][] = [];
+      const segments = file.split('/').slice(0, -1);
+      for (let depth = 1; depth <= segments.length; depth++) {
+        const folder = segments.slice(0, depth).join('/');
+        if (folders.has(folder)) continue;
+        folders.add(folder);
+        const key = collisionKey(folder);
+        const twin = byKey.get(key);
+        if (twin === undefined) byKey.set(key, folder);
+        found.push([folder, twin]);
+      }
+      return found;
+    });
+    return { news, folders };
+  }
+
+  it('finds the same new folders and twins as a set of every folder path, for any files in any order', () => {
+    // Few segments, so that files share folders, and look-alikes (case, the Kelvin sign, NFC/NFD, the sigmas).
+    const segment = fc.constantFrom('a', 'A', 'b', 'k', 'K', '\u212a', '\u00e9', 'e\u0301', '\u03c3', '\u03c2', '\u03a3', 'data', 'Data', 'x.y');
+    const file = fc.array(segment, { minLength: 1, maxLength: 5 }).map((segments) => [...segments, 'f'].join('/'));
+    fc.assert(
+      fc.property(fc.array(file, { maxLength: 25 }), fc.array(fc.array(segment, { minLength: 1, maxLength: 4 }), { maxLength: 10 }), (files, probes) => {
+        const reference = referenceFolders(files);
+        const folders = new BagFolders();
+        const news = files.map((relative) => {
+          const found: [string, string | undefined][] = [];
+          const cut = relative.lastIndexOf('/');
+          const id = folders.addFoldersOf(relative, cut, (name, end, twinOf) => {
+            expect(relative.slice(end - name.length, end)).toBe(name);
+            found.push([relative.slice(0, end), twinOf < 0 ? undefined : folders.pathOf(twinOf)]);
+          });
+          expect(folders.pathOf(id)).toBe(relative.slice(0, Math.max(cut, 0)));
+          return found;
+        });
+        expect(news).toEqual(reference.news);
+        for (const folder of [...reference.folders, ...probes.map((segments) => segments.join('/'))]) {
+          expect(folders.has(folder)).toBe(reference.folders.has(folder));
+        }
       }),
       { numRuns: 3000 },
     );
