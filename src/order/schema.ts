@@ -149,6 +149,18 @@ export const orderSchema = z
       if (Date.parse(order.issuedAt) > Date.parse(order.expiresAt)) {
         ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'expiresAt must not be before issuedAt' });
       }
+      // Times no legal order can have: a typo, not a demand (an issue date before 1970 would make an order valid for
+      // decades; a gag that ends before the order was issued, or a date range wholly after the order expired, asks for
+      // nothing its execution could deliver).
+      if (Date.parse(order.issuedAt) < 0) {
+        ctx.addIssue({ code: 'custom', path: ['issuedAt'], message: 'issuedAt must not be before 1970' });
+      }
+      if (order.nondisclosure && Date.parse(order.nondisclosure.until) < Date.parse(order.issuedAt)) {
+        ctx.addIssue({ code: 'custom', path: ['nondisclosure', 'until'], message: 'nondisclosure.until must not be before issuedAt' });
+      }
+      if (Date.parse(order.dateRange.from) > Date.parse(order.expiresAt)) {
+        ctx.addIssue({ code: 'custom', path: ['dateRange', 'from'], message: 'dateRange.from must not be after expiresAt (no item can be dated after the order expires)' });
+      }
       if (new Set(order.categories).size !== order.categories.length) {
         ctx.addIssue({ code: 'custom', path: ['categories'], message: 'categories must not repeat' });
       }

@@ -109,6 +109,8 @@ export function writeSampleOrders(options: SampleOrdersOptions): SampleOrderInfo
         authority: { name: 'Grand Jury, Western District of Washington', jurisdiction: 'US', caseNumber: 'GJ-2026-0415' },
         targets: [email(accounts.consumer)],
         categories: ['subscriber'],
+        // Issued before its nondisclosure ended, as any order is.
+        issuedAt: at(-60),
         nondisclosure: { until: at(-30) },
       }),
     ),
