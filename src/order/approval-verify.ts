@@ -41,7 +41,10 @@ export function loadReviewerCas(files: readonly string[]): X509Certificate[] {
         throw new InputError('CONFIG_INVALID', `reviewer CA ${file}: a certificate in it cannot be parsed`, { cause: error });
       }
       if (!ca.ca) {
-        throw new InputError('CONFIG_INVALID', `reviewer CA ${file}: expected a CA certificate (basicConstraints cA), found an end-entity certificate`);
+        throw new InputError(
+          'CONFIG_INVALID',
+          `reviewer CA ${file}: expected a CA certificate (basicConstraints cA, and keyUsage keyCertSign when it has a keyUsage), found a certificate without both`,
+        );
       }
       cas.push(ca);
     }
@@ -264,7 +267,9 @@ function keyUsageProblem(certificate: X509Certificate): string | null {
     extension = parsed.getExtension('keyUsage') as typeof extension;
     signatureOid = parsed.signatureOid;
   } catch {
-    return 'has extensions that cannot be read';
+    // node-forge reads only certificates of RSA keys: another key is refused for what it is (publicKeyProblem), not
+    // for extensions that are readable enough.
+    return certificate.publicKey.asymmetricKeyType === 'rsa' ? 'has extensions that cannot be read' : null;
   }
   if (extension && !extension.digitalSignature && !extension.nonRepudiation) {
     return 'does not allow digital signatures (keyUsage lacks digitalSignature and nonRepudiation)';
