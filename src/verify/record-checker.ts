@@ -5,8 +5,10 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { MetadataCategory } from '../pipeline/metadata-fields.js';
 import { stopWorker } from '../util/stop-worker.js';
 import { DigestTable } from './digest-table.js';
+import type { MetadataSummary } from './metadata-lines.js';
 import { RecordChecks, type CheckOutcome, type ReadResults, type RecordFile, type RecordLayout, type RecordSettings, type ScopeRule } from './record-checks.js';
 import type { RecordsReply, RecordsRequest } from './records-protocol.js';
 
@@ -20,6 +22,8 @@ export interface EarlyReadResult {
   sha256: string;
   bytes: number;
   crc: number;
+  /** A metadata file's lines. */
+  summary?: MetadataSummary;
 }
 
 export interface RecordChecker {
@@ -31,11 +35,15 @@ export interface RecordChecker {
   setLayout(layout: RecordLayout): void;
   /** Where the main thread feeds `file`'s bytes, in order (the chunks may be reused after each call); not threaded. */
   sink(file: RecordFile): RecordSink;
+  /** The same for the metadata file at bag path `path`, whose lines' summary goes to `done`; not threaded. */
+  metadataSink(path: string, category: MetadataCategory, done: (summary: MetadataSummary) => void): RecordSink;
   /**
    * Has the records thread read `length` bytes at `position` of the open archive `fd` and feed them to `file`; resolves
    * to the SHA-256, length and CRC-32 of what it read. The file must stay open until then.
    */
   readEarly(file: RecordFile, fd: number, position: number, length: number): Promise<EarlyReadResult>;
+  /** `readEarly` for the metadata file at bag path `path`, once the layout is set; resolves with its lines' summary too. */
+  readMetadata(path: string, category: MetadataCategory, fd: number, position: number, length: number): Promise<EarlyReadResult>;
   /** Forgets `file`, as if no byte of it had been fed. */
   discard(file: RecordFile): void;
   payload(read: ReadResults): Promise<CheckOutcome>;
@@ -85,8 +93,16 @@ export class LocalRecordChecker implements RecordChecker {
     return this.checks.sink(file);
   }
 
+  metadataSink(path: string, category: MetadataCategory, done: (summary: MetadataSummary) => void): RecordSink {
+    return this.checks.metadataSink(path, category, done);
+  }
+
   readEarly(): Promise<EarlyReadResult> {
     return Promise.reject(new Error('only a records thread reads early'));
+  }
+
+  readMetadata(): Promise<EarlyReadResult> {
+    return this.readEarly();
   }
 
   discard(file: RecordFile): void {
@@ -145,10 +161,22 @@ class ThreadedRecordChecker implements RecordChecker {
     throw new Error('the records thread reads its files itself');
   }
 
-  async readEarly(file: RecordFile, fd: number, position: number, length: number): Promise<EarlyReadResult> {
-    const reply = await this.ask((id) => ({ type: 'read', id, file, fd, position, length }));
+  metadataSink(): RecordSink {
+    return this.sink();
+  }
+
+  readEarly(file: RecordFile, fd: number, position: number, length: number): Promise<EarlyReadResult> {
+    return this.read((id) => ({ type: 'read', id, file, fd, position, length }));
+  }
+
+  readMetadata(path: string, category: MetadataCategory, fd: number, position: number, length: number): Promise<EarlyReadResult> {
+    return this.read((id) => ({ type: 'read', id, file: { metadata: path, category }, fd, position, length }));
+  }
+
+  private async read(request: (id: number) => RecordsRequest): Promise<EarlyReadResult> {
+    const reply = await this.ask(request);
     if (reply.type !== 'read') throw new Error(`the records thread answered a read with ${reply.type}`);
-    return { sha256: reply.sha256, bytes: reply.bytes, crc: reply.crc };
+    return { sha256: reply.sha256, bytes: reply.bytes, crc: reply.crc, ...(reply.summary ? { summary: reply.summary } : {}) };
   }
 
   discard(file: RecordFile): void {

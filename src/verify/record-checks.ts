@@ -12,6 +12,8 @@ import { unsafeNameReason } from './names.js';
 import type { VerifyCheckName, VerifyFailure } from './verify.js';
 import { instantInRange } from '../util/in-range.js';
 import { STORED_CIPHERTEXT_SUFFIX } from '../pipeline/item-paths.js';
+import type { MetadataCategory } from '../pipeline/metadata-fields.js';
+import { MetadataLines, type MetadataSummary } from './metadata-lines.js';
 
 /** production.json's encryption states (`none`: a metadata file; archives before it said `provider-decrypted` there). */
 export const ENCRYPTION_STATES = ['provider-decrypted', 'customer-key', 'user-encrypted', 'none'] as const;
@@ -144,6 +146,10 @@ export class RecordChecks {
   private parseFailures: Failures;
   /** The digest-free part of the payload and production checks, once the layout and both files are in. */
   private plan: { payload: PayloadPlan; production: ProductionPlan } | null = null;
+  /** The line count each metadata file's record gives (`items`), by path and with its record number... */
+  private readonly claimedItems = new Map<string, { record: number; items: number }>();
+  /** ... and the lines each metadata file read has. */
+  private readonly lineCounts = new Map<string, number>();
 
   constructor(private readonly settings: RecordSettings) {
     this.manifest = this.manifestReader();
@@ -180,6 +186,17 @@ export class RecordChecks {
     };
   }
 
+  /**
+   * Where the bytes of the metadata file at bag path `path` go, in order: its lines are checked (`MetadataLines`), and
+   * their count is held against the `items` its record gives. `done` gets the lines' summary.
+   */
+  metadataSink(path: string, category: MetadataCategory, done: (summary: MetadataSummary) => void): { update(chunk: Buffer): void; end(): void } {
+    return new MetadataLines(category, (summary) => {
+      this.lineCounts.set(path, summary.lines);
+      done(summary);
+    });
+  }
+
   /** Forgets whatever `file` was fed, as if it had never been read. */
   discard(file: RecordFile): void {
     this.plan = null;
@@ -192,6 +209,7 @@ export class RecordChecks {
     this.recordsOverflowed = false;
     this.parseFailures = this.failures();
     this.productionReader = this.newProductionReader();
+    this.claimedItems.clear();
   }
 
   /**
@@ -303,6 +321,12 @@ export class RecordChecks {
       addPlanned(index, false);
     }
     addPlanned(production.length, false);
+    // README: a metadata file's `items` is its line count.
+    for (const [path, { record, items }] of this.claimedItems) {
+      const lines = this.lineCounts.get(path);
+      if (lines === undefined || lines === items || !hasDigest(read, this.bagEntries.get(path))) continue;
+      failures.add('production', path, `items ${lines} (the file's lines)`, `items ${items}`, `production.json record ${record + 1} gives the wrong line count for ${path}`);
+    }
     return failures.outcome(`${production.length} records`);
   }
 
@@ -481,6 +505,9 @@ export class RecordChecks {
       if (!this.recordsOverflowed) this.parseFailures.add('production', PRODUCTION, `at most ${max} records`, 'more', 'production.json holds far more records than the archive holds files');
       this.recordsOverflowed = true;
       return;
+    }
+    if (record.items !== undefined && record.category.endsWith('.metadata') && !this.claimedItems.has(record.path)) {
+      this.claimedItems.set(record.path, { record: index, items: record.items });
     }
     this.production.push(record);
   }

@@ -6,6 +6,7 @@ import { readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 import { DigestTable } from './digest-table.js';
+import type { MetadataSummary } from './metadata-lines.js';
 import { RecordChecks, type ReadResults } from './record-checks.js';
 import type { RecordsReply, RecordsRequest } from './records-protocol.js';
 
@@ -36,7 +37,14 @@ function handle(request: RecordsRequest): RecordsReply | null {
       required().prepare();
       return null;
     case 'read': {
-      const sink = required().sink(request.file);
+      let summary: MetadataSummary | undefined;
+      const file = request.file;
+      const sink =
+        typeof file === 'string'
+          ? required().sink(file)
+          : required().metadataSink(file.metadata, file.category, (lines) => {
+              summary = lines;
+            });
       readBuffer ??= Buffer.allocUnsafe(READ_BYTES);
       const hash = createHash('sha256');
       let crc = 0;
@@ -51,7 +59,7 @@ function handle(request: RecordsRequest): RecordsReply | null {
         done += read;
       }
       sink.end();
-      return { type: 'read', id: request.id, sha256: hash.digest('hex'), bytes: done, crc };
+      return { type: 'read', id: request.id, sha256: hash.digest('hex'), bytes: done, crc, ...(summary ? { summary } : {}) };
     }
     case 'discard':
       required().discard(request.file);

@@ -17,7 +17,7 @@ import { checkBagitDeclaration, ManifestReader, parseBagInfo } from './bag-files
 import { verifyDetachedSignature } from './cms-signature.js';
 import { DigestTable } from './digest-table.js';
 import { HashBatcher, MAX_BATCHED_ENTRY_BYTES } from './hash-batcher.js';
-import { MetadataLines, type MetadataSummary } from './metadata-lines.js';
+import type { MetadataSummary } from './metadata-lines.js';
 import { BagFolders, NameTwins, unportableSegment, unsafeNameReason } from './names.js';
 import { LocalRecordChecker, startRecordsThread, type EarlyReadResult, type RecordChecker, type RecordSink } from './record-checker.js';
 import { MANIFEST, PRODUCTION, splitPayloadPath, type CheckOutcome, type RecordFile, type RecordLayout, type ScopeRule } from './record-checks.js';
@@ -269,6 +269,7 @@ class ArchiveVerification {
       records.begin(settings);
     }
     records.setLayout(this.recordLayout(listing.entries));
+    if (records.threaded && early) await this.readMetadataEarly(file, listing, records, early);
     const mode = this.options.hashThread ?? 'auto';
     const useWorker = mode === 'always' || (mode === 'auto' && worthAHashThread(listing.entries, records.threaded));
     const batcher = new HashBatcher((slot, digest, at) => this.digests.set(slot, digest, at), useWorker);
@@ -310,6 +311,24 @@ class ArchiveVerification {
       early.set(entry.index, { file: which, path: which === 'manifest' ? MANIFEST : PRODUCTION, result, claimed: false });
     }
     return early;
+  }
+
+  /**
+   * Has the records thread read and check the metadata files too (their lines are parsed one by one: the main thread
+   * has enough with hashing the payload). A file that is not plainly stored is left to the pass.
+   */
+  private async readMetadataEarly(file: FileHandle, listing: ZipListing, records: RecordChecker, early: Map<number, EarlyRead>): Promise<void> {
+    for (let i = 0; i < this.payload.length; i++) {
+      const path = this.payload[i] as string;
+      const { category, rest } = splitPayloadPath(path);
+      if (rest !== METADATA_FILE || !isMetadataCategory(category)) continue;
+      const entry = this.payloadEntries[i] as ZipEntry;
+      const range = await storedDataRange(file, listing, entry);
+      if (!range) continue;
+      const result = records.readMetadata(path, category, file.fd, range.position, range.length);
+      result.catch(() => undefined); // awaited after the pass, as the early reads are
+      early.set(entry.index, { file: null, path, result, claimed: false });
+    }
   }
 
   /** Whether the entries read early are exactly those the names give the manifest and production.json. */
@@ -504,11 +523,12 @@ class ArchiveVerification {
     });
     await batcher.finish();
     for (const [index, taken] of taking) {
-      const { sha256, bytes } = await taken.result;
+      const { sha256, bytes, summary } = await taken.result;
       if (taken.claimed) {
         digests.setHex(index, sha256);
         this.sizes[index] = bytes;
-      } else {
+        if (summary) this.metadataFiles.set(taken.path, summary);
+      } else if (taken.file !== null) {
         records.discard(taken.file);
       }
     }
@@ -533,7 +553,7 @@ class ArchiveVerification {
       extra = records.sink('production');
     } else {
       const { category } = splitPayloadPath(path);
-      if (isMetadataCategory(category)) extra = new MetadataLines(category, (summary) => this.metadataFiles.set(path, summary));
+      if (isMetadataCategory(category)) extra = records.metadataSink(path, category, (summary) => this.metadataFiles.set(path, summary));
     }
     return {
       update: (chunk) => {
@@ -1145,7 +1165,8 @@ interface ScopeOutcomes {
 }
 
 interface EarlyRead {
-  file: RecordFile;
+  /** The record file, or null for a metadata file (whose lines are only counted if the pass would read it). */
+  file: RecordFile | null;
   /** Its bag path. */
   path: string;
   result: Promise<EarlyReadResult>;
