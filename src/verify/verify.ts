@@ -18,6 +18,7 @@ import { verifyDetachedSignature } from './cms-signature.js';
 import { DigestTable } from './digest-table.js';
 import { HashBatcher, MAX_BATCHED_ENTRY_BYTES } from './hash-batcher.js';
 import type { MetadataSummary } from './metadata-lines.js';
+import { looksLikeKeyMaterial } from '../util/key-material.js';
 import { BagFolders, NameTwins, unportableSegment, unsafeNameReason } from './names.js';
 import { LocalRecordChecker, startRecordsThread, type EarlyReadResult, type RecordChecker, type RecordSink } from './record-checker.js';
 import { MANIFEST, PRODUCTION, splitPayloadPath, type CheckOutcome, type RecordFile, type RecordLayout, type ScopeRule } from './record-checks.js';
@@ -585,6 +586,10 @@ class ArchiveVerification {
         const count = info.get(label)?.length ?? 0;
         if (count !== 1) this.fail('bag-layout', this.entryName('bag-info.txt'), `one ${label}`, `${count}`, `bag-info.txt must have exactly one ${label}`);
       }
+      const bagged = info.get('Bagging-Date')?.[0];
+      if (bagged !== undefined && !isCalendarDay(bagged)) {
+        this.fail('bag-layout', this.entryName('bag-info.txt'), 'Bagging-Date YYYY-MM-DD', shownValue(bagged), 'bag-info.txt gives a Bagging-Date that is not a day (RFC 8493: YYYY-MM-DD)');
+      }
       const external = info.get('External-Identifier')?.[0];
       if (external !== undefined && external !== this.topFolder) {
         this.fail('bag-layout', this.entryName('bag-info.txt'), `External-Identifier ${this.topFolder ?? ''}`, external, 'bag-info.txt names another order than the top folder');
@@ -618,6 +623,12 @@ class ArchiveVerification {
     this.signer = outcome.signer;
     this.signingTime = outcome.signingTime;
     for (const problem of outcome.problems) this.fail(problem.check, this.entryName(SIGNATURE), problem.expected, problem.found, problem.message);
+    // scopex signs the bag at the moment it dates it: a seal of another day was made apart from the bag.
+    const bagged = this.bagInfo()?.get('Bagging-Date');
+    const signedOn = this.signingTime?.toISOString().slice(0, 10);
+    if (signedOn !== undefined && bagged?.length === 1 && isCalendarDay(bagged[0] as string) && bagged[0] !== signedOn) {
+      this.fail('signature', this.entryName(SIGNATURE), `a signing time on the Bagging-Date, ${bagged[0] as string}`, `signed ${this.signingTime!.toISOString()}`, 'the archive was signed on another day than bag-info.txt says it was bagged (scopex signs a bag as it dates it)');
+    }
     this.pass('signature', `CMS SignedData over ${TAG_MANIFEST}: ${outcome.detail}`);
     this.pass('signer-chain', this.signer ? `${this.signer.subject} chains to --trust` : 'no signer certificate');
   }
@@ -1188,6 +1199,16 @@ function claimSink(taken: EarlyRead): EntrySink {
     update: () => undefined,
     end: claim,
   };
+}
+
+/** A real day written YYYY-MM-DD. */
+function isCalendarDay(text: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(text) && !Number.isNaN(Date.parse(`${text}T00:00:00Z`)) && new Date(`${text}T00:00:00Z`).toISOString().startsWith(text);
+}
+
+/** A value from the archive, shown when it is short plain text. */
+function shownValue(text: string): string {
+  return /^[\x20-\x7e]{1,64}$/.test(text) && !looksLikeKeyMaterial(text) ? text : '(a value not shown)';
 }
 
 function sha256(bytes: Buffer): string {

@@ -266,14 +266,14 @@ export function sha256(data: Buffer): string {
 }
 
 /** Writes bagit.txt, bag-info.txt (with Payload-Oxum), manifest-sha256.txt and tagmanifest-sha256.txt. */
-export function writeManifests(model: BagModel, options: { oxum?: string } = {}): void {
+export function writeManifests(model: BagModel, options: { oxum?: string; baggingDate?: string } = {}): void {
   const payload = [...model.files.keys()].filter((p) => p.startsWith('data/')).sort();
   const octets = payload.reduce((sum, p) => sum + (model.files.get(p) as Buffer).length, 0);
   model.files.set('bagit.txt', Buffer.from('BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n'));
   model.files.set(
     'bag-info.txt',
     Buffer.from(
-      `Source-Organization: Contoso Cloud\nBagging-Date: 2026-10-03\nExternal-Identifier: ${model.orderId}\nPayload-Oxum: ${options.oxum ?? `${octets}.${payload.length}`}\n`,
+      `Source-Organization: Contoso Cloud\nBagging-Date: ${options.baggingDate ?? new Date().toISOString().slice(0, 10)}\nExternal-Identifier: ${model.orderId}\nPayload-Oxum: ${options.oxum ?? `${octets}.${payload.length}`}\n`,
     ),
   );
   model.files.set('manifest-sha256.txt', Buffer.from(payload.map((p) => `${sha256(model.files.get(p) as Buffer)}  ${p}\n`).join('')));
@@ -285,8 +285,13 @@ export function writeTagManifest(model: BagModel): void {
   model.files.set('tagmanifest-sha256.txt', Buffer.from(tags.map((p) => `${sha256(model.files.get(p) as Buffer)}  ${p}\n`).join('')));
 }
 
-/** Detached CMS over tagmanifest-sha256.txt, made by `openssl cms -sign` (`certFile`: more certificates to include). */
-export function sign(model: BagModel, signer: Signer, options: { digest?: string; noCerts?: boolean; certFile?: string } = {}): void {
+/**
+ * Detached CMS over tagmanifest-sha256.txt, made by `openssl cms -sign` (`certFile`: more certificates to include).
+ * openssl signs at the present time and scopex signs a bag on its Bagging-Date: a Bagging-Date that is a real day
+ * becomes today's (and the tag manifest follows) unless `keepBaggingDate`.
+ */
+export function sign(model: BagModel, signer: Signer, options: { digest?: string; noCerts?: boolean; certFile?: string; keepBaggingDate?: boolean } = {}): void {
+  if (!options.keepBaggingDate) dateBagToday(model);
   const dir = tempDir();
   try {
     const content = path.join(dir, 'tagmanifest-sha256.txt');
@@ -302,6 +307,19 @@ export function sign(model: BagModel, signer: Signer, options: { digest?: string
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function dateBagToday(model: BagModel): void {
+  const info = model.files.get('bag-info.txt');
+  if (!info) return;
+  const today = new Date().toISOString().slice(0, 10);
+  const text = info.toString('utf8');
+  const dated = text.replace(/^Bagging-Date: (\d{4}-\d{2}-\d{2})$/m, (line, day: string) => (new Date(`${day}T00:00:00Z`).toISOString().startsWith(day) ? `Bagging-Date: ${today}` : line));
+  if (dated === text) return;
+  const before = sha256(info);
+  model.files.set('bag-info.txt', Buffer.from(dated));
+  const tags = model.files.get('tagmanifest-sha256.txt');
+  if (tags) model.files.set('tagmanifest-sha256.txt', Buffer.from(tags.toString('utf8').replace(`${before}  bag-info.txt`, `${sha256(Buffer.from(dated))}  bag-info.txt`)));
 }
 
 export interface ZipItem {

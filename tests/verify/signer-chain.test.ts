@@ -90,8 +90,9 @@ describe('every certificate of the chain must be valid at the signing time and a
   it('refuses a retired signer key that seals a new archive dated back into its certificate\'s validity, as openssl does', async () => {
     const retired = issue({ commonName: 'Retired Production Signer', issuer: root, ca: false, notBefore: new Date('2024-01-01T00:00:00Z'), notAfter: new Date('2024-12-31T23:59:59Z') });
     // An order issued and approved in 2024: an archive cannot be signed before its order was (see below).
+    // Bagged on the day it is sealed, as scopex does (a seal of another day fails the signature check).
     const model = sampleBag(sampleOrder({ issuedAt: '2024-05-01T00:00:00Z' }, '2024-05-02T00:00:00Z')).model;
-    writeManifests(model);
+    writeManifests(model, { baggingDate: '2024-06-01' });
     const sealRetired = (target: BagModel) =>
       target.files.set(
         'signature.p7s',
@@ -119,6 +120,7 @@ describe('every certificate of the chain must be valid at the signing time and a
 
     // The same seal on the sample order, issued 2026-10-01 and approved 2026-10-02: signed before the order existed.
     const early = cloneModel(bag);
+    writeManifests(early, { baggingDate: '2024-06-01' });
     sealRetired(early);
     const order = (await verify(early, new Date('2024-07-01T00:00:00Z'))).failures;
     expect(order.map((failure) => [failure.check, failure.expected])).toEqual([

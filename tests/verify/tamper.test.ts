@@ -265,6 +265,9 @@ interface TamperCase {
 
 const cases: TamperCase[] = [
   { name: 'flipped byte in a payload file', make: () => zipOf(editBytes(good, MAIL_1, 40)), checks: ['payload-manifest'], exact: true },
+  // RFC 8493: Bagging-Date is YYYY-MM-DD; scopex signs a bag on the day it dates it.
+  { name: 'a Bagging-Date that is not a day (re-signed)', make: () => zipOf(withBaggingDate(good, '1999-13-45')), checks: ['bag-layout'], exact: true },
+  { name: 'signed on another day than its Bagging-Date (re-signed)', make: () => zipOf(withBaggingDate(good, '2026-10-03')), checks: ['signature'], exact: true },
   { name: 'flipped byte in bag-info.txt', make: () => zipOf(editFile(good, 'bag-info.txt', (t) => t.replace('Contoso', 'Contoso!'))), checks: ['tag-manifest'], exact: true },
   { name: 'flipped byte in order.json', make: () => zipOf(editFile(good, 'order.json', (t) => t.replace('1:26-cr-00042', '1:26-cr-00043'))), checks: ['order', 'tag-manifest'], exact: true },
   { name: 'flipped byte in production.json', make: () => zipOf(editFile(good, 'production.json', (t) => t.replace('"m-000002"', '"m-000003"'))), checks: ['tag-manifest'], exact: true },
@@ -850,6 +853,14 @@ function renamed(model: BagModel, from: string, to: string): BagModel {
   const copy = cloneModel(model);
   copy.files.set(to, copy.files.get(from) as Buffer);
   copy.files.delete(from);
+  return copy;
+}
+
+/** The bag with bag-info.txt's Bagging-Date set to `day`, re-listed and re-signed (openssl signs now). */
+function withBaggingDate(model: BagModel, day: string): BagModel {
+  const copy = editFile(model, 'bag-info.txt', (text) => text.replace(/^Bagging-Date: .*$/m, `Bagging-Date: ${day}`));
+  writeTagManifest(copy);
+  sign(copy, pki.signer, { keepBaggingDate: true });
   return copy;
 }
 

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     };
     const tags = [
       write('bagit.txt', 'BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n'),
-      write('bag-info.txt', `Source-Organization: Bench\nBagging-Date: 2026-10-03\nExternal-Identifier: ${ORDER_ID}\nPayload-Oxum: ${octets}.${count}\n`),
+      write('bag-info.txt', `Source-Organization: Bench\nBagging-Date: ${new Date().toISOString().slice(0, 10)}\nExternal-Identifier: ${ORDER_ID}\nPayload-Oxum: ${octets}.${count}\n`),
       write('manifest-sha256.txt', `${manifest.join('\n')}\n`),
       write('order.json', `${JSON.stringify(order, null, 2)}\n`),
       write('production.json', `${JSON.stringify(records)}\n`),
