@@ -67,15 +67,10 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
     targets: targets.map((t) => ({ type: t.type, value: t.value })),
   }));
   if (evaluation.reasons.length > 0) {
-    const details: OrderRefusedDetails = {
-      process: order.process,
-      reasons: evaluation.reasons.map((r) => r.code),
-      targets: order.targets.length,
-    };
     return {
       report: { ok: false, orderId: order.id, verdict: 'REFUSED', reasons: evaluation.reasons.map(shownReason), accounts, approval },
       error: new OrderError(evaluation.reasons),
-      custody: { event: 'order.refused', orderId: order.id, details: { ...details, sha256: sha256(raw) } },
+      custody: refusedOrderEvent(order, evaluation.reasons, raw),
       order,
     };
   }
@@ -102,15 +97,27 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
       approval: null,
     };
     if (!bytes) return { report, error, custody: null, order: null };
-    // A malformed document is still a demand received: it is logged under its SHA-256, as its id cannot be trusted.
-    const details: OrderRefusedDetails = { process: null, reasons: [error.code], targets: 0 };
-    return {
-      report,
-      error,
-      custody: { event: 'order.refused', orderId: `sha256:${sha256(bytes)}`, details: { ...details, sha256: sha256(bytes) } },
-      order: null,
-    };
+    return { report, error, custody: malformedOrderEvent(error, bytes), order: null };
   }
+}
+
+/**
+ * The custody record of an order refused after it passed the schema, logged under its id. `order check` and `export`
+ * both log a refusal with this (and `malformedOrderEvent`), so that the log says the same of the same file.
+ */
+export function refusedOrderEvent(order: Order, reasons: readonly { code: OrderErrorCode }[], raw: Uint8Array): CustodyEvent {
+  const details: OrderRefusedDetails = { process: order.process, reasons: reasons.map((r) => r.code), targets: order.targets.length };
+  return { event: 'order.refused', orderId: order.id, details: { ...details, sha256: sha256(raw) } };
+}
+
+/**
+ * The custody record of an order file that was read but fails strict parsing (not UTF-8 or JSON, a BOM, the schema):
+ * still a demand received, logged under its SHA-256 and with none of its fields, since they are unchecked text that
+ * may be anything pasted there (a private key in `id` went into the log once).
+ */
+export function malformedOrderEvent(error: InputError, bytes: Uint8Array): CustodyEvent {
+  const details: OrderRefusedDetails = { process: null, reasons: [error.code], targets: 0 };
+  return { event: 'order.refused', orderId: `sha256:${sha256(bytes)}`, details: { ...details, sha256: sha256(bytes) } };
 }
 
 /** Reasons that say the approval itself does not stand (the rest may refuse a validly approved order). */

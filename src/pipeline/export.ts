@@ -1,9 +1,8 @@
 // The export: check the order, list each named account's items per ordered category, pass every item through the
 // scope gate, open it through the key service and hand it to the sealer; one signed archive, or nothing at all.
-import { createHash } from 'node:crypto';
 import { redactKeyMaterial } from '../util/key-material.js';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline as pipelineCallback, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,14 +12,14 @@ import type {
   ExportSealedDetails,
   NotificationDueDetails,
   OrderCheckedDetails,
-  OrderRefusedDetails,
 } from '../custody/custody-log.js';
 import { createFileCustodyLog } from '../custody/file-custody-log.js';
 import { InputError, IntegrityError, OrderError, outputWriteError, ScopeError, ScopexError } from '../errors.js';
 import { BLOB_OVERHEAD } from '../keys/item-crypto.js';
 import { isDigesting, type EncryptionState, type ItemPlaintext, type StoreService } from '../keys/key-service.js';
-import { checkOrder, type CheckedOrder } from '../order/check-order.js';
-import { MAX_ORDER_BYTES, parseOrderJson } from '../order/read-order.js';
+import { evaluateOrder, type CheckedOrder, type OrderContext } from '../order/check-order.js';
+import { malformedOrderEvent, refusedOrderEvent } from '../order/check-report.js';
+import { parseOrderBytes, readOrderBytes } from '../order/read-order.js';
 import { CATEGORIES, type Category, type Order } from '../order/schema.js';
 import { isTempFolderOf, lockOrderOutput } from '../seal/bag-sealer.js';
 import type { OrderLock } from '../seal/order-lock.js';
@@ -37,7 +36,6 @@ import { abortError, oneByOne, openJsonArraySink, openTextSink, readAhead, throw
 import { filterSubscriberRecord, inexactNumber } from './subscriber-record.js';
 import { parseStrictJson, StrictJsonError } from '../order/strict-json.js';
 import { giveBackChunk } from '../util/lent-chunks.js';
-import { readInputFile } from '../util/read-input-file.js';
 
 export interface ExportProgress {
   items: number;
@@ -270,20 +268,27 @@ function resolveSources(config: ScopexConfig, override: Partial<Sources> | undef
   };
 }
 
-/** Checks the order before any data is touched, and records the verdict in the custody log. */
-async function checkAndRecord(
-  orderFile: string,
-  ctx: Parameters<typeof checkOrder>[1],
-  custody: CustodyLog,
-): Promise<CheckedOrder> {
-  let checked: CheckedOrder;
+/**
+ * Checks the order before any data is touched, and records the verdict in the custody log as `order check` does: a
+ * file that cannot be read is no demand received and is only reported to the caller; one that is read but fails
+ * strict parsing (a BOM, no id) is logged as malformed under its SHA-256, a refused one under its id; an error that is
+ * not about the order (the config's certificates) is not logged.
+ */
+async function checkAndRecord(orderFile: string, ctx: OrderContext, custody: CustodyLog): Promise<CheckedOrder> {
+  const raw = await readOrderBytes(orderFile);
+  let order: Order;
   try {
-    checked = await checkOrder(orderFile, ctx);
+    order = parseOrderBytes(raw, orderFile);
   } catch (error) {
-    if (error instanceof OrderError || error instanceof InputError) await recordRefusal(orderFile, error, custody);
+    if (error instanceof InputError) await custody.append(malformedOrderEvent(error, raw));
     throw error;
   }
-  const { order } = checked;
+  const evaluation = evaluateOrder(order, raw, ctx);
+  if (evaluation.reasons.length > 0) {
+    await custody.append(refusedOrderEvent(order, evaluation.reasons, raw));
+    throw new OrderError(evaluation.reasons);
+  }
+  const checked: CheckedOrder = { order, raw, accounts: evaluation.accounts };
   const details: OrderCheckedDetails = {
     process: order.process,
     targets: order.targets.length,
@@ -292,41 +297,6 @@ async function checkAndRecord(
   };
   await custody.append({ event: 'order.checked', orderId: order.id, details: { ...details } });
   return checked;
-}
-
-/**
- * Records a refused or malformed order. A refused order passed the schema: it is logged under its id. A malformed one
- * is logged as `order check` logs it, under the SHA-256 of its bytes and with none of its fields: they are unchecked
- * text, which may be anything pasted there (a private key in `id` went into the log). A file that does not even carry
- * an order id (unreadable, not JSON) is not an order received, and is only reported to the caller.
- */
-async function recordRefusal(orderFile: string, error: OrderError | InputError, custody: CustodyLog): Promise<void> {
-  const loose = await readLooseOrder(orderFile);
-  const orderId = loose?.order['id'];
-  if (!loose || typeof orderId !== 'string') return;
-  const { order, bytes } = loose;
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  if (error instanceof InputError) {
-    const details: OrderRefusedDetails = { process: null, reasons: [error.code], targets: 0 };
-    await custody.append({ event: 'order.refused', orderId: `sha256:${sha256}`, details: { ...details, sha256 } });
-    return;
-  }
-  const details: OrderRefusedDetails = {
-    process: String(order['process']),
-    reasons: error.reasons.map((reason) => reason.code),
-    targets: Array.isArray(order['targets']) ? order['targets'].length : 0,
-  };
-  await custody.append({ event: 'order.refused', orderId, details: { ...details, sha256 } });
-}
-
-async function readLooseOrder(orderFile: string): Promise<{ order: Record<string, unknown>; bytes: Buffer } | undefined> {
-  try {
-    if ((await stat(orderFile)).size > MAX_ORDER_BYTES) return undefined;
-    const bytes = await readInputFile(orderFile);
-    return { order: parseOrderJson(bytes, orderFile), bytes };
-  } catch {
-    return undefined;
-  }
 }
 
 function distinctAccounts(checked: CheckedOrder): Account[] {

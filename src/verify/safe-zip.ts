@@ -149,10 +149,15 @@ export async function listZip(file: FileHandle, fileSize: number, onEntryCount?:
 
   let listed: ZipEntry[];
   let recordBytes: number;
+  let overlap: ZipProblem | null;
   try {
-    ({ entries: listed, recordBytes } = await readCentralDirectory(file, fileSize, end, problems));
+    ({ entries: listed, recordBytes, overlap } = await readCentralDirectory(file, fileSize, end, problems));
   } catch (error) {
     return fatal('a readable central directory', (error as Error).message, `the central directory cannot be read: ${(error as Error).message}`);
+  }
+  if (overlap) {
+    problems.push(overlap);
+    return { fileSize, entries: [], problems, fatal: true, centralDirectoryOffset: 0 };
   }
   if (recordBytes !== end.centralDirectorySize) {
     problems.push({ entry: null, expected: `a central directory of ${end.centralDirectorySize} bytes`, found: `${recordBytes} bytes of entries`, message: 'the central directory size does not match its entries (hidden or missing records)' });
@@ -287,7 +292,12 @@ function openWithYauzl(file: FileHandle, fileSize: number, expectedCount: number
  * list when it has none, and no Buffer view of its name (the entry points into the directory read at once): on 52k
  * records that brought the listing from ~170 to ~130 ms, then to ~105 ms.
  */
-async function readCentralDirectory(file: FileHandle, fileSize: number, end: EndRecords, problems: ZipProblem[]): Promise<{ entries: ZipEntry[]; recordBytes: number }> {
+async function readCentralDirectory(
+  file: FileHandle,
+  fileSize: number,
+  end: EndRecords,
+  problems: ZipProblem[],
+): Promise<{ entries: ZipEntry[]; recordBytes: number; overlap: ZipProblem | null }> {
   await openWithYauzl(file, fileSize, end.entryCount);
   const cache = await readAt(file, end.centralDirectoryOffset, end.centralDirectorySize);
   const fromFile = async (position: number, length: number): Promise<Buffer> => {
@@ -295,6 +305,8 @@ async function readCentralDirectory(file: FileHandle, fileSize: number, end: End
     if (bytes.length < length) throw new Error('unexpected EOF');
     return bytes;
   };
+  const overlap = await overlappingRecord(cache, end, fromFile);
+  if (overlap) return { entries: [], recordBytes: 0, overlap };
   const entries: ZipEntry[] = [];
   let recordBytes = 0;
   let cursor = end.centralDirectoryOffset;
@@ -393,10 +405,94 @@ async function readCentralDirectory(file: FileHandle, fileSize: number, end: End
       externalAttributes,
     });
   }
-  return { entries, recordBytes };
+  return { entries, recordBytes, overlap: null };
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The first central record whose local header lies inside another entry (at or past its local header, before the end
+ * of its name and data), found before any entry is built: a million records sharing one local header took verify to
+ * ~1 GB of entries only to report them one by one, and entries that share data are how a small archive multiplies
+ * into a bomb (unzip's "overlapped components"). Each record is held to a lower bound of the previous one's end in
+ * offset order (30 header bytes, its name, its data: a local extra field and a data descriptor only add to it), kept
+ * in typed arrays, 24 bytes a record. Records in offset order, as scopex and other writers put them, are checked as
+ * they are read, so the first shared header stops the reading; others (foreign archives may order their directory
+ * otherwise) are sorted first. A record that cannot be read is left to the full reading, which reports it.
+ */
+async function overlappingRecord(
+  cache: Buffer,
+  end: EndRecords,
+  fromFile: (position: number, length: number) => Promise<Buffer>,
+): Promise<ZipProblem | null> {
+  const count = end.entryCount;
+  const starts = new Float64Array(count);
+  const ends = new Float64Array(count);
+  const records = new Float64Array(count);
+  let cursor = end.centralDirectoryOffset;
+  let inOrder = true;
+  let found: { earlier: number; later: number } | null = null;
+  try {
+    for (let index = 0; index < count; index++) {
+      const cached = cursor - end.centralDirectoryOffset;
+      const inDirectory = cached + 46 <= cache.length;
+      const fixed = inDirectory ? cache : await fromFile(cursor, 46);
+      const f = inDirectory ? cached : 0;
+      if (fixed.readUInt32LE(f) !== SIG.centralHeader) return null;
+      const nameLength = fixed.readUInt16LE(f + 28);
+      const extraLength = fixed.readUInt16LE(f + 30);
+      let sizes: EntrySizes = { uncompressedSize: fixed.readUInt32LE(f + 24), compressedSize: fixed.readUInt32LE(f + 20), localHeaderOffset: fixed.readUInt32LE(f + 42) };
+      if (extraLength > 0 && (sizes.uncompressedSize === 0xffffffff || sizes.compressedSize === 0xffffffff || sizes.localHeaderOffset === 0xffffffff)) {
+        const extraAt = cached + 46 + nameLength;
+        const extra = extraAt + extraLength <= cache.length ? cache.subarray(extraAt, extraAt + extraLength) : await fromFile(cursor + 46 + nameLength, extraLength);
+        sizes = withZip64Fields(parseExtraFields(extra), sizes);
+      }
+      records[index] = cursor;
+      starts[index] = sizes.localHeaderOffset;
+      ends[index] = sizes.localHeaderOffset + 30 + nameLength + sizes.compressedSize;
+      cursor += 46 + nameLength + extraLength + fixed.readUInt16LE(f + 32);
+      if (!inOrder || index === 0) continue;
+      if ((starts[index] as number) < (starts[index - 1] as number)) {
+        inOrder = false;
+      } else if ((starts[index] as number) < (ends[index - 1] as number)) {
+        found = { earlier: index - 1, later: index };
+        break;
+      }
+    }
+  } catch {
+    return null;
+  }
+  if (!found && !inOrder) {
+    const order = new Uint32Array(count);
+    for (let index = 0; index < count; index++) order[index] = index;
+    order.sort((a, b) => (starts[a] as number) - (starts[b] as number) || a - b);
+    for (let k = 1; k < count && !found; k++) {
+      const earlier = order[k - 1] as number;
+      const later = order[k] as number;
+      if ((starts[later] as number) < (ends[earlier] as number)) found = { earlier, later };
+    }
+  }
+  if (!found) return null;
+  const nameOf = async (index: number): Promise<string> => {
+    const at = records[index] as number;
+    const cached = at - end.centralDirectoryOffset;
+    const fixed = cached + 46 <= cache.length ? cache.subarray(cached, cached + 46) : await fromFile(at, 46);
+    const length = fixed.readUInt16LE(28);
+    const name = cached + 46 + length <= cache.length ? cache.subarray(cached + 46, cached + 46 + length) : await fromFile(at + 46, length);
+    return name.toString('utf8');
+  };
+  const later = await nameOf(found.later);
+  const earlier = await nameOf(found.earlier);
+  const earlierStart = starts[found.earlier] as number;
+  const laterStart = starts[found.later] as number;
+  const what = laterStart === earlierStart ? `shares the local header of ${earlier} (at byte ${earlierStart})` : `has its local header at byte ${laterStart}, inside ${earlier} (from byte ${earlierStart})`;
+  return {
+    entry: later,
+    expected: `a local header at byte ${ends[found.earlier] as number} or later`,
+    found: `byte ${laterStart}`,
+    message: `the central directory record of ${later} ${what}: entries that overlap are refused (an overlapping-entry bomb)`,
+  };
+}
 
 /**
  * What scopex never writes in a central record and other tools act on: a disk other than the first (7-Zip then

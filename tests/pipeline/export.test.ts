@@ -8,6 +8,7 @@ import type { ScopexConfig } from '../../src/config.js';
 import { AbortedError, InputError, IntegrityError, OrderError, ScopeError, SourceError } from '../../src/errors.js';
 import type { CustodyLog } from '../../src/custody/custody-log.js';
 import { createFileCustodyLog } from '../../src/custody/file-custody-log.js';
+import { reportOrderCheck } from '../../src/order/check-report.js';
 import { exportOrder, type ExportOptions } from '../../src/pipeline/export.js';
 import type { SourceAdapter, SourceItem } from '../../src/sources/source-adapter.js';
 import { createSources } from '../../src/sources/sources.js';
@@ -392,6 +393,31 @@ describe('exportOrder stops and delivers nothing', () => {
     const events = readCustody(fx.custodyLogFile).filter((e) => e.orderId === order.id);
     expect(events.map((e) => e.event)).toEqual(['order.refused']);
     expect(events[0]!.details['reasons']).toEqual(['UNAPPROVED']);
+  });
+
+  // orders finding 10: export logged none of these, `order check` logged each; the two must say the same of one file.
+  it('when the order file fails strict parsing (a BOM, no id): the refusal `order check` logs, under its SHA-256', async () => {
+    const signed = readFileSync(writeSignedOrder(fx).file);
+    const { id: _id, ...withoutId } = JSON.parse(signed.toString('utf8')) as Record<string, unknown>;
+    const cases: [string, Buffer, string][] = [
+      ['bom', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), signed]), 'JSON_MALFORMED'],
+      ['no-id', Buffer.from(JSON.stringify(withoutId)), 'SCHEMA_VIOLATION'],
+    ];
+    for (const [name, bytes, code] of cases) {
+      const file = path.join(work, `${name}-${runs}.json`);
+      writeFileSync(file, bytes);
+      const out = outDir();
+      const before = readCustody(fx.custodyLogFile).length;
+      const error = await exportOrder({ orderFile: file, outDir: out, config }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InputError);
+      expect((error as InputError).code).toBe(code);
+      expect(existsSync(out)).toBe(false);
+      const logged = readCustody(fx.custodyLogFile).slice(before);
+      const check = await reportOrderCheck(file, { config, directory: createSources(config).directory, now: new Date() });
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toMatchObject({ event: 'order.refused', orderId: `sha256:${sha256(bytes)}` });
+      expect({ event: logged[0]!.event, orderId: logged[0]!.orderId, details: logged[0]!.details }).toEqual(check.custody);
+    }
   });
 
   it('when aborted: AbortedError and no file', async () => {
