@@ -166,9 +166,54 @@ describe('subscriber record filtering', () => {
     expect(out).toEqual({ ...record, logins: [record.logins[1], record.logins[2]] });
   });
 
-  it('keeps a list whose elements are not all dated', () => {
-    const record = { history: [{ at: '2020-01-01T00:00:00Z' }, { note: 'undated' }] };
-    expect(filterSubscriberRecord(record, range).record).toEqual(record);
+  it('cuts a history list with undated or date-only entries too, keeping the undated ones (fail closed)', () => {
+    const record = {
+      paymentHistory: [
+        { time: '2024-03-01T10:00:00Z', card: 'OLD' },
+        { time: '2026-02-01T10:00:00Z', card: 'IN' },
+        { time: null, card: 'PENDING' },
+        { note: 'no time at all' },
+      ],
+      ipHistory: [
+        { time: '2024-03-01T10:00:00Z', ip: 'old' },
+        { time: '2026-02-01', ip: 'day-inside' },
+        { time: '2024-02-01', ip: 'day-outside' },
+        // On the range's first and last day: part of the day lies outside the range in some zone.
+        { time: '2026-01-01', ip: 'first-day' },
+        { time: '2026-06-30', ip: 'last-day' },
+        { time: '2026-02-30', ip: 'no-such-day' },
+      ],
+    };
+    const { record: out, eventsLeftOut } = filterSubscriberRecord(record, range);
+    expect(out).toEqual({
+      paymentHistory: [record.paymentHistory[1], record.paymentHistory[2], record.paymentHistory[3]],
+      ipHistory: [record.ipHistory[1], record.ipHistory[5]],
+    });
+    expect(eventsLeftOut).toBe(5);
+  });
+
+  it('judges a date-only entry as the whole day read in any zone (UTC-12 to UTC+14)', () => {
+    const list = (day: string) => ({ h: [{ at: '2026-03-02T12:00:00Z' }, { at: day }] });
+    const cut = (from: string, to: string, day: string) =>
+      (filterSubscriberRecord(list(day), { from: new Date(from), to: new Date(to) }).record as { h: unknown[] }).h.length;
+    // 2026-03-02 spans 2026-03-01T10:00Z (UTC+14) to 2026-03-03T12:00Z (UTC-12).
+    expect(cut('2026-03-01T00:00:00Z', '2026-03-03T12:00:00Z', '2026-03-02')).toBe(2);
+    expect(cut('2026-03-01T10:00:00Z', '2026-03-03T12:00:00Z', '2026-03-02')).toBe(2);
+    expect(cut('2026-03-01T00:00:00Z', '2026-03-03T11:59:59.999Z', '2026-03-02')).toBe(1);
+    expect(cut('2026-03-01T10:00:00.001Z', '2026-03-04T00:00:00Z', '2026-03-02')).toBe(1);
+  });
+
+  it('reads a time without a zone in every zone, not in the zone of the machine', () => {
+    const record = { h: [{ at: '2026-03-01T12:00:00Z' }, { at: '2026-01-01T10:00:00' }, { at: '2026-01-01T14:00:00' }, { at: '2026-06-30T11:59:59' }, { at: '2026-06-30T11:59:59.001' }] };
+    expect((filterSubscriberRecord(record, range).record as { h: unknown[] }).h).toEqual([record.h[0], record.h[2], record.h[3]]);
+    // A list dated by zone-less times alone is still history.
+    const local = { h: [{ at: '2020-01-01T00:00:00' }, { at: '2026-03-01T00:00:00' }] };
+    expect(filterSubscriberRecord(local, range).record).toEqual({ h: [local.h[1]] });
+  });
+
+  it('keeps a list with no time of day in it (standing facts dated by day) and lists of undated elements', () => {
+    const record = { addresses: [{ date: '2019-05-01', street: 'x' }, { date: '2026-02-01', street: 'y' }], history: [{ note: 'undated' }, { at: null }] };
+    expect(filterSubscriberRecord(record, range)).toEqual({ record, eventsLeftOut: 0 });
   });
 });
 
