@@ -173,6 +173,7 @@ describe('exportOrder on the store fixture', () => {
       headersRead: false,
       headersFrom: 'index',
       headerTruncated: false,
+      headerBytesReplaced: false,
     });
     const aliceMeta = readFileSync(path.join(bag, 'data/acct-alice/mail.metadata/metadata.jsonl'), 'utf8').trim().split('\n');
     expect(JSON.parse(aliceMeta[0]!)).toMatchObject({ from: 'Someone <someone@contoso.example>', headersRead: true, headersFrom: 'message' });
