@@ -119,12 +119,12 @@ export interface ReaderReply {
   exceptions: Exception[];
 }
 
-/** One job's header fields in a reply: from, to, cc, date, messageId, headerTruncated. */
-type HeaderTuple = [string | null, string | null, string | null, string | null, string | null, boolean];
+/** One job's header fields in a reply: from, to, cc, date, messageId, headerTruncated, headerBytesReplaced. */
+type HeaderTuple = [string | null, string | null, string | null, string | null, string | null, boolean, boolean];
 
 /** The header fields of a batch's jobs (null for a job that did not ask or whose read failed), as one JSON text. */
 export function encodeHeaders(fields: readonly (MailHeaderFields | null)[]): string {
-  const tuples = fields.map((f): HeaderTuple | null => (f ? [f.from, f.to, f.cc, f.date, f.messageId, f.headerTruncated] : null));
+  const tuples = fields.map((f): HeaderTuple | null => (f ? [f.from, f.to, f.cc, f.date, f.messageId, f.headerTruncated, f.headerBytesReplaced] : null));
   return JSON.stringify(tuples);
 }
 
@@ -147,9 +147,9 @@ export function decodeHeaders(encoded: string, jobs: number): (MailHeaderFields 
 }
 
 function fieldsOf(tuple: unknown): MailHeaderFields | undefined {
-  if (!Array.isArray(tuple) || tuple.length !== 6) return undefined;
-  const [from, to, cc, date, messageId, headerTruncated] = tuple as unknown[];
+  if (!Array.isArray(tuple) || tuple.length !== 7) return undefined;
+  const [from, to, cc, date, messageId, headerTruncated, headerBytesReplaced] = tuple as unknown[];
   const text = (value: unknown): value is string | null => value === null || typeof value === 'string';
-  if (!text(from) || !text(to) || !text(cc) || !text(date) || !text(messageId) || typeof headerTruncated !== 'boolean') return undefined;
-  return { from, to, cc, date, messageId, headerTruncated };
+  if (!text(from) || !text(to) || !text(cc) || !text(date) || !text(messageId) || typeof headerTruncated !== 'boolean' || typeof headerBytesReplaced !== 'boolean') return undefined;
+  return { from, to, cc, date, messageId, headerTruncated, headerBytesReplaced };
 }

@@ -36,6 +36,7 @@ import { abortError, oneByOne, openJsonArraySink, openTextSink, readAhead, throw
 import { filterSubscriberRecord, inexactNumber } from './subscriber-record.js';
 import { parseStrictJson, StrictJsonError } from '../order/strict-json.js';
 import { giveBackChunk } from '../util/lent-chunks.js';
+import { stringifyWellFormed } from '../util/well-formed.js';
 
 export interface ExportProgress {
   items: number;
@@ -396,7 +397,7 @@ function createRun(ctx: RunContext) {
           throwIfAborted(signal);
           const headers = await deliver(prepared, state, paths, plan, primary);
           if (metadataSink) {
-            await metadataSink.write(`${JSON.stringify(metadataLine(prepared, headers))}\n`);
+            await metadataSink.write(`${stringifyWellFormed(metadataLine(prepared, headers))}\n`);
             metadataLines += 1;
           }
           report(prepared.item);

@@ -1,10 +1,14 @@
 // Reads the header section of an RFC 5322 message as it streams past, and keeps only the non-content fields
 // (never Subject, never the body).
+import { isUtf8 } from 'node:buffer';
 
 /** Headers larger than this are cut: a message with a huge header section cannot make the export hold it all. */
 export const MAX_HEADER_BYTES = 64 * 1024;
 
-/** The non-content header fields of one message, as written (unfolded, not decoded). */
+/**
+ * The non-content header fields of one message, as written (unfolded, not decoded): control characters too (the
+ * metadata line is JSON, which writes them escaped, and nothing prints these values to a terminal).
+ */
 export interface MailHeaderFields {
   from: string | null;
   to: string | null;
@@ -13,9 +17,14 @@ export interface MailHeaderFields {
   messageId: string | null;
   /** True when the header section was longer than MAX_HEADER_BYTES and only its start was read. */
   headerTruncated: boolean;
+  /**
+   * True when a value given here held bytes that are not UTF-8 (a raw Latin-1 byte, or a character cut by the cap),
+   * each given as U+FFFD: a JSON text can carry any character, but not bytes that are none.
+   */
+  headerBytesReplaced: boolean;
 }
 
-const WANTED: Record<string, keyof Omit<MailHeaderFields, 'headerTruncated'>> = {
+const WANTED: Record<string, keyof HeaderValues> = {
   from: 'from',
   to: 'to',
   cc: 'cc',
@@ -55,7 +64,7 @@ export function createMailHeaderCollector(maxBytes: number = MAX_HEADER_BYTES): 
       }
     },
     fields() {
-      return withTruncation(parseHeaderSection(held.toString('utf8', 0, headerEnd >= 0 ? headerEnd : held.length)), truncated);
+      return sectionFields(held.subarray(0, headerEnd >= 0 ? headerEnd : held.length), truncated);
     },
   };
 }
@@ -65,7 +74,27 @@ export function mailHeaderFields(message: Buffer, maxBytes: number = MAX_HEADER_
   const window = message.length > maxBytes ? message.subarray(0, maxBytes) : message;
   const end = findHeaderEnd(window, 0);
   const truncated = end < 0 && message.length >= maxBytes;
-  return withTruncation(parseHeaderSection(window.toString('utf8', 0, end >= 0 ? end : window.length)), truncated);
+  return sectionFields(window.subarray(0, end >= 0 ? end : window.length), truncated);
+}
+
+/**
+ * The fields of a header section. Text that is all UTF-8 is read as such; otherwise it is read a byte to a character
+ * (latin1: every line break, blank, colon and field name is the ASCII byte it was), and each wanted field's lines are
+ * decoded from their own bytes, so the values are the same (line breaks are ASCII: no character spans one) and it is
+ * known which ones had bytes that are not UTF-8.
+ */
+function sectionFields(section: Buffer, headerTruncated: boolean): MailHeaderFields {
+  const utf8 = isUtf8(section);
+  const found = parseHeaderSection(section.toString(utf8 ? 'utf8' : 'latin1'), !utf8);
+  return {
+    from: found.from,
+    to: found.to,
+    cc: found.cc,
+    date: found.date,
+    messageId: found.messageId,
+    headerTruncated,
+    headerBytesReplaced: found.bytesReplaced,
+  };
 }
 
 /**
@@ -90,21 +119,29 @@ function findHeaderEnd(bytes: Buffer, from: number): number {
   return -1;
 }
 
-type HeaderValues = Omit<MailHeaderFields, 'headerTruncated'>;
-
-function withTruncation(found: HeaderValues, headerTruncated: boolean): MailHeaderFields {
-  return { from: found.from, to: found.to, cc: found.cc, date: found.date, messageId: found.messageId, headerTruncated };
-}
+type HeaderValues = Omit<MailHeaderFields, 'headerTruncated' | 'headerBytesReplaced'>;
 
 /**
  * The wanted fields of a header section. Lines end at CR LF, LF or a lone CR; a line that starts with a space or a tab
  * continues the field before it (unfolded: one space for the break and the blanks); the section ends at the first
  * empty line, or at the first line that is neither a field (a name of printable ASCII without a colon, maybe blanks,
  * then a colon) nor a continuation: a body that follows the headers with no empty line between. So no line of a body
- * is ever taken for a header. Only the lines of wanted fields are copied out of the text.
+ * is ever taken for a header. Only the lines of wanted fields are copied out of the text. With `bytes`, the text holds
+ * a byte per character, and each copied line is decoded as UTF-8 (`bytesReplaced`: a value given had bytes that are
+ * not UTF-8).
  */
-function parseHeaderSection(text: string): HeaderValues {
+function parseHeaderSection(text: string, bytes: boolean): HeaderValues & { bytesReplaced: boolean } {
   const found: HeaderValues = { from: null, to: null, cc: null, date: null, messageId: null };
+  let bytesReplaced = false;
+  /** Whether a line of the wanted field being gathered had bytes that are not UTF-8. */
+  let fieldReplaced = false;
+  const line = (from: number, to: number): string => {
+    const copied = text.slice(from, to);
+    if (!bytes) return copied;
+    const raw = Buffer.from(copied, 'latin1');
+    if (!isUtf8(raw)) fieldReplaced = true;
+    return raw.toString('utf8');
+  };
   const length = text.length;
   let nextLf = -1;
   let nextCr = -1;
@@ -122,22 +159,23 @@ function parseHeaderSection(text: string): HeaderValues {
     const first = text.charCodeAt(lineStart);
     if (end > lineStart && (first === 0x20 || first === 0x09)) {
       if (!inField) break;
-      if (field !== null) field = `${field} ${text.slice(lineStart, end).trimStart()}`;
+      if (field !== null) field = `${field} ${line(lineStart, end).trimStart()}`;
       continue;
     }
-    if (field !== null) addField(found, field);
+    if (field !== null && addField(found, field) && fieldReplaced) bytesReplaced = true;
     field = null;
+    fieldReplaced = false;
     const nameEnd = fieldNameEnd(text, lineStart, end);
     if (nameEnd < 0) break;
     inField = true;
     const nameLength = nameEnd - lineStart;
     if (nameLength === 2 || nameLength === 4 || nameLength === 10) {
       const name = text.slice(lineStart, nameEnd).toLowerCase();
-      if (Object.hasOwn(WANTED, name)) field = text.slice(lineStart, end);
+      if (Object.hasOwn(WANTED, name)) field = line(lineStart, end);
     }
   }
-  if (field !== null) addField(found, field);
-  return found;
+  if (field !== null && addField(found, field) && fieldReplaced) bytesReplaced = true;
+  return { ...found, bytesReplaced };
 }
 
 function nextAt(text: string, char: string, from: number): number {
@@ -162,26 +200,18 @@ function fieldNameEnd(text: string, start: number, end: number): number {
   return at < end && text.charCodeAt(at) === 0x3a ? nameEnd : -1;
 }
 
-function addField(found: HeaderValues, line: string): void {
+/** Adds the field's value to what was found; false when it is not given (a repeated From, Date or Message-ID). */
+function addField(found: HeaderValues, line: string): boolean {
   const colon = line.indexOf(':');
-  if (colon <= 0) return;
+  if (colon <= 0) return false;
   const name = line.slice(0, colon).trim().toLowerCase();
   const field = Object.hasOwn(WANTED, name) ? WANTED[name] : undefined;
-  if (!field) return;
-  const value = stripControls(line.slice(colon + 1).trim());
+  if (!field) return false;
+  const value = line.slice(colon + 1).trim();
   const previous = found[field];
   // To and Cc may repeat; the others count once (the first, as mail readers show them).
   if (previous === null) found[field] = value;
   else if (field === 'to' || field === 'cc') found[field] = `${previous}, ${value}`;
-}
-
-function stripControls(value: string): string {
-  for (let index = 0; index < value.length; index += 1) {
-    const unit = value.charCodeAt(index);
-    if ((unit < 0x20 && unit !== 0x09) || unit === 0x7f) {
-      // eslint-disable-next-line no-control-regex
-      return value.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
-    }
-  }
-  return value;
+  else return false;
+  return true;
 }

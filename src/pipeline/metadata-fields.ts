@@ -2,7 +2,7 @@
 // verify holds each delivered line to: a field beyond these (a subject, a body) is content the category does not cover.
 
 export const METADATA_FIELDS = {
-  'mail.metadata': ['sourceId', 'timestamp', 'from', 'to', 'cc', 'date', 'messageId', 'size', 'encryption', 'headersRead', 'headersFrom', 'headerTruncated'],
+  'mail.metadata': ['sourceId', 'timestamp', 'from', 'to', 'cc', 'date', 'messageId', 'size', 'encryption', 'headersRead', 'headersFrom', 'headerTruncated', 'headerBytesReplaced'],
   'storage.metadata': ['sourceId', 'timestamp', 'path', 'size', 'created', 'modified'],
   'im.metadata': ['sourceId', 'timestamp', 'conversationId', 'participants', 'time', 'size'],
 } as const satisfies Record<string, readonly string[]>;

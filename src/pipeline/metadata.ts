@@ -16,7 +16,8 @@ export type DeliveredEncryption = 'provider-decrypted' | 'customer-key' | 'user-
  * never the subject or the body. The provider cannot read a customer-key account's messages, so for those the
  * envelope comes from what the mail system recorded in the index (from, to, cc, message-id; no Date header there,
  * the item's timestamp stands for it), and `headersFrom` says which source each line quotes: "message", "index", or
- * null when neither had them.
+ * null when neither had them. `headerBytesReplaced` says a value read from the message had bytes that are not UTF-8,
+ * given as U+FFFD; every other value is the message's (control characters included, escaped by JSON).
  */
 export function mailMetadata(item: MailItem, encryption: DeliveredEncryption, headers: MailHeaderFields | null): Record<string, unknown> {
   const indexed = headers ? null : indexEnvelope(item.indexLine);
@@ -34,6 +35,7 @@ export function mailMetadata(item: MailItem, encryption: DeliveredEncryption, he
     headersRead: headers !== null,
     headersFrom: headers ? 'message' : indexed ? 'index' : null,
     headerTruncated: headers?.headerTruncated ?? false,
+    headerBytesReplaced: headers?.headerBytesReplaced ?? false,
   };
 }
 

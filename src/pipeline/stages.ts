@@ -2,6 +2,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { AbortedError } from '../errors.js';
 import { Utf8Stage } from '../util/utf8-stage.js';
+import { stringifyWellFormed } from '../util/well-formed.js';
 
 /** How far readAhead may run ahead of its consumer. */
 export interface ReadAheadLimits<R> {
@@ -162,7 +163,10 @@ export async function openTextSink(file: string): Promise<TextSink> {
   };
 }
 
-/** A JSON array streamed to a file one element at a time (production.json), never held in memory as a whole. */
+/**
+ * A JSON array streamed to a file one element at a time (production.json), never held in memory as a whole. Its
+ * strings are well-formed Unicode (a store name's lone surrogate is given as U+FFFD: src/util/well-formed.ts).
+ */
 export interface JsonArraySink {
   readonly file: string;
   push(value: unknown): Promise<void>;
@@ -176,7 +180,7 @@ export async function openJsonArraySink(file: string): Promise<JsonArraySink> {
   return {
     file,
     push(value) {
-      const text = `${count === 0 ? '[\n  ' : ',\n  '}${JSON.stringify(value)}`;
+      const text = `${count === 0 ? '[\n  ' : ',\n  '}${stringifyWellFormed(value)}`;
       count += 1;
       return sink.write(text);
     },

@@ -6,11 +6,39 @@ import { instantInRange } from '../util/in-range.js';
 /** Fields that date an event in a history list, in the order they are looked for. */
 const EVENT_TIME_FIELDS = ['time', 'timestamp', 'at', 'date', 'when', 'loggedInAt', 'occurredAt'] as const;
 
+/** How far a clock may be from UTC: a date or time written without a zone may be read anywhere from UTC-12 to UTC+14. */
+const AHEAD_OF_UTC_MS = 14 * 3_600_000;
+const BEHIND_UTC_MS = 12 * 3_600_000;
+const DAY_MS = 24 * 3_600_000;
+
+/**
+ * When an element of a history list happened: every instant it can stand for lies from `earliest` to `latest`
+ * (`latestText` is `latest` as written, for the digits past the millisecond). An instant written with its zone is
+ * one instant; a time written without a zone, or a calendar date, is a span. A day's end, the next midnight, is not
+ * in the day, but the test is the same: the day lies in a range ending at or after it. `timed`: written with a time
+ * of day (a date and a time), not a date alone.
+ */
+interface EventTime {
+  timed: boolean;
+  earliest: number;
+  latest: number;
+  latestText: string;
+}
+
 /**
  * Returns a copy of the record in which every list of dated events keeps only the events inside the range (both ends
- * included). A list is "of dated events" when every element is an object carrying one of EVENT_TIME_FIELDS as a
- * valid instant; anything else (the sign-up date, names, identifiers) is a standing fact and is kept as it is.
- * Also returns how many events were left out, for the record's own note.
+ * included). Anything else (the sign-up date, names, identifiers) is a standing fact and is kept as it is.
+ *
+ * Decision: a list is history as soon as one of its elements is an object carrying one of EVENT_TIME_FIELDS as a date
+ * with a time of day: that is how logins, IP addresses and payments are stamped, and one undated or date-only entry
+ * must not make a whole event log a standing fact that goes out uncut (fail closed). In such a list:
+ * - an element dated by an instant (with its zone) is kept when the instant is inside the range;
+ * - an element dated only by a calendar date ("2026-02-01"), or by a time without a zone, is kept only when every
+ *   instant it can stand for is inside the range, read in any zone from UTC-12 to UTC+14: a day is kept only when the
+ *   whole day lies in the range however it is read (a day on the range's edge may lie outside it, and goes);
+ * - an element with no date at all (a null or missing time, free text) is kept: nothing says it is out of range.
+ * A list whose elements carry no time of day at all (addresses dated by day, say) is a standing fact, as before.
+ * Also returns how many events were left out.
  */
 export function filterSubscriberRecord(record: unknown, range: TimeRange): { record: unknown; eventsLeftOut: number } {
   let eventsLeftOut = 0;
@@ -20,10 +48,10 @@ export function filterSubscriberRecord(record: unknown, range: TimeRange): { rec
   function walk(value: unknown): unknown {
     if (Array.isArray(value)) {
       const times = value.map(eventTime);
-      if (value.length > 0 && times.every((t) => t !== undefined)) {
+      if (times.some((t) => t?.timed)) {
         const kept = value.filter((_, i) => {
-          const time = times[i]!;
-          return instantInRange(time.text, time.at, from, to);
+          const time = times[i];
+          return time === undefined || (time.earliest >= from && instantInRange(time.latestText, time.latest, from, to));
         });
         eventsLeftOut += value.length - kept.length;
         return kept.map(walk);
@@ -41,18 +69,36 @@ export function filterSubscriberRecord(record: unknown, range: TimeRange): { rec
   return { record: walk(record), eventsLeftOut };
 }
 
-function eventTime(element: unknown): { text: string; at: number } | undefined {
+/** The first of EVENT_TIME_FIELDS that dates the element; an instant with its zone wins over a date or a zone-less time. */
+function eventTime(element: unknown): EventTime | undefined {
   if (element === null || typeof element !== 'object' || Array.isArray(element)) return undefined;
   const fields = element as Record<string, unknown>;
+  let loose: EventTime | undefined;
   for (const name of EVENT_TIME_FIELDS) {
     const value = fields[name];
     if (typeof value !== 'string') continue;
-    // Only full instants date an event; a bare year or a free-text date is not trusted to cut by.
-    if (!/^\d{4}-\d{2}-\d{2}T/.test(value)) continue;
-    const at = Date.parse(value);
-    if (!Number.isNaN(at)) return { text: value, at };
+    const dateOnly = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+    if (dateOnly) {
+      // A calendar date that exists (Date.UTC would roll 2026-02-30 over into March).
+      const [year, month, day] = [Number(dateOnly[1]), Number(dateOnly[2]), Number(dateOnly[3])];
+      const midnight = Date.UTC(year, month - 1, day);
+      if (new Date(midnight).toISOString().slice(0, 10) === value) {
+        loose ??= { timed: false, earliest: midnight - AHEAD_OF_UTC_MS, latest: midnight + DAY_MS + BEHIND_UTC_MS, latestText: '' };
+      }
+      continue;
+    }
+    // Only dates with a time date an event to the instant; a bare year or a free-text date is not trusted to cut by.
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value)) continue;
+    if (/(?:Z|[+-]\d{2}:?\d{2})$/i.test(value)) {
+      const at = Date.parse(value);
+      if (!Number.isNaN(at)) return { timed: true, earliest: at, latest: at, latestText: value };
+      continue;
+    }
+    // No zone: Date.parse would read it in this machine's zone. Read it as UTC, then widen it to every zone.
+    const at = Date.parse(`${value}Z`);
+    if (!Number.isNaN(at)) loose ??= { timed: true, earliest: at - AHEAD_OF_UTC_MS, latest: at + BEHIND_UTC_MS, latestText: value };
   }
-  return undefined;
+  return loose;
 }
 
 /**

@@ -1,5 +1,6 @@
 // Turns hostile store names into safe, stable, unique archive paths; the sealer re-checks every path it is given.
 import { createHash } from 'node:crypto';
+import { LONE_SURROGATE } from '../util/well-formed.js';
 
 /** Longest segment kept as is, in UTF-8 bytes (most file systems allow 255; room is left for suffixes). */
 export const MAX_SEGMENT_BYTES = 150;
@@ -15,7 +16,6 @@ const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u2
 // manifest write it as `%25`, which bagit.py (1.8) does not decode, so a bag holding one fails `bagit.py --validate`.
 // Without it (and without CR and LF, removed above) a manifest path is the file's path as it is, for every reader.
 const FORBIDDEN = /[<>:"|?*\\/%]/g;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/iu;
 const EXTENSION = /\.[^.\s]{1,16}$/u;
 

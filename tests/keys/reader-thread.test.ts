@@ -460,7 +460,7 @@ describe('the reader protocol', () => {
 
   it('carries any header fields through a batch unchanged', () => {
     const value = fc.option(fc.string({ unit: 'binary' }), { nil: null });
-    const fields: fc.Arbitrary<MailHeaderFields> = fc.record({ from: value, to: value, cc: value, date: value, messageId: value, headerTruncated: fc.boolean() });
+    const fields: fc.Arbitrary<MailHeaderFields> = fc.record({ from: value, to: value, cc: value, date: value, messageId: value, headerTruncated: fc.boolean(), headerBytesReplaced: fc.boolean() });
     fc.assert(
       fc.property(fc.array(fc.option(fields, { nil: null }), { maxLength: 20 }), (batch) => {
         expect(decodeHeaders(encodeHeaders(batch), batch.length)).toEqual(batch.map((entry) => entry ?? undefined));
@@ -469,11 +469,11 @@ describe('the reader protocol', () => {
   });
 
   it('gives no header fields, never wrong ones, for a reply of the wrong shape', () => {
-    const good = ['a', 'b', null, 'd', '<e>', false];
-    for (const encoded of ['', 'not json', '{}', '[1]', JSON.stringify([[...good.slice(0, 5)]]), JSON.stringify([[...good.slice(0, 5), 'no']]), JSON.stringify([[1, ...good.slice(1)]])]) {
+    const good = ['a', 'b', null, 'd', '<e>', false, true];
+    for (const encoded of ['', 'not json', '{}', '[1]', JSON.stringify([[...good.slice(0, 5)]]), JSON.stringify([[...good.slice(0, 6)]]), JSON.stringify([[...good.slice(0, 5), 'no', false]]), JSON.stringify([[...good.slice(0, 6), 'no']]), JSON.stringify([[1, ...good.slice(1)]])]) {
       expect(decodeHeaders(encoded, 1), encoded).toEqual([undefined]);
     }
-    expect(decodeHeaders(JSON.stringify([good]), 2)).toEqual([{ from: 'a', to: 'b', cc: null, date: 'd', messageId: '<e>', headerTruncated: false }, undefined]);
+    expect(decodeHeaders(JSON.stringify([good]), 2)).toEqual([{ from: 'a', to: 'b', cc: null, date: 'd', messageId: '<e>', headerTruncated: false, headerBytesReplaced: true }, undefined]);
   });
 
   it.each([

@@ -31,6 +31,7 @@ describe('mail header fields', () => {
       date: 'Mon, 2 Mar 2026 10:00:00 +0000',
       messageId: '<abc@contoso.example>',
       headerTruncated: false,
+      headerBytesReplaced: false,
     });
     expect(JSON.stringify(fields)).not.toMatch(/SECRET/);
   });
@@ -71,9 +72,33 @@ describe('mail header fields', () => {
     expect(mailHeaderFields(Buffer.from('Date: today\rSubject: s\r\rbody')).date).toBe('today');
   });
 
-  it('finds nothing in a message without headers, and strips control characters', () => {
+  it('finds nothing in a message without headers', () => {
     expect(mailHeaderFields(Buffer.from('\r\nFrom: x@y\r\n')).from).toBeNull();
-    expect(mailHeaderFields(Buffer.from('From: a\u0007b@c\n\nbody')).from).toBe('ab@c');
+  });
+
+  it('keeps control characters as the message states them (the metadata line is JSON: it escapes them)', () => {
+    const fields = mailHeaderFields(Buffer.from('From: ctrl\x00\x07\x1b[31m@x.example\r\nTo: a\x7fb@c\r\n\r\nbody'));
+    expect(fields).toMatchObject({ from: 'ctrl\u0000\u0007\u001b[31m@x.example', to: 'a\u007fb@c', headerBytesReplaced: false });
+    expect(JSON.stringify(fields.from)).toBe('"ctrl\\u0000\\u0007\\u001b[31m@x.example"');
+  });
+
+  it('says when a value had bytes that are not UTF-8 (given as U+FFFD), and only then', () => {
+    const message = (from: Buffer, rest = '') => Buffer.concat([Buffer.from('Date: d\r\nFrom: '), from, Buffer.from(`\r\nTo: t@x${rest}\r\n\r\nbody \xff`)]);
+    const latin1 = mailHeaderFields(message(Buffer.from('J\xf6rg <latin1@x.example>', 'latin1')));
+    expect(latin1).toMatchObject({ from: 'J\ufffdrg <latin1@x.example>', to: 't@x', date: 'd', headerBytesReplaced: true });
+    // The same through the collector, a byte at a time.
+    const collector = createMailHeaderCollector();
+    for (const byte of message(Buffer.from('J\xf6rg <latin1@x.example>', 'latin1'))) collector.push(Buffer.from([byte]));
+    expect(collector.fields()).toEqual(latin1);
+    // A U+FFFD the message wrote itself (EF BF BD) is its own, even beside a Subject with a raw byte; a body's bytes are not read.
+    expect(mailHeaderFields(message(Buffer.from('J\ufffdrg <own@x.example>')))).toMatchObject({ from: 'J\ufffdrg <own@x.example>', headerBytesReplaced: false });
+    const besideSubject = Buffer.concat([Buffer.from('From: J\ufffdrg <own@x>\r\nSubject: '), Buffer.from([0xf6]), Buffer.from('\r\n\r\nbody')]);
+    expect(mailHeaderFields(besideSubject)).toMatchObject({ from: 'J\ufffdrg <own@x>', headerBytesReplaced: false });
+    // A raw byte in a folded line of a wanted field counts; one in a second From (not given) does not.
+    const folded = Buffer.concat([Buffer.from('To: a@x,\r\n '), Buffer.from([0xe9]), Buffer.from('@x\r\nFrom: f@x\r\nFrom: '), Buffer.from([0xe9]), Buffer.from('\r\n\r\n')]);
+    expect(mailHeaderFields(folded)).toMatchObject({ to: 'a@x, \ufffd@x', from: 'f@x', headerBytesReplaced: true });
+    const second = Buffer.concat([Buffer.from('From: f@x\r\nFrom: '), Buffer.from([0xe9]), Buffer.from('\r\n\r\n')]);
+    expect(mailHeaderFields(second)).toMatchObject({ from: 'f@x', headerBytesReplaced: false });
   });
 });
 
@@ -105,27 +130,30 @@ function referenceFields(message: Buffer, maxBytes = 64 * 1024): ReturnType<type
     const name = line.slice(0, colon).trim().toLowerCase();
     const field = Object.hasOwn(wanted, name) ? wanted[name] : undefined;
     if (!field) continue;
-    // eslint-disable-next-line no-control-regex
-    const value = line.slice(colon + 1).trim().replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+    const value = line.slice(colon + 1).trim();
     const previous = found[field];
     if (previous === null || previous === undefined) found[field] = value;
     else if (field === 'to' || field === 'cc') found[field] = `${previous}, ${value}`;
   }
-  return { ...(found as Omit<ReturnType<typeof mailHeaderFields>, 'headerTruncated'>), headerTruncated: blank < 0 && message.length >= maxBytes };
+  // The pieces hold no U+FFFD of their own: one in a value stands for bytes that are not UTF-8.
+  const headerBytesReplaced = Object.values(found).some((value) => value?.includes('\ufffd') === true);
+  type Values = Omit<ReturnType<typeof mailHeaderFields>, 'headerTruncated' | 'headerBytesReplaced'>;
+  return { ...(found as unknown as Values), headerTruncated: blank < 0 && message.length >= maxBytes, headerBytesReplaced };
 }
 
 describe('mail header fields against the reference reading', () => {
   const pieces = [
     'From', 'from', 'FROM', 'To', 'tO', 'Cc', 'Date', 'Message-ID', 'message-id', 'References', 'Subject', 'Received', 'X-Long-Name-Here',
     ':', ': ', ' ', '\t', '\r', '\n', '\r\n', '\n\n', '\r\n\r\n', '\r\n ', '\n\t', 'a@b', '<id@x>', 'İ', 'K', '\u00a0', '\u2028', '\ufeff',
-    '\u0007', '\u007f', 'é', '😀', ',', 'x',
-  ];
-  const message = fc.array(fc.constantFrom(...pieces), { maxLength: 60 }).map((parts) => parts.join(''));
+    '\u0007', '\u007f', '\u0000', '\u001b', 'é', '😀', ',', 'x',
+  ].map((piece) => Buffer.from(piece));
+  // Bytes that are not UTF-8: a Latin-1 letter, a lead byte alone, a cut sequence, an encoded surrogate, 0xFF.
+  const raw = [[0xf6], [0xc3], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0xff]].map((bytes) => Buffer.from(bytes));
+  const message = fc.array(fc.constantFrom(...pieces, ...raw), { maxLength: 60 }).map((parts) => Buffer.concat(parts));
 
   it('reads every message exactly as the reference does', () => {
     fc.assert(
-      fc.property(message, (text) => {
-        const bytes = Buffer.from(text, 'utf8');
+      fc.property(message, (bytes) => {
         expect(mailHeaderFields(bytes)).toEqual(referenceFields(bytes));
         const collector = createMailHeaderCollector();
         collector.push(bytes);
@@ -137,8 +165,7 @@ describe('mail header fields against the reference reading', () => {
 
   it('and with a header cap that cuts the section', () => {
     fc.assert(
-      fc.property(message, fc.integer({ min: 1, max: 64 }), (text, cap) => {
-        const bytes = Buffer.from(text, 'utf8');
+      fc.property(message, fc.integer({ min: 1, max: 64 }), (bytes, cap) => {
         expect(mailHeaderFields(bytes, cap)).toEqual(referenceFields(bytes, cap));
       }),
       { numRuns: 1000 },
@@ -166,9 +193,54 @@ describe('subscriber record filtering', () => {
     expect(out).toEqual({ ...record, logins: [record.logins[1], record.logins[2]] });
   });
 
-  it('keeps a list whose elements are not all dated', () => {
-    const record = { history: [{ at: '2020-01-01T00:00:00Z' }, { note: 'undated' }] };
-    expect(filterSubscriberRecord(record, range).record).toEqual(record);
+  it('cuts a history list with undated or date-only entries too, keeping the undated ones (fail closed)', () => {
+    const record = {
+      paymentHistory: [
+        { time: '2024-03-01T10:00:00Z', card: 'OLD' },
+        { time: '2026-02-01T10:00:00Z', card: 'IN' },
+        { time: null, card: 'PENDING' },
+        { note: 'no time at all' },
+      ],
+      ipHistory: [
+        { time: '2024-03-01T10:00:00Z', ip: 'old' },
+        { time: '2026-02-01', ip: 'day-inside' },
+        { time: '2024-02-01', ip: 'day-outside' },
+        // On the range's first and last day: part of the day lies outside the range in some zone.
+        { time: '2026-01-01', ip: 'first-day' },
+        { time: '2026-06-30', ip: 'last-day' },
+        { time: '2026-02-30', ip: 'no-such-day' },
+      ],
+    };
+    const { record: out, eventsLeftOut } = filterSubscriberRecord(record, range);
+    expect(out).toEqual({
+      paymentHistory: [record.paymentHistory[1], record.paymentHistory[2], record.paymentHistory[3]],
+      ipHistory: [record.ipHistory[1], record.ipHistory[5]],
+    });
+    expect(eventsLeftOut).toBe(5);
+  });
+
+  it('judges a date-only entry as the whole day read in any zone (UTC-12 to UTC+14)', () => {
+    const list = (day: string) => ({ h: [{ at: '2026-03-02T12:00:00Z' }, { at: day }] });
+    const cut = (from: string, to: string, day: string) =>
+      (filterSubscriberRecord(list(day), { from: new Date(from), to: new Date(to) }).record as { h: unknown[] }).h.length;
+    // 2026-03-02 spans 2026-03-01T10:00Z (UTC+14) to 2026-03-03T12:00Z (UTC-12).
+    expect(cut('2026-03-01T00:00:00Z', '2026-03-03T12:00:00Z', '2026-03-02')).toBe(2);
+    expect(cut('2026-03-01T10:00:00Z', '2026-03-03T12:00:00Z', '2026-03-02')).toBe(2);
+    expect(cut('2026-03-01T00:00:00Z', '2026-03-03T11:59:59.999Z', '2026-03-02')).toBe(1);
+    expect(cut('2026-03-01T10:00:00.001Z', '2026-03-04T00:00:00Z', '2026-03-02')).toBe(1);
+  });
+
+  it('reads a time without a zone in every zone, not in the zone of the machine', () => {
+    const record = { h: [{ at: '2026-03-01T12:00:00Z' }, { at: '2026-01-01T10:00:00' }, { at: '2026-01-01T14:00:00' }, { at: '2026-06-30T11:59:59' }, { at: '2026-06-30T11:59:59.001' }] };
+    expect((filterSubscriberRecord(record, range).record as { h: unknown[] }).h).toEqual([record.h[0], record.h[2], record.h[3]]);
+    // A list dated by zone-less times alone is still history.
+    const local = { h: [{ at: '2020-01-01T00:00:00' }, { at: '2026-03-01T00:00:00' }] };
+    expect(filterSubscriberRecord(local, range).record).toEqual({ h: [local.h[1]] });
+  });
+
+  it('keeps a list with no time of day in it (standing facts dated by day) and lists of undated elements', () => {
+    const record = { addresses: [{ date: '2019-05-01', street: 'x' }, { date: '2026-02-01', street: 'y' }], history: [{ note: 'undated' }, { at: null }] };
+    expect(filterSubscriberRecord(record, range)).toEqual({ record, eventsLeftOut: 0 });
   });
 });
 

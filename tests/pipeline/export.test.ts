@@ -142,6 +142,26 @@ describe('exportOrder on the store fixture', () => {
     expect(names).toContain('caf\u00e9.txt');
   });
 
+  it('writes production.json and metadata lines as well-formed Unicode: a lone surrogate in a store name is U+FFFD', async () => {
+    const order = writeSignedOrder(fx, { categories: ['storage.content', 'storage.metadata', 'im.metadata'] });
+    const storage = faulty('storage', (item) => (item.id === 's-inside' ? { ...item, name: 'lone-\ud800.txt' } : item));
+    const im = faulty('im', (item) => (item.kind === 'im' ? { ...item, participants: ['x\udfffy@contoso.example', 'pair-\ud83d\ude00'] } : item));
+    const adapters = { ...createSources(config).adapters, storage, im };
+    const { bag, production } = await run({ orderFile: order.file, sources: { adapters } });
+    const texts = [
+      readFileSync(path.join(bag, 'production.json'), 'utf8'),
+      readFileSync(path.join(bag, 'data/acct-alice/storage.metadata/metadata.jsonl'), 'utf8'),
+      readFileSync(path.join(bag, 'data/acct-alice/im.metadata/metadata.jsonl'), 'utf8'),
+    ];
+    // JSON.stringify writes a lone surrogate as an escape (\ud800), which jq 1.6 refuses; a pair is written as it is.
+    for (const text of texts) expect(text).not.toMatch(/\\ud[89a-f]/i);
+    const lone = production.find((r) => r.sourceId === 's-inside');
+    expect(lone?.originalName).toBe('lone-\ufffd.txt');
+    expect(lone?.path).toBe('data/acct-alice/storage.content/lone-\ufffd.txt');
+    expect(texts[1]).toContain('"path":"lone-\ufffd.txt"');
+    expect(texts[2]).toContain('"participants":["x\ufffdy@contoso.example","pair-\ud83d\ude00"]');
+  });
+
   it('delivers customer-key items as stored ciphertext and user-encrypted mail as stored, marked so', async () => {
     const order = writeSignedOrder(fx, {
       targets: [{ type: 'email', value: 'dave@woodgrove.example' }, { type: 'email', value: 'alice@contoso.example' }],
@@ -174,6 +194,7 @@ describe('exportOrder on the store fixture', () => {
       headersRead: false,
       headersFrom: 'index',
       headerTruncated: false,
+      headerBytesReplaced: false,
     });
     const aliceMeta = readFileSync(path.join(bag, 'data/acct-alice/mail.metadata/metadata.jsonl'), 'utf8').trim().split('\n');
     expect(JSON.parse(aliceMeta[0]!)).toMatchObject({ from: 'Someone <someone@contoso.example>', headersRead: true, headersFrom: 'message' });

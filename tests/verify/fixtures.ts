@@ -177,6 +177,7 @@ export function metadataLines(lines: { sourceId: string; timestamp: string; from
       headersRead: true,
       headersFrom: 'message',
       headerTruncated: false,
+      headerBytesReplaced: false,
     }),
   );
   return Buffer.from(`${text.join('\n')}\n`);
