@@ -9,6 +9,16 @@ export const METADATA_FIELDS = {
 
 export type MetadataCategory = keyof typeof METADATA_FIELDS;
 
+/**
+ * The fields of lines written by earlier versions, which verify still takes as they were: mail lines before
+ * `headerBytesReplaced`.
+ */
+export const EARLIER_METADATA_FIELDS: Readonly<Record<MetadataCategory, readonly (readonly string[])[]>> = {
+  'mail.metadata': [METADATA_FIELDS['mail.metadata'].slice(0, -1)],
+  'storage.metadata': [],
+  'im.metadata': [],
+};
+
 /** The one file of a metadata category folder. */
 export const METADATA_FILE = 'metadata.jsonl';
 

@@ -2,7 +2,7 @@
 // object with exactly the fields export writes for its service (metadata-fields.ts), in that order, and names its
 // item's time. What the scope check needs is kept, not the lines: their count, the earliest and the latest time, and
 // the first line that is not a metadata line scopex writes. Memory is one line at a time (at most MAX_LINE_BYTES).
-import { METADATA_FIELDS, type MetadataCategory } from '../pipeline/metadata-fields.js';
+import { EARLIER_METADATA_FIELDS, METADATA_FIELDS, type MetadataCategory } from '../pipeline/metadata-fields.js';
 import { pastTheMillisecond } from '../util/in-range.js';
 import type { EntrySink } from './safe-zip.js';
 
@@ -29,6 +29,7 @@ export interface MetadataSummary {
 
 export class MetadataLines implements EntrySink {
   private readonly fields: readonly string[];
+  private readonly earlierFields: readonly (readonly string[])[];
   private readonly parts: Buffer[] = [];
   private partBytes = 0;
   private skipping = false;
@@ -39,6 +40,7 @@ export class MetadataLines implements EntrySink {
     private readonly done: (summary: MetadataSummary) => void,
   ) {
     this.fields = METADATA_FIELDS[category];
+    this.earlierFields = EARLIER_METADATA_FIELDS[category];
   }
 
   update(chunk: Buffer): void {
@@ -108,7 +110,7 @@ export class MetadataLines implements EntrySink {
         break;
       }
     }
-    if (!inOrder || index !== this.fields.length) {
+    if ((!inOrder || index !== this.fields.length) && !this.earlierFields.some((fields) => fieldsAre(value, fields))) {
       const extra = Object.keys(value).find((key) => !this.fields.includes(key));
       // Named only when it is a plain field name: the key comes from the archive.
       if (extra !== undefined) return `it has a field ${/^[A-Za-z0-9_.-]{1,64}$/.test(extra) ? JSON.stringify(extra) : '(not shown)'} that metadata lines do not have`;
@@ -134,4 +136,11 @@ export class MetadataLines implements EntrySink {
     this.summary.problems += 1;
     this.summary.problem ??= { line, message };
   }
+}
+
+/** Whether `value`'s keys are exactly `fields`, in that order. */
+function fieldsAre(value: object, fields: readonly string[]): boolean {
+  let index = 0;
+  for (const key in value) if (key !== fields[index++]) return false;
+  return index === fields.length;
 }

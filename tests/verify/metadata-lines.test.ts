@@ -79,4 +79,16 @@ describe('metadata lines', () => {
     expect(summarise(Buffer.from(`${JSON.stringify(im)}\n`), [], 'im.metadata').problems).toBe(0);
     expect(summarise(Buffer.from(`${JSON.stringify(im)}\n`), [], 'storage.metadata').problems).toBe(1);
   });
+
+  it('takes mail lines written before headerBytesReplaced, and no other field list', () => {
+    const mail = mailMetadata({ id: 'm-1', timestamp: '2026-02-01T00:00:00Z', bytes: 5, indexLine: { from: 'a@x.example' } } as never, 'customer-key', null);
+    const { headerBytesReplaced, ...earlier } = mail;
+    expect(headerBytesReplaced).toBe(false);
+    expect(summarise(Buffer.from(`${JSON.stringify(mail)}\n${JSON.stringify(earlier)}\n`)).problems).toBe(0);
+    const { headerTruncated, ...older } = earlier;
+    expect(headerTruncated).toBe(false);
+    expect(summarise(Buffer.from(`${JSON.stringify(older)}\n`)).problem?.message).toMatch(/^its fields are not sourceId, /);
+    expect(summarise(Buffer.from(`${JSON.stringify({ ...earlier, headerBytesReplaced })}\n`)).problems).toBe(0);
+    expect(summarise(Buffer.from(`${JSON.stringify({ headerBytesReplaced, ...earlier })}\n`)).problems).toBe(1);
+  });
 });
