@@ -131,17 +131,9 @@ type HeaderValues = Omit<MailHeaderFields, 'headerTruncated' | 'headerBytesRepla
  * not UTF-8).
  */
 function parseHeaderSection(text: string, bytes: boolean): HeaderValues & { bytesReplaced: boolean } {
-  const found: HeaderValues = { from: null, to: null, cc: null, date: null, messageId: null };
-  let bytesReplaced = false;
-  /** Whether a line of the wanted field being gathered had bytes that are not UTF-8. */
-  let fieldReplaced = false;
-  const line = (from: number, to: number): string => {
-    const copied = text.slice(from, to);
-    if (!bytes) return copied;
-    const raw = Buffer.from(copied, 'latin1');
-    if (!isUtf8(raw)) fieldReplaced = true;
-    return raw.toString('utf8');
-  };
+  const found: HeaderValues & { bytesReplaced: boolean } = { from: null, to: null, cc: null, date: null, messageId: null, bytesReplaced: false };
+  /** Whether a line of the wanted field being gathered had bytes that are not UTF-8 (no closure: `text` stays local). */
+  const gathering = { replaced: false };
   const length = text.length;
   let nextLf = -1;
   let nextCr = -1;
@@ -159,23 +151,30 @@ function parseHeaderSection(text: string, bytes: boolean): HeaderValues & { byte
     const first = text.charCodeAt(lineStart);
     if (end > lineStart && (first === 0x20 || first === 0x09)) {
       if (!inField) break;
-      if (field !== null) field = `${field} ${line(lineStart, end).trimStart()}`;
+      if (field !== null) field = `${field} ${(bytes ? utf8Line(text.slice(lineStart, end), gathering) : text.slice(lineStart, end)).trimStart()}`;
       continue;
     }
-    if (field !== null && addField(found, field) && fieldReplaced) bytesReplaced = true;
+    if (field !== null && addField(found, field) && gathering.replaced) found.bytesReplaced = true;
     field = null;
-    fieldReplaced = false;
+    gathering.replaced = false;
     const nameEnd = fieldNameEnd(text, lineStart, end);
     if (nameEnd < 0) break;
     inField = true;
     const nameLength = nameEnd - lineStart;
     if (nameLength === 2 || nameLength === 4 || nameLength === 10) {
       const name = text.slice(lineStart, nameEnd).toLowerCase();
-      if (Object.hasOwn(WANTED, name)) field = line(lineStart, end);
+      if (Object.hasOwn(WANTED, name)) field = bytes ? utf8Line(text.slice(lineStart, end), gathering) : text.slice(lineStart, end);
     }
   }
-  if (field !== null && addField(found, field) && fieldReplaced) bytesReplaced = true;
-  return { ...found, bytesReplaced };
+  if (field !== null && addField(found, field) && gathering.replaced) found.bytesReplaced = true;
+  return found;
+}
+
+/** A line read a byte per character, decoded as UTF-8; `gathering.replaced` is set when it had bytes that are not. */
+function utf8Line(latin1: string, gathering: { replaced: boolean }): string {
+  const raw = Buffer.from(latin1, 'latin1');
+  if (!isUtf8(raw)) gathering.replaced = true;
+  return raw.toString('utf8');
 }
 
 function nextAt(text: string, char: string, from: number): number {

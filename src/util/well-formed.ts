@@ -17,6 +17,6 @@ export function wellFormed(text: string): string {
  */
 export function stringifyWellFormed(value: unknown): string {
   const text = JSON.stringify(value);
-  if (!/\\ud[89a-f]/.test(text)) return text;
+  if (!text.includes('\\ud') || !/\\ud[89a-f]/.test(text)) return text;
   return JSON.stringify(value, (_key, field: unknown) => (typeof field === 'string' ? wellFormed(field) : field));
 }
