@@ -53,6 +53,15 @@ export function headFileFor(logFile: string): string {
   return `${logFile}.head`;
 }
 
+/**
+ * The pending file: the seq and hash of the record an append is about to write, written before the record and removed
+ * after its head file. A kill between the record and its head file leaves both, and the next append (or an audit)
+ * takes the record past the head that the pending file names as that append's: its head file is then written.
+ */
+export function pendingFileFor(logFile: string): string {
+  return `${logFile}.pending`;
+}
+
 export function lockFileFor(logFile: string): string {
   return `${logFile}.lock`;
 }
@@ -144,10 +153,15 @@ async function appendLocked(
   try {
     // The head file is read under the lock, before the log: a log whose end disagrees with it (records removed from
     // the end, or the head file removed) is refused, since a record chained onto it would hide that for good.
-    const head = await readHead(file);
+    let head = await readHead(file);
     const handle = await openLog(file, head);
     try {
       const last = await readLastRecord(handle, file);
+      if (last && (await killedAppendOf(file, head, last))) {
+        // The record of an append killed before its head file: confirmed now, as that append would have.
+        await writeHead(file, last);
+        head = { seq: last.seq, hash: last.hash };
+      }
       checkAgainstHead(file, head, last);
       const unhashed = {
         seq: last ? last.seq + 1 : 1,
@@ -159,20 +173,30 @@ async function appendLocked(
       };
       const record = { ...unhashed, hash: recordHash(unhashed) };
       // One write of one whole line, in append mode, then flushed to the disk before anyone is told it happened. A
-      // write cut short (a full disk) is cut back off, so that the log never ends in a torn record. From the record
-      // to its head file, an interrupt waits (a record past the head file with no writer is refused until a person
-      // looks at it).
+      // write cut short (a full disk) is cut back off, so that the log never ends in a torn record. The pending file
+      // names the record first, so that a kill before its head file leaves a record the next append confirms; from
+      // the pending file to the head file, an interrupt waits.
       const { size } = await handle.stat();
       return await holdingInterrupts(async () => {
         try {
-          await handle.write(`${JSON.stringify(record)}\n`);
-          await handle.sync();
+          await writeMark(pendingFileFor(file), record);
         } catch (error) {
-          await handle.truncate(size).catch(() => undefined);
-          throw unwritable(error, file, 'the log was left as it was');
+          throw unwritable(error, file, 'nothing was appended');
         }
-        await writeHeadOrUndo(file, handle, record, size);
-        return record;
+        try {
+          try {
+            await handle.write(`${JSON.stringify(record)}\n`);
+            await handle.sync();
+          } catch (error) {
+            await handle.truncate(size).catch(() => undefined);
+            throw unwritable(error, file, 'the log was left as it was');
+          }
+          await writeHeadOrUndo(file, handle, record, size);
+          return record;
+        } finally {
+          // Only a kill leaves it. Left behind otherwise, it names a record the head file names or none in the log.
+          await fs.unlink(pendingFileFor(file)).catch(() => undefined);
+        }
       });
     } finally {
       await handle.close();
@@ -217,7 +241,26 @@ export type LogHead = { seq: number; hash: string } | 'damaged' | null;
  * {"seq": a positive integer, "hash": 64 hex digits} is 'damaged'; a head file that cannot be read is FILE_UNREADABLE.
  */
 export async function readHead(file: string): Promise<LogHead> {
-  const headFile = headFileFor(file);
+  return readMark(headFileFor(file), 'head file', file);
+}
+
+/**
+ * Whether `last`, one record past the head file and linked to it, is the record of an append killed before its head
+ * file: the pending file that append wrote first names it. A record added by hand has none (or one naming another).
+ */
+export async function killedAppendOf(file: string, head: LogHead, last: CustodyRecord): Promise<boolean> {
+  const linked = head === null ? last.seq === 1 && last.prevHash === GENESIS_HASH : head !== 'damaged' && last.seq === head.seq + 1 && last.prevHash === head.hash;
+  return linked && (await pendingNames(file, last.seq, last.hash));
+}
+
+/** Whether the log's pending file names the record `seq` with `hash`. */
+export async function pendingNames(file: string, seq: number, hash: string): Promise<boolean> {
+  const pending = await readMark(pendingFileFor(file), 'pending file', file);
+  return pending !== null && pending !== 'damaged' && pending.seq === seq && pending.hash === hash;
+}
+
+/** A head or pending file: {"seq","hash"}, 'damaged' when it is not that, null when there is none. */
+async function readMark(headFile: string, what: string, file: string): Promise<LogHead> {
   let text: string;
   try {
     const handle = await fs.open(headFile, 'r');
@@ -231,7 +274,7 @@ export async function readHead(file: string): Promise<LogHead> {
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new InputError('FILE_UNREADABLE', `cannot read the head file ${headFile} of custody log ${file}: ${describeFsError(error)}`, {
+    throw new InputError('FILE_UNREADABLE', `cannot read the ${what} ${headFile} of custody log ${file}: ${describeFsError(error)}`, {
       cause: error,
     });
   }
@@ -304,8 +347,9 @@ function checkAgainstHead(file: string, head: LogHead, last: CustodyRecord | nul
 
 /**
  * Why a record past the head file is there, and what to do about it: the append or the audit that finds it says so. A
- * scopex killed between its record and its head file (SIGKILL, a power cut: an interrupt waits for the head file)
- * leaves one too, which only a person can tell from one added by hand.
+ * scopex killed between its record and its head file leaves its pending file naming the record (confirmed then by the
+ * next append); one cut off so that the pending file did not reach the disk (a power cut) leaves one too, which only a
+ * person can tell from one added by hand.
  */
 export const PAST_HEAD_CAUSE =
   'it was added without scopex, or by a scopex killed before it wrote the head file, which a person must tell apart (if it is the record of a scopex command killed at its time, confirm it by writing its seq and hash to the head file; if not, remove it)';
@@ -316,7 +360,11 @@ function seqRange(from: number, to: number): string {
 }
 
 async function writeHead(file: string, record: CustodyRecord): Promise<void> {
-  const head = headFileFor(file);
+  await writeMark(headFileFor(file), record);
+}
+
+/** Writes `record`'s seq and hash to a head or pending file, whole or not at all (a temp file renamed over it). */
+async function writeMark(head: string, record: CustodyRecord): Promise<void> {
   const temp = `${head}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     await fs.writeFile(temp, `${JSON.stringify({ seq: record.seq, hash: record.hash })}\n`, { mode: CUSTODY_FILE_MODE });

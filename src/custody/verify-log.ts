@@ -6,6 +6,7 @@ import {
   headFileFor,
   isAsWritten,
   lockHeldByLiveWriter,
+  pendingNames,
   parseRecord,
   PAST_HEAD_CAUSE,
   readHead,
@@ -243,6 +244,8 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
  */
 async function appendUnderWay(file: string, seq: number, hash: string): Promise<boolean> {
   if (await lockHeldByLiveWriter(file)) return true;
+  // An append killed between its record and its head file: the next append confirms the record its pending file names.
+  if (await pendingNames(file, seq, hash)) return true;
   const head = await readHead(file);
   return head !== null && head !== 'damaged' && (head.seq > seq || (head.seq === seq && head.hash === hash));
 }

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os, { hostname } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createFileCustodyLog, GENESIS_HASH, headFileFor, lockFileFor, recordHash } from '../../src/custody/file-custody-log.js';
+import { createFileCustodyLog, GENESIS_HASH, headFileFor, lockFileFor, pendingFileFor, recordHash } from '../../src/custody/file-custody-log.js';
 import { readCustodyRecords } from '../../src/custody/read-log.js';
 import { verifyCustodyLog } from '../../src/custody/verify-log.js';
 import type { CustodyRecord } from '../../src/custody/custody-log.js';
@@ -347,6 +347,29 @@ describe('verifyCustodyLog', () => {
     expect((await verifyCustodyLog(logFile)).ok).toBe(true);
     expect((await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-5', details: {} })).seq).toBe(5);
     expect((await verifyCustodyLog(logFile)).ok).toBe(true);
+  });
+
+  // A kill (SIGKILL, an OOM kill) between a record and its head file left the log refusing every later command until a
+  // person wrote the head file by hand: the crash test of export met it. The pending file an append writes first
+  // tells that record from one added by hand.
+  it('confirms the record of an append killed before its head file, which its pending file names; not one it does not name', async () => {
+    const lines = await writeLog(3);
+    expect(existsSync(pendingFileFor(logFile))).toBe(false);
+    const last = JSON.parse(lines[2]!) as CustodyRecord;
+    const killed = { seq: 4, time: '2026-11-24T00:30:00.000Z', event: 'order.checked' as const, orderId: 'LE-KILLED', details: {}, prevHash: last.hash };
+    const hash = recordHash(killed);
+    writeLines([...lines, JSON.stringify({ ...killed, hash })]);
+    // A pending file naming another record (a kill before the record was written, then a record added by hand): refused.
+    writeFileSync(pendingFileFor(logFile), `${JSON.stringify({ seq: 4, hash: 'f'.repeat(64) })}\n`);
+    expect((await verifyCustodyLog(logFile)).failures).toEqual([expect.objectContaining({ seq: 4, kind: 'inserted' })]);
+    await expectRefused(/one record past its head file/);
+    // The one that names it: audit verify takes it as an append cut short, and the next append confirms it.
+    writeFileSync(pendingFileFor(logFile), `${JSON.stringify({ seq: 4, hash })}\n`);
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 4, failures: [] });
+    expect((await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-5', details: {} })).seq).toBe(5);
+    expect(JSON.parse(readFileSync(headFileFor(logFile), 'utf8'))).toMatchObject({ seq: 5 });
+    expect(existsSync(pendingFileFor(logFile))).toBe(false);
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 5, failures: [] });
   });
 
   for (const k of [1, 3, 6]) {
