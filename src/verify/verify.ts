@@ -321,6 +321,7 @@ class ArchiveVerification {
   private async readMetadataEarly(file: FileHandle, listing: ZipListing, records: RecordChecker, early: Map<number, EarlyRead>): Promise<void> {
     for (let i = 0; i < this.payload.length; i++) {
       const path = this.payload[i] as string;
+      if (!path.endsWith(METADATA_FILE)) continue;
       const { category, rest } = splitPayloadPath(path);
       if (rest !== METADATA_FILE || !isMetadataCategory(category)) continue;
       const entry = this.payloadEntries[i] as ZipEntry;
