@@ -14,6 +14,7 @@ import { instantInRange } from '../util/in-range.js';
 import { STORED_CIPHERTEXT_SUFFIX } from '../pipeline/item-paths.js';
 import type { MetadataCategory } from '../pipeline/metadata-fields.js';
 import { MetadataLines, type MetadataSummary } from './metadata-lines.js';
+import { ItemSet } from './item-set.js';
 
 /** production.json's encryption states (`none`: a metadata file; archives before it said `provider-decrypted` there). */
 export const ENCRYPTION_STATES = ['provider-decrypted', 'customer-key', 'user-encrypted', 'none'] as const;
@@ -150,6 +151,12 @@ export class RecordChecks {
   private readonly claimedItems = new Map<string, { record: number; items: number }>();
   /** ... and the lines each metadata file read has. */
   private readonly lineCounts = new Map<string, number>();
+  /** The items the lines of each metadata file read name, when every line is one scopex writes... */
+  private readonly lineItems = new Map<string, ItemSet>();
+  /** ... and those the content records name, by account and service (`contentKey`), and the services that have any. */
+  private readonly contentItems = new Map<string, ItemSet>();
+  private readonly contentServices = new Set<string>();
+  private lastContent: { account: string; category: string; items: ItemSet } | null = null;
 
   constructor(private readonly settings: RecordSettings) {
     this.manifest = this.manifestReader();
@@ -191,10 +198,17 @@ export class RecordChecks {
    * their count is held against the `items` its record gives. `done` gets the lines' summary.
    */
   metadataSink(path: string, category: MetadataCategory, done: (summary: MetadataSummary) => void): { update(chunk: Buffer): void; end(): void } {
-    return new MetadataLines(category, (summary) => {
-      this.lineCounts.set(path, summary.lines);
-      done(summary);
-    });
+    const items = new ItemSet();
+    return new MetadataLines(
+      category,
+      (summary) => {
+        this.lineCounts.set(path, summary.lines);
+        // A file with a line scopex does not write fails for it; what its other lines name is then beside the point.
+        if (summary.problems === 0) this.lineItems.set(path, items);
+        done(summary);
+      },
+      items,
+    );
   }
 
   /** Forgets whatever `file` was fed, as if it had never been read. */
@@ -210,6 +224,9 @@ export class RecordChecks {
     this.parseFailures = this.failures();
     this.productionReader = this.newProductionReader();
     this.claimedItems.clear();
+    this.contentItems.clear();
+    this.contentServices.clear();
+    this.lastContent = null;
   }
 
   /**
@@ -327,7 +344,32 @@ export class RecordChecks {
       if (lines === undefined || lines === items || !hasDigest(read, this.bagEntries.get(path))) continue;
       failures.add('production', path, `items ${lines} (the file's lines)`, `items ${items}`, `production.json record ${record + 1} gives the wrong line count for ${path}`);
     }
+    this.checkLinesAgainstContent(read, failures);
     return failures.outcome(`${production.length} records`);
+  }
+
+  /**
+   * Export writes a metadata line for each item it delivers: when the archive holds a service's content (for any
+   * account: the order's categories are the same for every account), the lines of each account's metadata file for it
+   * name the same items, sourceId and timestamp, as that account's content records in production.json.
+   */
+  private checkLinesAgainstContent(read: ReadResults, failures: Failures): void {
+    for (const [path, lines] of this.lineItems) {
+      if (!hasDigest(read, this.bagEntries.get(path))) continue;
+      const { account, category } = splitPayloadPath(path);
+      const service = category.slice(0, category.length - METADATA_SUFFIX.length);
+      if (!category.endsWith(METADATA_SUFFIX) || !this.contentServices.has(service)) continue;
+      const content = this.contentItems.get(contentKey(account, service)) ?? new ItemSet();
+      if (content.equals(lines)) continue;
+      const records = `${content.count} ${service}.content record${content.count === 1 ? '' : 's'} of account ${account}`;
+      failures.add(
+        'production',
+        path,
+        `a line for each of the ${records}`,
+        lines.count === content.count ? `${lines.count} lines, not all naming those items` : `${lines.count} line${lines.count === 1 ? '' : 's'}`,
+        `the lines of ${path} and the ${records} in production.json name different items (sourceId and timestamp)`,
+      );
+    }
   }
 
   /**
@@ -506,11 +548,34 @@ export class RecordChecks {
       this.recordsOverflowed = true;
       return;
     }
-    if (record.items !== undefined && record.category.endsWith('.metadata') && !this.claimedItems.has(record.path)) {
+    if (record.items !== undefined && record.category.endsWith(METADATA_SUFFIX) && !this.claimedItems.has(record.path)) {
       this.claimedItems.set(record.path, { record: index, items: record.items });
     }
+    if (record.category.endsWith(CONTENT_SUFFIX)) this.contentOf(record.account, record.category).add(record.sourceId, record.timestamp);
     this.production.push(record);
   }
+
+  /** The items named by the content records of `account` in `category` (a content category). */
+  private contentOf(account: string, category: string): ItemSet {
+    // Records come account by account and category by category: most are the last one's.
+    const last = this.lastContent;
+    if (last && last.account === account && last.category === category) return last.items;
+    const service = category.slice(0, category.length - CONTENT_SUFFIX.length);
+    const key = contentKey(account, service);
+    let items = this.contentItems.get(key);
+    if (!items) this.contentItems.set(key, (items = new ItemSet()));
+    this.contentServices.add(service);
+    this.lastContent = { account, category, items };
+    return items;
+  }
+}
+
+const METADATA_SUFFIX = '.metadata';
+const CONTENT_SUFFIX = '.content';
+
+/** The key of an account's content of a service ("/" is in neither: an account with one fails elsewhere). */
+function contentKey(account: string, service: string): string {
+  return `${account}/${service}`;
 }
 
 const RECORD_FIELDS: ReadonlySet<string> = new Set(Object.keys(productionRecordSchema.shape));
