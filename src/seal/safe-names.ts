@@ -5,6 +5,15 @@ import { LONE_SURROGATE } from '../util/well-formed.js';
 /** Longest segment kept as is, in UTF-8 bytes (most file systems allow 255; room is left for suffixes). */
 export const MAX_SEGMENT_BYTES = 150;
 const SUFFIX_ROOM = 8;
+/**
+ * Longest path the allocator gives (folders and file name, in UTF-8 bytes). With `<order>/data/<account>/<category>/`
+ * in front, an archive path stays within macOS's PATH_MAX (1,024 bytes) with room for the folder it is unpacked in; a
+ * store's folders nested deeper than that were delivered as paths no unzip on macOS, and past 4,096 bytes none on
+ * Linux, could write. The folders past the limit become one (`collapsedFolder`); production.json keeps the name.
+ */
+export const MAX_RELATIVE_PATH_BYTES = 600;
+/** The longest name `collapsedFolder` gives. */
+const COLLAPSED_FOLDER_BYTES = 48;
 /** Name used when nothing printable is left of a file name. */
 export const UNNAMED = 'unnamed';
 
@@ -157,13 +166,42 @@ function unique(folder: FolderNode, name: string, suffix = ''): string {
   }
 }
 
+/**
+ * The folders `segments` (safe) as kept within `maxBytes` (with a "/" after each, and room for a twin's `~n`): as they are while they fit, and the
+ * rest as one folder named after the first of them and a hash of them all (by collision key, so that names one folder
+ * takes for one collapse alike): the same deep folder always gives the same name, and other ones other names.
+ */
+export function foldersWithin(segments: readonly string[], maxBytes: number): readonly string[] {
+  let used = 0;
+  for (let index = 0; index < segments.length; index++) {
+    // Room for a twin's `~n` too (a folder's name grows by it, up to MAX_SEGMENT_BYTES).
+    const bytes = Math.min(utf8Bytes(segments[index] as string) + SUFFIX_ROOM, MAX_SEGMENT_BYTES) + 1;
+    const last = index === segments.length - 1;
+    // A folder is kept when it fits and leaves room for the collapsed one, unless it is the last.
+    if (used + bytes <= maxBytes - (last ? 0 : COLLAPSED_FOLDER_BYTES + SUFFIX_ROOM + 1)) {
+      used += bytes;
+      continue;
+    }
+    const rest = segments.slice(index);
+    return [...segments.slice(0, index), collapsedFolder(rest)];
+  }
+  return segments;
+}
+
+function collapsedFolder(rest: readonly string[]): string {
+  const digest = createHash('sha256').update(rest.map(collisionKey).join('/'), 'utf8').digest('hex').slice(0, 16);
+  return withSuffix(rest[0] as string, `~${digest}`, COLLAPSED_FOLDER_BYTES);
+}
+
 export function createNameAllocator(): NameAllocator {
   const root = newFolder();
   return {
     allocate(storeName, options) {
       const suffix = options?.suffix ?? '';
-      const segments = safeArchivePath(storeName, options, MAX_SEGMENT_BYTES - utf8Bytes(suffix));
-      const fileName = segments.pop() ?? UNNAMED;
+      const named = safeArchivePath(storeName, options, MAX_SEGMENT_BYTES - utf8Bytes(suffix));
+      const fileName = named.pop() ?? UNNAMED;
+      // The file name, with a twin's `~n` and the suffix, is at most MAX_SEGMENT_BYTES.
+      const segments = foldersWithin(named, MAX_RELATIVE_PATH_BYTES - MAX_SEGMENT_BYTES);
       const out: string[] = [];
       let folder = root;
       for (const segment of segments) {

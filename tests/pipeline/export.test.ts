@@ -10,6 +10,7 @@ import type { CustodyLog } from '../../src/custody/custody-log.js';
 import { createFileCustodyLog } from '../../src/custody/file-custody-log.js';
 import { reportOrderCheck } from '../../src/order/check-report.js';
 import { exportOrder, type ExportOptions } from '../../src/pipeline/export.js';
+import { MAX_RELATIVE_PATH_BYTES } from '../../src/seal/safe-names.js';
 import type { SourceAdapter, SourceItem } from '../../src/sources/source-adapter.js';
 import { createSources } from '../../src/sources/sources.js';
 import { buildStoreFixture, type StoreFixture } from '../helpers/store-fixture.js';
@@ -140,6 +141,22 @@ describe('exportOrder on the store fixture', () => {
     expect(names).toContain('../../etc/passwd');
     expect(names).toContain('cafe\u0301.txt');
     expect(names).toContain('caf\u00e9.txt');
+  });
+
+  it('delivers a file of folders nested past any path limit under a shorter path, its name kept in production.json', async () => {
+    const order = writeSignedOrder(fx, { categories: ['storage.content'] });
+    // 60 folders of 140 bytes: 8.5 KB, more than PATH_MAX on Linux (4,096) and macOS (1,024).
+    const deep = [...Array.from({ length: 60 }, (_, i) => `${String(i).padStart(2, '0')}-${'f'.repeat(137)}`), 'deep.txt'].join('/');
+    const storage = faulty('storage', (item) => (item.id === 's-inside' ? { ...item, name: deep } : item));
+    const { bag, production } = await run({ orderFile: order.file, sources: { adapters: { ...createSources(config).adapters, storage } } });
+    const record = production.find((r) => r.sourceId === 's-inside');
+    expect(record?.originalName).toBe(deep);
+    const prefix = 'data/acct-alice/storage.content/';
+    expect(record?.path.startsWith(prefix)).toBe(true);
+    expect(Buffer.byteLength(record?.path ?? '') - prefix.length).toBeLessThanOrEqual(MAX_RELATIVE_PATH_BYTES);
+    expect(record?.path.endsWith('/deep.txt')).toBe(true);
+    // Unpacked (run() unzips the archive) and whole.
+    expect(sha256(readFileSync(path.join(bag, record?.path ?? '')))).toBe(record?.sha256);
   });
 
   it('writes production.json and metadata lines as well-formed Unicode: a lone surrogate in a store name is U+FFFD', async () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {
+  MAX_RELATIVE_PATH_BYTES,
   MAX_SEGMENT_BYTES,
   collisionKey,
   createNameAllocator,
@@ -146,6 +147,58 @@ describe('createNameAllocator', () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('deep folders', () => {
+  const folder = (i: number): string => `folder-${String(i).padStart(3, '0')}-${'d'.repeat(120)}`;
+  const deep = (depth: number, file: string): string => [...Array.from({ length: depth }, (_, i) => folder(i)), file].join('/');
+
+  test(`a path stays within ${MAX_RELATIVE_PATH_BYTES} bytes: the folders past it become one, the same for every file in them`, () => {
+    const allocator = createNameAllocator();
+    const a = allocator.allocate(deep(40, 'a.txt'));
+    const b = allocator.allocate(deep(40, 'b.txt'));
+    const other = allocator.allocate([folder(0), folder(1), folder(2), 'e'.repeat(140), ...Array.from({ length: 36 }, (_, i) => folder(i + 4)), 'c.txt'].join('/'));
+    for (const p of [a, b, other]) {
+      expect(Buffer.byteLength(p)).toBeLessThanOrEqual(MAX_RELATIVE_PATH_BYTES);
+      expect(isSafeArchivePath(p)).toBe(true);
+    }
+    const folderOf = (p: string): string => p.slice(0, p.lastIndexOf('/'));
+    expect(folderOf(a)).toBe(folderOf(b));
+    expect(a.split('/').slice(0, 2)).toEqual([folder(0), folder(1)]);
+    expect(a.split('/')).toHaveLength(4);
+    expect(a.split('/')[2]).toMatch(/^folder-002-d+~[0-9a-f]{16}$/);
+    // Another deep folder under the same kept ones collapses to another name.
+    expect(folderOf(other)).not.toBe(folderOf(a));
+    expect(other.split('/').slice(0, 2)).toEqual(a.split('/').slice(0, 2));
+  });
+
+  test('folders that fit are kept as they are, and twins of a collapsed folder stay apart', () => {
+    const allocator = createNameAllocator();
+    expect(allocator.allocate(deep(2, 'a.txt'))).toBe(deep(2, 'a.txt'));
+    const upper = allocator.allocate(deep(30, 'f.txt').toUpperCase());
+    const lower = allocator.allocate(deep(30, 'f.txt'));
+    // One folder to a case-insensitive file system: the same collapsed folder, and the files get ~2.
+    expect(lower.slice(0, lower.lastIndexOf('/'))).toBe(upper.slice(0, upper.lastIndexOf('/')));
+    expect(lower.endsWith('/f~2.txt')).toBe(true);
+  });
+
+  test('every allocated path is within the limit, safe and unique (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.oneof(fc.string({ minLength: 1, maxLength: 160 }), fc.constantFrom('a', 'A', 'é', 'e\u0301', 'x'.repeat(150))), { minLength: 1, maxLength: 12 }), { maxLength: 20 }),
+        (names) => {
+          const allocator = createNameAllocator();
+          const paths = names.map((parts) => allocator.allocate(parts.join('/'), { suffix: '.scxb' }));
+          expect(new Set(paths.map(collisionKey)).size).toBe(paths.length);
+          for (const p of paths) {
+            expect(Buffer.byteLength(p)).toBeLessThanOrEqual(MAX_RELATIVE_PATH_BYTES);
+            expect(isSafeArchivePath(p)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
