@@ -167,11 +167,12 @@ function unique(folder: FolderNode, name: string, suffix = ''): string {
 }
 
 /**
- * The folders `segments` (safe) as kept within `maxBytes` (with a "/" after each, and room for a twin's `~n`): as they are while they fit, and the
- * rest as one folder named after the first of them and a hash of them all (by collision key, so that names one folder
- * takes for one collapse alike): the same deep folder always gives the same name, and other ones other names.
+ * The folders `segments` (safe) as kept within `maxBytes` (a "/" after each, and room for a twin's `~n`): as they are
+ * while they fit, and the rest as one folder named after the first of them and a hash of them all (by collision key,
+ * so that names one folder takes for one collapse alike): the same deep folder always gives the same name, and other
+ * ones other names.
  */
-export function foldersWithin(segments: readonly string[], maxBytes: number): readonly string[] {
+function foldersWithin(segments: readonly string[], maxBytes: number): readonly string[] {
   let used = 0;
   for (let index = 0; index < segments.length; index++) {
     // Room for a twin's `~n` too (a folder's name grows by it, up to MAX_SEGMENT_BYTES).
