@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as BatchModule from '../../src/batch/batch.js';
+import { EXPORT_WORKER_YOUNG_GENERATION_MB } from '../../src/batch/worker-pool.js';
 import { buildCli, ROOT } from '../e2e/export-helpers.js';
 import { fakeConfig, fakeVerify, writeFakeOrder } from './fake-exporter.js';
 
@@ -24,7 +25,7 @@ beforeAll(async () => {
     `
     import { readFileSync, writeFileSync } from 'node:fs';
     import path from 'node:path';
-    import { threadId } from 'node:worker_threads';
+    import { resourceLimits, threadId } from 'node:worker_threads';
     import { AbortedError, OrderError, ScopeError } from ${JSON.stringify(errors)};
     export async function exportOrder(options) {
       const order = JSON.parse(readFileSync(options.orderFile, 'utf8'));
@@ -39,7 +40,7 @@ beforeAll(async () => {
       if (order.fake === 'scope') throw new ScopeError('OUT_OF_SCOPE', 'out of scope');
       const archive = path.join(options.outDir, order.id + '.zip');
       writeFileSync(archive, 'sealed:' + order.id);
-      return { orderId: order.id, archive, sha256: '0'.repeat(64), bytes: 1, items: { subscriber: 1 }, accounts: ['thread-' + threadId], durationMs: 1, payloadBytes: 1, refusedItems: 0 };
+      return { orderId: order.id, archive, sha256: '0'.repeat(64), bytes: 1, items: { subscriber: 1, youngGenerationMb: resourceLimits.maxYoungGenerationSizeMb }, accounts: ['thread-' + threadId], durationMs: 1, payloadBytes: 1, refusedItems: 0 };
     }
     `,
   );
@@ -73,6 +74,8 @@ describe('runBatch in worker threads', () => {
     expect(result.orders[4]!.error).toMatchObject({ code: 'EXPIRED', reasons: [{ code: 'EXPIRED', message: 'expired' }] });
     expect(progressed.size).toBe(6);
     expect(result.mode).toBe('worker-threads');
+    // Each worker's young generation is capped, or a batch's workers together outgrow an export's memory budget.
+    expect(result.orders[0]!.itemsByCategory).toMatchObject({ youngGenerationMb: EXPORT_WORKER_YOUNG_GENERATION_MB });
   });
 
   it('uses two threads for two at a time, none of them the main thread', async () => {
