@@ -99,6 +99,12 @@ export interface VerifyReport {
 
 /** From this many entries on, a worker thread pays for its start-up (the records thread, else the hashing one)... */
 const THREAD_FROM_ENTRIES = 2000;
+/**
+ * The longest entry name verify accepts, in UTF-8 bytes. Export writes at most ~840: an order id (64), `data`, an
+ * account folder and a category (MAX_SEGMENT_BYTES each at most) and MAX_RELATIVE_PATH_BYTES below it. Info-ZIP's
+ * unzip cuts a name at 4,096 bytes and writes the file under the cut name; macOS takes paths of 1,024 at most.
+ */
+export const MAX_ENTRY_NAME_BYTES = 1024;
 /** ... and from this many bytes in large entries, the hashing thread does (it costs about what hashing 40 MB does). */
 const HASH_THREAD_FROM_BYTES = 64 * 1024 * 1024;
 /** Manifest lines and production records beyond the payload file count that are still kept (and reported). */
@@ -399,6 +405,11 @@ class ArchiveVerification {
       // Each name costs about its length here (64 units for the fixed costs of an entry).
       if (pause.due(name.length + 64)) await pause.now();
       const unsafe = unsafeNameReason(name);
+      // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, 4 bytes, is two units).
+      const nameBytes = name.length * 3 > MAX_ENTRY_NAME_BYTES ? Buffer.byteLength(name) : 0;
+      if (nameBytes > MAX_ENTRY_NAME_BYTES) {
+        this.fail('entry-names', name, `a name of at most ${MAX_ENTRY_NAME_BYTES} bytes, as scopex writes`, `${nameBytes} bytes`, `the entry name is ${nameBytes} bytes long: unzip cuts names past 4,096 bytes and writes the file under another name, and macOS cannot unpack paths past 1,024`);
+      }
       if (!entry.nameIsUtf8) {
         this.fail('entry-names', name, 'a UTF-8 name (flagged as such)', 'undecodable or unflagged non-ASCII bytes', 'the entry name is not declared UTF-8, so other tools may read it differently');
       }
@@ -714,7 +725,36 @@ class ArchiveVerification {
   /** production.json has exactly one well-formed record per payload file, agreeing with the manifest. */
   private verifyProduction(outcome: CheckOutcome): void {
     this.absorb('production', outcome);
+    this.metadataFilesPresent();
     this.pass('production', outcome.detail);
+  }
+
+  /**
+   * Export writes each account's file of each metadata category the order names, an empty one when the account has no
+   * such items: an account of the archive without it lacks part of what the order asked for. Judged against the
+   * order the archive carries, when it is a valid one.
+   */
+  private metadataFilesPresent(): void {
+    const order = this.archiveOrder().parsed?.data;
+    const categories = order ? order.categories.filter((category) => isMetadataCategory(category)) : [];
+    if (categories.length === 0) return;
+    const accounts = new Set<string>();
+    // Paths of one account follow each other: a path under the previous one's data/<account>/ has the same account.
+    let lastPrefix: string | null = null;
+    for (const path of this.payloadPaths()) {
+      if (lastPrefix !== null && path.startsWith(lastPrefix)) continue;
+      const { account, category } = splitPayloadPath(path);
+      // A file right under data/ or an account folder is not in a category: bag-layout fails it.
+      lastPrefix = category ? `data/${account}/` : null;
+      if (category) accounts.add(account);
+    }
+    for (const account of [...accounts].sort()) {
+      for (const category of categories) {
+        const file = `data/${account}/${category}/${METADATA_FILE}`;
+        if (this.bagEntries.has(file)) continue;
+        this.fail('production', this.entryName(file), `${file}, as export writes for every account of an order naming ${category}`, 'no such file', `account ${account} has no ${category} file (${file}), which the order asks for`);
+      }
+    }
   }
 
   /** The archive's order.json is a scopex order for this bag, and equals --order when given. */

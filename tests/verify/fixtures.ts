@@ -238,6 +238,16 @@ export function sampleBag(order: Record<string, unknown> = sampleOrder()): { mod
       sourceId: 'f-000011',
       timestamp: '2026-03-02T00:00:00Z',
     },
+    {
+      // Export writes an account's metadata file of each category the order names, empty when it has no such item.
+      path: 'data/acc-0002/mail.metadata/metadata.jsonl',
+      data: Buffer.alloc(0),
+      account: 'acc-0002',
+      category: 'mail.metadata',
+      sourceId: null,
+      timestamp: null,
+      items: 0,
+    },
   ];
   const files = new Map<string, Buffer>();
   const records: ProductionRecord[] = [];

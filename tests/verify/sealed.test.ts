@@ -49,7 +49,7 @@ describe('an archive sealed by createBagSealer', () => {
     const report = await verifyArchive({ archive, trustFile: pki.caFile, orderFile });
     expect(report.failures).toEqual([]);
     expect(report.ok).toBe(true);
-    expect(report.counts.payloadFiles).toBe(6);
+    expect(report.counts.payloadFiles).toBe(7);
     expect(report.signer?.subject).toContain('Legal Production Signer');
   });
 

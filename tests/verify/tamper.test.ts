@@ -157,7 +157,7 @@ describe('the good archive', () => {
     expect(report.ok).toBe(true);
     expect(report.checks.every((check) => check.ok)).toBe(true);
     expect(report.orderId).toBe(ORDER_ID);
-    expect(report.counts).toEqual({ entries: 13, payloadFiles: 6, payloadBytes: goodRecords.reduce((s, r) => s + r.bytes, 0), tagFiles: 7 });
+    expect(report.counts).toEqual({ entries: 14, payloadFiles: 7, payloadBytes: goodRecords.reduce((s, r) => s + r.bytes, 0), tagFiles: 7 });
     expect(report.signer?.subject).toContain('Legal Production Signer');
     expect(report.signingTime).not.toBeNull();
     expect(opensslAccepts(good)).toBe(true);
@@ -382,6 +382,9 @@ const cases: TamperCase[] = [
   { name: 'a metadata line naming another item than the content records (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (text) => text.replace('"sourceId":"m-000001"', '"sourceId":"m-000009"')); })), checks: ['production'], exact: true },
   { name: 'a content record dated otherwise than its metadata line, inside the range (re-signed)', make: () => zipOf(resealed((_model, records) => { recordOf(records, MAIL_1).timestamp = '2026-02-01T00:00:00Z'; })), checks: ['production'], exact: true },
   { name: 'a metadata line removed with its count (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (text) => text.split('\n').slice(1).join('\n')); })), checks: ['production'], exact: true },
+  // Export writes each account's metadata file of each metadata category of the order, empty when it has no items.
+  { name: "an account's metadata file removed with its record (re-signed)", make: () => zipOf(resealed((model, records) => { withoutFile(model, records, METADATA); })), checks: ['production'], exact: true },
+  { name: "an account's empty metadata file removed with its record (re-signed)", make: () => zipOf(resealed((model, records) => { withoutFile(model, records, 'data/acc-0002/mail.metadata/metadata.jsonl'); })), checks: ['production'], exact: true },
   { name: 'a metadata line that is not JSON (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (line) => `${line}\nSubject: hello`); })), checks: ['scope'], exact: true },
   // scopex seals only approved orders: whoever holds the signer key cannot pass off an unapproved or edited one.
   { name: 'an order.json without an approval (re-signed)', make: () => zipOf(resealed(() => undefined, { order: withoutApproval(sampleOrder()) })), checks: ['order'], exact: true },
@@ -850,6 +853,12 @@ function withoutApproval(order: Record<string, unknown>): Record<string, unknown
 function approvedBy(who: { certificatePem: string; keyPem: string }): Record<string, unknown> {
   const signer = { reviewer: 'Compliance Reviewer', certificatePem: who.certificatePem, key: createPrivateKey(who.keyPem) };
   return signOrder(withoutApproval(sampleOrder()) as unknown as Order, signer, new Date('2026-10-02T00:00:00Z')) as unknown as Record<string, unknown>;
+}
+
+/** Removes a payload file and its production record (the manifests are written after). */
+function withoutFile(model: BagModel, records: ProductionRecord[], file: string): void {
+  model.files.delete(file);
+  records.splice(records.indexOf(recordOf(records, file)), 1);
 }
 
 function resealedWithCopy(from: string, ...to: string[]): BagModel {
