@@ -79,7 +79,9 @@ export function withSuffix(name: string, suffix: string, maxBytes = MAX_SEGMENT_
  */
 export function safeSegment(raw: string, maxBytes = MAX_SEGMENT_BYTES): string {
   if (isPlainSegment(raw) && raw.length <= maxBytes) return raw;
-  let name = raw.replace(LONE_SURROGATE, '\ufffd').normalize('NFC').replace(INVISIBLE, '').replace(FORBIDDEN, '_');
+  // Invisible characters go before NFC: between a letter and a combining mark, one removed after it left the two side
+  // by side, a name that is not NFC, which the sealer refused (an export failed on `e`, U+200E, U+0301).
+  let name = raw.replace(LONE_SURROGATE, '\ufffd').replace(INVISIBLE, '').normalize('NFC').replace(FORBIDDEN, '_');
   name = name.trim().replace(/[.\s]+$/u, '');
   if (name === '' || name === '.' || name === '..') return '';
   if (WINDOWS_DEVICE.test(name)) name = `_${name}`;
@@ -126,14 +128,20 @@ export function isSafeArchivePath(relPath: string): boolean {
  * The key two names clash under on case-insensitive or normalising file systems: NFC, then a case fold. The fold is
  * upper then lower case, code point by code point, with the final sigma as sigma: a whole-string toLowerCase keeps ς
  * and σ apart (exFAT, NTFS and APFS do not) and lower-cases ΟΔΟΣ and οδοσ differently (its final-sigma rule looks at
- * the context). It folds more than some file systems do (ß as ss), which only costs a `~2` now and then.
+ * the context). It folds more than some file systems do (ß as ss), which only costs a `~2` now and then. A character
+ * whose fold folds again is folded twice: ẞ (U+1E9E) folds to ß, and ß to ss. Folded once, `ẞ.txt` and `ß.txt` kept
+ * their names, which APFS takes for one, and verify, which looks up a key among the names too, refused the archive.
  */
 export function collisionKey(segment: string): string {
   // ASCII is its own NFC, before and after lower-casing.
   if (ASCII.test(segment)) return segment.toLowerCase();
+  return foldCodePoints(foldCodePoints(segment.normalize('NFC'))).replaceAll('\u03c2', '\u03c3').normalize('NFC');
+}
+
+function foldCodePoints(text: string): string {
   let folded = '';
-  for (const char of segment.normalize('NFC')) folded += char.toUpperCase().toLowerCase();
-  return folded.replaceAll('\u03c2', '\u03c3').normalize('NFC');
+  for (const char of text) folded += char.toUpperCase().toLowerCase();
+  return folded;
 }
 
 // eslint-disable-next-line no-control-regex -- the whole ASCII range, controls included
