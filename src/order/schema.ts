@@ -1,4 +1,5 @@
 // The scopex.order/v1 document (DESIGN.md, "The order"): strict, every field named in its error.
+import { safeSegment } from '../seal/safe-names.js';
 import { looksLikeKeyMaterial } from '../util/key-material.js';
 import * as z from '../util/zod.js';
 import { pastTheMillisecond } from '../util/in-range.js';
@@ -123,6 +124,9 @@ export const orderSchema = z
       // The id is shown and logged wherever the order goes (verdict, archive name, custody log): a key pasted there
       // (64 hex digits fit the pattern) would go with it. Such an order is malformed, and its id is never repeated.
       z.refine((id) => !looksLikeKeyMaterial(id), 'an id that is not key material (the value is not shown)'),
+      // The id names the archive and its top folder: one that is no file name everywhere passed `order check` and
+      // approval, and export then refused it.
+      z.refine((id) => safeSegment(id) === id, 'an id that names a file on every system (no device name such as "con", no final dot)'),
     ),
     process: z.enum(PROCESSES),
     authority: z.strictObject({

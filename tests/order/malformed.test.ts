@@ -71,6 +71,8 @@ const cases: { name: string; content: string | Buffer; code: string; mentions?: 
     mentions: 'targets.0.value',
   })),
   { name: 'hostile id', content: withField((o) => (o['id'] = '../../etc/passwd')), code: 'SCHEMA_VIOLATION', mentions: 'id' },
+  // The id names the archive: export refused these after order check and approval had passed them.
+  ...['con', 'COM1.2026-001', 'LE-TRAIL.'].map((id) => ({ name: `an id that names no file on Windows (${id})`, content: withField((o) => (o['id'] = id)), code: 'SCHEMA_VIOLATION', mentions: 'field id: an id that names a file on every system' })),
   { name: 'blank authority name', content: withField((o) => (o['authority'].name = '   ')), code: 'SCHEMA_VIOLATION', mentions: 'authority.name' },
   { name: 'top-level array', content: '[]', code: 'SCHEMA_VIOLATION' },
   { name: 'empty file', content: '', code: 'JSON_MALFORMED' },
