@@ -20,6 +20,8 @@ const DAY_MS = 24 * 3_600_000;
  */
 interface EventTime {
   timed: boolean;
+  /** A time field holds a value that is not read as a date (epoch seconds, RFC 2822, free text): no span is known. */
+  unreadable?: true;
   earliest: number;
   latest: number;
   latestText: string;
@@ -36,7 +38,10 @@ interface EventTime {
  * - an element dated only by a calendar date ("2026-02-01"), or by a time without a zone, is kept only when every
  *   instant it can stand for is inside the range, read in any zone from UTC-12 to UTC+14: a day is kept only when the
  *   whole day lies in the range however it is read (a day on the range's edge may lie outside it, and goes);
- * - an element with no date at all (a null or missing time, free text) is kept: nothing says it is out of range.
+ * - an element with no date at all (a null or missing time) is kept: nothing says it is out of range;
+ * - an element whose time field holds what is not read as a date (epoch seconds, RFC 2822, a date that does not exist,
+ *   free text) goes: it may lie outside the range, and an event log must not go out uncut (fail closed). RFC 3339's
+ *   lower-case `t` and `z`, and a blank for the `T`, are read.
  * A list whose elements carry no time of day at all (addresses dated by day, say) is a standing fact, as before.
  * Also returns how many events were left out.
  */
@@ -51,7 +56,8 @@ export function filterSubscriberRecord(record: unknown, range: TimeRange): { rec
       if (times.some((t) => t?.timed)) {
         const kept = value.filter((_, i) => {
           const time = times[i];
-          return time === undefined || (time.earliest >= from && instantInRange(time.latestText, time.latest, from, to));
+          if (time === undefined) return true;
+          return !time.unreadable && time.earliest >= from && instantInRange(time.latestText, time.latest, from, to);
         });
         eventsLeftOut += value.length - kept.length;
         return kept.map(walk);
@@ -74,9 +80,16 @@ function eventTime(element: unknown): EventTime | undefined {
   if (element === null || typeof element !== 'object' || Array.isArray(element)) return undefined;
   const fields = element as Record<string, unknown>;
   let loose: EventTime | undefined;
+  let unreadable = false;
   for (const name of EVENT_TIME_FIELDS) {
-    const value = fields[name];
-    if (typeof value !== 'string') continue;
+    const field = fields[name];
+    if (field === undefined || field === null) continue;
+    if (typeof field !== 'string') {
+      unreadable = true;
+      continue;
+    }
+    // RFC 3339 allows a lower-case t and z, and (section 5.6, NOTE) a blank between the date and the time.
+    const value = /^\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}/.test(field) ? `${field.slice(0, 10)}T${field.slice(11)}`.replace(/z$/, 'Z') : field.replace(/(T.*)z$/, '$1Z');
     const dateOnly = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
     if (dateOnly) {
       // A calendar date that exists (Date.UTC would roll 2026-02-30 over into March).
@@ -84,21 +97,28 @@ function eventTime(element: unknown): EventTime | undefined {
       const midnight = Date.UTC(year, month - 1, day);
       if (new Date(midnight).toISOString().slice(0, 10) === value) {
         loose ??= { timed: false, earliest: midnight - AHEAD_OF_UTC_MS, latest: midnight + DAY_MS + BEHIND_UTC_MS, latestText: '' };
+      } else {
+        unreadable = true;
       }
       continue;
     }
     // Only dates with a time date an event to the instant; a bare year or a free-text date is not trusted to cut by.
-    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value)) continue;
-    if (/(?:Z|[+-]\d{2}:?\d{2})$/i.test(value)) {
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value)) {
+      unreadable = true;
+      continue;
+    }
+    if (/(?:Z|[+-]\d{2}:?\d{2})$/.test(value)) {
       const at = Date.parse(value);
       if (!Number.isNaN(at)) return { timed: true, earliest: at, latest: at, latestText: value };
+      unreadable = true;
       continue;
     }
     // No zone: Date.parse would read it in this machine's zone. Read it as UTC, then widen it to every zone.
     const at = Date.parse(`${value}Z`);
-    if (!Number.isNaN(at)) loose ??= { timed: true, earliest: at - AHEAD_OF_UTC_MS, latest: at + BEHIND_UTC_MS, latestText: value };
+    if (Number.isNaN(at)) unreadable = true;
+    else loose ??= { timed: true, earliest: at - AHEAD_OF_UTC_MS, latest: at + BEHIND_UTC_MS, latestText: value };
   }
-  return loose;
+  return loose ?? (unreadable ? { timed: false, unreadable: true, earliest: 0, latest: 0, latestText: '' } : undefined);
 }
 
 /**

@@ -208,15 +208,34 @@ describe('subscriber record filtering', () => {
         // On the range's first and last day: part of the day lies outside the range in some zone.
         { time: '2026-01-01', ip: 'first-day' },
         { time: '2026-06-30', ip: 'last-day' },
+        // Not a day: it cannot be placed in time, so it goes (fail closed).
         { time: '2026-02-30', ip: 'no-such-day' },
       ],
     };
     const { record: out, eventsLeftOut } = filterSubscriberRecord(record, range);
     expect(out).toEqual({
       paymentHistory: [record.paymentHistory[1], record.paymentHistory[2], record.paymentHistory[3]],
-      ipHistory: [record.ipHistory[1], record.ipHistory[5]],
+      ipHistory: [record.ipHistory[1]],
     });
-    expect(eventsLeftOut).toBe(5);
+    expect(eventsLeftOut).toBe(6);
+  });
+
+  it('reads RFC 3339 in lower case and with a blank, and leaves out events whose time it cannot read (they went out uncut)', () => {
+    const logins = [
+      { time: '2026-03-01T10:00:00Z', ip: 'in' },
+      { time: '2024-01-05t10:00:00z', ip: 'lower-case, before' },
+      { time: '2026-03-05t10:00:00z', ip: 'lower-case, inside' },
+      { time: '2024-01-05 10:00:00Z', ip: 'blank, before' },
+      { time: '2026-03-05 10:00:00+01:00', ip: 'blank, inside' },
+      { time: 1704448800, ip: 'epoch seconds' },
+      { time: '20240105T100000Z', ip: 'ISO 8601 basic' },
+      { time: 'Fri, 05 Jan 2024 10:00:00 +0000', ip: 'RFC 2822' },
+      { time: 'yesterday', ip: 'free text' },
+      { time: null, ip: 'undated' },
+    ];
+    const { record: out, eventsLeftOut } = filterSubscriberRecord({ loginHistory: logins }, range);
+    expect((out as { loginHistory: { ip: string }[] }).loginHistory.map((login) => login.ip)).toEqual(['in', 'lower-case, inside', 'blank, inside', 'undated']);
+    expect(eventsLeftOut).toBe(6);
   });
 
   it('judges a date-only entry as the whole day read in any zone (UTC-12 to UTC+14)', () => {
