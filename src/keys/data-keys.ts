@@ -31,8 +31,11 @@ export function wrapDataKey(master: KeyObject, accountId: string, dataKey: Buffe
   return Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64');
 }
 
-/** Unwraps an account's data key straight into a KeyObject; the plaintext bytes are wiped. */
-export function unwrapDataKey(master: KeyObject, accountId: string, wrapped: string): KeyObject {
+/**
+ * Unwraps an account's data key straight into a KeyObject; the plaintext bytes are wiped. `files` names the master key
+ * and data-keys files in the error, so that the person who must mend one knows which.
+ */
+export function unwrapDataKey(master: KeyObject, accountId: string, wrapped: string, files?: { masterKeyFile: string; dataKeysFile: string }): KeyObject {
   const blob = Buffer.from(wrapped, 'base64');
   if (blob.length !== WRAP_NONCE + 32 + WRAP_TAG) {
     throw new KeyError('UNWRAP_FAILED', `the wrapped data key of account ${accountId} has the wrong length`);
@@ -47,7 +50,9 @@ export function unwrapDataKey(master: KeyObject, accountId: string, wrapped: str
   } catch (error) {
     throw new KeyError(
       'UNWRAP_FAILED',
-      `the data key of account ${accountId} could not be unwrapped: wrong master key or altered data-keys file`,
+      files
+        ? `the data key of account ${accountId} could not be unwrapped: the master key file ${files.masterKeyFile} is not the key it was wrapped with, or its entry in the data-keys file ${files.dataKeysFile} was altered`
+        : `the data key of account ${accountId} could not be unwrapped: wrong master key or altered data-keys file`,
       { cause: error instanceof Error ? new Error(error.message) : undefined },
     );
   } finally {

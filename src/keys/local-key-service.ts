@@ -57,7 +57,7 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
       );
     }
     master ??= loadMasterKey(options.masterKeyFile);
-    const key = unwrapDataKey(master, ref.accountId, found.wrapped);
+    const key = unwrapDataKey(master, ref.accountId, found.wrapped, options);
     dataKeys.set(ref.accountId, key);
     return key;
   }

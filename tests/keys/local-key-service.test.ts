@@ -219,8 +219,12 @@ describe('master key and wrapped data keys', () => {
     expect((await drain(service.openItem(refOf(consumerItem())))).equals(consumerItem().plaintext!)).toBe(true);
   });
 
-  it('a wrong master key is UNWRAP_FAILED', async () => {
-    expect((await keyFailure(keyServiceWith(`${randomBytes(32).toString('hex')}\n`))).code).toBe('UNWRAP_FAILED');
+  it('a wrong master key is UNWRAP_FAILED, naming both key files but no key', async () => {
+    const wrong = randomBytes(32).toString('hex');
+    const failure = await keyFailure(keyServiceWith(`${wrong}\n`));
+    expect(failure.code).toBe('UNWRAP_FAILED');
+    expect(failure.message).toMatch(/the master key file \S+master\.key is not the key it was wrapped with, or its entry in the data-keys file \S+data-keys\.json was altered/);
+    expect(failure.message).not.toContain(wrong);
   });
 
   it('a wrapped data key that was altered is UNWRAP_FAILED', async () => {
