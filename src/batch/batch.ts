@@ -18,6 +18,8 @@ import { ensureDir } from '../util/ensure-dir.js';
 import { loadTrustAnchors } from '../verify/trust-anchors.js';
 import { redactKeyMaterial } from '../util/key-material.js';
 import { orderLockHolder } from '../seal/order-lock.js';
+import { tidyAfterDeadRuns } from '../seal/dead-run-files.js';
+import { refuseProtectedOutDir } from '../pipeline/protected-folders.js';
 import { archiveTrust, type ArchiveTrust } from './archive-trust.js';
 
 export type { ExportFunction } from './worker-protocol.js';
@@ -118,6 +120,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
     throw new TypeError('an injected exportOrder function cannot run in worker threads; pass exportModule instead');
   }
   const outDir = path.resolve(options.outDir);
+  refuseProtectedOutDir(options.outDir, options.config);
   // A --trust that holds no usable certificate is the flag's fault: found only when a sealed archive is checked, it
   // made every good archive "not verify" (and the operator was told to move them away).
   if (options.trustFile) loadTrustAnchors(options.trustFile);
@@ -233,7 +236,11 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
       const verdict = checkAgainst
         ? await checkExisting(existing.archive, order.file, checkAgainst, options.verifyArchive)
         : { ok: false, reason: existing.unreadable };
-      if (verdict.ok) return finish({ ...none, verdict: 'skipped', bytes: existing.bytes, archive: existing.archive, error: null });
+      if (verdict.ok) {
+        // A run killed after publishing this archive left a second name of it and decrypted temp files: they go now.
+        await tidyAfterDeadRuns(outDir, order.orderId);
+        return finish({ ...none, verdict: 'skipped', bytes: existing.bytes, archive: existing.archive, error: null });
+      }
       // Never overwritten silently: an archive that does not verify may be evidence of a fault or of tampering.
       return finish({
         ...none,

@@ -26,6 +26,11 @@ export interface CustodyRecord extends CustodyEvent {
 
 export interface CustodyLog {
   append(event: CustodyEvent): Promise<CustodyRecord>;
+  /**
+   * Appends the events as one: their records, chained in this order, are all in the log or none is (export's sealed
+   * archive and the notice it makes due: one without the other is a record of a delivery that did not happen).
+   */
+  appendAll(events: readonly CustodyEvent[]): Promise<CustodyRecord[]>;
 }
 
 /**

@@ -47,6 +47,11 @@ const TAIL_CHUNK = 64 * 1024;
 const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 /** A head file longer than this is not one scopex wrote ({"seq":N,"hash":"<64 hex>"} is under 100 bytes). */
 const MAX_HEAD_BYTES = 4096;
+/**
+ * The most records one append writes: export's sealed archive and the notice it makes due. Audit verify accepts that
+ * many records past the head file as one append under way, and no more.
+ */
+export const MAX_RECORDS_PER_APPEND = 2;
 
 /** The log file's sidecar holding the last record's seq and hash, so that a truncated tail is caught too. */
 export function headFileFor(logFile: string): string {
@@ -90,32 +95,38 @@ export function createFileCustodyLog(options: FileCustodyLogOptions): CustodyLog
   // Longer than STALE_LOCK_MS, so that a lock left by a crash is broken before a waiting writer gives up.
   const lockTimeoutMs = options.lockTimeoutMs ?? 2 * STALE_LOCK_MS;
 
-  return {
-    append(event: CustodyEvent): Promise<CustodyRecord> {
-      // Checked before queueing so that a bad call fails alone and never blocks the queue.
-      let details: Record<string, unknown>;
-      try {
-        details = sanitizeDetails(event);
-      } catch (error) {
-        return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
+  const appendAll = (events: readonly CustodyEvent[]): Promise<CustodyRecord[]> => {
+    // Checked before queueing so that a bad call fails alone and never blocks the queue.
+    let checked: CustodyEvent[];
+    try {
+      if (events.length === 0 || events.length > MAX_RECORDS_PER_APPEND) {
+        throw new TypeError(`one custody append writes 1 to ${MAX_RECORDS_PER_APPEND} records, not ${events.length}`);
       }
-      const previous = queues.get(file) ?? Promise.resolve();
-      const append = () =>
-        appendLocked(file, { event: event.event, orderId: event.orderId, details }, now, lockTimeoutMs).catch((error: unknown) => {
-          throw unwritable(error, file, 'nothing was appended');
-        });
-      const next = previous.then(append, append);
-      queues.set(file, next);
-      void next.then(
-        () => {
-          if (queues.get(file) === next) queues.delete(file);
-        },
-        () => {
-          if (queues.get(file) === next) queues.delete(file);
-        },
-      );
-      return next;
-    },
+      checked = events.map((event) => ({ event: event.event, orderId: event.orderId, details: sanitizeDetails(event) }));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
+    }
+    const previous = queues.get(file) ?? Promise.resolve();
+    const append = () =>
+      appendLocked(file, checked, now, lockTimeoutMs).catch((error: unknown) => {
+        throw unwritable(error, file, 'nothing was appended');
+      });
+    const next = previous.then(append, append);
+    queues.set(file, next);
+    void next.then(
+      () => {
+        if (queues.get(file) === next) queues.delete(file);
+      },
+      () => {
+        if (queues.get(file) === next) queues.delete(file);
+      },
+    );
+    return next;
+  };
+
+  return {
+    append: async (event) => (await appendAll([event]))[0]!,
+    appendAll,
   };
 }
 
@@ -144,10 +155,10 @@ function sanitizeDetails(event: CustodyEvent): Record<string, unknown> {
 
 async function appendLocked(
   file: string,
-  event: CustodyEvent,
+  events: readonly CustodyEvent[],
   now: () => Date,
   lockTimeoutMs: number,
-): Promise<CustodyRecord> {
+): Promise<CustodyRecord[]> {
   await ensureDir(path.dirname(file));
   const release = await acquireLock(lockFileFor(file), lockTimeoutMs);
   try {
@@ -156,43 +167,51 @@ async function appendLocked(
     let head = await readHead(file);
     const handle = await openLog(file, head);
     try {
-      const last = await readLastRecord(handle, file);
-      if (last && (await killedAppendOf(file, head, last))) {
-        // The record of an append killed before its head file: confirmed now, as that append would have.
+      const tail = await readLastRecords(handle, file, MAX_RECORDS_PER_APPEND);
+      const last = tail.at(-1) ?? null;
+      if (last && (await killedAppendOf(file, head, tail))) {
+        // The records of an append killed before its head file: confirmed now, as that append would have.
         await writeHead(file, last);
         head = { seq: last.seq, hash: last.hash };
       }
       checkAgainstHead(file, head, last);
-      const unhashed = {
-        seq: last ? last.seq + 1 : 1,
-        time: now().toISOString(),
-        event: event.event,
-        orderId: event.orderId,
-        details: event.details,
-        prevHash: last ? last.hash : GENESIS_HASH,
-      };
-      const record = { ...unhashed, hash: recordHash(unhashed) };
-      // One write of one whole line, in append mode, then flushed to the disk before anyone is told it happened. A
-      // write cut short (a full disk) is cut back off, so that the log never ends in a torn record. The pending file
-      // names the record first, so that a kill before its head file leaves a record the next append confirms; from
-      // the pending file to the head file, an interrupt waits.
+      const time = now().toISOString();
+      const records: CustodyRecord[] = [];
+      for (const event of events) {
+        const before = records.at(-1) ?? last;
+        const unhashed = {
+          seq: before ? before.seq + 1 : 1,
+          time,
+          event: event.event,
+          orderId: event.orderId,
+          details: event.details,
+          prevHash: before ? before.hash : GENESIS_HASH,
+        };
+        records.push({ ...unhashed, hash: recordHash(unhashed) });
+      }
+      const first = records[0]!;
+      const newest = records.at(-1)!;
+      // One write of whole lines, in append mode, then flushed to the disk before anyone is told it happened. A write
+      // cut short (a full disk) is cut back off, so that the log never ends in a torn record, nor with some records of
+      // one append and not the others. The pending file names the records first, so that a kill before their head
+      // file leaves records the next append confirms; from the pending file to the head file, an interrupt waits.
       const { size } = await handle.stat();
       return await holdingInterrupts(async () => {
         try {
-          await writeMark(pendingFileFor(file), record);
+          await writeMark(pendingFileFor(file), newest, first.seq);
         } catch (error) {
           throw unwritable(error, file, 'nothing was appended');
         }
         try {
           try {
-            await handle.write(`${JSON.stringify(record)}\n`);
+            await writeWhole(handle, Buffer.from(records.map((record) => `${JSON.stringify(record)}\n`).join(''), 'utf8'));
             await handle.sync();
           } catch (error) {
             await handle.truncate(size).catch(() => undefined);
             throw unwritable(error, file, 'the log was left as it was');
           }
-          await writeHeadOrUndo(file, handle, record, size);
-          return record;
+          await writeHeadOrUndo(file, handle, records, size);
+          return records;
         } finally {
           // Only a kill leaves it. Left behind otherwise, it names a record the head file names or none in the log.
           await fs.unlink(pendingFileFor(file)).catch(() => undefined);
@@ -207,17 +226,31 @@ async function appendLocked(
 }
 
 /**
- * Writes the head file for `record`, just appended to the log of `handle` at `size`; if it cannot be written, the record
- * is cut back off.
+ * Writes all of `data`: a write the disk cuts short (a nearly full disk takes part of it) goes on, so that the rest
+ * fails with the disk's own error rather than leaving a torn record taken for a whole one.
  */
-async function writeHeadOrUndo(file: string, handle: fs.FileHandle, record: CustodyRecord, size: number): Promise<void> {
+async function writeWhole(handle: fs.FileHandle, data: Buffer): Promise<void> {
+  for (let offset = 0; offset < data.length; ) {
+    const { bytesWritten } = await handle.write(data, offset);
+    if (bytesWritten === 0) throw Object.assign(new Error('no space left on device, write'), { code: 'ENOSPC' });
+    offset += bytesWritten;
+  }
+}
+
+/**
+ * Writes the head file for the last of `records`, just appended to the log of `handle` at `size`; if it cannot be
+ * written, the records are cut back off.
+ */
+async function writeHeadOrUndo(file: string, handle: fs.FileHandle, records: readonly CustodyRecord[], size: number): Promise<void> {
+  const first = records[0]!;
+  const last = records.at(-1)!;
   try {
-    await writeHead(file, record);
+    await writeHead(file, last);
   } catch (error) {
-    // A record past the head is accepted only while its writer holds the lock: left there by a failed append, it
-    // would read as a record added without scopex, and every later append would refuse. So the record is cut back
-    // off, still under the lock, and the log is as it was. (Should a crash undo the cut before it reaches the
-    // disk, the record is back past the head, for a person to confirm.)
+    // Records past the head are accepted only while their writer holds the lock: left there by a failed append, they
+    // would read as records added without scopex, and every later append would refuse. So they are cut back off,
+    // still under the lock, and the log is as it was. (Should a crash undo the cut before it reaches the disk, the
+    // records are back past the head, for a person to confirm.)
     const removed = await handle.truncate(size).then(
       () => true,
       () => false,
@@ -228,7 +261,7 @@ async function writeHeadOrUndo(file: string, handle: fs.FileHandle, record: Cust
       file,
       removed
         ? 'nothing was appended'
-        : `record seq ${record.seq} was appended, but neither could its head file ${headFileFor(file)} be updated nor the record be removed again`,
+        : `${seqRange(first.seq, last.seq)} appended, but neither could its head file ${headFileFor(file)} be updated nor ${first === last ? 'the record' : 'the records'} be removed again`,
     );
   }
 }
@@ -241,26 +274,54 @@ export type LogHead = { seq: number; hash: string } | 'damaged' | null;
  * {"seq": a positive integer, "hash": 64 hex digits} is 'damaged'; a head file that cannot be read is FILE_UNREADABLE.
  */
 export async function readHead(file: string): Promise<LogHead> {
-  return readMark(headFileFor(file), 'head file', file);
+  const mark = await readMark(headFileFor(file), 'head file', file);
+  if (mark === null || mark === 'damaged') return mark;
+  return mark.from === undefined ? { seq: mark.seq, hash: mark.hash } : 'damaged';
 }
 
 /**
- * Whether `last`, one record past the head file and linked to it, is the record of an append killed before its head
- * file: the pending file that append wrote first names it. A record added by hand has none (or one naming another).
+ * Whether the records at the end of the log past the head file (`tail`: the last records, oldest first, null for a
+ * line that is not a sound record) are those of an append killed before its head file: the pending file that append
+ * wrote first names the last of them, and how many it wrote, and they link one to the next from the head. Records
+ * added by hand have no pending file (or one naming others).
  */
-export async function killedAppendOf(file: string, head: LogHead, last: CustodyRecord): Promise<boolean> {
-  const linked = head === null ? last.seq === 1 && last.prevHash === GENESIS_HASH : head !== 'damaged' && last.seq === head.seq + 1 && last.prevHash === head.hash;
-  return linked && (await pendingNames(file, last.seq, last.hash));
+export async function killedAppendOf(file: string, head: LogHead, tail: readonly (CustodyRecord | null)[]): Promise<boolean> {
+  const last = tail.at(-1);
+  if (!last || head === 'damaged') return false;
+  const pending = await readPending(file);
+  if (pending === null || pending.seq !== last.seq || pending.hash !== last.hash) return false;
+  const written = tail.slice(-(pending.seq - pending.from + 1));
+  if (written.length !== pending.seq - pending.from + 1) return false;
+  let before = head ?? { seq: 0, hash: GENESIS_HASH };
+  for (const record of written) {
+    if (!record || record.seq !== before.seq + 1 || record.prevHash !== before.hash) return false;
+    before = record;
+  }
+  return true;
 }
 
-/** Whether the log's pending file names the record `seq` with `hash`. */
-export async function pendingNames(file: string, seq: number, hash: string): Promise<boolean> {
+/**
+ * Whether the log's pending file names the records `from` to `seq`, the last with `hash`: one append's, killed before
+ * its head file.
+ */
+export async function pendingNames(file: string, from: number, seq: number, hash: string): Promise<boolean> {
+  const pending = await readPending(file);
+  return pending !== null && pending.seq === seq && pending.hash === hash && pending.from === from;
+}
+
+/** The pending file: the last record of the append that wrote it, and the seq of its first; null when none is sound. */
+async function readPending(file: string): Promise<{ seq: number; hash: string; from: number } | null> {
   const pending = await readMark(pendingFileFor(file), 'pending file', file);
-  return pending !== null && pending !== 'damaged' && pending.seq === seq && pending.hash === hash;
+  if (pending === null || pending === 'damaged') return null;
+  const from = pending.from ?? pending.seq;
+  return from <= pending.seq && pending.seq - from < MAX_RECORDS_PER_APPEND ? { seq: pending.seq, hash: pending.hash, from } : null;
 }
 
-/** A head or pending file: {"seq","hash"}, 'damaged' when it is not that, null when there is none. */
-async function readMark(headFile: string, what: string, file: string): Promise<LogHead> {
+/**
+ * A head or pending file: {"seq","hash"} (and a pending file's "from", a seq), 'damaged' when it is not that, null when
+ * there is none.
+ */
+async function readMark(headFile: string, what: string, file: string): Promise<{ seq: number; hash: string; from?: number } | 'damaged' | null> {
   let text: string;
   try {
     const handle = await fs.open(headFile, 'r');
@@ -279,9 +340,12 @@ async function readMark(headFile: string, what: string, file: string): Promise<L
     });
   }
   try {
-    const value = JSON.parse(text) as { seq?: unknown; hash?: unknown } | null;
+    const value = JSON.parse(text) as { seq?: unknown; hash?: unknown; from?: unknown } | null;
     if (value !== null && typeof value === 'object' && Number.isSafeInteger(value.seq) && (value.seq as number) >= 1) {
-      if (typeof value.hash === 'string' && /^[0-9a-f]{64}$/.test(value.hash)) return { seq: value.seq as number, hash: value.hash };
+      if (typeof value.hash === 'string' && /^[0-9a-f]{64}$/.test(value.hash)) {
+        if (value.from === undefined) return { seq: value.seq as number, hash: value.hash };
+        if (Number.isSafeInteger(value.from) && (value.from as number) >= 1) return { seq: value.seq as number, hash: value.hash, from: value.from as number };
+      }
     }
   } catch {
     // fall through: not JSON
@@ -332,7 +396,12 @@ function checkAgainstHead(file: string, head: LogHead, last: CustodyRecord | nul
   }
   if (last.seq === head.seq && last.hash === head.hash) return;
   if (last.seq === head.seq + 1 && last.prevHash === head.hash) {
-    throw refuse(`custody log ${file} ends at seq ${last.seq}, one record past its head file ${headFile} (seq ${head.seq}), and no scopex is writing it: ${PAST_HEAD_CAUSE}`);
+    throw refuse(`custody log ${file} ends at seq ${last.seq}, one record past its head file ${headFile} (seq ${head.seq}), and no scopex is writing it: ${pastHeadCause(1)}`);
+  }
+  if (last.seq > head.seq + 1 && last.seq <= head.seq + MAX_RECORDS_PER_APPEND) {
+    throw refuse(
+      `custody log ${file} ends at seq ${last.seq}, ${last.seq - head.seq} records past its head file ${headFile} (seq ${head.seq}), and no scopex is writing them: ${pastHeadCause(last.seq - head.seq)}`,
+    );
   }
   const why =
     last.seq < head.seq
@@ -346,13 +415,16 @@ function checkAgainstHead(file: string, head: LogHead, last: CustodyRecord | nul
 }
 
 /**
- * Why a record past the head file is there, and what to do about it: the append or the audit that finds it says so. A
- * scopex killed between its record and its head file leaves its pending file naming the record (confirmed then by the
- * next append); one cut off so that the pending file did not reach the disk (a power cut) leaves one too, which only a
- * person can tell from one added by hand.
+ * Why records past the head file (`count`, at most one append's) are there, and what to do about them: the append or
+ * the audit that finds them says so. A scopex killed between its records and its head file leaves its pending file
+ * naming them (confirmed then by the next append); one cut off so that the pending file did not reach the disk (a
+ * power cut) leaves them too, which only a person can tell from records added by hand.
  */
-export const PAST_HEAD_CAUSE =
-  'it was added without scopex, or by a scopex killed before it wrote the head file, which a person must tell apart (if it is the record of a scopex command killed at its time, confirm it by writing its seq and hash to the head file; if not, remove it)';
+export function pastHeadCause(count: number): string {
+  return count === 1
+    ? 'it was added without scopex, or by a scopex killed before it wrote the head file, which a person must tell apart (if it is the record of a scopex command killed at its time, confirm it by writing its seq and hash to the head file; if not, remove it)'
+    : 'they were added without scopex, or by a scopex killed before it wrote the head file, which a person must tell apart (if they are the records of a scopex command killed at their time, confirm them by writing the seq and hash of the last to the head file; if not, remove them)';
+}
 
 /** "record seq 5 was" or "records seq 5 to 9 were". */
 function seqRange(from: number, to: number): string {
@@ -363,11 +435,15 @@ async function writeHead(file: string, record: CustodyRecord): Promise<void> {
   await writeMark(headFileFor(file), record);
 }
 
-/** Writes `record`'s seq and hash to a head or pending file, whole or not at all (a temp file renamed over it). */
-async function writeMark(head: string, record: CustodyRecord): Promise<void> {
+/**
+ * Writes `record`'s seq and hash to a head or pending file, whole or not at all (a temp file renamed over it). A pending
+ * file of an append of several records names its last, and the seq of its first as `from`.
+ */
+async function writeMark(head: string, record: CustodyRecord, from = record.seq): Promise<void> {
   const temp = `${head}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const mark = from === record.seq ? { seq: record.seq, hash: record.hash } : { seq: record.seq, hash: record.hash, from };
   try {
-    await fs.writeFile(temp, `${JSON.stringify({ seq: record.seq, hash: record.hash })}\n`, { mode: CUSTODY_FILE_MODE });
+    await fs.writeFile(temp, `${JSON.stringify(mark)}\n`, { mode: CUSTODY_FILE_MODE });
     await fs.rename(temp, head);
   } catch (error) {
     await fs.unlink(temp).catch(() => undefined);
@@ -380,10 +456,13 @@ function unwritable(error: unknown, file: string, outcome: string): unknown {
   return outputWriteError(error, path.dirname(file), (_folder, why) => `cannot append to custody log ${file}: ${why}; ${outcome}.`) ?? error;
 }
 
-/** Reads only the end of the log: the last complete line, parsed and self-checked. */
-async function readLastRecord(handle: fs.FileHandle, file: string): Promise<CustodyRecord | null> {
+/**
+ * Reads only the end of the log: its last `count` lines (fewer when the log holds fewer), oldest first. The last must
+ * be a whole record, parsed and self-checked; an earlier one that is not (or is too long to read) is null.
+ */
+async function readLastRecords(handle: fs.FileHandle, file: string, count: number): Promise<(CustodyRecord | null)[]> {
   const { size } = await handle.stat();
-  if (size === 0) return null;
+  if (size === 0) return [];
   let chunk = Math.min(TAIL_CHUNK, size);
   for (;;) {
     const start = size - chunk;
@@ -396,21 +475,36 @@ async function readLastRecord(handle: fs.FileHandle, file: string): Promise<Cust
         `custody log ${file} ends with an incomplete record (a torn write); expected a newline at byte ${size}; run scopex audit verify`,
       );
     }
-    const previousNewline = text.lastIndexOf(0x0a, text.length - 2);
-    if (previousNewline >= 0 || start === 0) {
-      const line = text.subarray(previousNewline + 1, text.length - 1).toString('utf8');
-      return parseTail(line, file);
+    // Whole lines from the end, each ended by the newline at `end`; a line that starts before the chunk is not whole.
+    const lines: string[] = [];
+    let end = text.length - 1;
+    while (lines.length < count) {
+      const newline = end === 0 ? -1 : text.lastIndexOf(0x0a, end - 1);
+      if (newline < 0 && start > 0) break;
+      lines.unshift(text.subarray(newline + 1, end).toString('utf8'));
+      if (newline < 0) break;
+      end = newline;
     }
-    if (chunk >= MAX_RECORD_BYTES || chunk >= size) {
+    if (lines.length === 0 && chunk >= MAX_RECORD_BYTES) {
       throw new IntegrityError('AUDIT_LOG_BROKEN', `custody log ${file}: the last record is longer than ${MAX_RECORD_BYTES} bytes`);
+    }
+    if (lines.length === count || start === 0 || (lines.length > 0 && chunk >= count * MAX_RECORD_BYTES)) {
+      const last = parseTail(lines.pop()!, file);
+      return [...lines.map((line) => soundRecord(line)), last];
     }
     chunk = Math.min(chunk * 2, size);
   }
 }
 
-function parseTail(line: string, file: string): CustodyRecord {
+/** The record `line` holds, when it is one as scopex writes it (self-consistent, nothing added); null otherwise. */
+function soundRecord(line: string): CustodyRecord | null {
   const record = parseRecord(line);
-  if (!record || recordHash(record) !== record.hash || unknownRecordFields(record).length > 0 || !isAsWritten(record, line)) {
+  return record && recordHash(record) === record.hash && unknownRecordFields(record).length === 0 && isAsWritten(record, line) ? record : null;
+}
+
+function parseTail(line: string, file: string): CustodyRecord {
+  const record = soundRecord(line);
+  if (!record) {
     throw new IntegrityError(
       'AUDIT_LOG_BROKEN',
       `custody log ${file}: the last record is not a valid, self-consistent record; expected seq, time, event, orderId, details, prevHash and a matching hash; run scopex audit verify`,

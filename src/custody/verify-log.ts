@@ -6,9 +6,10 @@ import {
   headFileFor,
   isAsWritten,
   lockHeldByLiveWriter,
+  MAX_RECORDS_PER_APPEND,
   pendingNames,
   parseRecord,
-  PAST_HEAD_CAUSE,
+  pastHeadCause,
   readHead,
   recordHash,
   unknownRecordFields,
@@ -190,8 +191,9 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
     headChecked = true;
     fail({ seq: lastSeq, line: lineNo, kind: 'malformed', problem: `the head file ${headFile} is damaged: expected {"seq","hash"}` });
   } else if (head === null) {
-    // The head of a new log is seq 0: one record past it is a first append cut short before its head was written.
-    if (lastSeq > 1) {
+    // The head of a new log is seq 0: one record past it is a first append cut short before its head was written, and
+    // so are the records of a first append of several that its pending file names.
+    if (lastSeq > 1 && !(lastSeq <= MAX_RECORDS_PER_APPEND && (await appendUnderWay(file, 1, lastSeq, lastHash)))) {
       fail({
         seq: lastSeq,
         line: lineNo + 1,
@@ -218,16 +220,19 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
       if (seen !== undefined && seen !== head.hash) {
         fail({ seq: head.seq, line: lineNo, kind: 'edited', problem: `record seq ${head.seq} was replaced: its hash differs from the one the head file kept` });
       }
-      // One record past the head is an append under way, whose writer holds the lock until its head file is written;
-      // without one it is not confirmed by the head file (a record added by hand passed so). More are unaccounted for.
-      if (lastSeq === head.seq + 1 && !(await appendUnderWay(file, lastSeq, lastHash))) {
+      // Records past the head, as many as one append writes, are an append under way, whose writer holds the lock
+      // until its head file is written; without one they are not confirmed by the head file (a record added by hand
+      // passed so). More are unaccounted for.
+      const past = lastSeq - head.seq;
+      if (past >= 1 && past <= MAX_RECORDS_PER_APPEND && !(await appendUnderWay(file, head.seq + 1, lastSeq, lastHash))) {
+        const which = past === 1 ? `record seq ${lastSeq} on line ${lastSeqLine} is` : `records seq ${head.seq + 1} to ${lastSeq}, ending on line ${lastSeqLine}, are`;
         fail({
-          seq: lastSeq,
+          seq: past === 1 ? lastSeq : head.seq + 1,
           line: lastSeqLine,
           kind: 'inserted',
-          problem: `record seq ${lastSeq} on line ${lastSeqLine} is past the head file ${headFile} (seq ${head.seq}), and no scopex is writing it: ${PAST_HEAD_CAUSE}`,
+          problem: `${which} past the head file ${headFile} (seq ${head.seq}), and no scopex is writing ${past === 1 ? 'it' : 'them'}: ${pastHeadCause(past)}`,
         });
-      } else if (lastSeq > head.seq + 1) {
+      } else if (past > MAX_RECORDS_PER_APPEND) {
         fail({ seq: head.seq + 1, line: lineNo, kind: 'inserted', problem: `records seq ${head.seq + 1} to ${lastSeq} were appended without scopex (the head file stops at seq ${head.seq})` });
       }
     }
@@ -237,15 +242,15 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
 }
 
 /**
- * Whether the record `seq` (`hash`), one past the head file of the snapshot, is an append under way: its writer still
- * holds the log's lock, or has written the head file since (the lock is released only after the head file is
- * written, so the lock is looked at first). A head file past `seq` means later appends chained onto it, which they do
- * only onto a record the head file confirmed.
+ * Whether the records `from` to `seq` (the last with `hash`), past the head file of the snapshot, are an append under
+ * way: its writer still holds the log's lock, or has written the head file since (the lock is released only after the
+ * head file is written, so the lock is looked at first). A head file past `seq` means later appends chained onto them,
+ * which they do only onto records the head file confirmed.
  */
-async function appendUnderWay(file: string, seq: number, hash: string): Promise<boolean> {
+async function appendUnderWay(file: string, from: number, seq: number, hash: string): Promise<boolean> {
   if (await lockHeldByLiveWriter(file)) return true;
-  // An append killed between its record and its head file: the next append confirms the record its pending file names.
-  if (await pendingNames(file, seq, hash)) return true;
+  // An append killed between its records and its head file: the next append confirms those its pending file names.
+  if (await pendingNames(file, from, seq, hash)) return true;
   const head = await readHead(file);
   return head !== null && head !== 'damaged' && (head.seq > seq || (head.seq === seq && head.hash === hash));
 }
@@ -256,9 +261,9 @@ const SNAPSHOT_TRIES = 50;
 /**
  * The head file and the log's length as of one moment, without taking the log's lock (an auditor may only read).
  * Appends are serialized and each writes its record before its head, so while the head file reads the same before
- * and after the log's length is taken, the log holds at most one record past it: the one an append is writing, which
- * the audit accepts while that append holds the lock (appendUnderWay). Commands appending while a long audit runs
- * therefore never show as records added without scopex.
+ * and after the log's length is taken, the log holds at most one append's records past it: those an append is
+ * writing, which the audit accepts while that append holds the lock (appendUnderWay). Commands appending while a long
+ * audit runs therefore never show as records added without scopex.
  */
 async function snapshot(file: string, logMissing: boolean): Promise<{ head: LogHead; size: number }> {
   let head = await readHead(file);

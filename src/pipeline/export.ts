@@ -2,7 +2,7 @@
 // scope gate, open it through the key service and hand it to the sealer; one signed archive, or nothing at all.
 import { redactKeyMaterial } from '../util/key-material.js';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline as pipelineCallback, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -21,7 +21,9 @@ import { evaluateOrder, type CheckedOrder, type OrderContext } from '../order/ch
 import { malformedOrderEvent, refusedOrderEvent } from '../order/check-report.js';
 import { parseOrderBytes, readOrderBytes } from '../order/read-order.js';
 import { CATEGORIES, type Category, type Order } from '../order/schema.js';
-import { isTempFolderOf, lockOrderOutput } from '../seal/bag-sealer.js';
+import { lockOrderOutput } from '../seal/bag-sealer.js';
+import { exportScratchPrefix } from '../seal/dead-run-files.js';
+import { refuseProtectedOutDir } from './protected-folders.js';
 import type { OrderLock } from '../seal/order-lock.js';
 import { createBagSealer, type BagSealer } from '../seal/sealer.js';
 import type { Account } from '../sources/account-directory.js';
@@ -111,6 +113,7 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
   const now = options.now ?? new Date();
   const { config, signal } = options;
   throwIfAborted(signal);
+  refuseProtectedOutDir(options.outDir, config);
   const custody = options.custody ?? createFileCustodyLog({ file: config.custodyLogFile });
   const helperThreads = options.helperThreads ?? true;
   const sources = resolveSources(config, options.sources, helperThreads);
@@ -172,18 +175,22 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
         archive: redactKeyMaterial(done.archive),
         sha256: done.sha256,
       };
-      await custody.append({ event: 'export.sealed', orderId: order.id, details: { ...sealedDetails } }).catch((error: unknown) => {
-        throw notDelivered(error, order.id);
-      });
       const notice: NotificationDueDetails = {
         accounts: accountIds,
         notifyFrom: order.nondisclosure?.until ?? null,
         enterpriseAccounts: accounts.filter((account) => account.tenantType === 'enterprise').map((account) => account.id),
         enterpriseRedirect: order.enterpriseRedirect,
       };
-      await custody.append({ event: 'notification.due', orderId: order.id, details: { ...notice } }).catch((error: unknown) => {
-        throw notDelivered(error, order.id);
-      });
+      // One append: a log that takes the seal and not the notice (a full disk) would keep a record of a delivery
+      // that did not happen, with nothing after it to say so.
+      await custody
+        .appendAll([
+          { event: 'export.sealed', orderId: order.id, details: { ...sealedDetails } },
+          { event: 'notification.due', orderId: order.id, details: { ...notice } },
+        ])
+        .catch((error: unknown) => {
+          throw notDelivered(error, order.id);
+        });
     });
     sealed = true;
 
@@ -240,21 +247,10 @@ function notDelivered(error: unknown, orderId: string): unknown {
 /**
  * The export's own temp files (metadata lines, production.json) live beside the archive, in a folder named for the
  * order, so that what a crash (SIGKILL) leaves behind stays in the output folder and the next run of the order
- * removes it, as the sealer does with a stale .partial. Called under the order's lock: any such folder is a dead run's.
+ * removes it (removeDeadRunFiles, under the order's lock, as createBagSealer does before this).
  */
 async function createScratch(outDir: string, orderId: string): Promise<string> {
-  const prefix = `.${orderId}.export-`;
-  // A stale lock is moved aside under this name and then deleted; a run killed in between leaves it.
-  const staleLock = new RegExp(`^${escapeRegExp(`.${orderId}.lock.stale-`)}[0-9a-f]{8}$`);
-  for (const entry of await readdir(outDir, { withFileTypes: true })) {
-    if (entry.isDirectory() && isTempFolderOf(prefix, entry.name)) await rm(path.join(outDir, entry.name), { recursive: true, force: true });
-    else if (entry.isFile() && staleLock.test(entry.name)) await rm(path.join(outDir, entry.name), { force: true });
-  }
-  return mkdtemp(path.join(outDir, prefix));
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return mkdtemp(path.join(outDir, exportScratchPrefix(orderId)));
 }
 
 function resolveSources(config: ScopexConfig, override: Partial<Sources> | undefined, readerThread: boolean): Sources {

@@ -1,7 +1,7 @@
 // Writes one BagIt bag into a ZIP with archiver, one entry at a time, then signs it and renames it into place.
 import { createPrivateKey, hash, X509Certificate, type KeyObject } from 'node:crypto';
 import { constants as fsConstants, createReadStream } from 'node:fs';
-import { link, lstat, mkdir, mkdtemp, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, lstat, mkdir, mkdtemp, open, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -28,6 +28,7 @@ import { coalesceZipWrites } from './coalesced-zip-writes.js';
 import { compactCentralDirectory } from './compact-central-directory.js';
 import { LineSpool } from './line-spool.js';
 import { rememberCrc32, useNativeCrc32 } from './native-crc.js';
+import { removeDeadRunFiles, sealTempPrefix } from './dead-run-files.js';
 import { acquireOrderLock, orderLockFile, type OrderLock } from './order-lock.js';
 import { keepPlainEntryNames } from './plain-entry-names.js';
 import { collisionKey, isSafeArchivePath, safeSegment } from './safe-names.js';
@@ -748,11 +749,6 @@ async function reopenDirect(handle: FileHandle): Promise<FileHandle | undefined>
   }
 }
 
-/** Exactly the name mkdtemp gives a temp folder of `prefix` (six letters or digits), and no other order's name. */
-export function isTempFolderOf(prefix: string, name: string): boolean {
-  return name.length === prefix.length + 6 && name.startsWith(prefix) && /^[A-Za-z0-9]{6}$/.test(name.slice(prefix.length));
-}
-
 function checkOrderId(orderId: string): void {
   if (orderId === '' || safeSegment(orderId) !== orderId || orderId.includes('%')) {
     throw new InputError('USAGE', `order id ${JSON.stringify(orderId)} cannot name an archive file.`);
@@ -833,6 +829,10 @@ export async function createBagSealer(options: SealerOptions, heldLock?: OrderLo
   }
   const { signer, ownLock } = await inOutputFolder(outDir, async (made) => {
     await refuseFolderInTheWay(archivePath);
+    // Under a lock held already, what dead runs of the order left goes first, whether or not this run goes on: one
+    // killed after publishing its archive left a second name of it (.partial) and temp folders of decrypted metadata,
+    // and every later run of the order, refused for the archive, used to leave them there.
+    if (heldLock) await removeDeadRunFiles(outDir, options.orderId);
     if (!options.force && (await exists(archivePath))) throw outputExists(archivePath);
     const loaded = await loadSigner(options);
     useNativeCrc32();
@@ -843,14 +843,10 @@ export async function createBagSealer(options: SealerOptions, heldLock?: OrderLo
   let handle: FileHandle | undefined;
   let directHandle: FileHandle | undefined;
   try {
-    // Under the lock, a .partial and manifest folders of this order are what a dead run left: they never count as
-    // output, so they go. Only this order's: another order's names may start with this one's.
-    await rm(partialPath, { force: true });
-    const tempPrefix = `.${options.orderId}.seal-`;
-    for (const entry of await readdir(outDir)) {
-      if (isTempFolderOf(tempPrefix, entry)) await rm(path.join(outDir, entry), { recursive: true, force: true });
-    }
-    tempDir = await mkdtemp(path.join(outDir, tempPrefix));
+    // Under the lock, a .partial and temp folders of this order are what a dead run left: they never count as output,
+    // so they go.
+    if (!heldLock) await removeDeadRunFiles(outDir, options.orderId);
+    tempDir = await mkdtemp(path.join(outDir, sealTempPrefix(options.orderId)));
     try {
       // Read and write: where direct I/O is refused, the hash thread reads the archive back as it is written. The
       // owner's only (ARCHIVE_FILE_MODE): it holds the decrypted data of the order's accounts.

@@ -102,6 +102,21 @@ describe('runBatch', () => {
     expect(readFileSync(notAFolder, 'utf8')).toBe('x');
   });
 
+  it('refuses an --out in the stores or in the folder of a key before running any order (exit 2, nothing made)', async () => {
+    writeFakeOrder(ordersDir, 'a.json', 'LE-A', 'seal');
+    const config = fakeConfig(dir);
+    const exporter = createFakeExporter();
+    for (const out of [path.join(config.storesRoot, 'mail'), path.dirname(config.masterKeyFile)]) {
+      await expect(runBatch({ orders: [path.join(ordersDir, 'a.json')], outDir: out, config, exportOrder: exporter.exportOrder, verifyArchive: fakeVerify })).rejects.toMatchObject({
+        name: 'InputError',
+        code: 'USAGE',
+        message: expect.stringMatching(/^--out \S+ is (inside the stores folder|the folder of the master key)/),
+      });
+    }
+    expect(existsSync(path.join(config.storesRoot, 'mail'))).toBe(false);
+    expect(existsSync(path.join(dir, 'LE-A.zip'))).toBe(false);
+  });
+
   it('on a re-run skips verified archives, retries failed orders, and never overwrites an archive that fails verification', async () => {
     mixedOrders();
     const options = { orders: [ordersDir], outDir, config: fakeConfig(dir), concurrency: 3, verifyArchive: fakeVerify };

@@ -293,20 +293,36 @@ describe('verifyCustodyLog', () => {
     await expect(readCustodyRecords(dir).next()).rejects.toMatchObject({ name: 'InputError', code: 'FILE_UNREADABLE' });
   });
 
-  it('accepts one record past the head while a live writer on this host holds the lock (its append under way), not two', async () => {
-    const lines = await writeLog(3);
-    const [first, second, third] = lines.map((line) => JSON.parse(line) as CustodyRecord);
-    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 2, hash: second!.hash })}\n`);
-    // This process, as the writer between its record and its head file.
-    writeFileSync(lockFileFor(logFile), JSON.stringify({ pid: process.pid, nonce: 'writing', time: Date.now(), host: hostname(), process: await processIdentity(process.pid) }));
-    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 3, headChecked: true, failures: [] });
+  it('accepts one append\'s records past the head (up to two) while a live writer on this host holds the lock, not three', async () => {
+    const records = (await writeLog(4)).map((line) => JSON.parse(line) as CustodyRecord);
+    const headAt = (seq: number) => writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq, hash: records[seq - 1]!.hash })}\n`);
+    // This process, as the writer between its records and its head file.
+    const writing = async () =>
+      writeFileSync(lockFileFor(logFile), JSON.stringify({ pid: process.pid, nonce: 'writing', time: Date.now(), host: hostname(), process: await processIdentity(process.pid) }));
+    headAt(3);
+    await writing();
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 4, headChecked: true, failures: [] });
     // Its head file written and its lock let go: the record is the head's.
-    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 3, hash: third!.hash })}\n`);
+    headAt(4);
     rmSync(lockFileFor(logFile));
     expect((await verifyCustodyLog(logFile)).ok).toBe(true);
-    // Two past the head: neither is confirmed, whoever holds the lock.
-    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 1, hash: first!.hash })}\n`);
-    writeFileSync(lockFileFor(logFile), JSON.stringify({ pid: process.pid, nonce: 'writing', time: Date.now(), host: hostname(), process: await processIdentity(process.pid) }));
+    // Two past the head: the records of one append (export's sealed archive and the notice it makes due) under way.
+    headAt(2);
+    await writing();
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 4, failures: [] });
+    // With no writer, they are not confirmed.
+    rmSync(lockFileFor(logFile));
+    expect((await verifyCustodyLog(logFile)).failures).toEqual([
+      expect.objectContaining({
+        seq: 3,
+        line: 4,
+        kind: 'inserted',
+        problem: expect.stringMatching(/^records seq 3 to 4, ending on line 4, are past the head file \S+ \(seq 2\), and no scopex is writing them: they were added without scopex, /),
+      }),
+    ]);
+    // Three past the head: more than any append writes, whoever holds the lock.
+    headAt(1);
+    await writing();
     expect((await verifyCustodyLog(logFile)).failures).toEqual([expect.objectContaining({ seq: 2, kind: 'inserted' })]);
   });
 
@@ -370,6 +386,82 @@ describe('verifyCustodyLog', () => {
     expect(JSON.parse(readFileSync(headFileFor(logFile), 'utf8'))).toMatchObject({ seq: 5 });
     expect(existsSync(pendingFileFor(logFile))).toBe(false);
     expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 5, failures: [] });
+  });
+
+  // Export's sealed archive and its notice were two appends: a full disk between them left a seal of a withheld
+  // archive in the log, with nothing after it to say so.
+  it('appends several events as one: all their records, chained, under one head file, or none', async () => {
+    await writeLog(2);
+    const log = createFileCustodyLog({ file: logFile, now: () => new Date('2026-11-24T01:00:00Z') });
+    const [sealed, notice] = await log.appendAll([
+      { event: 'export.sealed', orderId: 'LE-9', details: { archive: 'LE-9.zip' } },
+      { event: 'notification.due', orderId: 'LE-9', details: { accounts: [] } },
+    ]);
+    expect(sealed).toMatchObject({ seq: 3, event: 'export.sealed', time: '2026-11-24T01:00:00.000Z' });
+    expect(notice).toMatchObject({ seq: 4, event: 'notification.due', prevHash: sealed!.hash, hash: recordHash(notice!) });
+    expect(readLines().slice(2).map((line) => JSON.parse(line) as CustodyRecord)).toEqual([sealed, notice]);
+    expect(JSON.parse(readFileSync(headFileFor(logFile), 'utf8'))).toEqual({ seq: 4, hash: notice!.hash });
+    expect(existsSync(pendingFileFor(logFile))).toBe(false);
+    expect((await verifyCustodyLog(logFile)).ok).toBe(true);
+    // A bad event among them, none, or more than one append writes: nothing is appended.
+    const before = snapshot();
+    await expect(
+      log.appendAll([
+        { event: 'export.sealed', orderId: 'LE-9', details: {} },
+        { event: 'notification.due', orderId: '', details: {} },
+      ]),
+    ).rejects.toThrow(TypeError);
+    await expect(log.appendAll([])).rejects.toThrow(/1 to 2 records, not 0/);
+    const three = { event: 'order.checked', orderId: 'LE-9', details: {} } as const;
+    await expect(log.appendAll([three, three, three])).rejects.toThrow(/1 to 2 records, not 3/);
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('confirms the records of an append of two killed before its head file, which its pending file names from the first', async () => {
+    const lines = await writeLog(3);
+    const third = JSON.parse(lines[2]!) as CustodyRecord;
+    const sealed = { seq: 4, time: '2026-11-24T00:30:00.000Z', event: 'export.sealed' as const, orderId: 'LE-KILLED', details: {}, prevHash: third.hash };
+    const sealedHash = recordHash(sealed);
+    const notice = { seq: 5, time: sealed.time, event: 'notification.due' as const, orderId: 'LE-KILLED', details: {}, prevHash: sealedHash };
+    const noticeHash = recordHash(notice);
+    writeLines([...lines, JSON.stringify({ ...sealed, hash: sealedHash }), JSON.stringify({ ...notice, hash: noticeHash })]);
+    const pending = (mark: object) => writeFileSync(pendingFileFor(logFile), `${JSON.stringify(mark)}\n`);
+    // No pending file, one naming only the last record, one from another seq, one naming more than an append writes:
+    // records a person must tell from records added by hand.
+    for (const mark of [null, { seq: 5, hash: noticeHash }, { seq: 5, hash: noticeHash, from: 5 }, { seq: 5, hash: noticeHash, from: 3 }]) {
+      if (mark === null) rmSync(pendingFileFor(logFile), { force: true });
+      else pending(mark);
+      expect((await verifyCustodyLog(logFile)).failures).toEqual([expect.objectContaining({ seq: 4, kind: 'inserted' })]);
+      await expectRefused(/ends at seq 5, 2 records past its head file \S+ \(seq 3\), and no scopex is writing them: they were added without scopex/);
+    }
+    pending({ seq: 5, hash: noticeHash, from: 4 });
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 5, failures: [] });
+    expect((await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-6', details: {} })).seq).toBe(6);
+    expect(JSON.parse(readFileSync(headFileFor(logFile), 'utf8'))).toMatchObject({ seq: 6 });
+    expect(existsSync(pendingFileFor(logFile))).toBe(false);
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 6, failures: [] });
+  });
+
+  it('confirms a first append of two killed before the log had a head file, and only with its pending file', async () => {
+    const first = { seq: 1, time: '2026-11-24T00:30:00.000Z', event: 'export.sealed' as const, orderId: 'LE-1', details: {}, prevHash: GENESIS_HASH };
+    const firstHash = recordHash(first);
+    const second = { seq: 2, time: first.time, event: 'notification.due' as const, orderId: 'LE-1', details: {}, prevHash: firstHash };
+    const secondHash = recordHash(second);
+    mkdirSync(path.dirname(logFile), { recursive: true });
+    writeLines([JSON.stringify({ ...first, hash: firstHash }), JSON.stringify({ ...second, hash: secondHash })]);
+    expect((await verifyCustodyLog(logFile)).failures).toEqual([expect.objectContaining({ seq: 2, kind: 'removed' })]);
+    await expectRefused(/ends at seq 2 but has no head file/);
+    writeFileSync(pendingFileFor(logFile), `${JSON.stringify({ seq: 2, hash: secondHash, from: 1 })}\n`);
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 2, failures: [] });
+    expect((await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-3', details: {} })).seq).toBe(3);
+    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 3, failures: [] });
+  });
+
+  it('takes a head file with a pending file\'s "from" for a damaged one', async () => {
+    const records = (await writeLog(2)).map((line) => JSON.parse(line) as CustodyRecord);
+    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 2, hash: records[1]!.hash, from: 1 })}\n`);
+    expect((await verifyCustodyLog(logFile)).failures).toEqual([expect.objectContaining({ kind: 'malformed', problem: expect.stringContaining('is damaged') })]);
+    await expectRefused(/has a damaged head file/);
   });
 
   for (const k of [1, 3, 6]) {
@@ -505,11 +597,14 @@ describe('the head file, on append', () => {
     writeLines([...lines.slice(0, 4), JSON.stringify({ ...replaced, hash: recordHash(replaced) })]);
     await expectRefused(/the head file says seq 5, but the log ends at seq 5, whose hash differs from the one the head file kept;/);
     writeLines(lines);
+    // Two past the head may be one append's, for a person to tell apart; three are more than any append writes.
     const third = JSON.parse(lines[2]!) as CustodyRecord;
     writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 3, hash: third.hash })}\n`);
-    await expectRefused(/the head file says seq 3, but the log ends at seq 5: records seq 4 to 5 were added without scopex;/);
-    // One record past the head, but not linked to it.
+    await expectRefused(/ends at seq 5, 2 records past its head file \S+ \(seq 3\), and no scopex is writing them: they were added without scopex, or by a scopex killed/);
     const second = JSON.parse(lines[1]!) as CustodyRecord;
+    writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 2, hash: second.hash })}\n`);
+    await expectRefused(/the head file says seq 2, but the log ends at seq 5: records seq 3 to 5 were added without scopex;/);
+    // One record past the head, but not linked to it.
     writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq: 4, hash: second.hash })}\n`);
     await expectRefused(/the head file says seq 4, but the log ends at seq 5, which does not link to the record the head file names;/);
   });

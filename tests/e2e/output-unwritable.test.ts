@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFileCustodyLog } from '../../src/custody/file-custody-log.js';
 import { generateSampleWorld } from '../../src/samples/sample-world.js';
 import { buildCli, runCli } from './export-helpers.js';
 
@@ -150,6 +151,60 @@ describe('an output folder that cannot take the archive', () => {
     expect(result.code, result.stderr).toBe(0);
     const verdict = await audit();
     expect(verdict.code, verdict.stderr).toBe(0);
+  }, 120_000);
+
+  // The sealed archive's record and the notice it makes due were two appends: a log with room for the first and not
+  // the second kept "export.sealed" for an archive that was withheld (the export said so, and "nothing was appended"),
+  // audit verify called the log intact and the transparency report counted a disclosure that did not happen.
+  it.skipIf(!MOUNTS)('a custody log with room for the sealed record but not its notice: neither is appended, and the archive is withheld', async () => {
+    const logFolder = tmpfs('custody-seal-notice', 'size=64k');
+    const logFile = path.join(logFolder, 'custody.jsonl');
+    const config = JSON.parse(readFileSync(path.join(world, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const configFile = path.join(world, 'config-seal-notice.json');
+    writeFileSync(configFile, JSON.stringify({ ...config, custodyLog: logFile }));
+    const out = (n: number) => path.join(work, `seal-notice-out-${n}`);
+    const lineLengths = () => readFileSync(logFile, 'utf8').split('\n').slice(0, -1).map((line) => Buffer.byteLength(line) + 1);
+    const events = () => readFileSync(logFile, 'utf8').split('\n').slice(0, -1).map((line) => (JSON.parse(line) as { event: string }).event);
+    const log = createFileCustodyLog({ file: logFile });
+    // Every record from here on has a two-digit seq, so that a record's length is the same in every run.
+    for (let n = 1; n <= 9; n += 1) await log.append({ event: 'order.checked', orderId: 'PAD', details: {} });
+    // A first export with room, for the length of each record an export writes (the same for every run of the order).
+    expect((await runCli(exportArgs(out(0), 'approved-warrant.json', configFile))).code).toBe(0);
+    expect(events().slice(9)).toEqual(['order.checked', 'export.started', 'export.sealed', 'notification.due']);
+    const [checked, started, sealed, notice] = lineLengths().slice(9) as [number, number, number, number];
+    const { bsize } = statfsSync(logFolder);
+    const padBase = Buffer.byteLength(JSON.stringify(await log.append({ event: 'order.checked', orderId: 'PAD', details: { pad: '' } }))) + 1;
+    // The room left in the log's last page once the export has written its order.checked and export.started records:
+    // enough for the sealed record alone; for neither; for both. Three more pages are free, for the lock, the pending
+    // file and the head file's new copy: so the record that does not fit in the page finds no page for the head file.
+    const cases = [
+      { room: sealed + Math.floor(notice / 2), delivered: false },
+      { room: sealed - 16, delivered: false },
+      { room: sealed + notice + 16, delivered: true },
+    ];
+    for (const [index, { room, delivered }] of cases.entries()) {
+      const size = statSync(logFile).size;
+      const pad = (((bsize - room - (size + padBase + checked + started)) % bsize) + bsize) % bsize;
+      await log.append({ event: 'order.checked', orderId: 'PAD', details: { pad: 'x'.repeat(pad) } });
+      expect((statSync(logFile).size + checked + started) % bsize).toBe(bsize - room);
+      const before = events().length;
+      const { bfree } = statfsSync(logFolder);
+      writeFileSync(path.join(logFolder, 'filler'), Buffer.alloc((bfree - 3) * bsize));
+      const result = await runCli(exportArgs(out(index + 1), 'approved-warrant.json', configFile));
+      rmSync(path.join(logFolder, 'filler'));
+      const added = events().slice(before);
+      if (delivered) {
+        expect(result.code, result.stderr).toBe(0);
+        expect(added).toEqual(['order.checked', 'export.started', 'export.sealed', 'notification.due']);
+        expect(readdirSync(out(index + 1))).toEqual(readdirSync(out(0)));
+      } else {
+        expectUnwritable(result, /^cannot append to custody log \S+: no space left on the device; nothing was appended; the archive of order \S+ was not delivered\.$/);
+        expect(added).toEqual(['order.checked', 'export.started', 'export.failed']);
+        expect(readdirSync(work)).not.toContain(path.basename(out(index + 1)));
+      }
+      const audit = await runCli(['audit', 'verify', logFile, '--config', configFile]);
+      expect(audit.code, audit.stderr).toBe(0);
+    }
   }, 120_000);
 
   it.skipIf(!MOUNTS)('samples generate on a full disk: exit 2, and the world is marked unfinished', async () => {

@@ -1,13 +1,14 @@
 // One export of an order into a folder at a time: the order's lock file, its stale cases, and that it never stays.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScopexConfig } from '../../src/config.js';
 import { AbortedError, exitCodeFor, EXIT, InputError, SourceError } from '../../src/errors.js';
+import { runBatch } from '../../src/batch/batch.js';
 import { exportOrder, type ExportOptions } from '../../src/pipeline/export.js';
-import { isTempFolderOf } from '../../src/seal/bag-sealer.js';
+import { isTempFolderOf } from '../../src/seal/dead-run-files.js';
 import { orderLockFile } from '../../src/seal/order-lock.js';
 import { createBagSealer } from '../../src/seal/sealer.js';
 import type { SourceAdapter } from '../../src/sources/source-adapter.js';
@@ -163,6 +164,34 @@ describe('the order lock of an export', () => {
     await expectVerifies(result.archive, order.file);
     expect(readdirSync(out).sort()).toEqual([`.${order.id}x.lock.stale-0a1b2c3d`, `${order.id}.zip`]);
   });
+
+  // A kill -9 between the publication's link and its clean-up left these for good: every later run of the order was
+  // refused for the archive (export) or skipped (batch) before it looked, and the .partial kept the whole plaintext
+  // under a second name after the archive was handed over and deleted.
+  for (const rerun of ['export', 'batch'] as const) {
+    it(`removes what a run killed after publishing its archive left, when a later ${rerun} of the order finds the archive`, async () => {
+      const order = writeSignedOrder(fx, { categories: ['mail.content', 'mail.metadata'] });
+      const out = outDir();
+      const { archive } = await exportInto(out, order.file);
+      const delivered = readFileSync(archive);
+      linkSync(archive, `${archive}.partial`);
+      mkdirSync(path.join(out, `.${order.id}.export-Ab12Cd`));
+      writeFileSync(path.join(out, `.${order.id}.export-Ab12Cd`, 'production.json'), '{}');
+      mkdirSync(path.join(out, `.${order.id}.seal-Ef34Gh`));
+      writeLock(out, order.id, lockOwner({ pid: deadPid(), orderId: order.id }));
+      // Another order's are not this run's to judge.
+      mkdirSync(path.join(out, `.${order.id}x.export-Ab12Cd`));
+      if (rerun === 'export') {
+        const error = await exportInto(out, order.file).catch((e: unknown) => e);
+        expect(error).toMatchObject({ code: 'OUTPUT_EXISTS' });
+      } else {
+        const batch = await runBatch({ orders: [order.file], outDir: out, config, trustFile: fx.pki!.caCertFile, mode: 'in-process' });
+        expect(batch.orders.map((result) => result.verdict)).toEqual(['skipped']);
+      }
+      expect(readdirSync(out).sort()).toEqual([`.${order.id}x.export-Ab12Cd`, `${order.id}.zip`]);
+      expect(readFileSync(archive).equals(delivered)).toBe(true);
+    });
+  }
 
   it.runIf(process.platform === 'linux')('takes over a lock whose pid now belongs to another process', async () => {
     const order = writeSignedOrder(fx, { categories: ['mail.content'] });

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline, Transform } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScopexConfig } from '../../src/config.js';
-import { AbortedError, InputError, IntegrityError, OrderError, ScopeError, SourceError } from '../../src/errors.js';
+import { AbortedError, exitCodeFor, InputError, IntegrityError, OrderError, ScopeError, SourceError } from '../../src/errors.js';
 import type { CustodyLog } from '../../src/custody/custody-log.js';
 import { createFileCustodyLog } from '../../src/custody/file-custody-log.js';
 import { reportOrderCheck } from '../../src/order/check-report.js';
@@ -405,12 +405,18 @@ describe('exportOrder stops and delivers nothing', () => {
       const earlier = await exportOrder({ orderFile: order.file, outDir: out, config });
       const before = readFileSync(earlier.archive);
       const real = createFileCustodyLog({ file: fx.custodyLogFile });
+      const noSpace = () => new InputError('OUTPUT_UNWRITABLE', `cannot append to custody log ${fx.custodyLogFile}: no space left on the device; nothing was appended.`);
       const full: CustodyLog = {
         append: async (event) => {
-          if (event.event === failing) throw new InputError('OUTPUT_UNWRITABLE', `cannot append to custody log ${fx.custodyLogFile}: no space left on the device; nothing was appended.`);
+          if (event.event === failing) throw noSpace();
           return real.append(event);
         },
+        appendAll: async (events) => {
+          if (events.some((event) => event.event === failing)) throw noSpace();
+          return real.appendAll(events);
+        },
       };
+      const sealedBefore = readCustody(fx.custodyLogFile).filter((e) => e.orderId === order.id && e.event === 'export.sealed').length;
       const error = await exportOrder({ orderFile: order.file, outDir: out, config, custody: full, force: true }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(InputError);
       expect((error as Error).message).toBe(
@@ -418,9 +424,42 @@ describe('exportOrder stops and delivers nothing', () => {
       );
       expect(readFileSync(earlier.archive).equals(before)).toBe(true);
       expect(readdirSync(out)).toEqual([path.basename(earlier.archive)]);
-      expect(readCustody(fx.custodyLogFile).filter((e) => e.orderId === order.id).at(-1)).toMatchObject({ event: 'export.failed', details: { archiveKept: false } });
+      const events = readCustody(fx.custodyLogFile).filter((e) => e.orderId === order.id);
+      expect(events.at(-1)).toMatchObject({ event: 'export.failed', details: { archiveKept: false } });
+      // The seal of the archive withheld was not logged either: the log holds only the earlier one's.
+      expect(events.filter((e) => e.event === 'export.sealed')).toHaveLength(sealedBefore);
     });
   }
+
+  // An examiner wrote an order's decrypted archive into the exported account's own mail store folder, and beside the
+  // master key, and both exports passed without a word.
+  it('when --out is in the stores or is the folder of a key or of the custody log (exit 2, naming it, nothing written)', async () => {
+    const order = writeSignedOrder(fx, { categories: ['subscriber'] });
+    const linkToStores = path.join(work, 'stores-link');
+    symlinkSync(fx.storesRoot, linkToStores);
+    const cases: [string, RegExp][] = [
+      [fx.storesRoot, /is inside the stores folder/],
+      [path.join(fx.storesRoot, 'mail', 'acct-0001'), /is inside the stores folder/],
+      [path.join(fx.storesRoot, 'new', 'folder'), /is inside the stores folder/],
+      [path.join(linkToStores, 'mail'), /is inside the stores folder/],
+      [path.dirname(fx.masterKeyFile), /is the folder of the master key /],
+      [path.dirname(fx.custodyLogFile), /is the folder of the custody log /],
+      [path.dirname(config.signerKeyFile), /is the folder of the signer's key /],
+    ];
+    for (const [out, message] of cases) {
+      const before = readdirSync(path.dirname(fx.storesRoot), { recursive: true }).length;
+      const error = await exportOrder({ orderFile: order.file, outDir: out, config }).catch((e: unknown) => e);
+      expect(error, out).toBeInstanceOf(InputError);
+      expect(error).toMatchObject({ code: 'USAGE', message: expect.stringMatching(message) });
+      expect(exitCodeFor(error)).toBe(2);
+      expect((error as Error).message).toContain(`--out ${out} `);
+      expect(readdirSync(path.dirname(fx.storesRoot), { recursive: true }).length).toBe(before);
+    }
+    // A folder beneath a key's folder is the user's layout, not the key's folder.
+    const beneath = path.join(path.dirname(fx.masterKeyFile), 'exports');
+    expect((await exportOrder({ orderFile: order.file, outDir: beneath, config })).archive).toBe(path.join(beneath, `${order.id}.zip`));
+    rmSync(beneath, { recursive: true });
+  });
 
   it('when the order is refused (nothing touched, refusal in the custody log)', async () => {
     const order = writeSignedOrder(fx, {}, { approve: false });
