@@ -1,6 +1,7 @@
 // Which items a list names, as a count and a sum that does not depend on the list's order: a service's content records
-// in production.json and the lines of its metadata file must name the same items (sourceId and timestamp), since
-// export writes one line for each item it delivers. Two sums of independent 32-bit hashes, so memory is the same for
+// in production.json and the lines of its metadata file must name the same items (sourceId and timestamp, and what
+// both say of each: its size, and mail's encryption or a file's path), since export writes one line for each item it
+// delivers. Two sums of independent 32-bit hashes, so memory is the same for
 // ten items as for ten million, and two lists agree by chance about once in 2^64. It is a check of the archive's
 // consistency, not a seal: whoever could make the two lists agree on purpose could as well have edited both.
 
@@ -14,23 +15,43 @@ export class ItemSet {
   count = 0;
   #sumA = 0;
   #sumB = 0;
+  /** The same sums with each item's path (storage) added. */
+  #pathSumA = 0;
+  #pathSumB = 0;
+  #pathsUnsure = false;
 
-  /** Adds the item a record or line names. */
-  add(sourceId: unknown, timestamp: unknown): void {
+  /**
+   * Adds the item a record or line names, `facts` (the text of what else both say of it: itemFacts) and, for a file,
+   * its path.
+   */
+  add(sourceId: unknown, timestamp: unknown, facts = '', path?: unknown): void {
     const idMark = markOf(sourceId);
     const idText = textOf(sourceId);
     const timeMark = SEPARATOR + markOf(timestamp);
     const timeText = textOf(timestamp);
-    const a = fnv1a(fnv1a(0x811c9dc5, idMark, idText), timeMark, timeText);
-    const b = mulXorShift(mulXorShift(0x9747b28c, idMark, idText), timeMark, timeText);
+    const a = fnv1a(fnv1a(fnv1a(0x811c9dc5, idMark, idText), timeMark, timeText), SEPARATOR, facts);
+    const b = mulXorShift(mulXorShift(mulXorShift(0x9747b28c, idMark, idText), timeMark, timeText), SEPARATOR, facts);
     this.#sumA = (this.#sumA + finish(a)) >>> 0;
     this.#sumB = (this.#sumB + finish(b ^ 0x68e31da4)) >>> 0;
+    const pathMark = SEPARATOR + markOf(path);
+    const pathText = textOf(path);
+    this.#pathSumA = (this.#pathSumA + finish(fnv1a(a, pathMark, pathText))) >>> 0;
+    this.#pathSumB = (this.#pathSumB + finish(mulXorShift(b, pathMark, pathText) ^ 0x68e31da4)) >>> 0;
     this.count += 1;
   }
 
-  /** Whether both name the same items, as many times each. */
+  /**
+   * The paths added may not be the ones the other list gives, with no fault: an earlier scopex gave a customer-key
+   * file's originalName with the suffix of its stored ciphertext. Paths are then not compared.
+   */
+  pathsUnsure(): void {
+    this.#pathsUnsure = true;
+  }
+
+  /** Whether both name the same items, as many times each, and say the same of each. */
   equals(other: ItemSet): boolean {
-    return this.count === other.count && this.#sumA === other.#sumA && this.#sumB === other.#sumB;
+    if (this.count !== other.count || this.#sumA !== other.#sumA || this.#sumB !== other.#sumB) return false;
+    return this.#pathsUnsure || other.#pathsUnsure || (this.#pathSumA === other.#pathSumA && this.#pathSumB === other.#pathSumB);
   }
 }
 
@@ -74,4 +95,14 @@ function finish(h: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/**
+ * What a service's metadata line and the item's content record in production.json both say of the item, beside its
+ * sourceId, timestamp and (a file's) path, as one text: its size (the record's bytes, less a customer-key blob's header
+ * and tag), and for mail its encryption. Either side's value goes in as its JSON text, so that a size given as a string
+ * differs.
+ */
+export function itemFacts(service: string, size: unknown, encryption: unknown): string {
+  return service === 'mail' ? JSON.stringify([size, encryption]) : JSON.stringify([size]);
 }

@@ -4,7 +4,7 @@
 // the first line that is not a metadata line scopex writes. Memory is one line at a time (at most MAX_LINE_BYTES).
 import { EARLIER_METADATA_FIELDS, METADATA_FIELDS, type MetadataCategory } from '../pipeline/metadata-fields.js';
 import { pastTheMillisecond } from '../util/in-range.js';
-import type { ItemSet } from './item-set.js';
+import { itemFacts, type ItemSet } from './item-set.js';
 import type { EntrySink } from './safe-zip.js';
 
 /** A line longer than this is not held to be parsed (scopex's longest lines, of many recipients, are far shorter). */
@@ -29,6 +29,7 @@ export interface MetadataSummary {
 }
 
 export class MetadataLines implements EntrySink {
+  private readonly service: string;
   private readonly fields: readonly string[];
   private readonly earlierFields: readonly (readonly string[])[];
   private readonly parts: Buffer[] = [];
@@ -36,12 +37,13 @@ export class MetadataLines implements EntrySink {
   private skipping = false;
   private readonly summary: MetadataSummary = { lines: 0, earliest: null, latest: null, problem: null, problems: 0 };
 
-  /** `items`, when given, takes the item (sourceId, timestamp) each good line names. */
+  /** `items`, when given, takes the item (sourceId, timestamp, its facts and path) each good line names. */
   constructor(
     category: MetadataCategory,
     private readonly done: (summary: MetadataSummary) => void,
     private readonly items?: ItemSet,
   ) {
+    this.service = category.slice(0, category.indexOf('.'));
     this.fields = METADATA_FIELDS[category];
     this.earlierFields = EARLIER_METADATA_FIELDS[category];
   }
@@ -123,7 +125,8 @@ export class MetadataLines implements EntrySink {
     const at = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN;
     if (typeof timestamp !== 'string' || !Number.isFinite(at)) return 'its timestamp is not a time';
     this.keep({ line, text: timestamp, at });
-    this.items?.add((value as Record<string, unknown>)['sourceId'], timestamp);
+    const fields = value as Record<string, unknown>;
+    this.items?.add(fields['sourceId'], timestamp, itemFacts(this.service, fields['size'], fields['encryption']), fields['path']);
     return null;
   }
 

@@ -14,7 +14,8 @@ import { instantInRange } from '../util/in-range.js';
 import { STORED_CIPHERTEXT_SUFFIX } from '../pipeline/item-paths.js';
 import type { MetadataCategory } from '../pipeline/metadata-fields.js';
 import { MetadataLines, type MetadataSummary } from './metadata-lines.js';
-import { ItemSet } from './item-set.js';
+import { itemFacts, ItemSet } from './item-set.js';
+import { BLOB_OVERHEAD } from '../keys/item-crypto.js';
 
 /** production.json's encryption states (`none`: a metadata file; archives before it said `provider-decrypted` there). */
 export const ENCRYPTION_STATES = ['provider-decrypted', 'customer-key', 'user-encrypted', 'none'] as const;
@@ -351,7 +352,8 @@ export class RecordChecks {
   /**
    * Export writes a metadata line for each item it delivers: when the archive holds a service's content (for any
    * account: the order's categories are the same for every account), the lines of each account's metadata file for it
-   * name the same items, sourceId and timestamp, as that account's content records in production.json.
+   * name the same items, sourceId and timestamp, as that account's content records in production.json, and say the
+   * same of each (itemFacts: size, and mail's encryption; a file's path).
    */
   private checkLinesAgainstContent(read: ReadResults, failures: Failures): void {
     for (const [path, lines] of this.lineItems) {
@@ -366,8 +368,8 @@ export class RecordChecks {
         'production',
         path,
         `a line for each of the ${records}`,
-        lines.count === content.count ? `${lines.count} lines, not all naming those items` : `${lines.count} line${lines.count === 1 ? '' : 's'}`,
-        `the lines of ${path} and the ${records} in production.json name different items (sourceId and timestamp)`,
+        lines.count === content.count ? `${lines.count} lines, not all agreeing with those records` : `${lines.count} line${lines.count === 1 ? '' : 's'}`,
+        `the lines of ${path} and the ${records} in production.json name different items, or say different things of them (${FACTS_NAMED[service] ?? 'sourceId, timestamp, size'})`,
       );
     }
   }
@@ -551,7 +553,15 @@ export class RecordChecks {
     if (record.items !== undefined && record.category.endsWith(METADATA_SUFFIX) && !this.claimedItems.has(record.path)) {
       this.claimedItems.set(record.path, { record: index, items: record.items });
     }
-    if (record.category.endsWith(CONTENT_SUFFIX)) this.contentOf(record.account, record.category).add(record.sourceId, record.timestamp);
+    if (record.category.endsWith(CONTENT_SUFFIX)) {
+      const service = record.category.slice(0, record.category.length - CONTENT_SUFFIX.length);
+      // The line gives the item's size as stored; a customer-key blob adds its header and tag.
+      const size = record.encryption === 'customer-key' ? record.bytes - BLOB_OVERHEAD : record.bytes;
+      const items = this.contentOf(record.account, record.category);
+      // A file's path is its originalName; mail and messages have none (neither do their lines).
+      items.add(record.sourceId, record.timestamp, itemFacts(service, size, record.encryption), service === 'storage' ? record.originalName : undefined);
+      if (service === 'storage' && record.encryption === 'customer-key' && record.originalName?.endsWith(STORED_CIPHERTEXT_SUFFIX)) items.pathsUnsure();
+    }
     this.production.push(record);
   }
 
@@ -572,6 +582,11 @@ export class RecordChecks {
 
 const METADATA_SUFFIX = '.metadata';
 const CONTENT_SUFFIX = '.content';
+/** What a service's metadata lines and content records must agree on, as a failure names it. */
+const FACTS_NAMED: Readonly<Record<string, string>> = {
+  mail: 'sourceId, timestamp, size, encryption',
+  storage: 'sourceId, timestamp, size, path',
+};
 
 /** The key of an account's content of a service ("/" is in neither: an account with one fails elsewhere). */
 function contentKey(account: string, service: string): string {

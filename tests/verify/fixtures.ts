@@ -185,10 +185,12 @@ export function metadataLines(lines: { sourceId: string; timestamp: string; from
 
 /** A good bag: mail, metadata, a subscriber record, storage with a Unicode name and an empty file. */
 export function sampleBag(order: Record<string, unknown> = sampleOrder()): { model: BagModel; records: ProductionRecord[] } {
+  const mail1 = Buffer.from('From: alice@contoso.example\r\nTo: bob@fabrikam.example\r\nSubject: hello\r\nDate: Thu, 01 Jan 2026 00:00:00 +0000\r\n\r\nfirst edge\r\n');
+  const mail2 = Buffer.concat([Buffer.from('From: alice@contoso.example\r\nSubject: big\r\n\r\n'), randomBytes(200_000)]);
   const payload: { path: string; data: Buffer; account: string; category: Category; sourceId: string | null; timestamp: string | null; items?: number }[] = [
     {
       path: 'data/acc-0001/mail.content/m-000001.eml',
-      data: Buffer.from('From: alice@contoso.example\r\nTo: bob@fabrikam.example\r\nSubject: hello\r\nDate: Thu, 01 Jan 2026 00:00:00 +0000\r\n\r\nfirst edge\r\n'),
+      data: mail1,
       account: 'acc-0001',
       category: 'mail.content',
       sourceId: 'm-000001',
@@ -196,7 +198,7 @@ export function sampleBag(order: Record<string, unknown> = sampleOrder()): { mod
     },
     {
       path: 'data/acc-0001/mail.content/m-000002.eml',
-      data: Buffer.concat([Buffer.from('From: alice@contoso.example\r\nSubject: big\r\n\r\n'), randomBytes(200_000)]),
+      data: mail2,
       account: 'acc-0001',
       category: 'mail.content',
       sourceId: 'm-000002',
@@ -205,8 +207,8 @@ export function sampleBag(order: Record<string, unknown> = sampleOrder()): { mod
     {
       path: 'data/acc-0001/mail.metadata/metadata.jsonl',
       data: metadataLines([
-        { sourceId: 'm-000001', timestamp: '2026-01-01T00:00:00Z', from: 'alice@contoso.example', to: 'bob@fabrikam.example', date: 'Thu, 01 Jan 2026 00:00:00 +0000', size: 120 },
-        { sourceId: 'm-000002', timestamp: '2026-06-30T23:59:59Z', from: 'alice@contoso.example', to: null, date: null, size: 200045 },
+        { sourceId: 'm-000001', timestamp: '2026-01-01T00:00:00Z', from: 'alice@contoso.example', to: 'bob@fabrikam.example', date: 'Thu, 01 Jan 2026 00:00:00 +0000', size: mail1.length },
+        { sourceId: 'm-000002', timestamp: '2026-06-30T23:59:59Z', from: 'alice@contoso.example', to: null, date: null, size: mail2.length },
       ]),
       account: 'acc-0001',
       category: 'mail.metadata',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ItemSet } from '../../src/verify/item-set.js';
+import { itemFacts, ItemSet } from '../../src/verify/item-set.js';
 
 function setOf(items: [unknown, unknown][]): ItemSet {
   const set = new ItemSet();
@@ -27,6 +27,28 @@ describe('ItemSet', () => {
     expect(setOf([[null, null]]).equals(setOf([['null', 'null']]))).toBe(false);
     expect(setOf([[7, '2026-01-01T00:00:00Z']]).equals(setOf([['7', '2026-01-01T00:00:00Z']]))).toBe(false);
     expect(setOf([[null, 'x']]).equals(setOf([[undefined, 'x']]))).toBe(true);
+  });
+
+  // Tamper D3/D4 (round 4): a line giving another size, encryption or path than the item's record, and two records that
+  // swapped their sourceIds and times, passed.
+  it('tells apart items that agree on sourceId and time but not on size, mail encryption or a file\'s path', () => {
+    const one = (facts: string, path?: unknown) => {
+      const set = new ItemSet();
+      set.add('m-1', '2026-01-01T00:00:00Z', facts, path);
+      return set;
+    };
+    expect(one(itemFacts('mail', 4930, 'provider-decrypted')).equals(one(itemFacts('mail', 4930, 'provider-decrypted')))).toBe(true);
+    expect(one(itemFacts('mail', 4930, 'provider-decrypted')).equals(one(itemFacts('mail', 999999, 'provider-decrypted')))).toBe(false);
+    expect(one(itemFacts('mail', 4930, 'provider-decrypted')).equals(one(itemFacts('mail', 4930, 'user-encrypted')))).toBe(false);
+    expect(one(itemFacts('im', 12, undefined)).equals(one(itemFacts('im', '12', undefined)))).toBe(false);
+    expect(one(itemFacts('storage', 5, undefined), 'Documents/a.txt').equals(one(itemFacts('storage', 5, undefined), 'Secret/a.txt'))).toBe(false);
+    expect(one(itemFacts('storage', 5, undefined), 'a.txt').equals(one(itemFacts('storage', 5, undefined), null))).toBe(false);
+    // Paths an earlier scopex gave otherwise (a customer-key file's originalName with its ciphertext suffix) are not
+    // compared; the rest still is.
+    const unsure = one(itemFacts('storage', 5, undefined), 'a.txt.scxb');
+    unsure.pathsUnsure();
+    expect(unsure.equals(one(itemFacts('storage', 5, undefined), 'a.txt'))).toBe(true);
+    expect(unsure.equals(one(itemFacts('storage', 6, undefined), 'a.txt'))).toBe(false);
   });
 
   it('differs for the first of many near ids', () => {

@@ -373,7 +373,7 @@ const cases: TamperCase[] = [
   // Each metadata line is its item's record: held to the range and to the fields of its service (never a subject).
   { name: 'a metadata line dated before the range (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (line) => line.replace('"timestamp":"2026-01-01T00:00:00Z"', '"timestamp":"2025-05-05T02:58:51Z"')); })), checks: ['production', 'scope'], exact: true },
   { name: 'a metadata line dated past the range by 100 us (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (line) => line.replace('"timestamp":"2026-06-30T23:59:59Z"', '"timestamp":"2026-06-30T23:59:59.0001Z"')); })), checks: ['production', 'scope'], exact: true },
-  { name: 'a metadata line carrying a subject (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (line) => line.replace('"size":120,', '"size":120,"subject":"hello",')); })), checks: ['scope'], exact: true },
+  { name: 'a metadata line carrying a subject (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (line) => line.replace('"size":124,', '"size":124,"subject":"hello",')); })), checks: ['scope'], exact: true },
   // README: a metadata file's record gives its line count as `items`.
   { name: 'a metadata record giving more items than its file has lines (re-signed)', make: () => zipOf(resealed((_model, records) => { recordOf(records, METADATA).items = 99; })), checks: ['production'], exact: true },
   { name: 'a metadata record giving no more items than a line added to it (re-signed)', make: () => zipOf(resealed((model, records) => { const items = recordOf(records, METADATA).items; editMetadata(model, records, (text) => `${text}\n${text.split('\n')[0] ?? ''}`); recordOf(records, METADATA).items = items; })), checks: ['production'], exact: true },
@@ -381,6 +381,11 @@ const cases: TamperCase[] = [
   { name: 'a content record naming another item than its metadata line (re-signed)', make: () => zipOf(resealed((_model, records) => { recordOf(records, 'data/acc-0001/mail.content/m-000002.eml').sourceId = 'm-999999'; })), checks: ['production'], exact: true },
   { name: 'a metadata line naming another item than the content records (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (text) => text.replace('"sourceId":"m-000001"', '"sourceId":"m-000009"')); })), checks: ['production'], exact: true },
   { name: 'a content record dated otherwise than its metadata line, inside the range (re-signed)', make: () => zipOf(resealed((_model, records) => { recordOf(records, MAIL_1).timestamp = '2026-02-01T00:00:00Z'; })), checks: ['production'], exact: true },
+  // ... and say the same of each: its size and, for mail, its encryption (tamper D3/D4 of round 4).
+  { name: 'a metadata line giving another size than its item (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (text) => text.replace('"size":124,', '"size":999999,')); })), checks: ['production'], exact: true },
+  { name: 'a metadata line giving its size as text (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (text) => text.replace('"size":124,', '"size":"124",')); })), checks: ['production'], exact: true },
+  { name: 'a metadata line giving another encryption than its item (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (text) => text.replace('"encryption":"provider-decrypted"', '"encryption":"user-encrypted"')); })), checks: ['production'], exact: true },
+  { name: 'two content records that swapped their sourceIds and times (re-signed)', make: () => zipOf(resealed((_model, records) => { const a = recordOf(records, MAIL_1); const b = recordOf(records, 'data/acc-0001/mail.content/m-000002.eml'); [a.sourceId, b.sourceId, a.timestamp, b.timestamp] = [b.sourceId, a.sourceId, b.timestamp, a.timestamp]; })), checks: ['production'], exact: true },
   { name: 'a metadata line removed with its count (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (text) => text.split('\n').slice(1).join('\n')); })), checks: ['production'], exact: true },
   // Export writes each account's metadata file of each metadata category of the order, empty when it has no items.
   { name: "an account's metadata file removed with its record (re-signed)", make: () => zipOf(resealed((model, records) => { withoutFile(model, records, METADATA); })), checks: ['production'], exact: true },
@@ -514,6 +519,8 @@ describe('payload files larger than a read window (one handed to the hashing thr
         const big = Buffer.concat([model.files.get(name) as Buffer, randomBytes(bytes)]);
         model.files.set(name, big);
         const record = records.find((candidate) => candidate.path === name) as ProductionRecord;
+        // The message's metadata line gives its size too.
+        if (name === MAIL_2) editMetadata(model, records, (text) => text.replace(`"size":${record.bytes},`, `"size":${big.length},`));
         record.bytes = big.length;
         record.sha256 = sha256(big);
       }
