@@ -22,7 +22,7 @@ import { malformedOrderEvent, refusedOrderEvent } from '../order/check-report.js
 import { parseOrderBytes, readOrderBytes } from '../order/read-order.js';
 import { CATEGORIES, type Category, type Order } from '../order/schema.js';
 import { lockOrderOutput } from '../seal/bag-sealer.js';
-import { exportScratchPrefix } from '../seal/dead-run-files.js';
+import { exportScratchPrefix, tidyAfterDeadRuns } from '../seal/dead-run-files.js';
 import { refuseProtectedOutDir } from './protected-folders.js';
 import type { OrderLock } from '../seal/order-lock.js';
 import { createBagSealer, type BagSealer } from '../seal/sealer.js';
@@ -118,7 +118,7 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
   const helperThreads = options.helperThreads ?? true;
   const sources = resolveSources(config, options.sources, helperThreads);
 
-  const checked = await checkAndRecord(options.orderFile, { config, directory: sources.directory, now }, custody);
+  const checked = await checkAndRecord(options.orderFile, { config, directory: sources.directory, now }, custody, options.outDir);
   const { order } = checked;
   const accounts = distinctAccounts(checked);
   const accountIds = accounts.map((account) => account.id);
@@ -271,7 +271,7 @@ function resolveSources(config: ScopexConfig, override: Partial<Sources> | undef
  * strict parsing (a BOM, no id) is logged as malformed under its SHA-256, a refused one under its id; an error that is
  * not about the order (the config's certificates) is not logged.
  */
-async function checkAndRecord(orderFile: string, ctx: OrderContext, custody: CustodyLog): Promise<CheckedOrder> {
+async function checkAndRecord(orderFile: string, ctx: OrderContext, custody: CustodyLog, outDir: string): Promise<CheckedOrder> {
   const raw = await readOrderBytes(orderFile);
   let order: Order;
   try {
@@ -283,6 +283,8 @@ async function checkAndRecord(orderFile: string, ctx: OrderContext, custody: Cus
   const evaluation = evaluateOrder(order, raw, ctx);
   if (evaluation.reasons.length > 0) {
     await custody.append(refusedOrderEvent(order, evaluation.reasons, raw));
+    // A run of the order killed before this one (the order has expired since) left decrypted files there: they go.
+    await tidyAfterDeadRuns(outDir, order.id);
     throw new OrderError(evaluation.reasons);
   }
   const checked: CheckedOrder = { order, raw, accounts: evaluation.accounts };

@@ -39,9 +39,9 @@ export async function removeDeadRunFiles(outDir: string, orderId: string): Promi
 }
 
 /**
- * For a run that finds the order's archive already there and goes no further (batch's skip): takes the order's lock
- * when it is free, removes what dead runs left (removeDeadRunFiles), and lets go. Never throws: a folder it cannot
- * tidy (read-only, or a run of the order at work) is left as it is.
+ * For a run that goes no further (batch's skip of an archive already there, an order refused): takes the order's lock
+ * when it is free, removes what dead runs left (removeDeadRunFiles), and lets go. Never throws: a folder that is not
+ * there, or that it cannot tidy (read-only, or a run of the order at work), is left as it is.
  */
 export async function tidyAfterDeadRuns(outDir: string, orderId: string): Promise<void> {
   const lock = await acquireOrderLock(outDir, orderId).catch(() => null);

@@ -48,7 +48,8 @@ export interface RecordChecker {
   discard(file: RecordFile): void;
   payload(read: ReadResults): Promise<CheckOutcome>;
   /** Uses the results given to `payload`. */
-  production(): Promise<CheckOutcome>;
+  /** `contentServices`: the services whose content the order the archive carries names. */
+  production(contentServices: string[]): Promise<CheckOutcome>;
   scope(rule: ScopeRule): Promise<CheckOutcome>;
   close(): Promise<void>;
 }
@@ -114,9 +115,9 @@ export class LocalRecordChecker implements RecordChecker {
     return Promise.resolve(this.checks.checkPayload(read));
   }
 
-  production(): Promise<CheckOutcome> {
+  production(contentServices: string[]): Promise<CheckOutcome> {
     if (this.lastRead === null) return Promise.reject(new Error('production checked before payload'));
-    return Promise.resolve(this.checks.checkProduction(this.lastRead));
+    return Promise.resolve(this.checks.checkProduction(this.lastRead, contentServices));
   }
 
   scope(rule: ScopeRule): Promise<CheckOutcome> {
@@ -193,8 +194,8 @@ class ThreadedRecordChecker implements RecordChecker {
     return this.outcome((id) => ({ type: 'payload', id, digests, present, sizes }), [digests.buffer, present.buffer, sizes.buffer]);
   }
 
-  production(): Promise<CheckOutcome> {
-    return this.outcome((id) => ({ type: 'production', id }));
+  production(contentServices: string[]): Promise<CheckOutcome> {
+    return this.outcome((id) => ({ type: 'production', id, contentServices }));
   }
 
   scope(rule: ScopeRule): Promise<CheckOutcome> {

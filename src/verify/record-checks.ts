@@ -308,7 +308,7 @@ export class RecordChecks {
   }
 
   /** production.json has exactly one well-formed record per payload file, agreeing with the manifest. */
-  checkProduction(read: ReadResults): CheckOutcome {
+  checkProduction(read: ReadResults, contentServices: readonly string[] = []): CheckOutcome {
     const plan = this.planned().production;
     const failures = this.parseFailures;
     const productionRead = hasDigest(read, this.bagEntries.get(PRODUCTION));
@@ -345,22 +345,23 @@ export class RecordChecks {
       if (lines === undefined || lines === items || !hasDigest(read, this.bagEntries.get(path))) continue;
       failures.add('production', path, `items ${lines} (the file's lines)`, `items ${items}`, `production.json record ${record + 1} gives the wrong line count for ${path}`);
     }
-    this.checkLinesAgainstContent(read, failures);
+    this.checkLinesAgainstContent(read, failures, contentServices);
     return failures.outcome(`${production.length} records`);
   }
 
   /**
    * Export writes a metadata line for each item it delivers: when the archive holds a service's content (for any
-   * account: the order's categories are the same for every account), the lines of each account's metadata file for it
+   * account: the order's categories are the same for every account), or the order it carries names that content
+   * (`namedServices`: a service's content all left out fails too), the lines of each account's metadata file for it
    * name the same items, sourceId and timestamp, as that account's content records in production.json, and say the
    * same of each (itemFacts: size, and mail's encryption; a file's path).
    */
-  private checkLinesAgainstContent(read: ReadResults, failures: Failures): void {
+  private checkLinesAgainstContent(read: ReadResults, failures: Failures, namedServices: readonly string[]): void {
     for (const [path, lines] of this.lineItems) {
       if (!hasDigest(read, this.bagEntries.get(path))) continue;
       const { account, category } = splitPayloadPath(path);
       const service = category.slice(0, category.length - METADATA_SUFFIX.length);
-      if (!category.endsWith(METADATA_SUFFIX) || !this.contentServices.has(service)) continue;
+      if (!category.endsWith(METADATA_SUFFIX) || !(this.contentServices.has(service) || namedServices.includes(service))) continue;
       const content = this.contentItems.get(contentKey(account, service)) ?? new ItemSet();
       if (content.equals(lines)) continue;
       const records = `${content.count} ${service}.content record${content.count === 1 ? '' : 's'} of account ${account}`;

@@ -15,7 +15,7 @@ export type RecordsRequest =
   | { type: 'discard'; file: RecordFile }
   /** The arrays of a `DigestTable`, and each entry's size. */
   | { type: 'payload'; id: number; digests: Uint8Array; present: Uint8Array; sizes: Float64Array }
-  | { type: 'production'; id: number }
+  | { type: 'production'; id: number; contentServices: string[] }
   | { type: 'scope'; id: number; rule: ScopeRule };
 
 export type RecordsReply =

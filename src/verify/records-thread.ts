@@ -70,7 +70,7 @@ function handle(request: RecordsRequest): RecordsReply | null {
     }
     case 'production':
       if (lastRead === null) throw new Error('the records thread was asked for production before payload');
-      return { type: 'outcome', id: request.id, outcome: required().checkProduction(lastRead) };
+      return { type: 'outcome', id: request.id, outcome: required().checkProduction(lastRead, request.contentServices) };
     case 'scope':
       return { type: 'outcome', id: request.id, outcome: required().checkScope(request.rule) };
   }

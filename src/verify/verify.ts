@@ -682,8 +682,11 @@ class ArchiveVerification {
   private askRecordChecks(): { payload: Promise<CheckOutcome>; production: Promise<CheckOutcome>; scope: ScopeOutcomes | null } {
     const records = this.recordChecks();
     const payload = records.payload({ digests: this.digests, sizes: this.sizes });
-    const production = records.production();
     const order = this.archiveOrder().parsed?.data;
+    // A service whose content the order names: its metadata lines are held to its content records even when the
+    // archive holds none of them (all of a service's content left out).
+    const contentServices = (order?.categories ?? []).filter((category) => category.endsWith('.content')).map((category) => category.slice(0, -'.content'.length));
+    const production = records.production(contentServices);
     const rule = (of: Order): ScopeRule => ({ categories: of.categories, from: of.dateRange.from, to: of.dateRange.to });
     const archive = order ? records.scope(rule(order)) : null;
     // A different --order (the order check fails on that already) is the one the investigator holds: what lies

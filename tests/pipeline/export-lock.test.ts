@@ -81,6 +81,14 @@ function lockOwner(overrides: Record<string, unknown>): Record<string, unknown> 
   return { pid: process.pid, host: os.hostname(), process: null, orderId: 'x', startedAt: new Date().toISOString(), ...overrides };
 }
 
+/** What an export of the order killed mid-way leaves: its lock (of a dead pid), its .partial and its temp folders. */
+function plantKilledRun(out: string, orderId: string): void {
+  writeLock(out, orderId, lockOwner({ pid: deadPid(), orderId }));
+  writeFileSync(path.join(out, `${orderId}.zip.partial`), 'half an archive');
+  mkdirSync(path.join(out, `.${orderId}.export-Ab12Cd`));
+  mkdirSync(path.join(out, `.${orderId}.seal-Ef34Gh`));
+}
+
 /** Everything but the archive: lock, .partial, temp folders. */
 function leftovers(out: string): string[] {
   return readdirSync(out).filter((name) => !name.endsWith('.zip'));
@@ -153,10 +161,7 @@ describe('the order lock of an export', () => {
   it('takes over the lock of a dead process, and removes what that run left', async () => {
     const order = writeSignedOrder(fx, { categories: ['mail.content'] });
     const out = outDir();
-    writeLock(out, order.id, lockOwner({ pid: deadPid(), orderId: order.id }));
-    writeFileSync(path.join(out, `${order.id}.zip.partial`), 'half an archive');
-    mkdirSync(path.join(out, `.${order.id}.export-Ab12Cd`));
-    mkdirSync(path.join(out, `.${order.id}.seal-Ef34Gh`));
+    plantKilledRun(out, order.id);
     // A run killed while it took over a stale lock (moved aside, not yet deleted); another order's is left alone.
     writeFileSync(path.join(out, `.${order.id}.lock.stale-0a1b2c3d`), '{}');
     writeFileSync(path.join(out, `.${order.id}x.lock.stale-0a1b2c3d`), '{}');
@@ -192,6 +197,21 @@ describe('the order lock of an export', () => {
       expect(readFileSync(archive).equals(delivered)).toBe(true);
     });
   }
+
+  // Robustness 1 of round 5: killed mid-export, then refused on its next run (expired meanwhile), the order's
+  // decrypted .partial and temp folders stayed for good.
+  it('removes what a killed run of the order left when its next run is refused (the order expired since)', async () => {
+    const order = writeSignedOrder(fx, { categories: ['mail.content'] });
+    const out = outDir();
+    plantKilledRun(out, order.id);
+    const error = await exportInto(out, order.file, { now: new Date('2100-01-01T00:00:00Z') }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'OrderError' });
+    expect(readdirSync(out)).toEqual([]);
+    // With no --out folder, a refused order makes none.
+    const missing = path.join(work, `never-made-${runs}`);
+    await expect(exportInto(missing, order.file, { now: new Date('2100-01-01T00:00:00Z') })).rejects.toMatchObject({ name: 'OrderError' });
+    expect(existsSync(missing)).toBe(false);
+  });
 
   it.runIf(process.platform === 'linux')('takes over a lock whose pid now belongs to another process', async () => {
     const order = writeSignedOrder(fx, { categories: ['mail.content'] });
