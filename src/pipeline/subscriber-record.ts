@@ -32,15 +32,16 @@ interface EventTime {
  * included). Anything else (the sign-up date, names, identifiers) is a standing fact and is kept as it is.
  *
  * Decision: a list is history as soon as one of its elements is an object carrying one of EVENT_TIME_FIELDS as a date
- * with a time of day: that is how logins, IP addresses and payments are stamped, and one undated or date-only entry
+ * with a time of day, or holding there what is not read as a date: that is how logins, IP addresses and payments are
+ * stamped, and one undated or date-only entry
  * must not make a whole event log a standing fact that goes out uncut (fail closed). In such a list:
  * - an element dated by an instant (with its zone) is kept when the instant is inside the range;
  * - an element dated only by a calendar date ("2026-02-01"), or by a time without a zone, is kept only when every
  *   instant it can stand for is inside the range, read in any zone from UTC-12 to UTC+14: a day is kept only when the
  *   whole day lies in the range however it is read (a day on the range's edge may lie outside it, and goes);
  * - an element with no date at all (a null or missing time) is kept: nothing says it is out of range;
- * - an element whose time field holds what is not read as a date (epoch seconds, RFC 2822, a date that does not exist,
- *   free text) goes: it may lie outside the range, and an event log must not go out uncut (fail closed). RFC 3339's
+ * - an element whose time field holds what is not read as a date (epoch seconds, RFC 2822, a day that does not exist,
+ *   with or without a time, free text) goes: it may lie outside the range, and an event log must not go out uncut (fail closed). RFC 3339's
  *   lower-case `t` and `z`, and a blank for the `T`, are read.
  * A list whose elements carry no time of day at all (addresses dated by day, say) is a standing fact, as before.
  * Also returns how many events were left out.
@@ -53,7 +54,9 @@ export function filterSubscriberRecord(record: unknown, range: TimeRange): { rec
   function walk(value: unknown): unknown {
     if (Array.isArray(value)) {
       const times = value.map(eventTime);
-      if (times.some((t) => t?.timed)) {
+      // An element whose time cannot be read makes the list history too: a log stamped throughout in epoch seconds
+      // or RFC 2822 went out uncut, since no element was read as timed.
+      if (times.some((t) => t?.timed || t?.unreadable)) {
         const kept = value.filter((_, i) => {
           const time = times[i];
           if (time === undefined) return true;
@@ -90,20 +93,20 @@ function eventTime(element: unknown): EventTime | undefined {
     }
     // RFC 3339 allows a lower-case t and z, and (section 5.6, NOTE) a blank between the date and the time.
     const value = /^\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}/.test(field) ? `${field.slice(0, 10)}T${field.slice(11)}`.replace(/z$/, 'Z') : field.replace(/(T.*)z$/, '$1Z');
-    const dateOnly = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
-    if (dateOnly) {
+
+    if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
       // A calendar date that exists (Date.UTC would roll 2026-02-30 over into March).
-      const [year, month, day] = [Number(dateOnly[1]), Number(dateOnly[2]), Number(dateOnly[3])];
-      const midnight = Date.UTC(year, month - 1, day);
-      if (new Date(midnight).toISOString().slice(0, 10) === value) {
+      const midnight = existingDay(value);
+      if (midnight !== null) {
         loose ??= { timed: false, earliest: midnight - AHEAD_OF_UTC_MS, latest: midnight + DAY_MS + BEHIND_UTC_MS, latestText: '' };
       } else {
         unreadable = true;
       }
       continue;
     }
-    // Only dates with a time date an event to the instant; a bare year or a free-text date is not trusted to cut by.
-    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value)) {
+    // Only dates with a time date an event to the instant; a bare year or a free-text date is not trusted to cut by,
+    // and neither is a day that does not exist (Date.parse reads 2026-02-30T10:00Z as 2 March).
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value) || existingDay(value.slice(0, 10)) === null) {
       unreadable = true;
       continue;
     }
@@ -119,6 +122,14 @@ function eventTime(element: unknown): EventTime | undefined {
     else loose ??= { timed: true, earliest: at - AHEAD_OF_UTC_MS, latest: at + BEHIND_UTC_MS, latestText: value };
   }
   return loose ?? (unreadable ? { timed: false, unreadable: true, earliest: 0, latest: 0, latestText: '' } : undefined);
+}
+
+/** Midnight UTC of the calendar day `yyyy-mm-dd`, or null when there is no such day (Date.UTC rolls 02-30 into March). */
+function existingDay(text: string): number | null {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (!match) return null;
+  const midnight = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
+  return new Date(midnight).toISOString().slice(0, 10) === text ? midnight : null;
 }
 
 /**

@@ -238,6 +238,17 @@ describe('subscriber record filtering', () => {
     expect(eventsLeftOut).toBe(6);
   });
 
+  // Fidelity 1 and 2 of round 5: a list stamped throughout in a form not read went out uncut (no element was read as
+  // timed, so it was taken for standing facts), and a day that does not exist, with a time, was read as early March.
+  it('leaves out what it cannot read in a list with no readable time at all, and days that do not exist with a time', () => {
+    for (const stamps of [[1704448800, 1704535200], ['Fri, 05 Jan 2024 10:00:00 +0000', 'Sat, 06 Jan 2024 10:00:00 +0000']]) {
+      const record = { loginHistory: stamps.map((time, i) => ({ time, ip: `10.0.0.${i}` })), name: 'kept' };
+      expect(filterSubscriberRecord(record, range)).toEqual({ record: { loginHistory: [], name: 'kept' }, eventsLeftOut: 2 });
+    }
+    const days = { h: ['2026-02-29T10:00:00Z', '2026-02-30T10:00:00Z', '2026-02-31T10:00:00+01:00', '2026-04-31T10:00:00', '2026-03-01T10:00:00Z'].map((at) => ({ at })) };
+    expect(filterSubscriberRecord(days, { from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-06-30T23:59:59.999Z') })).toEqual({ record: { h: [days.h[4]] }, eventsLeftOut: 4 });
+  });
+
   it('judges a date-only entry as the whole day read in any zone (UTC-12 to UTC+14)', () => {
     const list = (day: string) => ({ h: [{ at: '2026-03-02T12:00:00Z' }, { at: day }] });
     const cut = (from: string, to: string, day: string) =>
