@@ -114,7 +114,9 @@ export function safeArchivePath(storeName: string, options: SafeNameOptions = {}
   // The last part is the file name, which may have to leave room for a suffix.
   const segments = parts.map((part, index) => safeSegment(part, index === last ? fileNameBytes : MAX_SEGMENT_BYTES)).filter((segment) => segment !== '');
   if (segments.length === 0 || !folders) return [segments[0] ?? UNNAMED];
-  // A name that ended in `/` or `..` names a folder, not a file: keep what is left, its last part as the file.
+  // A name that ended in `/` or `..` (or a blank) names a folder, not a file: keep what is left, its last part as the
+  // file, cut to the file name's room (a 150-byte folder name with `.scxb` after it was an unsafe path).
+  segments.push(safeSegment(segments.pop() as string, fileNameBytes));
   return segments;
 }
 

@@ -184,6 +184,15 @@ describe('deep folders', () => {
     expect(lower.endsWith('/f~2.txt')).toBe(true);
   });
 
+  // Found by the property below (seed -2102852420): a file named " " in a 150-byte folder took the folder's name as
+  // its own, and with `.scxb` after it was 155 bytes, an unsafe path.
+  test('a file whose name is blank takes its folder\'s name within the file name\'s room', () => {
+    const path = createNameAllocator().allocate(`${'x'.repeat(150)}/ `, { suffix: '.scxb' });
+    expect(isSafeArchivePath(path)).toBe(true);
+    expect(Buffer.byteLength(path)).toBeLessThanOrEqual(MAX_SEGMENT_BYTES);
+    expect(path.endsWith('.scxb')).toBe(true);
+  });
+
   test('every allocated path is within the limit, safe and unique (property)', () => {
     fc.assert(
       fc.property(
@@ -200,6 +209,8 @@ describe('deep folders', () => {
       ),
       { numRuns: 300 },
     );
+    // The seed that found the blank file name above.
+    fc.assert(fc.property(fc.constant([['x'.repeat(150), ' ']]), (names) => names.every((parts) => isSafeArchivePath(createNameAllocator().allocate(parts.join('/'), { suffix: '.scxb' })))));
   });
 });
 
