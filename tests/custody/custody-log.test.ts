@@ -74,6 +74,18 @@ async function expectRefused(message: RegExp): Promise<void> {
   expect(existsSync(lockFileFor(logFile))).toBe(false);
 }
 
+/**
+ * The log, ending `last` records in past its head file that its pending file names, passes audit; the next append
+ * confirms them (its head file written, the pending file gone), and the log passes again.
+ */
+async function expectConfirmedByNextAppend(last: number): Promise<void> {
+  expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: last, failures: [] });
+  expect((await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: `LE-${last + 1}`, details: {} })).seq).toBe(last + 1);
+  expect(JSON.parse(readFileSync(headFileFor(logFile), 'utf8'))).toMatchObject({ seq: last + 1 });
+  expect(existsSync(pendingFileFor(logFile))).toBe(false);
+  expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: last + 1, failures: [] });
+}
+
 describe('file custody log', () => {
   it('chains records: seq from 1, genesis prevHash, hash of the canonical record', async () => {
     const log = createFileCustodyLog({ file: logFile, now: () => new Date('2026-10-01T00:00:00Z') });
@@ -381,11 +393,7 @@ describe('verifyCustodyLog', () => {
     await expectRefused(/one record past its head file/);
     // The one that names it: audit verify takes it as an append cut short, and the next append confirms it.
     writeFileSync(pendingFileFor(logFile), `${JSON.stringify({ seq: 4, hash })}\n`);
-    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 4, failures: [] });
-    expect((await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-5', details: {} })).seq).toBe(5);
-    expect(JSON.parse(readFileSync(headFileFor(logFile), 'utf8'))).toMatchObject({ seq: 5 });
-    expect(existsSync(pendingFileFor(logFile))).toBe(false);
-    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 5, failures: [] });
+    await expectConfirmedByNextAppend(4);
   });
 
   // Export's sealed archive and its notice were two appends: a full disk between them left a seal of a withheld
@@ -435,11 +443,7 @@ describe('verifyCustodyLog', () => {
       await expectRefused(/ends at seq 5, 2 records past its head file \S+ \(seq 3\), and no scopex is writing them: they were added without scopex/);
     }
     pending({ seq: 5, hash: noticeHash, from: 4 });
-    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 5, failures: [] });
-    expect((await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-6', details: {} })).seq).toBe(6);
-    expect(JSON.parse(readFileSync(headFileFor(logFile), 'utf8'))).toMatchObject({ seq: 6 });
-    expect(existsSync(pendingFileFor(logFile))).toBe(false);
-    expect(await verifyCustodyLog(logFile)).toMatchObject({ ok: true, lastSeq: 6, failures: [] });
+    await expectConfirmedByNextAppend(5);
   });
 
   it('confirms a first append of two killed before the log had a head file, and only with its pending file', async () => {
