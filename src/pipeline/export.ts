@@ -140,6 +140,7 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
       orderId: order.id,
       force: options.force ?? false,
       organization: config.organization,
+      accounts: accountIds,
       signerCertificateFile: config.signerCertificateFile,
       signerKeyFile: config.signerKeyFile,
       now,

@@ -6,6 +6,9 @@ import type { SourceItem } from '../sources/source-adapter.js';
 /** Suffix of items delivered as the stored ciphertext (customer-key accounts): the at-rest "SCXB" format. */
 export const STORED_CIPHERTEXT_SUFFIX = '.scxb';
 
+/** An account's subscriber record in its subscriber folder (with STORED_CIPHERTEXT_SUFFIX for a customer-key account). */
+export const SUBSCRIBER_FILE = 'subscriber.json';
+
 export type PayloadCategory = Exclude<Category, `${string}.metadata`>;
 
 /** Allocates the payload paths of one account, one folder per category. Paths are relative to data/. */
@@ -42,7 +45,7 @@ export function createAccountPaths(accountId: string): AccountPaths {
           // One folder per conversation, one JSON file per message.
           return allocate(category, `${safeSegment(item.conversationId) || 'conversation'}/${item.id}.json`, true, suffix);
         case 'subscriber':
-          return allocate(category, 'subscriber.json', false, suffix);
+          return allocate(category, SUBSCRIBER_FILE, false, suffix);
         default: {
           const unknown: never = item;
           throw new Error(`unknown item kind ${String((unknown as SourceItem).kind)}`);

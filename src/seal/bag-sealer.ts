@@ -8,6 +8,7 @@ import { finished } from 'node:stream/promises';
 import * as archiverModule from 'archiver';
 import { AbortedError, describeFsError, InputError, KeyError, NotRegularFileError, ScopexError } from '../errors.js';
 import { refuseKeyFileOpenToOthers } from '../keys/key-file-mode.js';
+import { ACCOUNT_ID_PATTERN } from '../sources/file-directory.js';
 import { readInputFile } from '../util/read-input-file.js';
 import { createHashThread, type HashChannel, type HashThread } from './hash-thread.js';
 import { BatchingFileSink, BATCH_BYTES } from './batching-file-sink.js';
@@ -216,6 +217,7 @@ async function fsyncFolder(folder: string): Promise<void> {
 class ZipBagSealer implements BagSealer {
   readonly #orderId: string;
   readonly #organization: string;
+  readonly #accounts: readonly string[];
   readonly #force: boolean;
   readonly #now: Date;
   readonly #archivePath: string;
@@ -267,6 +269,7 @@ class ZipBagSealer implements BagSealer {
   }) {
     this.#orderId = init.options.orderId;
     this.#organization = init.options.organization;
+    this.#accounts = [...(init.options.accounts ?? [])];
     this.#force = init.options.force ?? false;
     this.#now = init.options.now ?? new Date();
     this.#archivePath = init.archivePath;
@@ -614,6 +617,7 @@ class ZipBagSealer implements BagSealer {
         externalIdentifier: this.#orderId,
         payloadBytes: this.#payloadBytes,
         payloadFiles: this.#payloadFiles,
+        accounts: this.#accounts,
       });
       const bagInfo = await this.#appendHashed(BAG_INFO_FILE, Buffer.from(info, 'utf8'));
       await this.#manifest.close();
@@ -820,6 +824,8 @@ export async function createBagSealer(options: SealerOptions, heldLock?: OrderLo
   if (/[\r\n]/.test(options.organization) || options.organization.trim() === '') {
     throw new InputError('CONFIG_INVALID', 'the source organization must be one non-empty line.');
   }
+  const badAccount = options.accounts?.find((account) => !ACCOUNT_ID_PATTERN.test(account));
+  if (badAccount !== undefined) throw new TypeError(`bag-info.txt cannot list account ${JSON.stringify(badAccount)}: not an account id`);
   options.signal?.throwIfAborted();
   const outDir = path.resolve(options.outDir);
   const archivePath = path.join(outDir, `${options.orderId}.zip`);

@@ -36,7 +36,12 @@ export interface BagInfo {
   externalIdentifier: string;
   payloadBytes: number;
   payloadFiles: number;
+  /** Scopex-Account lines, in this order. */
+  accounts: readonly string[];
 }
+
+/** The bag-info.txt label of each account the export resolved (a label of scopex's own, RFC 8493 §2.2.2). */
+export const ACCOUNT_LABEL = 'Scopex-Account';
 
 /** bag-info.txt: `Label: value` lines (RFC 8493 §2.2.2); Bagging-Date is the UTC day, YYYY-MM-DD. */
 export function bagInfoText(info: BagInfo): string {
@@ -45,6 +50,7 @@ export function bagInfoText(info: BagInfo): string {
     `Bagging-Date: ${info.baggingDate.toISOString().slice(0, 10)}`,
     `External-Identifier: ${info.externalIdentifier}`,
     `Payload-Oxum: ${info.payloadBytes}.${info.payloadFiles}`,
+    ...info.accounts.map((account) => `${ACCOUNT_LABEL}: ${account}`),
     '',
   ].join('\n');
 }

@@ -10,6 +10,11 @@ export interface SealerOptions {
   force?: boolean;
   /** bag-info.txt Source-Organization. */
   organization: string;
+  /**
+   * bag-info.txt Scopex-Account, one line each: every account the order's targets resolved to, whether or not it has
+   * data in the bag, so that verify can tell an account left out whole from one that had nothing in the order's range.
+   */
+  accounts?: readonly string[];
   /** PEM files: the archive signer's certificate and its private key (loaded into a KeyObject, never a string). */
   signerCertificateFile: string;
   signerKeyFile: string;

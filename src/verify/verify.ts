@@ -7,7 +7,10 @@ import { describeFsError, InputError, ScopexError } from '../errors.js';
 import { approvalIssuedBy, approvalSignatureMatches, verifyApproval } from '../order/approval-verify.js';
 import { canonicalJson } from '../order/canonical.js';
 import { resolveTargets } from '../order/targets.js';
+import { ACCOUNT_LABEL } from '../seal/bagit-text.js';
 import type { AccountDirectory } from '../sources/account-directory.js';
+import { ACCOUNT_ID_PATTERN } from '../sources/file-directory.js';
+import { STORED_CIPHERTEXT_SUFFIX, SUBSCRIBER_FILE } from '../pipeline/item-paths.js';
 import { isMetadataCategory, METADATA_FILE } from '../pipeline/metadata-fields.js';
 import { instantInRange } from '../util/in-range.js';
 import { notValidJson } from '../util/json-position.js';
@@ -606,8 +609,35 @@ class ArchiveVerification {
       if (external !== undefined && external !== this.topFolder) {
         this.fail('bag-layout', this.entryName('bag-info.txt'), `External-Identifier ${this.topFolder ?? ''}`, external, 'bag-info.txt names another order than the top folder');
       }
+      this.checkAccountLines(info.get(ACCOUNT_LABEL) ?? []);
     }
     this.pass('bag-layout', 'BagIt 1.0 with bag-info, manifests, order, production record and signature');
+  }
+
+  /**
+   * bag-info.txt lists every account the export resolved, one `Scopex-Account` line each: an export resolves at least
+   * one (a target that resolves to none refuses the order), and each one once.
+   */
+  private checkAccountLines(values: readonly string[]): void {
+    const entry = this.entryName('bag-info.txt');
+    if (values.length === 0) {
+      this.fail('bag-layout', entry, `a ${ACCOUNT_LABEL} line for each account the export resolved`, 'none', `bag-info.txt lists no ${ACCOUNT_LABEL}, so an account left out whole could not be told from one with nothing to deliver`);
+    }
+    const seen = new Set<string>();
+    for (const value of values) {
+      if (!ACCOUNT_ID_PATTERN.test(value)) {
+        this.fail('bag-layout', entry, `${ACCOUNT_LABEL}: an account id`, shownValue(value), `bag-info.txt gives a ${ACCOUNT_LABEL} that is not an account id`);
+      } else if (seen.has(value)) {
+        this.fail('bag-layout', entry, `each ${ACCOUNT_LABEL} once`, value, `bag-info.txt lists account ${value} twice`);
+      }
+      seen.add(value);
+    }
+  }
+
+  /** The accounts bag-info.txt says the export resolved (its well-formed Scopex-Account lines), or null without any. */
+  private listedAccounts(): ReadonlySet<string> | null {
+    const values = (this.bagInfo()?.get(ACCOUNT_LABEL) ?? []).filter((value) => ACCOUNT_ID_PATTERN.test(value));
+    return values.length === 0 ? null : new Set(values);
   }
 
   /** The CMS signature over tagmanifest-sha256.txt, its maths and its signer's chain to --trust. */
@@ -728,19 +758,50 @@ class ArchiveVerification {
   /** production.json has exactly one well-formed record per payload file, agreeing with the manifest. */
   private verifyProduction(outcome: CheckOutcome): void {
     this.absorb('production', outcome);
-    this.metadataFilesPresent();
-    this.pass('production', outcome.detail);
+    const detail = this.accountsWhole();
+    this.pass('production', `${outcome.detail}${detail}`);
   }
 
   /**
-   * Export writes each account's file of each metadata category the order names, an empty one when the account has no
-   * such items: an account of the archive without it lacks part of what the order asked for. Judged against the
-   * order the archive carries, when it is a valid one.
+   * Each account's data against the accounts bag-info.txt says the export resolved: no data of an account it does not
+   * list, and for each one it lists, what export writes for every account whatever its range holds (a subscriber record
+   * and each metadata category's file, an empty one when the account has no such items), when the order the archive
+   * carries names them. An account left out whole, or part of one, fails. Returns a detail for the check's line.
    */
-  private metadataFilesPresent(): void {
+  private accountsWhole(): string {
+    const listed = this.listedAccounts();
+    const accounts = this.payloadAccounts();
+    if (listed) {
+      for (const account of [...accounts].sort()) {
+        if (listed.has(account)) continue;
+        this.fail('production', this.entryName(`data/${account}/`), `an account bag-info.txt lists (${[...listed].join(', ')})`, account, `the archive holds data of account ${account}, which bag-info.txt does not list among the accounts the export resolved`);
+      }
+    }
     const order = this.archiveOrder().parsed?.data;
-    const categories = order ? order.categories.filter((category) => isMetadataCategory(category)) : [];
-    if (categories.length === 0) return;
+    const required = order ? order.categories.filter((category) => category === 'subscriber' || isMetadataCategory(category)) : [];
+    const expected = listed ?? accounts;
+    if (required.length > 0) {
+      for (const account of [...expected].sort()) {
+        const files = required.map((category) => `data/${account}/${category}/${category === 'subscriber' ? SUBSCRIBER_FILE : METADATA_FILE}`);
+        if (!accounts.has(account)) {
+          const file = `data/${account}/`;
+          this.fail('production', this.entryName(file), `${files.join(', ')}, as export writes for every account of an order naming ${required.join(', ')}`, 'no data of the account', `account ${account}, which bag-info.txt lists, has no data in the archive, though the order asks for its ${required.join(', ')}`);
+          continue;
+        }
+        for (const [index, file] of files.entries()) {
+          const category = required[index] as string;
+          // A customer-key account's subscriber record is its stored ciphertext.
+          if (this.bagEntries.has(file) || (category === 'subscriber' && this.bagEntries.has(`${file}${STORED_CIPHERTEXT_SUFFIX}`))) continue;
+          const what = category === 'subscriber' ? 'subscriber record' : `${category} file`;
+          this.fail('production', this.entryName(file), `${file}, as export writes for every account of an order naming ${category}`, 'no such file', `account ${account} has no ${what} (${file}), which the order asks for`);
+        }
+      }
+    }
+    return listed ? `; ${listed.size} account(s) listed in bag-info.txt, ${accounts.size} with data` : '';
+  }
+
+  /** The accounts that have a category folder under data/. */
+  private payloadAccounts(): Set<string> {
     const accounts = new Set<string>();
     // Paths of one account follow each other: a path under the previous one's data/<account>/ has the same account.
     let lastPrefix: string | null = null;
@@ -751,13 +812,7 @@ class ArchiveVerification {
       lastPrefix = category ? `data/${account}/` : null;
       if (category) accounts.add(account);
     }
-    for (const account of [...accounts].sort()) {
-      for (const category of categories) {
-        const file = `data/${account}/${category}/${METADATA_FILE}`;
-        if (this.bagEntries.has(file)) continue;
-        this.fail('production', this.entryName(file), `${file}, as export writes for every account of an order naming ${category}`, 'no such file', `account ${account} has no ${category} file (${file}), which the order asks for`);
-      }
-    }
+    return accounts;
   }
 
   /** The archive's order.json is a scopex order for this bag, and equals --order when given. */
@@ -904,7 +959,7 @@ class ArchiveVerification {
    * resolves them. A target the directory no longer resolves (an identifier since moved or removed) cannot vouch for
    * any account: the archive's accounts are then held to the rest, and the detail says which targets did not resolve.
    */
-  private accountsResolved(order: Order, accounts: ReadonlySet<string>, directory: AccountDirectory): string {
+  private accountsResolved(order: Order, accounts: ReadonlySet<string>, directory: AccountDirectory, exported: ReadonlySet<string> | null): string {
     const resolution = resolveTargets(order.targets, directory);
     const resolved = new Set(resolution.accounts.map((entry) => entry.account.id));
     const listed = [...resolved].sort().join(', ') || 'none';
@@ -919,8 +974,38 @@ class ArchiveVerification {
         );
       }
     }
+    // And the other way: an account a target resolves to now that the export did not resolve is missing from the
+    // archive, unless the directory has changed since (which verify cannot tell, so it says so).
+    for (const { account, targets } of exported ? resolution.accounts : []) {
+      if (exported?.has(account.id)) continue;
+      const target = targets[0] as (typeof targets)[number];
+      this.fail(
+        'scope',
+        this.entryName('bag-info.txt'),
+        `account ${account.id}, which target ${target.type} ${JSON.stringify(target.value)} resolves to in the account directory, among the accounts the export resolved`,
+        [...exported ?? []].join(', '),
+        `account ${account.id}, which the order's targets resolve to, is missing from the archive (bag-info.txt does not list it), or the account directory has changed since the export`,
+      );
+    }
     const unresolved = resolution.reasons.length === 0 ? '' : `; ${resolution.reasons.length} target(s) no longer resolve in the account directory`;
     return `${accounts.size} account(s), all among the ${resolved.size} the targets resolve to in the account directory${unresolved}`;
+  }
+
+  /**
+   * An account-id target names its account whatever the directory says, and export refuses an order with a target it
+   * cannot resolve: every account-id target is among the accounts the export resolved.
+   */
+  private targetsListed(order: Order, listed: ReadonlySet<string>): void {
+    for (const target of order.targets) {
+      if (target.type !== 'account-id' || listed.has(target.value)) continue;
+      this.fail(
+        'scope',
+        this.entryName('bag-info.txt'),
+        `account ${target.value}, which the order names by id, among the accounts the export resolved`,
+        [...listed].join(', '),
+        `account ${target.value}, a target of order ${order.id}, is missing from the archive: bag-info.txt does not list it`,
+      );
+    }
   }
 
   /**
@@ -977,6 +1062,11 @@ class ArchiveVerification {
       }
     }
     this.metadataLinesAgainst(order);
+    // The accounts bag-info.txt lists are the export's claim of what the targets resolved to: held to the targets as
+    // the accounts with data are (production holds the data to the list).
+    const listed = this.listedAccounts();
+    for (const account of listed ?? []) accounts.add(account);
+    if (listed) this.targetsListed(order, listed);
     let accountDetail = `${accounts.size} account(s); targets other than account ids cannot be resolved offline`;
     // Each target resolves to exactly one account: more accounts than targets is data of an account no target names.
     if (accounts.size > order.targets.length) {
@@ -990,7 +1080,7 @@ class ArchiveVerification {
       );
     }
     if (this.options.directory) {
-      accountDetail = this.accountsResolved(order, accounts, this.options.directory);
+      accountDetail = this.accountsResolved(order, accounts, this.options.directory, listed);
     } else if (order.targets.every((target) => target.type === 'account-id')) {
       const named = new Set(order.targets.map((target) => target.value));
       for (const account of accounts) {

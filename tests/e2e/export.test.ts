@@ -80,6 +80,9 @@ describe('scopex export (sample world)', () => {
     const oxum = /Payload-Oxum: (\d+)\.(\d+)/.exec(readFileSync(path.join(warrant.bag, 'bag-info.txt'), 'utf8'))!;
     const total = dataFiles.reduce((sum, f) => sum + statSync(path.join(warrant.bag, f)).size, 0);
     expect([Number(oxum[1]), Number(oxum[2])]).toEqual([total, dataFiles.length]);
+    // Every account the targets resolved to, whether or not it has data: the warrant names two.
+    const listed = [...readFileSync(path.join(warrant.bag, 'bag-info.txt'), 'utf8').matchAll(/^Scopex-Account: (.*)$/gm)].map((match) => match[1]);
+    expect(listed).toEqual(['acct-0001', 'acct-0002']);
   });
 
   it('carries a signature that openssl cms -verify accepts against the world CA', () => {

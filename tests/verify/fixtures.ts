@@ -241,6 +241,15 @@ export function sampleBag(order: Record<string, unknown> = sampleOrder()): { mod
       timestamp: '2026-03-02T00:00:00Z',
     },
     {
+      // Export writes every account's subscriber record when the order names subscriber.
+      path: 'data/acc-0002/subscriber/subscriber.json',
+      data: Buffer.from('{"account":"acc-0002","name":"Bob"}\n'),
+      account: 'acc-0002',
+      category: 'subscriber',
+      sourceId: 'subscriber',
+      timestamp: null,
+    },
+    {
       // Export writes an account's metadata file of each category the order names, empty when it has no such item.
       path: 'data/acc-0002/mail.metadata/metadata.jsonl',
       data: Buffer.alloc(0),
@@ -279,18 +288,31 @@ export function sha256(data: Buffer): string {
 }
 
 /** Writes bagit.txt, bag-info.txt (with Payload-Oxum), manifest-sha256.txt and tagmanifest-sha256.txt. */
-export function writeManifests(model: BagModel, options: { oxum?: string; baggingDate?: string } = {}): void {
+export function writeManifests(model: BagModel, options: { oxum?: string; baggingDate?: string; accounts?: string[] } = {}): void {
   const payload = [...model.files.keys()].filter((p) => p.startsWith('data/')).sort();
   const octets = payload.reduce((sum, p) => sum + (model.files.get(p) as Buffer).length, 0);
   model.files.set('bagit.txt', Buffer.from('BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n'));
+  const accountLines = (options.accounts ?? bagAccounts(model, payload)).map((account) => `Scopex-Account: ${account}\n`).join('');
   model.files.set(
     'bag-info.txt',
     Buffer.from(
-      `Source-Organization: Contoso Cloud\nBagging-Date: ${options.baggingDate ?? new Date().toISOString().slice(0, 10)}\nExternal-Identifier: ${model.orderId}\nPayload-Oxum: ${options.oxum ?? `${octets}.${payload.length}`}\n`,
+      `Source-Organization: Contoso Cloud\nBagging-Date: ${options.baggingDate ?? new Date().toISOString().slice(0, 10)}\nExternal-Identifier: ${model.orderId}\nPayload-Oxum: ${options.oxum ?? `${octets}.${payload.length}`}\n${accountLines}`,
     ),
   );
   model.files.set('manifest-sha256.txt', Buffer.from(payload.map((p) => `${sha256(model.files.get(p) as Buffer)}  ${p}\n`).join('')));
   writeTagManifest(model);
+}
+
+/** The accounts an export of the bag's order resolved, as bag-info.txt lists them: those with data, else its account-id targets. */
+function bagAccounts(model: BagModel, payload: readonly string[]): string[] {
+  const withData = [...new Set(payload.map((p) => p.split('/')[1] ?? '').filter((account) => account !== ''))];
+  if (withData.length > 0) return withData;
+  try {
+    const order = JSON.parse((model.files.get('order.json') ?? Buffer.from('{}')).toString('utf8')) as { targets?: { type: string; value: string }[] };
+    return (order.targets ?? []).filter((target) => target.type === 'account-id').map((target) => target.value);
+  } catch {
+    return [];
+  }
 }
 
 export function writeTagManifest(model: BagModel): void {

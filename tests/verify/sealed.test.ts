@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBagSealer } from '../../src/seal/sealer.js';
 import { verifyArchive } from '../../src/verify/verify.js';
-import { createPki, ORDER_ID, sampleBag, tempDir, type Pki } from './fixtures.js';
+import { createPki, ORDER_ID, sampleBag, sampleOrder, tempDir, type Pki } from './fixtures.js';
 
 let dir: string;
 let pki: Pki;
@@ -25,6 +25,7 @@ async function seal(outDir: string): Promise<string> {
     outDir,
     orderId: ORDER_ID,
     organization: 'Contoso Cloud',
+    accounts: ['acc-0001', 'acc-0002'],
     signerCertificateFile: pki.signer.certFile,
     signerKeyFile: pki.signer.keyFile,
   });
@@ -49,16 +50,17 @@ describe('an archive sealed by createBagSealer', () => {
     const report = await verifyArchive({ archive, trustFile: pki.caFile, orderFile });
     expect(report.failures).toEqual([]);
     expect(report.ok).toBe(true);
-    expect(report.counts.payloadFiles).toBe(7);
+    expect(report.counts.payloadFiles).toBe(8);
     expect(report.signer?.subject).toContain('Legal Production Signer');
   });
 
   it('verifies a bag with no payload, whose empty data/ folder is an entry of its own', async () => {
     const out = path.join(dir, 'out-empty');
     fs.mkdirSync(out);
-    const { model } = sampleBag();
-    const sealer = await createBagSealer({ outDir: out, orderId: ORDER_ID, organization: 'Contoso Cloud', signerCertificateFile: pki.signer.certFile, signerKeyFile: pki.signer.keyFile });
-    await sealer.addTagFile('order.json', model.files.get('order.json') as Buffer);
+    // An order of content only: its two accounts had nothing in the date range.
+    const order = Buffer.from(`${JSON.stringify(sampleOrder({ categories: ['mail.content', 'storage.content'] }), null, 2)}\n`);
+    const sealer = await createBagSealer({ outDir: out, orderId: ORDER_ID, organization: 'Contoso Cloud', accounts: ['acc-0001', 'acc-0002'], signerCertificateFile: pki.signer.certFile, signerKeyFile: pki.signer.keyFile });
+    await sealer.addTagFile('order.json', order);
     await sealer.addTagFile('production.json', Buffer.from('[]\n'));
     const { archive } = await sealer.seal();
     expect(fs.readFileSync(archive).includes(Buffer.from(`${ORDER_ID}/data/`))).toBe(true);

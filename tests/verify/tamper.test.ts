@@ -96,11 +96,11 @@ function failedChecks(report: VerifyReport): string[] {
 }
 
 /** Rebuilds a consistent, validly signed bag after changing it: isolates one fault. */
-function resealed(change: (model: BagModel, records: ProductionRecord[]) => void, options: { order?: Record<string, unknown>; oxum?: string } = {}): BagModel {
+function resealed(change: (model: BagModel, records: ProductionRecord[]) => void, options: { order?: Record<string, unknown>; oxum?: string; accounts?: string[] } = {}): BagModel {
   const { model, records } = sampleBag(options.order ?? sampleOrder());
   change(model, records);
   model.files.set('production.json', Buffer.from(`${JSON.stringify(records, null, 2)}\n`));
-  writeManifests(model, { oxum: options.oxum });
+  writeManifests(model, { oxum: options.oxum, accounts: options.accounts });
   sign(model, pki.signer);
   return model;
 }
@@ -157,7 +157,7 @@ describe('the good archive', () => {
     expect(report.ok).toBe(true);
     expect(report.checks.every((check) => check.ok)).toBe(true);
     expect(report.orderId).toBe(ORDER_ID);
-    expect(report.counts).toEqual({ entries: 14, payloadFiles: 7, payloadBytes: goodRecords.reduce((s, r) => s + r.bytes, 0), tagFiles: 7 });
+    expect(report.counts).toEqual({ entries: 15, payloadFiles: 8, payloadBytes: goodRecords.reduce((s, r) => s + r.bytes, 0), tagFiles: 7 });
     expect(report.signer?.subject).toContain('Legal Production Signer');
     expect(report.signingTime).not.toBeNull();
     expect(opensslAccepts(good)).toBe(true);
@@ -392,6 +392,16 @@ const cases: TamperCase[] = [
   { name: 'all of a service\'s content removed with its records, its metadata lines kept (re-signed)', make: () => zipOf(resealed((model, records) => { for (const record of records.filter((r) => r.category === 'mail.content')) withoutFile(model, records, record.path); })), checks: ['production'], exact: true },
   { name: "an account's metadata file removed with its record (re-signed)", make: () => zipOf(resealed((model, records) => { withoutFile(model, records, METADATA); })), checks: ['production'], exact: true },
   { name: "an account's empty metadata file removed with its record (re-signed)", make: () => zipOf(resealed((model, records) => { withoutFile(model, records, 'data/acc-0002/mail.metadata/metadata.jsonl'); })), checks: ['production'], exact: true },
+  // bag-info.txt lists every account the export resolved (tamper F1 and F3 of round 5: an account removed whole, or its
+  // subscriber record, passed).
+  { name: 'an account removed whole, bag-info.txt still listing it (re-signed)', make: () => zipOf(resealed((model, records) => { withoutAccount(model, records, 'acc-0002'); }, { accounts: ['acc-0001', 'acc-0002'] })), checks: ['production'], exact: true },
+  { name: "an account's subscriber record removed with its record (re-signed)", make: () => zipOf(resealed((model, records) => { withoutFile(model, records, 'data/acc-0002/subscriber/subscriber.json'); })), checks: ['production'], exact: true },
+  { name: 'data of an account bag-info.txt does not list (re-signed)', make: () => zipOf(resealed(() => undefined, { accounts: ['acc-0001'] })), checks: ['production'], exact: true },
+  { name: 'bag-info.txt listing a third account, with no data (re-signed)', make: () => zipOf(resealed(() => undefined, { accounts: ['acc-0001', 'acc-0002', 'acc-0003'] })), checks: ['production', 'scope'], exact: true },
+  { name: 'bag-info.txt listing no account (re-signed)', make: () => zipOf(resealed(() => undefined, { accounts: [] })), checks: ['bag-layout'], exact: true },
+  { name: 'bag-info.txt listing an account twice (re-signed)', make: () => zipOf(resealed(() => undefined, { accounts: ['acc-0001', 'acc-0002', 'acc-0001'] })), checks: ['bag-layout'], exact: true },
+  { name: 'bag-info.txt listing what is not an account id (re-signed)', make: () => zipOf(resealed(() => undefined, { accounts: ['acc-0001', 'acc-0002', '../acc-0003'] })), checks: ['bag-layout'], exact: true },
+  { name: 'an account an account-id target names, removed whole and from bag-info.txt (re-signed)', make: () => zipOf(resealed((model, records) => { withoutAccount(model, records, 'acc-0002'); }, { order: sampleOrder({ targets: [{ type: 'account-id', value: 'acc-0001' }, { type: 'account-id', value: 'acc-0002' }] }), accounts: ['acc-0001'] })), checks: ['scope'], exact: true },
   { name: 'a metadata line that is not JSON (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (line) => `${line}\nSubject: hello`); })), checks: ['scope'], exact: true },
   // scopex seals only approved orders: whoever holds the signer key cannot pass off an unapproved or edited one.
   { name: 'an order.json without an approval (re-signed)', make: () => zipOf(resealed(() => undefined, { order: withoutApproval(sampleOrder()) })), checks: ['order'], exact: true },
@@ -750,6 +760,42 @@ describe('reporting and inputs', () => {
         found: 'acc-0002',
         message: "account acc-0002 is not an account the order's targets resolve to",
       },
+      // And acc-0003, which the directory resolves live:bob to now, is not among the accounts the export resolved.
+      {
+        check: 'scope',
+        entry: `${ORDER_ID}/bag-info.txt`,
+        expected: 'account acc-0003, which target im-handle "live:bob" resolves to in the account directory, among the accounts the export resolved',
+        found: 'acc-0001, acc-0002',
+        message: "account acc-0003, which the order's targets resolve to, is missing from the archive (bag-info.txt does not list it), or the account directory has changed since the export",
+      },
+    ]);
+  });
+
+  it('with the account directory, fails an account left out whole and from bag-info.txt, which a content-only order cannot show offline', async () => {
+    const directoryFile = path.join(dir, 'directory-whole.json');
+    fs.writeFileSync(
+      directoryFile,
+      JSON.stringify({
+        schema: 'scopex.directory/v1',
+        accounts: [
+          { id: 'acc-0001', tenant: 't', tenantType: 'consumer', identifiers: [{ type: 'email', value: 'alice@contoso.example' }] },
+          { id: 'acc-0002', tenant: 't', tenantType: 'consumer', identifiers: [{ type: 'im-handle', value: 'live:bob' }] },
+        ],
+      }),
+    );
+    const file = path.join(dir, 'account-left-out.zip');
+    fs.writeFileSync(file, zipOf(resealed((model, records) => { withoutAccount(model, records, 'acc-0002'); }, { accounts: ['acc-0001'] })));
+    // Offline, one account for two targets of other kinds than account-id is all the archive can show.
+    expect((await verifyArchive({ archive: file, trustFile: pki.caFile })).failures).toEqual([]);
+    const report = await verifyArchive({ archive: file, trustFile: pki.caFile, directory: createFileDirectory({ file: directoryFile }) });
+    expect(report.failures).toEqual([
+      {
+        check: 'scope',
+        entry: `${ORDER_ID}/bag-info.txt`,
+        expected: 'account acc-0002, which target im-handle "live:bob" resolves to in the account directory, among the accounts the export resolved',
+        found: 'acc-0001',
+        message: "account acc-0002, which the order's targets resolve to, is missing from the archive (bag-info.txt does not list it), or the account directory has changed since the export",
+      },
     ]);
   });
 
@@ -763,8 +809,8 @@ describe('reporting and inputs', () => {
     const report = await verifyArchive({ archive: file, trustFile: pki.caFile, maxFailures: 2 });
     expect(report.ok).toBe(false);
     expect(report.failures).toHaveLength(2);
-    // The payload hashes, and the flipped first byte of metadata.jsonl also leaves a line that is no metadata line.
-    expect(report.failuresOmitted).toBe(3 + 1);
+    // The payload hashes (one per file with bytes), and the flipped first byte of metadata.jsonl also leaves a line that is no metadata line.
+    expect(report.failuresOmitted).toBe(4 + 1);
     expect(await builtVerifyArchive({ archive: file, trustFile: pki.caFile, maxFailures: 2, recordsThread: 'always' })).toEqual(report);
   });
 
@@ -865,6 +911,11 @@ function approvedBy(who: { certificatePem: string; keyPem: string }): Record<str
 }
 
 /** Removes a payload file and its production record (the manifests are written after). */
+/** Every file of `account` and its records removed. */
+function withoutAccount(model: BagModel, records: ProductionRecord[], account: string): void {
+  for (const record of records.filter((candidate) => candidate.account === account)) withoutFile(model, records, record.path);
+}
+
 function withoutFile(model: BagModel, records: ProductionRecord[], file: string): void {
   model.files.delete(file);
   records.splice(records.indexOf(recordOf(records, file)), 1);
