@@ -68,6 +68,19 @@ export interface ScopeRule {
   categories: readonly string[];
   from: string;
   to: string;
+  /**
+   * With the account directory (verify --config): the tenant type of each account the order's targets resolve to.
+   * A customer-key account's items are delivered as stored ciphertext, and no other account's are.
+   */
+  customerKey?: ReadonlyMap<string, boolean>;
+}
+
+/** Of one account's records of items (not metadata files): how many say customer-key and how many do not. */
+interface EncryptionTally {
+  stored: number;
+  firstStored: string;
+  decrypted: number;
+  firstDecrypted: string;
 }
 
 /** The failures of one check: the first `maxFailures`, and how many there were in all. */
@@ -158,6 +171,7 @@ export class RecordChecks {
   private readonly contentItems = new Map<string, ItemSet>();
   private readonly contentServices = new Set<string>();
   private lastContent: { account: string; category: string; items: ItemSet } | null = null;
+  private readonly encryptions = new Map<string, EncryptionTally>();
 
   constructor(private readonly settings: RecordSettings) {
     this.manifest = this.manifestReader();
@@ -228,6 +242,7 @@ export class RecordChecks {
     this.contentItems.clear();
     this.contentServices.clear();
     this.lastContent = null;
+    this.encryptions.clear();
   }
 
   /**
@@ -346,6 +361,18 @@ export class RecordChecks {
       failures.add('production', path, `items ${lines} (the file's lines)`, `items ${items}`, `production.json record ${record + 1} gives the wrong line count for ${path}`);
     }
     this.checkLinesAgainstContent(read, failures, contentServices);
+    // Export delivers all of an account's items as stored ciphertext (a customer-key tenant's) or none of them.
+    for (const [account, tally] of this.encryptions) {
+      if (tally.stored === 0 || tally.decrypted === 0) continue;
+      const [fewer, path] = tally.stored <= tally.decrypted ? ['customer-key', tally.firstStored] : ['not customer-key', tally.firstDecrypted];
+      failures.add(
+        'production',
+        path,
+        `every item of account ${account} customer-key (stored ciphertext), or none`,
+        `${tally.stored} customer-key, ${tally.decrypted} not`,
+        `production.json says ${fewer} for ${path}, unlike the account's other items: export delivers an account's items all as stored ciphertext or none`,
+      );
+    }
     return failures.outcome(`${production.length} records`);
   }
 
@@ -493,6 +520,17 @@ export class RecordChecks {
         failures.add('scope', path, `a time from ${rule.from} to ${rule.to}`, production.timestamp(index) ?? '', `${path} lies outside the order's date range`);
       }
     }
+    // The account directory says whose data the provider cannot decrypt (an account of the archive it does not
+    // resolve to fails elsewhere); an account whose records mix both fails production.
+    for (const [account, tally] of rule.customerKey ? this.encryptions : []) {
+      const customerKey = rule.customerKey?.get(account);
+      if (customerKey === undefined || (tally.stored > 0 && tally.decrypted > 0)) continue;
+      if (customerKey && tally.decrypted > 0) {
+        failures.add('scope', tally.firstDecrypted, `customer-key (stored ciphertext): account ${account} is a customer-key tenant's in the account directory`, 'not customer-key', `production.json says ${tally.firstDecrypted} was decrypted, but the provider holds no key to account ${account}'s data (a customer-key tenant's)`);
+      } else if (!customerKey && tally.stored > 0) {
+        failures.add('scope', tally.firstStored, `decrypted items: account ${account} is not a customer-key tenant's in the account directory`, 'customer-key', `production.json says ${tally.firstStored} is stored ciphertext the provider cannot decrypt, but account ${account} is not a customer-key tenant's`);
+      }
+    }
     return failures.outcome('');
   }
 
@@ -554,6 +592,7 @@ export class RecordChecks {
     if (record.items !== undefined && record.category.endsWith(METADATA_SUFFIX) && !this.claimedItems.has(record.path)) {
       this.claimedItems.set(record.path, { record: index, items: record.items });
     }
+    if (!record.category.endsWith(METADATA_SUFFIX)) this.tallyEncryption(record.account, record.path, record.encryption === 'customer-key');
     if (record.category.endsWith(CONTENT_SUFFIX)) {
       const service = record.category.slice(0, record.category.length - CONTENT_SUFFIX.length);
       // The line gives the item's size as stored; a customer-key blob adds its header and tag.
@@ -564,6 +603,19 @@ export class RecordChecks {
       if (service === 'storage' && record.encryption === 'customer-key' && record.originalName?.endsWith(STORED_CIPHERTEXT_SUFFIX)) items.pathsUnsure();
     }
     this.production.push(record);
+  }
+
+  private tallyEncryption(account: string, path: string, stored: boolean): void {
+    let tally = this.encryptions.get(account);
+    if (!tally) {
+      tally = { stored: 0, firstStored: '', decrypted: 0, firstDecrypted: '' };
+      this.encryptions.set(account, tally);
+    }
+    if (stored) {
+      if (tally.stored++ === 0) tally.firstStored = path;
+    } else if (tally.decrypted++ === 0) {
+      tally.firstDecrypted = path;
+    }
   }
 
   /** The items named by the content records of `account` in `category` (a content category). */

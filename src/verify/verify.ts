@@ -717,7 +717,7 @@ class ArchiveVerification {
     // archive holds none of them (all of a service's content left out).
     const contentServices = (order?.categories ?? []).filter((category) => category.endsWith('.content')).map((category) => category.slice(0, -'.content'.length));
     const production = records.production(contentServices);
-    const rule = (of: Order): ScopeRule => ({ categories: of.categories, from: of.dateRange.from, to: of.dateRange.to });
+    const rule = (of: Order): ScopeRule => ({ categories: of.categories, from: of.dateRange.from, to: of.dateRange.to, ...this.tenantRule(of) });
     const archive = order ? records.scope(rule(order)) : null;
     // A different --order (the order check fails on that already) is the one the investigator holds: what lies
     // outside it is named too, not only what lies outside the order the archive carries.
@@ -725,6 +725,14 @@ class ArchiveVerification {
     const againstGiven = given ? records.scope(rule(given)) : null;
     for (const outcome of [payload, production, archive, againstGiven]) outcome?.catch(() => undefined);
     return { payload, production, scope: archive ? { archive, given: given && againstGiven ? { order: given, outcome: againstGiven } : null } : null };
+  }
+
+  /** With --config: whether each account the order's targets resolve to is a customer-key tenant's. */
+  private tenantRule(order: Order): Pick<ScopeRule, 'customerKey'> {
+    const directory = this.options.directory;
+    if (!directory) return {};
+    const accounts = resolveTargets(order.targets, directory).accounts;
+    return { customerKey: new Map(accounts.map(({ account }) => [account.id, account.tenantType === 'customer-key'])) };
   }
 
   /** --order when it is a valid order whose canonical JSON differs from the archive's order.json; else null. */

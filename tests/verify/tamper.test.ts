@@ -402,6 +402,8 @@ const cases: TamperCase[] = [
   { name: 'bag-info.txt listing an account twice (re-signed)', make: () => zipOf(resealed(() => undefined, { accounts: ['acc-0001', 'acc-0002', 'acc-0001'] })), checks: ['bag-layout'], exact: true },
   { name: 'bag-info.txt listing what is not an account id (re-signed)', make: () => zipOf(resealed(() => undefined, { accounts: ['acc-0001', 'acc-0002', '../acc-0003'] })), checks: ['bag-layout'], exact: true },
   { name: 'an account an account-id target names, removed whole and from bag-info.txt (re-signed)', make: () => zipOf(resealed((model, records) => { withoutAccount(model, records, 'acc-0002'); }, { order: sampleOrder({ targets: [{ type: 'account-id', value: 'acc-0001' }, { type: 'account-id', value: 'acc-0002' }] }), accounts: ['acc-0001'] })), checks: ['scope'], exact: true },
+  // Export delivers all of an account's items as stored ciphertext (a customer-key tenant's) or none (tamper F5 of round 5).
+  { name: 'one item of an account stored ciphertext, its others decrypted (re-signed)', make: () => zipOf(resealed((model, records) => { const record = recordOf(records, RESUME); model.files.delete(RESUME); record.path = `${RESUME}.scxb`; record.encryption = 'customer-key'; model.files.set(record.path, Buffer.alloc(record.bytes)); })), checks: ['production'], exact: true },
   { name: 'a metadata line that is not JSON (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (line) => `${line}\nSubject: hello`); })), checks: ['scope'], exact: true },
   // scopex seals only approved orders: whoever holds the signer key cannot pass off an unapproved or edited one.
   { name: 'an order.json without an approval (re-signed)', make: () => zipOf(resealed(() => undefined, { order: withoutApproval(sampleOrder()) })), checks: ['order'], exact: true },
@@ -796,6 +798,31 @@ describe('reporting and inputs', () => {
         found: 'acc-0001',
         message: "account acc-0002, which the order's targets resolve to, is missing from the archive (bag-info.txt does not list it), or the account directory has changed since the export",
       },
+    ]);
+  });
+
+  it('with the account directory, holds each account\'s items to its tenant type: stored ciphertext for a customer-key tenant, and only there', async () => {
+    const directoryFile = path.join(dir, 'directory-tenants.json');
+    const write = (alice: string, bob: string) =>
+      fs.writeFileSync(
+        directoryFile,
+        JSON.stringify({
+          schema: 'scopex.directory/v1',
+          accounts: [
+            { id: 'acc-0001', tenant: 't', tenantType: alice, identifiers: [{ type: 'email', value: 'alice@contoso.example' }] },
+            { id: 'acc-0002', tenant: 't', tenantType: bob, identifiers: [{ type: 'im-handle', value: 'live:bob' }] },
+          ],
+        }),
+      );
+    const file = path.join(dir, 'tenant-check.zip');
+    fs.writeFileSync(file, goodZip);
+    const check = async () => (await verifyArchive({ archive: file, trustFile: pki.caFile, directory: createFileDirectory({ file: directoryFile }) })).failures;
+    write('consumer', 'enterprise');
+    expect(await check()).toEqual([]);
+    // Every item of acc-0001 says it was decrypted: the provider holds no key to a customer-key tenant's data.
+    write('customer-key', 'consumer');
+    expect(await check()).toEqual([
+      expect.objectContaining({ check: 'scope', entry: `${ORDER_ID}/${MAIL_1}`, found: 'not customer-key', message: `production.json says ${MAIL_1} was decrypted, but the provider holds no key to account acc-0001's data (a customer-key tenant's)` }),
     ]);
   });
 
