@@ -1,5 +1,6 @@
 // Reads a large top-level JSON array of objects (production.json) one element at a time, so memory is bounded by
 // the largest record, not the file.
+import { eachObjectKeyCount, objectKeyCount } from '../util/json-keys.js';
 import { notValidJson } from '../util/json-position.js';
 
 const MAX_ELEMENT_BYTES = 1024 * 1024;
@@ -36,8 +37,12 @@ export class JsonArrayReader {
   /** Where in the current chunk the batch fast path may next be tried (past a stretch it could not take). */
   private batchFrom = 0;
 
+  /**
+   * `onElement` gets each element (an object), and how many keys its text writes: more than the object has when one is
+   * written twice (JSON.parse kept the last value; a reader that keeps the first would read another element).
+   */
   constructor(
-    private readonly onElement: (value: unknown, index: number) => void,
+    private readonly onElement: (value: unknown, index: number, writtenKeys: number) => void,
     private readonly onProblem: (message: string) => void,
   ) {}
 
@@ -83,8 +88,10 @@ export class JsonArrayReader {
       const byte = chunk[i] as number;
       switch (this.state) {
         case 'start':
-          if (isSpace(byte) || (this.offset + i < 3 && (byte === 0xef || byte === 0xbb || byte === 0xbf))) continue;
+          if (isSpace(byte)) continue;
           if (byte === Byte.OpenBracket) this.state = 'first-or-end';
+          // RFC 8259 §8.1: no byte order mark; scopex writes none, and Python's json refuses the file.
+          else if (this.offset + i === 0 && byte === 0xef) this.die('it starts with a UTF-8 byte order mark, which a JSON text may not have');
           else this.die(`expected "[" at byte ${this.offset + i}`);
           break;
         case 'first-or-end':
@@ -137,8 +144,9 @@ export class JsonArrayReader {
     const close = lineBreak > from ? chunk.lastIndexOf(Byte.CloseBrace, lineBreak) : -1;
     if (close <= from) return -1;
     let values: unknown;
+    const text = chunk.toString('utf8', from, close + 1);
     try {
-      values = JSON.parse(`[${chunk.toString('utf8', from, close + 1)}]`);
+      values = JSON.parse(`[${text}]`);
     } catch {
       values = null;
     }
@@ -146,7 +154,11 @@ export class JsonArrayReader {
       this.batchFrom = close + 1; // the byte scan takes this stretch
       return -1;
     }
-    for (const value of values) this.onElement(value, this.index++);
+    const objects = values as object[];
+    let element = 0;
+    eachObjectKeyCount(text, (keys) => {
+      this.onElement(objects[element++], this.index++, keys);
+    });
     return close + 1;
   }
 
@@ -195,7 +207,7 @@ export class JsonArrayReader {
       this.die(`record ${this.index + 1} ${notValidJson(error, text, 'of the record')}`);
       return;
     }
-    this.onElement(value, this.index++);
+    this.onElement(value, this.index++, objectKeyCount(text));
   }
 
   private die(message: string): void {

@@ -4,6 +4,7 @@
 // the first line that is not a metadata line scopex writes. Memory is one line at a time (at most MAX_LINE_BYTES).
 import { EARLIER_METADATA_FIELDS, METADATA_FIELDS, type MetadataCategory } from '../pipeline/metadata-fields.js';
 import { pastTheMillisecond } from '../util/in-range.js';
+import { keyCount, objectKeyCount } from '../util/json-keys.js';
 import { itemFacts, type ItemSet } from './item-set.js';
 import type { EntrySink } from './safe-zip.js';
 
@@ -115,12 +116,15 @@ export class MetadataLines implements EntrySink {
         break;
       }
     }
-    if ((!inOrder || index !== this.fields.length) && !this.earlierFields.some((fields) => fieldsAre(value, fields))) {
+    const current = inOrder && index === this.fields.length;
+    if (!current && !this.earlierFields.some((fields) => fieldsAre(value, fields))) {
       const extra = Object.keys(value).find((key) => !this.fields.includes(key));
       // Named only when it is a plain field name: the key comes from the archive.
       if (extra !== undefined) return `it has a field ${/^[A-Za-z0-9_.-]{1,64}$/.test(extra) ? JSON.stringify(extra) : '(not shown)'} that metadata lines do not have`;
       return `its fields are not ${this.fields.join(', ')}, in that order`;
     }
+    // JSON.parse kept the last of a field written twice; a reader that keeps the first would read another line.
+    if (objectKeyCount(text) !== (current ? this.fields.length : keyCount(value))) return 'it gives a field twice, and JSON readers differ on which value they take';
     const timestamp = (value as Record<string, unknown>)['timestamp'];
     const at = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN;
     if (typeof timestamp !== 'string' || !Number.isFinite(at)) return 'its timestamp is not a time';

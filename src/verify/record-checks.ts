@@ -8,6 +8,7 @@ import { ManifestReader } from './bag-files.js';
 import type { DigestReader } from './digest-table.js';
 import { ProductionTable } from './production-table.js';
 import { JsonArrayReader } from './json-array-reader.js';
+import { keyCount } from '../util/json-keys.js';
 import { unsafeNameReason } from './names.js';
 import type { VerifyCheckName, VerifyFailure } from './verify.js';
 import { instantInRange } from '../util/in-range.js';
@@ -554,16 +555,31 @@ export class RecordChecks {
 
   private newProductionReader(): JsonArrayReader {
     return new JsonArrayReader(
-      (value, index) => this.acceptProductionRecord(value, index),
+      (value, index, writtenKeys) => {
+        // Counted from a plain record's fields first; one by one only when that differs (a field twice, or extra ones).
+        const plain = isPlainProductionRecord(value) ? value : null;
+        if ((plain === null || writtenKeys !== plainKeyCount(plain)) && writtenKeys !== keyCount(value as object)) this.repeatedKey(value, index);
+        if (plain) this.keepProductionRecord(plain, index);
+        else this.acceptProductionRecord(value, index);
+      },
       (message) => this.parseFailures.add('production', PRODUCTION, 'a JSON array of records', message, `production.json cannot be read: ${message}`),
     );
   }
 
+  /** A record that writes a key twice: a reader keeping the first value would read another record. */
+  private repeatedKey(value: unknown, index: number): void {
+    const path = (value as { path?: unknown }).path;
+    this.parseFailures.add(
+      'production',
+      typeof path === 'string' ? path : PRODUCTION,
+      'each field once',
+      'a field written twice',
+      `production.json record ${index + 1} gives a field twice; JSON readers differ on which value they take`,
+    );
+  }
+
+  /** A record that is not plain: held to the schema, and kept when it passes. */
   private acceptProductionRecord(value: unknown, index: number): void {
-    if (isPlainProductionRecord(value)) {
-      this.keepProductionRecord(value, index);
-      return;
-    }
     const parsed = productionRecordSchema.safeParse(value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -732,6 +748,11 @@ function isPlainProductionRecord(value: unknown): value is z.infer<typeof produc
   if (timestamp !== null && !isInstant(timestamp)) return false;
   if (items !== undefined && !isCount(items)) return false;
   return true;
+}
+
+/** The keys of a plain record without extra fields (one with them has as many more, found one by one). */
+function plainKeyCount(record: z.infer<typeof productionRecordSchema>): number {
+  return 8 + (record.originalName === undefined ? 0 : 1) + (record.items === undefined ? 0 : 1);
 }
 
 function isLowerHexSha256(text: string): boolean {

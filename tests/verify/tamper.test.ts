@@ -404,6 +404,13 @@ const cases: TamperCase[] = [
   { name: 'an account an account-id target names, removed whole and from bag-info.txt (re-signed)', make: () => zipOf(resealed((model, records) => { withoutAccount(model, records, 'acc-0002'); }, { order: sampleOrder({ targets: [{ type: 'account-id', value: 'acc-0001' }, { type: 'account-id', value: 'acc-0002' }] }), accounts: ['acc-0001'] })), checks: ['scope'], exact: true },
   // Export delivers all of an account's items as stored ciphertext (a customer-key tenant's) or none (tamper F5 of round 5).
   { name: 'one item of an account stored ciphertext, its others decrypted (re-signed)', make: () => zipOf(resealed((model, records) => { const record = recordOf(records, RESUME); model.files.delete(RESUME); record.path = `${RESUME}.scxb`; record.encryption = 'customer-key'; model.files.set(record.path, Buffer.alloc(record.bytes)); })), checks: ['production'], exact: true },
+  // A key written twice: JSON.parse keeps the last value, a reader that keeps the first reads another record (tamper F6
+  // of round 5: one reader sees m-000002 dated 2019, or of another account).
+  { name: 'a production record giving its timestamp twice (re-signed)', make: () => zipOf(withProductionText((text) => text.replace('"timestamp": "2026-06-30T23:59:59Z"', '"timestamp": "2019-01-01T00:00:00Z", "timestamp": "2026-06-30T23:59:59Z"'))), checks: ['production'], exact: true },
+  { name: 'a production record giving its account twice (re-signed)', make: () => zipOf(withProductionText((text) => text.replace('"account": "acc-0002"', '"account": "acc-0009",\n    "account": "acc-0002"'))), checks: ['production'], exact: true },
+  { name: 'a metadata line giving its timestamp twice (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (text) => text.replace('"timestamp":"2026-01-01T00:00:00Z"', '"timestamp":"2019-01-01T00:00:00Z","timestamp":"2026-01-01T00:00:00Z"')); })), checks: ['scope'], exact: true },
+  // RFC 8259 §8.1: a JSON text has no byte order mark (Python's json refuses it).
+  { name: 'production.json starting with a byte order mark (re-signed)', make: () => zipOf(withProductionText((text) => `\ufeff${text}`)), checks: ['production'], exact: true },
   { name: 'a metadata line that is not JSON (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (line) => `${line}\nSubject: hello`); })), checks: ['scope'], exact: true },
   // scopex seals only approved orders: whoever holds the signer key cannot pass off an unapproved or edited one.
   { name: 'an order.json without an approval (re-signed)', make: () => zipOf(resealed(() => undefined, { order: withoutApproval(sampleOrder()) })), checks: ['order'], exact: true },
@@ -915,6 +922,18 @@ function recordOf(records: ProductionRecord[], path: string): ProductionRecord {
 const METADATA = 'data/acc-0001/mail.metadata/metadata.jsonl';
 
 /** Edits the mail.metadata file's text, and its production record to match (resealed writes the manifests after). */
+/** The good bag with production.json's text edited as it stands (a writer's own hand, not JSON.stringify), re-signed. */
+function withProductionText(edit: (text: string) => string): BagModel {
+  const model = cloneModel(good);
+  const text = (model.files.get('production.json') as Buffer).toString('utf8');
+  const edited = edit(text);
+  expect(edited).not.toBe(text);
+  model.files.set('production.json', Buffer.from(edited));
+  writeManifests(model);
+  sign(model, pki.signer);
+  return model;
+}
+
 function editMetadata(model: BagModel, records: ProductionRecord[], edit: (text: string) => string): void {
   const text = (model.files.get(METADATA) as Buffer).toString('utf8');
   const edited = edit(text.slice(0, -1));
