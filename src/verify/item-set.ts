@@ -100,9 +100,12 @@ function finish(h: number): number {
 /**
  * What a service's metadata line and the item's content record in production.json both say of the item, beside its
  * sourceId, timestamp and (a file's) path, as one text: its size (the record's bytes, less a customer-key blob's header
- * and tag), and for mail its encryption. Either side's value goes in as its JSON text, so that a size given as a string
- * differs.
+ * and tag), and for mail its encryption. A value of another type than a number size and a text encryption makes the
+ * whole a JSON text, so that a size given as a string differs.
  */
 export function itemFacts(service: string, size: unknown, encryption: unknown): string {
-  return service === 'mail' ? JSON.stringify([size, encryption]) : JSON.stringify([size]);
+  const mail = service === 'mail';
+  // The usual case without JSON: a number's text never holds a NUL, nor starts with "j", so each text has one reading.
+  if (typeof size === 'number' && (!mail || typeof encryption === 'string')) return mail ? `${size}\u0000${encryption as string}` : `${size}`;
+  return `j${mail ? JSON.stringify([size, encryption]) : JSON.stringify([size])}`;
 }

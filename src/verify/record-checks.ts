@@ -173,6 +173,7 @@ export class RecordChecks {
   private readonly contentServices = new Set<string>();
   private lastContent: { account: string; category: string; items: ItemSet } | null = null;
   private readonly encryptions = new Map<string, EncryptionTally>();
+  private lastTally: { account: string; tally: EncryptionTally } | null = null;
 
   constructor(private readonly settings: RecordSettings) {
     this.manifest = this.manifestReader();
@@ -244,6 +245,7 @@ export class RecordChecks {
     this.contentServices.clear();
     this.lastContent = null;
     this.encryptions.clear();
+    this.lastTally = null;
   }
 
   /**
@@ -622,11 +624,13 @@ export class RecordChecks {
   }
 
   private tallyEncryption(account: string, path: string, stored: boolean): void {
-    let tally = this.encryptions.get(account);
+    // Records come account by account: most are the last one's.
+    let tally = this.lastTally?.account === account ? this.lastTally.tally : this.encryptions.get(account);
     if (!tally) {
       tally = { stored: 0, firstStored: '', decrypted: 0, firstDecrypted: '' };
       this.encryptions.set(account, tally);
     }
+    if (this.lastTally?.tally !== tally) this.lastTally = { account, tally };
     if (stored) {
       if (tally.stored++ === 0) tally.firstStored = path;
     } else if (tally.decrypted++ === 0) {

@@ -41,6 +41,9 @@ describe('ItemSet', () => {
     expect(one(itemFacts('mail', 4930, 'provider-decrypted')).equals(one(itemFacts('mail', 999999, 'provider-decrypted')))).toBe(false);
     expect(one(itemFacts('mail', 4930, 'provider-decrypted')).equals(one(itemFacts('mail', 4930, 'user-encrypted')))).toBe(false);
     expect(one(itemFacts('im', 12, undefined)).equals(one(itemFacts('im', '12', undefined)))).toBe(false);
+    expect(itemFacts('mail', 12, null)).not.toBe(itemFacts('mail', 12, 'null'));
+    expect(itemFacts('mail', '12', 'x')).not.toBe(itemFacts('mail', 12, 'x'));
+    expect(itemFacts('storage', 12, 'ignored')).toBe(itemFacts('storage', 12, undefined));
     expect(one(itemFacts('storage', 5, undefined), 'Documents/a.txt').equals(one(itemFacts('storage', 5, undefined), 'Secret/a.txt'))).toBe(false);
     expect(one(itemFacts('storage', 5, undefined), 'a.txt').equals(one(itemFacts('storage', 5, undefined), null))).toBe(false);
     // Paths an earlier scopex gave otherwise (a customer-key file's originalName with its ciphertext suffix) are not
