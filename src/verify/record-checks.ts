@@ -171,7 +171,9 @@ export class RecordChecks {
   /** ... and those the content records name, by account and service (`contentKey`), and the services that have any. */
   private readonly contentItems = new Map<string, ItemSet>();
   private readonly contentServices = new Set<string>();
-  private lastContent: { account: string; category: string; items: ItemSet } | null = null;
+  /** The sourceIds of each account's content of a service: export delivers each item once. */
+  private readonly contentIds = new Map<string, Set<unknown>>();
+  private lastContent: { account: string; category: string; items: ItemSet; ids: Set<unknown> } | null = null;
   private readonly encryptions = new Map<string, EncryptionTally>();
   private lastTally: { account: string; tally: EncryptionTally } | null = null;
 
@@ -242,6 +244,7 @@ export class RecordChecks {
     this.productionReader = this.newProductionReader();
     this.claimedItems.clear();
     this.contentItems.clear();
+    this.contentIds.clear();
     this.contentServices.clear();
     this.lastContent = null;
     this.encryptions.clear();
@@ -615,7 +618,12 @@ export class RecordChecks {
       const service = record.category.slice(0, record.category.length - CONTENT_SUFFIX.length);
       // The line gives the item's size as stored; a customer-key blob adds its header and tag.
       const size = record.encryption === 'customer-key' ? record.bytes - BLOB_OVERHEAD : record.bytes;
-      const items = this.contentOf(record.account, record.category);
+      const { items, ids } = this.contentOf(record.account, record.category);
+      if (record.sourceId !== null && ids.size === ids.add(record.sourceId).size) {
+        // Named only when it is a plain item id: it comes from the archive.
+        const item = /^[A-Za-z0-9_.-]{1,64}$/.test(record.sourceId) ? `item ${record.sourceId}` : 'an item';
+        this.parseFailures.add('production', record.path, `${item} delivered once`, 'a second record of it', `production.json record ${index + 1} delivers ${item} of account ${record.account} in ${record.category} a second time (export delivers each item once)`);
+      }
       // A file's path is its originalName; mail and messages have none (neither do their lines).
       items.add(record.sourceId, record.timestamp, itemFacts(service, size, record.encryption), service === 'storage' ? record.originalName : undefined);
       if (service === 'storage' && record.encryption === 'customer-key' && record.originalName?.endsWith(STORED_CIPHERTEXT_SUFFIX)) items.pathsUnsure();
@@ -639,17 +647,19 @@ export class RecordChecks {
   }
 
   /** The items named by the content records of `account` in `category` (a content category). */
-  private contentOf(account: string, category: string): ItemSet {
+  private contentOf(account: string, category: string): { items: ItemSet; ids: Set<unknown> } {
     // Records come account by account and category by category: most are the last one's.
     const last = this.lastContent;
-    if (last && last.account === account && last.category === category) return last.items;
+    if (last && last.account === account && last.category === category) return last;
     const service = category.slice(0, category.length - CONTENT_SUFFIX.length);
     const key = contentKey(account, service);
     let items = this.contentItems.get(key);
     if (!items) this.contentItems.set(key, (items = new ItemSet()));
+    let ids = this.contentIds.get(key);
+    if (!ids) this.contentIds.set(key, (ids = new Set()));
     this.contentServices.add(service);
-    this.lastContent = { account, category, items };
-    return items;
+    this.lastContent = { account, category, items, ids };
+    return this.lastContent;
   }
 }
 

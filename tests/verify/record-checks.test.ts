@@ -32,7 +32,7 @@ const record = (path: string, index: number, changes: object = {}): object => ({
   bytes: 100 + index,
   account: 'a1',
   category: 'mail.content',
-  sourceId: 's',
+  sourceId: `s${index}`,
   timestamp: '2025-01-01T00:00:00Z',
   encryption: 'provider-decrypted',
   ...changes,

@@ -411,6 +411,8 @@ const cases: TamperCase[] = [
   { name: 'a metadata line giving its timestamp twice (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (text) => text.replace('"timestamp":"2026-01-01T00:00:00Z"', '"timestamp":"2019-01-01T00:00:00Z","timestamp":"2026-01-01T00:00:00Z"')); })), checks: ['scope'], exact: true },
   // RFC 8259 §8.1: a JSON text has no byte order mark (Python's json refuses it).
   { name: 'production.json starting with a byte order mark (re-signed)', make: () => zipOf(withProductionText((text) => `\ufeff${text}`)), checks: ['production'], exact: true },
+  // Export delivers each item once (tamper F4 of round 5: an item twice under two names, its metadata line twice too).
+  { name: 'an item delivered twice, with its metadata line twice (re-signed)', make: () => zipOf(resealed((model, records) => { const copy = 'data/acc-0001/mail.content/m-000001~2.eml'; model.files.set(copy, model.files.get(MAIL_1) as Buffer); records.push({ ...recordOf(records, MAIL_1), path: copy }); editMetadata(model, records, (text) => `${text}\n${text.split('\n')[0] ?? ''}`); })), checks: ['production'], exact: true },
   { name: 'a metadata line that is not JSON (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (line) => `${line}\nSubject: hello`); })), checks: ['scope'], exact: true },
   // scopex seals only approved orders: whoever holds the signer key cannot pass off an unapproved or edited one.
   { name: 'an order.json without an approval (re-signed)', make: () => zipOf(resealed(() => undefined, { order: withoutApproval(sampleOrder()) })), checks: ['order'], exact: true },
