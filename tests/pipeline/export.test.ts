@@ -1,5 +1,6 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline, Transform } from 'node:stream';
@@ -461,6 +462,35 @@ describe('exportOrder stops and delivers nothing', () => {
     rmSync(beneath, { recursive: true });
   });
 
+  // Round 5 (robust D2): a bind mount of the stores, or of a key's folder, is a second name of the same folder.
+  it.skipIf(!canBindMount())('when --out is reached through a bind mount of the stores or of a key\'s folder (exit 2)', async () => {
+    const order = writeSignedOrder(fx, { categories: ['subscriber'] });
+    const work = mkdtempSync(path.join(os.tmpdir(), 'scopex-bind-'));
+    const storesView = path.join(work, 'stores-view');
+    const keysView = path.join(work, 'keys-view');
+    const mounted: string[] = [];
+    try {
+      for (const [view, folder] of [[storesView, fx.storesRoot], [keysView, path.dirname(fx.masterKeyFile)]] as const) {
+        mkdirSync(view);
+        execFileSync('mount', ['--bind', folder, view]);
+        mounted.push(view);
+      }
+      for (const [out, message] of [
+        [storesView, /is inside the stores folder/],
+        [path.join(storesView, 'mail', 'new'), /is inside the stores folder/],
+        [keysView, /is the folder of the master key /],
+      ] as const) {
+        const error = await exportOrder({ orderFile: order.file, outDir: out, config }).catch((e: unknown) => e);
+        expect(error, out).toBeInstanceOf(InputError);
+        expect(error).toMatchObject({ code: 'USAGE', message: expect.stringMatching(message) });
+      }
+      expect(existsSync(path.join(fx.storesRoot, 'mail', 'new'))).toBe(false);
+    } finally {
+      for (const view of mounted.reverse()) spawnSync('umount', [view], { stdio: 'ignore' });
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
   it('when the order is refused (nothing touched, refusal in the custody log)', async () => {
     const order = writeSignedOrder(fx, {}, { approve: false });
     const out = outDir();
@@ -514,3 +544,19 @@ describe('exportOrder stops and delivers nothing', () => {
     await expectNoOutput(out);
   });
 });
+
+/** Whether this process may bind-mount a folder (root in a mount namespace that allows it). */
+function canBindMount(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const probe = mkdtempSync(path.join(os.tmpdir(), 'scopex-bind-probe-'));
+  const target = `${probe}-view`;
+  try {
+    mkdirSync(target);
+    const mounted = spawnSync('mount', ['--bind', probe, target], { stdio: 'ignore' }).status === 0;
+    if (mounted) spawnSync('umount', [target], { stdio: 'ignore' });
+    return mounted;
+  } finally {
+    rmSync(target, { recursive: true, force: true });
+    rmSync(probe, { recursive: true, force: true });
+  }
+}
