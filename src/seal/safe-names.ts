@@ -199,9 +199,15 @@ function foldersWithin(segments: readonly string[], maxBytes: number): readonly 
   return segments;
 }
 
+/**
+ * The one folder that stands for `rest`: the first one's name cut, then `~` and a hash of them all; at most
+ * COLLAPSED_FOLDER_BYTES. A folder's "extension" is not kept whole (one of 16 emoji made it 82 bytes, and a path 618
+ * bytes below its category folder, past the 600 the README promises).
+ */
 function collapsedFolder(rest: readonly string[]): string {
   const digest = createHash('sha256').update(rest.map(collisionKey).join('/'), 'utf8').digest('hex').slice(0, 16);
-  return withSuffix(rest[0] as string, `~${digest}`, COLLAPSED_FOLDER_BYTES);
+  const suffix = `~${digest}`;
+  return `${cutToBytes(rest[0] as string, COLLAPSED_FOLDER_BYTES - suffix.length).trimEnd()}${suffix}`;
 }
 
 export function createNameAllocator(): NameAllocator {

@@ -193,10 +193,21 @@ describe('deep folders', () => {
     expect(path.endsWith('.scxb')).toBe(true);
   });
 
+  // Round 5 (fidelity C): a collapsed folder kept a first folder's emoji "extension" whole, 82 bytes, and the path was 618.
+  test('a collapsed folder is at most 48 bytes, whatever the first folder\'s "extension"', () => {
+    const emoji = `f.${'\u{1f600}'.repeat(16)}`;
+    const p = createNameAllocator().allocate(['a'.repeat(150), 'b'.repeat(150), 'c'.repeat(82), emoji, emoji, emoji, 'x'.repeat(150)].join('/'));
+    expect(Buffer.byteLength(p)).toBeLessThanOrEqual(MAX_RELATIVE_PATH_BYTES);
+    expect(isSafeArchivePath(p)).toBe(true);
+    const collapsed = p.split('/').at(-2) as string;
+    expect(collapsed).toMatch(/^f\.(\u{1f600})*~[0-9a-f]{16}$/u);
+    expect(Buffer.byteLength(collapsed)).toBeLessThanOrEqual(48);
+  });
+
   test('every allocated path is within the limit, safe and unique (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.array(fc.oneof(fc.string({ minLength: 1, maxLength: 160 }), fc.constantFrom('a', 'A', 'é', 'e\u0301', 'x'.repeat(150))), { minLength: 1, maxLength: 12 }), { maxLength: 20 }),
+        fc.array(fc.array(fc.oneof(fc.string({ minLength: 1, maxLength: 160 }), fc.constantFrom('a', 'A', 'é', 'e\u0301', 'x'.repeat(150), `f.${'\u{1f600}'.repeat(16)}`)), { minLength: 1, maxLength: 12 }), { maxLength: 20 }),
         (names) => {
           const allocator = createNameAllocator();
           const paths = names.map((parts) => allocator.allocate(parts.join('/'), { suffix: '.scxb' }));
