@@ -9,6 +9,46 @@ export const METADATA_FIELDS = {
 
 export type MetadataCategory = keyof typeof METADATA_FIELDS;
 
+/** What export writes in each field: a text, a text or null, a count of bytes, true or false, a list of texts. */
+export type MetadataFieldType = 'text' | 'text-or-null' | 'count' | 'flag' | 'texts';
+
+/** The type of each field (metadata.ts writes these): verify holds every line to them. */
+export const METADATA_FIELD_TYPES: { readonly [C in MetadataCategory]: Readonly<Record<(typeof METADATA_FIELDS)[C][number], MetadataFieldType>> } = {
+  'mail.metadata': {
+    sourceId: 'text',
+    timestamp: 'text',
+    from: 'text-or-null',
+    to: 'text-or-null',
+    cc: 'text-or-null',
+    date: 'text-or-null',
+    messageId: 'text-or-null',
+    size: 'count',
+    encryption: 'text',
+    headersRead: 'flag',
+    headersFrom: 'text-or-null',
+    headerTruncated: 'flag',
+    headerBytesReplaced: 'flag',
+  },
+  'storage.metadata': { sourceId: 'text', timestamp: 'text', path: 'text', size: 'count', created: 'text', modified: 'text' },
+  'im.metadata': { sourceId: 'text', timestamp: 'text', conversationId: 'text', participants: 'texts', time: 'text', size: 'count' },
+};
+
+/** Whether `value` is of `type`. */
+export function isMetadataFieldValue(value: unknown, type: MetadataFieldType): boolean {
+  switch (type) {
+    case 'text':
+      return typeof value === 'string';
+    case 'text-or-null':
+      return value === null || typeof value === 'string';
+    case 'count':
+      return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+    case 'flag':
+      return typeof value === 'boolean';
+    case 'texts':
+      return Array.isArray(value) && value.every((entry) => typeof entry === 'string');
+  }
+}
+
 /**
  * The fields of lines written by earlier versions, which verify still takes as they were: mail lines before
  * `headerBytesReplaced`.

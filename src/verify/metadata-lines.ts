@@ -2,7 +2,14 @@
 // object with exactly the fields export writes for its service (metadata-fields.ts), in that order, and names its
 // item's time. What the scope check needs is kept, not the lines: their count, the earliest and the latest time, and
 // the first line that is not a metadata line scopex writes. Memory is one line at a time (at most MAX_LINE_BYTES).
-import { EARLIER_METADATA_FIELDS, METADATA_FIELDS, type MetadataCategory } from '../pipeline/metadata-fields.js';
+import {
+  EARLIER_METADATA_FIELDS,
+  isMetadataFieldValue,
+  METADATA_FIELD_TYPES,
+  METADATA_FIELDS,
+  type MetadataCategory,
+  type MetadataFieldType,
+} from '../pipeline/metadata-fields.js';
 import { pastTheMillisecond } from '../util/in-range.js';
 import { keyCount, objectKeyCount } from '../util/json-keys.js';
 import { itemFacts, type ItemSet } from './item-set.js';
@@ -29,6 +36,14 @@ export interface MetadataSummary {
   problems: number;
 }
 
+const FIELD_TYPE_NAMES: Readonly<Record<MetadataFieldType, string>> = {
+  text: 'a text',
+  'text-or-null': 'a text or null',
+  count: 'a count of bytes',
+  flag: 'true or false',
+  texts: 'a list of texts',
+};
+
 /** The line from `from` to `end` of `text`, or null when its UTF-8 is longer than MAX_LINE_BYTES. */
 function heldLine(text: string, from: number, end: number): string | null {
   const length = end - from;
@@ -41,6 +56,7 @@ function heldLine(text: string, from: number, end: number): string | null {
 export class MetadataLines implements EntrySink {
   private readonly service: string;
   private readonly fields: readonly string[];
+  private readonly types: Readonly<Record<string, MetadataFieldType>>;
   private readonly earlierFields: readonly (readonly string[])[];
   private readonly parts: Buffer[] = [];
   private partBytes = 0;
@@ -55,6 +71,7 @@ export class MetadataLines implements EntrySink {
   ) {
     this.service = category.slice(0, category.indexOf('.'));
     this.fields = METADATA_FIELDS[category];
+    this.types = METADATA_FIELD_TYPES[category];
     this.earlierFields = EARLIER_METADATA_FIELDS[category];
   }
 
@@ -146,6 +163,14 @@ export class MetadataLines implements EntrySink {
     }
     // JSON.parse kept the last of a field written twice; a reader that keeps the first would read another line.
     if (objectKeyCount(text) !== (current ? this.fields.length : keyCount(value))) return 'it gives a field twice, and JSON readers differ on which value they take';
+    // Each field of the type export writes: no object (whose own keys could repeat) and no number for an address.
+    const types = this.types;
+    for (const key in value) {
+      const type = types[key] as MetadataFieldType;
+      if (!isMetadataFieldValue((value as Record<string, unknown>)[key], type)) return `its ${key} is not ${FIELD_TYPE_NAMES[type]}`;
+    }
+    // An IM line's time is its message's time, as its timestamp is.
+    if (this.service === 'im' && (value as Record<string, unknown>)['time'] !== (value as Record<string, unknown>)['timestamp']) return 'its time is not its timestamp';
     const timestamp = (value as Record<string, unknown>)['timestamp'];
     const at = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN;
     if (typeof timestamp !== 'string' || !Number.isFinite(at)) return 'its timestamp is not a time';

@@ -71,13 +71,19 @@ describe('metadata lines', () => {
   it('holds mail, storage and IM lines to the fields export writes for them', () => {
     const mail = mailMetadata({ id: 'm-1', timestamp: '2026-02-01T00:00:00Z', bytes: 5, indexLine: { from: 'a@x.example' } } as never, 'customer-key', null);
     expect(Object.keys(mail)).toEqual(METADATA_FIELDS['mail.metadata']);
-    const storage = storageMetadata({ id: 's-1', timestamp: '2026-02-01T00:00:00Z', name: 'a/b.txt', bytes: 5, created: null, modified: null } as never);
+    const storage = storageMetadata({ id: 's-1', timestamp: '2026-02-01T00:00:00Z', name: 'a/b.txt', bytes: 5, created: '2026-01-01T00:00:00Z', modified: '2026-02-01T00:00:00Z' } as never);
     const im = imMetadata({ id: 'i-1', timestamp: '2026-02-01T00:00:00Z', conversationId: 'c', participants: ['x'], bytes: 5 } as never);
     expect(Object.keys(storage)).toEqual(METADATA_FIELDS['storage.metadata']);
     expect(Object.keys(im)).toEqual(METADATA_FIELDS['im.metadata']);
     expect(summarise(Buffer.from(`${JSON.stringify(storage)}\n`), [], 'storage.metadata').problems).toBe(0);
     expect(summarise(Buffer.from(`${JSON.stringify(im)}\n`), [], 'im.metadata').problems).toBe(0);
     expect(summarise(Buffer.from(`${JSON.stringify(im)}\n`), [], 'storage.metadata').problems).toBe(1);
+    // Each field of its type, and an IM line's time is its timestamp (round 6 tamper D1).
+    const problem = (category: 'im.metadata' | 'storage.metadata', line: object) => summarise(Buffer.from(`${JSON.stringify(line)}\n`), [], category).problem?.message;
+    expect(problem('im.metadata', { ...im, time: '2019-01-01T00:00:00Z' })).toBe('its time is not its timestamp');
+    expect(problem('im.metadata', { ...im, participants: [{ id: 'x' }] })).toBe('its participants is not a list of texts');
+    expect(problem('storage.metadata', { ...storage, created: { at: '2019-01-01T00:00:00Z' } })).toBe('its created is not a text');
+    expect(problem('storage.metadata', { ...storage, size: 1.5 })).toBe('its size is not a count of bytes');
   });
 
   it('takes mail lines written before headerBytesReplaced, and no other field list', () => {
