@@ -64,6 +64,8 @@ export type IntegrityErrorCode =
   | 'ITEM_AUTH_FAILED'
   | 'ITEM_TRUNCATED'
   | 'ITEM_FORMAT'
+  /** The account directory and the key store disagree on whose keys an account's data is under. */
+  | 'STORE_INCONSISTENT'
   | 'AUDIT_LOG_BROKEN';
 export class IntegrityError extends ScopexError<IntegrityErrorCode> {}
 

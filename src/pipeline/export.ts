@@ -16,7 +16,7 @@ import type {
 import { createFileCustodyLog } from '../custody/file-custody-log.js';
 import { InputError, IntegrityError, OrderError, outputWriteError, ScopeError, ScopexError } from '../errors.js';
 import { BLOB_OVERHEAD } from '../keys/item-crypto.js';
-import { isDigesting, type EncryptionState, type ItemPlaintext, type StoreService } from '../keys/key-service.js';
+import { isDigesting, type EncryptionState, type ItemPlaintext, type KeyService, type StoreService } from '../keys/key-service.js';
 import { evaluateOrder, type CheckedOrder, type OrderContext } from '../order/check-order.js';
 import { malformedOrderEvent, refusedOrderEvent } from '../order/check-report.js';
 import { parseOrderBytes, readOrderBytes } from '../order/read-order.js';
@@ -101,6 +101,24 @@ const ALL_TIME: TimeRange = { from: new Date(-8.64e15), to: new Date(8.64e15) };
 /** The order in which an account's stores are exported (stable, so archives of one order are alike). */
 const SERVICE_ORDER = ['subscriber', 'mail', 'storage', 'im'] as const satisfies readonly StoreService[];
 
+/**
+ * The directory's tenant type and the key store must agree on whose key each account's data is under: an account the
+ * directory calls a customer-key tenant's, whose data key the provider holds (or the other way), would be delivered
+ * decrypted (or as ciphertext) against what the archive's reader, and verify --config, take it to be. Exit 4.
+ */
+function refuseTenantMismatch(accounts: readonly Account[], keyService: Pick<KeyService, 'encryptionState'>): void {
+  for (const account of accounts) {
+    const customerKey = keyService.encryptionState(account.id) === 'customer-key';
+    if (customerKey === (account.tenantType === 'customer-key')) continue;
+    throw new IntegrityError(
+      'STORE_INCONSISTENT',
+      customerKey
+        ? `account ${account.id}: the key store holds no data key the provider can use (a customer-key tenant's), but the account directory calls its tenant ${account.tenantType}; nothing was delivered`
+        : `account ${account.id}: the account directory calls its tenant customer-key, but the key store holds its data key, so its data would go out decrypted; nothing was delivered`,
+    );
+  }
+}
+
 /** What is exported from one store of one account: its content category, its metadata category, or both. */
 interface ServicePlan {
   service: StoreService;
@@ -154,6 +172,7 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
       details: { process: order.process, accounts: accountIds, categories: [...order.categories] },
     });
 
+    refuseTenantMismatch(accounts, sources.keyService);
     run = createRun({ options, order, sources, sealer, scratch, accountIds });
     if (options.onProgress) await run.countTotals(accounts);
     for (const account of accounts) await run.exportAccount(account);

@@ -180,6 +180,32 @@ describe('exportOrder on the store fixture', () => {
     expect(texts[2]).toContain('"participants":["x\ufffdy@contoso.example","pair-\ud83d\ude00"]');
   });
 
+  // Round 6 (export 1): the directory called a tenant customer-key while the key store held its key; export delivered
+  // it decrypted, and its own verify --config refused the archive.
+  it('refuses (exit 4, nothing delivered) an account whose directory tenant type and key store disagree', async () => {
+    const directoryFile = path.join(fx.storesRoot, 'directory.json');
+    const original = readFileSync(directoryFile);
+    const order = writeSignedOrder(fx, { targets: [{ type: 'email', value: 'dave@woodgrove.example' }, { type: 'email', value: 'alice@contoso.example' }], categories: ['mail.content'] });
+    try {
+      for (const [account, tenantType, message] of [
+        ['acct-dave', 'consumer', /^account acct-dave: the key store holds no data key the provider can use .* calls its tenant consumer/],
+        ['acct-alice', 'customer-key', /^account acct-alice: the account directory calls its tenant customer-key, but the key store holds its data key/],
+      ] as const) {
+        const directory = JSON.parse(original.toString('utf8')) as { accounts: { id: string; tenantType: string }[] };
+        directory.accounts.find((entry) => entry.id === account)!.tenantType = tenantType;
+        writeFileSync(directoryFile, JSON.stringify(directory));
+        const out = outDir();
+        const error = await exportOrder({ orderFile: order.file, outDir: out, config }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(IntegrityError);
+        expect(error).toMatchObject({ code: 'STORE_INCONSISTENT', message: expect.stringMatching(message) });
+        expect(exitCodeFor(error)).toBe(4);
+        expect(existsSync(path.join(out, `${order.id}.zip`))).toBe(false);
+      }
+    } finally {
+      writeFileSync(directoryFile, original);
+    }
+  });
+
   it('delivers customer-key items as stored ciphertext and user-encrypted mail as stored, marked so', async () => {
     const order = writeSignedOrder(fx, {
       targets: [{ type: 'email', value: 'dave@woodgrove.example' }, { type: 'email', value: 'alice@contoso.example' }],
