@@ -17,36 +17,19 @@ const CLOSE_BRACKET = 0x5d;
  * string at the object's own level followed by a colon.
  */
 export function eachObjectKeyCount(text: string, each: (keys: number) => void): void {
-  let depth = 0;
-  let keys = 0;
-  // A string just closed at the outermost object's level: a key when a colon comes next.
-  let afterString = false;
-  const length = text.length;
-  for (let i = 0; i < length; i++) {
-    const code = text.charCodeAt(i);
-    if (code === QUOTE) {
-      i = stringEnd(text, i);
-      if (i < 0) return;
-      afterString = depth === 1;
-      continue;
-    }
-    if (code === COLON) {
-      if (afterString) keys++;
-    } else if (code === OPEN_BRACE || code === OPEN_BRACKET) {
-      if (++depth === 1) keys = 0;
-    } else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
-      if (depth-- === 1 && code === CLOSE_BRACE) each(keys);
-    } else if (code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d) {
-      continue;
-    }
-    afterString = false;
-  }
+  scanKeys(text, each);
 }
 
 /** The number of keys written in the object `text` is (JSON that parsed): its own, not those of objects inside it. */
 export function objectKeyCount(text: string): number {
+  return scanKeys(text, null);
+}
+
+/** Counts each outermost object's keys: hands each count to `each`, or without it returns the first one's. */
+function scanKeys(text: string, each: ((keys: number) => void) | null): number {
   let depth = 0;
   let keys = 0;
+  // A string just closed at the outermost object's level: a key when a colon comes next.
   let afterString = false;
   const length = text.length;
   for (let i = 0; i < length; i++) {
@@ -60,9 +43,12 @@ export function objectKeyCount(text: string): number {
     if (code === COLON) {
       if (afterString) keys++;
     } else if (code === OPEN_BRACE || code === OPEN_BRACKET) {
-      depth++;
+      if (++depth === 1) keys = 0;
     } else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
-      if (--depth === 0) return keys;
+      if (depth-- === 1 && code === CLOSE_BRACE) {
+        if (!each) return keys;
+        each(keys);
+      }
     } else if (code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d) {
       continue;
     }

@@ -746,17 +746,7 @@ describe('reporting and inputs', () => {
 
   it('with the account directory, holds each account to those the targets resolve to', async () => {
     const directoryFile = path.join(dir, 'directory.json');
-    const write = (bob: string) =>
-      fs.writeFileSync(
-        directoryFile,
-        JSON.stringify({
-          schema: 'scopex.directory/v1',
-          accounts: [
-            { id: 'acc-0001', tenant: 't', tenantType: 'consumer', identifiers: [{ type: 'email', value: 'alice@contoso.example' }] },
-            { id: bob, tenant: 't', tenantType: 'consumer', identifiers: [{ type: 'im-handle', value: 'live:bob' }] },
-          ],
-        }),
-      );
+    const write = (bob: string) => writeDirectory(directoryFile, { bob });
     const file = path.join(dir, 'directory-check.zip');
     fs.writeFileSync(file, goodZip);
     write('acc-0002');
@@ -787,16 +777,7 @@ describe('reporting and inputs', () => {
 
   it('with the account directory, fails an account left out whole and from bag-info.txt, which a content-only order cannot show offline', async () => {
     const directoryFile = path.join(dir, 'directory-whole.json');
-    fs.writeFileSync(
-      directoryFile,
-      JSON.stringify({
-        schema: 'scopex.directory/v1',
-        accounts: [
-          { id: 'acc-0001', tenant: 't', tenantType: 'consumer', identifiers: [{ type: 'email', value: 'alice@contoso.example' }] },
-          { id: 'acc-0002', tenant: 't', tenantType: 'consumer', identifiers: [{ type: 'im-handle', value: 'live:bob' }] },
-        ],
-      }),
-    );
+    writeDirectory(directoryFile);
     const file = path.join(dir, 'account-left-out.zip');
     fs.writeFileSync(file, zipOf(resealed((model, records) => { withoutAccount(model, records, 'acc-0002'); }, { accounts: ['acc-0001'] })));
     // Offline, one account for two targets of other kinds than account-id is all the archive can show.
@@ -815,17 +796,7 @@ describe('reporting and inputs', () => {
 
   it('with the account directory, holds each account\'s items to its tenant type: stored ciphertext for a customer-key tenant, and only there', async () => {
     const directoryFile = path.join(dir, 'directory-tenants.json');
-    const write = (alice: string, bob: string) =>
-      fs.writeFileSync(
-        directoryFile,
-        JSON.stringify({
-          schema: 'scopex.directory/v1',
-          accounts: [
-            { id: 'acc-0001', tenant: 't', tenantType: alice, identifiers: [{ type: 'email', value: 'alice@contoso.example' }] },
-            { id: 'acc-0002', tenant: 't', tenantType: bob, identifiers: [{ type: 'im-handle', value: 'live:bob' }] },
-          ],
-        }),
-      );
+    const write = (aliceTenant: string, bobTenant: string) => writeDirectory(directoryFile, { aliceTenant, bobTenant });
     const file = path.join(dir, 'tenant-check.zip');
     fs.writeFileSync(file, goodZip);
     const check = async () => (await verifyArchive({ archive: file, trustFile: pki.caFile, directory: createFileDirectory({ file: directoryFile }) })).failures;
@@ -962,6 +933,15 @@ function approvedBy(who: { certificatePem: string; keyPem: string }): Record<str
 }
 
 /** Removes a payload file and its production record (the manifests are written after). */
+/** An account directory of the sample order's two targets: alice@contoso.example (acc-0001) and live:bob (`bob`). */
+function writeDirectory(file: string, { bob = 'acc-0002', aliceTenant = 'consumer', bobTenant = 'consumer' } = {}): void {
+  const accounts = [
+    { id: 'acc-0001', tenant: 't', tenantType: aliceTenant, identifiers: [{ type: 'email', value: 'alice@contoso.example' }] },
+    { id: bob, tenant: 't', tenantType: bobTenant, identifiers: [{ type: 'im-handle', value: 'live:bob' }] },
+  ];
+  fs.writeFileSync(file, JSON.stringify({ schema: 'scopex.directory/v1', accounts }));
+}
+
 /** Every file of `account` and its records removed. */
 function withoutAccount(model: BagModel, records: ProductionRecord[], account: string): void {
   for (const record of records.filter((candidate) => candidate.account === account)) withoutFile(model, records, record.path);
