@@ -44,15 +44,6 @@ const FIELD_TYPE_NAMES: Readonly<Record<MetadataFieldType, string>> = {
   texts: 'a list of texts',
 };
 
-/** The line from `from` to `end` of `text`, or null when its UTF-8 is longer than MAX_LINE_BYTES. */
-function heldLine(text: string, from: number, end: number): string | null {
-  const length = end - from;
-  // A UTF-16 unit is 1 to 3 bytes of UTF-8: the bytes are counted only when the length cannot tell.
-  if (length > MAX_LINE_BYTES) return null;
-  const line = text.slice(from, end);
-  return length * 3 <= MAX_LINE_BYTES || Buffer.byteLength(line) <= MAX_LINE_BYTES ? line : null;
-}
-
 export class MetadataLines implements EntrySink {
   private readonly service: string;
   private readonly fields: readonly string[];
@@ -76,30 +67,18 @@ export class MetadataLines implements EntrySink {
   }
 
   update(chunk: Buffer): void {
-    const last = chunk.lastIndexOf(10);
-    if (last < 0) {
-      this.take(chunk);
-      return;
-    }
     let start = 0;
-    if (this.partBytes > 0 || this.skipping) {
-      // The end of a line begun in an earlier chunk.
-      const newline = chunk.indexOf(10);
-      this.take(chunk.subarray(0, newline));
-      this.endLine();
+    for (let newline = chunk.indexOf(10, start); newline >= 0; newline = chunk.indexOf(10, start)) {
+      if (this.partBytes === 0 && !this.skipping) {
+        // The usual line: whole in this chunk, read from it without a copy.
+        this.lineOf(newline - start > MAX_LINE_BYTES ? null : chunk.toString('utf8', start, newline));
+      } else {
+        this.take(chunk.subarray(start, newline));
+        this.endLine();
+      }
       start = newline + 1;
     }
-    if (start <= last) {
-      // The whole lines of this chunk: decoded at once and cut at their line feeds (a byte 0x0a is never part of a
-      // multi-byte UTF-8 sequence, so this reads each line as decoding it alone would), not decoded one by one.
-      const text = chunk.toString('utf8', start, last + 1);
-      let from = 0;
-      for (let newline = text.indexOf('\n'); newline >= 0; newline = text.indexOf('\n', from)) {
-        this.lineOf(heldLine(text, from, newline));
-        from = newline + 1;
-      }
-    }
-    if (last + 1 < chunk.length) this.take(chunk.subarray(last + 1));
+    if (start < chunk.length) this.take(chunk.subarray(start));
   }
 
   end(): void {
