@@ -3,6 +3,7 @@ import * as z from '../util/zod.js';
 import { describeZodError, readJsonFile } from '../config.js';
 import { InputError } from '../errors.js';
 import { TARGET_TYPES, type TargetType } from '../order/schema.js';
+import { safeSegment } from '../seal/safe-names.js';
 import type { Account, AccountDirectory } from './account-directory.js';
 
 export interface FileDirectoryOptions {
@@ -10,7 +11,10 @@ export interface FileDirectoryOptions {
   file: string;
 }
 
-/** Account ids become folder names in every store, so they are safe ASCII and never "." or "..". */
+/**
+ * Account ids become folder names in every store and in every archive, so they are safe ASCII and never "." or "..";
+ * createFileDirectory also refuses a device name (`con`, `NUL.x`), a trailing dot and two ids that differ only in case.
+ */
 export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export const directorySchema = z.strictObject({
@@ -47,6 +51,7 @@ export function createFileDirectory(options: FileDirectoryOptions): AccountDirec
   }
 
   const byId = new Map<string, Account>();
+  const byFoldedId = new Map<string, string>();
   const byIdentifier = new Map<string, Account[]>();
   for (const [index, account] of parsed.data.accounts.entries()) {
     if (byId.has(account.id)) {
@@ -55,7 +60,23 @@ export function createFileDirectory(options: FileDirectoryOptions): AccountDirec
         `account directory ${options.file}: field accounts.${index}.id: account id ${account.id} appears more than once, ids must be unique`,
       );
     }
+    // The id is the account's folder in the archive as it is: one a file system would rename or merge with another's
+    // would leave an archive whose folders name no account, or an order for both that cannot be sealed.
+    if (safeSegment(account.id) !== account.id) {
+      throw new InputError(
+        'SCHEMA_VIOLATION',
+        `account directory ${options.file}: field accounts.${index}.id: account id ${account.id} cannot be a folder name (a device name such as CON, or a trailing dot)`,
+      );
+    }
+    const twin = byFoldedId.get(account.id.toLowerCase());
+    if (twin !== undefined) {
+      throw new InputError(
+        'SCHEMA_VIOLATION',
+        `account directory ${options.file}: field accounts.${index}.id: account id ${account.id} differs from account id ${twin} only in case, and ids name folders`,
+      );
+    }
     byId.set(account.id, account);
+    byFoldedId.set(account.id.toLowerCase(), account.id);
     // An account-id identifier names the account it is listed under, or an order for one account would resolve to another.
     const foreign = account.identifiers.findIndex((identifier) => identifier.type === 'account-id' && identifier.value !== account.id);
     if (foreign >= 0) {

@@ -108,6 +108,11 @@ describe('createFileDirectory on bad files', () => {
     ['unknown identifier type', { schema: 'scopex.directory/v1', accounts: [account('a', [{ type: 'fax', value: '1' }])] }, 'accounts.0.identifiers.0.type'],
     ['an id that is a path', { schema: 'scopex.directory/v1', accounts: [account('ok'), account('../etc')] }, 'accounts.1.id'],
     ['an extra field', { schema: 'scopex.directory/v1', accounts: [{ ...account('a'), admin: true }] }, 'accounts.0'],
+    // Each was an exit-1 "internal error" at export: the id is the account's folder in the archive as it is.
+    ['a device name as an id', { schema: 'scopex.directory/v1', accounts: [account('a'), account('con')] }, 'accounts.1.id'],
+    ['a device name with an extension as an id', { schema: 'scopex.directory/v1', accounts: [account('NUL.x')] }, 'accounts.0.id'],
+    ['an id ending in a dot', { schema: 'scopex.directory/v1', accounts: [account('acct.')] }, 'accounts.0.id'],
+    ['two ids differing only in case', { schema: 'scopex.directory/v1', accounts: [account('Twin-1'), account('b'), account('twin-1')] }, 'accounts.2.id'],
     ['a duplicate account id', { schema: 'scopex.directory/v1', accounts: [account('a'), account('b'), account('a')] }, 'accounts.2.id'],
     // An order for account-id b would otherwise export a.
     ['an account-id identifier naming another account', { schema: 'scopex.directory/v1', accounts: [account('a', [{ type: 'account-id', value: 'b' }]), account('b')] }, 'accounts.0.identifiers.0'],
