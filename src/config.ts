@@ -7,6 +7,7 @@ import { notValidJson } from './util/json-position.js';
 import { describeStrictJsonError, parseStrictJson, StrictJsonError } from './order/strict-json.js';
 import { looksLikeKeyMaterial, redactKeyMaterial } from './util/key-material.js';
 import { readInputFileSync } from './util/read-input-file.js';
+import { isOneLineTagValue } from './seal/bagit-text.js';
 import { CATEGORIES, PROCESSES, type Category, type LegalProcess } from './order/schema.js';
 
 /** A path; a value that looks like key material (a key pasted in the wrong place) is refused without being shown. */
@@ -21,6 +22,7 @@ export const configSchema = z.strictObject({
   organization: z.string().check(
     z.minLength(1),
     z.refine((text) => !looksLikeKeyMaterial(text), 'an organization name (the value is not shown: it looks like key material)'),
+    z.refine(isOneLineTagValue, 'one line for bag-info.txt: no control characters, line or paragraph separators, or blanks at either end'),
   ),
   /** Path to the legal-process rules (which process may compel which categories). */
   legalProcess: relPath,

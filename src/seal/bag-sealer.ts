@@ -23,6 +23,7 @@ import {
   bagInfoText,
   isReservedTagName,
   manifestLine,
+  isOneLineTagValue,
 } from './bagit-text.js';
 import { signDetached } from './cms-signature.js';
 import { coalesceZipWrites } from './coalesced-zip-writes.js';
@@ -821,8 +822,8 @@ async function inOutputFolder<T>(outDir: string, start: (made: string[]) => Prom
  */
 export async function createBagSealer(options: SealerOptions, heldLock?: OrderLock): Promise<BagSealer> {
   checkOrderId(options.orderId);
-  if (/[\r\n]/.test(options.organization) || options.organization.trim() === '') {
-    throw new InputError('CONFIG_INVALID', 'the source organization must be one non-empty line.');
+  if (!isOneLineTagValue(options.organization)) {
+    throw new InputError('CONFIG_INVALID', 'the source organization must be one non-empty line, without control characters or blanks at either end.');
   }
   const badAccount = options.accounts?.find((account) => !ACCOUNT_ID_PATTERN.test(account));
   if (badAccount !== undefined) throw new TypeError(`bag-info.txt cannot list account ${JSON.stringify(badAccount)}: not an account id`);

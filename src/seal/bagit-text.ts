@@ -20,6 +20,17 @@ export function isReservedTagName(name: string): boolean {
   );
 }
 
+/**
+ * A bag-info.txt value on one line for every reader: no control character (C0, DEL, C1: a tab, NUL or VT too), no line
+ * or paragraph separator (bagit.py reads tag files with Python's splitlines, which breaks at VT, FF, U+001C-U+001E,
+ * U+0085, U+2028 and U+2029 as well as CR and LF), and no white space at either end (RFC 8493 §2.2.2: the label, a
+ * colon, one space, the value; a reader trims the rest, so the value would not come back as written).
+ */
+export function isOneLineTagValue(value: string): boolean {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return value !== '' && !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u.test(value) && value.trim() === value;
+}
+
 /** RFC 8493 §2.1.3: a manifest path percent-encodes CR, LF and `%` (and nothing else). */
 export function encodeManifestPath(path: string): string {
   return path.replace(/%/g, '%25').replace(/\n/g, '%0A').replace(/\r/g, '%0D');

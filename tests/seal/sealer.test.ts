@@ -618,6 +618,16 @@ describe('refusing and cleaning up', () => {
     await expect(createBagSealer(options({ signerKeyFile: linked })).then(async (sealer) => sealer.abort())).resolves.toBeUndefined();
   });
 
+  test('an organization that would not be one line of bag-info.txt is refused before anything is written', async () => {
+    for (const organization of ['Contoso\u2028Legal', 'Contoso\u0085Legal', 'Contoso\vLegal', ' Contoso', 'Contoso ', '']) {
+      const settings = options({ organization });
+      const error: unknown = await createBagSealer(settings).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InputError);
+      expect((error as InputError).code).toBe('CONFIG_INVALID');
+      expect(outputListing(settings.outDir)).toEqual([]);
+    }
+  });
+
   test('a signer certificate that verify would refuse (expired, not yet valid, a reviewer\'s) is refused before anything is written', async () => {
     const refusal = async (overrides: Partial<SealerOptions>): Promise<string> => {
       const settings = options(overrides);

@@ -24,4 +24,15 @@ describe('schema messages', () => {
     const order = { schema: 'scopex.order/v1', id: '-bad' };
     expect(firstMessage(orderSchema, order)).toBe('field id: an id of letters, digits, ".", "_" or "-" (at most 64)');
   });
+
+  it('refuse an organization that would not be one line of bag-info.txt for bagit.py, naming the field', () => {
+    // bagit.py splits tag files at every splitlines boundary: VT, FF, U+001E, U+0085 and U+2028 broke bag-info.txt.
+    const bad = ['Contoso Cloud\u2028Legal', 'Contoso\u0085Legal', 'Contoso\vLegal', 'Contoso\fLegal', 'Contoso\u001eLegal', 'Contoso\u2029Legal', 'Contoso\u0000Legal', 'Contoso\tLegal', 'Contoso\nLegal', '  Contoso', 'Contoso  ', '\tContoso', 'Contoso\u00a0', ' '];
+    for (const organization of bad) {
+      expect(firstMessage(configSchema, { schema: 'scopex.config/v1', organization })).toMatch(/^field organization: one line for bag-info\.txt/);
+    }
+    for (const organization of ['Contoso Cloud', 'Contoso  Cloud, Legal (EU)', 'Société Générale', '東京クラウド']) {
+      expect(configSchema.shape.organization.safeParse(organization).success).toBe(true);
+    }
+  });
 });
