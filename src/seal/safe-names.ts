@@ -25,6 +25,10 @@ const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u2
 // manifest write it as `%25`, which bagit.py (1.8) does not decode, so a bag holding one fails `bagit.py --validate`.
 // Without it (and without CR and LF, removed above) a manifest path is the file's path as it is, for every reader.
 const FORBIDDEN = /[<>:"|?*\\/%]/g;
+// A `$` before an ASCII word character or `{`: bagit.py refuses a manifest path that os.path.expandvars changes
+// ("unsafe"), so `$HOME.txt` failed `bagit.py --validate` wherever HOME is set. The `$` becomes `_` (so does one
+// before another `$`, or `$$0` would become `$_0`); a lone one stays.
+const SHELL_VARIABLE = /\$(?=[$A-Za-z0-9_{])/g;
 const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/iu;
 const EXTENSION = /\.[^.\s]{1,16}$/u;
 
@@ -72,7 +76,7 @@ export function withSuffix(name: string, suffix: string, maxBytes = MAX_SEGMENT_
 }
 
 /**
- * One path segment made safe: NFC, well-formed, no invisible or Windows-forbidden characters nor `%`, no leading or
+ * One path segment made safe: NFC, well-formed, no invisible or Windows-forbidden characters nor `%` nor `$NAME`, no leading or
  * trailing blanks or trailing dots, no device names, at most `maxBytes` (longer ones are cut and get a short hash of
  * the original so that they stay unique and stable). Returns '' when nothing is left, and for `.` and `..`.
  * Idempotent: a safe segment comes back unchanged.
@@ -81,7 +85,7 @@ export function safeSegment(raw: string, maxBytes = MAX_SEGMENT_BYTES): string {
   if (isPlainSegment(raw) && raw.length <= maxBytes) return raw;
   // Invisible characters go before NFC: between a letter and a combining mark, one removed after it left the two side
   // by side, a name that is not NFC, which the sealer refused (an export failed on `e`, U+200E, U+0301).
-  let name = raw.replace(LONE_SURROGATE, '\ufffd').replace(INVISIBLE, '').normalize('NFC').replace(FORBIDDEN, '_');
+  let name = raw.replace(LONE_SURROGATE, '\ufffd').replace(INVISIBLE, '').normalize('NFC').replace(FORBIDDEN, '_').replace(SHELL_VARIABLE, '_');
   name = name.trim().replace(/[.\s]+$/u, '');
   if (name === '' || name === '.' || name === '..') return '';
   if (WINDOWS_DEVICE.test(name)) name = `_${name}`;

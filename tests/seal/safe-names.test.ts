@@ -37,6 +37,14 @@ describe('safeArchivePath', () => {
     ['50%0Aoff.txt', ['50_0Aoff.txt']],
     ['cafe\u0301.txt', ['caf\u00e9.txt']],
     ['.bashrc', ['.bashrc']],
+    // bagit.py refuses a manifest path that os.path.expandvars changes: `$HOME.txt` failed its --validate.
+    ['Docs/$HOME.txt', ['Docs', '_HOME.txt']],
+    ['${PATH}x.txt', ['_{PATH}x.txt']],
+    ['~$budget.xlsx', ['~_budget.xlsx']],
+    ['$1 and $_x', ['_1 and __x']],
+    ['$$0', ['__0']],
+    ['price $ 5.txt', ['price $ 5.txt']],
+    ['cost$.txt', ['cost$.txt']],
   ])('%j -> %j', (input, expected) => {
     expect(safeArchivePath(input)).toEqual(expected);
     expect(isSafeArchivePath(expected.join('/'))).toBe(true);
