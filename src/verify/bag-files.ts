@@ -226,7 +226,16 @@ export function checkBagitDeclaration(text: string): string | null {
   return null;
 }
 
-/** bag-info.txt labels and their values (continuation lines start with white space). */
+/** RFC 8493's white space around a tag's label and value: space and tab, not every Unicode blank. */
+function trimBlanks(text: string): string {
+  return text.replace(/^[ \t]+|[ \t]+$/g, '');
+}
+
+/**
+ * bag-info.txt labels and their values (continuation lines start with a space or tab). Only spaces and tabs are
+ * trimmed: a value ending in a no-break space is not the value without it for a byte-exact reader, so `acct-0002`
+ * followed by U+00A0 is no account id here either.
+ */
 export function parseBagInfo(text: string): Map<string, string[]> {
   const labels = new Map<string, string[]>();
   let last: { label: string; index: number } | null = null;
@@ -234,17 +243,42 @@ export function parseBagInfo(text: string): Map<string, string[]> {
     if (raw === '') continue;
     if (/^[ \t]/.test(raw) && last) {
       const values = labels.get(last.label) as string[];
-      values[last.index] = `${values[last.index] ?? ''} ${raw.trim()}`;
+      values[last.index] = `${values[last.index] ?? ''} ${trimBlanks(raw)}`;
       continue;
     }
     const colon = raw.indexOf(':');
     if (colon <= 0) continue;
-    const label = raw.slice(0, colon).trim();
-    const value = raw.slice(colon + 1).trim();
+    const label = trimBlanks(raw.slice(0, colon));
+    const value = trimBlanks(raw.slice(colon + 1));
     const values = labels.get(label) ?? [];
     values.push(value);
     labels.set(label, values);
     last = { label, index: values.length - 1 };
   }
   return labels;
+}
+
+/**
+ * What makes bag-info.txt other than RFC 8493 §2.2.2 tags, or null: a byte order mark (bagit.py reads the first label
+ * with it), a line that is neither `Label: value` nor the continuation of one, a label with blanks or other than
+ * printable ASCII in it.
+ */
+export function bagInfoProblem(text: string): string | null {
+  if (text.startsWith('\ufeff')) return 'it starts with a byte order mark, which would be part of its first label';
+  let lineNumber = 0;
+  let tagged = false;
+  for (const line of text.replace(/\r\n/g, '\n').split('\n')) {
+    lineNumber += 1;
+    if (line === '') continue;
+    if (/^[ \t]/.test(line)) {
+      if (!tagged) return `line ${lineNumber} continues a value, but no label comes before it`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) return `line ${lineNumber} is not "Label: value"`;
+    // The labels scopex writes are printable ASCII without blanks; so is every label RFC 8493 names.
+    if (!/^[\x21-\x7e]+$/.test(line.slice(0, colon))) return `line ${lineNumber} has a label that is not printable ASCII without blanks`;
+    tagged = true;
+  }
+  return null;
 }

@@ -18,7 +18,6 @@ export class ItemSet {
   /** The same sums with each item's path (storage) added. */
   #pathSumA = 0;
   #pathSumB = 0;
-  #pathsUnsure = false;
 
   /**
    * Adds the item a record or line names, `facts` (the text of what else both say of it: itemFacts) and, for a file,
@@ -40,18 +39,10 @@ export class ItemSet {
     this.count += 1;
   }
 
-  /**
-   * The paths added may not be the ones the other list gives, with no fault: an earlier scopex gave a customer-key
-   * file's originalName with the suffix of its stored ciphertext. Paths are then not compared.
-   */
-  pathsUnsure(): void {
-    this.#pathsUnsure = true;
-  }
-
   /** Whether both name the same items, as many times each, and say the same of each. */
   equals(other: ItemSet): boolean {
     if (this.count !== other.count || this.#sumA !== other.#sumA || this.#sumB !== other.#sumB) return false;
-    return this.#pathsUnsure || other.#pathsUnsure || (this.#pathSumA === other.#pathSumA && this.#pathSumB === other.#pathSumB);
+    return this.#pathSumA === other.#pathSumA && this.#pathSumB === other.#pathSumB;
   }
 }
 

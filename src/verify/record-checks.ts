@@ -18,7 +18,7 @@ import { MetadataLines, type MetadataSummary } from './metadata-lines.js';
 import { itemFacts, ItemSet } from './item-set.js';
 import { BLOB_OVERHEAD } from '../keys/item-crypto.js';
 
-/** production.json's encryption states (`none`: a metadata file; archives before it said `provider-decrypted` there). */
+/** production.json's encryption states (`none`: a metadata file, and only there). */
 export const ENCRYPTION_STATES = ['provider-decrypted', 'customer-key', 'user-encrypted', 'none'] as const;
 
 /** One production.json record (the schema passes other fields; `layoutProblem` refuses them). */
@@ -626,7 +626,6 @@ export class RecordChecks {
       }
       // A file's path is its originalName; mail and messages have none (neither do their lines).
       items.add(record.sourceId, record.timestamp, itemFacts(service, size, record.encryption), service === 'storage' ? record.originalName : undefined);
-      if (service === 'storage' && record.encryption === 'customer-key' && record.originalName?.endsWith(STORED_CIPHERTEXT_SUFFIX)) items.pathsUnsure();
     }
     this.production.push(record);
   }
@@ -682,7 +681,8 @@ const RECORD_FIELDS: ReadonlySet<string> = new Set(Object.keys(productionRecordS
  * What a record says that the archive layout (README "production.json") contradicts: a field scopex does not write;
  * `customer-key` on a file not named `<name>.scxb` (the stored ciphertext); `user-encrypted` (S/MIME or PGP mail as
  * stored) outside mail.content; `none` (plain text scopex wrote) on anything but a metadata file; `items` (a metadata
- * file's line count) on anything else. A metadata file may say `provider-decrypted`: archives before `none` did.
+ * file's line count) on anything else. A metadata file says `none`: the `provider-decrypted` of earlier archives is
+ * refused, as those archives (without Scopex-Account lines) no longer verify anyway.
  */
 function layoutProblem(record: z.infer<typeof productionRecordSchema>, value: Record<string, unknown>): { expected: string; found: string; message: string } | null {
   for (const key in value) {
@@ -702,7 +702,7 @@ function layoutProblem(record: z.infer<typeof productionRecordSchema>, value: Re
   if (encryption === 'none' && !metadata) {
     return { expected: 'none only for a metadata file', found: `encryption none in ${record.category}`, message: 'says none (plain text scopex wrote) for an item of a store' };
   }
-  if (metadata && (encryption === 'customer-key' || encryption === 'user-encrypted')) {
+  if (metadata && encryption !== 'none') {
     return { expected: 'none for a metadata file', found: `encryption ${encryption}`, message: `says ${encryption} for a metadata file scopex wrote` };
   }
   if (record.items !== undefined && !metadata) {

@@ -16,7 +16,7 @@ import { instantInRange } from '../util/in-range.js';
 import { notValidJson } from '../util/json-position.js';
 import { INPUT_OPEN_FLAGS, readInputFileSync } from '../util/read-input-file.js';
 import { orderSchema, type Order } from '../order/schema.js';
-import { checkBagitDeclaration, ManifestReader, parseBagInfo } from './bag-files.js';
+import { bagInfoProblem, checkBagitDeclaration, ManifestReader, parseBagInfo } from './bag-files.js';
 import { verifyDetachedSignature } from './cms-signature.js';
 import { DigestTable } from './digest-table.js';
 import { HashBatcher, MAX_BATCHED_ENTRY_BYTES } from './hash-batcher.js';
@@ -595,6 +595,9 @@ class ArchiveVerification {
       const problem = checkBagitDeclaration(bagit.toString('utf8'));
       if (problem) this.fail('bag-layout', this.entryName('bagit.txt'), 'BagIt-Version: 1.0, Tag-File-Character-Encoding: UTF-8', problem, `bagit.txt is not a BagIt 1.0 declaration: ${problem}`);
     }
+    const infoBytes = this.captured.get('bag-info.txt');
+    const infoProblem = infoBytes ? bagInfoProblem(infoBytes.toString('utf8')) : null;
+    if (infoProblem) this.fail('bag-layout', this.entryName('bag-info.txt'), 'RFC 8493 tags, "Label: value" on each line', infoProblem, `bag-info.txt is not BagIt tags: ${infoProblem}`);
     const info = this.bagInfo();
     if (info) {
       for (const label of ['Source-Organization', 'Bagging-Date', 'External-Identifier', 'Payload-Oxum']) {

@@ -273,7 +273,8 @@ export function sampleBag(order: Record<string, unknown> = sampleOrder()): { mod
       sourceId: item.sourceId,
       originalName: item.sourceId === null ? null : path.posix.basename(item.path),
       timestamp: item.timestamp,
-      encryption: 'provider-decrypted',
+      // Export writes `none` for a metadata file (plain text it wrote).
+      encryption: item.category.endsWith('.metadata') ? 'none' : 'provider-decrypted',
     };
     if (item.items !== undefined) record.items = item.items;
     records.push(record);

@@ -46,12 +46,8 @@ describe('ItemSet', () => {
     expect(itemFacts('storage', 12, 'ignored')).toBe(itemFacts('storage', 12, undefined));
     expect(one(itemFacts('storage', 5, undefined), 'Documents/a.txt').equals(one(itemFacts('storage', 5, undefined), 'Secret/a.txt'))).toBe(false);
     expect(one(itemFacts('storage', 5, undefined), 'a.txt').equals(one(itemFacts('storage', 5, undefined), null))).toBe(false);
-    // Paths an earlier scopex gave otherwise (a customer-key file's originalName with its ciphertext suffix) are not
-    // compared; the rest still is.
-    const unsure = one(itemFacts('storage', 5, undefined), 'a.txt.scxb');
-    unsure.pathsUnsure();
-    expect(unsure.equals(one(itemFacts('storage', 5, undefined), 'a.txt'))).toBe(true);
-    expect(unsure.equals(one(itemFacts('storage', 6, undefined), 'a.txt'))).toBe(false);
+    // A customer-key file's originalName is the store's name, never the ciphertext's: `.scxb` on it is a difference.
+    expect(one(itemFacts('storage', 5, undefined), 'a.txt.scxb').equals(one(itemFacts('storage', 5, undefined), 'a.txt'))).toBe(false);
   });
 
   it('differs for the first of many near ids', () => {

@@ -1,7 +1,7 @@
 // The small readers the verifier is built from: streaming JSON array, manifests, bag-info, names, DER.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkBagitDeclaration, decodeManifestPath, ManifestReader, parseBagInfo } from '../../src/verify/bag-files.js';
+import { bagInfoProblem, checkBagitDeclaration, decodeManifestPath, ManifestReader, parseBagInfo } from '../../src/verify/bag-files.js';
 import { DerError, readNode, readRoot } from '../../src/verify/der.js';
 import { JsonArrayReader } from '../../src/verify/json-array-reader.js';
 import { splitAt } from '../helpers/split-at.js';
@@ -100,6 +100,25 @@ describe('bag-info.txt and bagit.txt', () => {
     const info = parseBagInfo('Source-Organization: Contoso\nExternal-Description: first\n  continued\nPayload-Oxum: 10.2\nPayload-Oxum: 11.2\n');
     expect(info.get('External-Description')).toEqual(['first continued']);
     expect(info.get('Payload-Oxum')).toEqual(['10.2', '11.2']);
+  });
+
+  // Round 6 tamper D4: JavaScript's trim() took a BOM before the first label and a no-break space after a value away.
+  it('trims only spaces and tabs around labels and values', () => {
+    const info = parseBagInfo('Scopex-Account: acc-0001\u00a0\nScopex-Account: \tacc-0002 \n');
+    expect(info.get('Scopex-Account')).toEqual(['acc-0001\u00a0', 'acc-0002']);
+    expect(parseBagInfo('\ufeffScopex-Account: acc-0001\n').get('Scopex-Account')).toBeUndefined();
+  });
+
+  it('finds what is not RFC 8493 tags in bag-info.txt', () => {
+    const good = 'Source-Organization: Contoso Cloud\nExternal-Description: first\n  continued\r\nPayload-Oxum: 10.2\n\n';
+    expect(bagInfoProblem(good)).toBeNull();
+    expect(bagInfoProblem(`\ufeff${good}`)).toBe('it starts with a byte order mark, which would be part of its first label');
+    expect(bagInfoProblem('  continued\nPayload-Oxum: 10.2\n')).toBe('line 1 continues a value, but no label comes before it');
+    expect(bagInfoProblem('Payload-Oxum: 10.2\nacc-0003\n')).toBe('line 2 is not "Label: value"');
+    expect(bagInfoProblem('Payload-Oxum: 10.2\n: acc-0003\n')).toBe('line 2 is not "Label: value"');
+    for (const label of ['Scopex-Account ', 'Scopex\u00a0Account', 'Scopex Account', '\u200bScopex-Account']) {
+      expect(bagInfoProblem(`Payload-Oxum: 10.2\n${label}: acc-0003\n`)).toBe('line 2 has a label that is not printable ASCII without blanks');
+    }
   });
 
   it('accepts exactly the BagIt 1.0 declaration', () => {

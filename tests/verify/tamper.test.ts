@@ -369,6 +369,8 @@ const cases: TamperCase[] = [
   { name: 'a production record saying customer-key for a file not named .scxb (re-signed)', make: () => zipOf(resealed((_, records) => { recordOf(records, MAIL_1).encryption = 'customer-key'; })), checks: ['production'], exact: true },
   { name: 'a production record saying user-encrypted for a storage file (re-signed)', make: () => zipOf(resealed((_, records) => { recordOf(records, RESUME).encryption = 'user-encrypted'; })), checks: ['production'], exact: true },
   { name: 'a production record saying none for a mail message (re-signed)', make: () => zipOf(resealed((_, records) => { recordOf(records, MAIL_1).encryption = 'none'; })), checks: ['production'], exact: true },
+  // Round 6 tamper D5: a metadata file's record says none; earlier archives' provider-decrypted is no longer taken.
+  { name: 'a metadata record saying provider-decrypted (re-signed)', make: () => zipOf(resealed((_, records) => { recordOf(records, METADATA).encryption = 'provider-decrypted'; })), checks: ['production'], exact: true },
   { name: 'a production record giving items for a mail message (re-signed)', make: () => zipOf(resealed((_, records) => { recordOf(records, MAIL_1).items = 3; })), checks: ['production'], exact: true },
   // Each metadata line is its item's record: held to the range and to the fields of its service (never a subject).
   { name: 'a metadata line dated before the range (re-signed)', make: () => zipOf(resealed((model, records) => { editMetadata(model, records, (line) => line.replace('"timestamp":"2026-01-01T00:00:00Z"', '"timestamp":"2025-05-05T02:58:51Z"')); })), checks: ['production', 'scope'], exact: true },
@@ -404,6 +406,10 @@ const cases: TamperCase[] = [
   { name: 'bag-info.txt listing no account (re-signed)', make: () => zipOf(resealed(() => undefined, { accounts: [] })), checks: ['bag-layout'], exact: true },
   { name: 'bag-info.txt listing an account twice (re-signed)', make: () => zipOf(resealed(() => undefined, { accounts: ['acc-0001', 'acc-0002', 'acc-0001'] })), checks: ['bag-layout'], exact: true },
   { name: 'bag-info.txt listing what is not an account id (re-signed)', make: () => zipOf(resealed(() => undefined, { accounts: ['acc-0001', 'acc-0002', '../acc-0003'] })), checks: ['bag-layout'], exact: true },
+  // Round 6 tamper D4: JavaScript's trim() let a BOM before the first label, and a no-break space after an account id, pass.
+  { name: 'bag-info.txt starting with a byte order mark (re-signed)', make: () => zipOf(withBagInfo(good, (text) => `\ufeff${text}`)), checks: ['bag-layout'], exact: true },
+  { name: 'bag-info.txt giving an account id with a no-break space after it (re-signed)', make: () => zipOf(withBagInfo(good, (text) => text.replace('Scopex-Account: acc-0002\n', 'Scopex-Account: acc-0002\u00a0\n'))), checks: ['bag-layout', 'production'], exact: true },
+  { name: 'bag-info.txt with a line that is no tag (re-signed)', make: () => zipOf(withBagInfo(good, (text) => `${text}acc-0003\n`)), checks: ['bag-layout'], exact: true },
   { name: 'an account an account-id target names, removed whole and from bag-info.txt (re-signed)', make: () => zipOf(resealed((model, records) => { withoutAccount(model, records, 'acc-0002'); }, { order: sampleOrder({ targets: [{ type: 'account-id', value: 'acc-0001' }, { type: 'account-id', value: 'acc-0002' }] }), accounts: ['acc-0001'] })), checks: ['scope'], exact: true },
   // Export delivers all of an account's items as stored ciphertext (a customer-key tenant's) or none (tamper F5 of round 5).
   { name: 'one item of an account stored ciphertext, its others decrypted (re-signed)', make: () => zipOf(resealed((model, records) => { const record = recordOf(records, RESUME); model.files.delete(RESUME); record.path = `${RESUME}.scxb`; record.encryption = 'customer-key'; model.files.set(record.path, Buffer.alloc(record.bytes)); })), checks: ['production'], exact: true },
@@ -966,6 +972,14 @@ function renamed(model: BagModel, from: string, to: string): BagModel {
   const copy = cloneModel(model);
   copy.files.set(to, copy.files.get(from) as Buffer);
   copy.files.delete(from);
+  return copy;
+}
+
+/** The bag with bag-info.txt edited, re-listed and re-signed. */
+function withBagInfo(model: BagModel, edit: (text: string) => string): BagModel {
+  const copy = editFile(model, 'bag-info.txt', edit);
+  writeTagManifest(copy);
+  sign(copy, pki.signer, { keepBaggingDate: true });
   return copy;
 }
 
