@@ -39,6 +39,7 @@ export interface TransparencyReport {
 }
 
 export const NSL_BAND = 500;
+const NSL = 'national-security-letter';
 
 /** "0-499", "500-999", ...: national-security-letter figures are never published exactly. */
 export function band(count: number, width: number = NSL_BAND): string {
@@ -48,7 +49,10 @@ export function band(count: number, width: number = NSL_BAND): string {
 
 interface OrderState {
   orderId: string;
+  /** When the order was first logged. */
   received: number;
+  /** When its outcome was reached: its first seal, or else its first refusal (null while it has neither). */
+  decided: number | null;
   process: string | null;
   accountsChecked: number | null;
   targetsRefused: number | null;
@@ -66,7 +70,10 @@ export async function transparencyReport(options: TransparencyOptions): Promise<
   const orders = new Map<string, OrderState>();
   for await (const record of readCustodyRecords(options.logFile)) {
     const time = Date.parse(record.time);
-    // An order belongs to the period in which it was first logged; its outcome is the latest one by the window's end.
+    // An order's outcome is the one it has by the window's end, and it belongs to the period in which that outcome was
+    // reached (sealed, or else first refused), or, without one, to the period it was first logged in. Counted by its first
+    // record, a draft refused in June and the order delivered in November showed as a refusal in the first half-year
+    // and nowhere in the second, so the delivery was in no report published at the end of a period.
     if (!(time <= to)) continue;
     if (!RECEIVING_EVENTS.has(record.event)) continue;
     let state = orders.get(record.orderId);
@@ -74,6 +81,7 @@ export async function transparencyReport(options: TransparencyOptions): Promise<
       state = {
         orderId: record.orderId,
         received: time,
+        decided: null,
         process: null,
         accountsChecked: null,
         targetsRefused: null,
@@ -84,27 +92,30 @@ export async function transparencyReport(options: TransparencyOptions): Promise<
       };
       orders.set(record.orderId, state);
     }
-    apply(state, record);
+    apply(state, record, time);
   }
   const audit = await verifyCustodyLog(options.logFile);
 
   const slices = options.periods === 'whole' ? [[options.from, options.to] as const] : halfYears(options.from, options.to);
+  const counted = (order: OrderState) => order.decided ?? order.received;
   const periods = slices.map(([start, end]) =>
-    figures(start, end, [...orders.values()].filter((o) => o.received >= start.getTime() && o.received <= end.getTime())),
+    figures(start, end, [...orders.values()].filter((o) => counted(o) >= start.getTime() && counted(o) <= end.getTime())),
   );
   return {
     from: options.from.toISOString(),
     to: options.to.toISOString(),
     logVerified: audit.ok,
     periods,
-    total: figures(options.from, options.to, [...orders.values()].filter((o) => o.received >= from)),
+    total: figures(options.from, options.to, [...orders.values()].filter((o) => counted(o) >= from)),
   };
 }
 
-function apply(state: OrderState, record: CustodyRecord): void {
+function apply(state: OrderState, record: CustodyRecord, time: number): void {
   const details = record.details;
   const process = typeof details['process'] === 'string' ? details['process'] : null;
-  if (state.process === null && process !== null) state.process = process;
+  // An order id that any record gives as a national-security letter stays out of every exact figure: a draft or a
+  // forged copy refused under another process first must not put the letter among the exact counts.
+  if (process === NSL || (state.process === null && process !== null)) state.process = process;
   switch (record.event) {
     case 'order.checked':
       state.accountsChecked = stringArray(details['accounts']).length;
@@ -113,11 +124,15 @@ function apply(state: OrderState, record: CustodyRecord): void {
       // A delivery stays a delivery: the same order refused later (checked again once expired, or an altered copy
       // with its id) does not take back what was handed over.
       if (state.outcome === 'sealed') break;
+      // Checked again and refused again, it stays in the period of its first refusal (counted there once).
+      if (state.outcome === null) state.decided = time;
       state.outcome = 'refused';
       state.reasons = stringArray(details['reasons']);
       if (typeof details['targets'] === 'number') state.targetsRefused = details['targets'];
       break;
     case 'export.sealed': {
+      // A second seal (a re-export with --force) is the same delivery.
+      if (state.outcome !== 'sealed') state.decided = time;
       state.outcome = 'sealed';
       state.contentDisclosed = details['contentDisclosed'] === true;
       const items = details['items'];
@@ -150,7 +165,7 @@ function figures(start: Date, end: Date, orders: OrderState[]): PeriodFigures {
   for (const order of orders) {
     const accounts = order.accountsChecked ?? order.targetsRefused ?? 0;
     // NSLs are left out of every exact figure, or the exact count would follow by subtraction.
-    if (order.process === 'national-security-letter') {
+    if (order.process === NSL) {
       nslOrders += 1;
       nslAccounts += accounts;
       continue;

@@ -5,7 +5,7 @@ import type { CustodyEvent, OrderCheckedDetails, OrderRefusedDetails } from '../
 import { approvalCertificateName } from './approval-verify.js';
 import { evaluateOrder, type OrderContext } from './check-order.js';
 import { parseOrderBytes, readOrderBytes } from './read-order.js';
-import type { Order } from './schema.js';
+import { PROCESSES, type LegalProcess, type Order } from './schema.js';
 import { redactKeyMaterial } from '../util/key-material.js';
 
 export type OrderVerdict = 'APPROVED' | 'REFUSED' | 'MALFORMED';
@@ -112,12 +112,32 @@ export function refusedOrderEvent(order: Order, reasons: readonly { code: OrderE
 
 /**
  * The custody record of an order file that was read but fails strict parsing (not UTF-8 or JSON, a BOM, the schema):
- * still a demand received, logged under its SHA-256 and with none of its fields, since they are unchecked text that
- * may be anything pasted there (a private key in `id` went into the log once).
+ * still a demand received, logged under its SHA-256 and with none of its fields but its process (one of a fixed list),
+ * since they are unchecked text that may be anything pasted there (a private key in `id` went into the log once).
  */
 export function malformedOrderEvent(error: InputError, bytes: Uint8Array): CustodyEvent {
-  const details: OrderRefusedDetails = { process: null, reasons: [error.code], targets: 0 };
+  const details: OrderRefusedDetails = { process: declaredProcess(bytes), reasons: [error.code], targets: 0 };
   return { event: 'order.refused', orderId: `sha256:${sha256(bytes)}`, details: { ...details, sha256: sha256(bytes) } };
+}
+
+const NSL: LegalProcess = 'national-security-letter';
+
+/**
+ * The process a malformed order file declares, for the transparency report. A file that names a national-security
+ * letter anywhere is taken for one, so that a letter with a typo in a category is counted only in the bands; otherwise
+ * the `process` of a file that is at least a JSON object, if it is one of the processes; otherwise null.
+ */
+function declaredProcess(bytes: Uint8Array): LegalProcess | null {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  let declared: unknown = null;
+  try {
+    const value: unknown = JSON.parse(text.replace(/^\ufeff/, ''));
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) declared = (value as Record<string, unknown>)['process'];
+  } catch {
+    // Not JSON: only the text itself can say.
+  }
+  if (declared === NSL || text.includes(NSL)) return NSL;
+  return PROCESSES.find((process) => process === declared) ?? null;
 }
 
 /** Reasons that say the approval itself does not stand (the rest may refuse a validly approved order). */

@@ -62,8 +62,11 @@ const due = (orderId: string, accounts: string[], notifyFrom: string | null, ent
 });
 
 describe('transparency report', () => {
-  it('counts each order once, by the period it was received in, with NSLs only in bands', async () => {
+  it('counts each order once, in the period its outcome was reached (or, without one, it was received in), with NSLs only in bands', async () => {
     await logEvents([
+      ['2025-12-30T23:00:00Z', checked('Z-before', 'search-warrant', ['z1'])],
+      ['2025-12-31T23:00:00Z', sealed('Z-before', 'search-warrant', ['z1'], { 'mail.content': 1 }, true)],
+      // Received in 2025, delivered in January: a disclosure of the first half-year of 2026.
       ['2025-12-31T23:00:00Z', checked('G-before', 'search-warrant', ['g1'])],
       ['2026-01-05T00:00:00Z', sealed('G-before', 'search-warrant', ['g1'], { 'mail.content': 1 }, true)],
       ['2026-02-01T00:00:00Z', checked('A', 'search-warrant', ['a1', 'a2'])],
@@ -95,11 +98,11 @@ describe('transparency report', () => {
     expect(first).toMatchObject({
       from: '2026-01-01T00:00:00.000Z',
       to: '2026-06-30T23:59:59.999Z',
-      ordersReceived: 5,
+      ordersReceived: 6,
       ordersRefused: 2,
       refusalReasons: { EXPIRED: 1, UNAPPROVED: 1, SCHEMA_VIOLATION: 1 },
-      accountsSpecified: 6,
-      contentDisclosed: 1,
+      accountsSpecified: 7,
+      contentDisclosed: 2,
       nonContentOnly: 1,
       noDataFound: 1,
       notCompleted: 0,
@@ -115,14 +118,14 @@ describe('transparency report', () => {
       accountsSpecified: 2,
       notCompleted: 1,
     });
-    expect(report.total).toMatchObject({ ordersReceived: 7, ordersRefused: 3, accountsSpecified: 8 });
+    expect(report.total).toMatchObject({ ordersReceived: 8, ordersRefused: 3, accountsSpecified: 9 });
     const csv = transparencyCsv(report);
     expect(csv.split('\n')[0]).toBe('period_from,period_to,figure,value');
-    expect(csv).toContain('2026-01-01T00:00:00.000Z,2026-06-30T23:59:59.999Z,orders_received,5');
+    expect(csv).toContain('2026-01-01T00:00:00.000Z,2026-06-30T23:59:59.999Z,orders_received,6');
     expect(csv).toContain('total.nsl.orders_received,0-499');
     const whole = await transparencyReport({ logFile, from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-12-31T23:59:59Z'), periods: 'whole' });
     expect(whole.periods).toHaveLength(1);
-    expect(whole.periods[0]!.ordersReceived).toBe(7);
+    expect(whole.periods[0]!.ordersReceived).toBe(8);
   });
 
   it('keeps a delivered order a disclosure when the same order id is refused later (checked again once expired, or a forged copy)', async () => {
@@ -136,6 +139,43 @@ describe('transparency report', () => {
     ]);
     const report = await transparencyReport({ logFile, from: parseInstant('2026-01-01', 'start', '--from'), to: parseInstant('2026-06-30', 'end', '--to') });
     expect(report.periods[0]).toMatchObject({ ordersReceived: 2, ordersRefused: 0, refusalReasons: {}, contentDisclosed: 1, nonContentOnly: 1 });
+  });
+
+  // Round 7 custody C2: counted by its first record, a draft refused in June and the order delivered in November was
+  // a refusal in the first half-year's report and in no report as a delivery.
+  it('counts a delivery in the half-year it was sealed in, whatever was logged of its id before', async () => {
+    await logEvents([
+      ['2026-06-30T12:00:00Z', refused('T', 'subpoena', ['UNAPPROVED'], 1)],
+      ['2026-06-30T13:00:00Z', checked('U', 'subpoena', ['u1'])],
+      ['2026-03-01T00:00:00Z', refused('R', 'subpoena', ['UNAPPROVED'], 1)],
+      ['2026-11-24T10:00:00Z', checked('T', 'subpoena', ['t1'])],
+      ['2026-11-24T10:01:00Z', sealed('T', 'subpoena', ['t1'], { subscriber: 1 }, false)],
+      ['2026-11-24T11:00:00Z', sealed('U', 'subpoena', ['u1'], { subscriber: 1 }, false)],
+      // Checked again and refused again: it stays in the half-year of its first refusal.
+      ['2026-11-25T00:00:00Z', refused('R', 'subpoena', ['EXPIRED'], 1)],
+    ]);
+    const firstHalf = await transparencyReport({ logFile, from: parseInstant('2026-01-01', 'start', '--from'), to: parseInstant('2026-06-30', 'end', '--to') });
+    // Published at the end of June: what was known then.
+    expect(firstHalf.total).toMatchObject({ ordersReceived: 3, ordersRefused: 2, notCompleted: 1, nonContentOnly: 0 });
+    const secondHalf = await transparencyReport({ logFile, from: parseInstant('2026-07-01', 'start', '--from'), to: parseInstant('2026-12-31', 'end', '--to') });
+    expect(secondHalf.total).toMatchObject({ ordersReceived: 2, ordersRefused: 0, nonContentOnly: 2, notCompleted: 0 });
+    const year = await transparencyReport({ logFile, from: parseInstant('2026-01-01', 'start', '--from'), to: parseInstant('2026-12-31', 'end', '--to') });
+    expect(year.periods[0]).toMatchObject({ ordersReceived: 1, ordersRefused: 1, refusalReasons: { EXPIRED: 1 } });
+    expect(year.periods[1]).toMatchObject({ ordersReceived: 2, nonContentOnly: 2 });
+  });
+
+  // Round 7 custody C1: the process came from the first record naming one, so a refused draft of the letter's id
+  // under another process put the letter among the exact figures.
+  it('keeps an order id any record gives as a national-security letter out of every exact figure', async () => {
+    await logEvents([
+      ['2026-08-01T00:00:00Z', refused('N', 'court-order', ['UNAPPROVED'], 1)],
+      ['2026-08-02T00:00:00Z', checked('N', 'national-security-letter', ['n1'])],
+      ['2026-08-02T00:01:00Z', sealed('N', 'national-security-letter', ['n1'], { subscriber: 1 }, false)],
+      ['2026-08-03T00:00:00Z', checked('P', 'national-security-letter', ['p1'])],
+      ['2026-08-04T00:00:00Z', refused('P', 'subpoena', ['APPROVAL_INVALID'], 1)],
+    ]);
+    const report = await transparencyReport({ logFile, from: parseInstant('2026-07-01', 'start', '--from'), to: parseInstant('2026-12-31', 'end', '--to') });
+    expect(report.total).toMatchObject({ ordersReceived: 0, ordersRefused: 0, refusalReasons: {}, accountsSpecified: 0, nonContentOnly: 0, notCompleted: 0 });
   });
 
   it('bands national-security letters in steps of 500 and never shows the exact count', async () => {

@@ -92,6 +92,23 @@ describe('scopex order check', () => {
     expect(exit).toBe(2);
     expect(JSON.parse(stdout)).toMatchObject({ ok: false, orderId: null, verdict: 'MALFORMED' });
     expect(custody().at(-1)!.orderId).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(custody().at(-1)!.details).toMatchObject({ process: null, reasons: ['JSON_MALFORMED'] });
+  });
+
+  // Round 7 custody C1: a letter with a typo was logged with process null and counted in the exact figures.
+  it('malformed: the process it declares is logged, and a file naming a national-security letter anywhere is one', async () => {
+    const cases: [unknown, string | null][] = [
+      [{ ...baseOrder(current), process: 'national-security-letter', categories: ['bogus'] }, 'national-security-letter'],
+      [{ ...baseOrder(current), process: 'subpoena', categories: ['bogus'] }, 'subpoena'],
+      [{ ...baseOrder(current), process: 'subpoena', note: 'national-security-letter' }, 'national-security-letter'],
+      [{ ...baseOrder(current), process: 'grand-jury', categories: ['bogus'] }, null],
+      ['{"process":"national-security-letter",', 'national-security-letter'],
+    ];
+    for (const [content, process] of cases) {
+      const { exit } = await run(['order', 'check', writeOrder(root, content)]);
+      expect(exit).toBe(2);
+      expect(custody().at(-1)).toMatchObject({ event: 'order.refused', orderId: expect.stringMatching(/^sha256:/), details: { process } });
+    }
   });
 
   it('human output names the verdict and each reason code', async () => {
