@@ -74,16 +74,10 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
       order,
     };
   }
-  const details: OrderCheckedDetails = {
-    process: order.process,
-    targets: order.targets.length,
-    accounts: accounts.map((a) => a.id),
-    categories: [...order.categories],
-  };
   return {
     report: { ok: true, orderId: order.id, verdict: 'APPROVED', reasons: [], accounts, approval },
     error: null,
-    custody: { event: 'order.checked', orderId: order.id, details: { ...details, sha256: sha256(raw) } },
+    custody: checkedOrderEvent(order, accounts.map((a) => a.id), raw),
     order,
   };
 
@@ -99,6 +93,15 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
     if (!bytes) return { report, error, custody: null, order: null };
     return { report, error, custody: malformedOrderEvent(error, bytes), order: null };
   }
+}
+
+/**
+ * The custody record of an approved order, with the accounts it resolves to and the SHA-256 of its file, which tells
+ * two different orders given one id apart. `order check` and `export` both log a check with this.
+ */
+export function checkedOrderEvent(order: Order, accountIds: readonly string[], raw: Uint8Array): CustodyEvent {
+  const details: OrderCheckedDetails = { process: order.process, targets: order.targets.length, accounts: [...accountIds], categories: [...order.categories] };
+  return { event: 'order.checked', orderId: order.id, details: { ...details, sha256: sha256(raw) } };
 }
 
 /**

@@ -11,14 +11,13 @@ import type {
   CustodyLog,
   ExportSealedDetails,
   NotificationDueDetails,
-  OrderCheckedDetails,
 } from '../custody/custody-log.js';
 import { createFileCustodyLog } from '../custody/file-custody-log.js';
 import { InputError, IntegrityError, OrderError, outputWriteError, ScopeError, ScopexError } from '../errors.js';
 import { BLOB_OVERHEAD } from '../keys/item-crypto.js';
 import { isDigesting, type EncryptionState, type ItemPlaintext, type KeyService, type StoreService } from '../keys/key-service.js';
 import { evaluateOrder, type CheckedOrder, type OrderContext } from '../order/check-order.js';
-import { malformedOrderEvent, refusedOrderEvent } from '../order/check-report.js';
+import { checkedOrderEvent, malformedOrderEvent, refusedOrderEvent } from '../order/check-report.js';
 import { parseOrderBytes, readOrderBytes } from '../order/read-order.js';
 import { CATEGORIES, type Category, type Order } from '../order/schema.js';
 import { lockOrderOutput } from '../seal/bag-sealer.js';
@@ -308,13 +307,7 @@ async function checkAndRecord(orderFile: string, ctx: OrderContext, custody: Cus
     throw new OrderError(evaluation.reasons);
   }
   const checked: CheckedOrder = { order, raw, accounts: evaluation.accounts };
-  const details: OrderCheckedDetails = {
-    process: order.process,
-    targets: order.targets.length,
-    accounts: distinctAccounts(checked).map((account) => account.id),
-    categories: [...order.categories],
-  };
-  await custody.append({ event: 'order.checked', orderId: order.id, details: { ...details } });
+  await custody.append(checkedOrderEvent(order, distinctAccounts(checked).map((account) => account.id), raw));
   return checked;
 }
 

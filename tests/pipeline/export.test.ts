@@ -94,8 +94,10 @@ describe('exportOrder on the store fixture', () => {
     expect(result.items['storage.metadata']).toBe(inScope.filter((i) => i.service === 'storage').length);
     expect(readFileSync(path.join(bag, 'order.json'))).toEqual(readFileSync(order.file));
 
-    const events = readCustody(fx.custodyLogFile).filter((e) => e.orderId === order.id).map((e) => e.event);
-    expect(events).toEqual(['order.checked', 'export.started', 'export.sealed', 'notification.due']);
+    const records = readCustody(fx.custodyLogFile).filter((e) => e.orderId === order.id);
+    expect(records.map((e) => e.event)).toEqual(['order.checked', 'export.started', 'export.sealed', 'notification.due']);
+    // As `order check` logs it: the file's hash tells two different orders given one id apart.
+    expect(records[0]?.details).toMatchObject({ sha256: createHash('sha256').update(readFileSync(order.file)).digest('hex') });
   });
 
   it('derives mail metadata from the headers without subject or body', async () => {
