@@ -160,6 +160,8 @@ async function appendLocked(
   lockTimeoutMs: number,
 ): Promise<CustodyRecord[]> {
   await ensureDir(path.dirname(file));
+  // Before its lock file is made beside it: /dev/null.lock is no file to leave in /dev.
+  refuseUnlessRegular(file, await fs.stat(file).catch(() => null));
   const release = await acquireLock(lockFileFor(file), lockTimeoutMs);
   try {
     // The head file is read under the lock, before the log: a log whose end disagrees with it (records removed from
@@ -167,6 +169,7 @@ async function appendLocked(
     let head = await readHead(file);
     const handle = await openLog(file, head);
     try {
+      refuseUnlessRegular(file, await handle.stat());
       const tail = await readLastRecords(handle, file, MAX_RECORDS_PER_APPEND);
       const last = tail.at(-1) ?? null;
       if (last && (await killedAppendOf(file, head, tail))) {
@@ -452,6 +455,16 @@ async function writeMark(head: string, record: CustodyRecord, from = record.seq)
 }
 
 /** A custody log that cannot be written (a full disk, no permission) in one sentence (exit 2), not a system error. */
+/**
+ * A custody log that is a device or a pipe (`/dev/null`, a FIFO) takes no record that can be read back: refused with
+ * exit 2, as a folder is (fsync on it failed as an internal error). Nothing there yet (null) is a new log.
+ */
+function refuseUnlessRegular(file: string, stats: { isFile(): boolean; isDirectory(): boolean } | null): void {
+  if (stats === null || stats.isFile()) return;
+  const what = stats.isDirectory() ? 'it is a folder' : 'it is not a regular file (a device or a pipe)';
+  throw new InputError('OUTPUT_UNWRITABLE', `cannot append to custody log ${file}: ${what}; nothing was appended.`);
+}
+
 function unwritable(error: unknown, file: string, outcome: string): unknown {
   return outputWriteError(error, path.dirname(file), (_folder, why) => `cannot append to custody log ${file}: ${why}; ${outcome}.`) ?? error;
 }

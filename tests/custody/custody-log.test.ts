@@ -305,6 +305,18 @@ describe('verifyCustodyLog', () => {
     await expect(readCustodyRecords(dir).next()).rejects.toMatchObject({ name: 'InputError', code: 'FILE_UNREADABLE' });
   });
 
+  // Round 7 custody C5: fsync on /dev/null or a FIFO failed, as an internal error (exit 1).
+  it('refuses to append to a log that is a device, a pipe or a folder: exit 2, one sentence, no lock file left beside it', async () => {
+    const fifo = path.join(dir, 'fifo.jsonl');
+    spawnSync('mkfifo', [fifo]);
+    for (const [file, what] of [[fifo, 'it is not a regular file (a device or a pipe)'], ['/dev/null', 'it is not a regular file (a device or a pipe)'], [dir, 'it is a folder']] as const) {
+      const error = await createFileCustodyLog({ file }).append({ event: 'order.checked', orderId: 'LE-1', details: {} }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InputError);
+      expect((error as InputError).message).toBe(`cannot append to custody log ${file}: ${what}; nothing was appended.`);
+      expect(existsSync(lockFileFor(file))).toBe(false);
+    }
+  });
+
   it('accepts one append\'s records past the head (up to two) while a live writer on this host holds the lock, not three', async () => {
     const records = (await writeLog(4)).map((line) => JSON.parse(line) as CustodyRecord);
     const headAt = (seq: number) => writeFileSync(headFileFor(logFile), `${JSON.stringify({ seq, hash: records[seq - 1]!.hash })}\n`);
