@@ -166,7 +166,7 @@ function parseApprovalCertificate(pem: string): X509Certificate | string {
   }
 }
 
-function publicKeyProblem(certificate: X509Certificate): string | null {
+export function publicKeyProblem(certificate: X509Certificate): string | null {
   const key = certificate.publicKey;
   if (key.asymmetricKeyType !== 'rsa') {
     return `approvals are RSA-PSS signatures; expected an RSA key, found ${key.asymmetricKeyType ?? 'an unknown key type'}`;
@@ -245,6 +245,14 @@ function validAt(certificate: X509Certificate, time: number): boolean {
 
 /** The extended key usage that makes a certificate an archive signer for `scopex verify` (emailProtection). */
 const ARCHIVE_SIGNER_USAGE = '1.3.6.1.5.5.7.3.4';
+/** id-kp-documentSigning (RFC 9336): the one extended key usage a reviewer's certificate may give. */
+const DOCUMENT_SIGNING_USAGE = '1.3.6.1.5.5.7.3.36';
+const REVIEWER_USAGES: ReadonlySet<string> = new Set([DOCUMENT_SIGNING_USAGE]);
+/**
+ * The extensions a reviewer's certificate may mark critical: the ones read here (basic constraints, key usage, extended
+ * key usage) and the names and key ids every certificate may carry.
+ */
+const KNOWN_EXTENSIONS: ReadonlySet<string> = new Set(['2.5.29.19', '2.5.29.15', '2.5.29.37', '2.5.29.17', '2.5.29.14', '2.5.29.35']);
 /** Certificate signatures by digests that collide: md2, md5 and sha1 with RSA, and sha1 with RSA in its old OID. */
 const WEAK_SIGNATURES = new Map([
   ['1.2.840.113549.1.1.2', 'md2WithRSAEncryption'],
@@ -262,10 +270,13 @@ const WEAK_SIGNATURES = new Map([
 function keyUsageProblem(certificate: X509Certificate): string | null {
   let extension: { digitalSignature?: boolean; nonRepudiation?: boolean } | undefined;
   let signatureOid: string;
+  let unknownCritical: string | undefined;
   try {
     const parsed = forge.pki.certificateFromAsn1(forge.asn1.fromDer(forge.util.createBuffer(certificate.raw.toString('binary'))));
     extension = parsed.getExtension('keyUsage') as typeof extension;
     signatureOid = parsed.signatureOid;
+    const extensions = parsed.extensions as { id?: string; critical?: boolean }[];
+    unknownCritical = extensions.find((e) => e.critical === true && !KNOWN_EXTENSIONS.has(e.id ?? ''))?.id;
   } catch {
     // node-forge reads only certificates of RSA keys: another key is refused for what it is (publicKeyProblem), not
     // for extensions that are readable enough.
@@ -277,6 +288,14 @@ function keyUsageProblem(certificate: X509Certificate): string | null {
   if (certificate.keyUsage?.includes(ARCHIVE_SIGNER_USAGE)) {
     return 'carries the archive signer\'s extended key usage (emailProtection); a reviewer\'s key must not be able to sign archives';
   }
+  // RFC 5280 4.2.1.12: with the extension, the certificate is for the purposes it lists and no other. A web server's
+  // certificate (serverAuth) from the reviewer CA approved orders.
+  const purposes = certificate.keyUsage;
+  if (purposes !== undefined && !purposes.some((oid) => REVIEWER_USAGES.has(oid))) {
+    return `is for other purposes (extended key usage ${purposes.join(', ')}); a reviewer's certificate has none, or document signing (${DOCUMENT_SIGNING_USAGE})`;
+  }
+  // RFC 5280 4.2: a critical extension that is not recognised makes the certificate unusable (openssl verify refuses it).
+  if (unknownCritical !== undefined) return `has a critical extension scopex does not recognise (${/^[0-9.]{1,64}$/.test(unknownCritical) ? unknownCritical : 'an unreadable id'})`;
   const weak = WEAK_SIGNATURES.get(signatureOid);
   if (weak) return `is signed with ${weak}, a broken digest; expected SHA-256 or stronger`;
   return null;

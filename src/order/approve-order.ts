@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describeFsError, InputError, KeyError, NotRegularFileError, OrderError } from '../errors.js';
 import { refuseKeyFileOpenToOthers } from '../keys/key-file-mode.js';
 import { signOrder, keyFromPem } from './approval-sign.js';
-import { approvalCertificateName, approvalSignatureMatches, commonName, loadArchiveSigner, loadReviewerCas, verifyApproval } from './approval-verify.js';
+import { approvalCertificateName, approvalSignatureMatches, commonName, loadArchiveSigner, loadReviewerCas, publicKeyProblem, verifyApproval } from './approval-verify.js';
 import { evaluateOrderRules, type OrderContext } from './check-order.js';
 import { INPUT_OPEN_FLAGS } from '../util/read-input-file.js';
 import { quoteText } from '../util/quote-text.js';
@@ -56,6 +56,10 @@ export async function approveOrder(options: ApproveOptions): Promise<ApprovedOrd
   if (!certificate.checkPrivateKey(key)) {
     throw new InputError('USAGE', `reviewer key ${options.keyFile} does not belong to certificate ${options.certFile}; expected the certificate's own key`);
   }
+  // Refused as `order check` would refuse the approval, before signing: an Ed25519 key takes no digest and failed inside
+  // the signing call (exit 1).
+  const keyProblem = publicKeyProblem(certificate);
+  if (keyProblem) throw new OrderError([{ code: 'APPROVAL_UNTRUSTED', message: `field approval.certificate: ${keyProblem}` }]);
 
   const reviewer = options.reviewer ?? commonName(certificate);
   const reviewerCheck = displayText.safeParse(reviewer);

@@ -1,6 +1,8 @@
 // Approval signatures: any change to a signed field, a flipped signature bit or an untrusted key is a refusal.
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exitCodeFor, KeyError, OrderError, type InputError, type OrderErrorCode } from '../../src/errors.js';
@@ -229,6 +231,27 @@ describe('scopex order approve', () => {
     const error = await checkOrder(writeOrder(fx.dir, approve(baseOrder(), fx.pki.reviewer, APPROVED_AT, 'x\n\u001b[31mFAKE')), fx.ctx).catch((e: unknown) => e);
     expect(exitCodeFor(error)).toBe(2);
     expect((error as Error).message).toContain('approval.reviewer');
+  });
+
+  // Round 7 orders 2: an Ed25519 key takes no digest, and failed inside the signing call (exit 1, "a bug").
+  it('refuses an Ed25519 reviewer key and certificate as order check would (exit 3), writing nothing', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'scopex-ed25519-'));
+    try {
+      const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      writeFileSync(path.join(dir, 'ca.key'), fx.pki.ca.keyPem, { mode: 0o600 });
+      writeFileSync(path.join(dir, 'ca.pem'), fx.pki.ca.certificatePem);
+      run('genpkey', '-algorithm', 'ed25519', '-out', 'ed.key');
+      run('req', '-new', '-key', 'ed.key', '-subj', '/CN=Ed Reviewer', '-out', 'ed.csr');
+      run('x509', '-req', '-in', 'ed.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-out', 'ed.pem');
+      const file = writeOrder(fx.dir, baseOrder());
+      const before = readFileSync(file);
+      const error = await approveOrder({ orderFile: file, keyFile: path.join(dir, 'ed.key'), certFile: path.join(dir, 'ed.pem'), ctx: fx.ctx }).catch((e: unknown) => e);
+      expect(exitCodeFor(error)).toBe(3);
+      expect((error as OrderError).reasons).toEqual([{ code: 'APPROVAL_UNTRUSTED', message: 'field approval.certificate: approvals are RSA-PSS signatures; expected an RSA key, found ed25519' }]);
+      expect(readFileSync(file).equals(before)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('writes to --out and leaves the input alone', async () => {

@@ -36,6 +36,28 @@ describe('reviewer certificates', () => {
     expect(messages.join('\n')).not.toContain('cannot be read');
   });
 
+  // Round 7 orders 1: a web server's certificate from the reviewer CA, and one with a critical extension no one knows,
+  // approved orders.
+  it.each([
+    ['a web server\'s certificate (extendedKeyUsage serverAuth)', 'extendedKeyUsage=serverAuth\n', "is for other purposes (extended key usage 1.3.6.1.5.5.7.3.1); a reviewer's certificate has none, or document signing (1.3.6.1.5.5.7.3.36)"],
+    ['an unknown critical extension', '1.2.3.4.5.6.7=critical,ASN1:NULL\n', 'has a critical extension scopex does not recognise (1.2.3.4.5.6.7)'],
+    ['extendedKeyUsage document signing (RFC 9336)', 'extendedKeyUsage=1.3.6.1.5.5.7.3.36\n', null],
+    ['a critical subjectAltName', 'subjectAltName=critical,email:reviewer@contoso.example\n', null],
+  ])('a reviewer certificate with %s', (_, extension, refusal) => {
+    write('ca.pem', pki.ca.certificatePem);
+    write('ca.key', pki.ca.keyPem);
+    write('rsa.key', pki.reviewer.keyPem);
+    openssl('req', '-new', '-key', 'rsa.key', '-subj', '/CN=Purpose Reviewer', '-out', 'purpose.csr');
+    write('purpose.cnf', `keyUsage=critical,digitalSignature,nonRepudiation\nbasicConstraints=CA:FALSE\n${extension}`);
+    openssl('x509', '-req', '-in', 'purpose.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-sha256', '-extfile', 'purpose.cnf', '-out', 'purpose.pem');
+    // openssl makes the certificate valid from now on.
+    const approval = { reviewer: 'Purpose Reviewer', approvedAt: new Date(Date.now() + 1_000).toISOString(), certificate: fs.readFileSync(path.join(dir, 'purpose.pem'), 'utf8'), signature: 'AAAA' };
+    const untrusted = verifyApproval({ approval }, approval, [new X509Certificate(pki.ca.certificatePem)], new Date(Date.now() + 2_000))
+      .filter((reason) => reason.code === 'APPROVAL_UNTRUSTED')
+      .map((reason) => reason.message);
+    expect(untrusted).toEqual(refusal === null ? [] : [`field approval.certificate: "Purpose Reviewer" ${refusal}`]);
+  });
+
   it('says what a reviewer CA with basicConstraints CA:TRUE but no keyCertSign lacks', () => {
     write('nocertsign.key', pki.ca.keyPem);
     openssl('req', '-new', '-x509', '-key', 'nocertsign.key', '-subj', '/CN=No CertSign CA', '-days', '30', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,digitalSignature', '-out', 'nocertsign.pem');
