@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { loadConfig, defaultConfigFile, type ScopexConfig } from '../config.js';
 import { InputError } from '../errors.js';
-import { escapeJsonForTerminal, quoteText } from '../util/quote-text.js';
+import { escapeJsonForTerminal, quoteText, terminalSafe } from '../util/quote-text.js';
 import { writeStdout } from './stdout.js';
 
 export interface GlobalArgs {
@@ -100,6 +100,6 @@ export function printResult(args: GlobalArgs, result: unknown, human: () => stri
     writeStdout(`${escapeJsonForTerminal(JSON.stringify(result, null, 2))}\n`);
   } else if (!args.quiet) {
     const text = human();
-    if (text) writeStdout(text.endsWith('\n') ? text : `${text}\n`);
+    if (text) writeStdout(terminalSafe(text.endsWith('\n') ? text : `${text}\n`));
   }
 }

@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { AbortedError, describeFsError, EXIT, exitCodeFor, InputError, openFilesSentence, OrderError, pathErrorOf, ScopexError } from '../errors.js';
 import { describeInterrupt, handleInterruptsFromStart, interruptsReleased } from '../util/interrupts.js';
 import { redactKeyMaterial } from '../util/key-material.js';
+import { escapeJsonForTerminal, terminalSafe } from '../util/quote-text.js';
 import { packageVersion } from '../util/package-root.js';
 import { auditCommand } from './audit.js';
 import { refuseValuedBooleans, withGlobals } from './common.js';
@@ -18,8 +19,8 @@ import { samplesCommand } from './samples.js';
 import { verifyCommand } from './verify.js';
 
 export async function main(argv: string[]): Promise<number> {
-  const debug = argv.includes('--debug');
-  const json = argv.includes('--json');
+  const debug = booleanFlag(argv, 'debug');
+  const json = booleanFlag(argv, 'json');
   // As early as scopex code can run: before it, Node's own start and the loading of the bundle (some 50-70 ms) are
   // still ended by a signal in Node's way (exit 143 for SIGTERM, 129 for SIGHUP).
   handleInterruptsFromStart((signal) => {
@@ -72,6 +73,21 @@ function skipHelpCaching(cli: object): void {
   if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
+/**
+ * A boolean flag as yargs reads it, known before yargs runs (the error path may come first): `--name` and
+ * `--name=true` set it, `--no-name` and `--name=false` clear it, the last one wins; nothing after `--` is a flag.
+ * Matching `--json` alone, `--json=true` (the spelling the usage error suggests) gave no JSON document on failure.
+ */
+function booleanFlag(argv: readonly string[], name: string): boolean {
+  let value = false;
+  for (const arg of argv) {
+    if (arg === '--') break;
+    if (arg === `--${name}` || arg === `--${name}=true`) value = true;
+    else if (arg === `--no-${name}` || arg === `--${name}=false`) value = false;
+  }
+  return value;
+}
+
 function report(error: unknown, flags: { debug: boolean; json: boolean }): number {
   const code = exitCodeFor(error);
   const pathError = pathErrorOf(error);
@@ -98,17 +114,17 @@ function report(error: unknown, flags: { debug: boolean; json: boolean }): numbe
       error: { code: error instanceof ScopexError ? error.code : (pathError?.code ?? 'INTERNAL'), message },
     };
     if (error instanceof OrderError) body['reasons'] = error.reasons.map((reason) => ({ ...reason, message: redactKeyMaterial(reason.message) }));
-    writeStdout(`${JSON.stringify(body, null, 2)}\n`);
+    writeStdout(`${escapeJsonForTerminal(JSON.stringify(body, null, 2))}\n`);
   }
-  process.stderr.write(`scopex: ${message}\n`);
+  process.stderr.write(`scopex: ${terminalSafe(message)}\n`);
   if (error instanceof OrderError && error.reasons.length > 1) {
-    for (const reason of error.reasons) process.stderr.write(`  - ${redactKeyMaterial(reason.message)}\n`);
+    for (const reason of error.reasons) process.stderr.write(`  - ${terminalSafe(redactKeyMaterial(reason.message))}\n`);
   }
   if (flags.debug && error instanceof Error) {
-    process.stderr.write(`${redactKeyMaterial(error.stack ?? '')}\n`);
+    process.stderr.write(`${terminalSafe(redactKeyMaterial(error.stack ?? ''))}\n`);
     let cause = error.cause;
     while (cause instanceof Error) {
-      process.stderr.write(`caused by: ${redactKeyMaterial(cause.stack ?? cause.message)}\n`);
+      process.stderr.write(`caused by: ${terminalSafe(redactKeyMaterial(cause.stack ?? cause.message))}\n`);
       cause = cause.cause;
     }
   } else if (!known) {

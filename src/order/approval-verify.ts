@@ -8,6 +8,7 @@ import { APPROVAL_PSS_SALT } from './approval-sign.js';
 import { readInputFileSync } from '../util/read-input-file.js';
 import { approvalSigningBytes } from './canonical.js';
 import type { Approval } from './schema.js';
+import { quoteText } from '../util/quote-text.js';
 
 export interface OrderReason {
   code: OrderErrorCode;
@@ -99,7 +100,7 @@ export function verifyApproval(
   if (forbiddenSigners.some((other) => samePublicKey(other, certificate))) {
     reasons.push({
       code: 'APPROVAL_UNTRUSTED',
-      message: `field approval.certificate: ${JSON.stringify(commonName(certificate))} holds the archive signer's key; an export host must not be able to approve its own orders`,
+      message: `field approval.certificate: ${quoteText(commonName(certificate))} holds the archive signer's key; an export host must not be able to approve its own orders`,
     });
   }
   return reasons;
@@ -202,8 +203,9 @@ function trustProblems(
 ): OrderReason[] {
   const reasons: OrderReason[] = [];
   const untrusted = (message: string) => reasons.push({ code: 'APPROVAL_UNTRUSTED', message: `field approval.certificate: ${message}` });
-  // Quoted as JSON: the name comes from an unverified certificate and may hold terminal control characters.
-  const subject = JSON.stringify(commonName(certificate));
+  // Quoted and escaped: the name comes from an unverified certificate and may hold terminal control characters, and
+  // bidi overrides, C1 controls and U+2028, which JSON.stringify leaves raw.
+  const subject = quoteText(commonName(certificate));
 
   if (certificate.ca) untrusted(`${subject} is a CA certificate; approvals must be signed by a reviewer, not by a CA`);
   const usage = keyUsageProblem(certificate);
@@ -221,9 +223,9 @@ function trustProblems(
   if (!issuer) {
     untrusted(`${subject} is not issued by a reviewer CA named in the config (${reviewerCas.length} configured)`);
   } else if (!validAt(issuer, approvedAt)) {
-    untrusted(`its issuing CA ${JSON.stringify(commonName(issuer))} is not valid at approval time ${approvedAtText}`);
+    untrusted(`its issuing CA ${quoteText(commonName(issuer))} is not valid at approval time ${approvedAtText}`);
   } else if (!validAt(issuer, now.getTime())) {
-    untrusted(`its issuing CA ${JSON.stringify(commonName(issuer))} is valid only until ${issuer.validTo}, not now (${now.toISOString()})`);
+    untrusted(`its issuing CA ${quoteText(commonName(issuer))} is valid only until ${issuer.validTo}, not now (${now.toISOString()})`);
   }
   return reasons;
 }

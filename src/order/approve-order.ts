@@ -64,8 +64,8 @@ export async function approveOrder(options: ApproveOptions): Promise<ApprovedOrd
   const reviewer = options.reviewer ?? commonName(certificate);
   const reviewerCheck = displayText.safeParse(reviewer);
   if (!reviewerCheck.success) {
-    // Quoted as JSON: the refused name may hold the very control characters it is refused for.
-    const source = options.reviewer === undefined ? `the certificate's common name ${JSON.stringify(reviewer)}` : `--reviewer ${JSON.stringify(reviewer)}`;
+    // Quoted and escaped: the refused name may hold the very control characters it is refused for.
+    const source = options.reviewer === undefined ? `the certificate's common name ${quoteText(reviewer)}` : `--reviewer ${quoteText(reviewer)}`;
     throw new InputError('USAGE', `${source} cannot name the reviewer: expected ${reviewerCheck.error.issues[0]?.message ?? 'a non-blank name'}`);
   }
 

@@ -19,3 +19,16 @@ export function quoteText(text: string): string {
 export function escapeJsonForTerminal(json: string): string {
   return json.replace(SHOWN_ESCAPED, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/** C0 controls but tab and line feed (a CR rewrites the line), and every character of SHOWN_ESCAPED. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const TERMINAL_UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+
+/**
+ * A line of human output as printed on a terminal: every character a terminal would act on or hide (an ESC that starts
+ * a colour, a bidi override, a CR) written as a \u escape. File names come from folder listings, and an order file
+ * named with an escape sequence turned the terminal red from batch's table on.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(TERMINAL_UNSAFE, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -1,6 +1,6 @@
 // `scopex batch` given paths that name no order: each is a failed row, the good orders still run, exit 6; only when no
 // argument names an order is it a usage error (exit 2).
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxConcurrency } from '../../src/batch/max-concurrency.js';
@@ -32,6 +32,23 @@ describe('scopex batch with unusable arguments', () => {
       [missingFolder, 'malformed', 'FILE_UNREADABLE'],
     ]);
     expect(existsSync(summary.orders[0]!.archive!)).toBe(true);
+  });
+
+  // Round 7 orders 8: a folder listing's names reached the terminal raw; one with an escape sequence turned it red.
+  it('shows an order file named with an escape sequence and a bidi override escaped, in the table and the summary', async () => {
+    const inbox = path.join(root, 'inbox');
+    mkdirSync(inbox);
+    const name = 'evil\u001b[31mRED\u202e.json';
+    copyFileSync(path.join(world, 'orders', 'malformed.json'), path.join(inbox, name));
+    const result = await runCli(['batch', inbox, '--out', path.join(root, 'out-inbox'), '--config', config]);
+    expect(result.code, result.stderr).toBe(6);
+    for (const text of [result.stdout, result.stderr]) {
+      expect(text).toContain('evil\\u001b[31mRED\\u202e.json');
+      expect(text).not.toMatch(/[\u001b\u202e]/);
+    }
+    const checked = await runCli(['order', 'check', path.join(inbox, name), '--config', config]);
+    expect(checked.code).toBe(2);
+    expect(checked.stdout + checked.stderr).not.toMatch(/[\u001b\u202e]/);
   });
 
   it('a --trust file that holds no certificate is a usage error naming it, before any order runs', async () => {

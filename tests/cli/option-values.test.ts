@@ -89,6 +89,26 @@ describe('a boolean flag given a value other than true or false', () => {
     expect(asText.stdout).toMatch(/^LE-\S+: APPROVED/);
   });
 
+  // Round 7 orders 6: the error path matched `--json` and `--debug` literally: `--json=true` gave no JSON document on a
+  // failure, `--json --no-json` gave one, `--debug=true` no trace.
+  it('decides the failure output by the flags as given, in every spelling, the last one winning', async () => {
+    const missing = ['export', 'no-such-order.json', '--out', '{out}', '--config', '{config}'];
+    for (const flags of [['--json=true'], ['--no-json', '--json'], ['--json=false', '--json=true']]) {
+      const result = await runCli(filled([...missing, ...flags]));
+      expect(result.code).toBe(2);
+      expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, exitCode: 2, error: { code: 'FILE_UNREADABLE' } });
+    }
+    for (const flags of [['--json', '--no-json'], ['--json', '--json=false']]) {
+      const result = await runCli(filled([...missing, ...flags]));
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+    }
+    const traced = await runCli(filled([...missing, '--debug=true']));
+    expect(traced.stderr).toMatch(/\n\s+at /);
+    const untraced = await runCli(filled([...missing, '--debug', '--debug=false']));
+    expect(untraced.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   it('leaves what follows "--" alone', async () => {
     const result = await runCli(filled(['order', 'check', '--config', '{config}', '--', '--json=maybe']));
     expect(result.stderr).not.toContain('is a flag');

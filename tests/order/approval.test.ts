@@ -224,6 +224,8 @@ describe('scopex order approve', () => {
     expect(exitCodeFor(error)).toBe(2);
     expect((error as Error).message).toMatch(/^--reviewer ".*" cannot name the reviewer/);
     expect((error as Error).message).not.toContain('\u001b');
+    // JSON.stringify left a bidi override raw (round 7 orders 7).
+    expect((error as Error).message).not.toContain('\u202e');
     expect(readFileSync(file).equals(before)).toBe(true);
   });
 

@@ -58,6 +58,18 @@ describe('reviewer certificates', () => {
     expect(untrusted).toEqual(refusal === null ? [] : [`field approval.certificate: "Purpose Reviewer" ${refusal}`]);
   });
 
+  // Round 7 orders 7: JSON.stringify left a bidi override, a C1 control and U+2028 of an attacker's name raw.
+  it('shows a hostile certificate name escaped in the reasons', () => {
+    write('self.key', pki.reviewer.keyPem);
+    openssl('req', '-new', '-x509', '-utf8', '-key', 'self.key', '-subj', '/CN=Jordan\u202e trusted \u009b31m X\u2028line', '-days', '30', '-out', 'self.pem');
+    const approval = { reviewer: 'Jordan', approvedAt: new Date(Date.now() + 1_000).toISOString(), certificate: fs.readFileSync(path.join(dir, 'self.pem'), 'utf8'), signature: 'AAAA' };
+    const text = verifyApproval({ approval }, approval, [new X509Certificate(pki.ca.certificatePem)], new Date(Date.now() + 2_000))
+      .map((reason) => reason.message)
+      .join('\n');
+    expect(text).toContain('"Jordan\\u202e trusted \\u009b31m X\\u2028line" is not issued by a reviewer CA');
+    expect(text).not.toMatch(/[\u202e\u009b\u2028]/);
+  });
+
   it('says what a reviewer CA with basicConstraints CA:TRUE but no keyCertSign lacks', () => {
     write('nocertsign.key', pki.ca.keyPem);
     openssl('req', '-new', '-x509', '-key', 'nocertsign.key', '-subj', '/CN=No CertSign CA', '-days', '30', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,digitalSignature', '-out', 'nocertsign.pem');
