@@ -21,6 +21,7 @@ import { orderLockHolder } from '../seal/order-lock.js';
 import { tidyAfterDeadRuns } from '../seal/dead-run-files.js';
 import { refuseProtectedOutDir } from '../pipeline/protected-folders.js';
 import { archiveTrust, type ArchiveTrust } from './archive-trust.js';
+import { recordTurnedAway } from './turned-away.js';
 
 export type { ExportFunction } from './worker-protocol.js';
 
@@ -157,6 +158,16 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
     }
     return trust;
   };
+  let ownLog: CustodyLog | undefined;
+  /**
+   * The error of a row turned away before its export started, once the custody log has what `export` writes for the
+   * same case (a demand the batch was given and did not carry out is in the log too).
+   */
+  const turnAway = async (order: OrderFile, error: { code: string; message: string }): Promise<{ code: string; message: string }> => {
+    const log = custody ?? (ownLog ??= createFileCustodyLog({ file: options.config.custodyLogFile }));
+    const unrecorded = await recordTurnedAway(order.file, options.config, log, error);
+    return unrecorded ? { ...error, message: `${error.message} (no custody record of it was written: ${unrecorded})` } : error;
+  };
   const lockPollMs = options.lockPollMs ?? 250;
   const limit = pLimit(concurrency);
   const firstById = new Map<string, { order: OrderFile; result: Promise<BatchOrderResult> }>();
@@ -190,15 +201,10 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
       return result;
     };
     if (earlier.order.sha256 !== order.sha256) {
-      return Promise.resolve(
-        copy({
-          verdict: 'failed',
-          error: {
-            code: 'DUPLICATE_ORDER_ID',
-            message: `order id ${order.orderId} in ${order.file} is also the id of a different order in this batch, ${earlier.order.file}`,
-          },
-        }),
-      );
+      return turnAway(order, {
+        code: 'DUPLICATE_ORDER_ID',
+        message: `order id ${order.orderId} in ${order.file} is also the id of a different order in this batch, ${earlier.order.file}`,
+      }).then((error) => copy({ verdict: 'failed', error }));
     }
     return earlier.result.then((first) =>
       copy({ verdict: first.verdict === 'sealed' ? 'skipped' : first.verdict, error: first.error }),
@@ -230,7 +236,10 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
           verdict: 'failed',
           archive: existing.archive,
           bytes: existing.bytes,
-          error: { code: 'EXISTING_ARCHIVE_UNCHECKED', message: redactKeyMaterial(`${existing.archive} exists and was left as it is, unchecked: ${checkAgainst.message}`) },
+          error: await turnAway(order, {
+            code: 'EXISTING_ARCHIVE_UNCHECKED',
+            message: redactKeyMaterial(`${existing.archive} exists and was left as it is, unchecked: ${checkAgainst.message}`),
+          }),
         });
       }
       const verdict = checkAgainst
@@ -247,10 +256,10 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
         verdict: 'failed',
         archive: existing.archive,
         bytes: existing.bytes,
-        error: {
+        error: await turnAway(order, {
           code: 'EXISTING_ARCHIVE_UNVERIFIED',
           message: redactKeyMaterial(`${existing.archive} exists but does not verify (${verdict.reason}); move it away to export this order again`),
-        },
+        }),
       });
     };
 
@@ -263,7 +272,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
         if (other === 'aborted') {
           return finish({ ...none, verdict: 'aborted', error: { code: 'ABORTED', message: 'not started: the batch was interrupted' } });
         }
-        if (other) return finish({ ...none, verdict: 'failed', error: { code: 'OUTPUT_BUSY', message: other } });
+        if (other) return finish({ ...none, verdict: 'failed', error: await turnAway(order, { code: 'OUTPUT_BUSY', message: other }) });
         const existing = await existingArchive(outDir, order.orderId);
         if (existing) return finishExisting(existing);
       }

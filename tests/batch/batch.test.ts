@@ -159,6 +159,9 @@ describe('runBatch', () => {
     ]);
     expect(result.orders[2]!.error?.code).toBe('DUPLICATE_ORDER_ID');
     expect(fake.calls).toEqual(['a.json']);
+    // The order turned away is in the custody log as export would log it (a fake order is malformed there).
+    const logged = readFileSync(path.join(dir, 'custody', 'custody.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { event: string; details: { reasons?: string[] } });
+    expect(logged.map((record) => [record.event, record.details.reasons])).toEqual([['order.refused', ['SCHEMA_VIOLATION']]]);
   });
 
   it('on abort stops running exports, starts no new ones and keeps finished archives', async () => {

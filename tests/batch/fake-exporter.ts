@@ -1,5 +1,5 @@
 // A stand-in exporter for batch tests: each order file says how its export should end.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ScopexConfig } from '../../src/config.js';
 import { AbortedError, InputError, OrderError, ScopeError, SourceError } from '../../src/errors.js';
@@ -31,6 +31,11 @@ export function fakeConfig(dir: string): ScopexConfig {
   if (existsSync(dir)) {
     writeFileSync(path.join(dir, 'ca.cert.pem'), fakePki().ca.certificatePem);
     writeFileSync(path.join(dir, 'signer.cert.pem'), fakePki().signer.certificatePem);
+    // A batch checks an order it turns away (to log it as export does), and that reads the directory.
+    if (!existsSync(path.join(dir, 'stores', 'directory.json'))) {
+      mkdirSync(path.join(dir, 'stores'), { recursive: true });
+      writeFileSync(path.join(dir, 'stores', 'directory.json'), JSON.stringify({ schema: 'scopex.directory/v1', accounts: [] }));
+    }
   }
   return {
     file: path.join(dir, 'config.json'),

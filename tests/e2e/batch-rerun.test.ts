@@ -5,6 +5,7 @@
 //   fail at its last step);
 // - a re-run checks existing archives against the CA of the configured signer (it used the first reviewer CA, so with
 //   an archive-signing CA of its own every good archive "did not verify", without a reason).
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,7 +90,41 @@ describe('batch beside another batch, and over names already taken', () => {
       code: 'EXISTING_ARCHIVE_UNVERIFIED',
       message: `${path.join(out, `${id}.zip`)} exists but does not verify (it is a symbolic link to ${target}, which does not exist); move it away to export this order again`,
     });
-    expect(logRecords().slice(before).filter((record) => record.event === 'export.started')).toEqual([]);
+    // Neither started an export, and both left the same records: the order checked, and why it was not exported.
+    const records = logRecords().slice(before) as { event: string; orderId: string; details: { code?: string } }[];
+    expect(records.map((record) => [record.event, record.orderId, record.details.code])).toEqual([
+      ['order.checked', id, undefined],
+      ['export.failed', id, 'OUTPUT_EXISTS'],
+      ['order.checked', id, undefined],
+      ['export.failed', id, 'EXISTING_ARCHIVE_UNVERIFIED'],
+    ]);
+  }, 60_000);
+
+  it('a different order under an id already in the batch: its row fails, and the custody log has it checked and not exported', async () => {
+    const id = orderId('approved-court-order.json');
+    const draft = JSON.parse(readFileSync(path.join(cli.world, 'orders', 'unapproved.json'), 'utf8')) as Record<string, unknown>;
+    const drafted = path.join(cli.root, 'same-id-draft.json');
+    writeFileSync(drafted, JSON.stringify({ ...draft, id }));
+    const second = path.join(cli.root, 'same-id.json');
+    const pki = path.join(cli.world, 'pki');
+    const approved = await runCli([
+      'order', 'approve', drafted, '--key', path.join(pki, 'reviewer.key.pem'), '--cert', path.join(pki, 'reviewer.cert.pem'), '--out', second, '--config', cli.config,
+    ]);
+    expect(approved.code, approved.stderr).toBe(0);
+    const secondSha256 = createHash('sha256').update(readFileSync(second)).digest('hex');
+    const before = logRecords().length;
+
+    const batch = await runCli(['batch', path.join(cli.world, 'orders', 'approved-court-order.json'), second, '--out', path.join(cli.root, 'out-same-id'), '--config', cli.config, '--concurrency', '1', '--json']);
+    expect(batch.code, batch.stderr).toBe(6);
+    const rows = (JSON.parse(batch.stdout) as BatchJson).orders;
+    expect(rows.map((row) => [row.verdict, row.error?.code ?? null])).toEqual([['sealed', null], ['failed', 'DUPLICATE_ORDER_ID']]);
+    const records = logRecords().slice(before) as { event: string; orderId: string; details: { code?: string; sha256?: string } }[];
+    const ofSecond = records.filter((record) => record.details.sha256 === secondSha256 || record.event === 'export.failed');
+    expect(ofSecond.map((record) => [record.event, record.orderId, record.details.code])).toEqual([
+      ['order.checked', id, undefined],
+      ['export.failed', id, 'DUPLICATE_ORDER_ID'],
+    ]);
+    expect(records.filter((record) => record.event === 'export.sealed')).toHaveLength(1);
   }, 60_000);
 });
 
