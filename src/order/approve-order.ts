@@ -12,6 +12,7 @@ import { evaluateOrderRules, type OrderContext } from './check-order.js';
 import { INPUT_OPEN_FLAGS } from '../util/read-input-file.js';
 import { quoteText } from '../util/quote-text.js';
 import { parseOrderJson, readOrderFile } from './read-order.js';
+import { directoryIdentifiers } from './targets.js';
 import { displayText, type Approval, type Order } from './schema.js';
 
 export interface ApproveOptions {
@@ -45,7 +46,7 @@ export async function approveOrder(options: ApproveOptions): Promise<ApprovedOrd
     if (existing?.isDirectory()) throw new InputError('OUTPUT_UNWRITABLE', `cannot write approved order ${options.out}: it is a folder`);
     if (existing && !replace) throw approvedOrderExists(options.out);
   }
-  const { order, raw } = await readOrderFile(options.orderFile);
+  const { order, raw } = await readOrderFile(options.orderFile, directoryIdentifiers(options.ctx.directory));
   if (order.approval) throw existingApproval(order, order.approval, raw, options.orderFile);
   const rules = evaluateOrderRules(order, options.ctx);
   if (rules.reasons.length > 0) throw new OrderError(rules.reasons);

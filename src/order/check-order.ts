@@ -6,7 +6,7 @@ import { loadArchiveSigner, loadReviewerCas, verifyApproval, type OrderReason } 
 import { canonicalJson } from './canonical.js';
 import { parseOrderJson, readOrderFile } from './read-order.js';
 import type { Order } from './schema.js';
-import { resolveTargets, type ResolvedAccount } from './targets.js';
+import { directoryIdentifiers, resolveTargets, type ResolvedAccount } from './targets.js';
 
 export type { OrderReason } from './approval-verify.js';
 export type { ResolvedAccount } from './targets.js';
@@ -35,7 +35,7 @@ const REDIRECT_ALLOWED: ReadonlySet<Order['enterpriseRedirect']> = new Set(['cus
 
 /** Reads and evaluates an order; throws OrderError with every reason when it may not be executed. */
 export async function checkOrder(file: string, ctx: OrderContext): Promise<CheckedOrder> {
-  const { raw, order } = await readOrderFile(file);
+  const { raw, order } = await readOrderFile(file, directoryIdentifiers(ctx.directory));
   const evaluation = evaluateOrder(order, raw, ctx);
   if (evaluation.reasons.length > 0) throw new OrderError(evaluation.reasons);
   return { order, raw, accounts: evaluation.accounts };

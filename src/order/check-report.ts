@@ -5,6 +5,7 @@ import type { CustodyEvent, OrderCheckedDetails, OrderRefusedDetails } from '../
 import { approvalCertificateName } from './approval-verify.js';
 import { evaluateOrder, type OrderContext } from './check-order.js';
 import { parseOrderBytes, readOrderBytes } from './read-order.js';
+import { directoryIdentifiers } from './targets.js';
 import { PROCESSES, type LegalProcess, type Order } from './schema.js';
 import { redactKeyMaterial } from '../util/key-material.js';
 
@@ -46,7 +47,7 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
   }
   let order: Order;
   try {
-    order = parseOrderBytes(raw, file);
+    order = parseOrderBytes(raw, file, directoryIdentifiers(ctx.directory));
   } catch (error) {
     if (!(error instanceof InputError)) throw error;
     return malformed(error, raw);

@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import type * as z from '../util/zod.js';
 import { describeFsError, InputError } from '../errors.js';
 import { INPUT_OPEN_FLAGS } from '../util/read-input-file.js';
-import { orderSchema, type Order } from './schema.js';
+import { orderSchemaFor, type KnownIdentifier, type Order } from './schema.js';
 import { decodeStrictUtf8, describeStrictJsonError, parseStrictJson, StrictJsonError } from './strict-json.js';
 
 /** An order is a short document; anything bigger is not an order (and is not read into memory). */
@@ -15,15 +15,18 @@ export interface ReadOrder {
   order: Order;
 }
 
-export async function readOrderFile(file: string): Promise<ReadOrder> {
+export async function readOrderFile(file: string, known?: KnownIdentifier): Promise<ReadOrder> {
   const raw = await readOrderBytes(file);
-  return { raw, order: parseOrderBytes(raw, file) };
+  return { raw, order: parseOrderBytes(raw, file, known) };
 }
 
-/** Parses order bytes (strict UTF-8, strict JSON, strict schema); `source` names them in errors. */
-export function parseOrderBytes(raw: Uint8Array, source: string): Order {
+/**
+ * Parses order bytes (strict UTF-8, strict JSON, strict schema); `source` names them in errors. `known` (the account
+ * directory's identifiers) takes target values that look like key material but name an account.
+ */
+export function parseOrderBytes(raw: Uint8Array, source: string, known?: KnownIdentifier): Order {
   const parsed = parseOrderJson(raw, source);
-  const result = orderSchema.safeParse(parsed);
+  const result = orderSchemaFor(known).safeParse(parsed);
   if (!result.success) {
     throw new InputError('SCHEMA_VIOLATION', `order ${source}: ${describeIssues(result.error)}`);
   }

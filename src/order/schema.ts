@@ -101,13 +101,36 @@ const identifierValue = z.string().check(
     (text) => !CONTROL_CHARACTERS.test(text) && !INVISIBLE_CHARACTERS.test(text),
     'an identifier without control, bidi or invisible characters (the value is not shown)',
   ),
-  z.refine((text) => !looksLikeKeyMaterial(text), 'an identifier that is not key material (the value is not shown)'),
 );
 
-export const targetSchema = z.strictObject({
-  type: z.enum([...TARGET_TYPES, ...BLANKET_TARGET_TYPES]),
-  value: identifierValue,
-});
+/**
+ * Says whether a target that looks like key material (a GUID written without dashes, a hashed alias: 32 hex digits
+ * or more) is an identifier after all: one the account directory holds. Without it such a value is refused.
+ */
+export type KnownIdentifier = (target: { type: TargetType; value: string }) => boolean;
+
+const IDENTIFIER_IS_KEY_MATERIAL = 'an identifier that is not key material, or one the account directory holds (the value is not shown)';
+
+/**
+ * A target. Its value must not look like key material, unless `known` says it names an account: a key pasted there
+ * would otherwise reach refusals, --json output and the custody log, but an account's own identifier is no secret.
+ */
+function targetSchemaFor(known: KnownIdentifier | undefined) {
+  return z
+    .strictObject({ type: z.enum([...TARGET_TYPES, ...BLANKET_TARGET_TYPES]), value: identifierValue })
+    .check(
+      z.refine(
+        (target) => !looksLikeKeyMaterial(target.value) || (known !== undefined && isTargetType(target.type) && known({ type: target.type, value: target.value })),
+        { message: IDENTIFIER_IS_KEY_MATERIAL, path: ['value'] },
+      ),
+    );
+}
+
+export const targetSchema = targetSchemaFor(undefined);
+
+function isTargetType(type: string): type is TargetType {
+  return (TARGET_TYPES as readonly string[]).includes(type);
+}
 
 export const approvalSchema = z.strictObject({
   reviewer: displayText,
@@ -116,14 +139,25 @@ export const approvalSchema = z.strictObject({
   signature: z.string().check(z.minLength(1), z.maxLength(ORDER_LIMITS.text)),
 });
 
-export const orderSchema = z
+/**
+ * The order schema; `known` lets a target value that looks like key material through when it names an account (see
+ * KnownIdentifier). The same checks otherwise, field for field.
+ */
+export function orderSchemaFor(known: KnownIdentifier | undefined): typeof orderSchema {
+  return known === undefined ? orderSchema : buildOrderSchema(targetSchemaFor(known));
+}
+
+export const orderSchema = buildOrderSchema(targetSchema);
+
+function buildOrderSchema(target: ReturnType<typeof targetSchemaFor>) {
+  return z
   .strictObject({
     schema: z.literal('scopex.order/v1'),
     id: z.string().check(
       z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'an id of letters, digits, ".", "_" or "-" (at most 64)'),
       // The id is shown and logged wherever the order goes (verdict, archive name, custody log): a key pasted there
       // (64 hex digits fit the pattern) would go with it. Such an order is malformed, and its id is never repeated.
-      z.refine((id) => !looksLikeKeyMaterial(id), 'an id that is not key material (the value is not shown)'),
+      z.refine((id) => !looksLikeKeyMaterial(id), 'an id that is not key material (the value is not shown; a UUID is taken with its dashes)'),
       // The id names the archive and its top folder: one that is no file name everywhere passed `order check` and
       // approval, and export then refused it.
       z.refine((id) => safeSegment(id) === id, 'an id that names a file on every system (no device name such as "con", no final dot)'),
@@ -138,7 +172,7 @@ export const orderSchema = z
     expiresAt: instant,
     // An empty list parses: it asks for no one in particular, which is blanket access, refused as an order (exit 3,
     // BLANKET_TARGET) as a domain target is (targets.ts), not reported as a typo.
-    targets: z.array(targetSchema).check(z.maxLength(ORDER_LIMITS.targets)),
+    targets: z.array(target).check(z.maxLength(ORDER_LIMITS.targets)),
     categories: z.array(z.enum(CATEGORIES)).check(z.minLength(1, 'at least one category')),
     dateRange: z.strictObject({ from: rangeEnd, to: rangeEnd }),
     nondisclosure: z.optional(z.nullable(z.strictObject({ until: instant }))),
@@ -181,6 +215,7 @@ export const orderSchema = z
       }
     }),
   );
+}
 
 export type Order = z.infer<typeof orderSchema>;
 export type Approval = z.infer<typeof approvalSchema>;

@@ -1,7 +1,7 @@
 // Targets are exact identifiers: each must name one account. Patterns, wildcards, domains and tenants never resolve.
 import type { Account, AccountDirectory } from '../sources/account-directory.js';
 import type { OrderReason } from './approval-verify.js';
-import { isExactTargetType, type OrderTarget, type Target } from './schema.js';
+import { isExactTargetType, type KnownIdentifier, type OrderTarget, type Target } from './schema.js';
 
 /** One account the order names, with the targets that named it. */
 export interface ResolvedAccount {
@@ -79,4 +79,12 @@ function lookup(target: Target, directory: AccountDirectory): Account[] {
   const found = directory.resolve(target);
   // One account listed under two spellings of the same identifier is still one account.
   return [...new Map(found.map((account) => [account.id, account])).values()];
+}
+
+/**
+ * The identifiers the directory holds, as the order schema asks (schema.ts, KnownIdentifier): a target value that looks
+ * like key material is taken when it names an account. Not shown otherwise, so a pasted key is never quoted back.
+ */
+export function directoryIdentifiers(directory: AccountDirectory): KnownIdentifier {
+  return (target) => lookup(target, directory).length > 0;
 }

@@ -19,6 +19,7 @@ import { isDigesting, type EncryptionState, type ItemPlaintext, type KeyService,
 import { evaluateOrder, type CheckedOrder, type OrderContext } from '../order/check-order.js';
 import { checkedOrderEvent, malformedOrderEvent, refusedOrderEvent } from '../order/check-report.js';
 import { parseOrderBytes, readOrderBytes } from '../order/read-order.js';
+import { directoryIdentifiers } from '../order/targets.js';
 import { CATEGORIES, type Category, type Order } from '../order/schema.js';
 import { lockOrderOutput } from '../seal/bag-sealer.js';
 import { exportScratchPrefix, tidyAfterDeadRuns } from '../seal/dead-run-files.js';
@@ -294,7 +295,7 @@ async function checkAndRecord(orderFile: string, ctx: OrderContext, custody: Cus
   const raw = await readOrderBytes(orderFile);
   let order: Order;
   try {
-    order = parseOrderBytes(raw, orderFile);
+    order = parseOrderBytes(raw, orderFile, directoryIdentifiers(ctx.directory));
   } catch (error) {
     if (error instanceof InputError) await custody.append(malformedOrderEvent(error, raw));
     throw error;

@@ -15,7 +15,7 @@ import { isMetadataCategory, METADATA_FILE } from '../pipeline/metadata-fields.j
 import { instantInRange } from '../util/in-range.js';
 import { notValidJson } from '../util/json-position.js';
 import { INPUT_OPEN_FLAGS, readInputFileSync } from '../util/read-input-file.js';
-import { orderSchema, type Order } from '../order/schema.js';
+import { orderSchemaFor, type Order } from '../order/schema.js';
 import { bagInfoProblem, checkBagitDeclaration, ManifestReader, parseBagInfo } from './bag-files.js';
 import { verifyDetachedSignature } from './cms-signature.js';
 import { DigestTable } from './digest-table.js';
@@ -154,6 +154,13 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
   }
 }
 
+/**
+ * The order schema as verify applies it: a target value that looks like key material (a GUID without dashes) is taken.
+ * Export took it because the account directory holds it, so the archive's order.json already carries it, and --order is
+ * the reader's own copy of that order: quoting its values shows nobody anything new. Every other check stays.
+ */
+const orderSchema = orderSchemaFor(() => true);
+
 function readGivenOrder(orderFile: string): { bytes: Buffer; value: unknown } {
   let bytes: Buffer;
   try {
@@ -163,7 +170,7 @@ function readGivenOrder(orderFile: string): { bytes: Buffer; value: unknown } {
   }
   // Read as order check reads an order (strict JSON, the schema): an --order that is no order is malformed input
   // (exit 2), not "the archive answers a different order" (exit 4), which blamed the archive for the flag.
-  parseOrderBytes(bytes, orderFile);
+  parseOrderBytes(bytes, orderFile, () => true);
   return { bytes, value: parseOrderJson(bytes, orderFile) };
 }
 

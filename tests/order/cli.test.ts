@@ -29,7 +29,12 @@ writeFileSync(
   }),
 );
 mkdirSync(path.join(root, 'stores'), { recursive: true });
-writeFileSync(path.join(root, 'stores', 'directory.json'), JSON.stringify({ schema: 'scopex.directory/v1', accounts: ACCOUNTS }));
+// An account named by a GUID without dashes, and identifiers of 32 hex digits: what a key pasted there would look like.
+const GUID = '0123456789abcdef0123456789abcdef';
+const HEX_EMAIL = 'd41d8cd98f00b204e9800998ecf8427e@contoso.example';
+const HEX_HANDLE = 'live:.cid.5c7e0d9b3a1f2e4d6c8b0a9f1e3d5c7b';
+const hexAccount = { id: GUID, tenant: 'consumer', tenantType: 'consumer', identifiers: [{ type: 'email', value: HEX_EMAIL }, { type: 'im-handle', value: HEX_HANDLE }] };
+writeFileSync(path.join(root, 'stores', 'directory.json'), JSON.stringify({ schema: 'scopex.directory/v1', accounts: [...ACCOUNTS, hexAccount] }));
 writeFileSync(path.join(root, 'reviewer.key.pem'), fx.pki.reviewer.keyPem, { mode: 0o600 });
 writeFileSync(path.join(root, 'reviewer.cert.pem'), fx.pki.reviewer.certificatePem);
 
@@ -180,6 +185,42 @@ describe('key material as the order path or the order id (DESIGN: no key on the 
     const json = await run([...args, '--json']);
     expect(json.exit).toBe(0);
     expect(json.stdout).not.toContain(key);
+  });
+});
+
+describe('a target value that looks like key material', () => {
+  const targets = [
+    { type: 'account-id', value: GUID },
+    { type: 'email', value: HEX_EMAIL.toUpperCase() },
+    { type: 'im-handle', value: HEX_HANDLE },
+  ] as const;
+
+  for (const target of targets) {
+    it(`is taken when the account directory holds it (${target.type}): approved, resolved, approvable`, async () => {
+      const order = baseOrder({ ...current, targets: [target] });
+      const { stdout, exit } = await run(['order', 'check', writeOrder(root, approve(order, fx.pki.reviewer, approvedAt)), '--json']);
+      expect(exit, stdout).toBe(0);
+      expect((JSON.parse(stdout) as { accounts: { id: string }[] }).accounts.map((account) => account.id)).toEqual([GUID]);
+      expect(custody().at(-1)).toMatchObject({ event: 'order.checked', details: { accounts: [GUID] } });
+      const out = path.join(root, `approved-${target.type}.json`);
+      const approved = await run(['order', 'approve', writeOrder(root, order), '--key', path.join(root, 'reviewer.key.pem'), '--cert', path.join(root, 'reviewer.cert.pem'), '--out', out]);
+      expect(approved.exit, approved.stdout).toBe(0);
+      expect((await run(['order', 'check', out])).exit).toBe(0);
+    });
+  }
+
+  it('is malformed (exit 2) when no account has it, and is not shown on stdout, in --json or in the custody log', async () => {
+    const key = '5ca1ab1ec0ffee00d15ea5edfeedface0ddba11cafebabe0badc0de5ca1ab1e0';
+    for (const value of [key, GUID.replace('0123', '9999'), `${key}@contoso.example`]) {
+      const file = writeOrder(root, approve(baseOrder({ ...current, targets: [{ type: 'email', value }] }), fx.pki.reviewer, approvedAt));
+      for (const flags of [[], ['--json']]) {
+        const { stdout, exit } = await run(['order', 'check', file, ...flags]);
+        expect(exit).toBe(2);
+        expect(stdout).toContain('targets.0.value: an identifier that is not key material, or one the account directory holds (the value is not shown)');
+        expect(stdout).not.toContain(value.slice(0, 32));
+      }
+      expect(readFileSync(path.join(root, 'custody.jsonl'), 'utf8')).not.toContain(value.slice(0, 32));
+    }
   });
 });
 

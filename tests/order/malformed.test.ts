@@ -103,6 +103,27 @@ describe('malformed orders (exit 2)', () => {
     expect(error.message).not.toContain('tanaka');
   });
 
+  it('takes a target value that looks like key material only when told it names an account (the directory, or verify)', async () => {
+    const guid = '0123456789abcdef0123456789abcdef';
+    const file = writeOrder(fx.dir, withField((o) => (o['targets'] = [{ type: 'account-id', value: guid }, { type: 'domain', value: guid }])));
+    const asked: string[] = [];
+    const onlyAccounts = (target: { type: string; value: string }) => {
+      asked.push(target.type);
+      return target.type === 'account-id' && target.value === guid;
+    };
+    for (const known of [undefined, () => false]) {
+      const error = (await readOrderFile(file, known).catch((e: unknown) => e)) as InputError;
+      expect(error.message).toMatch(/field targets\.0\.value: an identifier that is not key material, or one the account directory holds \(the value is not shown\)/);
+      expect(error.message).not.toContain(guid);
+    }
+    // A blanket target is never an account's identifier, and is not asked about.
+    const blanket = (await readOrderFile(file, onlyAccounts).catch((e: unknown) => e)) as InputError;
+    expect(blanket.message).toMatch(/^order .*: field targets\.1\.value: an identifier that is not key material/);
+    expect(asked).toEqual(['account-id']);
+    const one = writeOrder(fx.dir, withField((o) => (o['targets'] = [{ type: 'account-id', value: guid }])));
+    expect((await readOrderFile(one, onlyAccounts)).order.targets).toEqual([{ type: 'account-id', value: guid }]);
+  });
+
   it('an unreadable file is exit 2', async () => {
     const error = await readOrderFile(`${fx.dir}/missing.json`).catch((e: unknown) => e);
     expect(exitCodeFor(error)).toBe(2);
