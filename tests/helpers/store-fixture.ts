@@ -33,6 +33,8 @@ export interface StoreFixtureOptions {
   largeItemBytes?: number;
   /** Generate and write the sample PKI (default true; generated once per test process and reused). */
   pki?: boolean;
+  /** Another id for the empty account (acct-erin), also its account-id identifier (a GUID without dashes, say). */
+  emptyAccountId?: string;
 }
 
 /** Where an item's timestamp lies relative to fx.range; subscriber records are not time-bound. */
@@ -159,6 +161,13 @@ const ACCOUNTS: FixtureAccounts = {
     ],
   },
 };
+
+function withEmptyAccountId(id: string | undefined): FixtureAccounts {
+  if (id === undefined) return ACCOUNTS;
+  const empty = ACCOUNTS.empty;
+  const identifiers = empty.identifiers.map((identifier) => (identifier.type === 'account-id' ? { type: identifier.type, value: id } : identifier));
+  return { ...ACCOUNTS, empty: { ...empty, id, identifiers } };
+}
 
 const from = Date.parse(FIXTURE_RANGE_ISO.from);
 const to = Date.parse(FIXTURE_RANGE_ISO.to);
@@ -321,8 +330,9 @@ async function build(root: string, options: StoreFixtureOptions): Promise<StoreF
 
   const writer = createStoreWriter({ storesRoot, dataKeysFile, masterKey, random: (n) => randomBytes(n) });
   const items: FixtureItem[] = [];
-  for (const role of Object.keys(ACCOUNTS) as (keyof FixtureAccounts)[]) {
-    const account = ACCOUNTS[role];
+  const accounts = withEmptyAccountId(options.emptyAccountId);
+  for (const role of Object.keys(accounts) as (keyof FixtureAccounts)[]) {
+    const account = accounts[role];
     const encryption = account.tenantType === 'customer-key' ? 'customer-key' : 'provider-key';
     const accountWriter = writer.openAccount(account, encryption);
     try {
@@ -428,7 +438,7 @@ async function build(root: string, options: StoreFixtureOptions): Promise<StoreF
     custodyLogFile,
     masterKeyHex,
     range: { from: new Date(from), to: new Date(to) },
-    accounts: structuredClone(ACCOUNTS),
+    accounts: structuredClone(accounts),
     items,
     ...(pki ? { pki } : {}),
     itemsOf: (service, accountId) => items.filter((item) => item.service === service && item.accountId === accountId),
