@@ -2,7 +2,7 @@
 // result must verify.
 import { randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { link, lstat, open, rename, rm } from 'node:fs/promises';
+import { link, lstat, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeFsError, InputError, KeyError, NotRegularFileError, OrderError } from '../errors.js';
 import { refuseKeyFileOpenToOthers } from '../keys/key-file-mode.js';
@@ -83,7 +83,11 @@ export async function approveOrder(options: ApproveOptions): Promise<ApprovedOrd
   if (problems.length > 0) throw new OrderError(problems);
 
   const out = options.out ?? options.orderFile;
-  await writeAtomically(out, `${JSON.stringify(approved, null, 2)}\n`, replace);
+  // In place, the order is replaced where it lies: through a symbolic link, the file it names (replacing the link left
+  // that file unapproved). The approved order is as private as the order was (a 0600 order stayed 0600, not 0644).
+  const source = await stat(options.orderFile).catch(() => undefined);
+  const target = options.out ?? (await realpath(options.orderFile).catch(() => options.orderFile));
+  await writeAtomically(target, `${JSON.stringify(approved, null, 2)}\n`, replace, source ? source.mode & 0o777 : undefined);
   return { order: approved, out };
 }
 
@@ -165,13 +169,16 @@ async function loadKey(file: string): Promise<KeyObject> {
 /**
  * Writes to a temporary file beside the target, flushes it, then renames it over the target, or, when it may not
  * replace one, links it to the target's name, which fails if a file got there first (no gap between a look and the
- * write in which another file could appear and be overwritten).
+ * write in which another file could appear and be overwritten). `mode`: the new file's permissions (default 0644 less
+ * the umask).
  */
-export async function writeAtomically(file: string, text: string, replace: boolean): Promise<void> {
+export async function writeAtomically(file: string, text: string, replace: boolean, mode?: number): Promise<void> {
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   let handle;
   try {
-    handle = await open(temp, 'wx', 0o644);
+    handle = await open(temp, 'wx', mode ?? 0o644);
+    // Exactly that mode, whatever the umask: a private order stays private.
+    if (mode !== undefined) await handle.chmod(mode);
     await handle.writeFile(text, 'utf8');
     await handle.sync();
     await handle.close();

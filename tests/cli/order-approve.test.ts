@@ -1,5 +1,5 @@
 // `scopex order approve --out F` never replaces an existing F without --force, as export never replaces an archive.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAtomically } from '../../src/order/approve-order.js';
@@ -72,5 +72,44 @@ describe('writing the approved order', () => {
     expect(readFileSync(out, 'utf8')).toBe('{"new":true}\n');
     await writeAtomically(path.join(folder, 'fresh.json'), '{"fresh":true}\n', false);
     expect(readdirSync(folder).sort()).toEqual(['approved.json', 'fresh.json']);
+  });
+});
+
+describe('scopex order approve in place (no --out)', () => {
+  const inPlace = (file: string) => [
+    'order', 'approve', file,
+    '--key', path.join(world, 'pki', 'reviewer.key.pem'),
+    '--cert', path.join(world, 'pki', 'reviewer.cert.pem'),
+    '--config', path.join(world, 'config.json'),
+  ];
+  const approved = (file: string) => (JSON.parse(readFileSync(file, 'utf8')) as { approval?: unknown }).approval !== undefined;
+
+  it('through a symbolic link approves the file it names, and the link stays a link', async () => {
+    const folder = mkdtempSync(path.join(root, 'link-'));
+    const real = path.join(folder, 'real.json');
+    copyFileSync(path.join(world, 'orders', 'unapproved.json'), real);
+    const link = path.join(folder, 'link.json');
+    symlinkSync('real.json', link);
+    const result = await runCli(inPlace(link));
+    expect(result.code, result.stderr).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(approved(real)).toBe(true);
+    expect(readdirSync(folder).sort()).toEqual(['link.json', 'real.json']);
+  });
+
+  it('keeps a private order private (0600 stays 0600, also for a new --out), and 0644 stays 0644', async () => {
+    for (const mode of [0o600, 0o644]) {
+      const folder = mkdtempSync(path.join(root, 'mode-'));
+      const order = path.join(folder, 'order.json');
+      copyFileSync(path.join(world, 'orders', 'unapproved.json'), order);
+      chmodSync(order, mode);
+      const out = path.join(folder, 'out.json');
+      expect((await runCli([...inPlace(order), '--out', out])).code).toBe(0);
+      expect(statSync(out).mode & 0o777).toBe(mode);
+      const result = await runCli(inPlace(order));
+      expect(result.code, result.stderr).toBe(0);
+      expect(approved(order)).toBe(true);
+      expect(statSync(order).mode & 0o777).toBe(mode);
+    }
   });
 });
