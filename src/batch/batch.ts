@@ -14,7 +14,7 @@ import { expandOrderArguments, identifyOrder, type OrderFile } from './order-fil
 import { biggestFirst, directoryForSizing, estimateOrderWork } from './order-size.js';
 import { createWorkerPool } from './worker-pool.js';
 import type { ExportFunction } from './worker-protocol.js';
-import { ensureDir } from '../util/ensure-dir.js';
+import { makeOutputFolder, removeEmptyFolders } from '../seal/output-folder.js';
 import { loadTrustAnchors } from '../verify/trust-anchors.js';
 import { redactKeyMaterial } from '../util/key-material.js';
 import { orderLockHolder } from '../seal/order-lock.js';
@@ -131,6 +131,8 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
   pool?.warm(expanded.filter((argument) => !argument.unusable).length);
   let planned: OrderFile[];
   let startOrder: OrderFile[];
+  /** The --out folders this batch made: they go again if it leaves them empty (every order failed), as export's do. */
+  let madeFolders: string[] = [];
   try {
     planned = await Promise.all(
       expanded.map(({ file, unusable }) =>
@@ -138,10 +140,11 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
       ),
     );
     options.onEvent?.({ type: 'planned', orders: planned });
-    await ensureOutputFolder(outDir);
+    madeFolders = await ensureOutputFolder(outDir);
     startOrder = concurrency > 1 ? await biggestFirstOrders(planned, options.config) : planned;
   } catch (error) {
     await pool?.close();
+    await removeEmptyFolders(madeFolders);
     throw error;
   }
   const exportOrder = pool?.exportOrder ?? options.exportOrder ?? (await loadExporter());
@@ -333,6 +336,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
     };
   } finally {
     await pool?.close();
+    await removeEmptyFolders(madeFolders);
   }
 }
 
@@ -376,14 +380,19 @@ function describe(error: unknown): NonNullable<BatchOrderResult['error']> {
   return { code: 'INTERNAL', message: shown(`internal error: ${error instanceof Error ? error.message : String(error)}`) };
 }
 
-/** The output folder, made if missing; a file in its place is the user's mistake, not every order's (exit 2). */
-async function ensureOutputFolder(outDir: string): Promise<void> {
+/**
+ * The output folder, made if missing (the folders made, outermost first); a file in its place is the user's mistake,
+ * not every order's (exit 2).
+ */
+async function ensureOutputFolder(outDir: string): Promise<string[]> {
+  let made: string[];
   try {
-    await ensureDir(outDir);
+    made = await makeOutputFolder(outDir);
   } catch (error) {
-    throw new InputError('OUTPUT_UNWRITABLE', `cannot create output folder ${outDir}: ${describeFsError(error)}`, { cause: error });
+    if ((error as { cause?: { code?: unknown } }).cause?.code !== 'EEXIST') throw error;
+    throw new InputError('OUTPUT_EXISTS', `--out ${outDir} exists and is not a folder`);
   }
-  if (!(await fs.stat(outDir)).isDirectory()) throw new InputError('OUTPUT_EXISTS', `--out ${outDir} exists and is not a folder`);
+  return made;
 }
 
 /** Attempts at an order whose export another run took meanwhile: each waits for that run, then looks again. */

@@ -1,7 +1,8 @@
 // Writes one BagIt bag into a ZIP with archiver, one entry at a time, then signs it and renames it into place.
 import { createPrivateKey, hash, X509Certificate, type KeyObject } from 'node:crypto';
 import { constants as fsConstants, createReadStream } from 'node:fs';
-import { link, lstat, mkdir, mkdtemp, open, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, lstat, mkdtemp, open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import { makeOutputFolder, removeEmptyFolders } from './output-folder.js';
 import path from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -699,34 +700,6 @@ class ZipBagSealer implements BagSealer {
   }
 }
 
-/**
- * mkdir -p, one level at a time. Node 20's `mkdir(dir, { recursive: true })` never settles, spinning a core, when
- * a parent is a folder where nothing can be created (`/proc/x/y`); plain mkdir fails there with ENOENT. Returns the
- * folders it made, outermost first.
- */
-async function makeFolder(folder: string): Promise<string[]> {
-  try {
-    await mkdir(folder);
-    return [folder];
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code === 'EEXIST') {
-      if ((await stat(folder)).isDirectory()) return [];
-      throw error;
-    }
-    const parent = path.dirname(folder);
-    if (code !== 'ENOENT' || parent === folder) throw error;
-    const made = await makeFolder(parent);
-    try {
-      await mkdir(folder);
-      return [...made, folder];
-    } catch (again) {
-      if ((again as { code?: unknown }).code !== 'EEXIST' || !(await stat(folder)).isDirectory()) throw again;
-      return made;
-    }
-  }
-}
-
 /** Errors from scopex keep their class (and exit code); an abort signal's DOMException becomes an AbortedError. */
 function toSealerError(error: unknown, orderId: string): unknown {
   if (error instanceof ScopexError) return error;
@@ -760,14 +733,6 @@ function checkOrderId(orderId: string): void {
   }
 }
 
-async function makeOutputFolder(outDir: string): Promise<string[]> {
-  try {
-    return await makeFolder(outDir);
-  } catch (error) {
-    throw new InputError('OUTPUT_UNWRITABLE', `cannot create output folder ${outDir}: ${describeFsError(error)}`, { cause: error });
-  }
-}
-
 /**
  * Makes the output folder and takes the order's lock in it (order-lock.ts), for a caller that keeps files of its own
  * there (the export's temp folder): it hands the lock to createBagSealer and releases it once its own files are gone.
@@ -792,17 +757,6 @@ function removingEmptyFolders(lock: OrderLock, made: string[]): OrderLock {
       await removeEmptyFolders(made);
     },
   };
-}
-
-/** Removes `made` (outermost first) from the innermost out, as far as they are empty; never throws. */
-async function removeEmptyFolders(made: string[]): Promise<void> {
-  for (const folder of made.toReversed()) {
-    const removed = await rmdir(folder).then(
-      () => true,
-      () => false,
-    );
-    if (!removed) return;
-  }
 }
 
 /** What `start` gives, once the output folders it needs exist; the folders this made go again if it throws. */

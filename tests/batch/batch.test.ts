@@ -139,6 +139,31 @@ describe('runBatch', () => {
     expect(result.orders[0]!.archive).toBe(path.join(outDir, 'LE-A.zip'));
   });
 
+  it('removes the --out folders it made when no order left anything there; keeps a folder that was there', async () => {
+    writeFakeOrder(ordersDir, 'b.json', 'LE-B', 'refuse');
+    writeFakeOrder(ordersDir, 'c.json', 'LE-C', 'fail');
+    const nested = path.join(dir, 'new', 'a', 'b');
+    const run = (out: string) =>
+      runBatch({ orders: [ordersDir], outDir: out, config: fakeConfig(dir), exportOrder: createFakeExporter().exportOrder, verifyArchive: fakeVerify });
+    expect((await run(nested)).counts).toMatchObject({ refused: 1, failed: 1 });
+    expect(existsSync(path.join(dir, 'new'))).toBe(false);
+    mkdirSync(outDir);
+    await run(outDir);
+    expect(readdirSync(outDir)).toEqual([]);
+    // With an order sealed, the folders stay with its archive.
+    writeFakeOrder(ordersDir, 'a.json', 'LE-A', 'seal');
+    await run(nested);
+    expect(readdirSync(nested)).toEqual(['LE-A.zip']);
+  });
+
+  it('names a file at --out as such (exit 2), and leaves it', async () => {
+    writeFakeOrder(ordersDir, 'a.json', 'LE-A', 'seal');
+    writeFileSync(outDir, 'not a folder\n');
+    const error = await runBatch({ orders: [ordersDir], outDir, config: fakeConfig(dir), exportOrder: createFakeExporter().exportOrder }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'OUTPUT_EXISTS', message: `--out ${outDir} exists and is not a folder` });
+    expect(readFileSync(outDir, 'utf8')).toBe('not a folder\n');
+  });
+
   it('runs the same order given twice once, and refuses a different order under a used id', async () => {
     const a = writeFakeOrder(ordersDir, 'a.json', 'LE-A', 'seal');
     writeFakeOrder(ordersDir, 'a-copy.json', 'LE-A', 'seal');
