@@ -1083,6 +1083,7 @@ class ArchiveVerification {
     // The accounts bag-info.txt lists are the export's claim of what the targets resolved to: held to the targets as
     // the accounts with data are (production holds the data to the list).
     const listed = this.listedAccounts();
+    const withData = accounts.size;
     for (const account of listed ?? []) accounts.add(account);
     if (listed) this.targetsListed(order, listed);
     let accountDetail = `${accounts.size} account(s); targets other than account ids cannot be resolved offline`;
@@ -1094,7 +1095,7 @@ class ArchiveVerification {
         this.entryName('data/'),
         `at most ${order.targets.length} account(s), one per target of order ${order.id}`,
         `${held.length} accounts (${held.join(', ')})`,
-        `the archive holds data of ${held.length} accounts, but the order's ${order.targets.length} target(s) resolve to at most ${order.targets.length}`,
+        `the archive holds data of ${withData} account(s)${withData === held.length ? '' : ` and names ${held.length} in all (bag-info.txt lists accounts with no data too)`}, but the order's ${order.targets.length} target(s) resolve to at most ${order.targets.length}`,
       );
     }
     if (this.options.directory) {

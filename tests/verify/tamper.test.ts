@@ -269,6 +269,8 @@ interface TamperCase {
   checks: string[];
   /** The failing checks must be exactly `checks` (the fault is isolated). */
   exact?: boolean;
+  /** A failure's message that must be among them. */
+  message?: RegExp;
 }
 
 const cases: TamperCase[] = [
@@ -402,7 +404,13 @@ const cases: TamperCase[] = [
   { name: 'an account removed whole, bag-info.txt still listing it (re-signed)', make: () => zipOf(resealed((model, records) => { withoutAccount(model, records, 'acc-0002'); }, { accounts: ['acc-0001', 'acc-0002'] })), checks: ['production'], exact: true },
   { name: "an account's subscriber record removed with its record (re-signed)", make: () => zipOf(resealed((model, records) => { withoutFile(model, records, 'data/acc-0002/subscriber/subscriber.json'); })), checks: ['production'], exact: true },
   { name: 'data of an account bag-info.txt does not list (re-signed)', make: () => zipOf(resealed(() => undefined, { accounts: ['acc-0001'] })), checks: ['production'], exact: true },
-  { name: 'bag-info.txt listing a third account, with no data (re-signed)', make: () => zipOf(resealed(() => undefined, { accounts: ['acc-0001', 'acc-0002', 'acc-0003'] })), checks: ['production', 'scope'], exact: true },
+  {
+    name: 'bag-info.txt listing a third account, with no data (re-signed)',
+    make: () => zipOf(resealed(() => undefined, { accounts: ['acc-0001', 'acc-0002', 'acc-0003'] })),
+    checks: ['production', 'scope'],
+    exact: true,
+    message: /^the archive holds data of 2 account\(s\) and names 3 in all \(bag-info\.txt lists accounts with no data too\), but the order's 2 target\(s\) resolve to at most 2$/,
+  },
   { name: 'bag-info.txt listing no account (re-signed)', make: () => zipOf(resealed(() => undefined, { accounts: [] })), checks: ['bag-layout'], exact: true },
   { name: 'bag-info.txt listing an account twice (re-signed)', make: () => zipOf(resealed(() => undefined, { accounts: ['acc-0001', 'acc-0002', 'acc-0001'] })), checks: ['bag-layout'], exact: true },
   { name: 'bag-info.txt listing what is not an account id (re-signed)', make: () => zipOf(resealed(() => undefined, { accounts: ['acc-0001', 'acc-0002', '../acc-0003'] })), checks: ['bag-layout'], exact: true },
@@ -455,7 +463,13 @@ const cases: TamperCase[] = [
   { name: 'an empty folder entry for an account the archive does not hold', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0099/mail.content/`, data: Buffer.alloc(0) }]), checks: ['bag-layout'], exact: true },
   { name: 'an empty category folder entry of a held account', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0001/im.content/`, data: Buffer.alloc(0) }]), checks: ['bag-layout'], exact: true },
   { name: 'an empty top-level folder entry', make: () => zipOf(good, [{ name: `${ORDER_ID}/evidence-removed/`, data: Buffer.alloc(0) }]), checks: ['bag-layout'], exact: true },
-  { name: 'more accounts than the order has targets (re-signed)', make: () => zipOf(resealed(() => undefined, { order: sampleOrder({ targets: [{ type: 'email', value: 'alice@contoso.example' }] }) })), checks: ['scope'], exact: true },
+  {
+    name: 'more accounts than the order has targets (re-signed)',
+    make: () => zipOf(resealed(() => undefined, { order: sampleOrder({ targets: [{ type: 'email', value: 'alice@contoso.example' }] }) })),
+    checks: ['scope'],
+    exact: true,
+    message: /^the archive holds data of 2 account\(s\), but the order's 1 target\(s\) resolve to at most 1$/,
+  },
   // A different --order fails the order check; what lies outside the given order is named under scope as well.
   { name: '--order with a narrower date range', make: () => goodZip, orderFile: () => givenOrder({ dateRange: { from: '2026-01-01T00:00:00Z', to: '2026-03-31T23:59:59Z' } }), checks: ['order', 'scope'], exact: true },
   { name: '--order with fewer categories', make: () => goodZip, orderFile: () => givenOrder({ categories: ['subscriber', 'mail.content', 'mail.metadata'] }), checks: ['order', 'scope'], exact: true },
@@ -489,6 +503,7 @@ describe('tampered archives', () => {
         expect(failure.expected).not.toBe('');
         expect(failure.message).not.toBe('');
       }
+      if (tamper.message) expect(report.failures.map((failure) => failure.message)).toContainEqual(expect.stringMatching(tamper.message));
     });
   }
 });
