@@ -87,6 +87,8 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
   let records = 0;
   let lastLineMalformed = false;
   const missing = new Map<number, AuditFailure>();
+  /** The lines since the last record that are no record: the seq the first of them was taken to hold, and their failures. */
+  let malformedRun: { start: number; lines: number; failures: AuditFailure[] } | null = null;
   const hashBySeq = new Map<number, string>();
   const { head, size } = await snapshot(file, logMissing);
   const headFile = headFileFor(file);
@@ -97,7 +99,10 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
     const record = parseRecord(line);
     lastLineMalformed = !record;
     if (!record) {
-      fail({ seq: expected, line: lineNo, kind: 'malformed', problem: `line ${lineNo}, where seq ${expected} was expected, is not a custody record` });
+      const failure = fail({ seq: expected, line: lineNo, kind: 'malformed', problem: `line ${lineNo}, where seq ${expected} was expected, is not a custody record` });
+      malformedRun ??= { start: expected, lines: 0, failures: [] };
+      malformedRun.lines += 1;
+      if (malformedRun.failures.length < MAX_FAILURES) malformedRun.failures.push(failure);
       expected += 1;
       continue;
     }
@@ -108,6 +113,18 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
     // first value JSON.parse drops; reformatting) is an edit the hash cannot show either.
     const asWritten = isAsWritten(record, line);
     const selfOk = hashOk && unknown.length === 0 && asWritten;
+    // Lines that are no record (a blank line, text pasted in) followed by the record they were taken to stand for,
+    // intact and linked to the one before them: they were added, and took no record's place. Said so, once each, and
+    // the record keeps its seq (it was called a second record with that seq, and its successor's link broken).
+    if (malformedRun && selfOk && record.seq === malformedRun.start && linkable.has(record.prevHash)) {
+      for (const failure of malformedRun.failures) {
+        failure.seq = record.seq;
+        failure.problem = `line ${failure.line} is not a custody record: an extra line (record seq ${record.seq} follows it intact, on line ${lineNo})`;
+      }
+      expected = malformedRun.start;
+      records -= malformedRun.lines;
+    }
+    malformedRun = null;
     // A record whose content no longer matches its hash cannot be trusted for its seq either: it holds the place
     // the chain expects.
     const seq = selfOk ? record.seq : expected;

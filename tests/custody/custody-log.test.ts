@@ -576,6 +576,34 @@ describe('verifyCustodyLog', () => {
     expect(report.failures.some((f) => f.kind === 'malformed')).toBe(true);
   });
 
+  it('names lines added before a record as extra lines, once each, and nothing of the intact records around them', async () => {
+    const original = await writeLog(5);
+    for (const added of [[''], ['not json', '{"seq":3}']]) {
+      const lines = [...original];
+      lines.splice(2, 0, ...added);
+      writeLines(lines);
+      const report = await verifyCustodyLog(logFile);
+      expect(report.ok).toBe(false);
+      expect(report.records).toBe(5);
+      expect(report.failures).toEqual(
+        added.map((_, i) => ({
+          seq: 3,
+          line: 3 + i,
+          kind: 'malformed',
+          problem: `line ${3 + i} is not a custody record: an extra line (record seq 3 follows it intact, on line ${3 + added.length})`,
+        })),
+      );
+    }
+    // A line that took a record's place is still that record's problem: the next one does not link past it.
+    const lines = [...original];
+    lines[2] = 'not json';
+    writeLines(lines);
+    expect((await verifyCustodyLog(logFile)).failures.map((f) => [f.seq, f.kind])).toEqual([
+      [3, 'malformed'],
+      [3, 'chain-broken'],
+    ]);
+  });
+
   it('catches every removed record, each by its seq', async () => {
     const lines = await writeLog(8);
     writeLines(lines.filter((_, i) => i !== 2 && i !== 3 && i !== 6));
