@@ -53,10 +53,11 @@ const MAX_TRACKED_MISSING = 100_000;
 
 /**
  * Reads the log line by line (bounded memory: the state is the previous record's hash and at most MAX_TRACKED_MISSING
- * missing seqs) and checks every record's own hash, the chain of prevHash links and the run of sequence numbers, then
- * the tail against the head sidecar. A record whose content changed but kept its hash is "edited"; one whose hash was
- * recomputed shows as a broken link from the next record; a missing seq is "removed" unless it turns up later
- * ("reordered"); a seq seen twice is "inserted". scopex writes the head file with every record, so a log with records
+ * missing seqs and as many records moved up) and checks every record's own hash, the chain of prevHash links and the
+ * run of sequence numbers, then the tail against the head sidecar. A record whose content changed but kept its hash is
+ * "edited"; one whose hash was recomputed shows as a broken link from the next record; a missing seq is "removed"
+ * unless it turns up later ("reordered"); a record ahead of the sequence whose next record fills the sequence before
+ * it was moved up ("reordered"); a seq seen twice is "inserted". scopex writes the head file with every record, so a log with records
  * but no head file fails (save a first record whose head was never written: a crash in the log's first append), and a
  * log file that is gone while its head file is there is a log whose every record was removed.
  */
@@ -90,6 +91,16 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
   /** The lines since the last record that are no record: the seq the first of them was taken to hold, and their failures. */
   let malformedRun: { start: number; lines: number; failures: AuditFailure[] } | null = null;
   const hashBySeq = new Map<number, string>();
+  /**
+   * A record that jumped ahead of the sequence, held for one line: if the next record fills the sequence before it,
+   * it is the one out of place (moved up), not every record between. A swap of the first and last records was
+   * reported as all the others out of order.
+   */
+  let jumped: { seq: number; hash: string; line: number } | null = null;
+  /** Records found before their place (moved up), by seq: taken as the sequence reaches them. */
+  const early = new Map<number, { hash: string; line: number }>();
+  /** The seq of the record on the last line read that was a record. */
+  let previousSeq = 0;
   const { head, size } = await snapshot(file, logMissing);
   const headFile = headFileFor(file);
 
@@ -98,6 +109,28 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
     records += 1;
     const record = parseRecord(line);
     lastLineMalformed = !record;
+    const hashOk = record !== null && recordHash(record) === record.hash;
+    // The hash covers only the record's own fields: one added beside them is an edit the hash cannot show.
+    const unknown = record ? unknownRecordFields(record) : [];
+    // scopex writes each record as JSON.stringify of it: any other text for the same values (a repeated key, whose
+    // first value JSON.parse drops; reformatting) is an edit the hash cannot show either.
+    const asWritten = record !== null && isAsWritten(record, line);
+    const selfOk = hashOk && unknown.length === 0 && asWritten;
+    if (jumped) {
+      const movedUp = record !== null && selfOk && record.seq >= expected && record.seq < jumped.seq && !early.has(jumped.seq) && early.size < MAX_TRACKED_MISSING;
+      if (movedUp) {
+        early.set(jumped.seq, { hash: jumped.hash, line: jumped.line });
+        fail({
+          seq: jumped.seq,
+          line: jumped.line,
+          kind: 'reordered',
+          problem: `record seq ${jumped.seq} is out of order: found on line ${jumped.line}, before seq ${record.seq} (line ${lineNo})`,
+        });
+      } else {
+        skipTo(jumped.seq, jumped.hash, jumped.line);
+      }
+      jumped = null;
+    }
     if (!record) {
       const failure = fail({ seq: expected, line: lineNo, kind: 'malformed', problem: `line ${lineNo}, where seq ${expected} was expected, is not a custody record` });
       malformedRun ??= { start: expected, lines: 0, failures: [] };
@@ -106,13 +139,6 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
       expected += 1;
       continue;
     }
-    const hashOk = recordHash(record) === record.hash;
-    // The hash covers only the record's own fields: one added beside them is an edit the hash cannot show.
-    const unknown = unknownRecordFields(record);
-    // scopex writes each record as JSON.stringify of it: any other text for the same values (a repeated key, whose
-    // first value JSON.parse drops; reformatting) is an edit the hash cannot show either.
-    const asWritten = isAsWritten(record, line);
-    const selfOk = hashOk && unknown.length === 0 && asWritten;
     // Lines that are no record (a blank line, text pasted in) followed by the record they were taken to stand for,
     // intact and linked to the one before them: they were added, and took no record's place. Said so, once each, and
     // the record keeps its seq (it was called a second record with that seq, and its successor's link broken).
@@ -152,29 +178,15 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
       }
       advance(seq, record.hash);
     } else if (seq > expected) {
-      const from = expected;
-      const to = seq - 1;
-      if (to - from + 1 <= MAX_LISTED_GAP) {
-        for (let s = from; s <= to; s += 1) {
-          if (failures.length >= MAX_FAILURES && missing.size >= MAX_TRACKED_MISSING) {
-            // Neither listed nor remembered: counted, without a failure built for each.
-            moreFailures += to - s + 1;
-            break;
-          }
-          const failure = fail({ seq: s, line: lineNo, kind: 'removed', problem: `record seq ${s} is missing (removed) before line ${lineNo}` });
-          if (missing.size < MAX_TRACKED_MISSING) missing.set(s, failure);
-        }
-      } else {
-        fail({ seq: from, line: lineNo, kind: 'removed', problem: `records seq ${from} to ${to} are missing (removed) before line ${lineNo}` });
-      }
-      advance(seq, record.hash);
+      // Only an intact record holds a seq other than the expected one: held until the next line says which moved.
+      jumped = { seq, hash: record.hash, line: lineNo };
     } else {
       const gap = missing.get(seq);
       if (gap) {
         missing.delete(seq);
         gap.kind = 'reordered';
         gap.line = lineNo;
-        gap.problem = `record seq ${seq} is out of order: found on line ${lineNo}, after seq ${lastSeq}`;
+        gap.problem = `record seq ${seq} is out of order: found on line ${lineNo}, after seq ${previousSeq}`;
       } else {
         fail({ seq, line: lineNo, kind: 'inserted', problem: `record seq ${seq} on line ${lineNo} is a second record with that seq (inserted)` });
         // An inserted twin of the last record forks the chain; the next record may link to either branch.
@@ -184,15 +196,46 @@ export async function verifyCustodyLog(file: string): Promise<AuditReport> {
         }
       }
     }
+    previousSeq = seq;
+  }
+  if (jumped) skipTo(jumped.seq, jumped.hash, jumped.line);
+  // Records moved up past the end of the log's sequence: the records between are missing.
+  for (const seq of [...early.keys()].sort((a, b) => a - b)) {
+    const moved = early.get(seq);
+    if (moved && seq > expected) skipTo(seq, moved.hash, moved.line);
   }
 
-  function advance(seq: number, hash: string): void {
-    expected = seq + 1;
-    lastSeq = seq;
-    lastHash = hash;
-    lastSeqLine = lineNo;
-    linkable = new Set([hash]);
-    if (head && head !== 'damaged' && seq === head.seq) hashBySeq.set(seq, hash);
+  /** The sequence goes on at `seq`, found on `line`; every seq between is missing (until one turns up later). */
+  function skipTo(seq: number, hash: string, line: number): void {
+    const from = expected;
+    const to = seq - 1;
+    if (to - from + 1 <= MAX_LISTED_GAP) {
+      for (let s = from; s <= to; s += 1) {
+        if (failures.length >= MAX_FAILURES && missing.size >= MAX_TRACKED_MISSING) {
+          // Neither listed nor remembered: counted, without a failure built for each.
+          moreFailures += to - s + 1;
+          break;
+        }
+        const failure = fail({ seq: s, line, kind: 'removed', problem: `record seq ${s} is missing (removed) before line ${line}` });
+        if (missing.size < MAX_TRACKED_MISSING) missing.set(s, failure);
+      }
+    } else {
+      fail({ seq: from, line, kind: 'removed', problem: `records seq ${from} to ${to} are missing (removed) before line ${line}` });
+    }
+    advance(seq, hash, line);
+  }
+
+  /** `seq` is in the sequence; so is every record found before its place (moved up) that follows it. */
+  function advance(seq: number, hash: string, line = lineNo): void {
+    for (let at: { hash: string; line: number } | undefined = { hash, line }, s = seq; at; s += 1, at = early.get(s)) {
+      early.delete(s);
+      expected = s + 1;
+      lastSeq = s;
+      lastHash = at.hash;
+      lastSeqLine = at.line;
+      linkable = new Set([at.hash]);
+      if (head && head !== 'damaged' && s === head.seq) hashBySeq.set(s, at.hash);
+    }
   }
 
   // scopex ends every record with a newline, and append refuses to chain onto a log that does not end with one (a

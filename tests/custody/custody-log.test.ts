@@ -560,9 +560,40 @@ describe('verifyCustodyLog', () => {
       writeLines(lines);
       const report = await verifyCustodyLog(logFile);
       expect(report.ok).toBe(false);
-      expect(report.failures).toEqual([expect.objectContaining({ seq: k, kind: 'reordered' })]);
+      // Record k + 1 comes first, and the record after it fills the sequence before it: it moved up.
+      expect(report.failures).toEqual([expect.objectContaining({ seq: k + 1, line: k, kind: 'reordered' })]);
     });
   }
+
+  // Each case: the order of the six records' lines, and the records named out of order (seq and line), the only
+  // problems. A swap of the first and last records was reported as every record out of order.
+  const moves: { name: string; order: number[]; moved: [seq: number, line: number][] }[] = [
+    { name: 'the first and last records swapped', order: [6, 2, 3, 4, 5, 1], moved: [[6, 1], [1, 6]] },
+    { name: 'record 5 moved up after record 1', order: [1, 5, 2, 3, 4, 6], moved: [[5, 2]] },
+    { name: 'record 2 moved down after record 5', order: [1, 3, 4, 5, 2, 6], moved: [[2, 5]] },
+    { name: 'record 3 moved to the end', order: [1, 2, 4, 5, 6, 3], moved: [[3, 6]] },
+    { name: 'record 6 moved to the start', order: [6, 1, 2, 3, 4, 5], moved: [[6, 1]] },
+    { name: 'records 2 and 5 swapped', order: [1, 5, 3, 4, 2, 6], moved: [[5, 2], [2, 5]] },
+  ];
+  for (const { name, order, moved } of moves) {
+    it(`names only the records out of place: ${name}`, async () => {
+      const lines = await writeLog(6);
+      writeLines(order.map((seq) => lines[seq - 1]!));
+      const report = await verifyCustodyLog(logFile);
+      expect(report.ok).toBe(false);
+      expect(report.failures.map((failure) => [failure.seq, failure.line, failure.kind])).toEqual(
+        moved.map(([seq, line]) => [seq, line, 'reordered']),
+      );
+    });
+  }
+
+  it('names the missing records when a record moved up has no place left in the log', async () => {
+    const lines = await writeLog(6);
+    // Record 5 removed, record 6 moved up after record 1.
+    writeLines([1, 6, 2, 3, 4].map((seq) => lines[seq - 1]!));
+    const report = await verifyCustodyLog(logFile);
+    expect(report.failures.map((failure) => [failure.seq, failure.kind])).toEqual([[6, 'reordered'], [5, 'removed']]);
+  });
 
   it('catches a duplicated line and a garbage line', async () => {
     const lines = await writeLog(4);
