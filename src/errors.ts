@@ -79,6 +79,9 @@ export type KeyErrorCode =
   | 'KEY_FILE_NOT_PRIVATE';
 export class KeyError extends ScopexError<KeyErrorCode> {}
 
+/** Key failures that are about a key file named on the command line or in the config, not about the key service. */
+const KEY_FILE_CODES: ReadonlySet<KeyErrorCode> = new Set(['MASTER_KEY_UNAVAILABLE', 'KEY_FILE_NOT_PRIVATE']);
+
 /** A store could not be read. */
 export type SourceErrorCode = 'UNKNOWN_ACCOUNT' | 'INDEX_CORRUPT' | 'ITEM_MISSING' | 'STORE_UNREADABLE';
 export class SourceError extends ScopexError<SourceErrorCode> {}
@@ -140,7 +143,10 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof ScopeError) return EXIT.scope;
   if (error instanceof BatchError) return EXIT.batch;
   if (error instanceof AbortedError) return EXIT.interrupted;
-  // Key and source failures are environment faults, not bugs, but the contract has no closer code than 1.
+  // A key file the user or the config names that cannot be used as it is (missing, unreadable, malformed, or open to
+  // other users) is input, as any other named file is: DESIGN.md's 2 ("unreadable file"), where 1 would say "a bug".
+  if (error instanceof KeyError && KEY_FILE_CODES.has(error.code)) return EXIT.input;
+  // Other key and source failures are environment faults, not bugs, but the contract has no closer code than 1.
   return EXIT.internal;
 }
 

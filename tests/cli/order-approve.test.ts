@@ -50,6 +50,21 @@ describe('scopex order approve --out', () => {
     expect(readdirSync(folder)).toEqual([]);
   });
 
+  it('refuses a reviewer key file open to other users with exit 2 (a file unfit to use), naming it, and writes nothing', async () => {
+    const folder = mkdtempSync(path.join(root, 'loose-key-'));
+    const key = path.join(folder, 'reviewer.key.pem');
+    copyFileSync(path.join(world, 'pki', 'reviewer.key.pem'), key);
+    chmodSync(key, 0o644);
+    const out = path.join(folder, 'approved.json');
+    const args = approve(out, '--json');
+    args[args.indexOf('--key') + 1] = key;
+    const refused = await runCli(args);
+    expect(refused.code).toBe(2);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ ok: false, exitCode: 2, error: { code: 'KEY_FILE_NOT_PRIVATE' } });
+    expect(refused.stderr.trim().split('\n')).toEqual([expect.stringContaining(`chmod 600 ${key}`)]);
+    expect(readdirSync(folder)).toEqual(['reviewer.key.pem']);
+  });
+
   it('writes a new file without --force', async () => {
     const out = path.join(root, 'new.json');
     const result = await runCli(approve(out));

@@ -244,10 +244,20 @@ describe('master key and wrapped data keys', () => {
     expect((await keyFailure(service)).code).toBe('UNWRAP_FAILED');
   });
 
-  it('a missing or malformed master key file is MASTER_KEY_UNAVAILABLE', async () => {
-    expect((await keyFailure(keyServiceWith(undefined))).code).toBe('MASTER_KEY_UNAVAILABLE');
-    expect((await keyFailure(keyServiceWith('not hex at all\n'))).code).toBe('MASTER_KEY_UNAVAILABLE');
-    expect((await keyFailure(keyServiceWith(`${randomBytes(31).toString('hex')}\n`))).code).toBe('MASTER_KEY_UNAVAILABLE');
+  it('a missing or malformed master key file is MASTER_KEY_UNAVAILABLE, exit 2 (a file unfit to use, not a bug)', async () => {
+    for (const content of [undefined, 'not hex at all\n', `${randomBytes(31).toString('hex')}\n`]) {
+      const failure = await keyFailure(keyServiceWith(content));
+      expect(failure.code).toBe('MASTER_KEY_UNAVAILABLE');
+      expect(exitCodeFor(failure)).toBe(2);
+    }
+  });
+
+  it('a key the key service cannot give (no data key on record, a wrapped key that does not open) stays exit 1', async () => {
+    const dataKeys = JSON.parse(readFileSync(fx.dataKeysFile, 'utf8')) as { accounts: Record<string, unknown> };
+    dataKeys.accounts[fx.accounts.consumer.id] = dataKeys.accounts[fx.accounts.neighbour.id];
+    const failure = await keyFailure(keyServiceWith(readFileSync(fx.masterKeyFile, 'utf8'), JSON.stringify(dataKeys)));
+    expect(failure.code).toBe('UNWRAP_FAILED');
+    expect(exitCodeFor(failure)).toBe(1);
   });
 });
 
@@ -262,6 +272,7 @@ describe('a master key file open to other users', () => {
     const error = await failureOf(() => service.readItem(refOf(find('mail', fx.accounts.consumer.id, 'm-inside')), 1 << 20));
     expect(error).toBeInstanceOf(KeyError);
     expect((error as KeyError).code).toBe('MASTER_KEY_UNAVAILABLE');
+    expect(exitCodeFor(error)).toBe(2);
     expect((error as Error).message).toContain(`mode 0${mode.toString(8)}`);
     expect((error as Error).message).toContain(`chmod 600 ${masterKeyFile}`);
     expect((error as Error).message).not.toContain(master.trim().slice(0, 16));
@@ -279,7 +290,7 @@ describe('a master key file open to other users', () => {
 });
 
 describe('a data-keys file open to other users', () => {
-  it('is refused as the master key is (KEY_FILE_NOT_PRIVATE, exit 1), through a link too, before any key is used', async () => {
+  it('is refused as the master key is (KEY_FILE_NOT_PRIVATE, exit 2: a file unfit to use), through a link too, before any key is used', async () => {
     const dir = mkdtempSync(path.join(scratch, 'loose-data-keys-'));
     const dataKeysFile = path.join(dir, 'data-keys.json');
     writeFileSync(dataKeysFile, readFileSync(fx.dataKeysFile));
@@ -295,7 +306,7 @@ describe('a data-keys file open to other users', () => {
       }
       expect(error).toBeInstanceOf(KeyError);
       expect((error as KeyError).code).toBe('KEY_FILE_NOT_PRIVATE');
-      expect(exitCodeFor(error)).toBe(1);
+      expect(exitCodeFor(error)).toBe(2);
       expect((error as Error).message).toBe(
         `the data-keys file ${file} is open to other users (mode 0${mode.toString(8)}); it must be readable by its owner only (chmod 600 ${file})`,
       );

@@ -336,7 +336,7 @@ describe('scopex order approve', () => {
       const error = await approveOrder({ orderFile: file, keyFile: key, certFile, ctx: fx.ctx }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(KeyError);
       expect((error as KeyError).code).toBe('KEY_FILE_NOT_PRIVATE');
-      expect(exitCodeFor(error)).toBe(1);
+      expect(exitCodeFor(error)).toBe(2);
       expect((error as Error).message).toBe(
         `the reviewer key file ${key} is open to other users (mode 0${mode.toString(8)}); it must be readable by its owner only (chmod 600 ${key})`,
       );

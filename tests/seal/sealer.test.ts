@@ -608,7 +608,7 @@ describe('refusing and cleaning up', () => {
       const error: unknown = await createBagSealer(settings).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(KeyError);
       expect((error as KeyError).code).toBe('KEY_FILE_NOT_PRIVATE');
-      expect(exitCodeFor(error)).toBe(1);
+      expect(exitCodeFor(error)).toBe(2);
       expect((error as Error).message).toBe(
         `the signer key file ${file} is open to other users (mode 0${mode.toString(8)}); it must be readable by its owner only (chmod 600 ${file})`,
       );
