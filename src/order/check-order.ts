@@ -1,7 +1,7 @@
 // The order gate: every reason an order may not be executed, collected in one pass (DESIGN.md, "The order").
 import type { ScopexConfig } from '../config.js';
 import { OrderError } from '../errors.js';
-import type { AccountDirectory } from '../sources/account-directory.js';
+import { isOrganisationTenant, type AccountDirectory } from '../sources/account-directory.js';
 import { loadArchiveSigner, loadReviewerCas, verifyApproval, type OrderReason } from './approval-verify.js';
 import { canonicalJson } from './canonical.js';
 import { parseOrderJson, readOrderFile } from './read-order.js';
@@ -106,9 +106,9 @@ function categoryReasons(order: Order, config: ScopexConfig): OrderReason[] {
 function enterpriseReasons(order: Order, accounts: readonly ResolvedAccount[]): OrderReason[] {
   if (REDIRECT_ALLOWED.has(order.enterpriseRedirect)) return [];
   return accounts
-    .filter(({ account }) => account.tenantType === 'enterprise')
+    .filter(({ account }) => isOrganisationTenant(account.tenantType))
     .map(({ account }) => ({
       code: 'ENTERPRISE_REDIRECT' as const,
-      message: `account ${account.id} belongs to enterprise tenant ${account.tenant}: redirect the demand to the customer (enterpriseRedirect is ${order.enterpriseRedirect}; expected customer-unreachable or customer-consented)`,
+      message: `account ${account.id} belongs to ${account.tenantType === 'enterprise' ? 'enterprise' : 'customer-key (enterprise)'} tenant ${account.tenant}: redirect the demand to the customer (enterpriseRedirect is ${order.enterpriseRedirect}; expected customer-unreachable or customer-consented)`,
     }));
 }

@@ -26,7 +26,7 @@ import { exportScratchPrefix, tidyAfterDeadRuns } from '../seal/dead-run-files.j
 import { refuseProtectedOutDir } from './protected-folders.js';
 import type { OrderLock } from '../seal/order-lock.js';
 import { createBagSealer, type BagSealer } from '../seal/sealer.js';
-import type { Account } from '../sources/account-directory.js';
+import { isOrganisationTenant, type Account } from '../sources/account-directory.js';
 import type { SourceItem, TimeRange } from '../sources/source-adapter.js';
 import { createSources, type Sources } from '../sources/sources.js';
 import { createAccountPaths, type AccountPaths, type PayloadCategory } from './item-paths.js';
@@ -198,7 +198,7 @@ export async function exportOrder(options: ExportOptions): Promise<ExportResult>
       const notice: NotificationDueDetails = {
         accounts: accountIds,
         notifyFrom: order.nondisclosure?.until ?? null,
-        enterpriseAccounts: accounts.filter((account) => account.tenantType === 'enterprise').map((account) => account.id),
+        enterpriseAccounts: accounts.filter((account) => isOrganisationTenant(account.tenantType)).map((account) => account.id),
         enterpriseRedirect: order.enterpriseRedirect,
       };
       // One append: a log that takes the seal and not the notice (a full disk) would keep a record of a delivery

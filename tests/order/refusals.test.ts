@@ -81,9 +81,14 @@ describe('order refusals (exit 3)', () => {
     expect(checked.accounts.map((a) => a.account.id)).toEqual(['acc-bob']);
   });
 
-  it('customer-key tenants are allowed (delivered as ciphertext later)', async () => {
-    const checked = await checkOrder(writeOrder(fx.dir, signed({ targets: [{ type: 'email', value: 'carol@woodgrove.example' }] })), fx.ctx);
-    expect(checked.accounts.map((a) => a.account.tenantType)).toEqual(['customer-key']);
+  it('customer-key tenants are organisations: refused without the redirect, allowed with it (delivered as ciphertext)', async () => {
+    const target = { type: 'email' as const, value: 'carol@woodgrove.example' };
+    const error = await refusal(signed({ targets: [target] }));
+    expect(error.reasons).toEqual([expect.objectContaining({ code: 'ENTERPRISE_REDIRECT', message: expect.stringMatching(/customer-key \(enterprise\) tenant woodgrove/) as unknown })]);
+    for (const enterpriseRedirect of ['customer-unreachable', 'customer-consented'] as const) {
+      const checked = await checkOrder(writeOrder(fx.dir, signed({ targets: [target], enterpriseRedirect })), fx.ctx);
+      expect(checked.accounts.map((a) => a.account.tenantType)).toEqual(['customer-key']);
+    }
   });
 
   it('account-id targets resolve through the directory', async () => {

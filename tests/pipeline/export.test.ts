@@ -187,7 +187,12 @@ describe('exportOrder on the store fixture', () => {
   it('refuses (exit 4, nothing delivered) an account whose directory tenant type and key store disagree', async () => {
     const directoryFile = path.join(fx.storesRoot, 'directory.json');
     const original = readFileSync(directoryFile);
-    const order = writeSignedOrder(fx, { targets: [{ type: 'email', value: 'dave@woodgrove.example' }, { type: 'email', value: 'alice@contoso.example' }], categories: ['mail.content'] });
+    // customer-key accounts are an organisation's: the order says the customer cannot be asked.
+    const order = writeSignedOrder(fx, {
+      targets: [{ type: 'email', value: 'dave@woodgrove.example' }, { type: 'email', value: 'alice@contoso.example' }],
+      categories: ['mail.content'],
+      enterpriseRedirect: 'customer-unreachable',
+    });
     try {
       for (const [account, tenantType, message] of [
         ['acct-dave', 'consumer', /^account acct-dave: the key store holds no data key the provider can use .* calls its tenant consumer/],
@@ -212,6 +217,7 @@ describe('exportOrder on the store fixture', () => {
     const order = writeSignedOrder(fx, {
       targets: [{ type: 'email', value: 'dave@woodgrove.example' }, { type: 'email', value: 'alice@contoso.example' }],
       categories: ['mail.content', 'mail.metadata', 'storage.content'],
+      enterpriseRedirect: 'customer-unreachable',
     });
     const { bag, production } = await run({ orderFile: order.file });
     const dave = production.filter((r) => r.account === 'acct-dave' && r.sourceId !== null);
@@ -250,6 +256,9 @@ describe('exportOrder on the store fixture', () => {
       ['acct-alice', 'none'],
       ['acct-dave', 'none'],
     ]);
+    // The customer-key tenant is an organisation: its account is among those the notice names as an enterprise's.
+    const notice = readCustody(fx.custodyLogFile).find((e) => e.orderId === order.id && e.event === 'notification.due');
+    expect(notice?.details).toMatchObject({ enterpriseAccounts: ['acct-dave'], enterpriseRedirect: 'customer-unreachable' });
   });
 
   it('prepares the key service once the order stands, before its first read, and never for a refused order', async () => {
