@@ -4,6 +4,11 @@ import { isUtf8 } from 'node:buffer';
 
 /** Headers larger than this are cut: a message with a huge header section cannot make the export hold it all. */
 export const MAX_HEADER_BYTES = 64 * 1024;
+/**
+ * RFC 5322 2.1.1: a line of a message MUST be at most 998 characters (CR LF aside). A longer line is no header line
+ * (the section ends before it): it is how a body reads when its line ends are ones this parser does not know.
+ */
+export const MAX_HEADER_LINE = 998;
 
 /**
  * The non-content header fields of one message, as written (unfolded, not decoded): control characters too (the
@@ -83,7 +88,8 @@ export function mailHeaderFields(message: Buffer, maxBytes: number = MAX_HEADER_
  * decoded from their own bytes, so the values are the same (line breaks are ASCII: no character spans one) and it is
  * known which ones had bytes that are not UTF-8.
  */
-function sectionFields(section: Buffer, headerTruncated: boolean): MailHeaderFields {
+function sectionFields(held: Buffer, cut: boolean): MailHeaderFields {
+  const section = withUnicodeBreaksAsLf(withoutBom(held));
   const utf8 = isUtf8(section);
   const found = parseHeaderSection(section.toString(utf8 ? 'utf8' : 'latin1'), !utf8);
   return {
@@ -92,9 +98,40 @@ function sectionFields(section: Buffer, headerTruncated: boolean): MailHeaderFie
     cc: found.cc,
     date: found.date,
     messageId: found.messageId,
-    headerTruncated,
+    // Cut at the cap, and no end of the section (an empty line, a line that is no field) was found before it.
+    headerTruncated: cut && !found.ended,
     headerBytesReplaced: found.bytesReplaced,
   };
+}
+
+/** A UTF-8 byte order mark before the first header is no part of it (a field name is printable ASCII). */
+function withoutBom(section: Buffer): Buffer {
+  return section[0] === 0xef && section[1] === 0xbb && section[2] === 0xbf ? section.subarray(3) : section;
+}
+
+/**
+ * The section with each Unicode line break (NEL U+0085, LINE SEPARATOR U+2028, PARAGRAPH SEPARATOR U+2029, as UTF-8)
+ * made an LF. A message whose lines end in them has no CR or LF: read as one line, its first field's value would
+ * hold every line after it, Subject and body too. No header value holds one. Only when there is one (a scan for
+ * their last bytes, 0x85, 0xa8 and 0xa9), as a new Buffer.
+ */
+function withUnicodeBreaksAsLf(section: Buffer): Buffer {
+  if (section.indexOf(0x85) < 0 && section.indexOf(0xa8) < 0 && section.indexOf(0xa9) < 0) return section;
+  const out = Buffer.allocUnsafe(section.length);
+  let used = 0;
+  for (let at = 0; at < section.length; at++) {
+    const byte = section[at]!;
+    if (byte === 0xc2 && section[at + 1] === 0x85) {
+      out[used++] = 0x0a;
+      at += 1;
+    } else if (byte === 0xe2 && section[at + 1] === 0x80 && (section[at + 2] === 0xa8 || section[at + 2] === 0xa9)) {
+      out[used++] = 0x0a;
+      at += 2;
+    } else {
+      out[used++] = byte;
+    }
+  }
+  return out.subarray(0, used);
 }
 
 /**
@@ -130,8 +167,8 @@ type HeaderValues = Omit<MailHeaderFields, 'headerTruncated' | 'headerBytesRepla
  * a byte per character, and each copied line is decoded as UTF-8 (`bytesReplaced`: a value given had bytes that are
  * not UTF-8).
  */
-function parseHeaderSection(text: string, bytes: boolean): HeaderValues & { bytesReplaced: boolean } {
-  const found: HeaderValues & { bytesReplaced: boolean } = { from: null, to: null, cc: null, date: null, messageId: null, bytesReplaced: false };
+function parseHeaderSection(text: string, bytes: boolean): HeaderValues & { bytesReplaced: boolean; ended: boolean } {
+  const found: HeaderValues & { bytesReplaced: boolean; ended: boolean } = { from: null, to: null, cc: null, date: null, messageId: null, bytesReplaced: false, ended: false };
   /** Whether a line of the wanted field being gathered had bytes that are not UTF-8 (no closure: `text` stays local). */
   const gathering = { replaced: false };
   const length = text.length;
@@ -149,8 +186,17 @@ function parseHeaderSection(text: string, bytes: boolean): HeaderValues & { byte
     const lineStart = start;
     start = end < length && text.charCodeAt(end) === 0x0d && text.charCodeAt(end + 1) === 0x0a ? end + 2 : end + 1;
     const first = text.charCodeAt(lineStart);
+    if (end - lineStart > MAX_HEADER_LINE) {
+      // No header line (RFC 5322's limit): the section ends before it, and a field it would continue is not given
+      // (never one cut short). Not an end found: what follows it is not read, as past the cap.
+      if (first === 0x20 || first === 0x09) field = null;
+      break;
+    }
     if (end > lineStart && (first === 0x20 || first === 0x09)) {
-      if (!inField) break;
+      if (!inField) {
+        found.ended = true;
+        break;
+      }
       if (field !== null) field = `${field} ${(bytes ? utf8Line(text.slice(lineStart, end), gathering) : text.slice(lineStart, end)).trimStart()}`;
       continue;
     }
@@ -158,7 +204,10 @@ function parseHeaderSection(text: string, bytes: boolean): HeaderValues & { byte
     field = null;
     gathering.replaced = false;
     const nameEnd = fieldNameEnd(text, lineStart, end);
-    if (nameEnd < 0) break;
+    if (nameEnd < 0) {
+      found.ended = true;
+      break;
+    }
     inField = true;
     const nameLength = nameEnd - lineStart;
     if (nameLength === 2 || nameLength === 4 || nameLength === 10) {

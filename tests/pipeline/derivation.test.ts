@@ -72,6 +72,37 @@ describe('mail header fields', () => {
     expect(mailHeaderFields(Buffer.from('Date: today\rSubject: s\r\rbody')).date).toBe('today');
   });
 
+  // Round 8 (scope D0): a message whose lines end in NEL or U+2028 has no CR or LF; read as one line, its Date held
+  // every later header, Subject, and the body, under a court order (metadata only).
+  it('ends lines at Unicode line breaks too, and takes no line over 998 characters for a header', () => {
+    for (const lineBreak of ['\u0085', '\u2028', '\u2029']) {
+      const text = ['Date: Sun, 24 May 2026 19:39:28 +0000', 'From: Bob <b@x>', 'Subject: Re: minutes', '', 'Hi, the password is hunter2.', 'Cc: in@body'].join(lineBreak);
+      const fields = mailHeaderFields(Buffer.from(text));
+      expect(fields).toEqual({ from: 'Bob <b@x>', to: null, cc: null, date: 'Sun, 24 May 2026 19:39:28 +0000', messageId: null, headerTruncated: false, headerBytesReplaced: false });
+      // The same through the collector, a byte at a time (a break's bytes arrive apart), and with a raw Latin-1 byte.
+      const collector = createMailHeaderCollector();
+      for (const byte of Buffer.from(text)) collector.push(Buffer.from([byte]));
+      expect(collector.fields()).toEqual(fields);
+      const withRawByte = Buffer.concat([Buffer.from(text), Buffer.from([0xf6])]);
+      expect(mailHeaderFields(withRawByte)).toMatchObject({ date: fields.date, from: fields.from, cc: null });
+    }
+    // A break whose bytes no header holds in any other way: the longest value is its own line.
+    const long = (n: number) => `Date: d\r\nTo: ${'t'.repeat(n)}\r\nFrom: f@x\r\n\r\nbody`;
+    expect(mailHeaderFields(Buffer.from(long(998 - 4)))).toMatchObject({ date: 'd', to: 't'.repeat(994), from: 'f@x' });
+    expect(mailHeaderFields(Buffer.from(long(998 - 3)))).toMatchObject({ date: 'd', to: null, from: null });
+    // A continuation over the limit drops the field it would continue: none is given cut short.
+    expect(mailHeaderFields(Buffer.from(`To: a@x,\r\n ${'b'.repeat(1000)}\r\nFrom: f@x\r\n\r\n`))).toMatchObject({ to: null, from: null });
+    // A line of breaks no mail reader knows (VT here), over 998 characters: no value at all.
+    expect(mailHeaderFields(Buffer.from(`Date: d\u000bSubject: s\u000b${'body '.repeat(300)}`))).toMatchObject({ date: null, from: null });
+  });
+
+  // Round 8 (scope D4): a byte order mark before the first header emptied every field while headersRead said true.
+  it('reads the headers after a byte order mark', () => {
+    const message = Buffer.from('\ufeffFrom: a@b\r\nTo: c@d\r\nDate: d\r\n\r\nbody');
+    expect(mailHeaderFields(message)).toMatchObject({ from: 'a@b', to: 'c@d', date: 'd' });
+    expect(mailHeaderFields(Buffer.from('From: a@b\r\n\ufeffTo: c@d\r\n\r\n'))).toMatchObject({ from: 'a@b', to: null });
+  });
+
   it('finds nothing in a message without headers', () => {
     expect(mailHeaderFields(Buffer.from('\r\nFrom: x@y\r\n')).from).toBeNull();
   });
@@ -103,23 +134,31 @@ describe('mail header fields', () => {
 });
 
 /**
- * The rules read plainly, for the fast reading to match: the window split into lines at CR LF, LF or a lone CR; the
- * header section is the lines before the first empty one, and ends early at a line that is neither a field
- * (printable name, maybe blanks, colon) nor a continuation (a leading space or tab) of one.
+ * The rules read plainly, for the fast reading to match: the window, less a byte order mark at its start, split into
+ * lines at CR LF, LF, a lone CR or a Unicode line break (NEL, U+2028, U+2029); the header section is the lines before
+ * the first empty one, and ends early at a line that is neither a field (printable name, maybe blanks, colon) nor a
+ * continuation (a leading space or tab) of one. (Lines over 998 characters, which end it too, are tested apart.)
  */
 function referenceFields(message: Buffer, maxBytes = 64 * 1024): ReturnType<typeof mailHeaderFields> {
-  const lines = message.subarray(0, maxBytes).toString('utf8').split(/\r\n|\r|\n/);
+  const lines = message.subarray(0, maxBytes).toString('utf8').replace(/^\ufeff/, '').split(/\r\n|\r|\n|\u0085|\u2028|\u2029/);
   // The last element is what follows the last line break: an empty line only when something follows it.
   const blank = lines.slice(0, -1).indexOf('');
-  const section = blank < 0 ? lines : lines.slice(0, blank);
+  // What follows the last line break is no line when it is empty (a window that ends with a break, or is empty).
+  const section = blank >= 0 ? lines.slice(0, blank) : lines.at(-1) === '' ? lines.slice(0, -1) : lines;
   const fields: string[] = [];
+  /** Whether the section ended at a line that is no field (so it was not cut short by the cap). */
+  let ended = false;
   for (const line of section) {
     if (line.startsWith(' ') || line.startsWith('\t')) {
-      if (fields.length === 0) break;
+      if (fields.length === 0) {
+        ended = true;
+        break;
+      }
       fields[fields.length - 1] += ` ${line.trimStart()}`;
     } else if (/^[\x21-\x39\x3b-\x7e]+[ \t]*:/.test(line)) {
       fields.push(line);
     } else {
+      ended = true;
       break;
     }
   }
@@ -138,13 +177,13 @@ function referenceFields(message: Buffer, maxBytes = 64 * 1024): ReturnType<type
   // The pieces hold no U+FFFD of their own: one in a value stands for bytes that are not UTF-8.
   const headerBytesReplaced = Object.values(found).some((value) => value?.includes('\ufffd') === true);
   type Values = Omit<ReturnType<typeof mailHeaderFields>, 'headerTruncated' | 'headerBytesReplaced'>;
-  return { ...(found as unknown as Values), headerTruncated: blank < 0 && message.length >= maxBytes, headerBytesReplaced };
+  return { ...(found as unknown as Values), headerTruncated: blank < 0 && !ended && message.length >= maxBytes, headerBytesReplaced };
 }
 
 describe('mail header fields against the reference reading', () => {
   const pieces = [
     'From', 'from', 'FROM', 'To', 'tO', 'Cc', 'Date', 'Message-ID', 'message-id', 'References', 'Subject', 'Received', 'X-Long-Name-Here',
-    ':', ': ', ' ', '\t', '\r', '\n', '\r\n', '\n\n', '\r\n\r\n', '\r\n ', '\n\t', 'a@b', '<id@x>', 'İ', 'K', '\u00a0', '\u2028', '\ufeff',
+    ':', ': ', ' ', '\t', '\r', '\n', '\r\n', '\n\n', '\r\n\r\n', '\r\n ', '\n\t', 'a@b', '<id@x>', 'İ', 'K', '\u00a0', '\u2028', '\u2029', '\u0085', '\ufeff',
     '\u0007', '\u007f', '\u0000', '\u001b', 'é', '😀', ',', 'x',
   ].map((piece) => Buffer.from(piece));
   // Bytes that are not UTF-8: a Latin-1 letter, a lead byte alone, a cut sequence, an encoded surrogate, 0xFF.
