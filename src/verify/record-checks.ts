@@ -12,7 +12,7 @@ import { keyCount } from '../util/json-keys.js';
 import { unsafeNameReason } from './names.js';
 import type { VerifyCheckName, VerifyFailure } from './verify.js';
 import { instantInRange } from '../util/in-range.js';
-import { STORED_CIPHERTEXT_SUFFIX } from '../pipeline/item-paths.js';
+import { STORED_CIPHERTEXT_SUFFIX, SUBSCRIBER_FILE } from '../pipeline/item-paths.js';
 import type { MetadataCategory } from '../pipeline/metadata-fields.js';
 import { MetadataLines, type MetadataSummary } from './metadata-lines.js';
 import { itemFacts, ItemSet } from './item-set.js';
@@ -37,6 +37,8 @@ export const productionRecordSchema = z.object({
 
 export const MANIFEST = 'manifest-sha256.txt';
 export const PRODUCTION = 'production.json';
+/** The one file of an account's subscriber category: its record, or for a customer-key account its stored ciphertext. */
+const SUBSCRIBER_NAMES: ReadonlySet<string> = new Set([SUBSCRIBER_FILE, `${SUBSCRIBER_FILE}${STORED_CIPHERTEXT_SUFFIX}`]);
 export type RecordFile = 'manifest' | 'production';
 
 /** How the records are read: known once the entries are listed, before their names are checked. */
@@ -482,6 +484,11 @@ export class RecordChecks {
       }
       if (metadata && (rest ?? record.path.slice(restAt)) !== 'metadata.jsonl') {
         fail(record.path, `data/${record.account}/${record.category}/metadata.jsonl`, record.path, 'a metadata category must be one metadata.jsonl file');
+      }
+      // Export writes one subscriber record per account, as stored ciphertext for a customer-key account: any other
+      // file in that folder would pass as a "subscriber" record, undated, whatever it holds (a whole message).
+      if (record.category === 'subscriber' && !SUBSCRIBER_NAMES.has(rest ?? record.path.slice(restAt))) {
+        fail(record.path, `data/${record.account}/subscriber/${SUBSCRIBER_FILE}`, record.path, 'the subscriber category must be one subscriber.json file, the account\'s subscriber record');
       }
       if (production.time(index) === null && !metadata && record.category !== 'subscriber') {
         fail(record.path, 'a timestamp', 'null', 'only metadata files and subscriber records may lack a timestamp');

@@ -402,6 +402,26 @@ const cases: TamperCase[] = [
   // bag-info.txt lists every account the export resolved (tamper F1 and F3 of round 5: an account removed whole, or its
   // subscriber record, passed).
   { name: 'an account removed whole, bag-info.txt still listing it (re-signed)', make: () => zipOf(resealed((model, records) => { withoutAccount(model, records, 'acc-0002'); }, { accounts: ['acc-0001', 'acc-0002'] })), checks: ['production'], exact: true },
+  // Round 8 (scope D1): a mail message filed under subscriber passed as a second, undated "subscriber record" in a
+  // subpoena's archive, which may hold no content.
+  ...[
+    ['a mail message filed as a second subscriber record', 'data/acc-0002/subscriber/mail/m-000001.eml', 'm-000001'],
+    ['a second file beside the subscriber record, with its source id', 'data/acc-0002/subscriber/extra.eml', 'subscriber'],
+  ].map(([what, extra, sourceId]): TamperCase => ({
+    name: `${what} (re-signed)`,
+    make: () =>
+      zipOf(
+        resealed((model, records) => {
+          const bytes = model.files.get(MAIL_1) as Buffer;
+          model.files.set(extra as string, bytes);
+          const subscriber = recordOf(records, 'data/acc-0002/subscriber/subscriber.json');
+          records.push({ ...subscriber, path: extra as string, sha256: sha256(bytes), bytes: bytes.length, sourceId: sourceId as string });
+        }),
+      ),
+    checks: ['production'],
+    exact: true,
+    message: /the subscriber category must be one subscriber\.json file/,
+  })),
   { name: "an account's subscriber record removed with its record (re-signed)", make: () => zipOf(resealed((model, records) => { withoutFile(model, records, 'data/acc-0002/subscriber/subscriber.json'); })), checks: ['production'], exact: true },
   { name: 'data of an account bag-info.txt does not list (re-signed)', make: () => zipOf(resealed(() => undefined, { accounts: ['acc-0001'] })), checks: ['production'], exact: true },
   {
