@@ -42,6 +42,16 @@ function key(type: TargetType, value: string): string {
   return `${type}\n${comparable(type, value)}`;
 }
 
+/**
+ * The same key in Unicode's composed form (NFC): `josé` written with U+00E9 or with e and U+0301 shows the same. Targets
+ * stay exact, but an identifier that matches one account exactly and another only in this form is ambiguous: the
+ * reviewer could not tell from the order which of them it names.
+ */
+function canonicalKey(type: TargetType, value: string): string {
+  // Folded before (a capital E before U+0301) and after (the KELVIN SIGN composes to a capital K).
+  return key(type, comparable(type, value).normalize('NFC'));
+}
+
 export function createFileDirectory(options: FileDirectoryOptions): AccountDirectory {
   if (!options.file) throw new InputError('CONFIG_INVALID', 'the account directory needs the path of directory.json');
   const raw = readJsonFile(options.file, 'account directory');
@@ -53,6 +63,7 @@ export function createFileDirectory(options: FileDirectoryOptions): AccountDirec
   const byId = new Map<string, Account>();
   const byFoldedId = new Map<string, string>();
   const byIdentifier = new Map<string, Account[]>();
+  const byCanonical = new Map<string, Account[]>();
   for (const [index, account] of parsed.data.accounts.entries()) {
     if (byId.has(account.id)) {
       throw new InputError(
@@ -91,11 +102,20 @@ export function createFileDirectory(options: FileDirectoryOptions): AccountDirec
       if (list) list.push(account);
       else byIdentifier.set(k, [account]);
     }
+    for (const k of new Set(account.identifiers.map((identifier) => canonicalKey(identifier.type, identifier.value)))) {
+      const list = byCanonical.get(k);
+      if (list) list.push(account);
+      else byCanonical.set(k, [account]);
+    }
   }
 
   return {
     resolve(target) {
-      return [...(byIdentifier.get(key(target.type, target.value)) ?? [])];
+      const exact = byIdentifier.get(key(target.type, target.value)) ?? [];
+      if (exact.length === 0) return [];
+      // Every account that holds it in either Unicode form: more than one, and the order is refused as ambiguous.
+      const canonical = byCanonical.get(canonicalKey(target.type, target.value)) ?? [];
+      return [...exact, ...canonical.filter((account) => !exact.includes(account))];
     },
     get(accountId) {
       return byId.get(accountId);

@@ -143,6 +143,29 @@ describe('createFileDirectory on bad files', () => {
     expect(directory.resolve({ type: 'email', value: '\u212Aai@x.example' }).map((a) => a.id)).toEqual(['b']);
   });
 
+  // Round 8 (scope D2): josé in NFC and in NFD named two accounts, and order check showed both the same.
+  it('an identifier held by another account in another Unicode form (NFC, NFD) resolves to both: ambiguous', () => {
+    const nfc = 'jos\u00e9@x.example';
+    const nfd = 'jose\u0301@x.example';
+    const file = write('forms.json', {
+      schema: 'scopex.directory/v1',
+      accounts: [account('a', [{ type: 'email', value: nfc }]), account('b', [{ type: 'email', value: nfd }]), account('c', [{ type: 'email', value: '\u212Aai@x.example' }, { type: 'im-handle', value: 'live:jos\u00e9' }])],
+    });
+    const directory = createFileDirectory({ file });
+    expect(directory.resolve({ type: 'email', value: nfc }).map((a) => a.id)).toEqual(['a', 'b']);
+    expect(directory.resolve({ type: 'email', value: ` ${nfd.toUpperCase()}` }).map((a) => a.id)).toEqual(['b', 'a']);
+    // Targets stay exact: a form no account holds as written names none, and the type must match.
+    expect(directory.resolve({ type: 'email', value: 'jose\u0301\u0301@x.example' })).toEqual([]);
+    expect(directory.resolve({ type: 'im-handle', value: 'live:jose\u0301' })).toEqual([]);
+    expect(directory.resolve({ type: 'im-handle', value: 'live:jos\u00e9' }).map((a) => a.id)).toEqual(['c']);
+    // The KELVIN SIGN composes to a capital K: an account holding it and one holding kai@ are ambiguous for either.
+    const kelvin = write('kelvin-forms.json', {
+      schema: 'scopex.directory/v1',
+      accounts: [account('k', [{ type: 'email', value: '\u212Aai@x.example' }]), account('a', [{ type: 'email', value: 'kai@x.example' }])],
+    });
+    expect(createFileDirectory({ file: kelvin }).resolve({ type: 'email', value: 'KAI@x.example' }).map((a) => a.id)).toEqual(['a', 'k']);
+  });
+
   it('refuses to build without a file', () => {
     expect(() => createFileDirectory({ file: '' })).toThrow(InputError);
   });
