@@ -4,6 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { AuditReport } from '../custody/verify-log.js';
 import { AbortedError, IntegrityError } from '../errors.js';
 import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
+import { redactKeyMaterial } from '../util/key-material.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
 
 interface AuditVerifyArgs extends GlobalArgs {
@@ -25,7 +26,10 @@ const auditVerifyCommand: CommandModule<GlobalArgs, AuditVerifyArgs> = {
       reason: (signal) => new AbortedError('ABORTED', `the check of custody log ${file} was interrupted (${describeInterrupt(signal)}); no verdict was reached`),
       stopAtOnce: true,
     });
-    printResult(args, report, () => describeAudit(report));
+    // A problem quotes what a line holds (a field name it should not have): not shown if it may be a key, on stdout as
+    // on stderr.
+    const shown = { ...report, file: redactKeyMaterial(report.file), failures: report.failures.map((failure) => ({ ...failure, problem: redactKeyMaterial(failure.problem) })) };
+    printResult(args, shown, () => describeAudit(shown));
     if (!report.ok) {
       const first = report.failures[0];
       const count = report.failures.length + report.moreFailures;

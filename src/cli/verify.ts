@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { AbortedError, InputError, IntegrityError } from '../errors.js';
 import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
-import { looksLikeKeyMaterial, redactKeyMaterial } from '../util/key-material.js';
+import { looksLikeKeyMaterial, redactKeyMaterial, redactKeyMaterialKeepingDigests } from '../util/key-material.js';
 import type { AccountDirectory } from '../sources/account-directory.js';
 import type { VerifyReport } from '../verify/verify.js';
 import { configFrom, printResult, type GlobalArgs } from './common.js';
@@ -51,8 +51,9 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
       },
     );
     if (args.config !== undefined) await recordVerification(args, report);
-    // Named by what was typed (ARCHIVE) and what the archive claims (its order id): neither is shown if it may be a key.
-    const shown = { ...report, archive: redactKeyMaterial(report.archive), orderId: report.orderId === null ? null : redactKeyMaterial(report.orderId) };
+    // Named by what was typed (ARCHIVE) and what the archive claims (its order id, entry names, paths, fields): none is
+    // shown if it may be a key, on stdout as on stderr. The digests the checks write (`sha256 <hex>`) are kept.
+    const shown = shownReport(report);
     printResult(args, shown, () => describeVerifyReport(shown));
     if (!report.ok) {
       const count = report.failures.length + report.failuresOmitted;
@@ -78,6 +79,25 @@ function parseMaxFailures(text: unknown): number {
     throw new InputError('USAGE', `--max-failures must be a whole number of at least 1; found ${JSON.stringify(String(text))}`);
   }
   return value;
+}
+
+/** The report with everything that came from the archive or was typed redacted (util/key-material.ts). */
+function shownReport(report: VerifyReport): VerifyReport {
+  const redact = redactKeyMaterialKeepingDigests;
+  return {
+    ...report,
+    archive: redactKeyMaterial(report.archive),
+    orderId: report.orderId === null ? null : redactKeyMaterial(report.orderId),
+    checks: report.checks.map((check) => (check.detail === undefined ? check : { ...check, detail: redact(check.detail) })),
+    failures: report.failures.map((failure) => ({
+      ...failure,
+      entry: failure.entry === null ? null : redact(failure.entry),
+      message: redact(failure.message),
+      expected: redact(failure.expected),
+      found: redact(failure.found),
+    })),
+    signer: report.signer === null ? null : { ...report.signer, subject: redact(report.signer.subject), issuer: redact(report.signer.issuer) },
+  };
 }
 
 /** The order id a verification is logged under when the archive names none (no order.json, no top folder). */

@@ -30,6 +30,24 @@ export function redactKeyMaterial(text: string): string {
   return ungrouped.replace(HEX_RUN, NOT_SHOWN).replace(BASE64_RUN, (run) => (isBase64Like(run) ? NOT_SHOWN : run));
 }
 
+/** A SHA-256 digest as scopex's own reports write one: `sha256 ` and 64 small hex digits, with nothing joined to it. */
+const WRITTEN_DIGEST = /(?<![0-9A-Za-z+/_=-])sha256 [0-9a-f]{64}(?![0-9A-Za-z+/_=-])/g;
+
+/**
+ * `text` redacted as redactKeyMaterial does, except the digests a report writes as `sha256 <hex>` (a verify failure's
+ * expected and found hashes): a file's digest is what the reader of the report needs, and no key is written so.
+ */
+export function redactKeyMaterialKeepingDigests(text: string): string {
+  if (text.length < 32) return text;
+  let shown = '';
+  let from = 0;
+  for (const match of text.matchAll(WRITTEN_DIGEST)) {
+    shown += redactKeyMaterial(text.slice(from, match.index)) + match[0];
+    from = match.index + match[0].length;
+  }
+  return shown + redactKeyMaterial(text.slice(from));
+}
+
 /**
  * A run that mixes cases and digits as encoded random bytes do: about 40% capitals, 40% small letters and 15% digits.
  * A path or a name (`/tmp/scopex-J7PbuA/w/stores/mail/acct-0001`) is mostly small letters.

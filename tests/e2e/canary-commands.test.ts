@@ -1,7 +1,8 @@
 // Plants a canary master key in a sample world and runs every command, the failing paths and --debug included,
 // then looks for any form of key material in everything they printed, logged or archived.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +108,28 @@ describe('no command leaks key material (canary master key planted)', () => {
       await scopex('verify', ['verify', path.join(out, archive), '--trust', path.join(world, 'pki', 'ca.cert.pem'), '--json']);
       unzip(path.join(out, archive), path.join(root, 'unzipped'));
     }
+    // Key material planted where verify and audit verify quote what they find (round 8 keys K2, K6): an archive's
+    // entry name, and the name of a field a log record should not have. Their reports on stdout and in --json do not
+    // show it, as their stderr summaries do not. (Kept apart: the folders scanned for key material below hold none.)
+    const plantedHex = CANARY_MASTER.toString('hex');
+    const tampered = path.join(root, 'tampered');
+    const top = archives[0]!.replace(/\.zip$/, '');
+    mkdirSync(path.join(tampered, top, 'data'), { recursive: true });
+    const plantedZip = path.join(tampered, 'planted.zip');
+    copyFileSync(path.join(out, archives[0]!), plantedZip);
+    writeFileSync(path.join(tampered, top, 'data', `${plantedHex}.txt`), 'planted\n');
+    execFileSync('zip', ['-q', '-X', plantedZip, `${top}/data/${plantedHex}.txt`], { cwd: tampered });
+    for (const json of [[], ['--json']]) {
+      await scopex(`verify${json.join('')}, key as an entry name`, ['verify', plantedZip, '--trust', path.join(world, 'pki', 'ca.cert.pem'), ...json]);
+    }
+    const { createFileCustodyLog: plantedLog } = await import('../../src/custody/file-custody-log.js');
+    const editedLog = path.join(tampered, 'edited-custody.jsonl');
+    await plantedLog({ file: editedLog }).append({ event: 'order.checked', orderId: 'LE-1', details: {} });
+    const [first] = readFileSync(editedLog, 'utf8').split('\n');
+    writeFileSync(editedLog, `${JSON.stringify({ ...(JSON.parse(first!) as object), [plantedHex]: 1 })}\n`);
+    for (const json of [[], ['--json']]) {
+      await scopex(`audit verify${json.join('')}, key as a field name`, ['audit', 'verify', editedLog, ...json]);
+    }
     await scopex('batch', ['batch', orders, '--out', path.join(root, 'batch'), '--json', '--concurrency', '2']);
     await scopex('audit verify', ['audit', 'verify']);
     await scopex('report', ['report', 'transparency', '--from', '2026-01-01', '--to', '2027-12-31', '--json']);
@@ -193,6 +216,12 @@ describe('no command leaks key material (canary master key planted)', () => {
     expect(byName.get('verify')).toBe(0);
     expect(byName.get('batch')).toBe(6);
     expect(byName.get('audit verify')).toBe(0);
+    for (const name of ['verify, key as an entry name', 'verify--json, key as an entry name', 'audit verify, key as a field name', 'audit verify--json, key as a field name']) {
+      expect(byName.get(name), name).toBe(4);
+    }
+    const plantedReport = runs.find((r) => r.name === 'verify, key as an entry name')!.run.stdout;
+    expect(plantedReport).toMatch(/data\/\[not shown: it may be key material\]\.txt is not in the manifest/);
+    expect(runs.find((r) => r.name === 'audit verify, key as a field name')!.run.stdout).toMatch(/does not define \("\[not shown: it may be key material\]"\)/);
     expect(byName.get('export, data key fails to unwrap')).not.toBe(0);
     expect(byName.get('export, master key file malformed')).not.toBe(0);
     expect(byName.get('export, wrong master key')).not.toBe(0);
@@ -221,8 +250,9 @@ describe('no command leaks key material (canary master key planted)', () => {
     const records = readFileSync(path.join(world, 'custody', 'custody.jsonl'), 'utf8')
       .split('\n')
       .filter(Boolean)
-      .map((line) => JSON.parse(line) as { event: string; details: { ok?: boolean } });
-    const verified = records.filter((record) => record.event === 'archive.verified');
+      .map((line) => JSON.parse(line) as { event: string; details: { ok?: boolean; archive?: string } });
+    // The archive with a planted entry fails, as it should; every archive export sealed verifies.
+    const verified = records.filter((record) => record.event === 'archive.verified' && !record.details.archive?.endsWith('planted.zip'));
     expect(verified.length).toBeGreaterThanOrEqual(1);
     expect(verified.every((record) => record.details.ok === true)).toBe(true);
   });

@@ -2,7 +2,7 @@
 // ordinary text are left alone.
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { looksLikeKeyMaterial, NOT_SHOWN, redactKeyMaterial } from '../../src/util/key-material.js';
+import { looksLikeKeyMaterial, NOT_SHOWN, redactKeyMaterial, redactKeyMaterialKeepingDigests } from '../../src/util/key-material.js';
 
 /** Fixed bytes that look random, so the cases are the same on every run. */
 const bytes = (n: number, seed: string) => createHash('sha512').update(seed).digest().subarray(0, n);
@@ -157,5 +157,22 @@ describe('redactKeyMaterial: keys written in groups', () => {
     redactKeyMaterial(text);
     looksLikeKeyMaterial(`${text}x`);
     expect(performance.now() - started).toBeLessThan(3000);
+  });
+});
+
+describe('redactKeyMaterialKeepingDigests (verify reports)', () => {
+  const key = '5ca1ab1ec0ffee00d15ea5edfeedface0ddba11cafebabe0badc0de5ca1ab1e0';
+  const digest = createHash('sha256').update('a file').digest('hex');
+
+  it('keeps the digests a report writes as "sha256 <hex>", and hides a key anywhere else', () => {
+    expect(redactKeyMaterialKeepingDigests(`sha256 ${digest}`)).toBe(`sha256 ${digest}`);
+    expect(redactKeyMaterialKeepingDigests(`data/${key}.txt does not match its hash`)).toBe(`data/${NOT_SHOWN}.txt does not match its hash`);
+    expect(redactKeyMaterialKeepingDigests(`sha256 ${digest} (manifest), and ${key}`)).toBe(`sha256 ${digest} (manifest), and ${NOT_SHOWN}`);
+  });
+
+  it('keeps no "digest" joined to more text, in capitals, or of another length', () => {
+    for (const text of [`sha256 ${key}00`, `sha256 ${key.toUpperCase()}`, `xsha256 ${key}`, `sha256 ${key}/x`, `sha256 ${key.slice(0, 62)}`]) {
+      expect(redactKeyMaterialKeepingDigests(text), text).toContain(NOT_SHOWN);
+    }
   });
 });
