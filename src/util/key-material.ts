@@ -26,7 +26,7 @@ export function redactKeyMaterial(text: string): string {
   if (text.length < 32) return text;
   // Groups first: a run that HEX_RUN or BASE64_RUN takes out alone would leave the shorter groups around it (the last
   // line of a wrapped base64 key) behind.
-  const ungrouped = redactGroups(text.replace(PEM, NOT_SHOWN));
+  const ungrouped = redactSpans(redactGroups(text.replace(PEM, NOT_SHOWN)), decimalByteSpans);
   return ungrouped.replace(HEX_RUN, NOT_SHOWN).replace(BASE64_RUN, (run) => (isBase64Like(run) ? NOT_SHOWN : run));
 }
 
@@ -69,9 +69,10 @@ function isBase64Like(run: string): boolean {
 // Keys written in groups.
 //
 // A group is a whole token: a word of hex digits (`5c`, `5cfbdc0f`, `0x5c`), or a word of base64 characters. Groups
-// are joined by one separator: for hex, an optional `:`, `,` or `-` and then blanks, with at most one line break
-// (`5c:fb`, `5c fb`, `5c-fb`, `0x5c, 0xfb`, `c8:\n    49` as openssl -text wraps); for base64, blanks with at most
-// one line break. A line break may be written as the escape `\n` (a quoted value). Keys are printed in groups of one
+// are joined by one separator: for hex, an optional `:`, `,`, `-`, `.`, `_`, `;`, `/`, `%` or `\` and then blanks
+// (a no-break space among them), with at most one line break (`5c:fb`, `5c fb`, `5c-fb`, `0x5c, 0xfb`, `\x5c\xfb`,
+// `%5C%FB`, `c8:\n    49` as openssl -text wraps); for base64, an optional `.` and then blanks, with at most one line
+// break. A line break may be written as the escape `\n` (a quoted value). Keys are printed in groups of one
 // width, the last one maybe shorter, so a candidate is a run of groups of equal length with at most a shorter last
 // one. That keeps ordinary text out: a UUID (8-4-4-4-12), dates and times (`2026-01-31`, `12 Feb 2026`), phone numbers
 // and words between groups break a run. A run is key material when it holds:
@@ -104,10 +105,13 @@ const HEX_SYNTAX: GroupSyntax = {
     const end = wordEnd(text, start, isWordCode);
     let digitsFrom = start;
     if (end - start > 2 && text.charCodeAt(start) === 0x30 && (text.charCodeAt(start + 1) | 0x20) === 0x78) digitsFrom = start + 2;
+    // A C or Python escape, `\x5c`: the backslash is no part of a token, the x is.
+    else if (end - start > 1 && (text.charCodeAt(start) | 0x20) === 0x78 && text.charCodeAt(start - 1) === 0x5c) digitsFrom = start + 1;
     for (let i = digitsFrom; i < end; i++) if (!isHexCode(text.charCodeAt(i))) return { end: start, length: 0 };
     return { end, length: end - digitsFrom };
   },
-  punctuation: new Set([0x3a, 0x2c, 0x2d]),
+  // `:`, `,`, `-` as consoles print bytes; `.`, `_`, `;`, `/`; `%` (URL encoding) and `\` (escapes) before a byte.
+  punctuation: new Set([0x3a, 0x2c, 0x2d, 0x2e, 0x5f, 0x3b, 0x2f, 0x25, 0x5c]),
   isKey(text, run) {
     let digits = 0;
     let decimal = false;
@@ -129,7 +133,8 @@ const BASE64_SYNTAX: GroupSyntax = {
     const end = wordEnd(text, start, isBase64Code);
     return { end, length: end - start };
   },
-  punctuation: new Set(),
+  // A dot, as a JWT or a key cut to fit a field joins its pieces.
+  punctuation: new Set([0x2e]),
   isKey(text, run) {
     let characters = 0;
     for (const group of run) characters += group.length;
@@ -139,7 +144,71 @@ const BASE64_SYNTAX: GroupSyntax = {
 
 /** `text` with every run of key groups, hex or base64, replaced by NOT_SHOWN. */
 function redactGroups(text: string): string {
-  const spans = mergeSpans(keyGroupSpans(text, HEX_SYNTAX).concat(keyGroupSpans(text, BASE64_SYNTAX)));
+  return redactSpans(text, (of) => mergeSpans(keyGroupSpans(of, HEX_SYNTAX).concat(keyGroupSpans(of, BASE64_SYNTAX))));
+}
+
+/** 16 bytes or more written as decimal numbers. */
+const DECIMAL_BYTES = 16;
+
+/**
+ * Where bytes are written as a list of decimal numbers (`[32,248,51,…]`, `32 248 51 …`, a Buffer's JSON): at least
+ * DECIMAL_BYTES numbers of 0 to 255, each joined to the next by a comma, blanks, or both, and a quarter of them 100 or
+ * more (random bytes: three in five), which a list of counts or line numbers is not. One pass, no backtracking.
+ */
+function decimalByteSpans(text: string): Array<[number, number]> {
+  const spans: Array<[number, number]> = [];
+  let runStart = -1;
+  let runEnd = -1;
+  let count = 0;
+  let large = 0;
+  const close = (): void => {
+    if (count >= DECIMAL_BYTES && large * 4 >= count) spans.push([runStart, runEnd]);
+    runStart = -1;
+    count = 0;
+    large = 0;
+  };
+  let i = 0;
+  while (i < text.length) {
+    const code = text.charCodeAt(i);
+    if (code < 0x30 || code > 0x39 || isWordCode(text.charCodeAt(i - 1)) || text.charCodeAt(i - 1) === 0x2e) {
+      i += 1;
+      continue;
+    }
+    let end = i;
+    while (end < text.length && text.charCodeAt(end) >= 0x30 && text.charCodeAt(end) <= 0x39) end += 1;
+    const value = end - i <= 3 ? Number(text.slice(i, end)) : 256;
+    if (value > 255 || isWordCode(text.charCodeAt(end)) || text.charCodeAt(end) === 0x2e) {
+      close();
+      i = end;
+      continue;
+    }
+    // Joined to the run before it only across a comma and blanks.
+    if (runStart >= 0 && !joinsNumbers(text, runEnd, i)) close();
+    if (runStart < 0) runStart = i;
+    runEnd = end;
+    count += 1;
+    if (value >= 100) large += 1;
+    i = end;
+  }
+  close();
+  return spans;
+}
+
+/** Whether only blanks with at most one comma among them lie between `from` and `to`, and something does. */
+function joinsNumbers(text: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  let commas = 0;
+  for (let i = from; i < to; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x2c) commas += 1;
+    else if (code !== 0x20 && code !== 0x09 && code !== 0xa0) return false;
+  }
+  return commas <= 1;
+}
+
+/** `text` with the spans `find` gives in it (in order, not overlapping) replaced by NOT_SHOWN. */
+function redactSpans(text: string, find: (text: string) => Array<[number, number]>): string {
+  const spans = find(text);
   if (spans.length === 0) return text;
   let shown = '';
   let from = 0;
@@ -204,12 +273,17 @@ function separatorEnd(text: string, from: number, punctuation: ReadonlySet<numbe
   if (code === 0x0d && text.charCodeAt(i + 1) === 0x0a) i += 2;
   else if (code === 0x0a || code === 0x0d) i += 1;
   else i += escapedBreakLength(text, i);
-  return blanksEnd(text, i);
+  i = blanksEnd(text, i);
+  // After blanks, the mark a byte is written with (`\x5c \xfb`, `%5C %FB`), where the syntax takes it.
+  const mark = text.charCodeAt(i);
+  if (i > from && ((mark === 0x25 && punctuation.has(0x25)) || (mark === 0x5c && punctuation.has(0x5c) && (text.charCodeAt(i + 1) | 0x20) === 0x78))) i += 1;
+  return i;
 }
 
 function blanksEnd(text: string, from: number): number {
   let i = from;
-  while (text.charCodeAt(i) === 0x20 || text.charCodeAt(i) === 0x09) i += 1;
+  // A no-break space too: what a copy from a web console gives.
+  while (text.charCodeAt(i) === 0x20 || text.charCodeAt(i) === 0x09 || text.charCodeAt(i) === 0xa0) i += 1;
   return i;
 }
 

@@ -176,3 +176,58 @@ describe('redactKeyMaterialKeepingDigests (verify reports)', () => {
     }
   });
 });
+
+// Round 8 (keys K1, K3): the same 32 bytes as C escapes, URL encoding, hex joined by other marks or no-break spaces,
+// and base64url cut by dots passed as text: echoed in errors and --json, sealed into order.json, taken as an order id.
+describe('keys in more printed forms', () => {
+  const key = createHash('sha256').update('round 8 canary').digest();
+  const hex = key.toString('hex');
+  const pairs = hex.match(/../g)!;
+  const b64url = key.toString('base64url');
+  const forms: Record<string, string> = {
+    'C escapes': pairs.map((pair) => `\\x${pair}`).join(''),
+    'C escapes with blanks': pairs.map((pair) => `\\x${pair}`).join(' '),
+    'URL encoding': pairs.map((pair) => `%${pair.toUpperCase()}`).join(''),
+    'hex joined by dots': pairs.join('.'),
+    'hex joined by underscores': pairs.join('_'),
+    'hex joined by semicolons': pairs.join(';'),
+    'hex joined by slashes': pairs.join('/'),
+    'hex joined by no-break spaces': pairs.join('\u00a0'),
+    'base64url cut by dots': b64url.match(/.{1,11}/g)!.join('.'),
+    'decimal bytes in brackets': `[${[...key].join(',')}]`,
+    'decimal bytes joined by blanks': [...key].join(' '),
+    "a Buffer's JSON": JSON.stringify(key),
+  };
+  for (const [name, form] of Object.entries(forms)) {
+    it(`hides ${name}, alone and in a sentence`, () => {
+      // The mark before the first byte (`\\`, `%`) may stay: no byte of the key does.
+      expect(redactKeyMaterial(form)).toMatch(new RegExp(`^(?:[\\\\%]|\\[|\\{"type":"Buffer","data":\\[)?${escapeRegExp(NOT_SHOWN)}(?:\\]|\\]\\})?$`));
+      const sentence = redactKeyMaterial(`field authority.caseNumber: "${form}" is too long`);
+      expect(sentence).toContain(NOT_SHOWN);
+      expect(sentence).toMatch(/^field authority\.caseNumber: ".*" is too long$/);
+      for (const piece of [hex.slice(0, 8), hex.slice(-8), String(key[0]) + ',' + String(key[1]), pairs.slice(3, 7).join('.')]) expect(sentence).not.toContain(piece);
+    });
+  }
+
+  it('leaves dotted and slashed text that is no key as it is', () => {
+    for (const text of [
+      '1.3.6.1.5.5.7.3.36',
+      '192.168.100.200',
+      'mail.contoso.example and storage.contoso.example',
+      '/tmp/scopex-J7PbuA/w/stores/mail/acct-0001/blobs/m-000001.eml',
+      'LE-2026-000101.zip',
+      'v1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16',
+      'data/acct-0001/storage.content/reports/2026/q1/summary.final.v2.txt',
+      '10/11/12/13/14/15/16/17/18/19/20/21/22/23/24/25',
+      'lines 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20 are not records',
+      'years 2019, 2020, 2021, 2022, 2023, 2024, 2025, 2026, 2027, 2028, 2029, 2030, 2031, 2032, 2033, 2034',
+      'sizes 1.5 2.5 100.5 200.25 3.5 4.5 5.5 6.5 7.5 8.5 9.5 10.5 11.5 12.5 13.5 14.5 15.5 16.5',
+    ]) {
+      expect(redactKeyMaterial(text), text).toBe(text);
+    }
+  });
+});
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
