@@ -17,7 +17,7 @@ export function loadTrustAnchors(file: string, what = 'the trust file'): X509Cer
   }
   const blocks = text.match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) {
-    throw new InputError('FILE_UNREADABLE', `${what} ${file} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
+    throw new InputError('FILE_UNREADABLE', `${what} ${file} holds no PEM certificate (a BEGIN CERTIFICATE block)`);
   }
   return blocks.map((block, index) => {
     try {
