@@ -66,6 +66,8 @@ export type IntegrityErrorCode =
   | 'ITEM_FORMAT'
   /** The account directory and the key store disagree on whose keys an account's data is under. */
   | 'STORE_INCONSISTENT'
+  /** An item's index line says one thing (its conversation, its parties, its time) and the item itself another. */
+  | 'INDEX_DISAGREES'
   | 'AUDIT_LOG_BROKEN';
 export class IntegrityError extends ScopexError<IntegrityErrorCode> {}
 

@@ -31,6 +31,7 @@ import type { SourceItem, TimeRange } from '../sources/source-adapter.js';
 import { createSources, type Sources } from '../sources/sources.js';
 import { createAccountPaths, type AccountPaths, type PayloadCategory } from './item-paths.js';
 import { createMailHeaderCollector, mailHeaderFields, type MailHeaderCollector, type MailHeaderFields } from './mail-headers.js';
+import { checkImMessage } from './im-message.js';
 import { imMetadata, mailMetadata, storageMetadata, type DeliveredEncryption } from './metadata.js';
 import { createScopeGate, ScopeViolation, type GateRequest, type ScopeGate } from './scope-gate.js';
 import type { ProductionRecord } from './production-record.js';
@@ -500,6 +501,7 @@ function createRun(ctx: RunContext) {
     const wantHeaders = wantsHeaders(item, state, plan);
     if (prepared.buffer) {
       const body = await prepared.buffer;
+      if (item.kind === 'im') checkImMessage(item, body.bytes, gate, primary);
       if (plan.content) await addContent(prepared, paths, plan.content, item.kind === 'subscriber' ? subscriberBody(body.bytes, item) : body);
       return wantHeaders ? (body.mailHeaders ?? mailHeaderFields(body.bytes)) : null;
     }

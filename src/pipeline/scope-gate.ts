@@ -40,6 +40,8 @@ export interface ScopeGate {
   admit(item: SourceItem, request: GateRequest): void;
   /** Throws ScopeViolation when the bytes actually read differ from the size the index declared. */
   checkBytes(item: SourceItem, request: GateRequest, actual: number): void;
+  /** Throws ScopeViolation when the time an item gives itself (an IM message's `sentAt`) is outside the order's range. */
+  checkOwnTime(item: SourceItem, request: GateRequest, instant: string): void;
 }
 
 export function kindOfService(service: StoreService): ItemKind {
@@ -112,6 +114,12 @@ export function createScopeGate(options: ScopeGateOptions): ScopeGate {
     checkBytes(item, request, actual) {
       if (actual !== item.bytes) {
         refuse(item, request, `${actual} bytes were read where its index declares ${item.bytes}`);
+      }
+    },
+
+    checkOwnTime(item, request, instant) {
+      if (!instantInRange(instant, Date.parse(instant), from, to)) {
+        refuse(item, request, `the item itself is dated ${instant}, outside the order's date range ${options.order.dateRange.from} .. ${options.order.dateRange.to} (its index line says ${String(item.timestamp)})`);
       }
     },
   };

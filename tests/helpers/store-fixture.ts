@@ -290,7 +290,7 @@ function plaintextFor(p: Planned, accountId: string, mark: string): Buffer {
       return Buffer.from(`File ${p.id} of ${accountId}\n${mark}\n${'lorem ipsum '.repeat(40)}\n`, 'utf8');
     case 'im':
       return Buffer.from(
-        `${JSON.stringify({ conversationId: p.fields.conversationId, from: `live:${accountId}`, sentAt: p.timestamp, text: `${mark} see you soon` })}\n`,
+        `${JSON.stringify({ conversationId: p.fields.conversationId, participants: p.fields.participants, from: `live:${accountId}`, sentAt: p.timestamp, text: `${mark} see you soon` })}\n`,
         'utf8',
       );
     default: {

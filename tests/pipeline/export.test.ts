@@ -316,6 +316,57 @@ describe('exportOrder stops and delivers nothing', () => {
     });
   }
 
+  describe('when an IM message and its index line disagree (the archive would contradict itself)', () => {
+    const forged: [string, (item: SourceItem) => SourceItem, string][] = [
+      ['conversationId', (item) => ({ ...item, conversationId: 'c-forged' }) as SourceItem, `the message's conversationId is "conv-acct-alice-1", but its index line says "c-forged"`],
+      ['participants', (item) => ({ ...item, participants: ['live:acct-alice', 'live:bob'] }) as SourceItem, `the message's participants is ["live:acct-alice","live:friend"], but its index line says ["live:acct-alice","live:bob"]`],
+      ['timestamp', (item) => ({ ...item, timestamp: new Date(Date.parse(item.timestamp) + 1000).toISOString() }), "the message's sentAt is 20"],
+    ];
+    for (const [field, rewrite, says] of forged) {
+      it(`in its ${field} (exit 4, naming the item, nothing delivered)`, async () => {
+        const order = writeSignedOrder(fx, { categories: ['im.metadata', 'im.content'] });
+        const out = outDir();
+        const adapters = { ...createSources(config).adapters, im: faulty('im', (item) => (item.id === 'i-inside' ? rewrite(item) : item)) };
+        const error = await exportOrder({ orderFile: order.file, outDir: out, config, sources: { adapters } }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(IntegrityError);
+        expect((error as IntegrityError).code).toBe('INDEX_DISAGREES');
+        expect(exitCodeFor(error)).toBe(4);
+        expect((error as Error).message).toContain('im item "i-inside" of account acct-alice');
+        expect((error as Error).message).toContain(says);
+        await expectNoOutput(out);
+      });
+    }
+
+    it('in the same instant written in another zone or with more digits: not a disagreement', async () => {
+      const order = writeSignedOrder(fx, { categories: ['im.metadata', 'im.content'] });
+      const sameInstant = (item: SourceItem): SourceItem =>
+        item.id === 'i-inside' ? { ...item, timestamp: new Date(Date.parse(item.timestamp)).toISOString().replace('Z', '000+00:00') } : item;
+      const adapters = { ...createSources(config).adapters, im: faulty('im', sameInstant) };
+      const { production } = await run({ orderFile: order.file, sources: { adapters } });
+      expect(production.some((r) => r.sourceId === 'i-inside')).toBe(true);
+    });
+
+    it('when the message dates itself outside the order (scope incident, exit 5)', async () => {
+      const keyService = createSources(config).keyService;
+      const order = writeSignedOrder(fx, { categories: ['im.content'] });
+      const out = outDir();
+      const misdated = {
+        ...keyService,
+        readItem: async (...args: Parameters<typeof keyService.readItem>) => {
+          const body = await keyService.readItem(...args);
+          if (args[0].itemId !== 'i-inside') return body;
+          // The same length, so only the date differs from what the index declares: two years before the range.
+          const text = body.bytes.toString('utf8').replace(/"sentAt":"2026/, '"sentAt":"2024');
+          return { ...body, bytes: Buffer.from(text, 'utf8') };
+        },
+      };
+      const error = await exportOrder({ orderFile: order.file, outDir: out, config, sources: { keyService: misdated } }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ScopeError);
+      expect((error as Error).message).toMatch(/item "i-inside" of account acct-alice outside the order: the item itself is dated 2024-/);
+      await expectNoOutput(out);
+    });
+  });
+
   it('when a large item is shorter than declared, or fails in the middle (streamed path)', async () => {
     const big = await buildStoreFixture({ largeItemBytes: 3 * 2 ** 20 + 7 });
     try {

@@ -1,0 +1,89 @@
+// An IM message and its index line must tell the same story. The IM metadata and the content folder take the
+// conversation and its parties from the index line (a metadata-only order opens no message); when the provider decrypts
+// the message anyway (its content is ordered), what the message says of itself is checked against that line, so an
+// archive never names parties, a conversation or a time that its own content contradicts.
+import { IntegrityError } from '../errors.js';
+import { isInstant } from '../order/schema.js';
+import type { ImItem } from '../sources/source-adapter.js';
+import type { GateRequest, ScopeGate } from './scope-gate.js';
+
+/** The longest value an error quotes from a message: identifiers are short, and a message's text is never quoted. */
+const MAX_QUOTED = 200;
+
+/** What a message says of itself, in the fields the store writes (only those it has; nothing when it is not JSON). */
+interface MessageFacts {
+  conversationId?: unknown;
+  participants?: unknown;
+  sentAt?: unknown;
+}
+
+/**
+ * Throws a ScopeViolation when the message is dated outside the order, and an IntegrityError (INDEX_DISAGREES) when
+ * its conversation, its participants or its time differ from its index line. A message that is not a JSON object,
+ * or lacks a field, is delivered as stored: there is nothing in it to compare.
+ */
+export function checkImMessage(item: ImItem, bytes: Buffer, gate: ScopeGate, request: GateRequest): void {
+  const facts = messageFacts(bytes);
+  if (!facts) return;
+  const disagree = (field: string, message: string, index: string): IntegrityError =>
+    new IntegrityError(
+      'INDEX_DISAGREES',
+      `im item ${JSON.stringify(item.id)} of account ${item.accountId}: the message's ${field} is ${message}, but its index line says ${index}; the export was stopped and nothing was delivered`,
+    );
+  if ('sentAt' in facts) {
+    if (!isInstant(facts.sentAt)) throw disagree('sentAt', describe(facts.sentAt, 'not an instant'), item.timestamp);
+    gate.checkOwnTime(item, request, facts.sentAt);
+    if (!sameInstant(facts.sentAt, item.timestamp)) throw disagree('sentAt', facts.sentAt, item.timestamp);
+  }
+  if ('conversationId' in facts && facts.conversationId !== item.conversationId) {
+    throw disagree('conversationId', describe(facts.conversationId, typeof facts.conversationId === 'string' ? 'a different value' : 'not text'), JSON.stringify(item.conversationId));
+  }
+  if ('participants' in facts && !sameParticipants(facts.participants, item.participants)) {
+    const listed = isHandleList(facts.participants) ? `a different list of ${facts.participants.length} handles` : 'not a list of handles';
+    throw disagree('participants', describe(facts.participants, listed), JSON.stringify(item.participants));
+  }
+}
+
+function messageFacts(bytes: Buffer): MessageFacts | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
+  const record = parsed as Record<string, unknown>;
+  const facts: MessageFacts = {};
+  for (const field of ['conversationId', 'participants', 'sentAt'] as const) {
+    if (Object.hasOwn(record, field)) facts[field] = record[field];
+  }
+  return facts;
+}
+
+/** The same participants, in any order (a set of handles); each handle exactly as written. */
+function sameParticipants(message: unknown, index: readonly string[]): boolean {
+  if (!isHandleList(message)) return false;
+  const indexed = new Set(index);
+  const stated = new Set(message);
+  return stated.size === indexed.size && [...stated].every((handle) => indexed.has(handle));
+}
+
+function isHandleList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((handle) => typeof handle === 'string');
+}
+
+/** The same instant, in any zone; Date.parse stops at the millisecond, so the digits past it are compared too. */
+function sameInstant(a: string, b: string): boolean {
+  return Date.parse(a) === Date.parse(b) && fractionPastMillisecond(a) === fractionPastMillisecond(b);
+}
+
+function fractionPastMillisecond(text: string): string {
+  const match = /\.\d{3}(\d*)/.exec(text);
+  return (match?.[1] ?? '').replace(/0+$/, '');
+}
+
+/** A value the message gives, quoted when it is short enough to be an identifier or a list of them. */
+function describe(value: unknown, otherwise: string): string {
+  const quoted = JSON.stringify(value);
+  return (typeof value === 'string' || isHandleList(value)) && quoted.length <= MAX_QUOTED ? quoted : otherwise;
+}
