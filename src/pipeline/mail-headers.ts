@@ -59,7 +59,8 @@ export function createMailHeaderCollector(maxBytes: number = MAX_HEADER_BYTES): 
       const searchFrom = Math.max(0, held.length - 3);
       // Copy: the chunk may be a slice of a pooled buffer that is reused after this call.
       held = Buffer.concat([held, part]);
-      const end = findHeaderEnd(held, searchFrom);
+      // More may follow until the cap: a CR CR at the end may yet be a CR CR LF line end.
+      const end = findHeaderEnd(held, searchFrom, held.length >= maxBytes);
       if (end >= 0) {
         headerEnd = end;
         done = true;
@@ -77,7 +78,7 @@ export function createMailHeaderCollector(maxBytes: number = MAX_HEADER_BYTES): 
 /** The whole-Buffer form, for small messages read at once (no copy of the message is made). */
 export function mailHeaderFields(message: Buffer, maxBytes: number = MAX_HEADER_BYTES): MailHeaderFields {
   const window = message.length > maxBytes ? message.subarray(0, maxBytes) : message;
-  const end = findHeaderEnd(window, 0);
+  const end = findHeaderEnd(window, 0, true);
   const truncated = end < 0 && message.length >= maxBytes;
   return sectionFields(window.subarray(0, end >= 0 ? end : window.length), truncated);
 }
@@ -136,11 +137,13 @@ function withUnicodeBreaksAsLf(section: Buffer): Buffer {
 
 /**
  * Offset of the first empty line (where the header section ends), searched from `from`, or -1. A line break is CR LF,
- * LF or a lone CR, as mail readers take them, so an empty line is LF LF, LF CR (CR LF CR LF among them) or CR CR. A
- * message whose header section ends in a way this did not see is still cut at its first line that is no header
- * field (parseHeaderSection): a body is never read as headers.
+ * LF or a lone CR, as mail readers take them, so an empty line is LF LF, LF CR (CR LF CR LF among them) or CR CR;
+ * and CR CR LF, what a CR LF becomes when a tool converts line ends twice, is one line break, not a line and an empty
+ * one (only its first header was read). A message whose header section ends in a way this did not see is still cut at
+ * its first line that is no header field (parseHeaderSection): a body is never read as headers. `complete`: no byte
+ * follows these (a CR CR at their end is an empty line, not the start of a CR CR LF).
  */
-function findHeaderEnd(bytes: Buffer, from: number): number {
+function findHeaderEnd(bytes: Buffer, from: number, complete: boolean): number {
   // A message that starts with a line break starts with its empty line: it has no headers.
   if (from === 0 && (bytes[0] === 0x0a || bytes[0] === 0x0d)) return 0;
   const last = bytes.length - 1;
@@ -150,7 +153,10 @@ function findHeaderEnd(bytes: Buffer, from: number): number {
       const next = bytes[at + 1];
       if (next === 0x0a || next === 0x0d) return at;
     } else if (byte === 0x0d && bytes[at + 1] === 0x0d) {
-      return at;
+      if (at + 2 > last) return complete ? at : -1;
+      if (bytes[at + 2] !== 0x0a) return at;
+      // CR CR LF: one line break; the LF is looked at next (an LF CR after it is the empty line).
+      at += 1;
     }
   }
   return -1;
@@ -184,7 +190,7 @@ function parseHeaderSection(text: string, bytes: boolean): HeaderValues & { byte
     if (nextCr !== -2 && nextCr < start) nextCr = nextAt(text, '\r', start);
     const end = Math.min(nextLf < 0 ? length : nextLf, nextCr < 0 ? length : nextCr);
     const lineStart = start;
-    start = end < length && text.charCodeAt(end) === 0x0d && text.charCodeAt(end + 1) === 0x0a ? end + 2 : end + 1;
+    start = end + lineBreakLength(text, end);
     const first = text.charCodeAt(lineStart);
     if (end - lineStart > MAX_HEADER_LINE) {
       // No header line (RFC 5322's limit): the section ends before it, and a field it would continue is not given
@@ -217,6 +223,13 @@ function parseHeaderSection(text: string, bytes: boolean): HeaderValues & { byte
   }
   if (field !== null && addField(found, field) && gathering.replaced) found.bytesReplaced = true;
   return found;
+}
+
+/** The length of the line break at `at`: CR CR LF (a CR LF converted twice), CR LF, a lone CR or LF, or the end. */
+function lineBreakLength(text: string, at: number): number {
+  if (text.charCodeAt(at) !== 0x0d) return 1;
+  if (text.charCodeAt(at + 1) === 0x0a) return 2;
+  return text.charCodeAt(at + 1) === 0x0d && text.charCodeAt(at + 2) === 0x0a ? 3 : 1;
 }
 
 /** A line read a byte per character, decoded as UTF-8; `gathering.replaced` is set when it had bytes that are not. */

@@ -103,6 +103,21 @@ describe('mail header fields', () => {
     expect(mailHeaderFields(Buffer.from('From: a@b\r\n\ufeffTo: c@d\r\n\r\n'))).toMatchObject({ from: 'a@b', to: null });
   });
 
+  // Round 8 (scope D4): CR CR LF line ends (a CR LF converted twice) kept only the first header, with headersRead true.
+  it('reads CR CR LF as one line break, through the collector too (a chunk may end between its bytes)', () => {
+    const message = Buffer.from('From: a@b\r\r\nTo: c@d\r\r\nDate: d\r\r\n\r\r\nTo: body@x\r\r\n');
+    const fields = mailHeaderFields(message);
+    expect(fields).toEqual({ from: 'a@b', to: 'c@d', cc: null, date: 'd', messageId: null, headerTruncated: false, headerBytesReplaced: false });
+    for (const size of [1, 2, 3, 5]) {
+      const collector = createMailHeaderCollector();
+      for (let at = 0; at < message.length; at += size) collector.push(message.subarray(at, at + size));
+      expect(collector.fields()).toEqual(fields);
+    }
+    // CR CR not followed by LF is still a lone CR and an empty line: what follows is body.
+    expect(mailHeaderFields(Buffer.from('From: a@b\r\rTo: body@x\r\n'))).toMatchObject({ from: 'a@b', to: null });
+    expect(mailHeaderFields(Buffer.from('From: a@b\r\r\r\nTo: body@x\r\n'))).toMatchObject({ from: 'a@b', to: null });
+  });
+
   it('finds nothing in a message without headers', () => {
     expect(mailHeaderFields(Buffer.from('\r\nFrom: x@y\r\n')).from).toBeNull();
   });
@@ -135,12 +150,12 @@ describe('mail header fields', () => {
 
 /**
  * The rules read plainly, for the fast reading to match: the window, less a byte order mark at its start, split into
- * lines at CR LF, LF, a lone CR or a Unicode line break (NEL, U+2028, U+2029); the header section is the lines before
+ * lines at CR CR LF (a CR LF converted twice), CR LF, LF, a lone CR or a Unicode line break (NEL, U+2028, U+2029); the header section is the lines before
  * the first empty one, and ends early at a line that is neither a field (printable name, maybe blanks, colon) nor a
  * continuation (a leading space or tab) of one. (Lines over 998 characters, which end it too, are tested apart.)
  */
 function referenceFields(message: Buffer, maxBytes = 64 * 1024): ReturnType<typeof mailHeaderFields> {
-  const lines = message.subarray(0, maxBytes).toString('utf8').replace(/^\ufeff/, '').split(/\r\n|\r|\n|\u0085|\u2028|\u2029/);
+  const lines = message.subarray(0, maxBytes).toString('utf8').replace(/^\ufeff/, '').split(/\r\r\n|\r\n|\r|\n|\u0085|\u2028|\u2029/);
   // The last element is what follows the last line break: an empty line only when something follows it.
   const blank = lines.slice(0, -1).indexOf('');
   // What follows the last line break is no line when it is empty (a window that ends with a break, or is empty).
@@ -183,7 +198,7 @@ function referenceFields(message: Buffer, maxBytes = 64 * 1024): ReturnType<type
 describe('mail header fields against the reference reading', () => {
   const pieces = [
     'From', 'from', 'FROM', 'To', 'tO', 'Cc', 'Date', 'Message-ID', 'message-id', 'References', 'Subject', 'Received', 'X-Long-Name-Here',
-    ':', ': ', ' ', '\t', '\r', '\n', '\r\n', '\n\n', '\r\n\r\n', '\r\n ', '\n\t', 'a@b', '<id@x>', 'İ', 'K', '\u00a0', '\u2028', '\u2029', '\u0085', '\ufeff',
+    ':', ': ', ' ', '\t', '\r', '\n', '\r\n', '\n\n', '\r\n\r\n', '\r\r\n', '\r\n ', '\n\t', 'a@b', '<id@x>', 'İ', 'K', '\u00a0', '\u2028', '\u2029', '\u0085', '\ufeff',
     '\u0007', '\u007f', '\u0000', '\u001b', 'é', '😀', ',', 'x',
   ].map((piece) => Buffer.from(piece));
   // Bytes that are not UTF-8: a Latin-1 letter, a lead byte alone, a cut sequence, an encoded surrogate, 0xFF.
