@@ -46,7 +46,7 @@ export async function approveOrder(options: ApproveOptions): Promise<ApprovedOrd
     if (existing?.isDirectory()) throw new InputError('OUTPUT_UNWRITABLE', `cannot write approved order ${options.out}: it is a folder`);
     if (existing && !replace) throw approvedOrderExists(options.out);
   }
-  const { order, raw } = await readOrderFile(options.orderFile, directoryIdentifiers(options.ctx.directory));
+  const { order, raw } = await readOrderFile(options.orderFile, directoryIdentifiers(options.ctx.directory, options.ctx.config));
   if (order.approval) throw existingApproval(order, order.approval, raw, options.orderFile);
   const rules = evaluateOrderRules(order, options.ctx);
   if (rules.reasons.length > 0) throw new OrderError(rules.reasons);

@@ -35,7 +35,7 @@ const REDIRECT_ALLOWED: ReadonlySet<Order['enterpriseRedirect']> = new Set(['cus
 
 /** Reads and evaluates an order; throws OrderError with every reason when it may not be executed. */
 export async function checkOrder(file: string, ctx: OrderContext): Promise<CheckedOrder> {
-  const { raw, order } = await readOrderFile(file, directoryIdentifiers(ctx.directory));
+  const { raw, order } = await readOrderFile(file, directoryIdentifiers(ctx.directory, ctx.config));
   const evaluation = evaluateOrder(order, raw, ctx);
   if (evaluation.reasons.length > 0) throw new OrderError(evaluation.reasons);
   return { order, raw, accounts: evaluation.accounts };

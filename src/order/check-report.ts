@@ -47,7 +47,7 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
   }
   let order: Order;
   try {
-    order = parseOrderBytes(raw, file, directoryIdentifiers(ctx.directory));
+    order = parseOrderBytes(raw, file, directoryIdentifiers(ctx.directory, ctx.config));
   } catch (error) {
     if (!(error instanceof InputError)) throw error;
     return malformed(error, raw);

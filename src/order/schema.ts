@@ -109,7 +109,7 @@ const identifierValue = z.string().check(
  */
 export type KnownIdentifier = (target: { type: TargetType; value: string }) => boolean;
 
-const IDENTIFIER_IS_KEY_MATERIAL = 'an identifier that is not key material, or one the account directory holds (the value is not shown)';
+const IDENTIFIER_IS_KEY_MATERIAL = 'an identifier that is not key material, or one the account directory holds that is no key scopex holds (the value is not shown)';
 
 /**
  * A target. Its value must not look like key material, unless `known` says it names an account: a key pasted there

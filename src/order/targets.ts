@@ -1,4 +1,5 @@
 // Targets are exact identifiers: each must name one account. Patterns, wildcards, domains and tenants never resolve.
+import { holdsHeldKey, type HeldKeyFiles } from '../keys/held-keys.js';
 import type { Account, AccountDirectory } from '../sources/account-directory.js';
 import type { OrderReason } from './approval-verify.js';
 import { isExactTargetType, type KnownIdentifier, type OrderTarget, type Target } from './schema.js';
@@ -83,8 +84,10 @@ function lookup(target: Target, directory: AccountDirectory): Account[] {
 
 /**
  * The identifiers the directory holds, as the order schema asks (schema.ts, KnownIdentifier): a target value that looks
- * like key material is taken when it names an account. Not shown otherwise, so a pasted key is never quoted back.
+ * like key material is taken when it names an account, and is none of the keys in `keys` (a directory holding the
+ * master key as an identifier must not carry it into an approved order and an archive). Not shown otherwise, so a
+ * pasted key is never quoted back.
  */
-export function directoryIdentifiers(directory: AccountDirectory): KnownIdentifier {
-  return (target) => lookup(target, directory).length > 0;
+export function directoryIdentifiers(directory: AccountDirectory, keys?: HeldKeyFiles): KnownIdentifier {
+  return (target) => lookup(target, directory).length > 0 && !(keys !== undefined && holdsHeldKey(keys, target.value));
 }

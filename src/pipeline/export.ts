@@ -296,7 +296,7 @@ async function checkAndRecord(orderFile: string, ctx: OrderContext, custody: Cus
   const raw = await readOrderBytes(orderFile);
   let order: Order;
   try {
-    order = parseOrderBytes(raw, orderFile, directoryIdentifiers(ctx.directory));
+    order = parseOrderBytes(raw, orderFile, directoryIdentifiers(ctx.directory, ctx.config));
   } catch (error) {
     if (error instanceof InputError) await custody.append(malformedOrderEvent(error, raw));
     throw error;

@@ -216,7 +216,7 @@ describe('a target value that looks like key material', () => {
       for (const flags of [[], ['--json']]) {
         const { stdout, exit } = await run(['order', 'check', file, ...flags]);
         expect(exit).toBe(2);
-        expect(stdout).toContain('targets.0.value: an identifier that is not key material, or one the account directory holds (the value is not shown)');
+        expect(stdout).toContain('targets.0.value: an identifier that is not key material, or one the account directory holds that is no key scopex holds (the value is not shown)');
         expect(stdout).not.toContain(value.slice(0, 32));
       }
       expect(readFileSync(path.join(root, 'custody.jsonl'), 'utf8')).not.toContain(value.slice(0, 32));

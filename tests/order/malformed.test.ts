@@ -113,7 +113,7 @@ describe('malformed orders (exit 2)', () => {
     };
     for (const known of [undefined, () => false]) {
       const error = (await readOrderFile(file, known).catch((e: unknown) => e)) as InputError;
-      expect(error.message).toMatch(/field targets\.0\.value: an identifier that is not key material, or one the account directory holds \(the value is not shown\)/);
+      expect(error.message).toMatch(/field targets\.0\.value: an identifier that is not key material, or one the account directory holds that is no key scopex holds \(the value is not shown\)/);
       expect(error.message).not.toContain(guid);
     }
     // A blanket target is never an account's identifier, and is not asked about.

@@ -45,7 +45,7 @@ describe('an account id of 32 hex digits', () => {
     const order = writeSignedOrder(fx, { targets: [{ type: 'account-id', value: stranger }], categories: ['subscriber'] });
     const error = await exportOrder({ orderFile: order.file, outDir: out, config: fx.config() }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).message).toMatch(/field targets\.0\.value: an identifier that is not key material, or one the account directory holds \(the value is not shown\)$/);
+    expect((error as InputError).message).toMatch(/field targets\.0\.value: an identifier that is not key material, or one the account directory holds that is no key scopex holds \(the value is not shown\)$/);
     expect(readFileSync(fx.config().custodyLogFile, 'utf8')).not.toContain(stranger);
     expect(readCustody(fx.config().custodyLogFile).at(-1)).toMatchObject({ event: 'order.refused', details: { reasons: ['SCHEMA_VIOLATION'] } });
   });
