@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
+import { canonicalJson } from '../order/canonical.js';
 import { describeFsError, InputError } from '../errors.js';
 import { readInputFile } from '../util/read-input-file.js';
 
@@ -15,7 +16,11 @@ export interface OrderFile {
   orderId: string;
   /** Whether orderId came from the order itself (only then can an archive of that name be its archive). */
   idFromOrder: boolean;
-  /** SHA-256 of the file's bytes, to tell a repeated order from a different one under the same id. */
+  /**
+   * SHA-256 of the order's canonical JSON (what its approval signs; the file's bytes when it is no JSON), to tell a
+   * repeated order from a different one under the same id: the same order saved with other blanks or key order is the
+   * same order, as verify and a re-run take it.
+   */
   sha256: string | null;
   /** Why an argument names no order that can be run (missing, unreadable, an empty folder): its row fails with this. */
   unusable?: { code: 'FILE_UNREADABLE' | 'USAGE'; message: string };
@@ -107,13 +112,22 @@ export async function identifyOrder(file: string): Promise<OrderFile> {
   } catch {
     return fallback;
   }
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const digest = (content: Buffer | string) => createHash('sha256').update(content).digest('hex');
   try {
     const value = JSON.parse(bytes.toString('utf8').replace(/^\uFEFF/, '')) as unknown;
     const id = value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)['id'] : undefined;
-    if (typeof id === 'string' && SAFE_ID.test(id)) return { file, orderId: id, idFromOrder: true, sha256 };
+    if (typeof id === 'string' && SAFE_ID.test(id)) return { file, orderId: id, idFromOrder: true, sha256: digest(canonicalOrBytes(value, bytes)) };
   } catch {
     // not JSON: the file name stands for it
   }
-  return { ...fallback, sha256 };
+  return { ...fallback, sha256: digest(bytes) };
+}
+
+/** The canonical JSON of an order, or its bytes when canonical JSON cannot hold it (a number too large for a double). */
+function canonicalOrBytes(value: unknown, bytes: Buffer): string | Buffer {
+  try {
+    return canonicalJson(value);
+  } catch {
+    return bytes;
+  }
 }

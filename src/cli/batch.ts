@@ -9,6 +9,7 @@ import { AbortedError, BatchError, InputError } from '../errors.js';
 import { boundHeapGrowth } from '../util/heap-growth.js';
 import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
 import { redactKeyMaterial } from '../util/key-material.js';
+import { oneLine } from '../util/quote-text.js';
 import { configFrom, printResult, progressWanted, type GlobalArgs } from './common.js';
 
 interface BatchArgs extends GlobalArgs {
@@ -48,6 +49,14 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
     // export (exit 2, one sentence, no --out folder made), not each order's: every order was "malformed", exit 6.
     const { createFileDirectory } = await import('../sources/file-directory.js');
     createFileDirectory({ file: path.join(config.storesRoot, 'directory.json') });
+    // So are the key files every export needs, checked as export uses them: a signer key or certificate that cannot be
+    // read or used, a data-keys file that cannot, or a key file open to other users failed every order in turn.
+    const { checkSigner } = await import('../seal/bag-sealer.js');
+    await checkSigner({ signerCertificateFile: config.signerCertificateFile, signerKeyFile: config.signerKeyFile });
+    const { createLocalKeyService } = await import('../keys/local-key-service.js');
+    createLocalKeyService({ masterKeyFile: config.masterKeyFile, dataKeysFile: config.dataKeysFile, readerThread: false });
+    const { refuseMasterKeyOpenToOthers } = await import('../keys/master-key.js');
+    refuseMasterKeyOpenToOthers(config.masterKeyFile);
     boundHeapGrowth();
     const { runBatch } = await import('../batch/batch.js');
     const display = progressWanted(args) ? createBatchDisplay((await import('cli-progress')).default) : undefined;
@@ -183,16 +192,28 @@ function createBatchDisplay(cliProgress: typeof cliProgressModule) {
   };
 }
 
+/**
+ * The free-text cell: an order that did not seal gives its error (an archive kept because it does not verify is named
+ * in it), one that did its archive.
+ */
+function lastCell(order: BatchOrderResult): string {
+  return order.error ? `${order.error.code}: ${order.error.message}` : (order.archive ?? '-');
+}
+
 export function summaryTable(result: BatchResult): string {
   const header = ['order', 'verdict', 'items', 'bytes', 'time', 'archive'];
-  const rows = result.orders.map((order: BatchOrderResult) => [
-    order.orderId,
-    order.verdict,
-    order.items === null ? '-' : String(order.items),
-    order.bytes === null ? '-' : String(order.bytes),
-    `${(order.durationMs / 1000).toFixed(1)}s`,
-    order.archive ?? (order.error ? `${order.error.code}: ${order.error.message}` : '-'),
-  ]);
+  // Each order on one line, its cells escaped before they are measured: a name or a message from outside (an order
+  // file named with a line feed) could otherwise start a row of its own.
+  const rows = result.orders.map((order: BatchOrderResult) =>
+    [
+      order.orderId,
+      order.verdict,
+      order.items === null ? '-' : String(order.items),
+      order.bytes === null ? '-' : String(order.bytes),
+      `${(order.durationMs / 1000).toFixed(1)}s`,
+      lastCell(order),
+    ].map(oneLine),
+  );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   // The last column is free text; it is not padded.
   const line = (cells: string[]) =>

@@ -5,7 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { AbortedError, describeFsError, EXIT, exitCodeFor, InputError, openFilesSentence, OrderError, pathErrorOf, ScopexError } from '../errors.js';
 import { describeInterrupt, handleInterruptsFromStart, interruptsReleased } from '../util/interrupts.js';
 import { redactKeyMaterial } from '../util/key-material.js';
-import { escapeJsonForTerminal, terminalSafe } from '../util/quote-text.js';
+import { escapeJsonForTerminal, oneLine, terminalSafe } from '../util/quote-text.js';
 import { packageVersion } from '../util/package-root.js';
 import { auditCommand } from './audit.js';
 import { refuseValuedBooleans, withGlobals } from './common.js';
@@ -116,9 +116,10 @@ function report(error: unknown, flags: { debug: boolean; json: boolean }): numbe
     if (error instanceof OrderError) body['reasons'] = error.reasons.map((reason) => ({ ...reason, message: redactKeyMaterial(reason.message) }));
     writeStdout(`${escapeJsonForTerminal(JSON.stringify(body, null, 2))}\n`);
   }
-  process.stderr.write(`scopex: ${terminalSafe(message)}\n`);
+  // One sentence on one line: a line break in it comes from a name (a file named with one), not from scopex.
+  process.stderr.write(`scopex: ${oneLine(message)}\n`);
   if (error instanceof OrderError && error.reasons.length > 1) {
-    for (const reason of error.reasons) process.stderr.write(`  - ${terminalSafe(redactKeyMaterial(reason.message))}\n`);
+    for (const reason of error.reasons) process.stderr.write(`  - ${oneLine(redactKeyMaterial(reason.message))}\n`);
   }
   if (flags.debug && error instanceof Error) {
     process.stderr.write(`${terminalSafe(redactKeyMaterial(error.stack ?? ''))}\n`);

@@ -1,5 +1,6 @@
 // The master key file: 64 hex characters (32 bytes), readable by its owner only.
 import { createSecretKey, type KeyObject } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { describeFsError, KeyError } from '../errors.js';
 import { readInputFileSync } from '../util/read-input-file.js';
 import { refuseKeyFileOpenToOthers } from './key-file-mode.js';
@@ -24,6 +25,21 @@ export function loadMasterKey(file: string): KeyObject {
   } finally {
     raw.fill(0);
   }
+}
+
+/**
+ * Refuses a master key file that other users may read or write, when there is one; its content is not read. A batch
+ * checks this before any order runs (an export checks it when it loads the key): one that cannot be read at all is
+ * left to the orders that need it, since an order of customer-key accounts alone never reads it.
+ */
+export function refuseMasterKeyOpenToOthers(file: string): void {
+  let stats;
+  try {
+    stats = statSync(file);
+  } catch {
+    return;
+  }
+  refuseKeyFileOpenToOthers(stats, 'the master key file', file, 'MASTER_KEY_UNAVAILABLE');
 }
 
 export function formatMasterKey(raw: Buffer): string {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import * as archiverModule from 'archiver';
-import { AbortedError, describeFsError, InputError, KeyError, NotRegularFileError, ScopexError } from '../errors.js';
+import { AbortedError, describeFsError, InputError, KeyError, ScopexError } from '../errors.js';
 import { refuseKeyFileOpenToOthers } from '../keys/key-file-mode.js';
 import { ACCOUNT_ID_PATTERN } from '../sources/file-directory.js';
 import { readInputFile } from '../util/read-input-file.js';
@@ -73,13 +73,22 @@ interface QueuedEntry {
 }
 
 function openedFailure(file: string, what: string, cause: unknown): InputError {
-  if (cause instanceof NotRegularFileError) return new InputError('FILE_UNREADABLE', `cannot read ${what} ${file}: ${describeFsError(cause)}.`);
-  const code = (cause as { code?: unknown } | null)?.code;
-  return new InputError('FILE_UNREADABLE', `cannot read ${what} ${file}${typeof code === 'string' ? ` (${code})` : ''}.`);
+  // In words ("no such file"), as every other unreadable file is named; it was the bare errno, "(ENOENT)".
+  return new InputError('FILE_UNREADABLE', `cannot read ${what} ${file}: ${describeFsError(cause)}.`);
+}
+
+type SignerFiles = Pick<SealerOptions, 'signerCertificateFile' | 'signerKeyFile' | 'now'>;
+
+/**
+ * Loads the signer as sealing does and lets the key go: a batch checks it once, before any order runs, so that a fault
+ * of the config's signer files stops the run with one sentence (exit 2) rather than fail each order in turn.
+ */
+export async function checkSigner(options: SignerFiles): Promise<void> {
+  await loadSigner(options);
 }
 
 /** Loads the signer's key into a KeyObject straight from the file's bytes and checks it matches the certificate. */
-async function loadSigner(options: SealerOptions): Promise<{ certificatePem: string; key: KeyObject }> {
+async function loadSigner(options: SignerFiles): Promise<{ certificatePem: string; key: KeyObject }> {
   let certificatePem: string;
   try {
     certificatePem = (await readInputFile(options.signerCertificateFile)).toString('utf8');

@@ -32,3 +32,12 @@ const TERMINAL_UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u1
 export function terminalSafe(text: string): string {
   return text.replace(TERMINAL_UNSAFE, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/**
+ * One field of a line of human output, from outside (a file name, an order id, an error message naming a file): as
+ * terminalSafe, and a line feed escaped too, so that it cannot start a line of its own. An order file named with one
+ * printed a forged "sealed" row in batch's table.
+ */
+export function oneLine(text: string): string {
+  return terminalSafe(text).replaceAll('\n', '\\u000a');
+}

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runBatch, verdictFor, type BatchEvent, type VerifyFunction } from '../../src/batch/batch.js';
+import { summaryTable } from '../../src/cli/batch.js';
 import type { ScopexConfig } from '../../src/config.js';
 import { generateSamplePki, type SamplePki } from '../../src/samples/pki.js';
 import { maxConcurrency } from '../../src/batch/max-concurrency.js';
@@ -166,7 +167,11 @@ describe('runBatch', () => {
 
   it('runs the same order given twice once, and refuses a different order under a used id', async () => {
     const a = writeFakeOrder(ordersDir, 'a.json', 'LE-A', 'seal');
-    writeFakeOrder(ordersDir, 'a-copy.json', 'LE-A', 'seal');
+    // Round 9 batch D3: the same order saved with other blanks and key order is the same order (its canonical JSON,
+    // what the approval signs), as verify and a re-run take it; compared as bytes, it failed as "a different order".
+    const order = JSON.parse(readFileSync(a, 'utf8')) as Record<string, unknown>;
+    const reordered = Object.fromEntries(Object.entries(order).reverse());
+    writeFileSync(path.join(ordersDir, 'a-copy.json'), `\ufeff${JSON.stringify(reordered, null, 4)}\n`);
     writeFakeOrder(ordersDir, 'a-other.json', 'LE-A', 'refuse');
     const fake = createFakeExporter();
     const result = await runBatch({
@@ -442,6 +447,9 @@ describe('runBatch re-run: the trust an existing archive is checked against', ()
       code: 'EXISTING_ARCHIVE_UNVERIFIED',
       message: `${path.join(outDir, 'LE-A.zip')} exists but does not verify (first failure: tagmanifest-sha256.txt: sha256 differs); move it away to export this order again`,
     });
+    // Round 9 batch D2: the table's row gave the archive's path (as a sealed row does), not why it failed.
+    const row = summaryTable(result).split('\n').find((line) => line.startsWith('LE-A '));
+    expect(row).toMatch(/ failed .* EXISTING_ARCHIVE_UNVERIFIED: .*LE-A\.zip exists but does not verify \(first failure: tagmanifest-sha256\.txt: sha256 differs\)/);
   });
 });
 

@@ -1,6 +1,6 @@
 // `scopex batch` given paths that name no order: each is a failed row, the good orders still run, exit 6; only when no
 // argument names an order is it a usage error (exit 2).
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxConcurrency } from '../../src/batch/max-concurrency.js';
@@ -49,6 +49,48 @@ describe('scopex batch with unusable arguments', () => {
     const checked = await runCli(['order', 'check', path.join(inbox, name), '--config', config]);
     expect(checked.code).toBe(2);
     expect(`${checked.stdout}${checked.stderr}`.includes('\u001b') || `${checked.stdout}${checked.stderr}`.includes('\u202e')).toBe(false);
+  });
+
+  // Round 9 batch D1: a line feed in a name was printed raw, and a file named with one forged a "sealed" row.
+  it('keeps each order on one line of the table and the summary when its file name holds a line feed', async () => {
+    const inbox = path.join(root, 'inbox-lf');
+    mkdirSync(inbox);
+    copyFileSync(path.join(world, 'orders', 'approved-subpoena.json'), path.join(inbox, 'good.json'));
+    writeFileSync(path.join(inbox, 'evil\nLE-2026-000999  sealed  1 99 0.0s  fake.json'), '{');
+    const result = await runCli(['batch', inbox, '--out', path.join(root, 'out-lf'), '--config', config]);
+    expect(result.code, result.stderr).toBe(6);
+    const rows = result.stdout.split('\n').filter((line) => line.includes('LE-2026-000999'));
+    expect(rows).toEqual([expect.stringMatching(/^evil\\u000aLE-2026-000999 {2}sealed .* malformed +- +- +\d+\.\ds {2}JSON_MALFORMED: /)]);
+    expect(result.stdout.split('\n').filter((line) => / sealed /.test(line) && !line.startsWith('evil'))).toHaveLength(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain('evil\\u000aLE-2026-000999');
+  });
+
+  // Round 9 batch D4: a fault of the config's key files failed every order in turn (exit 6, rows "malformed").
+  it('checks the key files every export needs before any order runs: a fault is a usage error naming the file', async () => {
+    const order = path.join(world, 'orders', 'approved-subpoena.json');
+    const faults: [string, string, () => void, () => void][] = [
+      ['signer.key.pem', 'is open to other users', () => chmodSync(path.join(world, 'pki', 'signer.key.pem'), 0o644), () => chmodSync(path.join(world, 'pki', 'signer.key.pem'), 0o600)],
+      ['signer.cert.pem: no such file.', '', () => renameSync(path.join(world, 'pki', 'signer.cert.pem'), path.join(root, 'cert.away')), () => renameSync(path.join(root, 'cert.away'), path.join(world, 'pki', 'signer.cert.pem'))],
+      ['data-keys.json', 'is open to other users', () => chmodSync(path.join(world, 'keys', 'data-keys.json'), 0o644), () => chmodSync(path.join(world, 'keys', 'data-keys.json'), 0o600)],
+      ['master.key', 'is open to other users', () => chmodSync(path.join(world, 'keys', 'master.key'), 0o644), () => chmodSync(path.join(world, 'keys', 'master.key'), 0o600)],
+    ];
+    for (const [file, words, breakIt, mend] of faults) {
+      const out = path.join(root, `out-fault-${path.basename(file, path.extname(file))}`);
+      const log = path.join(world, 'custody', 'custody.jsonl');
+      const readLog = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
+      const before = readLog();
+      breakIt();
+      try {
+        const result = await runCli(['batch', order, '--out', out, '--config', config]);
+        expect(result.code, result.stderr).toBe(2);
+        expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*${words}`))]);
+        expect(existsSync(out)).toBe(false);
+        expect(readLog()).toBe(before);
+      } finally {
+        mend();
+      }
+    }
   });
 
   it('a --trust file that holds no certificate is a usage error naming it, before any order runs', async () => {
