@@ -21,6 +21,28 @@ export function createAccountPaths(accountId: string): AccountPaths {
   const account = safeSegment(accountId);
   if (account !== accountId) throw new Error(`account id ${JSON.stringify(accountId)} cannot name a folder as it is`);
   const allocators = new Map<PayloadCategory, NameAllocator>();
+  /** IM: each conversation's folder, by its exact id, and the folder names given out (one allocator per category). */
+  const conversations = new Map<PayloadCategory, { byId: Map<string, string>; names: NameAllocator }>();
+
+  /**
+   * The folder of one conversation: its id made safe, and a `~n` twin name when another conversation's id made safe
+   * gives the same folder (`Chat` and `chat` on a file system that folds case, `..` and `conversation`, an OHM SIGN and
+   * an omega), so that a folder never holds two conversations. Folders elsewhere are merged that way (a store's `Docs`
+   * and `docs`), but a conversation id names one conversation exactly.
+   */
+  function conversationFolder(category: PayloadCategory, conversationId: string): string {
+    let known = conversations.get(category);
+    if (!known) {
+      known = { byId: new Map(), names: createNameAllocator() };
+      conversations.set(category, known);
+    }
+    let folder = known.byId.get(conversationId);
+    if (folder === undefined) {
+      folder = known.names.allocate(safeSegment(conversationId) || 'conversation');
+      known.byId.set(conversationId, folder);
+    }
+    return folder;
+  }
 
   function allocate(category: PayloadCategory, name: string, folders: boolean, suffix: string): string {
     let allocator = allocators.get(category);
@@ -43,7 +65,7 @@ export function createAccountPaths(accountId: string): AccountPaths {
           return allocate(category, item.name, true, suffix);
         case 'im':
           // One folder per conversation, one JSON file per message.
-          return allocate(category, `${safeSegment(item.conversationId) || 'conversation'}/${item.id}.json`, true, suffix);
+          return allocate(category, `${conversationFolder(category, item.conversationId)}/${item.id}.json`, true, suffix);
         case 'subscriber':
           return allocate(category, SUBSCRIBER_FILE, false, suffix);
         default: {

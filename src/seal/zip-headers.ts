@@ -12,6 +12,7 @@ const SIG_LFH = 0x04034b50;
 const SIG_DD = 0x08074b50;
 const SIG_CFH = 0x02014b50;
 const ZIP64_MAGIC = 0xffffffff;
+const ZIP64_MAGIC_SHORT = 0xffff;
 const ZIP64_EXTRA_ID = 0x0001;
 const MIN_VERSION_ZIP64 = 45;
 const VERSION_MADEBY = 45;
@@ -57,6 +58,10 @@ interface ZipEntry {
 
 interface ZipEngine {
   offset: number;
+  /** The engine's state for its end records (see archiveNeedsZip64); absent in an engine not as expected. */
+  _archive?: { forceZip64?: boolean; centralLength: number; centralOffset: number };
+  _entries?: unknown[];
+  isZip64?(): boolean;
   write(chunk: unknown): boolean;
   _writeLocalFileHeader(entry: ZipEntry): void;
   _writeDataDescriptor(entry: ZipEntry): void;
@@ -64,6 +69,14 @@ interface ZipEngine {
 }
 
 type HeaderWriter = (this: ZipEngine, entry: ZipEntry) => void;
+
+/**
+ * Whether a value must go in a ZIP64 field: APPNOTE 4.4.8, 4.4.9 and 4.4.16 make 0xffffffff in a 32-bit field mean
+ * "see the ZIP64 field", so a value of exactly that needs one too. The engine switches at greater-than, and wrote an
+ * item of exactly 4,294,967,295 bytes with that raw value and no ZIP64 field: libzip refused the whole archive.
+ */
+const needsZip64 = (value: number): boolean => value >= ZIP64_MAGIC;
+const entryNeedsZip64 = (entry: ZipEntry): boolean => needsZip64(entry.getSize()) || needsZip64(entry.getCompressedSize());
 
 /** The engine's getShortBytes and getLongBytes keep the low 16 and 32 bits. */
 const short = (value: number): number => (value & 0xffff) >>> 0;
@@ -107,22 +120,20 @@ const declaredLarge = new WeakMap<object, Map<string, number>>();
  */
 export function declareLargeEntry(archive: object, name: string, bytes: number): boolean {
   const engine = engineOf(archive);
-  if (!engine || !(bytes > ZIP64_MAGIC)) return false;
+  if (!engine || !needsZip64(bytes)) return false;
   let names = declaredLarge.get(engine);
   if (!names) declaredLarge.set(engine, (names = new Map()));
   names.set(name, bytes);
   return true;
 }
 
-/** The ZIP64 field of a local header: both sizes (APPNOTE 4.5.3: a local header's field holds both). */
-function zip64LocalExtra(bytes: number): Buffer {
-  const field = Buffer.allocUnsafe(20);
-  field.writeUInt16LE(ZIP64_EXTRA_ID, 0);
-  field.writeUInt16LE(16, 2);
-  writeEight(field, bytes, 4);
-  writeEight(field, bytes, 12);
-  return field;
-}
+/**
+ * The ZIP64 field of a streamed entry's local header: both sizes (APPNOTE 4.5.3: a local header's field holds both),
+ * zero, as bit 3 wants the CRC-32 and sizes of a local header (4.4.4): they are in the 24-byte data descriptor. Its
+ * presence tells a reader that streams the archive that the descriptor is the ZIP64 one. The real sizes here beside a
+ * zero CRC-32 made libzip's consistency check (ziptool -c, PHP's CHECKCONS) refuse the whole archive as inconsistent.
+ */
+const ZIP64_LOCAL_EXTRA = Buffer.from([0x01, 0x00, 0x10, 0x00, ...new Array<number>(16).fill(0)]);
 
 function localFileHeader(original: HeaderWriter): HeaderWriter {
   return function writeLocalFileHeader(this: ZipEngine, entry: ZipEntry): void {
@@ -133,7 +144,7 @@ function localFileHeader(original: HeaderWriter): HeaderWriter {
     const declared = declaredNames?.get(name);
     if (declared !== undefined) declaredNames?.delete(name);
     let extra = entry.getLocalFileDataExtra();
-    if (entry.isZip64() || declared !== undefined) {
+    if (entryNeedsZip64(entry) || declared !== undefined) {
       bits.useDataDescriptor(true);
       entry.setVersionNeededToExtract(MIN_VERSION_ZIP64);
     }
@@ -142,7 +153,7 @@ function localFileHeader(original: HeaderWriter): HeaderWriter {
       original.call(this, entry);
       return;
     }
-    if (declared !== undefined) extra = Buffer.concat([extra, zip64LocalExtra(declared)]);
+    if (declared !== undefined) extra = Buffer.concat([extra, ZIP64_LOCAL_EXTRA]);
     const start = this.offset;
     entry._offsets.file = start;
     const header = Buffer.allocUnsafe(LOCAL_HEADER_BYTES + nameLength + extra.length);
@@ -173,7 +184,7 @@ function localFileHeader(original: HeaderWriter): HeaderWriter {
 }
 
 function dataDescriptor(this: ZipEngine, entry: ZipEntry): void {
-  const zip64 = entry.isZip64();
+  const zip64 = entryNeedsZip64(entry);
   const descriptor = Buffer.allocUnsafe(zip64 ? 24 : 16);
   descriptor.writeUInt32LE(SIG_DD, 0);
   descriptor.writeUInt32LE(long(entry.getCrc()), 4);
@@ -203,7 +214,7 @@ function centralFileHeader(original: HeaderWriter): HeaderWriter {
     let fileOffset = entry._offsets.file;
     let size = entry.getSize();
     let compressedSize = entry.getCompressedSize();
-    if (entry.isZip64() || fileOffset > ZIP64_MAGIC) {
+    if (entryNeedsZip64(entry) || needsZip64(fileOffset)) {
       size = ZIP64_MAGIC;
       compressedSize = ZIP64_MAGIC;
       fileOffset = ZIP64_MAGIC;
@@ -257,12 +268,25 @@ function engineOf(archive: object): ZipEngine | undefined {
 }
 
 /**
+ * The engine's own choice of ZIP64 end records, at greater-or-equal (see needsZip64): an archive of exactly 65,535
+ * entries, or whose central directory starts or runs exactly 0xffffffff bytes, gave that marker in its classic end
+ * record with no ZIP64 record to resolve it.
+ */
+function archiveNeedsZip64(this: Required<ZipEngine>): boolean {
+  const state = this._archive;
+  return state.forceZip64 === true || this._entries.length >= ZIP64_MAGIC_SHORT || needsZip64(state.centralLength) || needsZip64(state.centralOffset);
+}
+
+/**
  * Installs the one-Buffer header writers on one archiver ZipArchive; returns whether it could. Install it before
  * compactCentralDirectory, which renders each central directory record with the engine's writer as it finds it.
  */
 export function writeZipHeadersWhole(archive: object): boolean {
   const engine = engineOf(archive);
   if (!engine) return false;
+  if (typeof engine.isZip64 === 'function' && typeof engine._archive === 'object' && Array.isArray(engine._entries)) {
+    engine.isZip64 = archiveNeedsZip64 as () => boolean;
+  }
   engine._writeLocalFileHeader = localFileHeader(engine._writeLocalFileHeader);
   engine._writeDataDescriptor = dataDescriptor;
   engine._writeCentralFileHeader = centralFileHeader(engine._writeCentralFileHeader);

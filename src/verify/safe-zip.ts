@@ -377,6 +377,16 @@ async function readCentralDirectory(
     if (diskNumberStart !== 0 || fileCommentLength !== 0 || extraFields !== NO_FIELDS) {
       centralRecordProblems(name, diskNumberStart, fileCommentLength, extraFieldLength, extraFields, zip64Values, problems);
     }
+    const zip64 = extraFields !== NO_FIELDS && extraFields.some((field) => field.id === ZIP64_FIELD);
+    if (zip64Values > 0 && !zip64) {
+      // APPNOTE 4.4.8/4.4.9/4.4.16: 0xffffffff means "in the ZIP64 field"; libzip refuses the archive without one.
+      problems.push({
+        entry: name,
+        expected: 'a ZIP64 field holding each value marked 0xffffffff',
+        found: 'no ZIP64 field',
+        message: `the central directory record of ${name} marks a size or offset 0xffffffff (held in a ZIP64 field) but has no ZIP64 field, so libzip cannot open the archive`,
+      });
+    }
     if (versionNeeded !== VERSION_WHOLE && versionNeeded !== VERSION_STREAMED && versionNeeded !== VERSION_ZIP64) {
       problems.push({
         entry: name,
@@ -395,7 +405,7 @@ async function readCentralDirectory(
       unicodePathName: unicodePath ? unicodePath.data.subarray(5).toString('utf8') : null,
       versionMadeBy,
       versionNeeded,
-      zip64: extraFields !== NO_FIELDS && extraFields.some((field) => field.id === ZIP64_FIELD),
+      zip64,
       flags,
       method,
       crc32,

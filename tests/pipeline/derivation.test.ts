@@ -354,6 +354,30 @@ describe('archive paths', () => {
     }
   });
 
+  // Round 9 interop I3: conversation folders were merged as a store's folders are (by case, Unicode form, or all to
+  // `conversation`), so one folder held two conversations with nothing in the path to tell them apart.
+  it('gives each IM conversation a folder of its own, however alike two ids look once made safe', () => {
+    const paths = createAccountPaths('acct-a');
+    const im = (id: string, conversationId: string): SourceItem =>
+      ({ kind: 'im', accountId: 'acct-a', id, timestamp: '2026-03-01T00:00:00Z', bytes: 1, name: `${id}.json`, conversationId, participants: [], ref: { ...ref, service: 'im', itemId: id } }) as SourceItem;
+    const ids = ['Chat', 'chat', 'CHAT', '..', 'conversation', '\u2126hm', '\u03a9hm', '19:x', '19_x', 'Chat'];
+    const folders = ids.map((conversation, i) => paths.item('im.content', im(`i-${i}`, conversation), false).split('/').slice(0, -1).join('/'));
+    expect(folders).toEqual([
+      'acct-a/im.content/Chat',
+      'acct-a/im.content/chat~2',
+      'acct-a/im.content/CHAT~3',
+      'acct-a/im.content/conversation',
+      'acct-a/im.content/conversation~2',
+      // Made safe, the OHM SIGN is its NFC form, the omega.
+      'acct-a/im.content/\u03a9hm',
+      'acct-a/im.content/\u03a9hm~2',
+      'acct-a/im.content/19_x',
+      'acct-a/im.content/19_x~2',
+      // The same conversation again: its own folder.
+      'acct-a/im.content/Chat',
+    ]);
+  });
+
   it('names a stored ciphertext as its plaintext would be named, plus .scxb', () => {
     const names = [
       '..',

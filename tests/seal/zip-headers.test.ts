@@ -146,6 +146,8 @@ describe('writeZipHeadersWhole, against the engine field by field', () => {
     const writers = ['_writeLocalFileHeader', '_writeDataDescriptor', '_writeCentralFileHeader'] as const;
     fc.assert(
       fc.property(entrySpec, fc.integer({ min: 0, max: 2 ** 36 }), (spec, offset) => {
+        // A value of exactly 0xffffffff is where the two part ways on purpose (see the test after this one).
+        fc.pre(![spec.size, spec.compressedSize, spec.fileOffset].includes(0xffffffff));
         for (const writer of writers) {
           const own = fakeEngine(prototype, offset, false);
           const whole = fakeEngine(prototype, offset, true);
@@ -160,6 +162,31 @@ describe('writeZipHeadersWhole, against the engine field by field', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  // Round 9 interop I1: the engine gives a value of exactly 0xffffffff as it is, which APPNOTE reads as "in the ZIP64
+  // field", and writes none: an item of 4,294,967,295 bytes made an archive libzip refuses.
+  it('gives a size or offset of exactly 0xffffffff in a ZIP64 field, with a 24-byte descriptor and version 4.5', async () => {
+    const { prototype, Entry } = await engineParts();
+    const spec = (size: number, fileOffset: number): EntrySpec => ({
+      name: 'storage.content/exact.bin', folder: false, comment: '', method: 0, size, compressedSize: size, crc: 0x12345678,
+      time: new Date('2026-10-02T10:00:00Z'), mode: 0o600, extra: undefined, descriptor: true, utf8: false, encryption: false,
+      version: 20, internal: 0, fileOffset,
+    });
+    for (const [size, fileOffset] of [[0xffffffff, 100], [100, 0xffffffff], [0xffffffff, 0xffffffff]] as const) {
+      const central = fakeEngine(prototype, 0, true);
+      const entry = entryOf(Entry, spec(size, fileOffset));
+      central._writeCentralFileHeader(entry);
+      const record = Buffer.concat(central.chunks);
+      expect(record.readUInt16LE(6)).toBe(45);
+      expect([record.readUInt32LE(20), record.readUInt32LE(24), record.readUInt32LE(42)]).toEqual([0xffffffff, 0xffffffff, 0xffffffff]);
+      const extra = record.subarray(46 + 'storage.content/exact.bin'.length, 46 + 'storage.content/exact.bin'.length + record.readUInt16LE(30));
+      expect(extra.readUInt16LE(0)).toBe(0x0001);
+      expect([Number(extra.readBigUInt64LE(4)), Number(extra.readBigUInt64LE(12)), Number(extra.readBigUInt64LE(20))]).toEqual([size, size, fileOffset]);
+      const descriptor = fakeEngine(prototype, 0, true);
+      descriptor._writeDataDescriptor(entryOf(Entry, spec(size, fileOffset)));
+      expect(Buffer.concat(descriptor.chunks)).toHaveLength(size === 0xffffffff ? 24 : 16);
+    }
   });
 
   it('leaves a name the engine would write inconsistently to the engine', async () => {

@@ -1,7 +1,9 @@
 // Slow: 70,000 entries (ZIP64 by entry count) and the memory bound for 50,000 entries.
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createBagSealer } from '../../src/seal/sealer.js';
+import { listZip } from '../../src/verify/safe-zip.js';
 import { pythonCheckBag, run, tempDir, writePki, type PkiFiles } from './helpers.js';
 
 let workspace: { dir: string; cleanup(): void };
@@ -42,6 +44,23 @@ describe('slow: large entry counts', () => {
     expect(verdict.problems).toEqual([]);
     expect(verdict.entries).toBe(70_005);
     expect(verdict.info['Payload-Oxum']).toMatch(/\.70000$/);
+  });
+
+  // 0xffff in the classic end record's count means "see the ZIP64 end record" (APPNOTE 4.4.1.4); the engine wrote it
+  // with none for exactly 65,535 entries, and verify (as libzip would) took the archive for a truncated one.
+  test('exactly 65,535 entries get ZIP64 end records, and the archive verifies', { timeout: 180_000 }, async () => {
+    const archive = await sealTiny('ZIP64-EXACT', 0xffff - 5);
+    const handle = await open(archive, 'r');
+    try {
+      const listing = await listZip(handle, (await handle.stat()).size);
+      expect(listing.problems).toEqual([]);
+      expect(listing.entries).toHaveLength(0xffff);
+    } finally {
+      await handle.close();
+    }
+    const tested = run('unzip', ['-tqq', archive]);
+    expect(tested.stderr).toBe('');
+    expect(tested.status).toBe(0);
   });
 
   test('appending 50,000 small entries keeps memory flat', { timeout: 180_000 }, async () => {

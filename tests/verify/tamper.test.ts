@@ -562,6 +562,26 @@ describe('version needed to extract', () => {
   });
 });
 
+describe('a central record value marked 0xffffffff', () => {
+  // Round 9 interop I1: "in the ZIP64 field" (APPNOTE 4.4.8/4.4.9/4.4.16); with no such field libzip refuses the
+  // whole archive, and verify passed one the writer made for an item of exactly 4,294,967,295 bytes.
+  it('with no ZIP64 field is named as such', async () => {
+    // Both sizes of the entry that lies last marked: the one 32-bit value the writer gave raw. (On an entry with
+    // another after it, the 4 GiB it then claims is refused first, as an overlap.)
+    const last = centralRecords(goodZip).reduce((a, b) => (localHeaderAt(goodZip, b.offset) > localHeaderAt(goodZip, a.offset) ? b : a));
+    const bagPath = last.name.slice(ORDER_ID.length + 1);
+    const zip = centralEdited(goodZip, bagPath, (out, at) => {
+      out.writeUInt32LE(0xffffffff, at + 20);
+      out.writeUInt32LE(0xffffffff, at + 24);
+    });
+    const report = await verifyBytes(zip);
+    expect(report.ok).toBe(false);
+    expect(report.failures.map((failure) => failure.message)).toContain(
+      `the central directory record of ${last.name} marks a size or offset 0xffffffff (held in a ZIP64 field) but has no ZIP64 field, so libzip cannot open the archive`,
+    );
+  });
+});
+
 describe('a stored entry marked encrypted', () => {
   it('is reported as marked encrypted, not as sizes "4930 != 4930"', async () => {
     const zip = centralEdited(goodZip, MAIL_1, (out, at) => {
