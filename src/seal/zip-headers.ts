@@ -128,12 +128,20 @@ export function declareLargeEntry(archive: object, name: string, bytes: number):
 }
 
 /**
- * The ZIP64 field of a streamed entry's local header: both sizes (APPNOTE 4.5.3: a local header's field holds both),
- * zero, as bit 3 wants the CRC-32 and sizes of a local header (4.4.4): they are in the 24-byte data descriptor. Its
- * presence tells a reader that streams the archive that the descriptor is the ZIP64 one. The real sizes here beside a
- * zero CRC-32 made libzip's consistency check (ziptool -c, PHP's CHECKCONS) refuse the whole archive as inconsistent.
+ * The ZIP64 field of a streamed entry's local header: both sizes (APPNOTE 4.5.3: a local header's field holds both).
+ * Its presence tells a reader that streams the archive that the descriptor is the ZIP64 one. Decision: the real sizes,
+ * although bit 3 would have them zero (4.4.4): Info-ZIP's unzip takes the sizes of a local ZIP64 field as the entry's,
+ * and with zeros there it read no byte of it ("bad CRC 00000000"), while libzip's consistency check (ziptool -c)
+ * refuses real sizes beside a zero CRC-32. unzip is what an investigator has; libzip reads the archive without -c.
  */
-const ZIP64_LOCAL_EXTRA = Buffer.from([0x01, 0x00, 0x10, 0x00, ...new Array<number>(16).fill(0)]);
+function zip64LocalExtra(bytes: number): Buffer {
+  const field = Buffer.allocUnsafe(20);
+  field.writeUInt16LE(ZIP64_EXTRA_ID, 0);
+  field.writeUInt16LE(16, 2);
+  writeEight(field, bytes, 4);
+  writeEight(field, bytes, 12);
+  return field;
+}
 
 function localFileHeader(original: HeaderWriter): HeaderWriter {
   return function writeLocalFileHeader(this: ZipEngine, entry: ZipEntry): void {
@@ -153,7 +161,7 @@ function localFileHeader(original: HeaderWriter): HeaderWriter {
       original.call(this, entry);
       return;
     }
-    if (declared !== undefined) extra = Buffer.concat([extra, ZIP64_LOCAL_EXTRA]);
+    if (declared !== undefined) extra = Buffer.concat([extra, zip64LocalExtra(declared)]);
     const start = this.offset;
     entry._offsets.file = start;
     const header = Buffer.allocUnsafe(LOCAL_HEADER_BYTES + nameLength + extra.length);
