@@ -71,6 +71,11 @@ export interface BatchOptions {
   /** The custody log the in-process exports append to (default: the config's; workers open it themselves). */
   custody?: CustodyLog;
   onEvent?: (event: BatchEvent) => void;
+  /**
+   * An order waits for another export of it into the same folder: what it waits for, one sentence, told once per wait
+   * (apart from onEvent, whose presence makes every export count its items first).
+   */
+  onWaiting?: (orderId: string, message: string) => void;
 }
 
 export type BatchEvent =
@@ -187,7 +192,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
       return result;
     }
     const started = performance.now();
-    const copy = (rest: Pick<BatchOrderResult, 'verdict' | 'error'>): BatchOrderResult => {
+    const copy = (rest: Pick<BatchOrderResult, 'verdict' | 'error'> & Partial<Pick<BatchOrderResult, 'bytes' | 'archive'>>): BatchOrderResult => {
       const result: BatchOrderResult = {
         orderId: order.orderId,
         file: order.file,
@@ -209,8 +214,11 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
         message: `order id ${order.orderId} in ${order.file} is also the id of a different order in this batch, ${earlier.order.file}`,
       }).then((error) => copy({ verdict: 'failed', error }));
     }
+    // A copy of an order that sealed (or was found sealed) names its archive, as a re-run's skipped row does.
     return earlier.result.then((first) =>
-      copy({ verdict: first.verdict === 'sealed' ? 'skipped' : first.verdict, error: first.error }),
+      first.verdict === 'sealed' || first.verdict === 'skipped'
+        ? copy({ verdict: 'skipped', error: null, bytes: first.bytes, archive: first.archive })
+        : copy({ verdict: first.verdict, error: first.error }),
     );
   };
 
@@ -271,7 +279,9 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
       if (order.idFromOrder) {
         // Another run exporting this order into this folder (an overlapping batch): its end is waited for, and then
         // what it left decides, as on a re-run. Never a second export of the order beside it.
-        const other = await waitForOtherExport(outDir, order.orderId, lockPollMs, options.signal);
+        const other = await waitForOtherExport(outDir, order.orderId, lockPollMs, options.signal, (message) =>
+          options.onWaiting?.(order.orderId, message),
+        );
         if (other === 'aborted') {
           return finish({ ...none, verdict: 'aborted', error: { code: 'ABORTED', message: 'not started: the batch was interrupted' } });
         }
@@ -430,7 +440,14 @@ async function existingArchive(outDir: string, orderId: string): Promise<Existin
  * Waits while another export of the order into `outDir` runs (in another process of this host): null once none does,
  * 'aborted' when the batch is interrupted meanwhile, or why it cannot be waited for (a lock of another host).
  */
-async function waitForOtherExport(outDir: string, orderId: string, pollMs: number, signal?: AbortSignal): Promise<string | 'aborted' | null> {
+async function waitForOtherExport(
+  outDir: string,
+  orderId: string,
+  pollMs: number,
+  signal: AbortSignal | undefined,
+  onWait: (message: string) => void,
+): Promise<string | 'aborted' | null> {
+  let said: string | undefined;
   for (;;) {
     if (signal?.aborted) return 'aborted';
     let holder: Awaited<ReturnType<typeof orderLockHolder>>;
@@ -442,6 +459,7 @@ async function waitForOtherExport(outDir: string, orderId: string, pollMs: numbe
     }
     if (!holder) return null;
     if (!holder.waitable) return holder.message;
+    if (holder.waiting !== said) onWait((said = holder.waiting));
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, pollMs);
       signal?.addEventListener('abort', done, { once: true });

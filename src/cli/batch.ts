@@ -60,6 +60,7 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
     boundHeapGrowth();
     const { runBatch } = await import('../batch/batch.js');
     const display = progressWanted(args) ? createBatchDisplay((await import('cli-progress')).default) : undefined;
+    const tell = (line: string) => (display ? display.log(line) : process.stderr.write(`${line}\n`));
     let result: BatchResult;
     try {
       result = await whileInterruptible(
@@ -73,6 +74,10 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
             ...(args.trust ? { trustFile: path.resolve(args.trust) } : {}),
             signal,
             ...(display ? { onEvent: display.onEvent } : {}),
+            onWaiting: (_orderId, message) => {
+              // A wait may last minutes (a lock a crash left half-made): said at once, on a TTY or not.
+              if (!args.quiet) tell(`scopex: ${oneLine(redactKeyMaterial(message))}`);
+            },
           }),
         {
           reason: (signal) =>
@@ -93,6 +98,10 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
     }
     if (!result.ok) {
       const failing = shown.orders.filter((order) => order.verdict !== 'sealed' && order.verdict !== 'skipped');
+      // --quiet prints no table, and so only errors: each order that did not seal is one, on a line of its own.
+      if (args.quiet && !args.json) {
+        for (const order of failing) process.stderr.write(`scopex: ${oneLine(`${order.orderId} ${order.verdict}: ${lastCell(order)}`)}\n`);
+      }
       const first = failing[0];
       throw Object.assign(
         new BatchError(
@@ -185,6 +194,10 @@ function createBatchDisplay(cliProgress: typeof cliProgressModule) {
           break;
         }
       }
+    },
+    /** A line above the bars. */
+    log(line: string): void {
+      multibar.log(`${line}\n`);
     },
     stop(): void {
       multibar.stop();

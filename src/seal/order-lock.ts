@@ -76,11 +76,21 @@ export async function acquireOrderLock(outDir: string, orderId: string): Promise
  * next export takes over). `waitable`: its end can be seen from here, by polling this again (a process of this host
  * other than this one, or a lock still being written); a lock of another host, or of this very process, is not.
  */
-export async function orderLockHolder(outDir: string, orderId: string): Promise<{ message: string; waitable: boolean } | null> {
-  const found = await inspect(orderLockFile(outDir, orderId), outDir, orderId);
+export async function orderLockHolder(
+  outDir: string,
+  orderId: string,
+): Promise<{ message: string; waitable: boolean; waiting: string } | null> {
+  const file = orderLockFile(outDir, orderId);
+  const found = await inspect(file, outDir, orderId);
   if (found.kind !== 'held') return null;
   const { owner } = found;
-  return { message: found.message, waitable: !owner || (owner.host === hostname() && owner.pid !== process.pid) };
+  // What a waiter says while it waits: a lock not written yet is most often one a crash left, and it is waited for
+  // until it is UNREADABLE_LOCK_STALE_MS old, which is long enough to want a word.
+  const waiting = owner
+    ? `another export of order ${orderId} into ${outDir} is running (pid ${owner.pid}); waiting for it to end`
+    : `the lock ${file} of order ${orderId} is not written yet (an export starting, or one that ended while starting); ` +
+      `waiting for it, at most until it is ${UNREADABLE_LOCK_STALE_MS / 60_000} minutes old`;
+  return { message: found.message, waitable: !owner || (owner.host === hostname() && owner.pid !== process.pid), waiting };
 }
 
 async function createLock(file: string, owner: LockOwner): Promise<OrderLock | undefined> {

@@ -188,6 +188,8 @@ describe('runBatch', () => {
       ['a-other.json', 'failed'],
     ]);
     expect(result.orders[2]!.error?.code).toBe('DUPLICATE_ORDER_ID');
+    // Round 9 batch (minor): the copy's skipped row names the archive, as a re-run's does; it showed "-".
+    expect(result.orders[1]).toMatchObject({ archive: path.join(outDir, 'LE-A.zip'), bytes: result.orders[0]!.bytes, error: null });
     expect(fake.calls).toEqual(['a.json']);
     // The order turned away is in the custody log as export would log it (a fake order is malformed there).
     const logged = readFileSync(path.join(dir, 'custody', 'custody.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { event: string; details: { reasons?: string[] } });
@@ -352,13 +354,52 @@ describe('runBatch beside another run of the same orders', () => {
     try {
       const fake = createFakeExporter();
       const started = performance.now();
-      const result = await runBatch({ orders: [ordersDir], outDir, config: fakeConfig(dir), exportOrder: fake.exportOrder, verifyArchive: fakeVerify, lockPollMs: 20 });
+      const waits: string[] = [];
+      const result = await runBatch({
+        orders: [ordersDir],
+        outDir,
+        config: fakeConfig(dir),
+        exportOrder: fake.exportOrder,
+        verifyArchive: fakeVerify,
+        lockPollMs: 20,
+        onWaiting: (orderId, message) => waits.push(`${orderId}: ${message}`),
+      });
       expect(performance.now() - started).toBeGreaterThanOrEqual(250);
       expect(result.orders.map((o) => [o.orderId, o.verdict])).toEqual([['LE-A', 'skipped']]);
       expect(fake.calls).toEqual([]);
+      // Said once, however many times the lock was looked at.
+      expect(waits).toEqual([`LE-A: another export of order LE-A into ${outDir} is running (pid ${other.pid}); waiting for it to end`]);
     } finally {
       clearTimeout(finishing);
       other.kill();
+    }
+  });
+
+  it('says what it waits for when the lock is not written yet (a crash between its create and its write), and exports once it is', async () => {
+    writeFakeOrder(ordersDir, 'a.json', 'LE-A', 'seal');
+    mkdirSync(outDir);
+    const lock = path.join(outDir, '.LE-A.lock');
+    writeFileSync(lock, '');
+    // Round 9 batch (minor): such a lock is waited for until it is two minutes old, and nothing said so.
+    const written = setTimeout(() => rmSync(lock), 200);
+    try {
+      const waits: string[] = [];
+      const fake = createFakeExporter();
+      const result = await runBatch({
+        orders: [ordersDir],
+        outDir,
+        config: fakeConfig(dir),
+        exportOrder: fake.exportOrder,
+        verifyArchive: fakeVerify,
+        lockPollMs: 20,
+        onWaiting: (orderId, message) => waits.push(`${orderId}: ${message}`),
+      });
+      expect(result.orders.map((o) => o.verdict)).toEqual(['sealed']);
+      expect(waits).toEqual([
+        `LE-A: the lock ${lock} of order LE-A is not written yet (an export starting, or one that ended while starting); waiting for it, at most until it is 2 minutes old`,
+      ]);
+    } finally {
+      clearTimeout(written);
     }
   });
 

@@ -84,6 +84,17 @@ describe('scopex batch on a sample world', () => {
     expect(again.counts).toMatchObject({ sealed: 0, skipped: 5, refused: 10, malformed: 1 });
     expect(sealed.map((o) => statSync(o.archive!).mtimeMs)).toEqual(mtimes);
 
+    // --quiet prints only errors: every order that did not seal, one line each (round 9 batch: only the first was
+    // named), then the one-sentence summary.
+    const quiet = await runCli(['batch', path.join(world, 'orders'), '--out', out, '--config', config, '--quiet']);
+    expect(quiet.code).toBe(6);
+    expect(quiet.stdout).toBe('');
+    const failing = again.orders.filter((o) => o.verdict !== 'skipped');
+    expect(quiet.stderr.trimEnd().split('\n')).toEqual([
+      ...failing.map((o) => expect.stringMatching(new RegExp(`^scopex: ${o.orderId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ${o.verdict}: ${o.error!.code}: `))),
+      expect.stringMatching(/^scopex: 11 of 16 orders did not seal \(5 skipped, 10 refused, 1 malformed\); first: /),
+    ]);
+
     const audit = await runCli(['audit', 'verify', '--config', config, '--json']);
     expect(audit.code).toBe(0);
     expect(JSON.parse(audit.stdout)).toMatchObject({ ok: true });
