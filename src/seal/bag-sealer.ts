@@ -381,9 +381,10 @@ class ZipBagSealer implements BagSealer {
       this.#throwIfFailed();
       await this.#writeTagFiles();
       await this.#drain();
-      const sinkDone = finished(this.#sink);
-      await this.#archive.finalize();
-      await sinkDone;
+      // Both at once: a sink that fails while finalize() runs (a full disk at the central directory) rejects sinkDone
+      // then, and a rejection with no handler yet ended the process (a stack trace, exit 1, nothing cleaned up); and
+      // finalize() need not settle once its destination is gone.
+      await Promise.all([this.#archive.finalize(), finished(this.#sink)]);
       this.#throwIfFailed();
       if (this.#sink.bytes !== this.#archive.pointer()) {
         throw writeFailure(
