@@ -30,8 +30,9 @@ import { isOrganisationTenant, type Account } from '../sources/account-directory
 import type { SourceItem, TimeRange } from '../sources/source-adapter.js';
 import { createSources, type Sources } from '../sources/sources.js';
 import { createAccountPaths, type AccountPaths, type PayloadCategory } from './item-paths.js';
-import { createMailHeaderCollector, mailHeaderFields, type MailHeaderCollector, type MailHeaderFields } from './mail-headers.js';
-import { checkImMessage } from './im-message.js';
+import { createMailHeaderCollector, mailHeaderFields, type MailHeaderFields } from './mail-headers.js';
+import { createImFactsCollector } from './im-facts.js';
+import { checkImFacts, checkImMessage } from './im-message.js';
 import { imMetadata, mailMetadata, storageMetadata, type DeliveredEncryption } from './metadata.js';
 import { createScopeGate, ScopeViolation, type GateRequest, type ScopeGate } from './scope-gate.js';
 import type { ProductionRecord } from './production-record.js';
@@ -337,6 +338,12 @@ interface RunContext {
 }
 
 /** One item on its way to the sealer: admitted by the gate, its body maybe already being read. */
+/** Reads an item's plaintext as it streams past (mail headers, an IM message's facts); `end` may fail the item. */
+interface ItemStreamReader {
+  push(chunk: Buffer): void;
+  end?(): void;
+}
+
 interface PreparedItem {
   item: SourceItem;
   encryption: DeliveredEncryption;
@@ -506,7 +513,14 @@ function createRun(ctx: RunContext) {
       return wantHeaders ? (body.mailHeaders ?? mailHeaderFields(body.bytes)) : null;
     }
     const collector = wantHeaders ? createMailHeaderCollector() : undefined;
-    const guarded = guardedItemStream(item, state, primary, collector);
+    // A message too large to be read whole is compared with its index line as it streams past, before the archive
+    // is sealed: the check fails the stream at its end, which stops the export.
+    let reader: ItemStreamReader | undefined = collector;
+    if (item.kind === 'im') {
+      const im = createImFactsCollector();
+      reader = { push: (chunk) => im.push(chunk), end: () => checkImFacts(item, im.facts(), gate, primary) };
+    }
+    const guarded = guardedItemStream(item, state, primary, reader);
     if (plan.content) {
       await addContent(prepared, paths, plan.content, guarded);
     } else {
@@ -539,7 +553,7 @@ function createRun(ctx: RunContext) {
   }
 
   /** The item's bytes, counted against its declared size as they pass; a mismatch fails the stream (ScopeError). */
-  function guardedItemStream(item: SourceItem, state: EncryptionState, request: GateRequest, collector?: MailHeaderCollector) {
+  function guardedItemStream(item: SourceItem, state: EncryptionState, request: GateRequest, reader?: ItemStreamReader) {
     const storedCiphertext = state === 'customer-key';
     const expected = storedCiphertext ? item.bytes + BLOB_OVERHEAD : item.bytes;
     const source: Readable = storedCiphertext ? sources.keyService.openStored(item.ref) : sources.keyService.openItem(item.ref);
@@ -560,11 +574,22 @@ function createRun(ctx: RunContext) {
           callback(violation() as Error);
           return;
         }
-        collector?.push(chunk);
+        reader?.push(chunk);
         callback(null, chunk);
       },
       flush(callback: TransformCallback) {
-        callback(seen === expected ? null : (violation() as Error));
+        if (seen !== expected) {
+          callback(violation() as Error);
+          return;
+        }
+        try {
+          reader?.end?.();
+        } catch (error) {
+          failure ??= error;
+          callback(error as Error);
+          return;
+        }
+        callback(null);
       },
     });
     source.once('error', (error) => {

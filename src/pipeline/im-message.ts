@@ -5,59 +5,53 @@
 import { IntegrityError } from '../errors.js';
 import { isInstant } from '../order/schema.js';
 import type { ImItem } from '../sources/source-adapter.js';
+import { createImFactsCollector, MAX_FIELD_BYTES, type ImFactField, type ImFacts } from './im-facts.js';
 import type { GateRequest, ScopeGate } from './scope-gate.js';
 
 /** The longest value an error quotes from a message: identifiers are short, and a message's text is never quoted. */
 const MAX_QUOTED = 200;
 
-/** What a message says of itself, in the fields the store writes (only those it has; nothing when it is not JSON). */
-interface MessageFacts {
-  conversationId?: unknown;
-  participants?: unknown;
-  sentAt?: unknown;
-}
-
 /**
  * Throws a ScopeViolation when the message is dated outside the order, and an IntegrityError (INDEX_DISAGREES) when
- * its conversation, its participants or its time differ from its index line. A message that is not a JSON object,
- * or lacks a field, is delivered as stored: there is nothing in it to compare.
+ * its conversation, its participants or its time differ from its index line, or it states one of them twice or at a
+ * length no index line has. A message that is not one JSON object (read as createImFactsCollector reads it), or lacks a
+ * field, is delivered as stored: there is nothing in it to compare.
  */
 export function checkImMessage(item: ImItem, bytes: Buffer, gate: ScopeGate, request: GateRequest): void {
-  const facts = messageFacts(bytes);
-  if (!facts) return;
+  const collector = createImFactsCollector();
+  collector.push(bytes);
+  checkImFacts(item, collector.facts(), gate, request);
+}
+
+/** checkImMessage for a message read as a stream: what createImFactsCollector found in it. */
+export function checkImFacts(item: ImItem, read: ImFacts | null, gate: ScopeGate, request: GateRequest): void {
+  if (!read) return;
   const disagree = (field: string, message: string, index: string): IntegrityError =>
     new IntegrityError(
       'INDEX_DISAGREES',
       `im item ${JSON.stringify(item.id)} of account ${item.accountId}: the message's ${field} is ${message}, but its index line says ${index}; the export was stopped and nothing was delivered`,
     );
+  const indexed: Record<ImFactField, string> = {
+    sentAt: item.timestamp,
+    conversationId: JSON.stringify(item.conversationId),
+    participants: JSON.stringify(item.participants),
+  };
+  // A field stated twice has two values, and a reader may take either: neither is compared, the export stops.
+  for (const field of read.repeated) throw disagree(field, 'stated more than once', indexed[field]);
+  for (const field of read.tooLong) throw disagree(field, `longer than ${MAX_FIELD_BYTES} bytes`, indexed[field]);
+  const facts = read.values;
   if ('sentAt' in facts) {
     if (!isInstant(facts.sentAt)) throw disagree('sentAt', describe(facts.sentAt, 'not an instant'), item.timestamp);
     gate.checkOwnTime(item, request, facts.sentAt);
     if (!sameInstant(facts.sentAt, item.timestamp)) throw disagree('sentAt', facts.sentAt, item.timestamp);
   }
   if ('conversationId' in facts && facts.conversationId !== item.conversationId) {
-    throw disagree('conversationId', describe(facts.conversationId, typeof facts.conversationId === 'string' ? 'a different value' : 'not text'), JSON.stringify(item.conversationId));
+    throw disagree('conversationId', describe(facts.conversationId, typeof facts.conversationId === 'string' ? 'a different value' : 'not text'), indexed.conversationId);
   }
   if ('participants' in facts && !sameParticipants(facts.participants, item.participants)) {
     const listed = isHandleList(facts.participants) ? `a different list of ${facts.participants.length} handles` : 'not a list of handles';
-    throw disagree('participants', describe(facts.participants, listed), JSON.stringify(item.participants));
+    throw disagree('participants', describe(facts.participants, listed), indexed.participants);
   }
-}
-
-function messageFacts(bytes: Buffer): MessageFacts | null {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return null;
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
-  const record = parsed as Record<string, unknown>;
-  const facts: MessageFacts = {};
-  for (const field of ['conversationId', 'participants', 'sentAt'] as const) {
-    if (Object.hasOwn(record, field)) facts[field] = record[field];
-  }
-  return facts;
 }
 
 /** The same participants, in any order (a set of handles); each handle exactly as written. */

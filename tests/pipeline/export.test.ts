@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pipeline, Transform } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScopexConfig } from '../../src/config.js';
 import { AbortedError, exitCodeFor, InputError, IntegrityError, OrderError, ScopeError, SourceError } from '../../src/errors.js';
@@ -364,6 +364,78 @@ describe('exportOrder stops and delivers nothing', () => {
       expect(error).toBeInstanceOf(ScopeError);
       expect((error as Error).message).toMatch(/item "i-inside" of account acct-alice outside the order: the item itself is dated 2024-/);
       await expectNoOutput(out);
+    });
+
+    /** Exports i-inside as `rewrite` makes its message, through the whole-message path or (`streamed`) the streamed one. */
+    async function exportRewritten(rewrite: (message: Buffer) => Buffer, streamed = false): Promise<{ error: unknown; out: string }> {
+      const keyService = createSources(config).keyService;
+      const original = (await keyService.readItem({ ...(await insideRef()) }, 2 ** 20)).bytes;
+      const message = rewrite(original);
+      const order = writeSignedOrder(fx, { categories: ['im.metadata', 'im.content'] });
+      const out = outDir();
+      const adapters = { ...createSources(config).adapters, im: faulty('im', (item) => (item.id === 'i-inside' ? { ...item, bytes: message.length } : item)) };
+      const rewritten = {
+        ...keyService,
+        readItem: async (...args: Parameters<typeof keyService.readItem>) => {
+          const body = await keyService.readItem(...args);
+          return args[0].itemId === 'i-inside' ? { ...body, bytes: message, mailHeaders: undefined } : body;
+        },
+        openItem: (...args: Parameters<typeof keyService.openItem>) =>
+          args[0].itemId === 'i-inside' ? Readable.from([message.subarray(0, 1000), message.subarray(1000)]) : keyService.openItem(...args),
+      };
+      if (streamed) expect(message.length).toBeGreaterThan(2 ** 20);
+      const error = await exportOrder({ orderFile: order.file, outDir: out, config, sources: { keyService: rewritten, adapters } }).catch((e: unknown) => e);
+      return { error, out };
+    }
+
+    async function insideRef() {
+      const im = createSources(config).adapters.im;
+      for await (const item of im.list('acct-alice', { from: new Date('2000-01-01T00:00:00Z'), to: new Date('2100-01-01T00:00:00Z') })) if (item.id === 'i-inside') return item.ref;
+      throw new Error('no i-inside in the fixture');
+    }
+
+    const misdate = (message: Buffer) => Buffer.from(message.toString('utf8').replace(/"sentAt":"2026/, '"sentAt":"2024'), 'utf8');
+
+    // Round 10 fidelity 1 and 2: a message over 1 MiB (streamed, never compared) and one that starts with a byte order
+    // mark (JSON.parse refused it, so it counted as no JSON) were delivered although they date themselves outside the order.
+    it('when a message over 1 MiB dates itself outside the order: compared as it streams (scope incident, exit 5)', async () => {
+      const padded = (message: Buffer) => Buffer.from(misdate(message).toString('utf8').replace(/\}\n$/, `,"pad":"${'a'.repeat(2 ** 20)}"}\n`), 'utf8');
+      const { error, out } = await exportRewritten(padded, true);
+      expect(error).toBeInstanceOf(ScopeError);
+      expect(exitCodeFor(error)).toBe(5);
+      expect((error as Error).message).toMatch(/item "i-inside" of account acct-alice outside the order: the item itself is dated 2024-/);
+      await expectNoOutput(out);
+    });
+
+    it('when a message that starts with a byte order mark dates itself outside the order (exit 5), in UTF-8 or UTF-16', async () => {
+      for (const encode of [(text: string) => Buffer.from(`\ufeff${text}`, 'utf8'), (text: string) => Buffer.from(`\ufeff${text}`, 'utf16le')]) {
+        const { error, out } = await exportRewritten((message) => encode(misdate(message).toString('utf8')));
+        expect(error).toBeInstanceOf(ScopeError);
+        expect((error as Error).message).toMatch(/the item itself is dated 2024-/);
+        await expectNoOutput(out);
+      }
+    });
+
+    // Round 10 fidelity 3: only the last of two values was compared, and a reader that keeps the first saw the other.
+    it('when a message states a field twice (exit 4, nothing delivered), whichever value agrees', async () => {
+      for (const field of ['sentAt', 'conversationId', 'participants']) {
+        const twice = (message: Buffer) => {
+          const record = JSON.parse(message.toString('utf8')) as Record<string, unknown>;
+          return Buffer.from(`{${JSON.stringify(field)}:${JSON.stringify(record[field])},${message.toString('utf8').slice(1)}`, 'utf8');
+        };
+        const { error, out } = await exportRewritten(twice);
+        expect(error, field).toBeInstanceOf(IntegrityError);
+        expect((error as IntegrityError).code).toBe('INDEX_DISAGREES');
+        expect((error as Error).message).toContain(`the message's ${field} is stated more than once`);
+        await expectNoOutput(out);
+      }
+    });
+
+    it('a message that is the same as its index line, also streamed and with a byte order mark: delivered as stored', async () => {
+      const marked = (message: Buffer) => Buffer.from(`\ufeff${message.toString('utf8').replace(/\}\n$/, `,"pad":"${'b'.repeat(2 ** 20)}"}\n`)}`, 'utf8');
+      const { error: result } = await exportRewritten(marked, true);
+      expect(result).not.toBeInstanceOf(Error);
+      expect((result as { archive: string }).archive).toMatch(/\.zip$/);
     });
   });
 
