@@ -1,6 +1,6 @@
 // `scopex samples generate`: builds a sample world for the demo, the tests and the benchmarks.
 import type { Argv, CommandModule } from 'yargs';
-import { AbortedError, outputWriteError } from '../errors.js';
+import { AbortedError, InputError, outputWriteError } from '../errors.js';
 import { SAMPLE_DEFAULTS, SAMPLE_PROFILES, type SampleProfile } from '../samples/profiles.js';
 import type { SampleWorldSummary } from '../samples/sample-world.js';
 import { describeInterrupt, whileInterruptible } from '../util/interrupts.js';
@@ -8,8 +8,8 @@ import { printResult, progressWanted, type GlobalArgs } from './common.js';
 
 interface GenerateArgs extends GlobalArgs {
   out: string;
-  accounts: number;
-  size: number;
+  accounts: string;
+  size: string;
   seed: string;
   profile: SampleProfile;
   force: boolean;
@@ -27,9 +27,10 @@ const generateCommand: CommandModule<GlobalArgs, GenerateArgs> = {
     yargs
       .usage(`$0 samples generate --out W [options]\n\nBuilds a deterministic sample world in W.\n\n${SEEDED_KEYS_NOTICE}`)
       .option('out', { type: 'string', demandOption: true, describe: 'folder to create the world in (must be new or empty)' })
-      .option('accounts', { type: 'number', default: SAMPLE_DEFAULTS.accounts, describe: 'number of accounts (at least 5)' })
-      .option('size', { type: 'number', default: SAMPLE_DEFAULTS.size, describe: 'total plaintext bytes to aim for (large files are streamed)' })
-      .option('seed', { type: 'string', default: SAMPLE_DEFAULTS.seed, describe: 'seed of ALL content, times, keys and nonces' })
+      // As typed, so that an error quotes what was typed (as yargs numbers, "abc" was NaN and "" was 0).
+      .option('accounts', { type: 'string', default: String(SAMPLE_DEFAULTS.accounts), describe: 'number of accounts (at least 5)' })
+      .option('size', { type: 'string', default: String(SAMPLE_DEFAULTS.size), describe: 'total plaintext bytes to aim for (large files are streamed)' })
+      .option('seed', { type: 'string', default: SAMPLE_DEFAULTS.seed, describe: 'seed of the content, times, store keys and nonces (the PKI is new each run)' })
       .option('profile', {
         choices: SAMPLE_PROFILES,
         default: SAMPLE_DEFAULTS.profile,
@@ -47,8 +48,8 @@ const generateCommand: CommandModule<GlobalArgs, GenerateArgs> = {
 async function runWithProgress(args: GenerateArgs): Promise<SampleWorldSummary> {
   const common = {
     out: args.out,
-    accounts: args.accounts,
-    size: args.size,
+    accounts: wholeNumber('--accounts', args.accounts, `a whole number from 5 to 100000`),
+    size: wholeNumber('--size', args.size, 'a whole number of bytes'),
     seed: args.seed,
     profile: args.profile,
     force: args.force,
@@ -74,7 +75,7 @@ async function runWithProgress(args: GenerateArgs): Promise<SampleWorldSummary> 
     cliProgress.Presets.shades_classic,
   );
   const mb = (bytes: number) => Math.round(bytes / 1e6);
-  bar.start(Math.max(1, mb(args.size)), 0, { accountsDone: 0, accounts: args.accounts });
+  bar.start(Math.max(1, mb(common.size)), 0, { accountsDone: 0, accounts: common.accounts });
   try {
     return await interruptible(() =>
       generateSampleWorld({
@@ -112,3 +113,10 @@ export const samplesCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .example('$0 samples generate --out /tmp/w', 'a 12-account sample world in /tmp/w'),
   handler: () => undefined,
 };
+
+/** A count as typed: digits only (blanks around them allowed), quoted as typed when it is not one. */
+function wholeNumber(flag: string, text: string, what: string): number {
+  const value = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value)) throw new InputError('USAGE', `${flag} must be ${what}, found ${JSON.stringify(text)}`);
+  return value;
+}

@@ -54,6 +54,8 @@ describe('an empty value', () => {
     ['order check ""', ['order', 'check', '', '--config', '{config}'], 'the ORDER argument is empty'],
     ['order check - (no standard input)', ['order', 'check', '-', '--config', '{config}'], 'the ORDER argument is empty or "-"'],
     ['batch with an empty ORDERS argument', ['batch', '{order}', '', '--out', '{out}', '--config', '{config}'], 'one of the ORDERS arguments is empty'],
+    // Round 10 contract C3: taken as the number 0 (a minimum world), not refused.
+    ['samples generate --size ""', ['samples', 'generate', '--out', '{out}', '--size', ''], '--size is empty'],
   ])('%s: exit 2, one line naming it', async (_case, args, named) => {
     await expectUsageError(args, named);
   });
@@ -112,5 +114,17 @@ describe('a boolean flag given a value other than true or false', () => {
   it('leaves what follows "--" alone', async () => {
     const result = await runCli(filled(['order', 'check', '--config', '{config}', '--', '--json=maybe']));
     expect(result.stderr).not.toContain('is a flag');
+  });
+});
+
+describe('a count that is no whole number', () => {
+  // Round 10 contract C3: the sentence said "found NaN", not what was typed.
+  it.each([
+    ['--size abc', ['samples', 'generate', '--out', '{out}', '--size', 'abc'], '--size must be a whole number of bytes, found "abc"'],
+    ['--size 10MB', ['samples', 'generate', '--out', '{out}', '--size', '10MB'], '--size must be a whole number of bytes, found "10MB"'],
+    ['--accounts abc', ['samples', 'generate', '--out', '{out}', '--accounts', 'abc'], '--accounts must be a whole number from 5 to 100000, found "abc"'],
+    ['--accounts 5.5', ['samples', 'generate', '--out', '{out}', '--accounts', '5.5'], '--accounts must be a whole number from 5 to 100000, found "5.5"'],
+  ])('samples generate %s: exit 2, quoting what was typed', async (_case, args, named) => {
+    await expectUsageError(args, named);
   });
 });
