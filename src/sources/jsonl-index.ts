@@ -223,7 +223,13 @@ export async function accountFolder(root: string, service: string, accountId: st
     throw new SourceError('UNKNOWN_ACCOUNT', `the ${service} store has no account ${JSON.stringify(accountId)}: not a valid account id`);
   }
   const folder = path.join(root, accountId);
-  const found = await lstat(folder).catch(() => undefined);
+  // Only "there is none" makes an unknown account: a store folder that cannot be searched (no permission) is an
+  // unreadable store, or the sentence sends the operator looking for an account that is there.
+  const found = await lstat(folder).catch((error: unknown) => {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new SourceError('STORE_UNREADABLE', `cannot read the ${service} store ${root}: ${describeFsError(error)}`, { cause: error });
+  });
   if (found?.isDirectory()) return folder;
   if (found?.isSymbolicLink()) throw linkInStore(folder, `the ${service} folder of account ${accountId}`);
   await assertStoreReadable(root, service);

@@ -8,8 +8,10 @@ export interface MailAdapterOptions {
   root: string;
 }
 
+// DESIGN.md's index line is id, timestamp, bytes and name: a mail line without userEncryption is a plain message (as
+// null says), not a corrupt index.
 export const mailIndexSchema = z.extend(indexLineSchema, {
-  userEncryption: z.nullable(z.enum(['smime', 'pgp'])),
+  userEncryption: z.optional(z.nullable(z.enum(['smime', 'pgp']))),
 });
 
 type MailIndexLine = z.infer<typeof mailIndexSchema>;
@@ -18,7 +20,9 @@ type MailIndexLine = z.infer<typeof mailIndexSchema>;
 export function isMailIndexLine(raw: unknown): raw is MailIndexLine {
   if (!isIndexLine(raw)) return false;
   const line = raw as Partial<Record<keyof MailIndexLine, unknown>>;
-  return (line.userEncryption === null || line.userEncryption === 'smime' || line.userEncryption === 'pgp');
+  return (
+    !Object.hasOwn(line, 'userEncryption') || line.userEncryption === null || line.userEncryption === 'smime' || line.userEncryption === 'pgp'
+  );
 }
 
 export function createMailAdapter(options: MailAdapterOptions): SourceAdapter {
@@ -41,7 +45,7 @@ export function createMailAdapter(options: MailAdapterOptions): SourceAdapter {
           timestamp: entry.timestamp,
           bytes: entry.bytes,
           name: entry.name,
-          userEncryption: entry.userEncryption,
+          userEncryption: entry.userEncryption ?? null,
           indexLine: entry,
           ref,
         }),

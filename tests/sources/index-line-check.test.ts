@@ -67,7 +67,10 @@ describe('index line checks', () => {
   it('accept a well-formed line of each store', () => {
     const base = { id: 'item-1', timestamp: '2024-03-01T10:00:00Z', bytes: 12, name: 'x' };
     expect(isMailIndexLine({ ...base, userEncryption: null })).toBe(true);
-    expect(isMailIndexLine(base)).toBe(false);
+    // Round 10 robust D3: DESIGN.md's line is these four fields; a mail line without userEncryption is a plain message.
+    expect(isMailIndexLine(base)).toBe(true);
+    expect(mailIndexSchema.safeParse(base).success).toBe(true);
+    expect(isMailIndexLine({ ...base, userEncryption: 'rot13' })).toBe(false);
     expect(isStorageIndexLine({ ...base, created: '2024-01-01T00:00:00+01:00', modified: '2024-01-02T00:00:00Z' })).toBe(true);
     expect(isImIndexLine({ ...base, conversationId: 'c', participants: ['a@example.com'] })).toBe(true);
     expect(isImIndexLine({ ...base, conversationId: 'c', participants: [1] })).toBe(false);
