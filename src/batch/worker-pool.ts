@@ -74,7 +74,12 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
         worker.off('exit', onExit);
         signal?.removeEventListener('abort', onAbort);
         if (reusable) idle.push(worker);
-        else void worker.terminate();
+        else {
+          // No longer one of the pool's, from now: it ends in its own time, and the next export gets a new worker
+          // (counted until its 'exit', the dying one made every later export fail "over-committed").
+          all.delete(worker);
+          void worker.terminate();
+        }
         finish();
       };
       const onMessage = (message: WorkerResponse) => {

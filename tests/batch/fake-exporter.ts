@@ -10,7 +10,8 @@ import type { ExportOptions, ExportResult } from '../../src/pipeline/export.js';
  * 'raced-exists' and 'raced-busy' stand for another run that sealed the order just before this export got to it: the
  * archive appears, and the export fails as the real one then does (its archive name taken, or its lock held).
  */
-export type FakeBehaviour = 'seal' | 'refuse' | 'fail' | 'scope' | 'hang' | 'raced-exists' | 'raced-busy';
+/** 'crash' is for worker threads only (worker-mode.test.ts): the worker dies mid-export. */
+export type FakeBehaviour = 'seal' | 'refuse' | 'fail' | 'scope' | 'hang' | 'raced-exists' | 'raced-busy' | 'crash';
 
 export function writeFakeOrder(dir: string, name: string, id: string, behaviour: FakeBehaviour): string {
   const file = path.join(dir, name);

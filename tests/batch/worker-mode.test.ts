@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as BatchModule from '../../src/batch/batch.js';
+import type * as PoolModule from '../../src/batch/worker-pool.js';
 import { EXPORT_WORKER_YOUNG_GENERATION_MB } from '../../src/batch/worker-pool.js';
 import { buildCli, ROOT } from '../e2e/export-helpers.js';
 import { fakeConfig, fakeVerify, writeFakeOrder } from './fake-exporter.js';
@@ -30,6 +31,11 @@ beforeAll(async () => {
     export async function exportOrder(options) {
       const order = JSON.parse(readFileSync(options.orderFile, 'utf8'));
       options.onProgress?.({ items: 1, bytes: 1, totalItems: 1 });
+      if (order.fake === 'crash') {
+        // Dies as a worker that runs out of file descriptors while loading a module does: an uncaught error.
+        setImmediate(() => { throw new Error('EMFILE: too many open files'); });
+        await new Promise(() => undefined);
+      }
       if (order.fake === 'hang') {
         await new Promise((_, reject) => options.signal.addEventListener('abort', () => reject(new AbortedError('ABORTED', 'aborted')), { once: true }));
       }
@@ -99,6 +105,29 @@ describe('runBatch in worker threads', () => {
     expect(threads.size).toBe(2);
     expect(threads.has('thread-0')).toBe(false);
     expect(readdirSync(path.join(dir, 'out-2')).sort()).toEqual(['LE-1.zip', 'LE-2.zip', 'LE-3.zip', 'LE-4.zip']);
+  });
+
+  it('a worker that dies mid-export fails its order, and the next export gets a new worker at once (round 10 robust D4)', async () => {
+    const pools = (await import(pathToFileURL(path.join(ROOT, 'dist/src/batch/worker-pool.js')).href)) as typeof PoolModule;
+    const orders = path.join(dir, 'orders-crash');
+    mkdirSync(orders);
+    const outDir = path.join(dir, 'out-crash');
+    mkdirSync(outDir);
+    const pool = pools.createWorkerPool({ size: 1, exportModule: pathToFileURL(fakeModule).href });
+    try {
+      const run = (id: string, fake: 'crash' | 'seal') =>
+        pool.exportOrder({ orderFile: writeFakeOrder(orders, `${id}.json`, id, fake), outDir, config: fakeConfig(dir) });
+      const crashed = await run('LE-1', 'crash').then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect((crashed as Error).message).toBe('export worker crashed: EMFILE: too many open files');
+      // Asked for at once, as a batch does: the dying worker, still counted until its 'exit', made this fail
+      // "worker pool over-committed" (INTERNAL), and so every order after a crash in a batch.
+      await expect(run('LE-2', 'seal')).resolves.toMatchObject({ orderId: 'LE-2' });
+    } finally {
+      await pool.close();
+    }
   });
 
   it('aborts exports running in workers and finishes', async () => {
