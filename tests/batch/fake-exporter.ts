@@ -127,6 +127,8 @@ export function createFakeExporter(delayMs = 20): FakeExporter {
             options.signal?.addEventListener('abort', () => reject(new AbortedError('ABORTED', 'aborted')), { once: true });
           });
           throw new Error('unreachable');
+        case 'crash':
+          throw new Error('a worker that dies is a worker thread\'s; in process, the fake cannot crash');
       }
     } finally {
       current -= 1;
