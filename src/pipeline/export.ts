@@ -516,7 +516,8 @@ function createRun(ctx: RunContext) {
     // A message too large to be read whole is compared with its index line as it streams past, before the archive
     // is sealed: the check fails the stream at its end, which stops the export.
     let reader: ItemStreamReader | undefined = collector;
-    if (item.kind === 'im') {
+    // A customer-key message streams as stored, encrypted: there is nothing in it to read.
+    if (item.kind === 'im' && state !== 'customer-key') {
       const im = createImFactsCollector();
       reader = { push: (chunk) => im.push(chunk), end: () => checkImFacts(item, im.facts(), gate, primary) };
     }
