@@ -491,8 +491,25 @@ function createRun(ctx: RunContext) {
     // Only a blob that is a file of its own has a size to judge: a link or a FIFO there is refused as it is.
     const stored = await lstat(item.ref.blobFile).catch(() => undefined);
     if (stored?.isFile() && stored.size - BLOB_OVERHEAD !== item.bytes && item.kind !== 'subscriber') {
+      // A blob grown by tampering or corruption fails authentication (exit 4), as a shrunk one does; only a blob that
+      // opens under its own key and is larger than its index says is the source handing over more than it declared.
+      await authenticateWhole(item);
       gate.checkBytes(item, request, stored.size - BLOB_OVERHEAD);
     }
+  }
+
+  /** Reads the item's blob to its end, discarding the plaintext, and throws what its authentication found. */
+  async function authenticateWhole(item: SourceItem): Promise<void> {
+    await pipeline(
+      sources.keyService.openItem(item.ref),
+      new Writable({
+        write: (chunk: Buffer, _encoding, callback) => {
+          giveBackChunk(chunk);
+          callback();
+        },
+      }),
+      signal ? { signal } : {},
+    );
   }
 
   /** Writes the item's content (when ordered) and returns the mail headers (when its metadata is ordered). */
@@ -572,7 +589,15 @@ function createRun(ctx: RunContext) {
       transform(chunk: Buffer, _encoding, callback: TransformCallback) {
         seen += chunk.length;
         if (seen > expected) {
-          callback(violation() as Error);
+          // More than the index declares. A plaintext is read to its end before that is called the source's scope
+          // violation: a blob grown by tampering fails authentication there (exit 4), as a shrunk one does. Nothing
+          // more is passed on, and the stream fails at its end either way.
+          if (storedCiphertext) {
+            callback(violation() as Error);
+            return;
+          }
+          giveBackChunk(chunk);
+          callback();
           return;
         }
         reader?.push(chunk);

@@ -489,6 +489,15 @@ describe('exportOrder stops and delivers nothing', () => {
       expect(tamperError).toBeInstanceOf(IntegrityError);
       expect((tamperError as Error).message).toContain('s-large');
       await expectNoOutput(out);
+      // A large blob grown at rest streams past its declared size: it is read to its end, and fails authentication
+      // there (exit 4), not the scope gate (exit 5).
+      writeFileSync(large.blobFile, Buffer.concat([original, Buffer.alloc(3 * 2 ** 20, 0x41)]));
+      const grownError = await exportOrder({ orderFile: order.file, outDir: out, config: bigConfig }).catch((e: unknown) => e);
+      writeFileSync(large.blobFile, original);
+      expect(grownError).toBeInstanceOf(IntegrityError);
+      expect((grownError as IntegrityError).code).toBe('ITEM_AUTH_FAILED');
+      expect((grownError as Error).message).toContain('s-large');
+      await expectNoOutput(out);
       // The honest large item streams through.
       const ok = await exportOrder({ orderFile: order.file, outDir: out, config: bigConfig });
       expect(ok.payloadBytes).toBeGreaterThan(3 * 2 ** 20);
@@ -554,6 +563,33 @@ describe('exportOrder stops and delivers nothing', () => {
         event: 'export.failed',
         details: { code: 'ITEM_AUTH_FAILED' },
       });
+    } finally {
+      writeFileSync(item.blobFile, original);
+    }
+  });
+
+  it('when a stored blob grew (bytes appended, or a longer blob copied over it): a failed authentication (exit 4), not a scope incident', async () => {
+    const item = fx.items.find((i) => i.accountId === 'acct-alice' && i.id === 's-inside')!;
+    const original = readFileSync(item.blobFile);
+    const longer = fx.items
+      .filter((i) => i.accountId === 'acct-alice' && i.id !== item.id)
+      .map((i) => readFileSync(i.blobFile))
+      .find((blob) => blob.length > original.length)!;
+    expect(longer).toBeDefined();
+    try {
+      for (const grown of [Buffer.concat([original, Buffer.from('x')]), longer]) {
+        writeFileSync(item.blobFile, grown);
+        const order = writeSignedOrder(fx, { categories: ['storage.content'] });
+        const out = outDir();
+        const error = await exportOrder({ orderFile: order.file, outDir: out, config }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(IntegrityError);
+        expect((error as IntegrityError).code).toBe('ITEM_AUTH_FAILED');
+        expect(exitCodeFor(error)).toBe(4);
+        expect((error as Error).message).toContain('s-inside');
+        await expectNoOutput(out);
+        const events = readCustody(fx.custodyLogFile).filter((e) => e.orderId === order.id).map((e) => e.event);
+        expect(events).toEqual(['order.checked', 'export.started', 'export.failed']);
+      }
     } finally {
       writeFileSync(item.blobFile, original);
     }
