@@ -56,6 +56,12 @@ export type ReaderRequest =
   | { type: 'stream'; id: number; file: string; service: StoreService; accountId: string; itemId: string }
   | { type: 'more'; id: number }
   | { type: 'cancel'; id: number }
+  /**
+   * Read a stored item to its end and answer with the CRC-32 and size of its plaintext (a `crc` reply, once the tag is
+   * checked), sending none of it: the sealer writes a large entry's CRC-32 in its local header, before its data.
+   * `cancel` stops it.
+   */
+  | { type: 'crc'; id: number; file: string; service: StoreService; accountId: string; itemId: string }
   /** Ring slot `slot`, lent with a `lent` reply, is free again: the last reader of its chunk is done with it. */
   | { type: 'return'; slot: number };
 
@@ -79,6 +85,7 @@ export type StreamReply =
   | { type: 'lent'; id: number; slot: number; length: number }
   | { type: 'chunk'; id: number; bytes: Uint8Array }
   | { type: 'end'; id: number; sha256: string; bytes: number }
+  | { type: 'crc'; id: number; crc32: number; bytes: number }
   | { type: 'failed'; id: number; failure: ReadFailure };
 
 /**

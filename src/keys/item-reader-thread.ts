@@ -175,6 +175,55 @@ function sendChunk(id: number): void {
   }
 }
 
+/** Items being read for their CRC-32 (`crc` requests): their reader, and the CRC-32 and size of the plaintext so far. */
+const crcJobs = new Map<number, { reader: SyncBlobReader; crc32: number; bytes: number }>();
+/** Plaintext read for a CRC-32 before the thread turns to its other messages (a cancel, a batch of small items). */
+const CRC_STEP_BYTES = 16 * STREAM_CHUNK_BYTES;
+
+function startCrc(request: Extract<ReaderRequest, { type: 'crc' }>): void {
+  const what = describeItem(request);
+  const key = keys.get(request.accountId);
+  if (!key) {
+    reply({ type: 'failed', id: request.id, failure: { kind: 'other', message: `no data key was sent for ${what}` } });
+    return;
+  }
+  try {
+    const reader = SyncBlobReader.open(request.file, key, itemAad(request.service, request.accountId, request.itemId), what);
+    crcJobs.set(request.id, { reader, crc32: 0, bytes: 0 });
+  } catch (error) {
+    reply({ type: 'failed', id: request.id, failure: failureOf(error) });
+    return;
+  }
+  setImmediate(() => stepCrc(request.id));
+}
+
+/** Reads up to CRC_STEP_BYTES more of a `crc` item; answers after its tag is checked, or goes on after other messages. */
+function stepCrc(id: number): void {
+  const job = crcJobs.get(id);
+  if (!job) return;
+  streamScratch ??= Buffer.allocUnsafeSlow(STREAM_CHUNK_BYTES);
+  try {
+    for (let step = 0; step < CRC_STEP_BYTES; ) {
+      const chunk = job.reader.next(streamScratch);
+      if (chunk === null) {
+        crcJobs.delete(id);
+        reply({ type: 'crc', id, crc32: job.crc32, bytes: job.bytes });
+        return;
+      }
+      job.crc32 = crc32(chunk, job.crc32);
+      job.bytes += chunk.length;
+      step += chunk.length;
+      freeNow(chunk);
+    }
+  } catch (error) {
+    job.reader.close();
+    crcJobs.delete(id);
+    reply({ type: 'failed', id, failure: failureOf(error) });
+    return;
+  }
+  setImmediate(() => stepCrc(id));
+}
+
 port.on('message', (message: ReaderRequest) => {
   if (message.type === 'key') {
     keys.set(message.accountId, message.key);
@@ -184,6 +233,12 @@ port.on('message', (message: ReaderRequest) => {
     keys.clear();
     for (const stream of streams.values()) stream.reader.close();
     streams.clear();
+    for (const job of crcJobs.values()) job.reader.close();
+    crcJobs.clear();
+    return;
+  }
+  if (message.type === 'crc') {
+    startCrc(message);
     return;
   }
   if (message.type === 'stream') {
@@ -202,6 +257,8 @@ port.on('message', (message: ReaderRequest) => {
   if (message.type === 'cancel') {
     streams.get(message.id)?.reader.close();
     streams.delete(message.id);
+    crcJobs.get(message.id)?.reader.close();
+    crcJobs.delete(message.id);
     return;
   }
   const arena = arenas[message.arena];

@@ -17,7 +17,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { IntegrityError, SourceError } from '../errors.js';
-import type { DigestingReadable, ItemPlaintext, ItemRef, PlaintextDigest } from './key-service.js';
+import type { DigestingReadable, ItemPlaintext, ItemRef, PlaintextCrc, PlaintextDigest } from './key-service.js';
 import {
   decodeHeaders,
   encodeJobs,
@@ -93,6 +93,8 @@ export class ThreadedBlobReader {
   #failure: Error | undefined;
   /** Streams open on the thread, by id. */
   readonly #streams = new Map<number, ThreadedBlobStream>();
+  /** CRC reads under way on the thread (crcOf), by id: ids are shared with the streams. */
+  readonly #crcs = new Map<number, (error: Error | undefined, crc?: PlaintextCrc) => void>();
   #nextStreamId = 0;
 
   /**
@@ -193,6 +195,46 @@ export class ThreadedBlobReader {
     return stream;
   }
 
+  /**
+   * The CRC-32 and size of a stored item's plaintext, read to its end and authenticated on the thread, none of it sent
+   * over. Rejects as openStream's stream fails, and with the signal's reason when it aborts (the thread stops reading).
+   */
+  crcOf(ref: ItemRef, key: KeyObject, openFailure: (error: BlobOpenError) => Error, signal?: AbortSignal): Promise<PlaintextCrc> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    const id = this.#nextStreamId;
+    this.#nextStreamId += 1;
+    return new Promise<PlaintextCrc>((resolve, reject) => {
+      const onAbort = () => {
+        this.#endCrc(id, { type: 'cancel', id });
+        reject(signal?.reason as Error);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = (error: Error | undefined, crc?: PlaintextCrc) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (error) reject(error instanceof BlobOpenError ? openFailure(error) : error);
+        else resolve(crc!);
+      };
+      this.#sendKey(ref.accountId, key);
+      this.#crcs.set(id, settle);
+      this.#outstanding += 1;
+      if (this.#outstanding === 1) this.#worker.ref();
+      const { service, accountId, itemId, blobFile: file } = ref;
+      this.#post({ type: 'crc', id, file, service, accountId, itemId });
+    });
+  }
+
+  /** Forgets CRC read `id` (answered, failed or cancelled), telling the thread `request` if given. */
+  #endCrc(id: number, request?: ReaderRequest): ((error: Error | undefined, crc?: PlaintextCrc) => void) | undefined {
+    const settle = this.#crcs.get(id);
+    if (!settle) return undefined;
+    this.#crcs.delete(id);
+    if (request && !this.#failure) this.#post(request);
+    this.#outstanding -= 1;
+    if (this.#outstanding === 0) this.#worker.unref();
+    return settle;
+  }
+
   /** The thread's id (tests: whether a thread was taken up again). */
   get threadId(): number {
     return this.#worker.threadId;
@@ -204,7 +246,9 @@ export class ThreadedBlobReader {
    * whichever key service reads next.
    */
   get reusable(): boolean {
-    return this.#failure === undefined && this.#outstanding === 0 && this.#queue.length === 0 && this.#inFlight.size === 0 && this.#streams.size === 0;
+    return (
+      this.#failure === undefined && this.#outstanding === 0 && this.#queue.length === 0 && this.#inFlight.size === 0 && this.#streams.size === 0 && this.#crcs.size === 0
+    );
   }
 
   /**
@@ -240,6 +284,12 @@ export class ThreadedBlobReader {
   }
 
   #onStreamReply(reply: StreamReply): void {
+    if (this.#crcs.has(reply.id) && (reply.type === 'crc' || reply.type === 'failed')) {
+      const settle = this.#endCrc(reply.id);
+      if (reply.type === 'crc') settle?.(undefined, { crc32: reply.crc32 >>> 0, bytes: reply.bytes });
+      else settle?.(toError(reply.failure));
+      return;
+    }
     const stream = this.#streams.get(reply.id);
     if (reply.type === 'lent') {
       const chunk = this.#borrow(reply.slot, reply.length);
@@ -259,9 +309,11 @@ export class ThreadedBlobReader {
     } else if (reply.type === 'end') {
       this.#endStream(reply.id);
       stream.onEnd({ sha256: reply.sha256, bytes: reply.bytes });
-    } else {
+    } else if (reply.type === 'failed') {
       this.#endStream(reply.id);
       stream.fail(toError(reply.failure));
+    } else {
+      this.#stop(`it answered stream ${reply.id} with a CRC-32 it was not asked for`);
     }
   }
 
@@ -358,10 +410,13 @@ export class ThreadedBlobReader {
     this.#failure ??= new SourceError('STORE_UNREADABLE', `the key service's reader thread stopped: ${why}`);
     const all = [...this.#waiting, ...[...this.#inFlight.values()].flat()];
     const streams = [...this.#streams.values()];
+    const crcs = [...this.#crcs.values()];
     this.#queue = [];
     this.#waiting = [];
     this.#inFlight.clear();
     this.#streams.clear();
+    this.#crcs.clear();
+    for (const settle of crcs) settle(this.#failure);
     this.#outstanding = 0;
     for (const pending of all) pending.reject(this.#failure);
     for (const stream of streams) stream.fail(this.#failure);

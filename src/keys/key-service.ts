@@ -30,6 +30,12 @@ export interface PlaintextDigest {
   bytes: number;
 }
 
+/** The CRC-32 (unsigned) and size of an item's whole plaintext (KeyService.plaintextCrc). */
+export interface PlaintextCrc {
+  crc32: number;
+  bytes: number;
+}
+
 /**
  * A plaintext stream (openItem) that also gives its digest once it has ended cleanly: the key service's reader thread
  * takes it of the very bytes it sends, so that the caller need not hash them again. The promise rejects if the
@@ -68,6 +74,11 @@ export interface KeyService {
   readItem(ref: ItemRef, maxBytes: number, options?: ReadOptions): Promise<ItemPlaintext>;
   /** The item exactly as stored (ciphertext with its header and tag), for customer-key accounts. */
   openStored(ref: ItemRef): Readable;
+  /**
+   * The CRC-32 and size of an item's plaintext, read to its end and authenticated, without handing it over: the
+   * sealer writes a large entry's CRC-32 before its data. Optional: without it the caller reads openItem for it.
+   */
+  plaintextCrc?(ref: ItemRef, signal?: AbortSignal): Promise<PlaintextCrc>;
   /**
    * Starts now what reads will need (a reader thread), so that its start-up overlaps the caller's own work before the
    * first read instead of delaying it. Never throws: whatever fails here fails again, and is reported, at the first

@@ -7,12 +7,13 @@ import { describeFsError, InputError, IntegrityError, KeyError, SourceError } fr
 import { unwrapDataKey, dataKeysSchema, type DataKeysFile } from './data-keys.js';
 import { BlobPlaintextStream } from './blob-stream.js';
 import { describeItem, HEADER_BYTES, itemAad, parseHeader } from './item-crypto.js';
-import type { EncryptionState, ItemPlaintext, ItemRef, KeyService, ReadOptions } from './key-service.js';
+import type { EncryptionState, ItemPlaintext, ItemRef, KeyService, PlaintextCrc, ReadOptions } from './key-service.js';
 import { ThreadedBlobReader } from './item-reader.js';
 import { refuseKeyFileOpenToOthers } from './key-file-mode.js';
 import { loadMasterKey } from './master-key.js';
 import { BLOB_OPEN_FLAGS, BlobOpenError, checkRegularBlob, NOT_REGULAR_CODE, SmallBlobReader } from './small-blob.js';
 import { mailHeaderFields } from '../pipeline/mail-headers.js';
+import { crcOfStream } from '../util/crc-of-stream.js';
 
 export interface LocalKeyServiceOptions {
   masterKeyFile: string;
@@ -118,6 +119,18 @@ export function createLocalKeyService(options: LocalKeyServiceOptions): KeyServi
       } catch (error) {
         throw error instanceof BlobOpenError ? missingBlob(ref, error) : error;
       }
+    },
+
+    async plaintextCrc(ref: ItemRef, signal?: AbortSignal): Promise<PlaintextCrc> {
+      const key = dataKey(ref);
+      let thread: ThreadedBlobReader | null = null;
+      try {
+        thread = readerThread();
+      } catch {
+        // No thread could be started: this thread reads the item itself.
+      }
+      if (thread) return thread.crcOf(ref, key, (error) => missingBlob(ref, error), signal);
+      return crcOfStream(this.openItem(ref), signal);
     },
 
     openStored(ref: ItemRef): Readable {

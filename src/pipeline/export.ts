@@ -39,6 +39,7 @@ import type { ProductionRecord } from './production-record.js';
 import { abortError, oneByOne, openJsonArraySink, openTextSink, readAhead, throwIfAborted, type JsonArraySink, type TextSink } from './stages.js';
 import { filterSubscriberRecord, inexactNumber } from './subscriber-record.js';
 import { parseStrictJson, StrictJsonError } from '../order/strict-json.js';
+import { crcOfStream } from '../util/crc-of-stream.js';
 import { giveBackChunk } from '../util/lent-chunks.js';
 import { stringifyWellFormed } from '../util/well-formed.js';
 
@@ -538,9 +539,11 @@ function createRun(ctx: RunContext) {
       const im = createImFactsCollector();
       reader = { push: (chunk) => im.push(chunk), end: () => checkImFacts(item, im.facts(), gate, primary) };
     }
+    // Its CRC-32 first, read once to the end: the archive gives it before the entry's data (see declareWholeEntry).
+    const crc = plan.content ? await streamedCrc(item, state, primary) : undefined;
     const guarded = guardedItemStream(item, state, primary, reader);
     if (plan.content) {
-      await addContent(prepared, paths, plan.content, guarded);
+      await addContent(prepared, paths, plan.content, guarded, crc);
     } else {
       await guarded.consume();
     }
@@ -568,6 +571,23 @@ function createRun(ctx: RunContext) {
     // order's date range, since those events are as time-bound as mail or messages.
     const filtered = filterSubscriberRecord(record, range);
     return Buffer.from(`${JSON.stringify(filtered.record, null, 2)}\n`, 'utf8');
+  }
+
+  /**
+   * The CRC-32 of what a streamed item delivers (its plaintext, or its blob as stored), read once to the end and
+   * discarded; undefined when its size is not the one declared (the guarded stream then fails, as it says why). A
+   * plaintext is authenticated on the way: a blob altered at rest fails here (exit 4), and one that opens under its
+   * key but is larger or smaller than its index says is the source's scope violation.
+   */
+  async function streamedCrc(item: SourceItem, state: EncryptionState, request: GateRequest): Promise<number | undefined> {
+    const keys = sources.keyService;
+    if (state === 'customer-key') {
+      const stored = await crcOfStream(keys.openStored(item.ref), signal);
+      return stored.bytes === item.bytes + BLOB_OVERHEAD ? stored.crc32 : undefined;
+    }
+    const plain = keys.plaintextCrc ? await keys.plaintextCrc(item.ref, signal) : await crcOfStream(keys.openItem(item.ref), signal);
+    gate.checkBytes(item, request, plain.bytes);
+    return plain.crc32;
   }
 
   /** The item's bytes, counted against its declared size as they pass; a mismatch fails the stream (ScopeError). */
@@ -660,6 +680,7 @@ function createRun(ctx: RunContext) {
     paths: AccountPaths,
     category: PayloadCategory,
     body: Buffer | ItemPlaintext | ReturnType<typeof guardedItemStream>,
+    streamCrc32?: number,
   ): Promise<void> {
     const { item, encryption } = prepared;
     const storedCiphertext = encryption === 'customer-key';
@@ -670,7 +691,7 @@ function createRun(ctx: RunContext) {
       added = await sealer.addPayload(relPath, body);
     } else {
       try {
-        added = await sealer.addPayload(relPath, body.digest ? { stream: body.stream, digest: body.digest } : body.stream, body.bytes);
+        added = await sealer.addPayload(relPath, body.digest ? { stream: body.stream, digest: body.digest } : body.stream, body.bytes, streamCrc32);
       } catch (error) {
         body.destroy();
         throw body.failure() ?? error;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import * as archiverModule from 'archiver';
-import { AbortedError, describeFsError, InputError, KeyError, ScopexError } from '../errors.js';
+import { AbortedError, describeFsError, InputError, IntegrityError, KeyError, ScopexError } from '../errors.js';
 import { refuseKeyFileOpenToOthers } from '../keys/key-file-mode.js';
 import { ACCOUNT_ID_PATTERN } from '../sources/file-directory.js';
 import { readInputFile } from '../util/read-input-file.js';
@@ -36,7 +36,7 @@ import { acquireOrderLock, orderLockFile, type OrderLock } from './order-lock.js
 import { keepPlainEntryNames } from './plain-entry-names.js';
 import { collisionKey, isSafeArchivePath, safeSegment } from './safe-names.js';
 import { SealError } from './seal-error.js';
-import { declareLargeEntry, writeZipHeadersWhole } from './zip-headers.js';
+import { confirmDeclaredEntry, declareLargeEntry, declareWholeEntry, writeZipHeadersWhole } from './zip-headers.js';
 import { signerCertificateProblems } from '../verify/cms-signature.js';
 import type { BagSealer, HashedBytes, HashedStream, PayloadResult, SealResult, SealerOptions } from './sealer.js';
 
@@ -315,11 +315,11 @@ class ZipBagSealer implements BagSealer {
     this.#signal?.addEventListener('abort', this.#onAbortSignal, { once: true });
   }
 
-  addPayload(relPath: string, body: Buffer | Readable | HashedBytes | HashedStream, streamBytes?: number): Promise<PayloadResult> {
+  addPayload(relPath: string, body: Buffer | Readable | HashedBytes | HashedStream, streamBytes?: number, streamCrc32?: number): Promise<PayloadResult> {
     if (isHashedStream(body)) {
       // Awaited only once the stream is consumed: a failure before that must not leave its rejection unhandled.
       body.digest.catch(() => undefined);
-      return releaseOnFailure(body.stream, this.#addPayload(relPath, body, undefined, streamBytes));
+      return releaseOnFailure(body.stream, this.#addPayload(relPath, body, undefined, streamBytes, streamCrc32));
     }
     if (isHashedBytes(body)) {
       if (!SHA256_HEX.test(body.sha256)) {
@@ -328,14 +328,14 @@ class ZipBagSealer implements BagSealer {
       if (body.crc32 !== undefined) rememberCrc32(body.bytes, body.crc32);
       return this.#addPayload(relPath, body.bytes, body.sha256);
     }
-    return releaseOnFailure(body, this.#addPayload(relPath, body, undefined, streamBytes));
+    return releaseOnFailure(body, this.#addPayload(relPath, body, undefined, streamBytes, streamCrc32));
   }
 
   addTagFile(name: string, body: Buffer | Readable): Promise<PayloadResult> {
     return releaseOnFailure(body, this.#addTagFile(name, body));
   }
 
-  #addPayload(relPath: string, body: Buffer | Readable | HashedStream, sha256?: string, streamBytes?: number): Promise<PayloadResult> {
+  #addPayload(relPath: string, body: Buffer | Readable | HashedStream, sha256?: string, streamBytes?: number, streamCrc32?: number): Promise<PayloadResult> {
     try {
       this.#checkOpen();
       if (!this.#isSafePayloadPath(relPath)) {
@@ -347,8 +347,16 @@ class ZipBagSealer implements BagSealer {
     }
     return this.#enqueue(async () => {
       const bagPath = `data/${relPath}`;
-      if (streamBytes !== undefined && !Buffer.isBuffer(body)) declareLargeEntry(this.#archive, `${this.#orderId}/${bagPath}`, streamBytes);
+      const name = `${this.#orderId}/${bagPath}`;
+      const whole = streamBytes !== undefined && streamCrc32 !== undefined && !Buffer.isBuffer(body) && declareWholeEntry(this.#archive, name, streamCrc32, streamBytes);
+      if (!whole && streamBytes !== undefined && !Buffer.isBuffer(body)) declareLargeEntry(this.#archive, name, streamBytes);
       const result = await this.#appendHashed(bagPath, body, sha256);
+      const mismatch = whole ? confirmDeclaredEntry(this.#archive, name) : undefined;
+      if (mismatch !== undefined) {
+        const error = new IntegrityError('ITEM_FORMAT', `payload file ${bagPath} changed while it was exported: ${mismatch}; nothing was delivered`);
+        this.#fail(error);
+        throw error;
+      }
       await this.#manifest.append(manifestLine(result.sha256, bagPath));
       this.#payloadFiles += 1;
       this.#payloadBytes += result.bytes;

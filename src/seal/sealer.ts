@@ -79,8 +79,12 @@ export interface BagSealer {
    * and with the first error once the sealer has failed. A body stream belongs to the sealer from then on: it is
    * destroyed if the call fails. `streamBytes` is the size a stream body will have, when it is known before it is
    * read (an item's declared size): an entry over 4 GiB then carries its ZIP64 fields in its local header as well.
+   * `streamCrc32`, with it, is the CRC-32 of those bytes, read once before (an item's plaintext, or its stored blob):
+   * the entry is then written as a whole one is, its CRC-32 and sizes before its data and no data descriptor after
+   * it, so that no reader has to find where it ends by looking in its bytes; if the bytes then written differ, the
+   * call rejects with IntegrityError 'ITEM_FORMAT' and the archive is not sealed.
    */
-  addPayload(relPath: string, body: Buffer | Readable | HashedBytes | HashedStream, streamBytes?: number): Promise<PayloadResult>;
+  addPayload(relPath: string, body: Buffer | Readable | HashedBytes | HashedStream, streamBytes?: number, streamCrc32?: number): Promise<PayloadResult>;
   /** Adds a tag file at the bag root (order.json, production.json); hashed into tagmanifest-sha256.txt. */
   addTagFile(name: string, body: Buffer | Readable): Promise<PayloadResult>;
   /**

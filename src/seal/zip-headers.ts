@@ -15,6 +15,8 @@ const ZIP64_MAGIC = 0xffffffff;
 const ZIP64_MAGIC_SHORT = 0xffff;
 const ZIP64_EXTRA_ID = 0x0001;
 const MIN_VERSION_ZIP64 = 45;
+/** What the engine writes for an entry written whole (APPNOTE 4.4.3.2: 1.0, stored). */
+const MIN_VERSION_INITIAL = 10;
 const VERSION_MADEBY = 45;
 
 const DATA_DESCRIPTOR_FLAG = 1 << 3;
@@ -48,8 +50,11 @@ interface ZipEntry {
   setVersionNeededToExtract(version: number): void;
   getTimeDos(): number;
   getCrc(): number;
+  setCrc(crc: number): void;
   getCompressedSize(): number;
+  setCompressedSize(bytes: number): void;
   getSize(): number;
+  setSize(bytes: number): void;
   getPlatform(): number;
   getInternalAttributes(): number;
   getExternalAttributes(): number;
@@ -107,8 +112,53 @@ function textLength(text: string, utf8: boolean): number | undefined {
   return utf8 || bytes === text.length ? bytes : undefined;
 }
 
-/** Streamed entries declared over 4 GiB and not yet begun, by engine and entry name (see declareLargeEntry). */
+/** Streamed entries declared and not yet begun, by engine and entry name (see declareLargeEntry, declareWholeEntry). */
 const declaredLarge = new WeakMap<object, Map<string, number>>();
+const declaredWhole = new WeakMap<object, Map<string, { crc32: number; bytes: number }>>();
+/** Entries written with a declared CRC-32, by engine and name, until confirmDeclaredEntry compares what was written. */
+const writtenWhole = new WeakMap<object, Map<string, { entry: ZipEntry; crc32: number; bytes: number }>>();
+
+/**
+ * Declares that the entry `name`, about to be appended to `archive` as a stream, holds `bytes` bytes whose CRC-32 is
+ * `crc32` (the caller read them once for it). Its local header then carries the CRC-32 and sizes, as an entry written
+ * whole does, with no data descriptor (bit 3 clear; a ZIP64 field for 4 GiB or more). Why: a stored entry whose
+ * length comes only after its data leaves a reader that streams the archive (bsdtar reading a pipe) to find its end by
+ * looking for a descriptor in the data, and an item's own bytes can hold one, followed by whole entries of their own
+ * (a file planted in a suspect's cloud storage): that reader then ended the entry early and extracted the planted ones,
+ * in an archive that verified. Once the data is written, confirmDeclaredEntry must be asked whether it matched.
+ * Returns whether the declaration was taken (the engine is as expected).
+ */
+export function declareWholeEntry(archive: object, name: string, crc32: number, bytes: number): boolean {
+  const engine = engineOf(archive);
+  if (!engine || !Number.isSafeInteger(bytes) || bytes < 0) return false;
+  let names = declaredWhole.get(engine);
+  if (!names) declaredWhole.set(engine, (names = new Map()));
+  names.set(name, { crc32: crc32 >>> 0, bytes });
+  return true;
+}
+
+/**
+ * After a declared entry was appended: undefined when its bytes had the CRC-32 and size declared, else why not (its
+ * local header then says what its data is not: the archive must not be sealed). Also when it was never written.
+ */
+export function confirmDeclaredEntry(archive: object, name: string): string | undefined {
+  const engine = engineOf(archive);
+  const written = engine ? writtenWhole.get(engine)?.get(name) : undefined;
+  if (!engine || !written) return `entry ${name} was declared with its CRC-32 but not written so`;
+  writtenWhole.get(engine)?.delete(name);
+  const crc = written.entry.getCrc() >>> 0;
+  const size = written.entry.getSize();
+  if (crc === written.crc32 && size === written.bytes && written.entry.getCompressedSize() === written.bytes) return undefined;
+  return `entry ${name} was written with CRC-32 ${crc.toString(16)} and ${size} bytes, but its local header says CRC-32 ${written.crc32.toString(16)} and ${written.bytes} bytes (the item changed between its two reads)`;
+}
+
+/** Takes the declaration of the entry `name` (whole, or large), if any. */
+function takeDeclared<T>(map: WeakMap<object, Map<string, T>>, engine: object, name: string): T | undefined {
+  const names = map.get(engine);
+  const declared = names?.get(name);
+  if (declared !== undefined) names?.delete(name);
+  return declared;
+}
 
 /**
  * Declares that the entry `name`, about to be appended to `archive` as a stream, will hold `bytes` bytes, more than
@@ -148,20 +198,33 @@ function localFileHeader(original: HeaderWriter): HeaderWriter {
     const bits = entry.getGeneralPurposeBit();
     const method = entry.getMethod();
     const name = entry.getName();
-    const declaredNames = declaredLarge.get(this);
-    const declared = declaredNames?.get(name);
-    if (declared !== undefined) declaredNames?.delete(name);
+    const whole = takeDeclared(declaredWhole, this, name);
+    let declared = takeDeclared(declaredLarge, this, name);
     let extra = entry.getLocalFileDataExtra();
-    if (entryNeedsZip64(entry) || declared !== undefined) {
+    if (whole !== undefined) {
+      // Written as if whole: the CRC-32 and sizes before the data, no descriptor after it.
+      declared = undefined;
+      entry.setCrc(whole.crc32);
+      entry.setSize(whole.bytes);
+      entry.setCompressedSize(whole.bytes);
+      bits.useDataDescriptor(false);
+      entry.setVersionNeededToExtract(needsZip64(whole.bytes) ? MIN_VERSION_ZIP64 : MIN_VERSION_INITIAL);
+      let written = writtenWhole.get(this);
+      if (!written) writtenWhole.set(this, (written = new Map()));
+      written.set(name, { entry, ...whole });
+    } else if (entryNeedsZip64(entry) || declared !== undefined) {
       bits.useDataDescriptor(true);
       entry.setVersionNeededToExtract(MIN_VERSION_ZIP64);
     }
     const nameLength = textLength(name, bits.usesUTF8ForNames());
     if (nameLength === undefined) {
+      if (whole !== undefined) writtenWhole.get(this)?.delete(name);
       original.call(this, entry);
       return;
     }
+    const wholeZip64 = whole !== undefined && needsZip64(whole.bytes);
     if (declared !== undefined) extra = Buffer.concat([extra, zip64LocalExtra(declared)]);
+    if (wholeZip64) extra = Buffer.concat([extra, zip64LocalExtra(whole.bytes)]);
     const start = this.offset;
     entry._offsets.file = start;
     const header = Buffer.allocUnsafe(LOCAL_HEADER_BYTES + nameLength + extra.length);
@@ -170,8 +233,8 @@ function localFileHeader(original: HeaderWriter): HeaderWriter {
     header.writeUInt16LE(flagsOf(bits), 6);
     header.writeUInt16LE(short(method), 8);
     header.writeUInt32LE(long(entry.getTimeDos()), 10);
-    if (declared !== undefined) {
-      header.writeUInt32LE(0, 14);
+    if (declared !== undefined || wholeZip64) {
+      header.writeUInt32LE(wholeZip64 ? long(entry.getCrc()) : 0, 14);
       header.writeUInt32LE(ZIP64_MAGIC, 18);
       header.writeUInt32LE(ZIP64_MAGIC, 22);
     } else if (bits.usesDataDescriptor()) {

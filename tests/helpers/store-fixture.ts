@@ -31,6 +31,8 @@ import { packageRoot } from '../../src/util/package-root.js';
 export interface StoreFixtureOptions {
   /** Adds a streamed storage item `s-large` of this many bytes to the consumer account (inside the range). */
   largeItemBytes?: number;
+  /** The first bytes of that item's plaintext (the rest is random). */
+  largeItemPrefix?: Buffer;
   /** Generate and write the sample PKI (default true; generated once per test process and reused). */
   pki?: boolean;
   /** Another id for the empty account (acct-erin), also its account-id identifier (a GUID without dashes, say). */
@@ -357,7 +359,7 @@ async function build(root: string, options: StoreFixtureOptions): Promise<StoreF
         });
       }
       if (role === 'consumer' && options.largeItemBytes !== undefined) {
-        items.push(await writeLargeItem(accountWriter, storesRoot, account.id, options.largeItemBytes));
+        items.push(await writeLargeItem(accountWriter, storesRoot, account.id, options.largeItemBytes, options.largeItemPrefix));
       }
       const mark = marker('subscriber', account.id, 'subscriber');
       const record = {
@@ -448,13 +450,19 @@ async function build(root: string, options: StoreFixtureOptions): Promise<StoreF
 }
 
 /** A large item streamed through the writer chunk by chunk (never held whole), with its hash computed on the way. */
-async function writeLargeItem(writer: AccountWriter, storesRoot: string, accountId: string, bytes: number): Promise<FixtureItem> {
+async function writeLargeItem(writer: AccountWriter, storesRoot: string, accountId: string, bytes: number, prefix?: Buffer): Promise<FixtureItem> {
   const id = 's-large';
   const mark = marker('storage', accountId, id);
   const chunk = Buffer.concat([Buffer.from(`${mark}\n`, 'ascii'), randomBytes(1 << 20)]);
   const hash = createHash('sha256');
   function* chunks(): Generator<Buffer> {
     let left = bytes;
+    if (prefix) {
+      const head = prefix.subarray(0, Math.min(left, prefix.length));
+      hash.update(head);
+      left -= head.length;
+      yield head;
+    }
     while (left > 0) {
       const piece = chunk.subarray(0, Math.min(left, chunk.length));
       hash.update(piece);

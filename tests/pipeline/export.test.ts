@@ -1,9 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline, Readable, Transform } from 'node:stream';
+import * as zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScopexConfig } from '../../src/config.js';
 import { AbortedError, exitCodeFor, InputError, IntegrityError, OrderError, ScopeError, SourceError } from '../../src/errors.js';
@@ -508,6 +509,37 @@ describe('exportOrder stops and delivers nothing', () => {
     }
   });
 
+  it('a large item is written whole (CRC-32 and size before its data): a descriptor and entries planted in its bytes do not end it early for a reader that streams the archive', async () => {
+    // A file of the account holder's own: bytes X, a data descriptor that matches X, then a whole stored entry.
+    const crc32 = (zlib as unknown as { crc32(data: Uint8Array, value?: number): number }).crc32;
+    const x = randomBytes(4096);
+    const descriptor = Buffer.alloc(16);
+    descriptor.writeUInt32LE(0x08074b50, 0);
+    descriptor.writeUInt32LE(crc32(x), 4);
+    descriptor.writeUInt32LE(x.length, 8);
+    descriptor.writeUInt32LE(x.length, 12);
+    const plantedName = Buffer.from('NOTICE-TO-INVESTIGATOR.txt', 'utf8');
+    const plantedData = Buffer.from('planted by the account holder\n', 'utf8');
+    const header = Buffer.alloc(30);
+    header.writeUInt32LE(0x04034b50, 0);
+    header.writeUInt16LE(10, 4);
+    header.writeUInt32LE(crc32(plantedData), 14);
+    header.writeUInt32LE(plantedData.length, 18);
+    header.writeUInt32LE(plantedData.length, 22);
+    header.writeUInt16LE(plantedName.length, 26);
+    const big = await buildStoreFixture({ largeItemBytes: 3 * 2 ** 20 + 7, largeItemPrefix: Buffer.concat([x, descriptor, header, plantedName, plantedData]) });
+    try {
+      const order = writeSignedOrder(big, { categories: ['storage.content'] });
+      const { archive } = await exportOrder({ orderFile: order.file, outDir: outDir(), config: big.config() });
+      const central = execFileSync('unzip', ['-Z1', archive], { encoding: 'utf8' }).trim().split('\n');
+      const streamed = streamingReaderNames(readFileSync(archive), crc32);
+      expect(streamed).toEqual(central);
+      expect(streamed.filter((name) => name.includes('NOTICE'))).toEqual([]);
+    } finally {
+      big.cleanup();
+    }
+  });
+
   it('when a source fails in the middle of the listing', async () => {
     const order = writeSignedOrder(fx);
     const out = outDir();
@@ -755,4 +787,32 @@ function canBindMount(): boolean {
     rmSync(target, { recursive: true, force: true });
     rmSync(probe, { recursive: true, force: true });
   }
+}
+
+/**
+ * The entry names a reader that streams a ZIP from a pipe sees (as libarchive does): local header after local header;
+ * an entry whose sizes come after its data (bit 3) ends at the first data descriptor whose CRC-32 and size match the
+ * bytes before it.
+ */
+function streamingReaderNames(zip: Buffer, crc32: (data: Uint8Array) => number): string[] {
+  const names: string[] = [];
+  let at = 0;
+  while (at + 30 <= zip.length && zip.readUInt32LE(at) === 0x04034b50) {
+    const nameLength = zip.readUInt16LE(at + 26);
+    names.push(zip.toString('utf8', at + 30, at + 30 + nameLength));
+    const dataStart = at + 30 + nameLength + zip.readUInt16LE(at + 28);
+    if ((zip.readUInt16LE(at + 6) & 8) === 0) {
+      at = dataStart + zip.readUInt32LE(at + 18);
+      continue;
+    }
+    let end = dataStart;
+    for (;;) {
+      end = zip.indexOf(Buffer.from([0x50, 0x4b, 0x07, 0x08]), end);
+      if (end < 0) return names;
+      if (zip.readUInt32LE(end + 4) === crc32(zip.subarray(dataStart, end)) && zip.readUInt32LE(end + 8) === end - dataStart) break;
+      end += 1;
+    }
+    at = end + 16;
+  }
+  return names;
 }
