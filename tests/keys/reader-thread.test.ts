@@ -340,6 +340,54 @@ describe('items streamed from the reader thread', () => {
   });
 });
 
+describe('the CRC-32 of a stored item, read on the reader thread (plaintextCrc)', () => {
+  const plaintext = Buffer.alloc(17 * 1024 * 1024 + 99);
+  for (let at = 0; at < plaintext.length; at += 4096) plaintext.writeUInt32BE((at * 2246822519) >>> 0, at);
+  let large: FixtureItem;
+  let blob: Buffer;
+  let blobFile: string;
+  beforeAll(() => {
+    large = providerItems().find((item) => item.id === 's-large')!;
+    blob = encryptItemBuffer(dataKeyOf(large.accountId), randomBytes(12), itemAad(large.service, large.accountId, large.id), plaintext);
+    blobFile = scratchBlob(blob);
+  });
+
+  it('is the CRC-32 and size of its plaintext, on the thread and in the calling thread alike, over more than one step', async () => {
+    const expected = { crc32: crc32(plaintext) >>> 0, bytes: plaintext.length };
+    expect(await threaded.plaintextCrc!(refOf(large, blobFile))).toEqual(expected);
+    expect(await inThread.plaintextCrc!(refOf(large, blobFile))).toEqual(expected);
+    const small = providerItems().find((item) => item.plaintext !== undefined && item.bytes > 0)!;
+    expect(await threaded.plaintextCrc!(refOf(small))).toEqual({ crc32: crc32(small.plaintext!) >>> 0, bytes: small.bytes });
+  });
+
+  it('fails as the stream does for a blob altered, cut or grown, and for one that is not there', async () => {
+    const grown = scratchBlob(Buffer.concat([blob, Buffer.from('x')]));
+    const flipped = Buffer.from(blob);
+    flipped[HEADER_BYTES + 9 * 1024 * 1024]! ^= 0x01;
+    for (const file of [grown, scratchBlob(flipped), scratchBlob(blob.subarray(0, blob.length - 1))]) {
+      const error = await failureOf(() => threaded.plaintextCrc!(refOf(large, file)));
+      expect(`${(error as Error).constructor.name}:${(error as ScopexError<string>).code}`).toBe('IntegrityError:ITEM_AUTH_FAILED');
+    }
+    const missing = await failureOf(() => threaded.plaintextCrc!(refOf(large, path.join(scratch, 'absent'))));
+    expect((missing as ScopexError<string>).code).toBe('ITEM_MISSING');
+  });
+
+  it('stops on the thread when its signal aborts, and the thread goes on serving', async () => {
+    const reader = ThreadedBlobReader.startScript(SCRIPT);
+    try {
+      const controller = new AbortController();
+      const reason = new Error('stop');
+      const pending = reader.crcOf(refOf(large, blobFile), dataKeyOf(large.accountId), (error) => error, controller.signal);
+      controller.abort(reason);
+      await expect(pending).rejects.toBe(reason);
+      expect(reader.reusable).toBe(true);
+      expect(await reader.crcOf(refOf(large, blobFile), dataKeyOf(large.accountId), (error) => error)).toEqual({ crc32: crc32(plaintext) >>> 0, bytes: plaintext.length });
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
 describe('a stream whose reader thread stops', () => {
   it('fails with STORE_UNREADABLE, and so does its digest', async () => {
     const reader = ThreadedBlobReader.startScript(SCRIPT);

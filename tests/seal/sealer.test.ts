@@ -124,6 +124,42 @@ describe('a sealed bag', () => {
     expect(await sealed((crc32(body) + 1) >>> 0)).not.toBe(0);
   });
 
+  test('writes a stream given its CRC-32 as a whole entry (CRC-32 and sizes before its data, no descriptor), and refuses to seal one whose bytes then differ', async () => {
+    const body = Buffer.alloc(2 * 1024 * 1024 + 5, 0x5a);
+    body.write('PK\u0007\u0008', 1000, 'latin1');
+    const sealed = async (crc: number) => {
+      const sealer = await createBagSealer(options());
+      try {
+        await sealer.addPayload('acct-1/storage.content/big.bin', chunkedStream([body.subarray(0, 700_000), body.subarray(700_000)]), body.length, crc);
+        await sealer.addTagFile('order.json', Buffer.from('{}\n'));
+        await sealer.addTagFile('production.json', Buffer.from('[]\n'));
+        return { archive: (await sealer.seal()).archive };
+      } catch (error) {
+        await sealer.abort();
+        return { error };
+      }
+    };
+    const { archive: whole } = await sealed(crc32(body) >>> 0);
+    const zip = readFileSync(whole!);
+    const name = 'LE-2026-000123/data/acct-1/storage.content/big.bin';
+    // Its local header: the first place the name is written.
+    const at = zip.indexOf(name) - 30;
+    expect(zip.readUInt32LE(at)).toBe(0x04034b50);
+    expect(zip.readUInt16LE(at + 4)).toBe(10);
+    expect(zip.readUInt16LE(at + 6) & 0x08).toBe(0);
+    expect(zip.readUInt32LE(at + 14)).toBe(crc32(body) >>> 0);
+    expect(zip.readUInt32LE(at + 18)).toBe(body.length);
+    expect(zip.readUInt32LE(at + 22)).toBe(body.length);
+    // No descriptor: the next local header follows the data at once.
+    expect(zip.readUInt32LE(at + 30 + name.length + zip.readUInt16LE(at + 28) + body.length)).toBe(0x04034b50);
+    expect(run('unzip', ['-tqq', whole!]).status).toBe(0);
+    const { error, archive } = await sealed((crc32(body) + 1) >>> 0);
+    expect(archive).toBeUndefined();
+    expect(error).toBeInstanceOf(IntegrityError);
+    expect(exitCodeFor(error)).toBe(4);
+    expect((error as Error).message).toContain('data/acct-1/storage.content/big.bin changed while it was exported');
+  });
+
   test('passes unzip -t and has one top folder with the expected tag files', () => {
     const tested = run('unzip', ['-t', archive]);
     expect(tested.status).toBe(0);

@@ -11,12 +11,13 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import * as archiverModule from 'archiver';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { compactCentralDirectory } from '../../src/seal/compact-central-directory.js';
 import { useNativeCrc32 } from '../../src/seal/native-crc.js';
 import { keepPlainEntryNames } from '../../src/seal/plain-entry-names.js';
-import { declareLargeEntry, writeZipHeadersWhole } from '../../src/seal/zip-headers.js';
+import { confirmDeclaredEntry, declareLargeEntry, declareWholeEntry, writeZipHeadersWhole } from '../../src/seal/zip-headers.js';
 import { listZip, scanZip } from '../../src/verify/safe-zip.js';
 import { tempDir } from './helpers.js';
 
@@ -81,25 +82,33 @@ const workspace = tempDir();
 let archiveFile: string;
 let declared: boolean;
 
-beforeAll(async () => {
-  archiveFile = path.join(workspace.dir, 'big.zip');
+/** Writes an archive of a small entry, BIG_NAME streamed after `declare` ran on it, and another small entry. */
+async function writeBigArchive(file: string, declare: (archive: object) => void): Promise<object> {
   useNativeCrc32();
   const archive = new ZipArchiveClass({ store: true });
   writeZipHeadersWhole(archive);
   compactCentralDirectory(archive);
   keepPlainEntryNames(archive);
-  const sink = sparseSink(archiveFile);
+  const sink = sparseSink(file);
   const done = new Promise<void>((resolve, reject) => {
     sink.on('finish', resolve);
     sink.on('error', reject);
   });
   archive.pipe(sink);
   archive.append(Buffer.from('before\n'), { name: 'LE-1/bagit.txt', date: new Date('2026-10-02T10:00:00Z'), store: true });
-  declared = declareLargeEntry(archive, BIG_NAME, BIG_BYTES);
+  declare(archive);
   archive.append(zeros(), { name: BIG_NAME, date: new Date('2026-10-02T10:00:00Z'), store: true });
   archive.append(Buffer.from('after\n'), { name: 'LE-1/order.json', date: new Date('2026-10-02T10:00:00Z'), store: true });
   await archive.finalize();
   await done;
+  return archive;
+}
+
+beforeAll(async () => {
+  archiveFile = path.join(workspace.dir, 'big.zip');
+  await writeBigArchive(archiveFile, (archive) => {
+    declared = declareLargeEntry(archive, BIG_NAME, BIG_BYTES);
+  });
 }, 120_000);
 afterAll(() => workspace.cleanup());
 
@@ -175,5 +184,67 @@ describe('an entry over 4 GiB, streamed', () => {
     const extracted = spawnSync('sh', ['-c', `cat '${archiveFile}' | bsdtar -xOf - '${BIG_NAME}' > /dev/null`], { encoding: 'utf8' });
     expect(extracted.stderr).toBe('');
     expect(extracted.status).toBe(0);
+  });
+});
+
+// What export writes now that it reads a large item's CRC-32 first: the entry as a whole one, with no descriptor.
+describe('an entry over 4 GiB, streamed with its CRC-32 declared', () => {
+  let wholeFile: string;
+  let crc: number;
+  let confirmed: string | undefined;
+  beforeAll(async () => {
+    wholeFile = path.join(workspace.dir, 'whole.zip');
+    crc = 0;
+    for (let left = BIG_BYTES; left > 0; left -= CHUNK) crc = crc32(ZEROS.subarray(0, Math.min(CHUNK, left)), crc);
+    crc >>>= 0;
+    const archive = await writeBigArchive(wholeFile, (engine) => expect(declareWholeEntry(engine, BIG_NAME, crc, BIG_BYTES)).toBe(true));
+    confirmed = confirmDeclaredEntry(archive, BIG_NAME);
+  }, 120_000);
+
+  test('has a ZIP64 local header with its CRC-32 (version 4.5, bit 3 clear, sizes in a ZIP64 field) and no descriptor', () => {
+    expect(confirmed).toBeUndefined();
+    const at = 30 + 'LE-1/bagit.txt'.length + 'before\n'.length;
+    const header = readAt(wholeFile, at, 30 + BIG_NAME.length + 20);
+    expect(header.readUInt32LE(0)).toBe(0x04034b50);
+    expect(header.readUInt16LE(4)).toBe(45);
+    expect(header.readUInt16LE(6) & 0x08).toBe(0);
+    expect(header.readUInt32LE(14)).toBe(crc);
+    expect(header.readUInt32LE(18)).toBe(0xffffffff);
+    expect(header.readUInt32LE(22)).toBe(0xffffffff);
+    const extra = header.subarray(30 + BIG_NAME.length);
+    expect(extra.readUInt16LE(0)).toBe(0x0001);
+    expect(Number(extra.readBigUInt64LE(4))).toBe(BIG_BYTES);
+    expect(Number(extra.readBigUInt64LE(12))).toBe(BIG_BYTES);
+    expect(readAt(wholeFile, at + header.length + BIG_BYTES, 4).readUInt32LE(0)).toBe(0x04034b50);
+  });
+
+  test("scopex verify's ZIP reader finds it sound", { timeout: 120_000 }, async () => {
+    const handle = await open(wholeFile, 'r');
+    try {
+      const listing = await listZip(handle, (await handle.stat()).size);
+      expect(listing.problems).toEqual([]);
+      expect(listing.entries.map((entry) => [entry.name, entry.uncompressedSize, entry.versionNeeded, entry.crc32])).toEqual([
+        ['LE-1/bagit.txt', 7, 10, crc32(Buffer.from('before\n')) >>> 0],
+        [BIG_NAME, BIG_BYTES, 45, crc],
+        ['LE-1/order.json', 6, 45, crc32(Buffer.from('after\n')) >>> 0],
+      ]);
+      expect(await scanZip(handle, listing, () => null)).toEqual([]);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  const unzip = spawnSync('unzip', ['-v']).status === 0;
+  test.runIf(unzip)('unzip tests it whole', { timeout: 120_000 }, () => {
+    const tested = spawnSync('unzip', ['-tqq', wholeFile], { encoding: 'utf8' });
+    expect(tested.stdout + tested.stderr).toBe('');
+    expect(tested.status).toBe(0);
+  });
+
+  const bsdtar = spawnSync('bsdtar', ['--version']).status === 0;
+  test.runIf(bsdtar)('a reader that streams the archive (bsdtar from a pipe) extracts it whole', { timeout: 180_000 }, () => {
+    const extracted = spawnSync('sh', ['-c', `cat '${wholeFile}' | bsdtar -xOf - '${BIG_NAME}' | wc -c`], { encoding: 'utf8' });
+    expect(extracted.stderr).toBe('');
+    expect(Number(extracted.stdout.trim())).toBe(BIG_BYTES);
   });
 });
