@@ -71,6 +71,24 @@ export function lockFileFor(logFile: string): string {
   return `${logFile}.lock`;
 }
 
+/**
+ * The log file itself, its links resolved (of the file, or of its folder while the file is not there yet): its head,
+ * pending and lock files belong beside it, whatever path a config reaches it by. Two configs naming one log, one of
+ * them through a symbolic link, kept a head file and a lock each: an append through one path left the log a record
+ * past the other's head file, refused from then on as an insertion, and the two did not exclude each other.
+ */
+export async function resolveLogFile(file: string): Promise<string> {
+  try {
+    return await fs.realpath(file);
+  } catch {
+    try {
+      return path.join(await fs.realpath(path.dirname(file)), path.basename(file));
+    } catch {
+      return file;
+    }
+  }
+}
+
 /** Every field a custody record has. The hash covers all but `hash`; a field outside this list is covered by nothing. */
 export const RECORD_FIELDS: readonly string[] = ['seq', 'time', 'event', 'orderId', 'details', 'prevHash', 'hash'];
 
@@ -154,12 +172,13 @@ function sanitizeDetails(event: CustodyEvent): Record<string, unknown> {
 }
 
 async function appendLocked(
-  file: string,
+  logFile: string,
   events: readonly CustodyEvent[],
   now: () => Date,
   lockTimeoutMs: number,
 ): Promise<CustodyRecord[]> {
-  await ensureDir(path.dirname(file));
+  await ensureDir(path.dirname(logFile));
+  const file = await resolveLogFile(logFile);
   // Before its lock file is made beside it: /dev/null.lock is no file to leave in /dev.
   refuseUnlessRegular(file, await fs.stat(file).catch(() => null));
   const release = await acquireLock(lockFileFor(file), lockTimeoutMs);
@@ -625,8 +644,9 @@ async function acquireLock(lockFile: string, timeoutMs: number): Promise<() => P
     }
     await breakStaleLock(lockFile);
     if (Date.now() > deadline) {
-      throw new IntegrityError(
-        'AUDIT_LOG_BROKEN',
+      // Busy, not broken: the log may be intact (exit 2, as for an output in use by another run, not 4).
+      throw new InputError(
+        'OUTPUT_BUSY',
         `custody log lock ${lockFile} is held by another process; waited ${timeoutMs} ms (remove it if no scopex is running on the host it names)`,
       );
     }

@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import {
   GENESIS_HASH,
   headFileFor,
+  resolveLogFile,
   isAsWritten,
   lockHeldByLiveWriter,
   MAX_RECORDS_PER_APPEND,
@@ -61,7 +62,9 @@ const MAX_TRACKED_MISSING = 100_000;
  * but no head file fails (save a first record whose head was never written: a crash in the log's first append), and a
  * log file that is gone while its head file is there is a log whose every record was removed.
  */
-export async function verifyCustodyLog(file: string): Promise<AuditReport> {
+export async function verifyCustodyLog(logFile: string): Promise<AuditReport> {
+  // Its head file is beside the file itself, whatever link it was named by (see resolveLogFile).
+  const file = await resolveLogFile(logFile);
   let logMissing = false;
   try {
     await checkLogReadable(file);

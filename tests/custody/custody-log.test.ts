@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs';
 import os, { hostname } from 'node:os';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { createFileCustodyLog, GENESIS_HASH, headFileFor, lockFileFor, pendingFi
 import { readCustodyRecords } from '../../src/custody/read-log.js';
 import { verifyCustodyLog } from '../../src/custody/verify-log.js';
 import type { CustodyRecord } from '../../src/custody/custody-log.js';
-import { IntegrityError, InputError } from '../../src/errors.js';
+import { exitCodeFor, IntegrityError, InputError } from '../../src/errors.js';
 import { buildCli, runCli } from '../e2e/export-helpers.js';
 import { processIdentity } from '../../src/util/process-identity.js';
 
@@ -145,7 +145,13 @@ describe('file custody log', () => {
     const old = new Date(Date.now() - 120_000);
     utimesSync(lockFileFor(logFile), old, old);
     const before = snapshot();
-    await expect(log.append({ event: 'order.checked', orderId: 'LE-2', details: {} })).rejects.toMatchObject({ code: 'AUDIT_LOG_BROKEN' });
+    // Busy, not broken (exit 2): the log itself is intact.
+    const busy = await log.append({ event: 'order.checked', orderId: 'LE-2', details: {} }).catch((e: unknown) => e);
+    expect(busy).toBeInstanceOf(InputError);
+    expect(busy).toMatchObject({ code: 'OUTPUT_BUSY' });
+    expect(exitCodeFor(busy)).toBe(2);
+    expect((busy as Error).message).toContain(`custody log lock ${lockFileFor(logFile)} is held by another process`);
+    expect((await verifyCustodyLog(logFile)).ok).toBe(true);
     expect(snapshot()).toEqual(before);
     expect(existsSync(lockFileFor(logFile))).toBe(true);
   });
@@ -158,7 +164,7 @@ describe('file custody log', () => {
     writeFileSync(lockFileFor(logFile), JSON.stringify({ pid: 1, nonce: 'far', time: 0, host: `not-${hostname()}`, process: null }));
     const old = new Date(Date.now() - 120_000);
     utimesSync(lockFileFor(logFile), old, old);
-    await expect(log.append({ event: 'order.checked', orderId: 'LE-3', details: {} })).rejects.toMatchObject({ code: 'AUDIT_LOG_BROKEN' });
+    await expect(log.append({ event: 'order.checked', orderId: 'LE-3', details: {} })).rejects.toMatchObject({ code: 'OUTPUT_BUSY' });
   });
 
   it('breaks a lock without its holder\'s host and process (an older scopex) once it is older than any append could take', async () => {
@@ -189,12 +195,12 @@ describe('file custody log', () => {
     }
   });
 
-  it('waits for a live lock, then gives up with AUDIT_LOG_BROKEN', async () => {
+  it('waits for a live lock, then gives up with OUTPUT_BUSY (exit 2: busy, not broken)', async () => {
     const log = createFileCustodyLog({ file: logFile, lockTimeoutMs: 200 });
     await log.append({ event: 'order.checked', orderId: 'LE-1', details: {} });
     writeFileSync(lockFileFor(logFile), JSON.stringify({ pid: process.pid, nonce: 'held', time: Date.now() }));
     await expect(log.append({ event: 'order.checked', orderId: 'LE-2', details: {} })).rejects.toMatchObject({
-      code: 'AUDIT_LOG_BROKEN',
+      code: 'OUTPUT_BUSY',
     });
     rmSync(lockFileFor(logFile));
     expect((await log.append({ event: 'order.checked', orderId: 'LE-2', details: {} })).seq).toBe(2);
@@ -245,6 +251,25 @@ describe('file custody log', () => {
     const ids = readLines().map((l) => (JSON.parse(l) as { orderId: string }).orderId);
     expect(ids.filter((id) => id.startsWith('A-'))).toHaveLength(100);
   }, 30_000);
+});
+
+describe('a custody log named through a symbolic link', () => {
+  it('keeps one head file and one lock, beside the file itself, whichever path appends', async () => {
+    await writeLog(1);
+    const linkDir = path.join(dir, 'other');
+    mkdirSync(linkDir);
+    const link = path.join(linkDir, 'link.jsonl');
+    fs.symlinkSync(logFile, link);
+    const viaLink = createFileCustodyLog({ file: link });
+    await viaLink.append({ event: 'order.checked', orderId: 'LE-link', details: {} });
+    // Before: the link got a head file of its own, and the next append through the real path refused the log.
+    await createFileCustodyLog({ file: logFile }).append({ event: 'order.checked', orderId: 'LE-real', details: {} });
+    await viaLink.append({ event: 'order.checked', orderId: 'LE-link-2', details: {} });
+    expect(existsSync(headFileFor(link))).toBe(false);
+    expect(readdirSync(linkDir)).toEqual(['link.jsonl']);
+    expect(readLines().map((line) => (JSON.parse(line) as CustodyRecord).orderId)).toEqual(['LE-1', 'LE-link', 'LE-real', 'LE-link-2']);
+    for (const file of [logFile, link]) expect((await verifyCustodyLog(file)).ok).toBe(true);
+  });
 });
 
 describe('verifyCustodyLog', () => {
