@@ -70,12 +70,13 @@ export function isInstant(value: unknown): value is string {
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 /**
- * Characters that show as nothing: soft hyphen, Arabic letter mark, Mongolian vowel separator, zero-width space and
- * joiners, left-to-right and right-to-left marks, word joiner and invisible operators, zero-width no-break space.
- * Names may need joiners (some scripts write with them); an identifier never does, and one holding them looks like
- * another identifier on the screen.
+ * Characters that show as nothing: every default-ignorable code point of Unicode (soft hyphen, Arabic letter mark,
+ * Mongolian vowel separator, zero-width space and joiners, left-to-right and right-to-left marks, word joiner and
+ * invisible operators, zero-width no-break space, variation selectors, tag characters, Hangul fillers), and the
+ * blank Braille pattern, which shows as a space without being one. Names may need joiners (some scripts write with
+ * them); an identifier never does, and one holding them looks like another identifier on the screen.
  */
-const INVISIBLE_CHARACTERS = /[\u00ad\u061c\u180e\u200b-\u200f\u2060-\u2064\ufeff]/;
+const INVISIBLE_CHARACTERS = /[\p{Default_Ignorable_Code_Point}\u2800]/u;
 
 /**
  * A name shown to people (the reviewer, the authority): non-blank, kept exactly as written (no trimming: the signed

@@ -64,6 +64,13 @@ const cases: { name: string; content: string | Buffer; code: string; mentions?: 
     ['a word joiner', 'ali\u2060ce@contoso.example'],
     ['a zero-width no-break space', 'ali\ufeffce@contoso.example'],
     ['a soft hyphen', 'ali\u00adce@contoso.example'],
+    // Default-ignorable too, and a blank that is no space: an order named an address that looked like a real one.
+    ['a variation selector at its end', 'sanjay.okafor@contoso.example\ufe0f'],
+    ['a tag space at its end', 'sanjay.okafor@contoso.example\u{e0020}'],
+    ['a Hangul filler at its end', 'sanjay.okafor@contoso.example\u3164'],
+    ['a halfwidth Hangul filler', 'ali\uffa0ce@contoso.example'],
+    ['a combining grapheme joiner', 'ali\u034fce@contoso.example'],
+    ['a blank Braille pattern at its end', 'sanjay.okafor@contoso.example\u2800'],
   ].map(([what, value]) => ({
     name: `a target identifier with ${what}`,
     content: withField((o) => (o['targets'] = [{ type: 'email', value }])),
