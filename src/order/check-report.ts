@@ -128,8 +128,9 @@ const NSL: LegalProcess = 'national-security-letter';
 
 /**
  * The process a malformed order file declares, for the transparency report. A file that names a national-security
- * letter anywhere is taken for one, so that a letter with a typo in a category is counted only in the bands; otherwise
- * the `process` of a file that is at least a JSON object, if it is one of the processes; otherwise null.
+ * letter anywhere, in any way a person or an editor might write it (see namesNsl), is taken for one, so that a letter
+ * with a typo in a category is counted only in the bands; otherwise the `process` of a file that is at least a JSON
+ * object, if it is one of the processes; otherwise null.
  */
 function declaredProcess(bytes: Uint8Array): LegalProcess | null {
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
@@ -140,8 +141,28 @@ function declaredProcess(bytes: Uint8Array): LegalProcess | null {
   } catch {
     // Not JSON: only the text itself can say.
   }
-  if (declared === NSL || text.includes(NSL)) return NSL;
+  if (declared === NSL || namesNsl(bytes, text)) return NSL;
   return PROCESSES.find((process) => process === declared) ?? null;
+}
+
+/**
+ * Whether the file names a national-security letter: its words in any case, joined by anything or nothing
+ * ("National-Security-Letter", "national security letter", "national_security_letter"), also as JSON escapes and in
+ * UTF-16 or UTF-32 (read as Latin-1 with its NUL bytes left out: the text of any ASCII word survives that). When in
+ * doubt the file is counted only in the bands, the safe side: only "national-security-letter" in UTF-8 was before,
+ * and the same letter saved by an editor as UTF-16 went into the exact figures.
+ */
+function namesNsl(bytes: Uint8Array, utf8: string): boolean {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const withoutNuls = buffer.includes(0) ? Buffer.from(buffer.filter((byte) => byte !== 0)).toString('latin1') : '';
+  return [utf8, withoutNuls].some((text) =>
+    text
+      .replace(/\\u([0-9a-fA-F]{4})/g, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
+      .normalize('NFKC')
+      .toLowerCase()
+      .replace(/[^a-z]+/g, '')
+      .includes('nationalsecurityletter'),
+  );
 }
 
 /** Reasons that say the approval itself does not stand (the rest may refuse a validly approved order). */

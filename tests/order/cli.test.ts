@@ -108,6 +108,12 @@ describe('scopex order check', () => {
       [{ ...baseOrder(current), process: 'subpoena', note: 'national-security-letter' }, 'national-security-letter'],
       [{ ...baseOrder(current), process: 'grand-jury', categories: ['bogus'] }, null],
       ['{"process":"national-security-letter",', 'national-security-letter'],
+      // Round 11 custody D1: the same letter saved by an editor as UTF-16, or its process written another way.
+      [Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(JSON.stringify({ ...baseOrder(current), process: 'national-security-letter' }), 'utf16le')]), 'national-security-letter'],
+      [Buffer.from(JSON.stringify({ ...baseOrder(current), process: 'national-security-letter' }), 'utf16le'), 'national-security-letter'],
+      [{ ...baseOrder(current), process: 'National-Security-Letter' }, 'national-security-letter'],
+      [{ ...baseOrder(current), process: 'national security letter' }, 'national-security-letter'],
+      ['{"process":"national\\u002dsecurity_letter",', 'national-security-letter'],
     ];
     for (const [content, process] of cases) {
       const { exit } = await run(['order', 'check', writeOrder(root, content)]);
