@@ -184,9 +184,11 @@ describe('good archives from other writers', () => {
     expect((await verifyBytes(bytes)).failures).toEqual([]);
   });
 
-  it('passes when every entry is deflated', async () => {
+  it('fails when every entry is deflated: scopex stores every entry (round 11 tamper D1)', async () => {
     const bytes = writeZip(path.join(dir, `d-${counter++}.zip`), zipItems(good).map((item) => ({ ...item, deflate: true })));
-    expect((await verifyBytes(bytes)).failures).toEqual([]);
+    const report = await verifyBytes(bytes);
+    const compressed = report.failures.filter((failure) => failure.check === 'zip-structure' && failure.message.endsWith('scopex stores every entry'));
+    expect(compressed.map((failure) => failure.entry).sort()).toEqual(zipItems(good).map((item) => item.name).sort());
   });
 
   it('passes whatever the order of the entries and of the production records', async () => {
@@ -222,9 +224,10 @@ describe('the records thread takes the manifest and production.json the names gi
     expect(failedChecks(report)).toContain('entry-names');
   });
 
-  it('production.json deflated, the manifest stored', async () => {
+  it('production.json deflated, the manifest stored (refused: scopex stores every entry)', async () => {
     const items = zipItems(good).map((item) => (item.name.endsWith('/production.json') ? { ...item, deflate: true } : item));
-    expect((await verifyBytes(writeZip(path.join(dir, `d-${counter++}.zip`), items))).failures).toEqual([]);
+    const report = await verifyBytes(writeZip(path.join(dir, `d-${counter++}.zip`), items));
+    expect(report.failures.filter((failure) => failure.check === 'zip-structure').map((failure) => failure.entry)).toEqual([`${ORDER_ID}/production.json`]);
   });
 
   it('a second production.json after the first, and a second manifest before the first', async () => {

@@ -1,0 +1,171 @@
+// Round 11 tamper findings: archives that verified while a streaming extractor (bsdtar reading a pipe) would extract
+// something else, and tag files BagIt tools act on that verify did not read. Each archive keeps the honest bytes and
+// signature where the finding did (D1, D3: no key needed) or is re-signed (D2, D4: the signer key's holder).
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { crc32 } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyArchive, type VerifyReport } from '../../src/verify/verify.js';
+import {
+  createPki,
+  EOCD_SIGNATURE,
+  ORDER_ID,
+  sampleBag,
+  sign,
+  tempDir,
+  writeManifests,
+  writeZip,
+  zipItems,
+  type BagModel,
+  type Pki,
+} from './fixtures.js';
+
+/** The built verifier, whose records thread (a built script beside it) runs only from there. */
+type Verifier = typeof verifyArchive;
+const BUILT_VERIFY = pathToFileURL(path.resolve(import.meta.dirname, '../../dist/src/verify/verify.js')).href;
+let builtVerifyArchive: Verifier;
+
+let dir: string;
+let pki: Pki;
+let good: BagModel;
+let counter = 0;
+
+const MAIL_1 = 'data/acc-0001/mail.content/m-000001.eml';
+const DESCRIPTOR_SIGNATURE = Buffer.from([0x50, 0x4b, 0x07, 0x08]);
+
+beforeAll(async () => {
+  builtVerifyArchive = ((await import(BUILT_VERIFY)) as { verifyArchive: Verifier }).verifyArchive;
+  dir = tempDir();
+  pki = createPki(dir);
+  good = sampleBag().model;
+  writeManifests(good);
+  sign(good, pki.signer);
+});
+
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Verifies in the three ways the tamper suite does (no thread, hashing thread, records thread) and demands one report. */
+async function verifyBytes(bytes: Buffer): Promise<VerifyReport> {
+  const file = path.join(dir, `t-${counter++}.zip`);
+  fs.writeFileSync(file, bytes);
+  const now = new Date();
+  const inThread = await verifyArchive({ archive: file, trustFile: pki.caFile, maxFailures: 200, hashThread: 'never', now });
+  const withWorker = await verifyArchive({ archive: file, trustFile: pki.caFile, maxFailures: 200, hashThread: 'always', now });
+  expect(withWorker).toEqual(inThread);
+  const withRecordsThread = await builtVerifyArchive({ archive: file, trustFile: pki.caFile, maxFailures: 200, hashThread: 'always', recordsThread: 'always', now });
+  expect(withRecordsThread).toEqual(inThread);
+  return inThread;
+}
+
+interface Central {
+  /** Where the central record starts. */
+  at: number;
+  name: string;
+  localHeader: number;
+  compressedSize: number;
+  dataStart: number;
+}
+
+/** The central records of a classic (not ZIP64) archive, with where each entry's data starts. */
+function centralRecords(zip: Buffer): Central[] {
+  const eocd = zip.lastIndexOf(EOCD_SIGNATURE);
+  const count = zip.readUInt16LE(eocd + 10);
+  let at = zip.readUInt32LE(eocd + 16);
+  const records: Central[] = [];
+  for (let i = 0; i < count; i++) {
+    const nameLength = zip.readUInt16LE(at + 28);
+    const localHeader = zip.readUInt32LE(at + 42);
+    const dataStart = localHeader + 30 + zip.readUInt16LE(localHeader + 26) + zip.readUInt16LE(localHeader + 28);
+    records.push({ at, name: zip.toString('utf8', at + 46, at + 46 + nameLength), localHeader, compressedSize: zip.readUInt32LE(at + 20), dataStart });
+    at += 46 + nameLength + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
+  }
+  return records;
+}
+
+function recordOf(zip: Buffer, bagPath: string): Central {
+  const record = centralRecords(zip).find((candidate) => candidate.name === `${ORDER_ID}/${bagPath}`);
+  if (!record) throw new Error(`no record for ${bagPath}`);
+  return record;
+}
+
+/**
+ * `zip` with `remove` bytes at `at` (past the first local header) replaced by `insert`: the local header
+ * offsets after it and the central directory offset move to match. Classic archives only.
+ */
+function spliced(zip: Buffer, at: number, remove: number, insert: Buffer): Buffer {
+  const shift = insert.length - remove;
+  const out = Buffer.concat([zip.subarray(0, at), insert, zip.subarray(at + remove)]);
+  const eocd = out.lastIndexOf(EOCD_SIGNATURE);
+  out.writeUInt32LE(out.readUInt32LE(eocd + 16) + shift, eocd + 16);
+  for (const record of centralRecords(out)) {
+    if (record.localHeader >= at) out.writeUInt32LE(record.localHeader + shift, record.at + 42);
+  }
+  return out;
+}
+
+/** A stored local header and its data, as a streaming reader would take a further entry. */
+function localEntry(name: string, data: Buffer): Buffer {
+  const header = Buffer.alloc(30);
+  header.writeUInt32LE(0x04034b50, 0);
+  header.writeUInt16LE(10, 4);
+  header.writeUInt32LE(crc32(data), 14);
+  header.writeUInt32LE(data.length, 18);
+  header.writeUInt32LE(data.length, 22);
+  header.writeUInt16LE(Buffer.byteLength(name), 26);
+  return Buffer.concat([header, Buffer.from(name), data]);
+}
+
+/** A signed data descriptor (PK\x07\x08, CRC-32, sizes) that agrees with `data`: where a streaming reader ends the entry. */
+function descriptorFor(data: Buffer, compressedSize = data.length): Buffer {
+  const descriptor = Buffer.alloc(16);
+  DESCRIPTOR_SIGNATURE.copy(descriptor, 0);
+  descriptor.writeUInt32LE(crc32(data), 4);
+  descriptor.writeUInt32LE(compressedSize, 8);
+  descriptor.writeUInt32LE(data.length, 12);
+  return descriptor;
+}
+
+const FORGED_MAIL = localEntry(`${ORDER_ID}/${MAIL_1}`, Buffer.from('From: eve@evil.example\r\nSubject: forged\r\n\r\nforged body\r\n'));
+
+describe('a compressed entry (round 11 tamper D1)', () => {
+  it('is refused by name, every entry byte and the signature being the honest ones', async () => {
+    const items = zipItems(good).map((item) => (item.name === `${ORDER_ID}/${MAIL_1}` ? { ...item, deflate: true } : item));
+    const report = await verifyBytes(writeZip(path.join(dir, `d-${counter++}.zip`), items));
+    expect(report.ok).toBe(false);
+    expect(report.failures).toContainEqual(
+      expect.objectContaining({
+        check: 'zip-structure',
+        entry: `${ORDER_ID}/${MAIL_1}`,
+        found: 'compression method 8 (deflate)',
+        message: `${ORDER_ID}/${MAIL_1} is compressed (method 8, deflate); scopex stores every entry`,
+      }),
+    );
+  });
+
+  it('whose compressed size runs past its deflate stream over a fake descriptor and a hidden entry is refused', async () => {
+    const items = zipItems(good).map((item) => (item.name.endsWith('/m-000002.eml') ? { ...item, deflate: true } : item));
+    const zip = writeZip(path.join(dir, `d-${counter++}.zip`), items);
+    const bagPath = 'data/acc-0001/mail.content/m-000002.eml';
+    const record = recordOf(zip, bagPath);
+    const deflated = zip.subarray(record.dataStart, record.dataStart + record.compressedSize);
+    const hidden = Buffer.concat([descriptorFor(good.files.get(bagPath) as Buffer, deflated.length), FORGED_MAIL]);
+    const smuggled = spliced(zip, record.dataStart + record.compressedSize, 0, hidden);
+    // The central record and the local header cover the hidden bytes (the central directory has moved).
+    const grown = record.compressedSize + hidden.length;
+    const moved = recordOf(smuggled, bagPath);
+    smuggled.writeUInt32LE(grown, moved.at + 20);
+    smuggled.writeUInt32LE(grown, moved.localHeader + 18);
+    const report = await verifyBytes(smuggled);
+    expect(report.ok).toBe(false);
+    expect(report.failures.map((failure) => failure.message)).toContain(`${ORDER_ID}/${bagPath} is compressed (method 8, deflate); scopex stores every entry`);
+  });
+
+  it('production.json deflated (not read by the records thread) is refused the same way', async () => {
+    const items = zipItems(good).map((item) => (item.name.endsWith('/production.json') ? { ...item, deflate: true } : item));
+    const report = await verifyBytes(writeZip(path.join(dir, `d-${counter++}.zip`), items));
+    expect(report.failures).toContainEqual(expect.objectContaining({ check: 'zip-structure', entry: `${ORDER_ID}/production.json`, message: expect.stringContaining('is compressed (method 8, deflate)') }));
+  });
+});
