@@ -116,8 +116,8 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
 };
 
 /**
- * The result as printed: an order's id (read before the order is checked), its file and the folders may be anything
- * typed or pasted there, a key too, so they go through the redaction every error message goes through.
+ * The result as printed: an order's id (read before the order is checked), its file, the folders and each reason may
+ * be anything typed or pasted there, a key too, so they go through the redaction every error message goes through.
  */
 function shownResult(result: BatchResult): BatchResult {
   return {
@@ -128,6 +128,8 @@ function shownResult(result: BatchResult): BatchResult {
       orderId: redactKeyMaterial(order.orderId),
       file: redactKeyMaterial(order.file),
       archive: order.archive === null ? null : redactKeyMaterial(order.archive),
+      // A reason may quote what another run left (a lock file's host): it is printed in the table, --json and --quiet.
+      ...(order.error ? { error: { ...order.error, message: redactKeyMaterial(order.error.message) } } : {}),
     })),
   };
 }

@@ -16,6 +16,7 @@ import { createSources } from '../../src/sources/sources.js';
 import { verifyArchive } from '../../src/verify/verify.js';
 import { buildStoreFixture, type StoreFixture } from '../helpers/store-fixture.js';
 import { writeSignedOrder } from './export-fixture.js';
+import { buildCli, runCli } from '../e2e/export-helpers.js';
 
 let fx: StoreFixture;
 let config: ScopexConfig;
@@ -247,6 +248,21 @@ describe('the order lock of an export', () => {
     expect((error as InputError).message).toContain('elsewhere.example');
     expect(existsSync(file)).toBe(true);
     expect(existsSync(theirs)).toBe(true);
+  });
+
+  it("batch shows another host's lock with what may be key material hidden: in its table, --json and --quiet lines (round 11 keys D3)", async () => {
+    buildCli();
+    const order = writeSignedOrder(fx, { categories: ['mail.content'] });
+    const out = outDir();
+    writeLock(out, order.id, lockOwner({ pid: deadPid(), host: fx.masterKeyHex, orderId: order.id }));
+    for (const flags of [[], ['--json'], ['--quiet', '--no-workers']]) {
+      const run = await runCli(['batch', order.file, '--out', out, '--config', fx.configFile, ...flags]);
+      expect(run.code, flags.join(' ')).toBe(6);
+      const printed = run.stdout + run.stderr;
+      expect(printed).toContain('OUTPUT_BUSY');
+      expect(printed).not.toContain(fx.masterKeyHex);
+      expect(printed).toContain('[not shown: it may be key material]');
+    }
   });
 
   it('leaves no lock after a failed or interrupted export', async () => {
