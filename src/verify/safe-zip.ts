@@ -920,7 +920,12 @@ async function descriptorLength(
   return descriptorLengthFrom(bytes, 0, bytes.length, entry, at, nextOffset, problem);
 }
 
-/** The length of the data descriptor in `bytes` (up to 24 bytes at `at`) that repeats the central directory's values. */
+/**
+ * The length of the data descriptor in `bytes` (up to 24 bytes at `at`) that repeats the central directory's values:
+ * with its signature (PK\x07\x08), as scopex writes it. APPNOTE lets a writer leave the signature out, but a streaming
+ * reader (bsdtar from a pipe) then takes the entry's data to run on and loses the entries after it, so that form is
+ * refused by name.
+ */
 function descriptorLengthFrom(
   bytes: Buffer,
   from: number,
@@ -930,22 +935,33 @@ function descriptorLengthFrom(
   nextOffset: number,
   problem: (expected: string, found: string, message: string) => void,
 ): number {
-  const candidates: number[] = [];
-  for (const signed of BOTH) {
+  const signed: number[] = [];
+  let unsigned: number | null = null;
+  for (const withSignature of BOTH) {
     for (const wide of NARROW_THEN_WIDE) {
-      const base = from + (signed ? 4 : 0);
-      const length = (signed ? 4 : 0) + 4 + (wide ? 16 : 8);
+      const base = from + (withSignature ? 4 : 0);
+      const length = (withSignature ? 4 : 0) + 4 + (wide ? 16 : 8);
       if (end - from < length) continue;
-      if (signed && bytes.readUInt32LE(from) !== SIG.dataDescriptor) continue;
+      if (withSignature && bytes.readUInt32LE(from) !== SIG.dataDescriptor) continue;
       const crc = bytes.readUInt32LE(base);
       const compressed = wide ? Number(bytes.readBigUInt64LE(base + 4)) : bytes.readUInt32LE(base + 4);
       const uncompressed = wide ? Number(bytes.readBigUInt64LE(base + 12)) : bytes.readUInt32LE(base + 8);
-      if (crc === entry.crc32 && compressed === entry.compressedSize && uncompressed === entry.uncompressedSize) candidates.push(length);
+      if (crc !== entry.crc32 || compressed !== entry.compressedSize || uncompressed !== entry.uncompressedSize) continue;
+      if (withSignature) signed.push(length);
+      else unsigned ??= length;
     }
   }
-  const exact = candidates.find((length) => at + length === nextOffset);
+  const exact = signed.find((length) => at + length === nextOffset);
   if (exact !== undefined) return exact;
-  if (candidates[0] !== undefined) return candidates[0];
+  if (signed[0] !== undefined) return signed[0];
+  if (unsigned !== null) {
+    problem(
+      'a data descriptor beginning with its signature PK\\x07\\x08',
+      `a ${unsigned}-byte data descriptor without it`,
+      `the data descriptor of ${entry.name} has no signature (PK\\x07\\x08), which scopex always writes and streaming readers need to find where the entry ends`,
+    );
+    return unsigned;
+  }
   problem(`a data descriptor with crc ${entry.crc32.toString(16)} and ${entry.compressedSize} bytes`, 'none matching', 'the data descriptor disagrees with the central directory');
   return 0;
 }

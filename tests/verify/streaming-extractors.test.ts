@@ -16,9 +16,11 @@ import {
   tempDir,
   writeManifests,
   writeZip,
+  writeZipWithArchiver,
   zipItems,
   type BagModel,
   type Pki,
+  type ZipItem,
 } from './fixtures.js';
 
 /** The built verifier, whose records thread (a built script beside it) runs only from there. */
@@ -58,6 +60,14 @@ async function verifyBytes(bytes: Buffer): Promise<VerifyReport> {
   const withRecordsThread = await builtVerifyArchive({ archive: file, trustFile: pki.caFile, maxFailures: 200, hashThread: 'always', recordsThread: 'always', now });
   expect(withRecordsThread).toEqual(inThread);
   return inThread;
+}
+
+function failedChecks(report: VerifyReport): string[] {
+  return [...new Set(report.failures.map((failure) => failure.check))].sort();
+}
+
+async function archiverZip(items: readonly ZipItem[]): Promise<Buffer> {
+  return writeZipWithArchiver(path.join(dir, `a-${counter++}.zip`), items);
 }
 
 interface Central {
@@ -167,5 +177,37 @@ describe('a compressed entry (round 11 tamper D1)', () => {
     const items = zipItems(good).map((item) => (item.name.endsWith('/production.json') ? { ...item, deflate: true } : item));
     const report = await verifyBytes(writeZip(path.join(dir, `d-${counter++}.zip`), items));
     expect(report.failures).toContainEqual(expect.objectContaining({ check: 'zip-structure', entry: `${ORDER_ID}/production.json`, message: expect.stringContaining('is compressed (method 8, deflate)') }));
+  });
+});
+
+describe('a data descriptor without its signature (round 11 tamper D3)', () => {
+  function descriptorUnsigned(zip: Buffer, bagPath: string): Buffer {
+    const record = recordOf(zip, bagPath);
+    const at = record.dataStart + record.compressedSize;
+    expect(zip.subarray(at, at + 4)).toEqual(DESCRIPTOR_SIGNATURE);
+    return spliced(zip, at, 4, Buffer.alloc(0));
+  }
+
+  it('is refused, naming the entry, the signature and every entry byte being the honest ones', async () => {
+    const zip = await archiverZip(zipItems(good));
+    expect((await verifyBytes(zip)).failures).toEqual([]);
+    const report = await verifyBytes(descriptorUnsigned(zip, 'production.json'));
+    expect(report.failures).toEqual([
+      expect.objectContaining({
+        check: 'zip-structure',
+        entry: `${ORDER_ID}/production.json`,
+        found: 'a 12-byte data descriptor without it',
+        message: `the data descriptor of ${ORDER_ID}/production.json has no signature (PK\\x07\\x08), which scopex always writes and streaming readers need to find where the entry ends`,
+      }),
+    ]);
+  });
+
+  it('is refused for each entry written so', async () => {
+    let zip = await archiverZip(zipItems(good));
+    const names = centralRecords(zip).map((record) => record.name.slice(ORDER_ID.length + 1));
+    for (const name of names) zip = descriptorUnsigned(zip, name);
+    const report = await verifyBytes(zip);
+    expect(failedChecks(report)).toEqual(['zip-structure']);
+    expect(report.failures.map((failure) => failure.entry)).toEqual(names.map((name) => `${ORDER_ID}/${name}`));
   });
 });
