@@ -8,8 +8,13 @@ import type { ImItem } from '../sources/source-adapter.js';
 import { createImFactsCollector, MAX_FIELD_BYTES, type ImFactField, type ImFacts } from './im-facts.js';
 import type { GateRequest, ScopeGate } from './scope-gate.js';
 
-/** The longest value an error quotes from a message: identifiers are short, and a message's text is never quoted. */
-const MAX_QUOTED = 200;
+/**
+ * Decision: the error names the field and quotes neither value of a conversation or its parties. Both come from the
+ * store and may be anything (a key written in a way no filter knows, base32 say), and the error goes into the custody
+ * log for good; a Teams meeting id also looks like base64 to the key filter, which made the error read "X, but its
+ * index line says X". Times are quoted: only an instant is (one of the two is the index's, the other was checked to
+ * be an instant), and they are what a person compares.
+ */
 
 /**
  * Throws a ScopeViolation when the message is dated outside the order, and an IntegrityError (INDEX_DISAGREES) when
@@ -33,24 +38,24 @@ export function checkImFacts(item: ImItem, read: ImFacts | null, gate: ScopeGate
     );
   const indexed: Record<ImFactField, string> = {
     sentAt: item.timestamp,
-    conversationId: JSON.stringify(item.conversationId),
-    participants: JSON.stringify(item.participants),
+    conversationId: 'another (neither is shown)',
+    participants: `another list of ${item.participants.length} handle${item.participants.length === 1 ? '' : 's'} (neither is shown)`,
   };
   // A field stated twice has two values, and a reader may take either: neither is compared, the export stops.
   for (const field of read.repeated) throw disagree(field, 'stated more than once', indexed[field]);
   for (const field of read.tooLong) throw disagree(field, `longer than ${MAX_FIELD_BYTES} bytes`, indexed[field]);
   const facts = read.values;
   if ('sentAt' in facts) {
-    if (!isInstant(facts.sentAt)) throw disagree('sentAt', describe(facts.sentAt, 'not an instant'), item.timestamp);
+    if (!isInstant(facts.sentAt)) throw disagree('sentAt', 'not an instant', item.timestamp);
     gate.checkOwnTime(item, request, facts.sentAt);
     if (!sameInstant(facts.sentAt, item.timestamp)) throw disagree('sentAt', facts.sentAt, item.timestamp);
   }
   if ('conversationId' in facts && facts.conversationId !== item.conversationId) {
-    throw disagree('conversationId', describe(facts.conversationId, typeof facts.conversationId === 'string' ? 'a different value' : 'not text'), indexed.conversationId);
+    throw disagree('conversationId', typeof facts.conversationId === 'string' ? 'one value' : 'not text', indexed.conversationId);
   }
   if ('participants' in facts && !sameParticipants(facts.participants, item.participants)) {
-    const listed = isHandleList(facts.participants) ? `a different list of ${facts.participants.length} handles` : 'not a list of handles';
-    throw disagree('participants', describe(facts.participants, listed), indexed.participants);
+    const listed = isHandleList(facts.participants) ? `a list of ${facts.participants.length} handle${facts.participants.length === 1 ? '' : 's'}` : 'not a list of handles';
+    throw disagree('participants', listed, indexed.participants);
   }
 }
 
@@ -76,8 +81,3 @@ function fractionPastMillisecond(text: string): string {
   return (match?.[1] ?? '').replace(/0+$/, '');
 }
 
-/** A value the message gives, quoted when it is short enough to be an identifier or a list of them. */
-function describe(value: unknown, otherwise: string): string {
-  const quoted = JSON.stringify(value);
-  return (typeof value === 'string' || isHandleList(value)) && quoted.length <= MAX_QUOTED ? quoted : otherwise;
-}
