@@ -742,6 +742,7 @@ function scanEntryInPlace(
   } else {
     const data = window.subarray(dataAt, dataAt + entry.compressedSize);
     checkCrc(entry, crc32(data), problem);
+    if (descriptorFollows) checkNoDescriptorSignature(entry, data.indexOf(DESCRIPTOR_SIGNATURE), problem);
     if (sink.whole) {
       sink.whole(data);
     } else {
@@ -863,11 +864,15 @@ async function scanEntry(
     const sink = sinkFor(entry);
     const inPlace = sink?.whole ? reader.view(dataStart, entry.compressedSize) : null;
     const whole = sink?.whole !== undefined && inPlace !== null && inPlace.length === entry.uncompressedSize;
-    const delegated = sink && !whole && entry.compressedSize === entry.uncompressedSize ? (sink.delegate?.(dataStart, entry.compressedSize) ?? null) : null;
+    // An entry with a data descriptor is read here, not by a sink's own means: its data is searched for the
+    // descriptor signature as it streams by.
+    const delegable = sink && !whole && !descriptorFollows && entry.compressedSize === entry.uncompressedSize;
+    const delegated = delegable ? (sink.delegate?.(dataStart, entry.compressedSize) ?? null) : null;
     if (!sink) {
       checkUnreadCrc(entry, problem);
     } else if (whole && inPlace) {
       checkCrc(entry, crc32(inPlace), problem);
+      if (descriptorFollows) checkNoDescriptorSignature(entry, inPlace.indexOf(DESCRIPTOR_SIGNATURE), problem);
       sink.whole?.(inPlace);
     } else if (delegated) {
       // Read and hashed by the sink's own means; its CRC-32 is checked when the scan is over, its problem listed in
@@ -875,6 +880,7 @@ async function scanEntry(
       deferCrc(entry, delegated);
     } else {
       const read = await readStored(reader, dataStart, entry, sink);
+      if (read.signatureAt >= 0) checkNoDescriptorSignature(entry, read.signatureAt, problem);
       if (read.failure) {
         problem(read.failure.expected, read.failure.found, read.failure.message);
       } else {
@@ -975,22 +981,78 @@ interface ReadFailure {
   message: string;
 }
 
-/** What reading an entry's data gave: a failure, or the CRC-32 of its uncompressed bytes. */
+/**
+ * What reading an entry's data gave: a failure, or the CRC-32 of its bytes; and, for an entry with a data descriptor,
+ * where in its data the descriptor signature first lies (-1: nowhere, or not looked for).
+ */
 interface ReadOutcome {
   failure: ReadFailure | null;
   crc: number;
+  signatureAt: number;
 }
 
 async function readStored(reader: SequentialReader, start: number, entry: ZipEntry, sink: EntrySink): Promise<ReadOutcome> {
   let crc = 0;
+  const search = (entry.flags & HAS_DATA_DESCRIPTOR) !== 0 ? new SignatureSearch(DESCRIPTOR_SIGNATURE) : null;
   const delivered = await reader.stream(start, entry.compressedSize, (chunk) => {
     crc = crc32(chunk, crc);
+    search?.update(chunk);
     sink.update(chunk);
   });
+  const signatureAt = search?.foundAt ?? -1;
   if (delivered !== entry.uncompressedSize) {
-    return { failure: { expected: `${entry.uncompressedSize} bytes`, found: `${delivered} bytes`, message: 'the entry is cut short' }, crc };
+    return { failure: { expected: `${entry.uncompressedSize} bytes`, found: `${delivered} bytes`, message: 'the entry is cut short' }, crc, signatureAt };
   }
-  return { failure: null, crc };
+  return { failure: null, crc, signatureAt };
+}
+
+const DESCRIPTOR_SIGNATURE = Buffer.from([0x50, 0x4b, 0x07, 0x08]);
+
+/**
+ * Where a signature first lies in bytes that come chunk by chunk: `indexOf` on each chunk, and on the last bytes of
+ * the one before joined to the first of this one (a signature cut across the two), so no byte is looked at in JS.
+ */
+export class SignatureSearch {
+  foundAt = -1;
+  /** The last `signature.length - 1` bytes seen (fewer at the start), copied: a chunk is a view the next read refills. */
+  private carry = EMPTY;
+  private seen = 0;
+
+  constructor(private readonly signature: Buffer) {}
+
+  update(chunk: Buffer): void {
+    if (this.foundAt >= 0 || chunk.length === 0) return;
+    const keep = this.signature.length - 1;
+    if (this.carry.length > 0) {
+      const across = Buffer.concat([this.carry, chunk.subarray(0, keep)]).indexOf(this.signature);
+      if (across >= 0) {
+        this.foundAt = this.seen - this.carry.length + across;
+        return;
+      }
+    }
+    const inside = chunk.indexOf(this.signature);
+    if (inside >= 0) {
+      this.foundAt = this.seen + inside;
+      return;
+    }
+    this.carry = Buffer.from(chunk.length >= keep ? chunk.subarray(chunk.length - keep) : Buffer.concat([this.carry, chunk]).subarray(-keep));
+    this.seen += chunk.length;
+  }
+}
+
+/**
+ * An entry written with a data descriptor holds no descriptor signature (PK\x07\x08) in its data (`at`: where the
+ * first one lies, or -1): a streaming reader, which learns the entry's length only from its descriptor, could take
+ * the data to end there and read the bytes after it as further entries that no central record lists. Export writes
+ * such entries only for JSON and text files of its own, which never hold those bytes raw.
+ */
+function checkNoDescriptorSignature(entry: ZipEntry, at: number, problem: (expected: string, found: string, message: string) => void): void {
+  if (at < 0) return;
+  problem(
+    'no data descriptor signature (PK\\x07\\x08) in the data of an entry written with a data descriptor',
+    `PK\\x07\\x08 at byte ${at} of its data`,
+    `${entry.name} is written with a data descriptor and its data holds the descriptor signature PK\\x07\\x08 at byte ${at}, where a streaming reader could end the entry and take the bytes after it for other files`,
+  );
 }
 
 /** How APPNOTE 4.4.5 names a compression method, for the sentence that refuses it. */

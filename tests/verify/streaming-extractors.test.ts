@@ -6,12 +6,14 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SignatureSearch } from '../../src/verify/safe-zip.js';
 import { verifyArchive, type VerifyReport } from '../../src/verify/verify.js';
 import {
   createPki,
   EOCD_SIGNATURE,
   ORDER_ID,
   sampleBag,
+  sha256,
   sign,
   tempDir,
   writeManifests,
@@ -20,6 +22,7 @@ import {
   zipItems,
   type BagModel,
   type Pki,
+  type ProductionRecord,
   type ZipItem,
 } from './fixtures.js';
 
@@ -34,6 +37,7 @@ let good: BagModel;
 let counter = 0;
 
 const MAIL_1 = 'data/acc-0001/mail.content/m-000001.eml';
+const RESUME = 'data/acc-0002/storage.content/reports/Résumé.txt'.normalize('NFC');
 const DESCRIPTOR_SIGNATURE = Buffer.from([0x50, 0x4b, 0x07, 0x08]);
 
 beforeAll(async () => {
@@ -209,5 +213,87 @@ describe('a data descriptor without its signature (round 11 tamper D3)', () => {
     const report = await verifyBytes(zip);
     expect(failedChecks(report)).toEqual(['zip-structure']);
     expect(report.failures.map((failure) => failure.entry)).toEqual(names.map((name) => `${ORDER_ID}/${name}`));
+  });
+});
+
+describe('an entry with a data descriptor whose data holds the descriptor signature (round 11 tamper D2)', () => {
+  /** The good bag with RESUME's bytes replaced, its record, manifest line and Oxum made to agree, re-signed. */
+  function withResume(data: Buffer): BagModel {
+    const { model, records } = sampleBag();
+    model.files.set(RESUME, data);
+    const record = records.find((candidate) => candidate.path === RESUME) as ProductionRecord;
+    record.bytes = data.length;
+    record.sha256 = sha256(data);
+    model.files.set('production.json', Buffer.from(`${JSON.stringify(records, null, 2)}\n`));
+    writeManifests(model);
+    sign(model, pki.signer);
+    return model;
+  }
+
+  const honest = Buffer.from('curriculum vitae\n');
+  /** What a streaming reader takes for the end of the entry, then a forged e-mail it extracts over the real one. */
+  const crafted = Buffer.concat([honest, descriptorFor(honest), FORGED_MAIL]);
+
+  it('is refused by name when streamed with a data descriptor (where a streaming reader could end it)', async () => {
+    const report = await verifyBytes(await archiverZip(zipItems(withResume(crafted))));
+    expect(report.failures).toEqual([
+      expect.objectContaining({
+        check: 'zip-structure',
+        entry: `${ORDER_ID}/${RESUME}`,
+        found: `PK\\x07\\x08 at byte ${honest.length} of its data`,
+        message: `${ORDER_ID}/${RESUME} is written with a data descriptor and its data holds the descriptor signature PK\\x07\\x08 at byte ${honest.length}, where a streaming reader could end the entry and take the bytes after it for other files`,
+      }),
+    ]);
+  });
+
+  it('verifies when the entry gives its sizes in its local header (no data descriptor: every reader knows where it ends)', async () => {
+    const report = await verifyBytes(writeZip(path.join(dir, `p-${counter++}.zip`), zipItems(withResume(crafted))));
+    expect(report.failures).toEqual([]);
+  });
+
+  it('is found across read windows: the signature astride two 4 MiB windows of a large entry', async () => {
+    // The entry first in the archive, so that its data starts at a known offset and the reader's windows at 0, 4 MiB.
+    const size = 6 * 1024 * 1024;
+    const probe = await archiverZip([{ name: `${ORDER_ID}/${RESUME}`, data: Buffer.alloc(size) }]);
+    const dataStart = recordOf(probe, RESUME).dataStart;
+    const at = 4 * 1024 * 1024 - 2 - dataStart;
+    const data = Buffer.alloc(size, 0x61);
+    DESCRIPTOR_SIGNATURE.copy(data, at);
+    const items = zipItems(withResume(data));
+    const resume = items.find((item) => item.name === `${ORDER_ID}/${RESUME}`) as ZipItem;
+    const zip = await archiverZip([resume, ...items.filter((item) => item !== resume)]);
+    expect(recordOf(zip, RESUME).dataStart).toBe(dataStart);
+    const report = await verifyBytes(zip);
+    expect(report.failures).toEqual([expect.objectContaining({ check: 'zip-structure', entry: `${ORDER_ID}/${RESUME}`, found: `PK\\x07\\x08 at byte ${at} of its data` })]);
+  });
+
+  it('an honest large streamed entry without the signature verifies', async () => {
+    const report = await verifyBytes(await archiverZip(zipItems(withResume(Buffer.alloc(6 * 1024 * 1024, 0x61)))));
+    expect(report.failures).toEqual([]);
+  });
+});
+
+describe('SignatureSearch', () => {
+  it('finds a signature wherever the chunks cut it, and only its first place', () => {
+    const data = Buffer.concat([Buffer.from('abcdefgh'), DESCRIPTOR_SIGNATURE, Buffer.from('xyz'), DESCRIPTOR_SIGNATURE]);
+    for (const sizes of [[data.length], [9], [10], [11], [1], [2], [3], [5, 1, 1, 1, 1, 100]]) {
+      const search = new SignatureSearch(DESCRIPTOR_SIGNATURE);
+      let offset = 0;
+      for (let i = 0; offset < data.length; i++) {
+        const size = sizes[Math.min(i, sizes.length - 1)] as number;
+        // A fresh copy each time, then spoiled: as the reader's window is refilled after the call.
+        const chunk = Buffer.from(data.subarray(offset, offset + size));
+        search.update(chunk);
+        chunk.fill(0);
+        offset += size;
+      }
+      expect(search.foundAt, `chunks of ${sizes.join(',')}`).toBe(8);
+    }
+  });
+
+  it('finds nothing in bytes without it', () => {
+    const search = new SignatureSearch(DESCRIPTOR_SIGNATURE);
+    for (const part of ['PK', '\x07', 'PK\x07', '\x09PK', '\x07\x09']) search.update(Buffer.from(part, 'latin1'));
+    expect(search.foundAt).toBe(-1);
   });
 });
