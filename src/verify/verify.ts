@@ -115,6 +115,8 @@ const SLACK_RECORDS = 10_000;
 const REQUIRED_TAG_FILES = ['bagit.txt', 'bag-info.txt', 'manifest-sha256.txt', 'order.json', 'production.json'] as const;
 const TAG_MANIFEST = 'tagmanifest-sha256.txt';
 const SIGNATURE = 'signature.p7s';
+/** Every file outside data/ that export writes (DESIGN.md's archive layout): nothing else may be there. */
+const BAG_TAG_FILES = [...REQUIRED_TAG_FILES, TAG_MANIFEST, SIGNATURE] as const;
 /** Small tag files held in memory for parsing, with their size caps. */
 const CAPTURED: Record<string, number> = {
   'bagit.txt': 64 * 1024,
@@ -594,8 +596,12 @@ class ArchiveVerification {
 
   /** BagIt essentials: the required tag files exist, bagit.txt declares 1.0, bag-info.txt has its labels. */
   private verifyBagLayout(): void {
-    for (const name of [...REQUIRED_TAG_FILES, TAG_MANIFEST, SIGNATURE]) {
+    for (const name of BAG_TAG_FILES) {
       if (!this.bagEntries.has(name)) this.fail('bag-layout', this.entryName(name), `${name} in the bag`, 'nothing', `the bag has no ${name}`);
+    }
+    for (const path of this.bagEntries.keys()) {
+      if (path.startsWith('data/') || path.endsWith('/') || (BAG_TAG_FILES as readonly string[]).includes(path)) continue;
+      this.fail('bag-layout', this.entryName(path), `only the tag files scopex writes (${BAG_TAG_FILES.join(', ')}) beside data/`, path, extraTagFileMessage(path));
     }
     const bagit = this.captured.get('bagit.txt');
     if (bagit) {
@@ -1336,6 +1342,18 @@ interface EarlyRead {
   result: Promise<EarlyReadResult>;
   /** Whether the pass over the archive came to the entry and would have read it. */
   claimed: boolean;
+}
+
+/**
+ * Why a file outside data/ that export never writes is refused, even when the tag manifest lists it and the signature
+ * covers it: BagIt tools act on fetch.txt and on manifests of every algorithm, which verify would otherwise not read.
+ */
+function extraTagFileMessage(path: string): string {
+  const lower = path.toLowerCase();
+  if (lower === 'fetch.txt') return 'the bag has a fetch.txt, which tells a BagIt tool to download payload files the bag does not hold; scopex never writes one';
+  if (/^manifest-[^/]*\.txt$/.test(lower)) return `the bag has a second payload manifest, ${path}, which BagIt tools hold the payload to and verify does not read; scopex writes only ${MANIFEST}`;
+  if (/^tagmanifest-[^/]*\.txt$/.test(lower)) return `the bag has a second tag manifest, ${path}, which BagIt tools hold the tag files to and verify does not read; scopex writes only ${TAG_MANIFEST}`;
+  return `the bag has ${path}, a tag file scopex never writes (an added file)`;
 }
 
 /** The pass's sink for an entry the records thread reads itself: it only notes that the pass would read it. */

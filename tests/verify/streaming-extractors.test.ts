@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignatureSearch } from '../../src/verify/safe-zip.js';
 import { verifyArchive, type VerifyReport } from '../../src/verify/verify.js';
 import {
+  cloneModel,
   createPki,
   EOCD_SIGNATURE,
   ORDER_ID,
@@ -295,5 +296,28 @@ describe('SignatureSearch', () => {
     const search = new SignatureSearch(DESCRIPTOR_SIGNATURE);
     for (const part of ['PK', '\x07', 'PK\x07', '\x09PK', '\x07\x09']) search.update(Buffer.from(part, 'latin1'));
     expect(search.foundAt).toBe(-1);
+  });
+});
+
+describe('tag files export never writes (round 11 tamper D4)', () => {
+  /** The good bag with `name` added, listed in the tag manifest and re-signed: only the bag layout can tell. */
+  function withTagFile(name: string, data: string): Buffer {
+    const copy = cloneModel(good);
+    copy.files.set(name, Buffer.from(data));
+    const tags = (copy.files.get('tagmanifest-sha256.txt') as Buffer).toString('utf8');
+    copy.files.set('tagmanifest-sha256.txt', Buffer.from(`${tags}${sha256(Buffer.from(data))}  ${name}\n`));
+    sign(copy, pki.signer);
+    return writeZip(path.join(dir, `g-${counter++}.zip`), zipItems(copy));
+  }
+
+  it.each([
+    ['fetch.txt', `https://evil.example/x.eml 100 data/acc-0001/mail.content/m-999999.eml\n`, 'the bag has a fetch.txt, which tells a BagIt tool to download payload files the bag does not hold; scopex never writes one'],
+    ['manifest-md5.txt', `${'0'.repeat(32)}  ${MAIL_1}\n`, 'the bag has a second payload manifest, manifest-md5.txt, which BagIt tools hold the payload to and verify does not read; scopex writes only manifest-sha256.txt'],
+    ['tagmanifest-sha512.txt', `${'0'.repeat(128)}  bagit.txt\n`, 'the bag has a second tag manifest, tagmanifest-sha512.txt, which BagIt tools hold the tag files to and verify does not read; scopex writes only tagmanifest-sha256.txt'],
+    ['notes.txt', 'a signed note\n', 'the bag has notes.txt, a tag file scopex never writes (an added file)'],
+    ['tags/notes.txt', 'a signed note in a tag folder\n', 'the bag has tags/notes.txt, a tag file scopex never writes (an added file)'],
+  ])('%s, listed in the tag manifest and signed, fails [bag-layout] naming it', async (name, data, message) => {
+    const report = await verifyBytes(withTagFile(name, data));
+    expect(report.failures).toEqual([expect.objectContaining({ check: 'bag-layout', entry: `${ORDER_ID}/${name}`, found: name, message })]);
   });
 });

@@ -292,7 +292,7 @@ const cases: TamperCase[] = [
   { name: 'removed tagmanifest-sha256.txt', make: () => zipOf(good, [], (item) => !item.name.endsWith('tagmanifest-sha256.txt')), checks: ['bag-layout', 'signature', 'tag-manifest'] },
   { name: 'removed signature.p7s', make: () => zipOf(good, [], (item) => !item.name.endsWith('signature.p7s')), checks: ['bag-layout', 'signature'], exact: true },
   { name: 'added payload entry', make: () => zipOf(good, [{ name: `${ORDER_ID}/data/acc-0001/mail.content/m-999999.eml`, data: Buffer.from('extra') }]), checks: ['payload-manifest', 'payload-oxum'] },
-  { name: 'added tag file', make: () => zipOf(good, [{ name: `${ORDER_ID}/notes.txt`, data: Buffer.from('unsigned note') }]), checks: ['tag-manifest'], exact: true },
+  { name: 'added tag file', make: () => zipOf(good, [{ name: `${ORDER_ID}/notes.txt`, data: Buffer.from('unsigned note') }]), checks: ['bag-layout', 'tag-manifest'], exact: true },
   // Names scopex never writes, re-signed (a signer-key holder's doing): each would extract differently elsewhere. A
   // twin is not taken as a file of the bag, so the manifest's line for it fails too.
   { name: 'a case twin of a payload file (re-signed)', make: () => zipOf(resealedWithCopy(MAIL_1, 'data/acc-0001/mail.content/M-000001.eml')), checks: ['entry-names'], exact: false },
