@@ -115,20 +115,26 @@ function reply(message: StreamReply, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(message, transfer);
 }
 
-function startStream(request: Extract<ReaderRequest, { type: 'stream' }>): void {
+/** Opens the blob a `stream` or `crc` request names, or answers that it failed (undefined then). */
+function openRequested(request: Extract<ReaderRequest, { type: 'stream' | 'crc' }>): SyncBlobReader | undefined {
   const what = describeItem(request);
   const key = keys.get(request.accountId);
   if (!key) {
     reply({ type: 'failed', id: request.id, failure: { kind: 'other', message: `no data key was sent for ${what}` } });
-    return;
+    return undefined;
   }
   try {
-    const reader = SyncBlobReader.open(request.file, key, itemAad(request.service, request.accountId, request.itemId), what);
-    streams.set(request.id, { reader, hash: createHash('sha256'), bytes: 0 });
+    return SyncBlobReader.open(request.file, key, itemAad(request.service, request.accountId, request.itemId), what);
   } catch (error) {
     reply({ type: 'failed', id: request.id, failure: failureOf(error) });
-    return;
+    return undefined;
   }
+}
+
+function startStream(request: Extract<ReaderRequest, { type: 'stream' }>): void {
+  const reader = openRequested(request);
+  if (!reader) return;
+  streams.set(request.id, { reader, hash: createHash('sha256'), bytes: 0 });
   sendChunk(request.id);
 }
 
@@ -181,19 +187,9 @@ const crcJobs = new Map<number, { reader: SyncBlobReader; crc32: number; bytes: 
 const CRC_STEP_BYTES = 16 * STREAM_CHUNK_BYTES;
 
 function startCrc(request: Extract<ReaderRequest, { type: 'crc' }>): void {
-  const what = describeItem(request);
-  const key = keys.get(request.accountId);
-  if (!key) {
-    reply({ type: 'failed', id: request.id, failure: { kind: 'other', message: `no data key was sent for ${what}` } });
-    return;
-  }
-  try {
-    const reader = SyncBlobReader.open(request.file, key, itemAad(request.service, request.accountId, request.itemId), what);
-    crcJobs.set(request.id, { reader, crc32: 0, bytes: 0 });
-  } catch (error) {
-    reply({ type: 'failed', id: request.id, failure: failureOf(error) });
-    return;
-  }
+  const reader = openRequested(request);
+  if (!reader) return;
+  crcJobs.set(request.id, { reader, crc32: 0, bytes: 0 });
   setImmediate(() => stepCrc(request.id));
 }
 
