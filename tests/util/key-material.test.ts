@@ -231,3 +231,71 @@ describe('keys in more printed forms', () => {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+// Round 11 (keys D1): a 32-byte key in base32, as hex bytes joined by " :", as two UUID-shaped halves, as a quoted
+// list of 16-digit pieces, or typed in fullwidth digits and letters passed as text: into a reviewer-signed order.json,
+// a lock-host error and a samples generate error.
+describe('keys in the printed forms of round 11', () => {
+  const key = createHash('sha256').update('round 11 canary').digest();
+  const hex = key.toString('hex');
+  const pairs = hex.match(/../g)!;
+  const base32 = toBase32(key);
+  const wide = (text: string) => text.replace(/[!-~]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
+  const uuidShaped = (digits: string) => `${digits.slice(0, 8)}-${digits.slice(8, 12)}-${digits.slice(12, 16)}-${digits.slice(16, 20)}-${digits.slice(20, 32)}`;
+  const forms: Record<string, string> = {
+    'base32 (RFC 4648, with padding)': base32,
+    'base32 without padding': base32.replace(/=+$/, ''),
+    'base32 in small letters': base32.toLowerCase().replace(/=+$/, ''),
+    'base32 in groups of 4 joined by blanks (a TOTP secret)': base32.replace(/=+$/, '').match(/.{1,4}/g)!.join(' '),
+    'base32 in groups of 8 joined by dashes': base32.replace(/=+$/, '').match(/.{1,8}/g)!.join('-'),
+    'hex bytes joined by " :"': pairs.join(' :'),
+    'hex bytes joined by " : "': pairs.join(' : '),
+    'hex bytes joined by " - "': pairs.join(' - '),
+    'two UUID-shaped halves joined by a dash': `${uuidShaped(hex.slice(0, 32))}-${uuidShaped(hex.slice(32))}`,
+    'a quoted list of 16-digit pieces': `["${hex.match(/.{16}/g)!.join('","')}"]`,
+    'a quoted list of 16-digit pieces with blanks': `['${hex.match(/.{16}/g)!.join("', '")}']`,
+    'fullwidth hex': wide(hex),
+    'fullwidth hex bytes joined by ":"': wide(pairs.join(':')),
+    'fullwidth base64': wide(key.toString('base64')),
+    'half fullwidth hex': wide(hex.slice(0, 32)) + hex.slice(32),
+  };
+  for (const [name, form] of Object.entries(forms)) {
+    it(`hides ${name}, alone and in a sentence`, () => {
+      expect(looksLikeKeyMaterial(form)).toBe(true);
+      const sentence = redactKeyMaterial(`field authority.caseNumber: "${form}" is too long`);
+      expect(sentence).toMatch(new RegExp(`^field authority\\.caseNumber: "\\[?['"]?${escapeRegExp(NOT_SHOWN)}['"]?\\]?" is too long$`));
+    });
+  }
+
+  it('shows the rest of a message with fullwidth text as it was written', () => {
+    expect(redactKeyMaterial(`件名 ＡＢＣ株式会社 の注文 ${wide(hex)} は拒否されました`)).toBe(`件名 ＡＢＣ株式会社 の注文 ${NOT_SHOWN} は拒否されました`);
+    const name = '株式会社ＡＢＣ ｃｌｏｕｄ ｌｅｇａｌ ｃｏｍｐｌｉａｎｃｅ ｄｅｐａｒｔｍｅｎｔ ２０２６';
+    expect(redactKeyMaterial(name)).toBe(name);
+  });
+
+  it('leaves text that only looks a little like these forms alone', () => {
+    for (const text of [
+      'UNITED STATES DISTRICT COURT FOR THE NORTHERN DISTRICT OF CALIFORNIA',
+      'ACCOUNTSRECEIVABLEDEPARTMENTHEADQUARTERS',
+      'mailserver2westeurope3clusternode.contoso.example',
+      'orders 550e8400-e29b-41d4-a716-446655440000, 1b4e28ba-2fa1-11d2-883f-0016d3cca427',
+      '"550e8400-e29b-41d4-a716-446655440000", "1b4e28ba-2fa1-11d2-883f-0016d3cca427"',
+      'docket 2026-CR-000123-ABC-0001-0002-0003-0004-0005-0006',
+      'MAC 00 : 1a : 2b : 3c : 4d : 5e on port 12',
+      '["acct-0001", "acct-0002", "acct-0003", "acct-0004", "acct-0005"]',
+      'ＬＥ－２０２６－０００１０１ ＬＥ－２０２６－０００１０２',
+    ]) {
+      expect(redactKeyMaterial(text), text).toBe(text);
+    }
+  });
+});
+
+/** RFC 4648 base32, with padding. */
+function toBase32(bytes: Buffer): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const byte of bytes) bits += byte.toString(2).padStart(8, '0');
+  let text = '';
+  for (let i = 0; i < bits.length; i += 5) text += alphabet[parseInt(bits.slice(i, i + 5).padEnd(5, '0'), 2)];
+  return text.padEnd(Math.ceil(text.length / 8) * 8, '=');
+}
