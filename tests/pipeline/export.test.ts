@@ -492,6 +492,8 @@ describe('exportOrder stops and delivers nothing', () => {
       const tamperError = await exportOrder({ orderFile: order.file, outDir: out, config: bigConfig }).catch((e: unknown) => e);
       writeFileSync(large.blobFile, original);
       expect(tamperError).toBeInstanceOf(IntegrityError);
+      // Named as a failed authentication (its CRC-32 read finds it), not as bytes that changed while exported.
+      expect((tamperError as IntegrityError).code).toBe('ITEM_AUTH_FAILED');
       expect((tamperError as Error).message).toContain('s-large');
       await expectNoOutput(out);
       // A large blob grown at rest streams past its declared size: it is read to its end, and fails authentication
