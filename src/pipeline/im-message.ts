@@ -5,6 +5,7 @@
 import { IntegrityError } from '../errors.js';
 import { isInstant } from '../order/schema.js';
 import type { ImItem } from '../sources/source-adapter.js';
+import { sameInstant } from '../util/in-range.js';
 import { createImFactsCollector, MAX_FIELD_BYTES, type ImFactField, type ImFacts } from './im-facts.js';
 import type { GateRequest, ScopeGate } from './scope-gate.js';
 
@@ -69,15 +70,5 @@ function sameParticipants(message: unknown, index: readonly string[]): boolean {
 
 function isHandleList(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((handle) => typeof handle === 'string');
-}
-
-/** The same instant, in any zone; Date.parse stops at the millisecond, so the digits past it are compared too. */
-function sameInstant(a: string, b: string): boolean {
-  return Date.parse(a) === Date.parse(b) && fractionPastMillisecond(a) === fractionPastMillisecond(b);
-}
-
-function fractionPastMillisecond(text: string): string {
-  const match = /\.\d{3}(\d*)/.exec(text);
-  return (match?.[1] ?? '').replace(/0+$/, '');
 }
 

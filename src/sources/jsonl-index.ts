@@ -281,6 +281,12 @@ export interface ListIndexedOptions<T extends z.infer<typeof indexLineSchema>, I
   /** See ReadIndexOptions.accepts. */
   accepts?: (raw: unknown) => raw is T;
   toItem: (entry: T, ref: ItemRef) => Item;
+  /**
+   * Throws when a line contradicts itself where that decides whether its item is in the range: called for every line,
+   * in the range or not, before the range is applied (a line whose other dates put it in the range must not be left
+   * out without a word because its timestamp does not).
+   */
+  check?: (entry: T, range: TimeRange, where: { file: string; line: number }) => void;
 }
 
 /** What the mail, storage and IM adapters share: read only this account's index, keep the lines in range. */
@@ -315,6 +321,7 @@ async function* listIndexedBatches<T extends z.infer<typeof indexLineSchema>, It
       if (seen.size === seen.add(entry.id).size) {
         throw new SourceError('INDEX_CORRUPT', `index ${file} line ${line} lists item ${entry.id} again; an index lists each item once`);
       }
+      options.check?.(entry, range, { file, line });
       if (!inRange(entry.timestamp, range)) continue;
       const ref: ItemRef = { service, accountId, itemId: entry.id, blobFile: path.join(blobs, entry.id) };
       items.push(options.toItem(entry, ref));

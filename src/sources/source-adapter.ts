@@ -11,7 +11,12 @@ interface ItemBase {
   accountId: string;
   /** The store's id of the item, unique within the account and service. */
   id: string;
-  /** ISO 8601 instant the item is dated by (mail: Date header; file: last modified; IM: sent; subscriber: as-of). */
+  /**
+   * ISO 8601 instant the item is dated by, as the service recorded it: mail, when the service received or sent it (a
+   * message's Date: header is its sender's claim, delivered as written and not judged); file, its last modification
+   * (the index's `modified`, which must agree); IM, when it was sent (the message's own `sentAt`, which must agree);
+   * subscriber, as-of.
+   */
   timestamp: string;
   /** Plaintext size in bytes, as the index records it. */
   bytes: number;

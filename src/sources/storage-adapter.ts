@@ -1,8 +1,10 @@
 // The file-storage store (W/stores/storage/<account>/index.jsonl + blobs/): users' files, encrypted at rest.
+import { IntegrityError } from '../errors.js';
 import * as z from '../util/zod.js';
 import { instant, isInstant } from '../order/schema.js';
-import { indexLineSchema, isIndexLine, listIndexedItems, requireRoot } from './jsonl-index.js';
-import type { FileItem, SourceAdapter } from './source-adapter.js';
+import { sameInstant } from '../util/in-range.js';
+import { indexLineSchema, inRange, isIndexLine, listIndexedItems, requireRoot } from './jsonl-index.js';
+import type { FileItem, SourceAdapter, TimeRange } from './source-adapter.js';
 
 export interface StorageAdapterOptions {
   /** The storage store's folder (W/stores/storage). */
@@ -23,6 +25,26 @@ export function isStorageIndexLine(raw: unknown): raw is StorageIndexLine {
   return isInstant(line.created) && isInstant(line.modified);
 }
 
+/**
+ * A file is dated by its last modification: its index line's `timestamp` and `modified` must be the same instant, and
+ * it cannot have been created after it. A line that says otherwise stops the export (exit 4) when either date is in
+ * the range: the delivered bytes may be a version from outside it, or a file of the range may be left out unseen.
+ */
+function checkFileDates(entry: StorageIndexLine, range: TimeRange, accountId: string, where: { file: string; line: number }): void {
+  const listed = inRange(entry.timestamp, range);
+  const disagree = (problem: string): IntegrityError =>
+    new IntegrityError(
+      'INDEX_DISAGREES',
+      `storage item ${JSON.stringify(entry.id)} of account ${accountId} (index ${where.file} line ${where.line}): ${problem} (a file is dated by its last modification); the export was stopped and nothing was delivered`,
+    );
+  if (!sameInstant(entry.modified, entry.timestamp) && (listed || inRange(entry.modified, range))) {
+    throw disagree(`its modified time ${entry.modified} is not its timestamp ${entry.timestamp}`);
+  }
+  if (listed && Date.parse(entry.created) > Date.parse(entry.modified)) {
+    throw disagree(`it was created at ${entry.created}, after its last modification at ${entry.modified}`);
+  }
+}
+
 export function createStorageAdapter(options: StorageAdapterOptions): SourceAdapter {
   const root = requireRoot(options, 'storage');
   return {
@@ -36,6 +58,7 @@ export function createStorageAdapter(options: StorageAdapterOptions): SourceAdap
         signal,
         schema: storageIndexSchema,
         accepts: isStorageIndexLine,
+        check: (entry, checked, where) => checkFileDates(entry, checked, accountId, where),
         toItem: (entry, ref): FileItem => ({
           kind: 'file',
           accountId,

@@ -21,3 +21,13 @@ export function pastTheMillisecond(text: string): boolean {
 export function instantInRange(text: string, at: number, from: number, to: number): boolean {
   return at >= from && (at < to || (at === to && !pastTheMillisecond(text)));
 }
+
+/** The same instant, in any zone; Date.parse stops at the millisecond, so the digits past it are compared too. */
+export function sameInstant(a: string, b: string): boolean {
+  return Date.parse(a) === Date.parse(b) && fractionPastMillisecond(a) === fractionPastMillisecond(b);
+}
+
+function fractionPastMillisecond(text: string): string {
+  const match = /\.\d{3}(\d*)/.exec(text);
+  return (match?.[1] ?? '').replace(/0+$/, '');
+}

@@ -10,7 +10,7 @@ import {
   type MetadataCategory,
   type MetadataFieldType,
 } from '../pipeline/metadata-fields.js';
-import { pastTheMillisecond } from '../util/in-range.js';
+import { pastTheMillisecond, sameInstant } from '../util/in-range.js';
 import { keyCount, objectKeyCount } from '../util/json-keys.js';
 import { itemFacts, type ItemSet } from './item-set.js';
 import type { EntrySink } from './safe-zip.js';
@@ -150,6 +150,10 @@ export class MetadataLines implements EntrySink {
     }
     // An IM line's time is its message's time, as its timestamp is.
     if (this.service === 'im' && (value as Record<string, unknown>)['time'] !== (value as Record<string, unknown>)['timestamp']) return 'its time is not its timestamp';
+    // A file's timestamp is its last modification (export stops on an index line that says otherwise).
+    if (this.service === 'storage' && !sameTime((value as Record<string, unknown>)['modified'], (value as Record<string, unknown>)['timestamp'])) {
+      return 'its modified time is not its timestamp';
+    }
     const timestamp = (value as Record<string, unknown>)['timestamp'];
     const at = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN;
     if (typeof timestamp !== 'string' || !Number.isFinite(at)) return 'its timestamp is not a time';
@@ -179,4 +183,8 @@ function fieldsAre(value: object, fields: readonly string[]): boolean {
   let index = 0;
   for (const key in value) if (key !== fields[index++]) return false;
   return index === fields.length;
+}
+
+function sameTime(a: unknown, b: unknown): boolean {
+  return typeof a === 'string' && typeof b === 'string' && sameInstant(a, b);
 }

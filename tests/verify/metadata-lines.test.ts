@@ -84,6 +84,11 @@ describe('metadata lines', () => {
     expect(problem('im.metadata', { ...im, participants: [{ id: 'x' }] })).toBe('its participants is not a list of texts');
     expect(problem('storage.metadata', { ...storage, created: { at: '2019-01-01T00:00:00Z' } })).toBe('its created is not a text');
     expect(problem('storage.metadata', { ...storage, size: 1.5 })).toBe('its size is not a count of bytes');
+    // A file's timestamp is its last modification (round 12 scope F1): another modified time is refused, the same
+    // instant written in another zone is not.
+    expect(problem('storage.metadata', { ...storage, modified: '2027-03-01T00:00:00Z' })).toBe('its modified time is not its timestamp');
+    expect(problem('storage.metadata', { ...storage, modified: '2026-02-01T00:00:00.0001Z' })).toBe('its modified time is not its timestamp');
+    expect(problem('storage.metadata', { ...storage, modified: '2026-02-01T01:00:00+01:00' })).toBeUndefined();
   });
 
   it('takes mail lines written before headerBytesReplaced, and no other field list', () => {
