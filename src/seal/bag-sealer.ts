@@ -1,6 +1,6 @@
 // Writes one BagIt bag into a ZIP with archiver, one entry at a time, then signs it and renames it into place.
 import { createPrivateKey, hash, X509Certificate, type KeyObject } from 'node:crypto';
-import { constants as fsConstants, createReadStream } from 'node:fs';
+import { constants as fsConstants, createReadStream, ReadStream } from 'node:fs';
 import { link, lstat, mkdtemp, open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { makeOutputFolder, removeEmptyFolders } from './output-folder.js';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import * as archiverModule from 'archiver';
 import { AbortedError, describeFsError, InputError, IntegrityError, KeyError, ScopexError } from '../errors.js';
 import { refuseKeyFileOpenToOthers } from '../keys/key-file-mode.js';
 import { ACCOUNT_ID_PATTERN } from '../sources/file-directory.js';
+import { crcOfStream } from '../util/crc-of-stream.js';
 import { readInputFile } from '../util/read-input-file.js';
 import { createHashThread, type HashChannel, type HashThread } from './hash-thread.js';
 import { BatchingFileSink, BATCH_BYTES } from './batching-file-sink.js';
@@ -191,6 +192,17 @@ function isHashedBytes(body: Buffer | Readable | HashedBytes | HashedStream): bo
   return !Buffer.isBuffer(body) && Buffer.isBuffer((body as Partial<HashedBytes>).bytes) && typeof (body as Partial<HashedBytes>).sha256 === 'string';
 }
 
+/**
+ * The file behind `body` when it is a read stream of a whole file not yet read (a spooled metadata.jsonl, the
+ * manifest, production.json): such a file can be read once more for its CRC-32 and size, so that its entry is whole.
+ */
+function unreadWholeFile(body: Readable): string | undefined {
+  if (!(body instanceof ReadStream) || typeof body.path !== 'string') return undefined;
+  const { start, end } = body as ReadStream & { start?: number; end?: number };
+  const wholeFile = (start === undefined || start === 0) && (end === undefined || end === Infinity);
+  return wholeFile && body.bytesRead === 0 && !body.readableDidRead && body.readableEncoding === null ? body.path : undefined;
+}
+
 /** The sealer owns a body stream once handed over: a refused or failed one is destroyed, not left open. */
 async function releaseOnFailure<T>(body: Buffer | Readable, work: Promise<T>): Promise<T> {
   try {
@@ -350,13 +362,8 @@ class ZipBagSealer implements BagSealer {
       const name = `${this.#orderId}/${bagPath}`;
       const whole = streamBytes !== undefined && streamCrc32 !== undefined && !Buffer.isBuffer(body) && declareWholeEntry(this.#archive, name, streamCrc32, streamBytes);
       if (!whole && streamBytes !== undefined && !Buffer.isBuffer(body)) declareLargeEntry(this.#archive, name, streamBytes);
-      const result = await this.#appendHashed(bagPath, body, sha256);
-      const mismatch = whole ? confirmDeclaredEntry(this.#archive, name) : undefined;
-      if (mismatch !== undefined) {
-        const error = new IntegrityError('ITEM_FORMAT', `payload file ${bagPath} changed while it was exported: ${mismatch}; nothing was delivered`);
-        this.#fail(error);
-        throw error;
-      }
+      const result = await this.#appendHashed(bagPath, body, sha256, whole);
+      if (whole) this.#confirmWhole(name, `payload file ${bagPath} changed while it was exported`);
       await this.#manifest.append(manifestLine(result.sha256, bagPath));
       this.#payloadFiles += 1;
       this.#payloadBytes += result.bytes;
@@ -504,7 +511,7 @@ class ZipBagSealer implements BagSealer {
    * Appends one entry under `<orderId>/` with its hash and size. A Buffer is hashed at once and may stay queued
    * (within the bounds above); a stream is hashed as archiver reads it, and awaited until consumed.
    */
-  async #appendHashed(bagPath: string, body: Buffer | Readable | HashedStream, knownSha256?: string): Promise<PayloadResult> {
+  async #appendHashed(bagPath: string, body: Buffer | Readable | HashedStream, knownSha256?: string, declaredWhole = false): Promise<PayloadResult> {
     const name = `${this.#orderId}/${bagPath}`;
     if (isHashedStream(body)) return this.#appendPrehashed(bagPath, name, body);
     if (Buffer.isBuffer(body)) {
@@ -514,6 +521,10 @@ class ZipBagSealer implements BagSealer {
       this.#append(name, body, body.length);
       return { path: bagPath, sha256, bytes: body.length };
     }
+    // Java's ZipInputStream (and `jar x <`) refuses a stored entry with a data descriptor and reads nothing after it:
+    // a spooled file is read once more for its CRC-32 and size, so that its entry too is whole (bit 3 clear).
+    const spooled = declaredWhole ? undefined : unreadWholeFile(body);
+    const whole = spooled !== undefined && (await this.#declareWholeFile(name, spooled, body));
     const hasher = (this.#streamHasher ??= this.#hashThread.channel());
     const hashing = hashingStream(hasher);
     this.#currentBody = body;
@@ -531,7 +542,30 @@ class ZipBagSealer implements BagSealer {
     } finally {
       this.#currentBody = undefined;
     }
+    if (whole) this.#confirmWhole(name, `${bagPath.startsWith('data/') ? 'payload' : 'tag'} file ${bagPath} changed while it was sealed`);
     return { path: bagPath, ...(await hashing.result()) };
+  }
+
+  /** Reads `file` for its CRC-32 and size and declares the entry `name` whole with them; false if the engine cannot. */
+  async #declareWholeFile(name: string, file: string, body: Readable): Promise<boolean> {
+    let measured: { crc32: number; bytes: number };
+    try {
+      measured = await crcOfStream(createReadStream(file), this.#signal);
+      this.#throwIfFailed();
+    } catch (error) {
+      body.destroy();
+      throw error;
+    }
+    return declareWholeEntry(this.#archive, name, measured.crc32, measured.bytes);
+  }
+
+  /** Fails the seal when the entry `name`, declared whole, was not written with the CRC-32 and size declared. */
+  #confirmWhole(name: string, what: string): void {
+    const mismatch = confirmDeclaredEntry(this.#archive, name);
+    if (mismatch === undefined) return;
+    const error = new IntegrityError('ITEM_FORMAT', `${what}: ${mismatch}; nothing was delivered`);
+    this.#fail(error);
+    throw error;
   }
 
   /** Appends a stream hashed where it was made, and takes its digest once archiver has consumed it. */
