@@ -40,6 +40,8 @@ export type OrderErrorCode =
   | 'CATEGORY_NOT_PERMITTED'
   | 'BLANKET_TARGET'
   | 'TARGET_UNRESOLVED'
+  /** A target names another account than when this very order file was first checked (order/earlier-resolution.ts). */
+  | 'TARGETS_MOVED'
   | 'ENTERPRISE_REDIRECT';
 export class OrderError extends ScopexError<OrderErrorCode> {
   /** Every reason the order was refused, not only the first. */

@@ -35,7 +35,9 @@ const checkCommand: CommandModule<GlobalArgs, CheckArgs> = {
       .positional('order', { type: 'string', demandOption: true, describe: 'the order file (scopex.order/v1 JSON)' })
       .example('$0 order check W/orders/approved-warrant.json --config W/config.json', 'APPROVED, exit 0')
       .example('$0 order check W/orders/subpoena-asks-content.json --config W/config.json --json', 'REFUSED with every reason as JSON, exit 3')
-      .epilogue('Exit codes: 0 approved, 2 malformed, 3 refused.') as Argv<CheckArgs>,
+      .epilogue(
+        'Exit codes: 0 approved, 2 malformed, 3 refused. An order file checked before (per the custody log) is also refused when its targets now name other accounts than at its first check (TARGETS_MOVED).',
+      ) as Argv<CheckArgs>,
   handler: async (args) => {
     const ctx = await contextFrom(args);
     const [{ reportOrderCheck }, { createFileCustodyLog }] = await Promise.all([

@@ -20,13 +20,24 @@ export async function checkLogReadable(file: string): Promise<void> {
   if (problem) throw new InputError('FILE_UNREADABLE', `cannot read custody log ${file}: ${problem}`);
 }
 
-/** Every well-formed record of the log, in file order. Lines that are not records are skipped (audit verify names them). */
-export async function* readCustodyRecords(file: string): AsyncGenerator<CustodyRecord> {
+/**
+ * Every well-formed record of the log, in file order. Lines that are not records are skipped (audit verify names them).
+ * With `containing`, lines without that text are skipped before they are parsed (a search for one order's records in
+ * a large log). A reader that stops early closes the file.
+ */
+export async function* readCustodyRecords(file: string, containing?: string): AsyncGenerator<CustodyRecord> {
   await checkLogReadable(file);
-  const lines = readline.createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
-  for await (const line of lines) {
-    const record = parseRecord(line);
-    if (record) yield record;
+  const input = createReadStream(file, { encoding: 'utf8' });
+  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  try {
+    for await (const line of lines) {
+      if (containing !== undefined && !line.includes(containing)) continue;
+      const record = parseRecord(line);
+      if (record) yield record;
+    }
+  } finally {
+    lines.close();
+    input.destroy();
   }
 }
 

@@ -4,6 +4,7 @@ import { OrderError } from '../errors.js';
 import { isOrganisationTenant, type AccountDirectory } from '../sources/account-directory.js';
 import { loadArchiveSigner, loadReviewerCas, verifyApproval, type OrderReason } from './approval-verify.js';
 import { canonicalJson } from './canonical.js';
+import { earlierResolutionReason } from './earlier-resolution.js';
 import { parseOrderJson, readOrderFile } from './read-order.js';
 import type { Order } from './schema.js';
 import { directoryIdentifiers, resolveTargets, type ResolvedAccount } from './targets.js';
@@ -36,9 +37,24 @@ const REDIRECT_ALLOWED: ReadonlySet<Order['enterpriseRedirect']> = new Set(['cus
 /** Reads and evaluates an order; throws OrderError with every reason when it may not be executed. */
 export async function checkOrder(file: string, ctx: OrderContext): Promise<CheckedOrder> {
   const { raw, order } = await readOrderFile(file, directoryIdentifiers(ctx.directory, ctx.config));
-  const evaluation = evaluateOrder(order, raw, ctx);
+  const evaluation = await evaluateOrderOnRecord(order, raw, ctx);
   if (evaluation.reasons.length > 0) throw new OrderError(evaluation.reasons);
   return { order, raw, accounts: evaluation.accounts };
+}
+
+/** Reasons about the targets themselves: with one of them the accounts resolved are not all the order names. */
+const TARGET_CODES: ReadonlySet<OrderReason['code']> = new Set(['BLANKET_TARGET', 'TARGET_UNRESOLVED']);
+
+/**
+ * Every reason of evaluateOrder, and TARGETS_MOVED when this very order file was checked before (the custody log of
+ * `ctx.config`) and its targets now name another set of accounts than they did then, which is what the reviewer was
+ * shown. `order check` and `export` both check an order with this.
+ */
+export async function evaluateOrderOnRecord(order: Order, raw: Buffer, ctx: OrderContext): Promise<OrderEvaluation> {
+  const evaluation = evaluateOrder(order, raw, ctx);
+  if (evaluation.reasons.some((reason) => TARGET_CODES.has(reason.code))) return evaluation;
+  const moved = await earlierResolutionReason(order, raw, evaluation.accounts, ctx.config.custodyLogFile);
+  return moved ? { ...evaluation, reasons: [...evaluation.reasons, moved] } : evaluation;
 }
 
 /**

@@ -3,9 +3,10 @@ import { createHash } from 'node:crypto';
 import { InputError, OrderError, type InputErrorCode, type OrderErrorCode } from '../errors.js';
 import type { CustodyEvent, OrderCheckedDetails, OrderRefusedDetails } from '../custody/custody-log.js';
 import { approvalCertificateName } from './approval-verify.js';
-import { evaluateOrder, type OrderContext } from './check-order.js';
+import { evaluateOrderOnRecord, type OrderContext } from './check-order.js';
+import { targetAccountIds } from './earlier-resolution.js';
 import { parseOrderBytes, readOrderBytes } from './read-order.js';
-import { directoryIdentifiers } from './targets.js';
+import { directoryIdentifiers, type ResolvedAccount } from './targets.js';
 import { PROCESSES, type LegalProcess, type Order } from './schema.js';
 import { redactKeyMaterial } from '../util/key-material.js';
 
@@ -52,7 +53,7 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
     if (!(error instanceof InputError)) throw error;
     return malformed(error, raw);
   }
-  const evaluation = evaluateOrder(order, raw, ctx);
+  const evaluation = await evaluateOrderOnRecord(order, raw, ctx);
   const approval = order.approval
     ? {
         reviewer: order.approval.reviewer,
@@ -78,7 +79,7 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
   return {
     report: { ok: true, orderId: order.id, verdict: 'APPROVED', reasons: [], accounts, approval },
     error: null,
-    custody: checkedOrderEvent(order, accounts.map((a) => a.id), raw),
+    custody: checkedOrderEvent(order, evaluation.accounts, raw),
     order,
   };
 
@@ -98,11 +99,14 @@ export async function reportOrderCheck(file: string, ctx: OrderContext): Promise
 
 /**
  * The custody record of an approved order, with the accounts it resolves to and the SHA-256 of its file, which tells
- * two different orders given one id apart. `order check` and `export` both log a check with this.
+ * two different orders given one id apart. `order check` and `export` both log a check with this. `targetAccounts`
+ * is the account each target names, in target order (account ids only, never the identifiers): the first check of a
+ * file is what its later checks are held to (earlier-resolution.ts), and with it they name the target that moved.
  */
-export function checkedOrderEvent(order: Order, accountIds: readonly string[], raw: Uint8Array): CustodyEvent {
-  const details: OrderCheckedDetails = { process: order.process, targets: order.targets.length, accounts: [...accountIds], categories: [...order.categories] };
-  return { event: 'order.checked', orderId: order.id, details: { ...details, sha256: sha256(raw) } };
+export function checkedOrderEvent(order: Order, accounts: readonly ResolvedAccount[], raw: Uint8Array): CustodyEvent {
+  const accountIds = [...new Set(accounts.map(({ account }) => account.id))];
+  const details: OrderCheckedDetails = { process: order.process, targets: order.targets.length, accounts: accountIds, categories: [...order.categories] };
+  return { event: 'order.checked', orderId: order.id, details: { ...details, sha256: sha256(raw), targetAccounts: targetAccountIds(order, accounts) } };
 }
 
 /**

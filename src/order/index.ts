@@ -3,6 +3,7 @@ export { readOrderFile, parseOrderBytes, parseOrderJson, MAX_ORDER_BYTES, type R
 export {
   checkOrder,
   evaluateOrder,
+  evaluateOrderOnRecord,
   evaluateOrderRules,
   type CheckedOrder,
   type OrderContext,

@@ -16,7 +16,7 @@ import { createFileCustodyLog } from '../custody/file-custody-log.js';
 import { InputError, IntegrityError, OrderError, outputWriteError, ScopeError, ScopexError } from '../errors.js';
 import { BLOB_OVERHEAD } from '../keys/item-crypto.js';
 import { isDigesting, type EncryptionState, type ItemPlaintext, type KeyService, type StoreService } from '../keys/key-service.js';
-import { evaluateOrder, type CheckedOrder, type OrderContext } from '../order/check-order.js';
+import { evaluateOrderOnRecord, type CheckedOrder, type OrderContext } from '../order/check-order.js';
 import { checkedOrderEvent, malformedOrderEvent, refusedOrderEvent } from '../order/check-report.js';
 import { parseOrderBytes, readOrderBytes } from '../order/read-order.js';
 import { directoryIdentifiers } from '../order/targets.js';
@@ -303,7 +303,8 @@ async function checkAndRecord(orderFile: string, ctx: OrderContext, custody: Cus
     if (error instanceof InputError) await custody.append(malformedOrderEvent(error, raw));
     throw error;
   }
-  const evaluation = evaluateOrder(order, raw, ctx);
+  // Also held to the accounts its first check resolved its targets to (the custody log): an identifier moved since.
+  const evaluation = await evaluateOrderOnRecord(order, raw, ctx);
   if (evaluation.reasons.length > 0) {
     await custody.append(refusedOrderEvent(order, evaluation.reasons, raw));
     // A run of the order killed before this one (the order has expired since) left decrypted files there: they go.
@@ -311,7 +312,7 @@ async function checkAndRecord(orderFile: string, ctx: OrderContext, custody: Cus
     throw new OrderError(evaluation.reasons);
   }
   const checked: CheckedOrder = { order, raw, accounts: evaluation.accounts };
-  await custody.append(checkedOrderEvent(order, distinctAccounts(checked).map((account) => account.id), raw));
+  await custody.append(checkedOrderEvent(order, checked.accounts, raw));
   return checked;
 }
 
