@@ -41,11 +41,18 @@ export function looksLikeKeyMaterial(text: string): boolean {
 export function redactKeyMaterial(text: string): string {
   if (text.length < 32) return text;
   const read = foldFullwidth(text);
-  const spans = [...matchSpans(read, PEM), ...keyGroupSpans(read, HEX_SYNTAX), ...keyGroupSpans(read, BASE64_SYNTAX), ...keyGroupSpans(read, BASE32_SYNTAX)];
-  spans.push(...decimalByteSpans(read), ...matchSpans(read, HEX_RUN), ...matchSpans(read, BASE64_RUN, isBase64Like), ...matchSpans(read, BASE32_RUN, isBase32Like));
   // Every span is found in the whole text and they are hidden at once: a run that HEX_RUN or BASE64_RUN finds alone
   // lies within the groups around it (the last line of a wrapped base64 key), and the merged span hides them all.
-  return redactSpans(text, () => mergeSpans(spans));
+  const spans = matchSpans(read, PEM).concat(
+    keyGroupSpans(read, HEX_SYNTAX),
+    keyGroupSpans(read, BASE64_SYNTAX),
+    keyGroupSpans(read, BASE32_SYNTAX),
+    decimalByteSpans(read),
+    matchSpans(read, HEX_RUN),
+    matchSpans(read, BASE64_RUN, isBase64Like),
+    matchSpans(read, BASE32_RUN, isBase32Like),
+  );
+  return redactSpans(text, mergeSpans(spans));
 }
 
 /** Where `pattern` (global) matches in `text`, the matches `keep` refuses left out. */
@@ -282,9 +289,8 @@ function joinsNumbers(text: string, from: number, to: number): boolean {
   return commas <= 1;
 }
 
-/** `text` with the spans `find` gives in it (in order, not overlapping) replaced by NOT_SHOWN. */
-function redactSpans(text: string, find: (text: string) => Array<[number, number]>): string {
-  const spans = find(text);
+/** `text` with `spans` (in order, not overlapping) replaced by NOT_SHOWN. */
+function redactSpans(text: string, spans: ReadonlyArray<readonly [number, number]>): string {
   if (spans.length === 0) return text;
   let shown = '';
   let from = 0;
