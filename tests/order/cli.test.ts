@@ -2,11 +2,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import yargs from 'yargs';
-import { orderCommand } from '../../src/cli/order.js';
-import { withGlobals } from '../../src/cli/common.js';
-import { exitCodeFor, InputError } from '../../src/errors.js';
-import { ACCOUNTS, approve, baseOrder, makeFixture, writeOrder } from './fixtures.js';
+import { ACCOUNTS, approve, baseOrder, makeFixture, runOrderCommand, writeOrder } from './fixtures.js';
 
 const fx = makeFixture();
 afterAll(() => fx.cleanup());
@@ -42,27 +38,7 @@ const now = Date.now();
 const current = { issuedAt: new Date(now - 86_400_000).toISOString(), expiresAt: new Date(now + 86_400_000).toISOString() };
 const approvedAt = new Date(now - 3_600_000);
 
-async function run(argv: string[]): Promise<{ stdout: string; exit: number }> {
-  let stdout = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += chunk.toString();
-    return true;
-  });
-  try {
-    await withGlobals(yargs([...argv, '--config', path.join(root, 'config.json')]))
-      .command(orderCommand)
-      .strict()
-      .exitProcess(false)
-      .fail((message, error) => {
-        // As main.ts does: a yargs complaint is a usage error.
-        throw error ?? new InputError('USAGE', message);
-      })
-      .parseAsync();
-    return { stdout, exit: 0 };
-  } catch (error) {
-    return { stdout, exit: exitCodeFor(error) };
-  }
-}
+const run = (argv: string[]) => runOrderCommand(argv, path.join(root, 'config.json'));
 
 const custody = () =>
   readFileSync(path.join(root, 'custody.jsonl'), 'utf8')

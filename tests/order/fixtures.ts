@@ -3,7 +3,12 @@ import { writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import forge from 'node-forge';
+import { vi } from 'vitest';
+import yargs from 'yargs';
+import { withGlobals } from '../../src/cli/common.js';
+import { orderCommand } from '../../src/cli/order.js';
 import { legalProcessSchema, type ScopexConfig } from '../../src/config.js';
+import { exitCodeFor, InputError } from '../../src/errors.js';
 import { keyFromPem, signOrder } from '../../src/order/approval-sign.js';
 import type { OrderContext } from '../../src/order/check-order.js';
 import type { Order } from '../../src/order/schema.js';
@@ -161,4 +166,29 @@ export function issueCertificate(options: IssueOptions): string {
   ]);
   cert.sign(forge.pki.privateKeyFromPem(options.issuerKeyPem), (options.digest === 'sha1' ? forge.md.sha1 : forge.md.sha256).create());
   return forge.pki.certificateToPem(cert);
+}
+
+/** Runs `scopex order ...` in-process with `--config configFile`, as main.ts would: what it wrote to stdout, and its exit code. */
+export async function runOrderCommand(argv: string[], configFile: string): Promise<{ stdout: string; exit: number }> {
+  let stdout = '';
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout += chunk.toString();
+    return true;
+  });
+  try {
+    await withGlobals(yargs([...argv, '--config', configFile]))
+      .command(orderCommand)
+      .strict()
+      .exitProcess(false)
+      .fail((message, error) => {
+        // As main.ts does: a yargs complaint is a usage error.
+        throw error ?? new InputError('USAGE', message);
+      })
+      .parseAsync();
+    return { stdout, exit: 0 };
+  } catch (error) {
+    return { stdout, exit: exitCodeFor(error) };
+  } finally {
+    write.mockRestore();
+  }
 }

@@ -2,11 +2,8 @@
 import { appendFileSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import yargs from 'yargs';
-import { orderCommand } from '../../src/cli/order.js';
-import { withGlobals } from '../../src/cli/common.js';
 import { createFileCustodyLog } from '../../src/custody/file-custody-log.js';
-import { exitCodeFor, InputError, OrderError } from '../../src/errors.js';
+import { exitCodeFor, OrderError } from '../../src/errors.js';
 import type { OrderContext } from '../../src/order/check-order.js';
 import { checkOrder } from '../../src/order/check-order.js';
 import { reportOrderCheck } from '../../src/order/check-report.js';
@@ -14,7 +11,7 @@ import { findFirstCheck, targetsMovedReason, type FirstCheck } from '../../src/o
 import type { Order } from '../../src/order/schema.js';
 import type { ResolvedAccount } from '../../src/order/targets.js';
 import type { Account } from '../../src/sources/account-directory.js';
-import { ACCOUNTS, approve, baseOrder, makeFixture, memoryDirectory, writeOrder } from './fixtures.js';
+import { ACCOUNTS, approve, baseOrder, makeFixture, memoryDirectory, runOrderCommand, writeOrder } from './fixtures.js';
 
 const fx = makeFixture();
 afterAll(() => fx.cleanup());
@@ -204,28 +201,7 @@ describe('scopex order check (CLI)', () => {
   });
   afterEach(() => vi.restoreAllMocks());
 
-  async function run(argv: string[]): Promise<{ stdout: string; exit: number }> {
-    let stdout = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stdout += chunk.toString();
-      return true;
-    });
-    try {
-      await withGlobals(yargs([...argv, '--config', path.join(root, 'config.json')]))
-        .command(orderCommand)
-        .strict()
-        .exitProcess(false)
-        .fail((message, error) => {
-          throw error ?? new InputError('USAGE', message);
-        })
-        .parseAsync();
-      return { stdout, exit: 0 };
-    } catch (error) {
-      return { stdout, exit: exitCodeFor(error) };
-    } finally {
-      vi.restoreAllMocks();
-    }
-  }
+  const run = (argv: string[]) => runOrderCommand(argv, path.join(root, 'config.json'));
 
   it('exit 0, then exit 3 with TARGETS_MOVED once the address names another account', async () => {
     const now = Date.now();
